@@ -1,0 +1,43 @@
+# Two entry points for people: `make demo` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_OUT ?= demo-out
+# Debian packages: the venv module, compilers/headers for pyaudio and python-prctl,
+# and the programs the tests drive for real (age, ffprobe, mtools, sfdisk, systemd-analyze).
+APT_BASE := python3-venv python3-dev
+APT_TEST := $(APT_BASE) build-essential portaudio19-dev libcap-dev age ffmpeg mtools dosfstools fdisk systemd
+
+.PHONY: demo test lint typecheck unit deps deps-dev clean
+
+demo: $(VENV)/.base
+	$(PY) -m bodycam.tools.demo --out $(DEMO_OUT)
+
+test: $(VENV)/.dev lint typecheck unit
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check hal firmware tools tests config
+
+typecheck: $(VENV)/.dev
+	@rm -rf .mypy-tree && mkdir -p .mypy-tree/bodycam
+	@for d in hal firmware tools; do ln -s ../../$$d .mypy-tree/bodycam/$$d; done
+	cd .mypy-tree && ../$(VENV)/bin/mypy -p bodycam.hal -p bodycam.firmware -p bodycam.tools
+
+unit: $(VENV)/.dev
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+$(VENV)/.base: pyproject.toml
+	@bash .ci/apt-deps.sh $(APT_BASE)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml $(VENV)/.base
+	@bash .ci/apt-deps.sh $(APT_TEST)
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) .mypy-tree .mypy_cache .ruff_cache .pytest_cache $(DEMO_OUT) build *.egg-info

@@ -1,0 +1,3 @@
+"""The device program: controller, media pipeline, evidence, UI, configuration."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Configuration: TOML loading, layering (defaults < device file < flags) and validation."""

@@ -1,0 +1,1 @@
+"""Device behaviour: state machine, controller, gestures, display renderer, feedback, audit log."""

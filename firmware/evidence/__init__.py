@@ -1,0 +1,1 @@
+"""Evidence: age encryption, segment files, signed manifests, device key, recovery."""

@@ -1,0 +1,1 @@
+"""Media pipeline: pre-record ring, segmenter and MPEG-TS muxer."""

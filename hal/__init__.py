@@ -1,0 +1,1 @@
+"""Hardware abstraction layer: interfaces (interfaces.py), simulated (sim/) and Raspberry Pi (pi/)."""

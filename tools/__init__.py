@@ -1,0 +1,1 @@
+"""Programs for custodians (evidence), technicians (provision) and developers (bench, sim)."""

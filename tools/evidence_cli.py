@@ -1,0 +1,24 @@
+"""`bodycam-evidence`: the evidence custodian's tools (never run on the camera)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bodycam.firmware.commands import Command, dispatch
+
+COMMANDS = (
+    Command("keygen", "create an evidence-authority identity (age X25519 key)",
+            "bodycam.tools.keygen_cmd"),
+    Command("decrypt", "decrypt one age file (like `age -d`)", "bodycam.tools.decrypt_cmd"),
+    Command("verify", "verify a recording directory or an audit log", "bodycam.tools.verify_cmd"),
+    Command("export", "verify, decrypt and join a recording into one MP4 with a report",
+            "bodycam.tools.export_cmd"),
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return dispatch("bodycam-evidence", "Evidence custodian tools.", COMMANDS, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Technician provisioning: validate a configuration and write it to a boot partition."""
