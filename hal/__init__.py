@@ -1,1 +1,1 @@
-"""Hardware abstraction layer: interfaces (interfaces.py), simulated (sim/) and Raspberry Pi (pi/)."""
+"""Hardware abstraction layer: interfaces, simulated (sim/) and Raspberry Pi (pi/) drivers."""

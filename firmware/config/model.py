@@ -1,0 +1,132 @@
+"""The typed configuration every part of the firmware reads.
+
+Plain frozen dataclasses: the loader (loader.py) builds them from layered TOML
+(shipped defaults < device file < command-line flags) after validation, so code that
+receives a `Config` never has to re-check a value. Section and field names here are
+exactly the TOML table and key names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+DisplayDriver = Literal["ssd1351", "ssd1331", "ssd1306", "sh1106"]
+BatterySource = Literal["max17048", "none", "sim"]
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    id: str  # device serial, e.g. "BC-0001"; appears in file names and manifests
+    unit: str  # organisational unit, e.g. "Ordnungsamt Mitte"
+
+
+@dataclass(frozen=True)
+class EvidenceConfig:
+    recipients: tuple[str, ...]  # age1... X25519 recipients of the evidence authority
+    segment_seconds: float  # target segment length (cut at the next keyframe)
+    prerecord_seconds: float  # 0-120
+    prerecord_audio: bool  # whether the pre-record buffer keeps audio
+    stall_seconds: float  # no camera/mic data for this long counts as a stall
+    sync_interval_seconds: float  # fsync the open segment at least this often (<= 1)
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    width: int
+    height: int
+    fps: int
+    bitrate_kbps: int
+    keyframe_interval: int  # frames between keyframes
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    enabled: bool
+    sample_rate: int
+    channels: int
+    bitrate_kbps: int  # AAC bitrate
+
+
+@dataclass(frozen=True)
+class DisplayConfig:
+    driver: DisplayDriver
+    width: int
+    height: int
+    rotation: int  # 0, 90, 180, 270
+    mirror: bool  # show the camera image mirrored (the person sees themselves)
+    spi_port: int
+    spi_device: int
+    spi_speed_hz: int
+    gpio_dc: int
+    gpio_reset: int
+    fps: int  # preview refresh target
+
+
+@dataclass(frozen=True)
+class PinsConfig:
+    """BCM GPIO numbers. Every pin may be used only once across the whole file."""
+
+    button_record: int
+    button_display: int
+    button_power: int
+    led_green: int
+    led_red: int
+    led_amber: int
+    buzzer: int
+    vibration: int
+    dock_detect: int
+    charging_detect: int
+
+
+@dataclass(frozen=True)
+class ButtonsConfig:
+    debounce_ms: int
+    hold_seconds: float  # record hold-to-stop and power hold-to-shutdown
+    active_low: bool  # buttons pull the pin to ground (internal pull-up)
+
+
+@dataclass(frozen=True)
+class PowerConfig:
+    battery_source: BatterySource
+    i2c_bus: int
+    i2c_address: int
+    battery_low_percent: float
+    battery_critical_percent: float
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    data_dir: Path  # evidence/ and audit/ live below it
+    state_dir: Path  # device key and other private state
+    reserve_mb: int  # never let free space fall below this
+    nearly_full_mb: int  # alarm when free space falls below this
+
+
+@dataclass(frozen=True)
+class AlarmsConfig:
+    reminder_interval_seconds: float  # reminder tone while recording; 0 = off
+    clock_unset_alarm: bool
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    stealth_allowed: bool  # whether the wearer may suppress lights/sounds/display
+
+
+@dataclass(frozen=True)
+class Config:
+    device: DeviceConfig
+    evidence: EvidenceConfig
+    video: VideoConfig
+    audio: AudioConfig
+    display: DisplayConfig
+    pins: PinsConfig
+    buttons: ButtonsConfig
+    power: PowerConfig
+    storage: StorageConfig
+    alarms: AlarmsConfig
+    privacy: PrivacyConfig
+    sources: tuple[str, ...] = field(default=())  # files/flags it was built from, in order
+    digest: str = ""  # SHA-256 of the canonical effective configuration (for manifests)

@@ -1,0 +1,87 @@
+"""The contract between the media pipeline (firmware/media) and evidence storage.
+
+The media pipeline produces MPEG-TS bytes; evidence storage encrypts them in memory,
+writes them crash-safely and records them in the signed manifest. Neither side knows
+how the other works.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Literal, Protocol
+
+GapKind = Literal["camera", "microphone"]
+
+
+class EvidenceError(RuntimeError):
+    """Base class for evidence-storage failures that the controller must surface."""
+
+
+class StorageFullError(EvidenceError):
+    """Writing would take free space below the configured reserve. Nothing was written."""
+
+
+class NoRecipientError(EvidenceError):
+    """No valid evidence recipient is configured; recording must not start (no plaintext)."""
+
+
+@dataclass(frozen=True)
+class SegmentInfo:
+    """What the manifest records about a finished segment."""
+
+    index: int
+    file_name: str
+    size: int  # bytes of ciphertext on disk
+    sha256: str  # hex SHA-256 of the ciphertext
+    media_start_us: int
+    media_end_us: int
+    wall_start: datetime
+
+
+class SegmentWriter(Protocol):
+    """One open encrypted segment file (`NAME.age.partial` until closed)."""
+
+    @property
+    def file_name(self) -> str: ...
+
+    def write(self, data: bytes) -> None:
+        """Append MPEG-TS bytes (whole 188-byte packets). Raises StorageFullError."""
+
+    def tick(self, now: float) -> None:
+        """Called at least every 100 ms: syncs to disk when due, bounds the loss window."""
+
+    def close(self, media_end_us: int) -> SegmentInfo:
+        """Finish the age stream, fsync, rename to the final name, fsync the directory,
+        and append the segment record to the manifest."""
+
+
+class RecordingWriter(Protocol):
+    """One recording: `evidence/<recording-id>/` with segments and manifest.jsonl."""
+
+    @property
+    def recording_id(self) -> str: ...
+
+    @property
+    def directory(self) -> Path: ...
+
+    def open_segment(self, media_start_us: int, wall_start: datetime) -> SegmentWriter: ...
+
+    def add_marker(self, media_us: int, wall: datetime) -> None: ...
+
+    def note_gap(self, kind: GapKind, start_us: int, end_us: int | None) -> None:
+        """Record that a source delivered no data from start_us (end_us None: still open)."""
+
+    def seal(self, reason: str) -> None:
+        """Write the seal record (end reason). The recording is then immutable."""
+
+
+class EvidenceStore(Protocol):
+    def begin_recording(self, *, wall_start: datetime, clock_synchronised: bool,
+                        prerecord_us: int) -> RecordingWriter:
+        """Create the recording directory and signed manifest header.
+
+        Raises NoRecipientError or StorageFullError before creating anything."""
+
+    def free_bytes(self) -> int: ...
