@@ -1,0 +1,281 @@
+"""Value rules: what one configuration key accepts, how it is checked and described.
+
+Each rule both validates a raw TOML value (returning the typed value the model wants) and
+describes itself in words, so the error messages and the generated reference table can
+never disagree with what the loader actually accepts.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
+from bodycam.firmware.evidence.agekeys import format_recipient, parse_recipient
+
+
+class Invalid(Exception):
+    """A value broke its rule. Each issue is (the offending value, a hint on the fix)."""
+
+    def __init__(self, issues: Sequence[tuple[object, str]]) -> None:
+        super().__init__(issues)
+        self.issues = list(issues)
+
+    @classmethod
+    def of(cls, given: object, hint: str = "") -> Invalid:
+        return cls([(given, hint)])
+
+
+def toml_literal(value: object) -> str:
+    """How a value is written in a TOML file (for the reference table and messages)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | Path):
+        return json.dumps(str(value), ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_literal(v) for v in value) + "]"
+    return str(value)
+
+
+def _type_hint(value: object, wanted: str) -> str:
+    """Explain the commonest type slips: quoted numbers, booleans given as numbers."""
+    if isinstance(value, bool):
+        return f"true/false is a boolean in TOML, not {wanted}"
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except ValueError:
+            return f"write {wanted} without quotes"
+        return "remove the quotes: a quoted value is a string in TOML"
+    return f"write {wanted}"
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Invalid.of(value, _type_hint(value, "a number"))
+    return float(value)
+
+
+def _integer(value: object) -> int:
+    if isinstance(value, float):
+        raise Invalid.of(value, "write a whole number (no decimal point)")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid.of(value, _type_hint(value, "a whole number"))
+    return value
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise Invalid.of(value, "put the text in double quotes")
+    return value
+
+
+class Rule(ABC):
+    """What one key accepts."""
+
+    type_name: str = ""
+
+    @abstractmethod
+    def allowed(self) -> str:
+        """Human description of the accepted values (used in errors and the reference)."""
+
+    @abstractmethod
+    def convert(self, value: object) -> object:
+        """The typed value for the model; raises Invalid."""
+
+    def render(self, value: object) -> str:
+        """A value as the reference table shows it."""
+        return toml_literal(value)
+
+
+class IntRange(Rule):
+    type_name = "integer"
+
+    def __init__(self, low: int, high: int, unit: str = "", *, hexadecimal: bool = False,
+                 even: bool = False) -> None:
+        self.low, self.high, self.unit = low, high, unit
+        self.hexadecimal, self.even = hexadecimal, even
+
+    def _fmt(self, number: int) -> str:
+        return f"0x{number:02x}" if self.hexadecimal else str(number)
+
+    def allowed(self) -> str:
+        text = f"{'even ' if self.even else ''}integer {self._fmt(self.low)}-{self._fmt(self.high)}"
+        return f"{text} {self.unit}".rstrip()
+
+    def convert(self, value: object) -> object:
+        number = _integer(value)
+        if not self.low <= number <= self.high:
+            raise Invalid.of(value)
+        if self.even and number % 2:
+            raise Invalid.of(value, "the H.264 encoder needs even frame sizes")
+        return number
+
+    def render(self, value: object) -> str:
+        if self.hexadecimal and isinstance(value, int):
+            return self._fmt(value)
+        return super().render(value)
+
+
+class Pin(IntRange):
+    """A BCM GPIO number on the 40-pin header; also marks the key for the pin-clash check."""
+
+    type_name = "GPIO"
+
+    def __init__(self) -> None:
+        super().__init__(0, 27, "(BCM GPIO number)")
+
+
+class IntChoice(Rule):
+    type_name = "integer"
+
+    def __init__(self, choices: Sequence[int], unit: str = "") -> None:
+        self.choices, self.unit = tuple(choices), unit
+
+    def allowed(self) -> str:
+        return f"one of {', '.join(map(str, self.choices))} {self.unit}".rstrip()
+
+    def convert(self, value: object) -> object:
+        number = _integer(value)
+        if number not in self.choices:
+            raise Invalid.of(value)
+        return number
+
+
+class FloatRange(Rule):
+    """A number (TOML integer or float); `off` additionally accepts 0 meaning 'disabled'."""
+
+    type_name = "number"
+
+    def __init__(self, low: float, high: float, unit: str, *, off: bool = False) -> None:
+        self.low, self.high, self.unit, self.off = low, high, unit, off
+
+    def allowed(self) -> str:
+        span = f"{self.low:g}-{self.high:g} {self.unit}"
+        return f"0 (off) or {span}" if self.off else span
+
+    def convert(self, value: object) -> object:
+        number = _number(value)
+        if self.off and number == 0:
+            return 0.0
+        if not (math.isfinite(number) and self.low <= number <= self.high):
+            raise Invalid.of(value)
+        return number
+
+
+class Flag(Rule):
+    type_name = "boolean"
+
+    def allowed(self) -> str:
+        return "true or false"
+
+    def convert(self, value: object) -> object:
+        if not isinstance(value, bool):
+            hint = "write true or false without quotes" if isinstance(value, str) else (
+                "write true or false (1/0 are numbers in TOML)")
+            raise Invalid.of(value, hint)
+        return value
+
+
+class Choice(Rule):
+    type_name = "string"
+
+    def __init__(self, choices: Sequence[str]) -> None:
+        self.choices = tuple(choices)
+
+    def allowed(self) -> str:
+        return "one of " + ", ".join(f'"{c}"' for c in self.choices)
+
+    def convert(self, value: object) -> object:
+        text = _text(value)
+        if text not in self.choices:
+            close = difflib.get_close_matches(text.lower(), self.choices, n=1)
+            raise Invalid.of(value, f"did you mean {close[0]!r}?" if close else "")
+        return text
+
+
+class Text(Rule):
+    type_name = "string"
+
+    def __init__(self, max_length: int, pattern: str | None = None,
+                 description: str = "") -> None:
+        self.max_length = max_length
+        self.pattern = re.compile(pattern) if pattern else None
+        self.description = description
+
+    def allowed(self) -> str:
+        return self.description or f"printable text, at most {self.max_length} characters"
+
+    def convert(self, value: object) -> object:
+        text = _text(value)
+        if self.pattern is not None:
+            if not self.pattern.fullmatch(text):
+                raise Invalid.of(value)
+        elif len(text) > self.max_length or not text.isprintable():
+            raise Invalid.of(value)
+        return text
+
+
+class AbsolutePath(Rule):
+    """Absolute everywhere: a relative path would depend on the service's working directory."""
+
+    type_name = "path"
+
+    def allowed(self) -> str:
+        return "absolute path (starts with /)"
+
+    def convert(self, value: object) -> object:
+        text = _text(value)
+        if not text or "\0" in text or not PurePosixPath(text).is_absolute():
+            raise Invalid.of(value, "relative paths are not accepted: write the full path")
+        return Path(text)
+
+
+class Recipients(Rule):
+    """age X25519 recipients; each is checked by the evidence module's own parser."""
+
+    type_name = "list of strings"
+
+    def allowed(self) -> str:
+        return ("list of age1... public keys (from age-keygen or bodycam-evidence keygen), "
+                "no duplicates; [] = recording is refused")
+
+    def convert(self, value: object) -> object:
+        if not isinstance(value, list):
+            raise Invalid.of(value, 'write a list, e.g. ["age1..."]')
+        issues: list[tuple[object, str]] = []
+        seen: dict[bytes, int] = {}
+        canonical: list[str] = []
+        for position, item in enumerate(value, start=1):
+            key = self._parse(item, position, issues)
+            if key is None:
+                continue
+            recipient = format_recipient(key)
+            raw = key.public_bytes_raw()
+            if raw in seen:
+                issues.append((item, f"entry {position} repeats entry {seen[raw]}; list each "
+                                     "recipient once"))
+                continue
+            seen[raw] = position
+            canonical.append(recipient)
+        if issues:
+            raise Invalid(issues)
+        return tuple(canonical)
+
+    @staticmethod
+    def _parse(item: object, position: int,
+               issues: list[tuple[object, str]]) -> X25519PublicKey | None:
+        if not isinstance(item, str):
+            issues.append((item, f"entry {position} must be a string in double quotes"))
+            return None
+        try:
+            return parse_recipient(item)
+        except ValueError as exc:
+            issues.append((item, f"entry {position}: {exc}"))
+            return None
