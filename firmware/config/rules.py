@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from bodycam.firmware.evidence.agekeys import format_recipient, parse_recipient
 
 
-class Invalid(Exception):
+class InvalidValueError(Exception):
     """A value broke its rule. Each issue is (the offending value, a hint on the fix)."""
 
     def __init__(self, issues: Sequence[tuple[object, str]]) -> None:
@@ -28,7 +28,7 @@ class Invalid(Exception):
         self.issues = list(issues)
 
     @classmethod
-    def of(cls, given: object, hint: str = "") -> Invalid:
+    def of(cls, given: object, hint: str = "") -> InvalidValueError:
         return cls([(given, hint)])
 
 
@@ -58,21 +58,21 @@ def _type_hint(value: object, wanted: str) -> str:
 
 def _number(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise Invalid.of(value, _type_hint(value, "a number"))
+        raise InvalidValueError.of(value, _type_hint(value, "a number"))
     return float(value)
 
 
 def _integer(value: object) -> int:
     if isinstance(value, float):
-        raise Invalid.of(value, "write a whole number (no decimal point)")
+        raise InvalidValueError.of(value, "write a whole number (no decimal point)")
     if isinstance(value, bool) or not isinstance(value, int):
-        raise Invalid.of(value, _type_hint(value, "a whole number"))
+        raise InvalidValueError.of(value, _type_hint(value, "a whole number"))
     return value
 
 
 def _text(value: object) -> str:
     if not isinstance(value, str):
-        raise Invalid.of(value, "put the text in double quotes")
+        raise InvalidValueError.of(value, "put the text in double quotes")
     return value
 
 
@@ -87,7 +87,7 @@ class Rule(ABC):
 
     @abstractmethod
     def convert(self, value: object) -> object:
-        """The typed value for the model; raises Invalid."""
+        """The typed value for the model; raises InvalidValueError."""
 
     def render(self, value: object) -> str:
         """A value as the reference table shows it."""
@@ -112,9 +112,9 @@ class IntRange(Rule):
     def convert(self, value: object) -> object:
         number = _integer(value)
         if not self.low <= number <= self.high:
-            raise Invalid.of(value)
+            raise InvalidValueError.of(value)
         if self.even and number % 2:
-            raise Invalid.of(value, "the H.264 encoder needs even frame sizes")
+            raise InvalidValueError.of(value, "the H.264 encoder needs even frame sizes")
         return number
 
     def render(self, value: object) -> str:
@@ -144,7 +144,8 @@ class IntChoice(Rule):
     def convert(self, value: object) -> object:
         number = _integer(value)
         if number not in self.choices:
-            raise Invalid.of(value)
+            nearest = min(self.choices, key=lambda c: abs(c - number))
+            raise InvalidValueError.of(value, f"nearest allowed: {nearest}")
         return number
 
 
@@ -165,7 +166,7 @@ class FloatRange(Rule):
         if self.off and number == 0:
             return 0.0
         if not (math.isfinite(number) and self.low <= number <= self.high):
-            raise Invalid.of(value)
+            raise InvalidValueError.of(value)
         return number
 
 
@@ -179,7 +180,7 @@ class Flag(Rule):
         if not isinstance(value, bool):
             hint = "write true or false without quotes" if isinstance(value, str) else (
                 "write true or false (1/0 are numbers in TOML)")
-            raise Invalid.of(value, hint)
+            raise InvalidValueError.of(value, hint)
         return value
 
 
@@ -196,7 +197,7 @@ class Choice(Rule):
         text = _text(value)
         if text not in self.choices:
             close = difflib.get_close_matches(text.lower(), self.choices, n=1)
-            raise Invalid.of(value, f"did you mean {close[0]!r}?" if close else "")
+            raise InvalidValueError.of(value, f"did you mean {close[0]!r}?" if close else "")
         return text
 
 
@@ -216,9 +217,9 @@ class Text(Rule):
         text = _text(value)
         if self.pattern is not None:
             if not self.pattern.fullmatch(text):
-                raise Invalid.of(value)
+                raise InvalidValueError.of(value)
         elif len(text) > self.max_length or not text.isprintable():
-            raise Invalid.of(value)
+            raise InvalidValueError.of(value)
         return text
 
 
@@ -233,7 +234,7 @@ class AbsolutePath(Rule):
     def convert(self, value: object) -> object:
         text = _text(value)
         if not text or "\0" in text or not PurePosixPath(text).is_absolute():
-            raise Invalid.of(value, "relative paths are not accepted: write the full path")
+            raise InvalidValueError.of(value, "write the full path: relative ones are refused")
         return Path(text)
 
 
@@ -248,7 +249,7 @@ class Recipients(Rule):
 
     def convert(self, value: object) -> object:
         if not isinstance(value, list):
-            raise Invalid.of(value, 'write a list, e.g. ["age1..."]')
+            raise InvalidValueError.of(value, 'write a list, e.g. ["age1..."]')
         issues: list[tuple[object, str]] = []
         seen: dict[bytes, int] = {}
         canonical: list[str] = []
@@ -265,7 +266,7 @@ class Recipients(Rule):
             seen[raw] = position
             canonical.append(recipient)
         if issues:
-            raise Invalid(issues)
+            raise InvalidValueError(issues)
         return tuple(canonical)
 
     @staticmethod

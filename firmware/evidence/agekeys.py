@@ -155,6 +155,12 @@ def parse_recipient(s: str) -> X25519PublicKey:
 def parse_identity(s: str) -> X25519PrivateKey:
     """Private key from an ``AGE-SECRET-KEY-1...`` identity string (upper case, as age)."""
     text = s.strip()
+    if text.upper().startswith(("AGE-SECRET-KEY-PQ-1", "AGE-PLUGIN-")):
+        raise ValueError(
+            "unsupported age identity: post-quantum (AGE-SECRET-KEY-PQ-1...) and plugin "
+            "(AGE-PLUGIN-...) identities are not supported; use an X25519 "
+            "AGE-SECRET-KEY-1... identity, or `age -d` for such files"
+        )
     try:
         hrp, data = bech32_decode(text)
         if hrp != IDENTITY_HRP:
@@ -218,7 +224,7 @@ def generate_identity() -> tuple[str, str]:
 
 
 def format_identity_file(secret: str, created: datetime | None = None) -> str:
-    """The identity file text age-keygen writes: creation time, public key, secret."""
-    when = (created or datetime.now(UTC)).replace(microsecond=0).isoformat()
+    """The identity file text age-keygen writes: creation time (UTC), public key, secret."""
+    when = (created or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     recipient = format_recipient(parse_identity(secret).public_key())
     return f"# created: {when}\n# public key: {recipient}\n{secret}\n"

@@ -1,0 +1,79 @@
+"""`bodycam check-config FILE`: validate a device file on top of the shipped defaults.
+
+Exit 0 and a short summary when the device could start with it, exit 1 and every problem
+on stderr otherwise. An empty recipient list is only a warning (the camera refuses to
+record but otherwise works, e.g. on a bench) unless --require-recipients is given, which
+provisioning uses before a camera goes into service.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bodycam.firmware.config.loader import ConfigError, ConfigProblem, load_config
+from bodycam.firmware.config.model import Config
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+UNSET_ID = "UNSET"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, metavar="FILE",
+                        help="device configuration, e.g. /etc/bodycam/bodycam.toml")
+    parser.add_argument("--require-recipients", action="store_true",
+                        help="fail (not just warn) when evidence.recipients is empty")
+
+
+def run(args: argparse.Namespace) -> int:
+    path: Path = args.file
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        return _fail(path, exc.problems)
+    if not config.evidence.recipients:
+        if args.require_recipients:
+            return _fail(path, [ConfigProblem(
+                str(path), "evidence.recipients", [], "at least one age1... recipient",
+                "add the evidence authority's public key(s); without one the camera "
+                "refuses to record")])
+        _warn("evidence.recipients is empty: the camera will refuse to record until the "
+              "evidence authority's age1... key is added")
+    if config.device.id == UNSET_ID:
+        _warn(f'device.id is "{UNSET_ID}": set the camera\'s serial before deployment')
+    print(f"OK: {path}")
+    print(_summary(config))
+    return EXIT_OK
+
+
+def _fail(path: Path, problems: list[ConfigProblem]) -> int:
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    count = len(problems)
+    print(f"INVALID: {path} ({count} problem{'s' if count != 1 else ''})", file=sys.stderr)
+    return EXIT_INVALID
+
+
+def _warn(message: str) -> None:
+    print(f"WARNING: {message}", file=sys.stderr)
+
+
+def _summary(config: Config) -> str:
+    video, display, evidence = config.video, config.display, config.evidence
+    audio = (f"{config.audio.sample_rate} Hz x{config.audio.channels}"
+             if config.audio.enabled else "off")
+    lines = (
+        f"device:     {config.device.id} ({config.device.unit or 'no unit'})",
+        f"recipients: {len(evidence.recipients)}",
+        f"video:      {video.width}x{video.height} @ {video.fps} fps, "
+        f"{video.bitrate_kbps} kbit/s; audio {audio}",
+        f"evidence:   segments {evidence.segment_seconds:g} s, "
+        f"pre-record {evidence.prerecord_seconds:g} s",
+        f"display:    {display.driver} {display.width}x{display.height}",
+        f"battery:    {config.power.battery_source}",
+        f"storage:    {config.storage.data_dir}",
+        f"digest:     {config.digest}",
+    )
+    return "\n".join(f"  {line}" for line in lines)

@@ -1,0 +1,167 @@
+"""Every configuration key: its rule and what it means. The one source of truth.
+
+The loader validates against this table and the reference (README table) is generated
+from it; defaults live in config/defaults.toml. tests/test_config_schema.py checks that
+the keys here are exactly the fields of firmware/config/model.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bodycam.firmware.config.rules import (
+    AbsolutePath,
+    Choice,
+    Flag,
+    FloatRange,
+    IntChoice,
+    IntRange,
+    Pin,
+    Recipients,
+    Rule,
+    Text,
+)
+
+# luma.core.interface.serial.spi asserts the bus speed is one of these (MHz x 1e6).
+LUMA_SPI_SPEEDS_HZ = tuple(
+    int(mhz * 1_000_000)
+    for mhz in (0.5, 1, 2, 4, 8, 16, 20, 24, 28, 32, 36, 40, 44, 48, 50, 52)
+)
+
+# Panel sizes each luma.oled driver is used with on this camera (a subset of what luma
+# accepts, checked against luma in the tests).
+DISPLAY_SIZES: dict[str, tuple[tuple[int, int], ...]] = {
+    "ssd1351": ((128, 128), (128, 96)),
+    "ssd1331": ((96, 64),),
+    "ssd1306": ((128, 64), (128, 32)),
+    "sh1106": ((128, 64),),
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str  # dotted: "section.name"
+    rule: Rule
+    doc: str
+
+    @property
+    def section(self) -> str:
+        return self.key.partition(".")[0]
+
+    @property
+    def name(self) -> str:
+        return self.key.partition(".")[2]
+
+
+_SETTINGS = (
+    # device
+    Setting("device.id", Text(32, r"[A-Za-z0-9-]{1,32}",
+                              "1-32 letters, digits or '-'"),
+            "Device serial; appears in file names, manifests and the audit log. "
+            '"UNSET" until provisioned.'),
+    Setting("device.unit", Text(64), "Organisational unit the camera belongs to."),
+    # evidence
+    Setting("evidence.recipients", Recipients(),
+            "Public age keys of the evidence authority (e.g. agency key + escrow key). "
+            "Every segment is encrypted to all of them; the camera cannot decrypt. "
+            "`bodycam check-config --require-recipients` rejects an empty list."),
+    Setting("evidence.segment_seconds", FloatRange(2, 300, "s"),
+            "Target segment length; the cut happens at the next keyframe."),
+    Setting("evidence.prerecord_seconds", FloatRange(0, 120, "s"),
+            "Pre-event buffer kept in RAM and prepended when recording starts; 0 = none."),
+    Setting("evidence.prerecord_audio", Flag(),
+            "Whether the pre-event buffer keeps audio (off by default: legal in fewer places)."),
+    Setting("evidence.stall_seconds", FloatRange(0.5, 30, "s"),
+            "No camera or microphone data for this long counts as a stall (fault)."),
+    Setting("evidence.sync_interval_seconds", FloatRange(0.05, 1, "s"),
+            "The open segment is flushed to disk at least this often: bounds power-loss."),
+    # video
+    Setting("video.width", IntRange(160, 1920, "px", even=True), "Recorded frame width."),
+    Setting("video.height", IntRange(120, 1080, "px", even=True), "Recorded frame height."),
+    Setting("video.fps", IntRange(1, 60, "frames/s"),
+            "Recorded frame rate; width x height x fps is limited to 1080p30."),
+    Setting("video.bitrate_kbps", IntRange(250, 25000, "kbit/s"), "H.264 target bitrate."),
+    Setting("video.keyframe_interval", IntRange(1, 600, "frames"),
+            "Frames between keyframes; at most segment_seconds x fps."),
+    # audio
+    Setting("audio.enabled", Flag(), "Record sound with the video."),
+    Setting("audio.sample_rate", IntChoice((16000, 22050, 32000, 44100, 48000), "Hz"),
+            "Microphone sample rate."),
+    Setting("audio.channels", IntRange(1, 2), "1 = mono, 2 = stereo."),
+    Setting("audio.bitrate_kbps", IntRange(32, 320, "kbit/s"), "AAC bitrate."),
+    # display
+    Setting("display.driver", Choice(tuple(DISPLAY_SIZES)),
+            "luma.oled driver of the outward-facing panel."),
+    Setting("display.width", IntRange(32, 256, "px"),
+            "Panel width; must be a size the driver supports (see display.height)."),
+    Setting("display.height", IntRange(16, 256, "px"),
+            "Panel height. Sizes: " + "; ".join(
+                f"{driver} " + " or ".join(f"{w}x{h}" for w, h in sizes)
+                for driver, sizes in DISPLAY_SIZES.items())
+            + "."),
+    Setting("display.rotation", IntChoice((0, 90, 180, 270), "degrees"),
+            "Rotation of the panel as mounted."),
+    Setting("display.mirror", Flag(),
+            "Show the camera image mirrored, so the person sees themselves as in a mirror."),
+    Setting("display.spi_port", IntChoice((0, 1)), "SPI bus (0 = SPI0, 1 = SPI1)."),
+    Setting("display.spi_device", IntChoice((0, 1, 2)),
+            "SPI chip select (CE0/CE1; CE2 only on SPI1)."),
+    Setting("display.spi_speed_hz", IntChoice(LUMA_SPI_SPEEDS_HZ, "Hz"),
+            "SPI clock; luma accepts only these values (SSD1351 is rated for 20 MHz)."),
+    Setting("display.gpio_dc", Pin(), "Data/command select pin of the panel."),
+    Setting("display.gpio_reset", Pin(), "Reset pin of the panel."),
+    Setting("display.fps", IntRange(1, 60, "frames/s"), "Preview refresh target."),
+    # pins
+    Setting("pins.button_record", Pin(), "Record button (press: start; hold: stop)."),
+    Setting("pins.button_display", Pin(), "Display button (front display on/off)."),
+    Setting("pins.button_power", Pin(), "Power button (hold: shut down)."),
+    Setting("pins.led_green", Pin(), "Green status LED (ready)."),
+    Setting("pins.led_red", Pin(), "Red status LED (recording)."),
+    Setting("pins.led_amber", Pin(), "Amber status LED (warning/fault)."),
+    Setting("pins.buzzer", Pin(), "Buzzer (confirmation and alarm tones)."),
+    Setting("pins.vibration", Pin(), "Vibration motor (haptic confirmation)."),
+    Setting("pins.dock_detect", Pin(), "Input: camera sits in the dock."),
+    Setting("pins.charging_detect", Pin(), "Input: battery is charging."),
+    # buttons
+    Setting("buttons.debounce_ms", IntRange(1, 500, "ms"),
+            "Edges closer together than this are contact bounce."),
+    Setting("buttons.hold_seconds", FloatRange(0.5, 10, "s"),
+            "Hold time for record-stop and power-off."),
+    Setting("buttons.active_low", Flag(),
+            "Buttons pull the pin to ground (internal pull-up enabled)."),
+    # power
+    Setting("power.battery_source", Choice(("max17048", "none", "sim")),
+            'Battery gauge: MAX17048 on I2C, "none" (mains/bench) or "sim" (simulator).'),
+    Setting("power.i2c_bus", IntRange(0, 31),
+            "I2C bus of the gauge (/dev/i2c-N; 1 on the 40-pin header)."),
+    Setting("power.i2c_address", IntRange(0x08, 0x77, hexadecimal=True),
+            "7-bit I2C address of the gauge (MAX17048: 0x36)."),
+    Setting("power.battery_low_percent", FloatRange(0, 100, "%"),
+            "Battery-low warning threshold; must be above the critical threshold."),
+    Setting("power.battery_critical_percent", FloatRange(0, 100, "%"),
+            "Battery-critical alarm; recording is closed cleanly below it."),
+    # storage
+    Setting("storage.data_dir", AbsolutePath(),
+            "Evidence and audit log live below it. Paths are absolute in every file and "
+            "override (the simulator passes its --data-dir as an absolute override)."),
+    Setting("storage.state_dir", AbsolutePath(), "Device signing key and other private state."),
+    Setting("storage.reserve_mb", IntRange(16, 1_000_000, "MB"),
+            "Free space never used for evidence (recording stops cleanly before it)."),
+    Setting("storage.nearly_full_mb", IntRange(16, 1_000_000, "MB"),
+            "Storage-nearly-full alarm below this much free space; must exceed reserve_mb."),
+    # alarms
+    Setting("alarms.reminder_interval_seconds", FloatRange(30, 3600, "s", off=True),
+            "Reminder tone while recording."),
+    Setting("alarms.clock_unset_alarm", Flag(), "Alarm when the clock was never set."),
+    # privacy
+    Setting("privacy.stealth_allowed", Flag(),
+            "Whether the wearer may suppress lights, sounds and display while recording."),
+)
+
+SETTINGS: dict[str, Setting] = {s.key: s for s in _SETTINGS}
+SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(s.section for s in _SETTINGS))
+
+
+def section_keys(section: str) -> list[str]:
+    """Key names (without the section) of one section, in table order."""
+    return [s.name for s in _SETTINGS if s.section == section]

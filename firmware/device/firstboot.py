@@ -1,0 +1,396 @@
+"""The device side of provisioning: import a configuration from the boot partition.
+
+A technician cannot log in to a camera, but can write files onto the SD card's FAT boot
+partition from any laptop. At every boot (bodycam-firstboot.service) and whenever a new
+file appears there (bodycam-provision.path) this module:
+
+1. validates /boot/firmware/bodycam.toml exactly as the camera program will load it;
+2. valid: installs it as /etc/bodycam/bodycam.toml (root:bodycam 0640, written
+   atomically), removes it from the boot partition and audits the change;
+   invalid: changes nothing, renames it `bodycam.toml.rejected`, writes every problem to
+   BODYCAM-ERROR.txt (CRLF, readable in Windows Notepad), leaves a fault marker for the
+   camera program and signals the fault through the indicator hook;
+3. generates the device signing key on first boot and writes BODYCAM-IDENTITY.txt
+   (device id, public key, fingerprint) for the technician to hand to the custodian.
+
+Nothing here logs configuration values: only hashes, key names and counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import pwd
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from bodycam.firmware.config.loader import ConfigError, ConfigProblem, load_config
+from bodycam.firmware.config.model import Config
+from bodycam.firmware.evidence.device_key import KEY_FILE_NAME, DeviceKey, fsync_directory
+from bodycam.hal.clocks import SystemClock
+from bodycam.hal.interfaces import Clock
+
+__all__ = [
+    "BOOT_CONFIG_NAME",
+    "ERROR_FILE_NAME",
+    "FAULT_FILE_NAME",
+    "FAULT_PROVISIONING",
+    "IDENTITY_FILE_NAME",
+    "REJECTED_NAME",
+    "Audit",
+    "DeviceLayout",
+    "ImportResult",
+    "Indicate",
+    "Owner",
+    "import_from_boot",
+    "log_audit",
+    "main",
+    "pending_fault",
+    "validate_provisioning",
+    "write_identity",
+]
+
+BOOT_CONFIG_NAME = "bodycam.toml"
+REJECTED_NAME = "bodycam.toml.rejected"
+ERROR_FILE_NAME = "BODYCAM-ERROR.txt"
+IDENTITY_FILE_NAME = "BODYCAM-IDENTITY.txt"
+# Left in the configuration directory while the last provisioning attempt failed, so the
+# camera program can keep showing the fault after this process has exited.
+FAULT_FILE_NAME = "provisioning-fault.txt"
+FAULT_PROVISIONING = "provisioning_invalid"
+SERVICE_USER = "bodycam"
+# The only tree bodycam.service may write (StateDirectory=bodycam, ProtectSystem=strict).
+SERVICE_WRITABLE = Path("/var/lib/bodycam")
+UNSET_DEVICE_ID = "UNSET"
+MAX_CONFIG_BYTES = 256 * 1024  # a real file is a few KiB; refuse to parse a stray image
+_CONFIG_MODE = 0o640
+_CONFIG_DIR_MODE = 0o750
+_STATE_MODE = 0o700
+_CRLF = "\r\n"
+
+Audit = Callable[[str, dict[str, object]], None]
+Indicate = Callable[[str], None]
+_log = logging.getLogger(__name__)
+
+
+def log_audit(event: str, details: dict[str, object]) -> None:
+    """Default audit sink until the signed audit log is wired in: one journal line."""
+    _log.info("audit %s %s", event, json.dumps(details, sort_keys=True))
+
+
+def _log_indicate(pattern: str) -> None:
+    _log.warning("fault pattern %s requested (no indicator attached)", pattern)
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who the installed files belong to: root (uid) and the service group (gid)."""
+
+    uid: int
+    gid: int  # the service user's group: may read the configuration
+    service_uid: int  # owns the state directory and the device key
+
+    @classmethod
+    def service_user(cls, name: str = SERVICE_USER) -> Owner:
+        entry = pwd.getpwnam(name)
+        return cls(uid=0, gid=entry.pw_gid, service_uid=entry.pw_uid)
+
+    @classmethod
+    def current(cls) -> Owner:
+        """Everything owned by the calling user (tests, developer machines)."""
+        return cls(uid=os.getuid(), gid=os.getgid(), service_uid=os.getuid())
+
+
+@dataclass(frozen=True)
+class DeviceLayout:
+    """Where things are on the device; `root` moves all of it (tests, image building)."""
+
+    root: Path = Path("/")
+    boot: Path = Path("/boot/firmware")
+    config_dir: Path = Path("/etc/bodycam")
+
+    def under_root(self, path: Path) -> Path:
+        return self.root / path.relative_to(path.anchor)
+
+    @property
+    def boot_dir(self) -> Path:
+        return self.under_root(self.boot)
+
+    @property
+    def etc_dir(self) -> Path:
+        return self.under_root(self.config_dir)
+
+    @property
+    def config_file(self) -> Path:
+        return self.etc_dir / BOOT_CONFIG_NAME
+
+
+class ImportResult(Enum):
+    NOTHING = "nothing to import"
+    INSTALLED = "installed"
+    UNCHANGED = "identical to the active configuration"
+    REJECTED = "rejected"
+
+
+# ------------------------------------------------------------------------ validation
+
+
+def validate_provisioning(path: Path) -> Config:
+    """The configuration `path` gives on top of the shipped defaults, if fit for service.
+
+    Beyond what the loader checks, a camera put into service must name itself and must
+    have somebody to encrypt for (otherwise it refuses to record). Raises ConfigError.
+    """
+    config = load_config(path)
+    problems: list[ConfigProblem] = []
+    if not config.evidence.recipients:
+        problems.append(ConfigProblem(
+            str(path), "evidence.recipients", [], "at least one age1... recipient",
+            "add the evidence authority's public key(s); without one the camera "
+            "refuses to record"))
+    if config.device.id == UNSET_DEVICE_ID:
+        problems.append(ConfigProblem(
+            str(path), "device.id", UNSET_DEVICE_ID, "the camera's serial, e.g. BC-0001",
+            "set [device] id to the serial on the camera's label"))
+    for key, where in (("storage.data_dir", config.storage.data_dir),
+                       ("storage.state_dir", config.storage.state_dir)):
+        if not where.is_relative_to(SERVICE_WRITABLE):
+            problems.append(ConfigProblem(
+                str(path), key, str(where), f"a directory below {SERVICE_WRITABLE}",
+                "bodycam.service may write nowhere else (systemd sandbox); keep the "
+                "default or choose a sub-directory"))
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def pending_fault(layout: DeviceLayout = DeviceLayout()) -> str | None:
+    """The last rejected provisioning attempt's error text, or None when there is none.
+
+    The camera program calls this at start to keep showing the provisioning fault.
+    """
+    try:
+        return (layout.etc_dir / FAULT_FILE_NAME).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+# ------------------------------------------------------------------------ import
+
+
+def import_from_boot(layout: DeviceLayout, owner: Owner, clock: Clock,
+                     audit: Audit = log_audit, indicate: Indicate = _log_indicate,
+                     ) -> ImportResult:
+    """Install a provisioning file from the boot partition, or explain why not."""
+    source = layout.boot_dir / BOOT_CONFIG_NAME
+    try:
+        data = _read_limited(source)
+    except FileNotFoundError:
+        return ImportResult.NOTHING
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        config = _validate_bytes(source, data)
+    except ConfigError as exc:
+        _reject(layout, owner, clock, exc.problems)
+        audit("config.rejected", {"sha256": sha, "problems": len(exc.problems),
+                                  "keys": sorted({p.key for p in exc.problems})})
+        indicate(FAULT_PROVISIONING)
+        _log.error("rejected %s (%d problems); details in %s on the boot partition",
+                   source, len(exc.problems), ERROR_FILE_NAME)
+        return ImportResult.REJECTED
+    previous = _sha256_or_none(layout.config_file)
+    if previous != sha:
+        _install_config(layout, owner, data)
+    for stale in (layout.boot_dir / ERROR_FILE_NAME, layout.boot_dir / REJECTED_NAME,
+                  layout.etc_dir / FAULT_FILE_NAME):
+        stale.unlink(missing_ok=True)
+    source.unlink()
+    fsync_directory(layout.boot_dir)
+    changed = previous != sha
+    audit("config.provisioned", {"sha256": sha, "previous_sha256": previous,
+                                 "changed": changed, "digest": config.digest,
+                                 "device_id": config.device.id})
+    _log.info("provisioning file %s %s", sha[:12], "installed" if changed else "unchanged")
+    return ImportResult.INSTALLED if changed else ImportResult.UNCHANGED
+
+
+def _read_limited(path: Path) -> bytes:
+    with path.open("rb") as stream:
+        data = stream.read(MAX_CONFIG_BYTES + 1)
+    return data
+
+
+def _validate_bytes(source: Path, data: bytes) -> Config:
+    """Validate the file as read, refusing one that changed while it was being read."""
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError([ConfigProblem(
+            str(source), "", f"more than {MAX_CONFIG_BYTES // 1024} KiB",
+            "a small TOML text file", "copy the bodycam.toml text file, not another file")])
+    config = validate_provisioning(source)
+    if _read_limited(source) != data:
+        raise ConfigError([ConfigProblem(
+            str(source), "", "a file that changed while it was read", "a finished file",
+            "copy the file again with `bodycam-provision write`, which writes atomically")])
+    return config
+
+
+def _sha256_or_none(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def _ensure_config_dir(layout: DeviceLayout, owner: Owner) -> None:
+    """root:bodycam 0750: the service reads its configuration and cannot change it."""
+    layout.etc_dir.mkdir(mode=_CONFIG_DIR_MODE, parents=True, exist_ok=True)
+    os.chown(layout.etc_dir, owner.uid, owner.gid)
+    layout.etc_dir.chmod(_CONFIG_DIR_MODE)
+
+
+def _install_config(layout: DeviceLayout, owner: Owner, data: bytes) -> None:
+    _ensure_config_dir(layout, owner)
+    _write_atomic(layout.config_file, data, _CONFIG_MODE, (owner.uid, owner.gid))
+
+
+def _reject(layout: DeviceLayout, owner: Owner, clock: Clock,
+            problems: Sequence[ConfigProblem]) -> None:
+    """Explain the rejection on the boot partition and leave the active config alone."""
+    when = clock.wall().strftime("%Y-%m-%d %H:%M:%S UTC")
+    lines = [
+        f"bodycam: the provisioning file {BOOT_CONFIG_NAME} was REJECTED ({when}).",
+        "The camera keeps its previous configuration. Nothing was changed.",
+        "",
+        f"Problems ({len(problems)}):",
+        *(f"  - {problem}" for problem in problems),
+        "",
+        f"Fix: correct the file (it was renamed {REJECTED_NAME}), check it with",
+        f"  bodycam-provision check {BOOT_CONFIG_NAME}",
+        "and write it again with `bodycam-provision write`, or save it here as",
+        f"{BOOT_CONFIG_NAME}. This file is removed once a valid file is installed.",
+    ]
+    text = _CRLF.join(lines) + _CRLF
+    _write_atomic(layout.boot_dir / ERROR_FILE_NAME, text.encode("utf-8"), 0o644, None)
+    os.replace(layout.boot_dir / BOOT_CONFIG_NAME, layout.boot_dir / REJECTED_NAME)
+    fsync_directory(layout.boot_dir)
+    _ensure_config_dir(layout, owner)
+    fault = "\n".join(str(problem) for problem in problems) + "\n"
+    _write_atomic(layout.etc_dir / FAULT_FILE_NAME, fault.encode("utf-8"), _CONFIG_MODE,
+                  (owner.uid, owner.gid))
+
+
+def _write_atomic(path: Path, data: bytes, mode: int, chown: tuple[int, int] | None) -> None:
+    """Temporary file, fsync, rename, fsync the directory: never a half-written file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        if chown is not None:
+            os.chown(tmp, *chown)
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_directory(path.parent)
+
+
+# ------------------------------------------------------------------------ identity
+
+
+def write_identity(layout: DeviceLayout, owner: Owner, audit: Audit = log_audit) -> Path:
+    """Make sure the device key exists and BODYCAM-IDENTITY.txt on the boot partition
+    matches it and the configured device id. Rewrites the file only when it differs."""
+    config = load_config(layout.config_file) if layout.config_file.exists() else load_config()
+    state_dir = layout.under_root(config.storage.state_dir)
+    _make_service_dirs(layout.root, state_dir, owner)
+    created = not (state_dir / KEY_FILE_NAME).exists()
+    key = DeviceKey.load_or_create(state_dir)
+    os.chown(state_dir / KEY_FILE_NAME, owner.service_uid, owner.gid)
+    if created:
+        audit("device.key_generated", {"fingerprint": key.fingerprint})
+    lines = [
+        "bodycam device identity",
+        "",
+        f"Device id:   {config.device.id}",
+        f"Public key:  {key.public_key_b64}",
+        f"Fingerprint: {key.fingerprint}",
+        "",
+        "Give this file to the evidence custodian: recordings from this camera are",
+        "accepted only when signed by this key. The private key never leaves the camera.",
+    ]
+    data = (_CRLF.join(lines) + _CRLF).encode("utf-8")
+    target = layout.boot_dir / IDENTITY_FILE_NAME
+    with contextlib.suppress(FileNotFoundError):
+        if target.read_bytes() == data:
+            return target
+    _write_atomic(target, data, 0o644, None)
+    _log.info("wrote %s (fingerprint %s)", target, key.fingerprint)
+    return target
+
+
+def _make_service_dirs(root: Path, directory: Path, owner: Owner) -> None:
+    """Create `directory` and missing parents 0700 for the service user (this process
+    runs as root; a root-owned parent would lock the camera program out of its key)."""
+    missing = [d for d in (directory, *directory.parents)
+               if d.is_relative_to(root) and d != root and not d.exists()]
+    for path in reversed(missing):
+        path.mkdir(mode=_STATE_MODE)
+        os.chown(path, owner.service_uid, owner.gid)
+
+
+# ------------------------------------------------------------------------ entry point
+
+
+@contextlib.contextmanager
+def _exclusive(layout: DeviceLayout) -> Iterator[None]:
+    """The boot unit, the path unit and a technician's manual run never interleave."""
+    layout.etc_dir.mkdir(mode=_CONFIG_DIR_MODE, parents=True, exist_ok=True)
+    with (layout.etc_dir / ".provisioning.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
+         audit: Audit = log_audit, indicate: Indicate = _log_indicate) -> int:
+    """Exit 0: nothing to do or installed; 1: rejected or failed (see the journal)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bodycam.firmware.device.firstboot",
+        description="Import a provisioning file from the boot partition and write the "
+                    "device identity there (run by bodycam-firstboot.service).")
+    parser.add_argument("--root", type=Path, default=Path("/"),
+                        help="treat this directory as / (image building, tests)")
+    parser.add_argument("--user", default=SERVICE_USER,
+                        help="service user that may read the configuration and owns the key")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    layout = DeviceLayout(root=args.root)
+    try:
+        owner = Owner.service_user(args.user)
+    except KeyError:
+        _log.error("user %r does not exist; fix: run tools/install.sh (it creates it)",
+                   args.user)
+        return 1
+    with _exclusive(layout):
+        result = import_from_boot(layout, owner, clock or SystemClock(), audit, indicate)
+        try:
+            write_identity(layout, owner, audit)
+        except ConfigError as exc:
+            _log.error("the active configuration %s is invalid, identity not written:\n%s",
+                       layout.config_file, exc)
+            return 1
+    return 1 if result is ImportResult.REJECTED else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,264 @@
+"""Append-only, hash-chained, Ed25519-signed JSON-lines logs (manifests and the audit log).
+
+Every line is the canonical JSON of one record (keys sorted, no spaces, UTF-8) with
+``seq`` (0, 1, ...), ``prev`` (hex SHA-256 of the previous line's bytes without its
+newline; 64 zeros for the first), ``time`` (UTC, ISO 8601 with ``Z``), ``event``, the
+payload fields, and ``sig``: base64 Ed25519 over the canonical JSON of the record
+without ``sig``. The first record also names the signing key (``device_public_key``)
+so a log can be checked on its own; the custodian pins the key to rule out re-signing.
+
+Each line is written with one ``write`` and fsync'd before ``append`` returns: evidence
+must survive a power cut at any instant. A cut mid-write leaves a torn last line; the
+next ``open`` moves those bytes into a side file (never deleting them), truncates the log
+to its last whole line and appends a signed ``torn_tail`` record naming the side file,
+the byte count and the SHA-256, so the chain continues and the repair is itself on record.
+See docs/formats.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Protocol
+
+from bodycam.firmware.evidence.device_key import fsync_directory
+from bodycam.hal.interfaces import Clock
+
+__all__ = [
+    "FILE_MODE",
+    "GENESIS_PREV",
+    "RESERVED_FIELDS",
+    "TORN_TAIL_EVENT",
+    "SignedLog",
+    "Signer",
+    "canonical_json",
+    "is_record",
+    "line_hash",
+    "read_records",
+    "signed_bytes",
+    "utc_iso",
+]
+
+GENESIS_PREV: Final = "0" * 64
+RESERVED_FIELDS: Final = frozenset({"seq", "prev", "time", "event", "sig"})
+TORN_TAIL_EVENT: Final = "torn_tail"
+KEY_FIELD: Final = "device_public_key"
+# Owner writes, group (the offload service) reads, nobody else: no secrets inside,
+# but no reason to expose evidence metadata either.
+FILE_MODE: Final = 0o640
+_TAIL_WINDOW = 64 * 1024
+
+
+class Signer(Protocol):
+    """What a log needs from the device key (DeviceKey satisfies it)."""
+
+    @property
+    def public_key_b64(self) -> str: ...
+
+    def sign(self, data: bytes) -> bytes: ...
+
+
+def canonical_json(record: Mapping[str, Any]) -> bytes:
+    """The one byte form of a record: sorted keys, compact, UTF-8, no NaN/Infinity."""
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def signed_bytes(record: Mapping[str, Any]) -> bytes:
+    """What ``sig`` signs: the canonical JSON of the record without ``sig``."""
+    return canonical_json({k: v for k, v in record.items() if k != "sig"})
+
+
+def line_hash(line: bytes) -> str:
+    """Chain hash of a line (its bytes without the trailing newline)."""
+    return hashlib.sha256(line.rstrip(b"\n")).hexdigest()
+
+
+def utc_iso(moment: datetime) -> str:
+    """UTC ISO 8601 with millisecond precision and a ``Z`` suffix."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: evidence times must be timezone-aware (UTC)")
+    text = moment.astimezone(UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def is_record(line: bytes) -> dict[str, Any] | None:
+    """The parsed record if `line` is a whole, well-formed log line, else None."""
+    if not line.endswith(b"\n"):
+        return None
+    try:
+        value = json.loads(line)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if (isinstance(value, dict) and isinstance(value.get("seq"), int)
+            and isinstance(value.get("sig"), str)):
+        return value
+    return None
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The well-formed records of a log, in file order (torn or garbled lines skipped)."""
+    lines = path.read_bytes().splitlines(keepends=True)
+    return [record for line in lines if (record := is_record(line)) is not None]
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+class SignedLog:
+    """One open log file. Thread-safe: the audit log is appended from several threads."""
+
+    def __init__(self, path: Path, fd: int, key: Signer, clock: Clock, next_seq: int,
+                 prev: str) -> None:
+        """Use `SignedLog.open`; this only binds already-validated state."""
+        self._path = path
+        self._fd: int | None = fd
+        self._key = key
+        self._clock = clock
+        self._next_seq = next_seq
+        self._prev = prev
+        self._lock = threading.Lock()
+        self._torn_tail: dict[str, Any] | None = None
+
+    @classmethod
+    def open(cls, path: Path, key: Signer, clock: Clock) -> SignedLog:
+        """Open or create the log; continues the chain and repairs a torn last line."""
+        created = not path.exists()
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, FILE_MODE)
+        try:
+            if created:
+                fsync_directory(path.parent)
+            end, last_line = _find_last_whole_line(fd)
+            size = os.fstat(fd).st_size
+            record = is_record(last_line) if last_line else None
+            log = cls(path, fd, key, clock,
+                      next_seq=record["seq"] + 1 if record else 0,
+                      prev=line_hash(last_line) if last_line else GENESIS_PREV)
+            if size > end:
+                log._set_torn_tail_aside(end, size)
+        except BaseException:
+            os.close(fd)
+            raise
+        return log
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def next_seq(self) -> int:
+        return self._next_seq
+
+    @property
+    def torn_tail(self) -> dict[str, Any] | None:
+        """The ``torn_tail`` record `open` appended, if it had to repair the log."""
+        return self._torn_tail
+
+    def append(self, event: str, **fields: Any) -> dict[str, Any]:
+        """Sign, write and fsync one record; returns it as written (with seq/prev/sig)."""
+        clash = RESERVED_FIELDS & fields.keys()
+        if clash:
+            raise ValueError(f"fields {sorted(clash)} are set by the log itself; rename them")
+        with self._lock:
+            if self._fd is None:
+                raise ValueError(f"{self._path}: the log is closed")
+            record: dict[str, Any] = {
+                **fields,
+                "seq": self._next_seq,
+                "prev": self._prev,
+                "time": utc_iso(self._clock.wall()),
+                "event": event,
+            }
+            if self._next_seq == 0:
+                record.setdefault(KEY_FIELD, self._key.public_key_b64)
+            record["sig"] = base64.b64encode(self._key.sign(signed_bytes(record))).decode()
+            line = canonical_json(record)
+            _write_all(self._fd, line + b"\n")
+            os.fsync(self._fd)
+            self._prev = line_hash(line)
+            self._next_seq += 1
+            return record
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self) -> SignedLog:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def _set_torn_tail_aside(self, end: int, size: int) -> None:
+        """Copy bytes [end, size) to a side file, cut them off the log, record the repair.
+
+        Order matters for a cut during the repair itself: the side copy is durable
+        before the log is truncated, so the bytes always exist somewhere.
+        """
+        assert self._fd is not None
+        torn = os.pread(self._fd, size - end, end)
+        digest = hashlib.sha256(torn).hexdigest()
+        side = _keep_side_copy(self._path, self._next_seq, torn)
+        os.ftruncate(self._fd, end)
+        os.fsync(self._fd)
+        self._torn_tail = self.append(TORN_TAIL_EVENT, file=side.name, bytes=len(torn),
+                                      sha256=digest, offset=end)
+
+
+def _keep_side_copy(log_path: Path, seq: int, data: bytes) -> Path:
+    """Durable copy of torn bytes; reuses an identical copy left by an interrupted repair."""
+    for n in range(1000):
+        side = log_path.with_name(f"{log_path.name}.torn-{seq}" + (f".{n}" if n else ""))
+        try:
+            fd = os.open(side, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
+        except FileExistsError:
+            if side.read_bytes() == data:
+                return side
+            continue
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        fsync_directory(side.parent)
+        return side
+    raise OSError(f"{log_path}: too many torn-tail side files; inspect the directory")
+
+
+def _find_last_whole_line(fd: int) -> tuple[int, bytes]:
+    """(offset just past the last well-formed record line, that line) scanning backwards.
+
+    Reads only the file's tail (growing the window if needed) so opening a long audit
+    log stays cheap. Anything after that line (a torn write, or zero-filled blocks some
+    file systems leave after a cut) is the torn tail.
+    """
+    size = os.fstat(fd).st_size
+    window = _TAIL_WINDOW
+    while True:
+        start = max(0, size - window)
+        data = os.pread(fd, size - start, start)
+        line_end = data.rfind(b"\n") + 1
+        while line_end > 0:
+            newline = data.rfind(b"\n", 0, line_end - 1)
+            if newline < 0 and start > 0:
+                break  # this line may begin before the window: widen it
+            line_start = newline + 1
+            if is_record(data[line_start:line_end]):
+                return start + line_end, data[line_start:line_end]
+            line_end = line_start
+        if start == 0:
+            return 0, b""
+        window *= 4

@@ -1,0 +1,231 @@
+"""Evidence store on the device: `<data_dir>/evidence/<recording-id>/`.
+
+A recording directory holds ``manifest.jsonl`` (a SignedLog: header, segment_open /
+segment, marker, gap, seal records) and the segment files ``NNNNN.age``. The directory
+appears atomically: it is built under a hidden staging name with its signed header and
+then renamed, so a power cut never leaves a recording directory without a header.
+Manifests hold only what verification and offload need: ids, key fingerprints, sizes,
+hashes, times. No location, no content, no names.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
+from bodycam.firmware.evidence.agekeys import parse_recipient, recipient_fingerprint
+from bodycam.firmware.evidence.api import (
+    GapKind,
+    NoRecipientError,
+    SegmentInfo,
+    SegmentWriter,
+)
+from bodycam.firmware.evidence.device_key import DeviceKey, fsync_directory
+from bodycam.firmware.evidence.segment_file import EncryptedSegment, segment_file_name
+from bodycam.firmware.evidence.signed_log import SignedLog, utc_iso
+from bodycam.firmware.evidence.storage_space import FreeSpace, SpaceGuard, statvfs_free_bytes
+from bodycam.hal.interfaces import Clock
+
+__all__ = [
+    "DIR_MODE",
+    "EVIDENCE_DIR",
+    "MANIFEST_FORMAT",
+    "MANIFEST_NAME",
+    "FileEvidenceStore",
+    "FileRecordingWriter",
+    "Event",
+    "make_recording_id",
+]
+
+EVIDENCE_DIR: Final = "evidence"
+MANIFEST_NAME: Final = "manifest.jsonl"
+MANIFEST_FORMAT: Final = "bodycam-manifest/1"
+STAGING_SUFFIX: Final = ".creating"
+DIR_MODE: Final = 0o750
+# A recording is not started unless at least its header and one segment's first
+# chunks fit above the reserve.
+_START_ALLOWANCE: Final = 1024 * 1024
+_log = logging.getLogger(__name__)
+
+
+class Event:
+    """Manifest record types (the ``event`` field)."""
+
+    HEADER: Final = "header"
+    SEGMENT_OPEN: Final = "segment_open"
+    SEGMENT: Final = "segment"
+    MARKER: Final = "marker"
+    GAP: Final = "gap"
+    RECOVERY: Final = "recovery"
+    SEAL: Final = "seal"
+
+
+def make_recording_id(device_id: str, wall_start: datetime) -> str:
+    """``<device-id>-<UTC yyyymmddThhmmssZ>-<4 random hex>``: sortable, collision-safe."""
+    stamp = wall_start.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{device_id}-{stamp}-{secrets.token_hex(2)}"
+
+
+class FileRecordingWriter:
+    """RecordingWriter: one open recording; one segment open at a time."""
+
+    def __init__(self, *, directory: Path, recording_id: str, manifest: SignedLog,
+                 recipients: Sequence[X25519PublicKey], clock: Clock, space: SpaceGuard,
+                 sync_interval: float) -> None:
+        self._directory = directory
+        self._recording_id = recording_id
+        self._manifest = manifest
+        self._recipients = tuple(recipients)
+        self._clock = clock
+        self._space = space
+        self._sync_interval = sync_interval
+        self._lock = threading.Lock()
+        self._next_index = 0
+        self._open: EncryptedSegment | None = None
+        self._sealed = False
+
+    @property
+    def recording_id(self) -> str:
+        return self._recording_id
+
+    @property
+    def directory(self) -> Path:
+        return self._directory
+
+    def open_segment(self, media_start_us: int, wall_start: datetime) -> SegmentWriter:
+        """Record the intent first, then create the file: recovery can trust the record."""
+        with self._lock:
+            self._check_writable()
+            if self._open is not None:
+                raise RuntimeError(f"{self._recording_id}: segment {self._open.file_name} is "
+                                   "still open; close it before opening the next")
+            index = self._next_index
+            self._space.ensure(_START_ALLOWANCE // 4, f"segment {index}")
+            self._manifest.append(Event.SEGMENT_OPEN, index=index, file=segment_file_name(index),
+                                  media_start_us=media_start_us, wall_start=utc_iso(wall_start))
+            segment = EncryptedSegment(
+                directory=self._directory, index=index, recipients=self._recipients,
+                clock=self._clock, space=self._space, sync_interval=self._sync_interval,
+                media_start_us=media_start_us, wall_start=wall_start,
+                on_closed=self._segment_closed)
+            self._next_index += 1
+            self._open = segment
+            return segment
+
+    def add_marker(self, media_us: int, wall: datetime) -> None:
+        self._append(Event.MARKER, media_us=media_us, wall=utc_iso(wall))
+
+    def note_gap(self, kind: GapKind, start_us: int, end_us: int | None) -> None:
+        self._append(Event.GAP, source=kind, start_us=start_us, end_us=end_us)
+
+    def seal(self, reason: str) -> None:
+        """Final record; the manifest is closed and the writer refuses further changes."""
+        with self._lock:
+            self._check_writable()
+            if self._open is not None:
+                raise RuntimeError(f"{self._recording_id}: close segment "
+                                   f"{self._open.file_name} before sealing the recording")
+            self._manifest.append(Event.SEAL, reason=reason, segments=self._next_index)
+            self._sealed = True
+            self._manifest.close()
+
+    def _segment_closed(self, info: SegmentInfo) -> None:
+        with self._lock:
+            self._manifest.append(
+                Event.SEGMENT, index=info.index, file=info.file_name, size=info.size,
+                sha256=info.sha256, media_start_us=info.media_start_us,
+                media_end_us=info.media_end_us, wall_start=utc_iso(info.wall_start))
+            self._open = None
+
+    def _append(self, event: str, **fields: Any) -> None:
+        with self._lock:
+            self._check_writable()
+            self._manifest.append(event, **fields)
+
+    def _check_writable(self) -> None:
+        if self._sealed:
+            raise RuntimeError(f"{self._recording_id} is sealed; start a new recording")
+
+
+class FileEvidenceStore:
+    """EvidenceStore on a local file system (the SD card's data partition)."""
+
+    def __init__(self, *, data_dir: Path, recipients: Sequence[str], device_key: DeviceKey,
+                 device_id: str, firmware_version: str, config_digest: str, clock: Clock,
+                 reserve_bytes: int, sync_interval: float,
+                 free_space: FreeSpace = statvfs_free_bytes) -> None:
+        """Invalid recipient strings are reported and skipped here; with none left,
+        `begin_recording` refuses (the device must never record without encryption)."""
+        self._data_dir = data_dir
+        self._key = device_key
+        self._device_id = device_id
+        self._firmware_version = firmware_version
+        self._config_digest = config_digest
+        self._clock = clock
+        self._sync_interval = sync_interval
+        self._recipients: list[X25519PublicKey] = []
+        self._fingerprints: list[str] = []
+        self._recipient_problems: list[str] = []
+        for text in recipients:
+            try:
+                self._recipients.append(parse_recipient(text))
+                self._fingerprints.append(recipient_fingerprint(text))
+            except ValueError as exc:
+                self._recipient_problems.append(str(exc))
+                _log.error("evidence recipient skipped: %s", exc)
+        self._space = SpaceGuard(data_dir, reserve_bytes, clock, free_space)
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self._data_dir / EVIDENCE_DIR
+
+    def free_bytes(self) -> int:
+        return self._space.free_bytes()
+
+    def begin_recording(self, *, wall_start: datetime, clock_synchronised: bool,
+                        prerecord_us: int) -> FileRecordingWriter:
+        """Create the recording atomically; refuses before touching storage."""
+        if not self._recipients:
+            details = "; ".join(self._recipient_problems) or "the list is empty"
+            raise NoRecipientError(
+                f"no valid evidence recipient ({details}); recording refused because it "
+                "would not be encrypted. Fix: set [evidence] recipients to the authority's "
+                "age1... public key and restart"
+            )
+        self._space.ensure(_START_ALLOWANCE, "a new recording")
+        parent = self.evidence_dir
+        parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        recording_id, final = self._fresh_id(parent, wall_start)
+        staging = parent / f".{recording_id}{STAGING_SUFFIX}"
+        staging.mkdir(mode=DIR_MODE)
+        with SignedLog.open(staging / MANIFEST_NAME, self._key, self._clock) as log:
+            log.append(
+                Event.HEADER, format=MANIFEST_FORMAT, recording_id=recording_id,
+                device_id=self._device_id, device_public_key=self._key.public_key_b64,
+                device_key_fingerprint=self._key.fingerprint,
+                firmware_version=self._firmware_version,
+                recipients=list(self._fingerprints), config_digest=self._config_digest,
+                start=utc_iso(wall_start), clock_synchronised=clock_synchronised,
+                prerecord_us=prerecord_us)
+        os.rename(staging, final)
+        fsync_directory(parent)
+        return FileRecordingWriter(
+            directory=final, recording_id=recording_id,
+            manifest=SignedLog.open(final / MANIFEST_NAME, self._key, self._clock),
+            recipients=self._recipients, clock=self._clock, space=self._space,
+            sync_interval=self._sync_interval)
+
+    def _fresh_id(self, parent: Path, wall_start: datetime) -> tuple[str, Path]:
+        while True:
+            recording_id = make_recording_id(self._device_id, wall_start)
+            final = parent / recording_id
+            if not final.exists():
+                return recording_id, final

@@ -1,0 +1,57 @@
+"""The MAX17048 lithium fuel gauge over I2C (smbus2).
+
+Hand-written because no maintained Python driver exists (the Adafruit CircuitPython one
+needs Blinka's busio layer, which would pull a second GPIO/I2C stack onto the device);
+only the three registers the firmware needs are read. All registers are 16-bit,
+big-endian (MSB first), so they are read as a two-byte block rather than with
+`read_word_data`, which assumes SMBus little-endian order.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+DEFAULT_ADDRESS = 0x36
+REG_VCELL = 0x02  # cell voltage, 78.125 µV per LSB
+REG_SOC = 0x04  # state of charge: high byte = percent, low byte = 1/256 percent
+REG_VERSION = 0x08  # production version: 0x001X on MAX17048/MAX17049
+VCELL_VOLTS_PER_LSB = 78.125e-6
+
+
+class I2CBus(Protocol):
+    """The part of smbus2.SMBus this driver uses (a fake in tests)."""
+
+    def read_i2c_block_data(
+        self, i2c_addr: int, register: int, length: int, force: bool | None = None
+    ) -> list[int]: ...
+
+    def close(self) -> None: ...
+
+
+class Max17048:
+    """Register reads of one MAX17048; every method is one I2C transaction and may raise OSError."""
+
+    def __init__(self, bus: I2CBus, address: int = DEFAULT_ADDRESS) -> None:
+        self.bus = bus
+        self.address = address
+
+    def _read(self, register: int) -> int:
+        msb, lsb = self.bus.read_i2c_block_data(self.address, register, 2)
+        return (msb << 8) | lsb
+
+    def version(self) -> int:
+        return self._read(REG_VERSION)
+
+    @staticmethod
+    def is_known_version(version: int) -> bool:
+        """True if a VERSION register value reads like a MAX17048/9 (0x001X)."""
+        return (version & 0xFFF0) == 0x0010
+
+    def state_of_charge(self) -> float:
+        """Percent, 0-100 (the gauge can report slightly above 100 right after charging)."""
+        raw = self._read(REG_SOC)
+        return min(100.0, raw / 256)
+
+    def cell_voltage(self) -> float:
+        """Volts."""
+        return self._read(REG_VCELL) * VCELL_VOLTS_PER_LSB

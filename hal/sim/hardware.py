@@ -1,0 +1,102 @@
+"""Assemble the simulated device: the same gpiozero/luma code as the Pi on mock pins.
+
+Buttons and indicators are the shared GpioButtons/GpioIndicators on a private gpiozero
+MockFactory (never the global Device.pin_factory, so several simulated devices and
+parallel tests do not share pins). SimButtonPanel presses buttons by driving those mock
+pins, so edges travel through gpiozero exactly as on the device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gpiozero.pins.mock import MockFactory
+
+from bodycam.firmware.config.model import Config, PinsConfig
+from bodycam.hal.gpio_devices import GpioButtons, GpioIndicators
+from bodycam.hal.interfaces import ButtonName, Clock, Hardware
+from bodycam.hal.sim.camera import SimCamera
+from bodycam.hal.sim.display import SimDisplay
+from bodycam.hal.sim.microphone import SimMicrophone
+from bodycam.hal.sim.power import SimPower
+
+
+class SimButtonPanel:
+    """Presses the simulated buttons by name through their mock GPIO pins."""
+
+    def __init__(self, factory: MockFactory, pins: PinsConfig, *, active_low: bool,
+                 clock: Clock) -> None:
+        self._factory = factory
+        self._pins = pins
+        self._active_low = active_low
+        self._clock = clock
+
+    def _drive(self, name: ButtonName, pressed: bool) -> None:
+        pin = self._factory.pin(getattr(self._pins, f"button_{name}"))
+        if pressed == self._active_low:
+            pin.drive_low()
+        else:
+            pin.drive_high()
+
+    def press(self, name: ButtonName) -> None:
+        self._drive(name, True)
+
+    def release(self, name: ButtonName) -> None:
+        self._drive(name, False)
+
+    def hold(self, name: ButtonName, seconds: float) -> None:
+        """Press, keep pressed for `seconds` of clock time, release (blocks the caller)."""
+        self.press(name)
+        self._clock.sleep(seconds)
+        self.release(name)
+
+    def bounce(self, name: ButtonName, edges: int, interval_s: float) -> None:
+        """Contact chatter: `edges` alternating edges `interval_s` apart, starting with a
+        press; an odd count leaves the button pressed."""
+        for i in range(edges):
+            if i:
+                self._clock.sleep(interval_s)
+            self._drive(name, i % 2 == 0)
+
+
+@dataclass
+class SimHardware(Hardware):
+    """Hardware with the simulated parts' extra scenario controls kept typed."""
+
+    camera: SimCamera
+    microphone: SimMicrophone
+    display: SimDisplay
+    buttons: GpioButtons
+    indicators: GpioIndicators
+    power: SimPower
+    panel: SimButtonPanel
+    pin_factory: MockFactory
+
+    def close(self) -> None:
+        super().close()
+        self.pin_factory.close()
+
+
+def build_sim_hardware(config: Config, clock: Clock, *,
+                       pin_factory: MockFactory | None = None) -> SimHardware:
+    """The simulated device for `config`; a fresh MockFactory unless one is given."""
+    factory = pin_factory if pin_factory is not None else MockFactory()
+    active_low = config.buttons.active_low
+    buttons = GpioButtons(config.pins, active_low=active_low, clock=clock,
+                          pin_factory=factory)
+    try:
+        indicators = GpioIndicators(config.pins, pin_factory=factory)
+    except Exception:
+        buttons.close()
+        raise
+    return SimHardware(
+        camera=SimCamera(config.video, clock, preview_fps=config.display.fps),
+        microphone=SimMicrophone(config.audio, clock),
+        display=SimDisplay(config.display),
+        buttons=buttons,
+        indicators=indicators,
+        power=SimPower(clock),
+        clock=clock,
+        panel=SimButtonPanel(factory, config.pins, active_low=active_low, clock=clock),
+        pin_factory=factory,
+    )

@@ -1,0 +1,101 @@
+"""Interoperability with the reference `age` / `age-keygen` programs (Debian package age)."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bodycam.firmware.evidence.age import CHUNK_SIZE, AgeEncryptor, TruncatedError, decrypt
+from bodycam.firmware.evidence.agekeys import (
+    format_recipient,
+    generate_identity,
+    parse_recipient,
+    read_identity_file,
+)
+
+AGE = shutil.which("age")
+AGE_KEYGEN = shutil.which("age-keygen")
+if AGE is None or AGE_KEYGEN is None:
+    if os.environ.get("CI") == "true":
+        raise RuntimeError("age and age-keygen must be installed in CI (Debian package age)")
+    pytest.skip("age / age-keygen not installed (Debian package age)", allow_module_level=True)
+
+SIZES = [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE,
+         random.Random(7).randrange(1, 5 * CHUNK_SIZE)]
+
+
+def _run(*cmd: str, data: bytes | None = None) -> bytes:
+    done = subprocess.run(cmd, input=data, capture_output=True, check=True)
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def age_identity(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("keys") / "age-key.txt"
+    _run(str(AGE_KEYGEN), "-o", str(path))
+    return path
+
+
+def _ours_encrypt(data: bytes, recipients: list[str]) -> bytes:
+    out = io.BytesIO()
+    enc = AgeEncryptor([parse_recipient(r) for r in recipients], out.write)
+    enc.write(data)
+    enc.close()
+    return out.getvalue()
+
+
+def _age_recipient(identity: Path) -> str:
+    return _run(str(AGE_KEYGEN), "-y", str(identity)).decode().strip()
+
+
+def test_age_keygen_keys_parse(age_identity: Path) -> None:
+    key = read_identity_file(age_identity)[0]
+    assert format_recipient(key.public_key()) == _age_recipient(age_identity)
+
+
+def test_our_keys_work_with_age_keygen(tmp_path: Path) -> None:
+    secret, recipient = generate_identity()
+    path = tmp_path / "ours.txt"
+    path.write_text(secret + "\n")
+    assert _age_recipient(path) == recipient
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_age_decrypts_ours(size: int, age_identity: Path, tmp_path: Path) -> None:
+    data = random.Random(size).randbytes(size)
+    _, other = generate_identity()
+    file = tmp_path / "ours.age"
+    file.write_bytes(_ours_encrypt(data, [other, _age_recipient(age_identity)]))
+    assert _run(str(AGE), "-d", "-i", str(age_identity), str(file)) == data
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_we_decrypt_age(size: int, age_identity: Path) -> None:
+    data = random.Random(size).randbytes(size)
+    _, other = generate_identity()
+    ciphertext = _run(str(AGE), "-r", other, "-r", _age_recipient(age_identity), data=data)
+    out = io.BytesIO()
+    decrypt(read_identity_file(age_identity), io.BytesIO(ciphertext), out)
+    assert out.getvalue() == data
+
+
+def test_truncated_age_file_releases_the_same_prefix_as_age(age_identity: Path,
+                                                             tmp_path: Path) -> None:
+    data = random.Random(9).randbytes(3 * CHUNK_SIZE + 100)
+    ciphertext = _run(str(AGE), "-r", _age_recipient(age_identity), data=data)
+    truncated = tmp_path / "cut.age"
+    truncated.write_bytes(ciphertext[:len(ciphertext) - CHUNK_SIZE])  # inside chunk 3 of 4
+    ours = io.BytesIO()
+    with pytest.raises(TruncatedError) as info:
+        decrypt(read_identity_file(age_identity), truncated.open("rb"), ours)
+    theirs = subprocess.run([str(AGE), "-d", "-i", str(age_identity), str(truncated)],
+                            capture_output=True, check=False)
+    assert theirs.returncode != 0
+    assert ours.getvalue() == theirs.stdout == data[:2 * CHUNK_SIZE]
+    assert info.value.released_bytes == 2 * CHUNK_SIZE

@@ -1,0 +1,81 @@
+"""`bodycam-evidence keygen -o FILE`: create the evidence authority's age identity.
+
+The file has age-keygen's format, so `age -d -i FILE` and this tool both read it. It is
+created with mode 0600 and never silently replaces an existing key: losing the agency
+key loses every recording encrypted to it. The secret is never printed; only the public
+recipient goes to stdout, ready to paste into a camera's configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from bodycam.firmware.evidence.agekeys import format_identity_file, generate_identity
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+_MODE = 0o600
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="FILE",
+                        help="identity file to create (mode 0600); the secret key is "
+                             "never written to the terminal")
+    parser.add_argument("--force", action="store_true",
+                        help="replace FILE if it exists (the old key is lost: recordings "
+                             "encrypted to it can no longer be decrypted with FILE)")
+
+
+def run(args: argparse.Namespace) -> int:
+    path: Path = args.output
+    secret, recipient = generate_identity()
+    text = format_identity_file(secret).encode("ascii")
+    try:
+        if args.force:
+            _replace(path, text)
+        else:
+            _create(path, text)
+    except FileExistsError:
+        print(f"error: {path} already exists; keep that key safe, choose another file "
+              "name, or pass --force to replace it", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:
+        print(f"error: cannot write {path}: {exc.strerror}; check the directory exists "
+              "and is writable", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"wrote identity to {path} (keep it secret; back it up offline); its public key "
+          "for camera configurations:", file=sys.stderr)
+    print(recipient)
+    return EXIT_OK
+
+
+def _write_fd(fd: int, text: bytes) -> None:
+    with os.fdopen(fd, "wb") as f:
+        os.fchmod(f.fileno(), _MODE)
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _create(path: Path, text: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _MODE)
+    try:
+        _write_fd(fd, text)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _replace(path: Path, text: bytes) -> None:
+    """Atomic replacement: a crash leaves either the old key or the new one, never half."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
+    try:
+        _write_fd(fd, text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
