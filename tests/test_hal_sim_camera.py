@@ -33,7 +33,7 @@ class Capture:
             self.done.set()
 
     def on_preview(self, frame: PreviewFrame) -> None:
-        if len(self.video) < self._frames:
+        if not self.done.is_set():
             self.previews.append(frame)
 
 

@@ -55,6 +55,7 @@ __all__ = [
     "main",
     "pending_fault",
     "validate_provisioning",
+    "write_atomic",
     "write_identity",
 ]
 
@@ -258,7 +259,7 @@ def _ensure_config_dir(layout: DeviceLayout, owner: Owner) -> None:
 
 def _install_config(layout: DeviceLayout, owner: Owner, data: bytes) -> None:
     _ensure_config_dir(layout, owner)
-    _write_atomic(layout.config_file, data, _CONFIG_MODE, (owner.uid, owner.gid))
+    write_atomic(layout.config_file, data, _CONFIG_MODE, (owner.uid, owner.gid))
 
 
 def _reject(layout: DeviceLayout, owner: Owner, clock: Clock,
@@ -278,16 +279,16 @@ def _reject(layout: DeviceLayout, owner: Owner, clock: Clock,
         f"{BOOT_CONFIG_NAME}. This file is removed once a valid file is installed.",
     ]
     text = _CRLF.join(lines) + _CRLF
-    _write_atomic(layout.boot_dir / ERROR_FILE_NAME, text.encode("utf-8"), 0o644, None)
+    write_atomic(layout.boot_dir / ERROR_FILE_NAME, text.encode("utf-8"), 0o644, None)
     os.replace(layout.boot_dir / BOOT_CONFIG_NAME, layout.boot_dir / REJECTED_NAME)
     fsync_directory(layout.boot_dir)
     _ensure_config_dir(layout, owner)
     fault = "\n".join(str(problem) for problem in problems) + "\n"
-    _write_atomic(layout.etc_dir / FAULT_FILE_NAME, fault.encode("utf-8"), _CONFIG_MODE,
+    write_atomic(layout.etc_dir / FAULT_FILE_NAME, fault.encode("utf-8"), _CONFIG_MODE,
                   (owner.uid, owner.gid))
 
 
-def _write_atomic(path: Path, data: bytes, mode: int, chown: tuple[int, int] | None) -> None:
+def write_atomic(path: Path, data: bytes, mode: int, chown: tuple[int, int] | None) -> None:
     """Temporary file, fsync, rename, fsync the directory: never a half-written file."""
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
@@ -334,7 +335,7 @@ def write_identity(layout: DeviceLayout, owner: Owner, audit: Audit = log_audit)
     with contextlib.suppress(FileNotFoundError):
         if target.read_bytes() == data:
             return target
-    _write_atomic(target, data, 0o644, None)
+    write_atomic(target, data, 0o644, None)
     _log.info("wrote %s (fingerprint %s)", target, key.fingerprint)
     return target
 

@@ -52,9 +52,18 @@ def format_elapsed(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
+Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
+
+
 @cache
-def _font(px: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def _font(px: int) -> Font:
     return ImageFont.load_default(px)
+
+
+@cache
+def _bitmap_font() -> Font:
+    """Pillow's built-in bitmap font: crisp without anti-aliasing, for monochrome panels."""
+    return ImageFont.load_default_imagefont()
 
 
 class DisplayRenderer:
@@ -77,8 +86,8 @@ class DisplayRenderer:
         w, h = size
         self._canvas = (h, w) if rotation in (90, 270) else (w, h)
         self._pad = max(2, min(self._canvas) // 40)
-        self._font = _font(max(9, min(self._canvas) // 9))
         mono = mode == "1"
+        self._font = _bitmap_font() if mono else _font(max(9, min(self._canvas) // 9))
         self._dot = WHITE if mono else RED  # the panel's dither keeps pure white/black
         self._warn = WHITE if mono else AMBER
 
@@ -186,7 +195,8 @@ class DisplayRenderer:
         draw = self._draw(image)
         cw, ch = self._canvas
         big = _font(max(12, ch // 2))
-        draw.text((cw // 2, ch * 2 // 5), "!", fill=self._warn, font=big, anchor="mm")
+        draw.text((cw // 2, ch * 2 // 5), "!", fill=self._warn, font=big, anchor="mm",
+                  stroke_width=max(1, ch // 48), stroke_fill=self._warn)
         word = reason.upper()
         while word and self._font.getlength(word) > cw - 2 * self._pad:
             word = word[:-1]

@@ -38,6 +38,7 @@ __all__ = [
     "SalvagedSegment",
     "chunk_layout",
     "recover_unfinished",
+    "sha256_file",
 ]
 
 RECOVERED_REASON: Final = "recovered after power loss"
@@ -170,7 +171,7 @@ def _salvage(directory: Path, index: int, name: str) -> SalvagedSegment:
     state: SalvageState = "truncated" if name.endswith(TRUNCATED_SUFFIX) else "closed"
     path = directory / name
     return SalvagedSegment(index=index, file=name, state=state, size=path.stat().st_size,
-                           sha256=_sha256_file(path), layout=chunk_layout(path))
+                           sha256=sha256_file(path), layout=chunk_layout(path))
 
 
 def _rename_truncated(directory: Path, index: int, name: str) -> str:
@@ -190,7 +191,8 @@ def _missing(index: int) -> SalvagedSegment:
                            layout=ChunkLayout(header_bytes=0, whole_chunks=0, tail_bytes=0))
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks (segments can be large)."""
     digest = hashlib.sha256()
     with path.open("rb") as src:
         while block := src.read(1024 * 1024):

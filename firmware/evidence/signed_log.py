@@ -34,6 +34,7 @@ from bodycam.hal.interfaces import Clock
 __all__ = [
     "FILE_MODE",
     "GENESIS_PREV",
+    "KEY_FIELD",
     "RESERVED_FIELDS",
     "TORN_TAIL_EVENT",
     "SignedLog",
@@ -118,7 +119,7 @@ def _write_all(fd: int, data: bytes) -> None:
 class SignedLog:
     """One open log file. Thread-safe: the audit log is appended from several threads."""
 
-    def __init__(self, path: Path, fd: int, key: Signer, clock: Clock, next_seq: int,
+    def __init__(self, path: Path, fd: int, key: Signer, clock: Clock, *, next_seq: int,
                  prev: str) -> None:
         """Use `SignedLog.open`; this only binds already-validated state."""
         self._path = path

@@ -39,9 +39,9 @@ __all__ = [
     "EVIDENCE_DIR",
     "MANIFEST_FORMAT",
     "MANIFEST_NAME",
+    "Event",
     "FileEvidenceStore",
     "FileRecordingWriter",
-    "Event",
     "make_recording_id",
 ]
 

@@ -9,7 +9,7 @@ a custodian's x86 workstation; a missing library is a HardwareError with the fix
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,31 +65,28 @@ def build_pi_hardware(config: Config, *, microphone_device: str | None = None) -
     input); [audio] has no key for it yet.
     """
     clock = SystemClock()
-    factory = lgpio_pin_factory()
-    cleanups: list[Callable[[], None]] = [factory.close]
-    try:
+    with ExitStack() as opened:  # closes what was opened if anything later fails
+        factory = lgpio_pin_factory()
+        opened.callback(factory.close)
         buttons = GpioButtons(
             config.pins, active_low=config.buttons.active_low, clock=clock, pin_factory=factory
         )
-        cleanups.append(buttons.close)
+        opened.callback(buttons.close)
         indicators = GpioIndicators(config.pins, pin_factory=factory)
-        cleanups.append(indicators.close)
+        opened.callback(indicators.close)
         power = open_pi_power(config.power, config.pins, factory)
-        cleanups.append(power.close)
+        opened.callback(power.close)
         display = open_pi_display(config.display, factory)
-        cleanups.append(display.close)
+        opened.callback(display.close)
         microphone: Microphone = DisabledMicrophone()
         if config.audio.enabled:
-            pi_microphone = PiMicrophone(config.audio, clock, microphone_device)
-            cleanups.append(pi_microphone.close)
-            microphone = pi_microphone
+            microphone = opened.enter_context(
+                closing(PiMicrophone(config.audio, clock, microphone_device))
+            )
         camera = open_pi_camera(
             config.video, (config.display.width, config.display.height), config.display.fps
         )
-    except BaseException:
-        for cleanup in reversed(cleanups):
-            cleanup()
-        raise
+        opened.pop_all()  # success: the parts now belong to PiHardware
     return PiHardware(
         camera=camera,
         microphone=microphone,

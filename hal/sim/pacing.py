@@ -54,8 +54,7 @@ class GridPacer:
             if self._thread is not None:
                 raise RuntimeError(f"{self._name} is already running; stop() it first")
             self._stop.clear()
-            self._halted = False
-            self._stall_until = -math.inf
+            self._halted = False  # a pending stall() still applies: it is clock time
             self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
             self._thread.start()
 

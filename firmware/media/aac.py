@@ -1,0 +1,130 @@
+"""PCM chunks -> AAC packets on the recording's timeline (PyAV's native AAC encoder).
+
+The encoder takes exactly 1024 samples per frame, microphones deliver whatever their
+period is, so samples go through an `av.AudioFifo`. The timeline follows the sample
+count, not each chunk's timestamp, so timestamp jitter of a few milliseconds does not
+chop the audio; real discontinuities are handled explicitly:
+
+* a short gap (<= SILENCE_FILL_LIMIT_US) is filled with silence: glitch-free playback;
+* a long gap (a stalled microphone) is left as a gap: the partial frame is padded and
+  encoding resumes at the new timestamp, so a missing stretch never masquerades as
+  recorded silence in evidence;
+* an overlap (a chunk that starts before the previous one ended) loses its overlapping
+  start, keeping timestamps strictly increasing.
+
+AAC priming: the encoder's first packet has pts = first sample - 1024 (decoder delay).
+Packets keep that pts, so players that honour timestamps (all of them, for MPEG-TS)
+stay in sync; the muxer adds a fixed offset so it is never negative.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+from bodycam.firmware.config.model import AudioConfig
+from bodycam.hal.interfaces import AudioChunk
+
+JITTER_TOLERANCE_US = 10_000
+SILENCE_FILL_LIMIT_US = 250_000
+_LAYOUTS = {1: "mono", 2: "stereo"}
+
+
+class AacEncoder:
+    """Encodes one recording's audio; timestamps in samples relative to `origin_us`."""
+
+    def __init__(self, config: AudioConfig, origin_us: int) -> None:
+        if config.channels not in _LAYOUTS:
+            raise ValueError(
+                f"audio.channels = {config.channels} is not supported; use 1 (mono) or 2 "
+                "(stereo)")
+        self.config = config
+        self.time_base = Fraction(1, config.sample_rate)
+        self._origin_us = origin_us
+        self._layout = _LAYOUTS[config.channels]
+        self._codec = av.CodecContext.create("aac", "w")
+        self._codec.sample_rate = config.sample_rate
+        self._codec.layout = self._layout
+        self._codec.format = "fltp"
+        self._codec.bit_rate = config.bitrate_kbps * 1000
+        self._codec.time_base = self.time_base
+        self._codec.open()
+        self.frame_size: int = self._codec.frame_size
+        self._fifo = av.AudioFifo()
+        self._next: int | None = None  # sample index the next chunk should start at
+        self._tolerance = self._samples(JITTER_TOLERANCE_US)
+        self._fill_limit = self._samples(SILENCE_FILL_LIMIT_US)
+        self.end_us: int | None = None  # end of the audio handed in so far (relative)
+
+    def encode(self, chunk: AudioChunk) -> list[av.Packet]:
+        """Add one chunk; returns the packets that became ready (pts in 1/sample_rate)."""
+        if (chunk.sample_rate, chunk.channels) != (self.config.sample_rate,
+                                                   self.config.channels):
+            raise ValueError(
+                f"microphone delivers {chunk.sample_rate} Hz x {chunk.channels} ch but the "
+                f"recording was set up for {self.config.sample_rate} Hz x "
+                f"{self.config.channels} ch; make audio.sample_rate/channels match the mic")
+        samples = _planar_float(chunk.pcm, chunk.channels)
+        start = self._samples(chunk.pts_us - self._origin_us)
+        packets: list[av.Packet] = []
+        if self._next is None:
+            self._next = start
+        delta = start - self._next
+        if delta > self._fill_limit:
+            packets += self._pad_partial_frame()
+            if start >= self._next:
+                self._fifo = av.AudioFifo()  # new timeline: the fifo checks continuity
+                self._next = start
+            delta = start - self._next
+        if delta > self._tolerance:
+            samples = np.concatenate(
+                [np.zeros((chunk.channels, delta), np.float32), samples], axis=1)
+        elif delta < -self._tolerance:
+            samples = samples[:, -delta:]
+        if samples.shape[1]:
+            packets += self._write(samples)
+        return packets
+
+    def flush(self) -> list[av.Packet]:
+        """Encode what is buffered and drain the encoder (end of the recording)."""
+        packets = self._pad_partial_frame()
+        packets += self._finish(self._codec.encode(None))
+        return packets
+
+    def _write(self, samples: npt.NDArray[np.float32]) -> list[av.Packet]:
+        assert self._next is not None
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format="fltp",
+                                           layout=self._layout)
+        frame.sample_rate = self.config.sample_rate
+        frame.time_base = self.time_base
+        frame.pts = self._next
+        self._fifo.write(frame)
+        self._next += samples.shape[1]
+        self.end_us = self._next * 1_000_000 // self.config.sample_rate
+        packets: list[av.Packet] = []
+        while self._fifo.samples >= self.frame_size:
+            packets += self._finish(self._codec.encode(self._fifo.read(self.frame_size)))
+        return packets
+
+    def _pad_partial_frame(self) -> list[av.Packet]:
+        """Complete a partly filled encoder frame with silence (the encoder needs 1024)."""
+        missing = -self._fifo.samples % self.frame_size
+        if not missing:
+            return []
+        return self._write(np.zeros((self.config.channels, missing), np.float32))
+
+    def _finish(self, packets: list[av.Packet]) -> list[av.Packet]:
+        for packet in packets:
+            packet.time_base = self.time_base
+        return packets
+
+    def _samples(self, us: int) -> int:
+        return round(us * self.config.sample_rate / 1_000_000)
+
+
+def _planar_float(pcm: bytes, channels: int) -> npt.NDArray[np.float32]:
+    interleaved = np.frombuffer(pcm, dtype="<i2").reshape(-1, channels)
+    return (interleaved.T.astype(np.float32) / 32768.0)

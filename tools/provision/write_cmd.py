@@ -1,0 +1,67 @@
+"""`bodycam-provision write FILE TARGET`: put a checked provisioning file on a card.
+
+TARGET is a Raspberry Pi OS image file, the SD card device (e.g. /dev/sdb), or the
+mounted boot folder. Images and cards are written with mtools through the partition
+table: no root, no mounting. Invalid input is refused before the target is opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+
+from bodycam.firmware.device.firstboot import BOOT_CONFIG_NAME, ERROR_FILE_NAME
+from bodycam.tools.provision.check_cmd import EXIT_INVALID, EXIT_OK, checked
+from bodycam.tools.provision.partitions import PartitionError
+from bodycam.tools.provision.targets import BootTarget, TargetError, open_target
+
+# Present on every Raspberry Pi OS boot partition: guards against writing to the wrong
+# FAT disk (a USB stick, a camera card).
+BOOT_MARKER = "config.txt"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, metavar="FILE", help="the bodycam.toml to write")
+    parser.add_argument("target", type=Path, metavar="TARGET",
+                        help="image file, SD card device (/dev/sdX) or mounted boot folder")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="validate and show what would be written; write nothing")
+    parser.add_argument("--force", action="store_true",
+                        help=f"write even if the FAT partition has no {BOOT_MARKER}")
+
+
+def run(args: argparse.Namespace) -> int:
+    if checked(args.file) is None:
+        return EXIT_INVALID
+    data = args.file.read_bytes()
+    try:
+        target = open_target(args.target)
+        _check_is_boot(target, args.force)
+        print(f"target: {target.describe()}")
+        print(f"{'would write' if args.dry_run else 'writing'} {BOOT_CONFIG_NAME}: "
+              f"{len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}")
+        if args.dry_run:
+            print("dry run: nothing written")
+            return EXIT_OK
+        target.write(BOOT_CONFIG_NAME, data)
+        if target.read(BOOT_CONFIG_NAME) != data:
+            raise TargetError(f"read-back of {BOOT_CONFIG_NAME} differs from what was "
+                              "written. Fix: the card may be failing; try another card")
+        stale = ERROR_FILE_NAME.lower() in target.names()
+    except (TargetError, PartitionError, OSError) as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"done: the camera installs {BOOT_CONFIG_NAME} at its next boot and writes "
+          "BODYCAM-IDENTITY.txt beside it")
+    if stale:
+        print(f"note: the old {ERROR_FILE_NAME} there is removed once this file is accepted")
+    return EXIT_OK
+
+
+def _check_is_boot(target: BootTarget, force: bool) -> None:
+    if not force and BOOT_MARKER not in target.names():
+        raise TargetError(f"{target.describe()} has no {BOOT_MARKER}, so it is not a "
+                          "Raspberry Pi boot partition. Fix: check you chose the right card "
+                          "or image; --force writes anyway")
