@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from gpiozero import LED, Button, DigitalOutputDevice
+from gpiozero import LED, DigitalInputDevice, DigitalOutputDevice
 
 from bodycam.firmware.config.model import PinsConfig
 from bodycam.hal.interfaces import (
@@ -55,11 +55,15 @@ def _close_all(devices: Iterable[Any]) -> None:
 
 
 class GpioButtons(Buttons):
-    """The three buttons as gpiozero Buttons; delivers raw edges, no debounce.
+    """The three buttons as gpiozero input devices; delivers raw edges, no debounce.
 
     Debounce and gesture recognition live in the firmware, where they are tested against
     the injected clock; gpiozero's bounce_time would hide the raw edges (and mock pins
     ignore it anyway). Edge timestamps come from `clock.monotonic()`.
+
+    DigitalInputDevice rather than gpiozero.Button: Button only adds hold detection, which
+    the firmware does itself, and its hold thread makes close() wait up to hold_time
+    (1 s) while a button is held, e.g. during a hold-to-shut-down.
     """
 
     def __init__(self, pins: PinsConfig, *, active_low: bool, clock: Clock,
@@ -67,19 +71,19 @@ class GpioButtons(Buttons):
         self._clock = clock
         self._on_edge: ButtonEdgeCallback | None = None
         self._lock = threading.Lock()
-        self._buttons: dict[ButtonName, Button] = {}
+        self._buttons: dict[ButtonName, DigitalInputDevice] = {}
         try:
             for name in BUTTON_NAMES:
                 pin = getattr(pins, f"button_{name}")
                 self._buttons[name] = open_pin(
-                    f"{name} button", pin, f"button_{name}", Button,
+                    f"{name} button", pin, f"button_{name}", DigitalInputDevice,
                     pull_up=active_low, bounce_time=None, pin_factory=pin_factory)
         except HardwareError:
             _close_all(self._buttons.values())
             raise
         for name, button in self._buttons.items():
-            button.when_pressed = self._edge_handler(name, True)
-            button.when_released = self._edge_handler(name, False)
+            button.when_activated = self._edge_handler(name, True)
+            button.when_deactivated = self._edge_handler(name, False)
 
     def _edge_handler(self, name: ButtonName, pressed: bool) -> Callable[[], None]:
         def handler() -> None:  # runs on gpiozero's pin thread: only forwards the edge
@@ -94,7 +98,7 @@ class GpioButtons(Buttons):
             self._on_edge = on_edge
 
     def is_pressed(self, name: ButtonName) -> bool:
-        return bool(self._buttons[name].is_pressed)
+        return bool(self._buttons[name].is_active)
 
     def close(self) -> None:
         with self._lock:

@@ -94,8 +94,7 @@ def test_off_blanks_and_hides_and_show_wakes_the_panel() -> None:
     assert panel.calls == ["hide"]
     assert panel.image.getbbox() is None  # all black
     display.show(grey(display.size, 255))
-    assert display.is_on
-    assert panel.calls == ["hide", "show"]
+    assert (display.is_on, panel.calls) == (True, ["hide", "show"])
 
 
 def test_save_png_writes_what_the_panel_shows(tmp_path: Path) -> None:

@@ -93,7 +93,8 @@ def _log_indicate(pattern: str) -> None:
 
 @dataclass(frozen=True)
 class Owner:
-    """Who the installed files belong to: root (uid) and the service group (gid)."""
+    """Who the installed files belong to: this process (root on the device) and the
+    service group, which may read the configuration."""
 
     uid: int
     gid: int  # the service user's group: may read the configuration
@@ -102,7 +103,7 @@ class Owner:
     @classmethod
     def service_user(cls, name: str = SERVICE_USER) -> Owner:
         entry = pwd.getpwnam(name)
-        return cls(uid=0, gid=entry.pw_gid, service_uid=entry.pw_uid)
+        return cls(uid=os.getuid(), gid=entry.pw_gid, service_uid=entry.pw_uid)
 
     @classmethod
     def current(cls) -> Owner:
@@ -150,6 +151,11 @@ def validate_provisioning(path: Path) -> Config:
     Beyond what the loader checks, a camera put into service must name itself and must
     have somebody to encrypt for (otherwise it refuses to record). Raises ConfigError.
     """
+    size = path.stat().st_size if path.is_file() else 0
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError([ConfigProblem(
+            str(path), "", f"{size} bytes", f"a TOML text file of at most {MAX_CONFIG_BYTES} "
+            "bytes", "this is not a bodycam.toml; copy the configuration text file")])
     config = load_config(path)
     problems: list[ConfigProblem] = []
     if not config.evidence.recipients:
@@ -231,10 +237,6 @@ def _read_limited(path: Path) -> bytes:
 
 def _validate_bytes(source: Path, data: bytes) -> Config:
     """Validate the file as read, refusing one that changed while it was being read."""
-    if len(data) > MAX_CONFIG_BYTES:
-        raise ConfigError([ConfigProblem(
-            str(source), "", f"more than {MAX_CONFIG_BYTES // 1024} KiB",
-            "a small TOML text file", "copy the bodycam.toml text file, not another file")])
     config = validate_provisioning(source)
     if _read_limited(source) != data:
         raise ConfigError([ConfigProblem(

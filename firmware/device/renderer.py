@@ -140,27 +140,29 @@ class DisplayRenderer:
             draw.fontmode = "1"  # no grey anti-aliasing for the panel's dither to shred
         return draw
 
-    def _text_box(self, draw: ImageDraw.ImageDraw, x: int, y: int, text: str,
-                  lead: int = 0, align_right: bool = False) -> tuple[int, int, int, int]:
-        """Draw `text` on an opaque black box at (x, y) (or ending at x); return the box.
+    def _text_box(self, draw: ImageDraw.ImageDraw, x: int, y: int, text: str, *,
+                  lead: int = 0) -> tuple[int, int, int, int]:
+        """Draw `text` on an opaque black box at (x, y); return the box.
 
-        `lead` reserves square space before the text (for the dot / icon).
+        `lead` reserves space before the text (for the recording dot).
         """
         pad = self._pad
         gap = pad if lead else 0
-        left, top, right, bottom = self._font.getbbox(text)
+        left, top, right, bottom = self._bbox(text)
         width = lead + gap + (right - left) + 2 * pad
         height = (bottom - top) + 2 * pad
-        if align_right:
-            x -= width
         box = (x, y, x + width - 1, y + height - 1)
         draw.rectangle(box, fill=BLACK)
         draw.text((x + lead + gap + pad - left, y + pad - top), text, fill=WHITE,
                   font=self._font)
         return box
 
+    def _bbox(self, text: str) -> tuple[int, int, int, int]:
+        left, top, right, bottom = self._font.getbbox(text)
+        return int(left), int(top), int(right), int(bottom)
+
     def _line_height(self) -> int:
-        left, top, right, bottom = self._font.getbbox("REC 0:")
+        _, top, _, bottom = self._bbox("REC 0:")
         return bottom - top
 
     def _rec_mark(self, draw: ImageDraw.ImageDraw, elapsed_s: float) -> None:
@@ -200,5 +202,7 @@ class DisplayRenderer:
         word = reason.upper()
         while word and self._font.getlength(word) > cw - 2 * self._pad:
             word = word[:-1]
-        draw.text((cw // 2, ch - self._pad), word, fill=WHITE, font=self._font, anchor="md")
+        left, _, right, bottom = self._bbox(word)  # bitmap fonts have no anchors
+        draw.text(((cw - (right - left)) // 2 - left, ch - self._pad - bottom), word,
+                  fill=WHITE, font=self._font)
         return image

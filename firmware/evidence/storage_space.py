@@ -25,7 +25,10 @@ _MB = 1024 * 1024
 
 
 def statvfs_free_bytes(path: Path) -> int:
-    """Bytes an unprivileged writer may still use on the file system holding `path`."""
+    """Bytes an unprivileged writer may still use on the file system that holds (or will
+    hold) `path`: measured at its nearest existing ancestor before the first recording."""
+    while not path.exists() and path.parent != path:
+        path = path.parent
     st = os.statvfs(path)
     return st.f_bavail * st.f_frsize
 

@@ -63,7 +63,6 @@ class SimMicrophone(Microphone):
 
     def start(self, on_audio: AudioCallback) -> None:
         self._on_audio = on_audio
-        self.failed = False
         self._pacer.start()
 
     def stop(self) -> None:
@@ -74,11 +73,12 @@ class SimMicrophone(Microphone):
         self._pacer.stall(seconds)
 
     def fail(self) -> None:
-        """A dead microphone: the stream stays open but no more audio ever arrives."""
+        """A dead microphone: the stream stays open but no audio ever arrives again."""
         self.failed = True
-        self._pacer.halt()
 
     def _produce(self, index: int) -> None:
+        if self.failed:
+            return
         first = index * self._chunk_frames
         mono = synth_samples(first, self._chunk_frames, self._audio.sample_rate, self._rng)
         pcm = np.repeat(mono[:, None], self._audio.channels, axis=1)

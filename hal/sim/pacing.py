@@ -76,13 +76,10 @@ class GridPacer:
         with self._lock:
             self._stall_until = self._clock.monotonic() + seconds
 
-    def halt(self) -> None:
-        """Produce nothing any more until restarted (a device that died while open)."""
-        with self._lock:
-            self._halted = True
-
     def _first_index(self, at: float) -> int:
-        return math.ceil(Fraction(at) / self._period)
+        # Round to the microsecond first: 0.9 s as a float is a hair above 0.9, which
+        # must not push the first grid point one period later.
+        return math.ceil(Fraction(round(at * US_PER_S), US_PER_S) / self._period)
 
     def _run(self) -> None:
         index = self._first_index(self._clock.monotonic())
@@ -90,7 +87,8 @@ class GridPacer:
             now = self._clock.monotonic()
             with self._lock:
                 stall_until, halted = self._stall_until, self._halted
-            due = float(index * self._period)
+            due = float(index * self._period)  # compared in whole microseconds below
+            late_us = round(now * US_PER_S) - self.pts_us(index)
             if halted or stall_until > now:
                 # Sleep in short steps so stop() stays responsive.
                 step = float(self._period)
@@ -99,10 +97,10 @@ class GridPacer:
             if due < stall_until:
                 index = self._first_index(stall_until)
                 continue
-            if due > now:
-                self._clock.sleep(due - now)
+            if late_us < 0:
+                self._clock.sleep(-late_us / US_PER_S)
                 continue
-            if now - due > self._max_backlog_s:
+            if late_us > self._max_backlog_s * US_PER_S:
                 caught_up = self._first_index(now)
                 self.dropped += caught_up - index
                 log.warning("%s fell %.2f s behind the clock; dropped %d items",

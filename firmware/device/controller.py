@@ -1,0 +1,407 @@
+"""The controller: one thread that owns the state machine and turns events into actions.
+
+Hardware callbacks (GPIO edges, recorder events) only post into the inbox; this thread
+feeds edges to the gesture recognizer, applies the resulting events to the state machine
+(states.py) and then reconciles the world with the new state: recorder mode, camera on or
+asleep, what the front display shows, LEDs, buzzer and vibration. Every gesture, state
+change, alarm and fault is written to the audit log *after* the action, so auditing
+(an fsync per record) never delays the start of a recording.
+
+Media never passes through here: the camera and microphone feed the recorder directly;
+the controller only switches the recorder's mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from bodycam.firmware import __version__
+from bodycam.firmware.config.model import Config
+from bodycam.firmware.device.audit import AuditLog
+from bodycam.firmware.device.display_worker import DisplayWorker, FrameObserver
+from bodycam.firmware.device.feedback import Alarm, Feedback
+from bodycam.firmware.device.gestures import Gesture, GestureRecognizer, event_for
+from bodycam.firmware.device.health import HealthMonitor
+from bodycam.firmware.device.renderer import DisplayRenderer, OverlayState
+from bodycam.firmware.device.sdnotify import SystemdNotifier
+from bodycam.firmware.device.states import (
+    STATE_INFO,
+    DeviceStateMachine,
+    Event,
+    Outcome,
+    State,
+)
+from bodycam.firmware.evidence.api import EvidenceError, NoRecipientError, StorageFullError
+from bodycam.firmware.media.recorder import Recorder, RecorderEvent
+from bodycam.hal.interfaces import (
+    AudioChunk,
+    ButtonName,
+    Hardware,
+    HardwareError,
+    PreviewFrame,
+    VideoPacket,
+)
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 0.02  # gesture holds, alarms and the watchdog are checked this often
+POWER_POLL_SECONDS = 1.0
+INBOX_SIZE = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonEdge:
+    button: ButtonName
+    pressed: bool
+    t: float
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: Literal["shutdown"]
+    cause: str
+
+
+Message = ButtonEdge | Command | RecorderEvent
+
+
+class StateObserver(Protocol):
+    def __call__(self, source: State, dest: State, cause: str) -> None: ...
+
+
+class Controller:
+    """Wire up with `Controller(...)`, then `run()` on the thread that should own it."""
+
+    def __init__(self, config: Config, hardware: Hardware, recorder: Recorder,
+                 audit: AuditLog, *, free_bytes: Callable[[], int],
+                 notifier: SystemdNotifier | None = None,
+                 on_display_frame: FrameObserver | None = None,
+                 on_state: StateObserver | None = None) -> None:
+        self._config = config
+        self._hw = hardware
+        self._clock = hardware.clock
+        self._recorder = recorder
+        self._audit = audit
+        self._free_bytes = free_bytes
+        self._notifier = notifier or SystemdNotifier()
+        self._on_state = on_state
+        self._inbox: queue.Queue[Message] = queue.Queue(maxsize=INBOX_SIZE)
+        self._machine = DeviceStateMachine()
+        self._gestures = GestureRecognizer(self._clock, config.buttons.debounce_ms,
+                                           config.buttons.hold_seconds, self._on_gesture)
+        self._feedback = Feedback(hardware.indicators, self._clock,
+                                  stealth_allowed=config.privacy.stealth_allowed,
+                                  reminder_interval=config.alarms.reminder_interval_seconds)
+        self._health = HealthMonitor(self._clock, config.evidence.stall_seconds)
+        renderer = DisplayRenderer(hardware.display.size, hardware.display.mode,
+                                   config.display.mirror, config.display.rotation)
+        self._display = DisplayWorker(hardware.display, renderer, self._clock,
+                                      config.display.fps, self._overlay, on_display_frame)
+        self._recording_started_at: float | None = None
+        self._marker_until = 0.0
+        self._battery_low = False
+        self._battery_critical = False
+        self._docked = False
+        self._next_power_poll = 0.0
+        self._camera_on = False
+        self._dropped_edges = 0
+        self._stop_reason = "stopped by wearer"
+        self.ready = threading.Event()
+        self.finished = threading.Event()
+
+    # ------------------------------------------------------------------ posting (any thread)
+
+    def post(self, message: Message) -> None:
+        """Thread-safe and non-blocking; a full inbox drops the message and counts it."""
+        try:
+            self._inbox.put_nowait(message)
+        except queue.Full:
+            self._dropped_edges += 1
+
+    def on_button_edge(self, button: ButtonName, pressed: bool, t: float) -> None:
+        """HAL callback (GPIO thread)."""
+        self.post(ButtonEdge(button, pressed, t))
+
+    def request_shutdown(self, cause: str) -> None:
+        """From a signal handler or another thread: seal and stop."""
+        self.post(Command("shutdown", cause))
+
+    @property
+    def state(self) -> State:
+        return self._machine.state
+
+    # ------------------------------------------------------------------ main loop
+
+    def run(self) -> None:
+        """Boot, then process events until the device is off."""
+        try:
+            self._boot()
+            while self._machine.state != "off":
+                try:
+                    message = self._inbox.get(timeout=TICK_SECONDS)
+                except queue.Empty:
+                    message = None
+                if message is not None:
+                    self._dispatch(message)
+                self._tick(self._clock.monotonic())
+        finally:
+            self._display.stop()
+            self.finished.set()
+
+    def _boot(self) -> None:
+        config = self._config
+        synced = self._clock.synchronised()
+        self._audit.record("boot", firmware_version=__version__, device_id=config.device.id,
+                           config_digest=config.digest, clock_synchronised=synced)
+        self._display.start()
+        self._hw.buttons.start(self.on_button_edge)
+        problem = self._boot_problem()
+        self._apply("boot_failed" if problem else "boot_ok", cause=problem or "boot checks")
+        if not synced and config.alarms.clock_unset_alarm:
+            self._alarm("clock_unset", "wall clock not synchronised: times are unreliable",
+                        "clock_unset")
+        self._poll_power(self._clock.monotonic())
+        self._notifier.ready(f"state={self._machine.state}")
+        self.ready.set()
+
+    def _boot_problem(self) -> str | None:
+        if not self._config.evidence.recipients:
+            return "no evidence recipient configured: recording is impossible"
+        return None
+
+    def _dispatch(self, message: Message) -> None:
+        if isinstance(message, ButtonEdge):
+            self._gestures.feed(message.button, message.pressed, message.t)
+        elif isinstance(message, Command):
+            self._stop_reason = f"shutdown ({message.cause})"
+            self._apply("power_hold", cause=message.cause)
+        else:
+            self._on_recorder_event(message)
+
+    def _tick(self, now: float) -> None:
+        self._gestures.tick(now)
+        if now >= self._next_power_poll:
+            self._next_power_poll = now + POWER_POLL_SECONDS
+            self._poll_power(now)
+            self._poll_storage()
+        self._feedback.tick(now)
+        report = self._health.check(now)
+        if report.ok and self._health.due_for_ping(now):
+            self._notifier.watchdog()
+
+    # ------------------------------------------------------------------ events
+
+    def _on_gesture(self, gesture: Gesture) -> bool:
+        event = event_for(gesture)
+        acted = False
+        if event is not None:
+            acted = self._apply(event, cause=f"{gesture.button} {gesture.kind}").acted
+        if gesture.kind == "up" and "button_stuck" in self._feedback.active_alarms:
+            self._feedback.set_alarm("button_stuck", False)
+        if gesture.kind != "up":
+            self._audit.record("gesture", button=gesture.button, gesture=gesture.kind,
+                               action=event if acted else None)
+        return acted
+
+    def _apply(self, event: Event, cause: str) -> Outcome:
+        """Apply one event (after refusal checks) and reconcile the world with the result."""
+        source = self._machine.state
+        refusal = self._refusal() if self._would_start_recording(event) else None
+        if refusal is not None:
+            event, cause = refusal
+            self._feedback.cue("refused")
+        result = self._machine.handle(event)
+        if result.changed:
+            self._reconcile(source, result.dest, cause)
+        elif result.action == "add_marker":
+            self._marker()
+        elif result.action == "stuck_alarm":
+            self._alarm("button_stuck", cause, "button_stuck")
+        return result
+
+    def _would_start_recording(self, event: Event) -> bool:
+        from bodycam.firmware.device.states import outcome
+
+        return outcome(self._machine.state, event).dest == "recording" and \
+            self._machine.state != "recording"
+
+    def _refusal(self) -> tuple[Event, str] | None:
+        """Why recording must not start now (checked before the state changes)."""
+        if not self._config.evidence.recipients:
+            return "no_recipient", "record refused: no evidence recipient configured"
+        reserve = self._config.storage.reserve_mb * 1024 * 1024
+        if self._free_bytes() <= reserve:
+            return "storage_full", "record refused: storage full (reserve reached)"
+        if self._battery_critical:
+            return "battery_critical", "record refused: battery critical"
+        return None
+
+    def _on_recorder_event(self, event: RecorderEvent) -> None:
+        fields = event.audit_fields()
+        self._audit.record(event.kind, **fields)
+        if event.kind == "storage_full":
+            self._stop_reason = "storage full"
+            self._apply("storage_full", cause="storage full while recording")
+        elif event.kind == "sealed" and self._machine.state == "recording":
+            self._apply("recording_sealed", cause=str(fields.get("reason", "")))
+        elif event.kind == "start_failed":
+            self._apply("record_refused", cause=str(fields.get("reason", "")))
+        elif event.kind == "stall":
+            self._alarm(f"{fields.get('source')}_stall", "no data from the source")
+
+    # ------------------------------------------------------------------ reconciliation
+
+    def _reconcile(self, source: State, dest: State, cause: str) -> None:
+        was, now = STATE_INFO[source], STATE_INFO[dest]
+        if now.recording and not was.recording:
+            self._start_recording()
+        elif was.recording and not now.recording:
+            self._stop_recording(self._stop_reason if dest != "display_on" else cause)
+        self._set_media(dest)
+        self._display.set_content(now.display)
+        self._feedback.show_state(dest)
+        self._audit.state_change(source, dest, cause)
+        if self._on_state is not None:
+            self._on_state(source, dest, cause)
+        if dest == "shutting_down":
+            self._shutdown()
+
+    def _start_recording(self) -> None:
+        try:
+            self._recorder.start_recording()
+        except (NoRecipientError, StorageFullError, EvidenceError) as exc:
+            self._audit.record("fault", reason=str(exc))
+            self.post_refusal(exc)
+            return
+        self._recording_started_at = self._clock.monotonic()
+        self._feedback.cue("recording_started")
+
+    def post_refusal(self, exc: Exception) -> None:
+        """A start that failed inside the recorder becomes a visible refusal."""
+        kind: Event = "storage_full" if isinstance(exc, StorageFullError) else "record_refused"
+        self._apply(kind, cause=str(exc))
+
+    def _stop_recording(self, reason: str) -> None:
+        self._recorder.stop_recording(reason)
+        self._recording_started_at = None
+        self._stop_reason = "stopped by wearer"
+        self._feedback.cue("recording_stopped")
+
+    def _set_media(self, state: State) -> None:
+        """Camera on when something needs it; pre-record buffering in the ready states."""
+        buffering = self._config.evidence.prerecord_seconds > 0
+        info = STATE_INFO[state]
+        needs_camera = info.recording or info.display == "preview" or (
+            buffering and state in ("idle", "display_on"))
+        if needs_camera and not self._camera_on:
+            self._start_sources()
+        if buffering and state in ("idle", "display_on"):
+            self._recorder.start_buffering()
+        elif not info.recording:
+            self._recorder.stop_buffering()
+        if not needs_camera and self._camera_on:
+            self._stop_sources()
+
+    def _start_sources(self) -> None:
+        try:
+            self._hw.camera.start(self._on_video, self._on_preview)
+            if self._config.audio.enabled:
+                self._hw.microphone.start(self._on_audio)
+        except HardwareError as exc:
+            self._audit.record("fault", reason=str(exc))
+            self._alarm("hardware", str(exc))
+        self._camera_on = True
+
+    def _stop_sources(self) -> None:
+        self._hw.camera.stop()
+        self._hw.microphone.stop()
+        self._camera_on = False
+
+    # media callbacks: camera/mic threads, never block
+    def _on_video(self, packet: VideoPacket) -> None:
+        self._health.note_video(packet.pts_us / 1e6)
+        self._recorder.on_video(packet)
+
+    def _on_audio(self, chunk: AudioChunk) -> None:
+        self._health.note_audio(chunk.pts_us / 1e6)
+        self._recorder.on_audio(chunk)
+
+    def _on_preview(self, frame: PreviewFrame) -> None:
+        self._display.offer_preview(frame)
+
+    # ------------------------------------------------------------------ markers, alarms, power
+
+    def _marker(self) -> None:
+        self._recorder.add_marker()
+        self._marker_until = self._clock.monotonic() + 1.0
+        self._feedback.cue("marker")
+        self._audit.record("marker")
+
+    def _alarm(self, kind: str, detail: str, wearer_alarm: Alarm | None = None) -> None:
+        """Audit an alarm; `wearer_alarm` also starts the matching LED/buzzer pattern."""
+        if wearer_alarm is not None:
+            self._feedback.set_alarm(wearer_alarm, True)
+        self._audit.record("alarm", alarm=kind, detail=detail)
+
+    def _poll_power(self, now: float) -> None:
+        status = self._hw.power.read()
+        if status.docked != self._docked:
+            self._docked = status.docked
+            self._audit.record("dock", docked=status.docked, charging=status.charging)
+            self._apply("dock" if status.docked else "undock", cause="dock contact")
+        elif self._docked and self._machine.state in ("idle", "display_on"):
+            self._apply("dock", cause="dock contact (after recording)")
+        percent = status.battery_percent
+        if percent is None:
+            return
+        low = percent <= self._config.power.battery_low_percent
+        critical = percent <= self._config.power.battery_critical_percent
+        if low and not self._battery_low:
+            self._alarm("battery_low", f"battery at {percent:.0f}%", "battery_low")
+        elif self._battery_low and not low:
+            self._feedback.set_alarm("battery_low", False)
+        if critical and not self._battery_critical:
+            self._battery_critical = True
+            self._stop_reason = "battery critical"
+            self._alarm("battery_critical", f"battery at {percent:.0f}%")
+            self._apply("battery_critical", cause=f"battery at {percent:.0f}%")
+        self._battery_low = low
+        self._battery_critical = critical
+
+    def _poll_storage(self) -> None:
+        nearly_full = self._free_bytes() < self._config.storage.nearly_full_mb * 1024 * 1024
+        if nearly_full != ("storage_nearly_full" in self._feedback.active_alarms):
+            if nearly_full:
+                self._alarm("storage_nearly_full", "free space below the alarm threshold",
+                            "storage_nearly_full")
+            else:
+                self._feedback.set_alarm("storage_nearly_full", False)
+
+    def _overlay(self) -> OverlayState:
+        """Read by the display thread: plain attribute reads, no locking needed."""
+        started = self._recording_started_at
+        now = self._clock.monotonic()
+        fault = "FAULT" if self._machine.state == "fault" else None
+        return OverlayState(recording=started is not None,
+                            elapsed_s=now - started if started is not None else 0.0,
+                            marker_flash=now < self._marker_until,
+                            battery_low=self._battery_low, fault=fault)
+
+    # ------------------------------------------------------------------ shutdown
+
+    def _shutdown(self) -> None:
+        """Entered shutting_down: the recording is already sealed by _reconcile."""
+        self._notifier.stopping()
+        self._recorder.close()
+        self._stop_sources()
+        self._display.set_content("off")
+        self._audit.record("shutdown", reason=self._stop_reason)
+        self._machine.handle("shutdown_done")
+        self._audit.state_change("shutting_down", "off", "everything sealed")
+        if self._on_state is not None:
+            self._on_state("shutting_down", "off", "everything sealed")

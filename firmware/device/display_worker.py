@@ -1,0 +1,99 @@
+"""Drives the front display on its own thread.
+
+Pushing a 128x128 frame over SPI takes several milliseconds; doing that on the controller
+thread would delay button handling (and so the start of a recording). The camera thread
+only drops its newest preview into a one-slot mailbox; this thread renders the latest
+one at the configured rate and shows it. What to show (off / live / fault) and the
+overlay come from the controller through `set_content`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Literal
+
+from PIL import Image
+
+from bodycam.firmware.device.renderer import DisplayRenderer, OverlayState
+from bodycam.hal.interfaces import Clock, FrontDisplay, HardwareError, PreviewFrame
+
+DisplayMode = Literal["off", "preview", "fault"]
+FrameObserver = Callable[[Image.Image | None, float], None]  # (image or None for off, time)
+
+log = logging.getLogger(__name__)
+
+
+class DisplayWorker:
+    def __init__(self, display: FrontDisplay, renderer: DisplayRenderer, clock: Clock,
+                 fps: int, overlay: Callable[[], OverlayState],
+                 on_frame: FrameObserver | None = None) -> None:
+        self._display = display
+        self._renderer = renderer
+        self._clock = clock
+        self._period = 1.0 / max(1, fps)
+        self._overlay = overlay
+        self._on_frame = on_frame
+        self._preview: PreviewFrame | None = None
+        self._mode: DisplayMode = "off"
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="display", daemon=True)
+        self.frames_shown = 0
+        self.errors = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def offer_preview(self, frame: PreviewFrame) -> None:
+        """Camera-thread callback: keep only the newest frame (never blocks)."""
+        self._preview = frame
+
+    def set_content(self, mode: DisplayMode) -> None:
+        if mode != self._mode:
+            self._mode = mode
+            self._wake.set()
+
+    @property
+    def mode(self) -> DisplayMode:
+        return self._mode
+
+    def _run(self) -> None:
+        shown_off = False
+        while not self._stop.is_set():
+            mode = self._mode
+            try:
+                if mode == "off":
+                    if not shown_off:
+                        self._display.off()
+                        shown_off = True
+                        self._notify(None)
+                else:
+                    shown_off = False
+                    overlay = self._overlay()
+                    image = self._renderer.render(self._preview if mode == "preview" else None,
+                                                  overlay)
+                    self._display.show(image)
+                    self.frames_shown += 1
+                    self._notify(image)
+            except (HardwareError, OSError) as exc:
+                self.errors += 1
+                if self.errors == 1:
+                    log.error("front display failed: %s", exc)
+            self._wake.wait(self._period)
+            self._wake.clear()
+        try:
+            self._display.off()
+        except (HardwareError, OSError) as exc:
+            log.warning("could not switch the front display off: %s", exc)
+
+    def _notify(self, image: Image.Image | None) -> None:
+        if self._on_frame is not None:
+            self._on_frame(image, self._clock.monotonic())

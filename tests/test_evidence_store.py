@@ -1,0 +1,120 @@
+"""Evidence store: refusal without recipients, recording layout, manifest records."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from test_evidence_support import (
+    TS_PACKET,
+    AgeIdentity,
+    age_decrypt,
+    age_identity,
+    make_store,
+    record,
+)
+
+from bodycam.firmware.evidence.agekeys import recipient_fingerprint
+from bodycam.firmware.evidence.api import NoRecipientError
+from bodycam.firmware.evidence.device_key import DeviceKey
+from bodycam.firmware.evidence.signed_log import read_records
+from bodycam.firmware.evidence.store import FileEvidenceStore
+from bodycam.firmware.evidence.verify import verify_recording
+from bodycam.hal.clocks import ManualClock
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def identity(tmp_path: Path) -> AgeIdentity:
+    return age_identity(tmp_path)
+
+
+def _store(tmp_path: Path, clock: ManualClock, recipients: list[str]) -> FileEvidenceStore:
+    return FileEvidenceStore(
+        data_dir=tmp_path / "data", recipients=recipients, device_key=DeviceKey.generate(),
+        device_id="BC-0001", firmware_version="0.1.0", config_digest="c0" * 32, clock=clock,
+        reserve_bytes=0, sync_interval=0.5, free_space=lambda _path: 1 << 40)
+
+
+@pytest.mark.parametrize("recipients", [[], ["age1typo"], ["AGE-SECRET-KEY-1QQQQ"]])
+def test_no_valid_recipient_refuses_before_creating_anything(
+        tmp_path: Path, clock: ManualClock, recipients: list[str]) -> None:
+    store = _store(tmp_path, clock, recipients)
+    with pytest.raises(NoRecipientError, match=r"no valid evidence recipient.*Fix: set"):
+        store.begin_recording(wall_start=clock.wall(), clock_synchronised=True, prerecord_us=0)
+    assert not (tmp_path / "data").exists()
+
+
+def test_valid_recipients_are_used_when_one_is_broken(tmp_path: Path, clock: ManualClock,
+                                                      identity: AgeIdentity) -> None:
+    (tmp_path / "escrow").mkdir()
+    escrow = age_identity(tmp_path / "escrow")
+    store = _store(tmp_path, clock, [identity.recipient, "age1broken", escrow.recipient])
+    writer = record(store, clock, segments=1)
+    writer.seal("stopped by wearer")
+    header = read_records(writer.directory / "manifest.jsonl")[0]
+    assert header["recipients"] == [recipient_fingerprint(identity.recipient),
+                                    recipient_fingerprint(escrow.recipient)]
+    for who in (identity, escrow):
+        assert age_decrypt(who, writer.directory / "00000.age").returncode == 0
+
+
+def test_recording_layout_and_header(tmp_path: Path, clock: ManualClock,
+                                     identity: AgeIdentity) -> None:
+    key = DeviceKey.generate()
+    store = make_store(tmp_path, identity, clock, key)
+    writer = store.begin_recording(wall_start=clock.wall(), clock_synchronised=False,
+                                   prerecord_us=30_000_000)
+    assert re.fullmatch(r"BC-0001-20250101T080000Z-[0-9a-f]{4}", writer.recording_id)
+    assert writer.directory == tmp_path / "data" / "evidence" / writer.recording_id
+    assert sorted(p.name for p in writer.directory.parent.iterdir()) == [writer.recording_id]
+    header = read_records(writer.directory / "manifest.jsonl")[0]
+    # Exactly what verification and offload need: no location, content or names.
+    assert set(header) == {
+        "event", "seq", "prev", "time", "sig", "format", "recording_id", "device_id",
+        "device_public_key", "device_key_fingerprint", "firmware_version", "recipients",
+        "config_digest", "start", "clock_synchronised", "prerecord_us"}
+    assert header["device_public_key"] == key.public_key_b64
+    assert (header["clock_synchronised"], header["prerecord_us"]) == (False, 30_000_000)
+    assert header["start"] == "2025-01-01T08:00:00.000Z"
+
+
+def test_manifest_records_segments_markers_gaps_and_seal(tmp_path: Path, clock: ManualClock,
+                                                         identity: AgeIdentity) -> None:
+    writer = record(make_store(tmp_path, identity, clock, DeviceKey.generate()), clock)
+    writer.note_gap("microphone", 12_000_000, None)
+    writer.seal("stopped by wearer")
+    records = read_records(writer.directory / "manifest.jsonl")
+    assert [r["event"] for r in records] == [
+        "header", "segment_open", "segment", "marker", "segment_open", "segment", "gap",
+        "seal"]
+    segment = records[2]
+    assert (segment["index"], segment["file"], segment["media_start_us"],
+            segment["media_end_us"]) == (0, "00000.age", 0, 10_000_000)
+    assert segment["size"] == (writer.directory / "00000.age").stat().st_size
+    assert records[6]["source"] == "microphone" and records[6]["end_us"] is None
+    assert records[7]["reason"] == "stopped by wearer" and records[7]["segments"] == 2
+    assert verify_recording(writer.directory).exit_code == 0
+
+
+def test_seal_needs_closed_segment_and_is_final(tmp_path: Path, clock: ManualClock,
+                                               identity: AgeIdentity) -> None:
+    writer = record(make_store(tmp_path, identity, clock, DeviceKey.generate()), clock,
+                    segments=0)
+    segment = writer.open_segment(0, clock.wall())
+    segment.write(TS_PACKET)
+    with pytest.raises(RuntimeError, match="still open"):
+        writer.open_segment(1, clock.wall())
+    with pytest.raises(RuntimeError, match="before sealing"):
+        writer.seal("stopped by wearer")
+    segment.close(40_000)
+    writer.seal("stopped by wearer")
+    with pytest.raises(RuntimeError, match="is sealed"):
+        writer.add_marker(0, clock.wall())
+    with pytest.raises(RuntimeError, match="is sealed"):
+        writer.open_segment(50_000, clock.wall())

@@ -1,0 +1,137 @@
+"""Switch on the SPI and I2C buses in the Raspberry Pi's config.txt, idempotently.
+
+config.txt is read top to bottom by the firmware; lines below a conditional section
+header such as `[pi4]` apply to that model only, and `[all]` ends the condition. A
+setting therefore counts only where it applies to every model. The Raspberry Pi OS file
+ships `#dtparam=spi=on` commented out: that line is switched on in place, as raspi-config
+does; otherwise the setting is appended below an `[all]` header.
+
+Runs with the system python3 before the virtual environment exists (stdlib only):
+    python3 tools/install_configtxt.py /boot/firmware/config.txt
+prints one line per change and nothing when the file already has everything.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+# The front display uses SPI0; the battery gauge I2C1 (pins 3 and 5 on the header).
+REQUIRED = (("spi", "SPI for the front display"), ("i2c_arm", "I2C for the battery gauge"))
+_ON = {"on", "true", "yes", "1", ""}
+_DTPARAM = re.compile(r"\s*dtparam\s*=\s*(?P<items>.*?)\s*(?:#.*)?$")
+_COMMENTED = re.compile(r"\s*#+\s*(?P<line>dtparam\s*=.*)$")
+
+
+@dataclass(frozen=True)
+class _Hit:
+    line: int
+    on: bool
+
+
+def _items(value: str) -> list[tuple[str, str]]:
+    """`i2c_arm=on,spi` -> [("i2c_arm", "on"), ("spi", "")]."""
+    pairs = []
+    for item in value.split(","):
+        name, _, setting = item.partition("=")
+        pairs.append((name.strip(), setting.strip().lower()))
+    return pairs
+
+
+def _applies_to_all(lines: list[str]) -> list[bool]:
+    """For each line: does a setting there apply to every Pi model?"""
+    result, everywhere = [], True
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("["):
+            everywhere = stripped.lower() == "[all]"
+        result.append(everywhere)
+    return result
+
+
+def _settings(line: str, commented: bool) -> list[tuple[str, str]]:
+    """The dtparam items on an active line, or on a commented-out one."""
+    if commented:
+        match = _COMMENTED.match(line)
+        if match is None:
+            return []
+        line = match.group("line")
+    active = _DTPARAM.match(line)
+    return _items(active.group("items")) if active else []
+
+
+def _last(lines: list[str], scope: list[bool], param: str, commented: bool) -> _Hit | None:
+    """The line that decides `param` (the firmware takes the last one), if any."""
+    hit = None
+    for number, line in enumerate(lines):
+        items = _settings(line, commented) if scope[number] else []
+        if commented and len(items) != 1:
+            continue  # only switch on a commented line that holds this setting alone
+        for name, setting in items:
+            if name == param:
+                hit = _Hit(number, setting in _ON)
+    return hit
+
+
+def _switched_on(line: str, param: str) -> str:
+    items = [(name, "on" if name == param else setting)
+             for name, setting in _settings(line, commented=False)]
+    return "dtparam=" + ",".join(f"{n}={v}" if v else n for n, v in items)
+
+
+def enable_buses(text: str) -> tuple[str, list[str]]:
+    """The new config.txt text and a description of each change (empty: nothing to do)."""
+    lines = text.splitlines()
+    changes: list[str] = []
+    for param, why in REQUIRED:
+        scope = _applies_to_all(lines)
+        wanted = f"dtparam={param}=on"
+        active = _last(lines, scope, param, commented=False)
+        if active is not None and active.on:
+            continue
+        if active is not None:
+            lines[active.line] = _switched_on(lines[active.line], param)
+            changes.append(f"config.txt: {wanted} (was switched off)")
+            continue
+        commented = _last(lines, scope, param, commented=True)
+        if commented is not None and commented.on:
+            lines[commented.line] = wanted
+            changes.append(f"config.txt: {wanted} (uncommented)")
+            continue
+        if not scope or not scope[-1]:
+            lines.append("[all]")
+        lines += [f"# bodycam: {why}", wanted]
+        changes.append(f"config.txt: {wanted} (added)")
+    new_text = "\n".join(lines) + "\n" if changes else text
+    return new_text, changes
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: install_configtxt.py /boot/firmware/config.txt", file=sys.stderr)
+        return 2
+    path = Path(argv[0])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        print(f"{path} not found: this is not Raspberry Pi OS Bookworm (the boot partition "
+              "is mounted at /boot/firmware there). Fix: install on Raspberry Pi OS Lite "
+              "Bookworm, or pass --root to a tree that has it", file=sys.stderr)
+        return 1
+    new_text, changes = enable_buses(text)
+    if changes:
+        tmp = path.with_name(f".{path.name}.bodycam-tmp")
+        tmp.write_text(new_text, encoding="utf-8")
+        with tmp.open("rb") as stream:
+            os.fsync(stream.fileno())
+        os.replace(tmp, path)
+    for change in changes:
+        print(change)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
