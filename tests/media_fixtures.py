@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 import av
 import numpy as np
@@ -242,3 +243,23 @@ class FakeStore:
         if self.capacity is not None and self.used + n > self.capacity:
             raise StorageFullError("fake storage is full")
         self.used += n
+
+
+class MediaSink(Protocol):
+    def on_video(self, packet: VideoPacket) -> None: ...
+
+    def on_audio(self, chunk: AudioChunk) -> None: ...
+
+
+def feed(recorder: MediaSink, clock: ManualClock, items: list[MediaItem] | tuple[MediaItem, ...],
+         *, epoch_us: int = CAMERA_EPOCH_US, t0: float = 1000.0) -> None:
+    """Deliver items like the devices would, moving the clock along with media time."""
+    for item in items:
+        target = t0 + (item.pts_us - epoch_us) / 1_000_000
+        now = clock.monotonic()
+        if target > now:
+            clock.advance(target - now)
+        if isinstance(item, VideoPacket):
+            recorder.on_video(item)
+        else:
+            recorder.on_audio(item)

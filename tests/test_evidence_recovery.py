@@ -87,7 +87,7 @@ def test_power_cut_at_any_length_keeps_every_byte(crash: Crash, where: str) -> N
     salvaged = crash.directory / "00001.truncated.age"
     assert not crash.partial.exists()
     assert salvaged.read_bytes() == kept  # renamed, not rewritten: every byte kept
-    (item,) = report.segments
+    (item,) = report.salvaged
     assert (item.index, item.file, item.state, item.size) == (
         1, "00001.truncated.age", "truncated", length)
     assert item.layout.whole_chunks == expected_chunks
@@ -123,7 +123,7 @@ def test_torn_manifest_line_is_kept_and_recovery_continues(crash: Crash) -> None
 def test_crash_during_rename_with_both_names(crash: Crash) -> None:
     shutil.copyfile(crash.partial, crash.directory / "00001.age")  # FAT: both entries survive
     (report,) = crash.recover()
-    states = sorted((s.file, s.state) for s in report.segments)
+    states = sorted((s.file, s.state) for s in report.salvaged)
     assert states == [("00001.age", "closed"), ("00001.truncated.age", "truncated")]
     assert verify_recording(crash.directory).exit_code == 0
 
@@ -131,21 +131,21 @@ def test_crash_during_rename_with_both_names(crash: Crash) -> None:
 def test_crash_after_rename_before_the_segment_record(crash: Crash) -> None:
     os.rename(crash.partial, crash.directory / "00001.age")
     (report,) = crash.recover()
-    assert [(s.file, s.state) for s in report.segments] == [("00001.age", "closed")]
+    assert [(s.file, s.state) for s in report.salvaged] == [("00001.age", "closed")]
     assert verify_recording(crash.directory).exit_code == 0
 
 
 def test_file_that_never_reached_the_disk(crash: Crash) -> None:
     crash.partial.unlink()  # created, but the directory entry was not yet durable
     (report,) = crash.recover()
-    assert [(s.index, s.file, s.state) for s in report.segments] == [(1, "", "missing")]
+    assert [(s.index, s.file, s.state) for s in report.salvaged] == [(1, "", "missing")]
     assert verify_recording(crash.directory).exit_code == 0
 
 
 def test_recovery_interrupted_after_renaming(crash: Crash) -> None:
     os.rename(crash.partial, crash.directory / "00001.truncated.age")
     (report,) = crash.recover()
-    assert [(s.file, s.state) for s in report.segments] == [("00001.truncated.age",
+    assert [(s.file, s.state) for s in report.salvaged] == [("00001.truncated.age",
                                                               "truncated")]
     assert crash.recover() == []  # sealed now: a second start changes nothing
     assert verify_recording(crash.directory).exit_code == 0
@@ -165,7 +165,7 @@ def test_header_only_recording_and_interrupted_start(tmp_path: Path) -> None:
     by_id = {r.recording_id: r for r in reports}
     assert by_id["BC-0001-20250101T090000Z-beef"].abandoned_start
     assert (staging / "manifest.jsonl").read_bytes() == b'{"event":"hea'  # untouched
-    assert by_id[writer.recording_id].segments == ()
+    assert by_id[writer.recording_id].salvaged == ()
     records = read_records(writer.directory / "manifest.jsonl")
     assert [r["event"] for r in records] == ["header", "seal"]
     assert verify_recording(writer.directory).exit_code == 0

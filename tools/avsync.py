@@ -54,21 +54,23 @@ def _decode(path: Path) -> tuple[list[float], FloatArray, FloatArray]:
     chunks: list[FloatArray] = []
     chunk_times: list[FloatArray] = []
     with av.open(str(path)) as container:
-        for frame in container.decode(*container.streams):
-            if frame.time is None:
+        for frame in container.decode(video=0):
+            white = float(frame.to_ndarray(format="gray").mean()) >= WHITE_LEVEL
+            if white and not previous_white and frame.time is not None:
+                flashes.append(float(frame.time))
+            previous_white = white
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return flashes, np.zeros(0), np.zeros(0)
+        for aframe in container.decode(audio=0):
+            if aframe.time is None:
                 continue
-            if isinstance(frame, av.VideoFrame):
-                white = float(frame.to_ndarray(format="gray").mean()) >= WHITE_LEVEL
-                if white and not previous_white:
-                    flashes.append(float(frame.time))
-                previous_white = white
-            elif isinstance(frame, av.AudioFrame):
-                data = frame.to_ndarray().astype(np.float64)
-                mono = data.reshape(len(frame.layout.channels), -1).mean(axis=0) \
-                    if frame.format.is_planar else data.reshape(-1, len(
-                        frame.layout.channels)).mean(axis=1)
-                chunks.append(mono)
-                chunk_times.append(float(frame.time) + np.arange(mono.size) / frame.sample_rate)
+            channels = len(aframe.layout.channels)
+            data = aframe.to_ndarray().astype(np.float64)
+            mono = (data.reshape(channels, -1).mean(axis=0) if aframe.format.is_planar
+                    else data.reshape(-1, channels).mean(axis=1))
+            chunks.append(mono)
+            chunk_times.append(float(aframe.time) + np.arange(mono.size) / aframe.sample_rate)
     if not chunks:
         return flashes, np.zeros(0), np.zeros(0)
     return flashes, np.concatenate(chunk_times), np.concatenate(chunks)

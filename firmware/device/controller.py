@@ -13,6 +13,7 @@ the controller only switches the recorder's mode.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -35,9 +36,17 @@ from bodycam.firmware.device.states import (
     Event,
     Outcome,
     State,
+    outcome,
 )
-from bodycam.firmware.evidence.api import EvidenceError, NoRecipientError, StorageFullError
-from bodycam.firmware.media.recorder import Recorder, RecorderEvent
+from bodycam.firmware.evidence.api import NoRecipientError, StorageFullError
+from bodycam.firmware.media.events import (
+    RecorderEvent,
+    RecordingRefused,
+    RecordingSealed,
+    StallStarted,
+    StorageFull,
+)
+from bodycam.firmware.media.recorder import Recorder
 from bodycam.hal.interfaces import (
     AudioChunk,
     ButtonName,
@@ -99,9 +108,10 @@ class Controller:
                                   reminder_interval=config.alarms.reminder_interval_seconds)
         self._health = HealthMonitor(self._clock, config.evidence.stall_seconds)
         renderer = DisplayRenderer(hardware.display.size, hardware.display.mode,
-                                   config.display.mirror, config.display.rotation)
+                                   config.display.mirror, rotation=0)  # the HAL display rotates
         self._display = DisplayWorker(hardware.display, renderer, self._clock,
-                                      config.display.fps, self._overlay, on_display_frame)
+                                      fps=config.display.fps, overlay=self._overlay,
+                                      on_frame=on_display_frame)
         self._recording_started_at: float | None = None
         self._marker_until = 0.0
         self._battery_low = False
@@ -149,6 +159,13 @@ class Controller:
                 if message is not None:
                     self._dispatch(message)
                 self._tick(self._clock.monotonic())
+        except Exception as exc:
+            # Last resort: keep the evidence. Seal what is open, leave a record, and let
+            # the service manager restart the program.
+            log.exception("controller failed")
+            self._recorder.stop_recording(f"controller failure: {type(exc).__name__}")
+            self._audit.record("fault", reason=f"controller failure: {exc!r}")
+            raise
         finally:
             self._display.stop()
             self.finished.set()
@@ -225,8 +242,6 @@ class Controller:
         return result
 
     def _would_start_recording(self, event: Event) -> bool:
-        from bodycam.firmware.device.states import outcome
-
         return outcome(self._machine.state, event).dest == "recording" and \
             self._machine.state != "recording"
 
@@ -242,17 +257,25 @@ class Controller:
         return None
 
     def _on_recorder_event(self, event: RecorderEvent) -> None:
-        fields = event.audit_fields()
-        self._audit.record(event.kind, **fields)
-        if event.kind == "storage_full":
-            self._stop_reason = "storage full"
-            self._apply("storage_full", cause="storage full while recording")
-        elif event.kind == "sealed" and self._machine.state == "recording":
-            self._apply("recording_sealed", cause=str(fields.get("reason", "")))
-        elif event.kind == "start_failed":
-            self._apply("record_refused", cause=str(fields.get("reason", "")))
-        elif event.kind == "stall":
-            self._alarm(f"{fields.get('source')}_stall", "no data from the source")
+        name, fields = recorder_audit_record(event)
+        self._audit.record(name, **fields)
+        match event:
+            case RecordingRefused(error=error):
+                self._feedback.cue("refused")
+                refusal: Event = ("storage_full" if isinstance(error, StorageFullError)
+                                  else "no_recipient" if isinstance(error, NoRecipientError)
+                                  else "record_refused")
+                self._recording_started_at = None
+                self._apply(refusal, cause=f"recorder refused: {event.reason}")
+            case StorageFull():
+                self._stop_reason = "storage full"
+                self._apply("storage_full", cause="storage full while recording")
+            case RecordingSealed(reason=reason) if self._machine.state == "recording":
+                self._apply("recording_sealed", cause=f"recording ended: {reason}")
+            case StallStarted(source=source):
+                self._alarm(f"{source}_stall", f"no data from the {source}")
+            case _:
+                pass
 
     # ------------------------------------------------------------------ reconciliation
 
@@ -272,19 +295,9 @@ class Controller:
             self._shutdown()
 
     def _start_recording(self) -> None:
-        try:
-            self._recorder.start_recording()
-        except (NoRecipientError, StorageFullError, EvidenceError) as exc:
-            self._audit.record("fault", reason=str(exc))
-            self.post_refusal(exc)
-            return
+        self._recorder.start_recording()
         self._recording_started_at = self._clock.monotonic()
         self._feedback.cue("recording_started")
-
-    def post_refusal(self, exc: Exception) -> None:
-        """A start that failed inside the recorder becomes a visible refusal."""
-        kind: Event = "storage_full" if isinstance(exc, StorageFullError) else "record_refused"
-        self._apply(kind, cause=str(exc))
 
     def _stop_recording(self, reason: str) -> None:
         self._recorder.stop_recording(reason)
@@ -397,7 +410,7 @@ class Controller:
     def _shutdown(self) -> None:
         """Entered shutting_down: the recording is already sealed by _reconcile."""
         self._notifier.stopping()
-        self._recorder.close()
+        self._recorder.shutdown()
         self._stop_sources()
         self._display.set_content("off")
         self._audit.record("shutdown", reason=self._stop_reason)
@@ -405,3 +418,19 @@ class Controller:
         self._audit.state_change("shutting_down", "off", "everything sealed")
         if self._on_state is not None:
             self._on_state("shutting_down", "off", "everything sealed")
+
+
+def recorder_audit_record(event: RecorderEvent) -> tuple[str, dict[str, object]]:
+    """The audit event name and JSON-safe fields of a recorder event (no media, no keys)."""
+    name = "".join(f"_{c.lower()}" if c.isupper() else c
+                   for c in type(event).__name__).lstrip("_")
+    fields: dict[str, object] = {}
+    for f in dataclasses.fields(event):
+        value = getattr(event, f.name)
+        if isinstance(value, Exception):
+            value = f"{type(value).__name__}: {value}"
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            value = {k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                     for k, v in dataclasses.asdict(value).items()}
+        fields[f.name] = value
+    return name, fields

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 class DisplayWorker:
-    def __init__(self, display: FrontDisplay, renderer: DisplayRenderer, clock: Clock,
+    def __init__(self, display: FrontDisplay, renderer: DisplayRenderer, clock: Clock, *,
                  fps: int, overlay: Callable[[], OverlayState],
                  on_frame: FrameObserver | None = None) -> None:
         self._display = display

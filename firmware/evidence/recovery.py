@@ -79,7 +79,7 @@ class SalvagedSegment:
 class RecoveryReport:
     recording_id: str
     directory: Path
-    segments: tuple[SalvagedSegment, ...]
+    salvaged: tuple[SalvagedSegment, ...]
     torn_manifest_bytes: int  # bytes of a torn manifest line moved into a side file
     abandoned_start: bool = False  # power cut while creating the directory: nothing recorded
 

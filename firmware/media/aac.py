@@ -20,6 +20,7 @@ stay in sync; the muxer adds a fixed offset so it is never negative.
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Any
 
 import av
 import numpy as np
@@ -59,7 +60,7 @@ class AacEncoder:
         self._fill_limit = self._samples(SILENCE_FILL_LIMIT_US)
         self.end_us: int | None = None  # end of the audio handed in so far (relative)
 
-    def encode(self, chunk: AudioChunk) -> list[av.Packet]:
+    def encode(self, chunk: AudioChunk) -> list[av.Packet[Any]]:
         """Add one chunk; returns the packets that became ready (pts in 1/sample_rate)."""
         if (chunk.sample_rate, chunk.channels) != (self.config.sample_rate,
                                                    self.config.channels):
@@ -69,7 +70,7 @@ class AacEncoder:
                 f"{self.config.channels} ch; make audio.sample_rate/channels match the mic")
         samples = _planar_float(chunk.pcm, chunk.channels)
         start = self._samples(chunk.pts_us - self._origin_us)
-        packets: list[av.Packet] = []
+        packets: list[av.Packet[Any]] = []
         if self._next is None:
             self._next = start
         delta = start - self._next
@@ -88,13 +89,13 @@ class AacEncoder:
             packets += self._write(samples)
         return packets
 
-    def flush(self) -> list[av.Packet]:
+    def flush(self) -> list[av.Packet[Any]]:
         """Encode what is buffered and drain the encoder (end of the recording)."""
         packets = self._pad_partial_frame()
         packets += self._finish(self._codec.encode(None))
         return packets
 
-    def _write(self, samples: npt.NDArray[np.float32]) -> list[av.Packet]:
+    def _write(self, samples: npt.NDArray[np.float32]) -> list[av.Packet[Any]]:
         assert self._next is not None
         frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format="fltp",
                                            layout=self._layout)
@@ -104,19 +105,19 @@ class AacEncoder:
         self._fifo.write(frame)
         self._next += samples.shape[1]
         self.end_us = self._next * 1_000_000 // self.config.sample_rate
-        packets: list[av.Packet] = []
+        packets: list[av.Packet[Any]] = []
         while self._fifo.samples >= self.frame_size:
             packets += self._finish(self._codec.encode(self._fifo.read(self.frame_size)))
         return packets
 
-    def _pad_partial_frame(self) -> list[av.Packet]:
+    def _pad_partial_frame(self) -> list[av.Packet[Any]]:
         """Complete a partly filled encoder frame with silence (the encoder needs 1024)."""
         missing = -self._fifo.samples % self.frame_size
         if not missing:
             return []
         return self._write(np.zeros((self.config.channels, missing), np.float32))
 
-    def _finish(self, packets: list[av.Packet]) -> list[av.Packet]:
+    def _finish(self, packets: list[av.Packet[Any]]) -> list[av.Packet[Any]]:
         for packet in packets:
             packet.time_base = self.time_base
         return packets

@@ -100,7 +100,7 @@ class _Segment:
         self.video_started = False
         self._reported = False
 
-    def mux(self, packet: av.Packet) -> None:
+    def mux(self, packet: av.Packet[Any]) -> None:
         if self.out.failed is not None:
             return  # storage already refused; the caller has been told once
         try:
@@ -203,7 +203,7 @@ class TsSegmentMuxer:
         for packet in self._aac.encode(chunk):
             self._mux_audio(segment, packet)
 
-    def _mux_audio(self, segment: _Segment, packet: av.Packet) -> None:
+    def _mux_audio(self, segment: _Segment, packet: av.Packet[Any]) -> None:
         assert self._aac is not None
         offset = TS_TIME_OFFSET_US * self._aac.config.sample_rate // 1_000_000
         assert packet.pts is not None

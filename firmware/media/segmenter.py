@@ -31,13 +31,19 @@ STORAGE_FULL_REASON = "storage full"
 
 @dataclass(frozen=True)
 class WallAnchor:
-    """A media timestamp (camera clock) and the wall-clock time it corresponds to."""
+    """A media timestamp (camera clock) and the wall-clock time it corresponds to.
 
-    media_us: int
+    media_us None: no media was known when the anchor was taken (recording started
+    before the camera delivered anything); the recording's first packet is taken to be
+    at `wall` then.
+    """
+
+    media_us: int | None
     wall: datetime
 
     def wall_at(self, media_us: int) -> datetime:
-        return self.wall + timedelta(microseconds=media_us - self.media_us)
+        reference = media_us if self.media_us is None else self.media_us
+        return self.wall + timedelta(microseconds=media_us - reference)
 
 
 @dataclass(frozen=True)
@@ -153,6 +159,8 @@ class SegmentedRecording:
 
     def _start(self, origin_us: int) -> None:
         self.origin_us = origin_us
+        if self._anchor.media_us is None:
+            self._anchor = WallAnchor(origin_us, self._anchor.wall)
         self._muxer = TsSegmentMuxer(self._video, self._audio, origin_us)
         for kind in self._stalled:
             # Stalled since before the recording had any media: the gap starts at zero.

@@ -1,8 +1,9 @@
 """The MAX17048 lithium fuel gauge over I2C (smbus2).
 
-Hand-written because no maintained Python driver exists (the Adafruit CircuitPython one
-needs Blinka's busio layer, which would pull a second GPIO/I2C stack onto the device);
-only the three registers the firmware needs are read. All registers are 16-bit,
+Hand-written because no maintained driver on plain smbus2 exists: Adafruit's
+CircuitPython MAX1704x driver needs the Blinka compatibility layer (board/busio), which
+would bring a second GPIO/I2C stack next to gpiozero onto the device. Only the three
+registers the firmware needs are read. All registers are 16-bit,
 big-endian (MSB first), so they are read as a two-byte block rather than with
 `read_word_data`, which assumes SMBus little-endian order.
 """

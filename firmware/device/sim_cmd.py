@@ -1,0 +1,124 @@
+"""`bodycam sim`: the device program on the simulated hardware.
+
+Same controller, recorder, evidence store and audit log as `bodycam run`; only the
+hardware differs (hal/sim). A scenario file drives buttons, battery, dock and stalls on a
+simulated clock; without one, and with a terminal, the keyboard does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from bodycam.firmware.config.loader import ConfigError, load_config, shipped_file
+from bodycam.firmware.config.model import Config
+from bodycam.firmware.device.display_frames import PngFrameWriter
+from bodycam.firmware.device.program import Device, assemble
+from bodycam.firmware.device.scenario import ScenarioError, load_scenario
+from bodycam.firmware.device.sim_driver import ScenarioDriver, interactive_loop
+from bodycam.firmware.device.states import State
+from bodycam.hal.clocks import SimClock
+from bodycam.hal.sim.hardware import build_sim_hardware
+
+log = logging.getLogger(__name__)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, default=Path("sim-data"),
+                        help="where evidence, audit log and the device key go "
+                             "(default: ./sim-data)")
+    parser.add_argument("--config", type=Path, action="append", default=[],
+                        help="configuration file layered above the simulator defaults "
+                             "(repeatable)")
+    parser.add_argument("--recipient", action="append", default=[], metavar="AGE1...",
+                        help="evidence recipient (repeatable); overrides the configuration")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        dest="overrides", help="override one setting (repeatable)")
+    parser.add_argument("--scenario", type=Path,
+                        help="TOML scenario of timed button presses, battery, dock, stalls")
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="simulated seconds per real second (default 1; the simulated "
+                             "camera keeps up to about 6 on one core)")
+    parser.add_argument("--display-out", type=Path,
+                        help="write a PNG whenever the front display changes, named by "
+                             "simulated milliseconds (00012345.png)")
+    parser.add_argument("--quiet", action="store_true", help="print only the summary")
+
+
+def sim_config(args: argparse.Namespace) -> Config:
+    data_dir = args.data_dir.resolve()
+    overrides = [f'storage.data_dir="{data_dir}"', f'storage.state_dir="{data_dir / "state"}"']
+    if args.recipient:
+        listed = ", ".join(f'"{r}"' for r in args.recipient)
+        overrides.append(f"evidence.recipients=[{listed}]")
+    overrides.extend(args.overrides)
+    return load_config(shipped_file("sim.toml"), *args.config, overrides=overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("transitions").setLevel(logging.WARNING)
+    if not args.speed > 0:
+        print("bodycam sim: --speed must be a positive number, e.g. --speed 2",
+              file=sys.stderr)
+        return 2
+    try:
+        config = sim_config(args)
+        scenario = load_scenario(args.scenario) if args.scenario else None
+    except (ConfigError, ScenarioError) as exc:
+        print(f"bodycam sim: {exc}", file=sys.stderr)
+        return 2
+    clock = SimClock(datetime.now(UTC), speed=args.speed)
+    hardware = build_sim_hardware(config, clock)
+    frames = (PngFrameWriter(args.display_out, hardware.display.size, clock)
+              if args.display_out else None)
+    states: list[State] = []
+
+    def note_state(source: State, dest: State, cause: str) -> None:
+        states.append(dest)
+        if not args.quiet:
+            print(f"[{clock.monotonic():8.2f} s] {source} -> {dest}  ({cause})", flush=True)
+
+    device = assemble(config, hardware, on_display_frame=frames, on_state=note_state)
+    thread = device.start_in_thread()
+    _forward_signals(device)
+    if not device.controller.ready.wait(timeout=30):
+        print("bodycam sim: the device did not become ready within 30 s", file=sys.stderr)
+        device.controller.request_shutdown("sim start timeout")
+    elif scenario is not None:
+        ScenarioDriver(scenario, hardware, clock).run(device.controller.finished)
+        device.controller.request_shutdown("scenario end")
+    elif sys.stdin.isatty():
+        interactive_loop(device, hardware, clock)
+    else:
+        device.controller.finished.wait()
+    thread.join()
+    _print_summary(device, states)
+    return 0
+
+
+def _forward_signals(device: Device) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        device.controller.request_shutdown(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def _print_summary(device: Device, states: list[State]) -> None:
+    evidence = device.store.evidence_dir
+    recordings = sorted(p for p in evidence.iterdir() if p.is_dir()) if evidence.is_dir() else []
+    print(f"states visited: {' -> '.join(states)}")
+    print(f"audit log: {device.audit.path}")
+    for directory in recordings:
+        print(f"recording: {directory}")

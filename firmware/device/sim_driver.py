@@ -1,0 +1,165 @@
+"""Drives the simulated hardware: from a scenario file, or from the keyboard.
+
+Everything goes through the simulated devices' own controls (mock GPIO pins, the
+scriptable battery and dock, camera/microphone stalls), never into the controller, so a
+scenario exercises the same path as a finger on a real button.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+import termios
+import threading
+import tty
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PIL import Image
+
+from bodycam.firmware.device.program import Device
+from bodycam.firmware.device.scenario import Scenario, ScenarioEvent
+from bodycam.hal.interfaces import ButtonName, Clock
+from bodycam.hal.sim.hardware import SimHardware
+
+TAIL_SECONDS = 2.0  # without an `end` event, run this long after the last event
+HOLD_SECONDS = 3.5  # an uppercase key in interactive mode holds the button this long
+
+
+@dataclass(frozen=True)
+class Step:
+    at: float
+    label: str
+    act: Callable[[], None]
+
+
+def scenario_steps(scenario: Scenario, hardware: SimHardware) -> list[Step]:
+    """The scenario as a sorted list of hardware actions (presses split into down/up)."""
+    steps: list[Step] = []
+    for event in scenario.events:
+        steps.extend(_steps_for(event, hardware))
+    steps.sort(key=lambda s: s.at)
+    return steps
+
+
+def _steps_for(event: ScenarioEvent, hw: SimHardware) -> list[Step]:
+    at, target = event.at, event.target
+    if event.action in ("press", "hold"):
+        button: ButtonName = target  # type: ignore[assignment]  # validated by the parser
+        return [Step(at, f"{button} down", lambda: hw.panel.press(button)),
+                Step(at + event.duration, f"{button} up", lambda: hw.panel.release(button))]
+    if event.action == "battery":
+        percent = float(event.value)
+        return [Step(at, f"battery {percent:.0f}%", lambda: hw.power.set_battery(percent))]
+    if event.action == "dock":
+        docked = bool(event.value)
+
+        def dock() -> None:
+            hw.power.set_docked(docked)
+            hw.power.set_charging(docked)
+
+        return [Step(at, "docked" if docked else "undocked", dock)]
+    if event.action == "stall":
+        source = hw.camera if target == "camera" else hw.microphone
+        return [Step(at, f"{target} stalls {event.duration:g} s",
+                     lambda: source.stall(event.duration))]
+    return [Step(at, "end", lambda: None)]
+
+
+class ScenarioDriver:
+    def __init__(self, scenario: Scenario, hardware: SimHardware, clock: Clock) -> None:
+        self._steps = scenario_steps(scenario, hardware)
+        self._end = scenario.end_time
+        self._clock = clock
+
+    def run(self, finished: threading.Event) -> None:
+        """Play the steps at their simulated times; returns at `end` or when the device
+        finished on its own (e.g. battery critical)."""
+        last = self._steps[-1].at if self._steps else 0.0
+        end = self._end if self._end is not None else last + TAIL_SECONDS
+        for step in self._steps:
+            if step.at > end or not self._wait_until(step.at, finished):
+                return
+            step.act()
+        self._wait_until(end, finished)
+
+    def _wait_until(self, t: float, finished: threading.Event) -> bool:
+        while (left := t - self._clock.monotonic()) > 0:
+            if finished.is_set():
+                return False
+            self._clock.sleep(min(left, 0.05))
+        return not finished.is_set()
+
+
+KEYS = {
+    "r": ("record", False), "R": ("record", True),
+    "d": ("display", False), "D": ("display", True),
+    "P": ("power", True),
+}
+HELP = ("keys: r record  R hold record  d display  P hold power  k dock/undock  "
+        "b/B battery -/+10%  c/m camera/mic stall 5 s  q quit")
+
+
+def interactive_loop(device: Device, hw: SimHardware, clock: Clock) -> None:
+    """Keyboard control with a live status line and the front display as terminal art."""
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    battery = 100.0
+    docked = False
+    releases: list[tuple[float, ButtonName]] = []
+    try:
+        tty.setcbreak(fd)
+        print(HELP)
+        while not device.controller.finished.is_set():
+            ready, _, _ = select.select([sys.stdin], [], [], 0.1)
+            now = clock.monotonic()
+            for due in [r for r in releases if r[0] <= now]:
+                releases.remove(due)
+                hw.panel.release(due[1])
+            if ready:
+                key = os.read(fd, 1).decode(errors="ignore")
+                if key == "q":
+                    device.controller.request_shutdown("keyboard")
+                elif key in KEYS:
+                    name, hold = KEYS[key]
+                    hw.panel.press(name)
+                    releases.append((now + (HOLD_SECONDS if hold else 0.15), name))
+                elif key == "k":
+                    docked = not docked
+                    hw.power.set_docked(docked)
+                    hw.power.set_charging(docked)
+                elif key in "bB":
+                    battery = max(0.0, min(100.0, battery + (10 if key == "B" else -10)))
+                    hw.power.set_battery(battery)
+                elif key in "cm":
+                    (hw.camera if key == "c" else hw.microphone).stall(5.0)
+            _draw(device, hw, clock, battery)
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        print()
+
+
+def _draw(device: Device, hw: SimHardware, clock: Clock, battery: float) -> None:
+    art = terminal_art(hw.display.panel_image(), width=32)
+    status = (f"t={clock.monotonic():7.1f}s  state={device.controller.state:<13} "
+              f"battery={battery:3.0f}%")
+    sys.stdout.write("\x1b[H\x1b[2J" + HELP + "\n" + status + "\n" + art + "\n")
+    sys.stdout.flush()
+
+
+def terminal_art(image: Image.Image, width: int = 32) -> str:
+    """The image as 24-bit ANSI colour half-blocks (two pixel rows per text row)."""
+    height = max(2, round(image.height * width / image.width / 2) * 2)
+    small = image.convert("RGB").resize((width, height))
+    px = small.load()
+    assert px is not None
+    rows = []
+    for y in range(0, height, 2):
+        cells = []
+        for x in range(width):
+            top, bottom = px[x, y], px[x, y + 1]
+            cells.append(f"\x1b[38;2;{top[0]};{top[1]};{top[2]}m"
+                         f"\x1b[48;2;{bottom[0]};{bottom[1]};{bottom[2]}m▀")
+        rows.append("".join(cells) + "\x1b[0m")
+    return "\n".join(rows)

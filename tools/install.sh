@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# Install the bodycam firmware on Raspberry Pi OS Lite (Bookworm).
+#
+#   sudo tools/install.sh [--root DIR] [--skip-selftest]
+#
+# Idempotent: every step first checks whether its effect is already there, prints
+# "changed: ..." for what it did, and a second run prints "nothing changed".
+# --root (or BODYCAM_ROOT) installs into another tree instead of / (image building and
+# tests); the commands that act on the running system (apt-get, useradd, systemctl,
+# pip) are called as on the device, so a test replaces them with stubs on PATH.
+set -euo pipefail
+
+usage() { sed -n '2,11s/^# \{0,1\}//p' "$0"; }
+
+ROOT="${BODYCAM_ROOT:-/}"
+SKIP_SELFTEST=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --root) ROOT="${2:?--root needs a directory}"; shift 2 ;;
+        --root=*) ROOT="${1#--root=}"; shift ;;
+        --skip-selftest) SKIP_SELFTEST=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SERVICE_USER=bodycam
+DEVICE_GROUPS=(video audio gpio spi i2c)
+PREFIX=/opt/bodycam
+VENV="$PREFIX/venv"
+UNIT_DIR=/etc/systemd/system
+ENABLE_UNITS=(bodycam.service bodycam-firstboot.service bodycam-provision.path)
+# picamera2 and libcamera exist only as Raspberry Pi OS packages (the venv sees them via
+# --system-site-packages); portaudio19-dev and python3-dev build pyaudio; pip comes from
+# apt and installs into the venv with `pip --python`.
+APT_PACKAGES=(python3-venv python3-pip python3-dev build-essential portaudio19-dev
+              python3-picamera2 python3-libcamera python3-kms++ python3-lgpio)
+# Raspberry Pi OS's simplejpeg/picamera2 are built against numpy 1.x: numpy 2 in the
+# venv would shadow the system numpy and break `import picamera2`.
+PIP_CONSTRAINTS="numpy<2"
+
+if [ "$ROOT" = "/" ]; then
+    FAKE_ROOT=0
+    ROOT_OPT=()
+else
+    [ -d "$ROOT" ] || { echo "--root $ROOT is not a directory" >&2; exit 2; }
+    ROOT="$(cd "$ROOT" && pwd)"
+    FAKE_ROOT=1
+    ROOT_OPT=(--root "$ROOT")
+fi
+r() { printf '%s%s' "${ROOT%/}" "$1"; }   # a device path inside the target tree
+
+CHANGES=0
+changed() { CHANGES=$((CHANGES + 1)); echo "changed: $*"; }
+die() { echo "install.sh: $*" >&2; exit 1; }
+
+if [ "$(id -u)" -ne 0 ]; then
+    [ "$FAKE_ROOT" -eq 1 ] || die "run as root: sudo $0"
+    echo "note: not root, so file owners are left as they are" >&2
+fi
+
+# ------------------------------------------------------------------ Debian packages
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+        || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    changed "installed Debian packages: ${missing[*]}"
+fi
+
+# ------------------------------------------------------------------ user and groups
+has_group() { grep -q "^$1:" "$(r /etc/group)"; }
+in_group() { grep -Eq "^$1:[^:]*:[^:]*:(.*,)?$2(,|$)" "$(r /etc/group)"; }
+for group in "${DEVICE_GROUPS[@]}"; do
+    if ! has_group "$group"; then
+        groupadd "${ROOT_OPT[@]}" --system "$group"
+        changed "created group $group"
+    fi
+done
+if ! grep -q "^$SERVICE_USER:" "$(r /etc/passwd)"; then
+    useradd "${ROOT_OPT[@]}" --system --user-group --no-create-home \
+        --home-dir /var/lib/bodycam --shell /usr/sbin/nologin \
+        --groups "$(IFS=,; echo "${DEVICE_GROUPS[*]}")" "$SERVICE_USER"
+    changed "created system user $SERVICE_USER"
+fi
+for group in "${DEVICE_GROUPS[@]}"; do
+    if ! in_group "$group" "$SERVICE_USER"; then
+        usermod "${ROOT_OPT[@]}" --append --groups "$group" "$SERVICE_USER"
+        changed "added $SERVICE_USER to group $group"
+    fi
+done
+uid_of() { awk -F: -v n="$1" '$1 == n {print $3}' "$(r /etc/passwd)"; }
+gid_of() { awk -F: -v n="$1" '$1 == n {print $3}' "$(r /etc/group)"; }
+
+# ------------------------------------------------------------------ directories and files
+# ensure_dir PATH MODE OWNER GROUP: create it, or fix its mode/owner, reporting changes.
+ensure_dir() {
+    local path owner want have
+    path="$(r "$1")"
+    owner="$(uid_of "$3"):$(gid_of "$4")"
+    if [ ! -d "$path" ]; then
+        mkdir -p "$path"
+        changed "created $1"
+    fi
+    want="$2"
+    have="$(stat -c '%a' "$path")"
+    if [ "$have" != "${want#0}" ]; then
+        chmod "$want" "$path"
+        changed "mode of $1: $have -> $want"
+    fi
+    if [ "$(id -u)" -eq 0 ] && [ "$(stat -c '%u:%g' "$path")" != "$owner" ]; then
+        chown "$owner" "$path"
+        changed "owner of $1: $3:$4"
+    fi
+}
+# ensure_file SOURCE DEST MODE: copy when the content differs.
+ensure_file() {
+    local dest
+    dest="$(r "$2")"
+    if ! cmp -s "$1" "$dest"; then
+        mkdir -p "$(dirname "$dest")"
+        install -m "$3" "$1" "$dest"
+        changed "installed $2"
+    elif [ "$(stat -c '%a' "$dest")" != "${3#0}" ]; then
+        chmod "$3" "$dest"
+        changed "mode of $2 -> $3"
+    fi
+}
+
+ensure_dir /etc/bodycam 0750 root "$SERVICE_USER"
+ensure_dir /var/lib/bodycam 0700 "$SERVICE_USER" "$SERVICE_USER"
+ensure_dir "$PREFIX" 0755 root root
+ensure_file "$SRC/docs/technician.md" /usr/share/doc/bodycam/technician.md 0644
+
+# ------------------------------------------------------------------ virtual environment
+if [ ! -x "$(r "$VENV/bin/python")" ]; then
+    python3 -m venv --system-site-packages --without-pip "$(r "$VENV")"
+    changed "created virtual environment $VENV (with system site packages)"
+fi
+source_hash() {
+    (cd "$SRC" && find pyproject.toml hal firmware tools config -type f \
+        \( -name '*.py' -o -name '*.toml' -o -name '*.txt' -o -name py.typed \) \
+        -not -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum \
+        | cut -d' ' -f1)
+}
+STAMP="$(r "$VENV/.bodycam-source-sha256")"
+want_hash="$(source_hash)"
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$want_hash" ]; then
+    constraints="$(mktemp)"
+    trap 'rm -f "$constraints"' EXIT
+    echo "$PIP_CONSTRAINTS" > "$constraints"
+    pip --python "$(r "$VENV/bin/python")" install --quiet --constraint "$constraints" \
+        "${SRC}[pi]"
+    echo "$want_hash" > "$STAMP"
+    changed "installed the firmware into $VENV (source $want_hash)"
+fi
+
+# ------------------------------------------------------------------ systemd units
+units_changed=0
+for unit in "$SRC"/systemd/*.service "$SRC"/systemd/*.path; do
+    before=$CHANGES
+    ensure_file "$unit" "$UNIT_DIR/$(basename "$unit")" 0644
+    [ "$CHANGES" -eq "$before" ] || units_changed=1
+done
+if [ "$units_changed" -eq 1 ] && [ "$FAKE_ROOT" -eq 0 ]; then
+    systemctl daemon-reload
+fi
+for unit in "${ENABLE_UNITS[@]}"; do
+    if ! systemctl "${ROOT_OPT[@]}" is-enabled --quiet "$unit" 2>/dev/null; then
+        systemctl "${ROOT_OPT[@]}" enable --quiet "$unit"
+        changed "enabled $unit"
+    fi
+done
+
+# ------------------------------------------------------------------ SPI and I2C
+reboot_needed=0
+config_changes="$(python3 "$SRC/tools/install_configtxt.py" "$(r /boot/firmware/config.txt)")" \
+    || die "could not update /boot/firmware/config.txt (see above)"
+while IFS= read -r line; do
+    [ -n "$line" ] && { changed "$line"; reboot_needed=1; }
+done <<< "$config_changes"
+modules_conf="$(mktemp)"
+echo "i2c-dev  # /dev/i2c-N for the battery gauge (bodycam)" > "$modules_conf"
+before=$CHANGES
+ensure_file "$modules_conf" /etc/modules-load.d/bodycam.conf 0644
+rm -f "$modules_conf"
+[ "$CHANGES" -eq "$before" ] || reboot_needed=1
+
+# ------------------------------------------------------------------ self-test
+if [ "$SKIP_SELFTEST" -eq 0 ]; then
+    echo "running the self-test (bodycam selftest) as $SERVICE_USER ..."
+    if [ "$FAKE_ROOT" -eq 1 ]; then
+        selftest=("$(r "$VENV/bin/bodycam")" selftest)
+    else
+        selftest=(runuser -u "$SERVICE_USER" -- "$VENV/bin/bodycam" selftest)
+    fi
+    "${selftest[@]}" || die "the self-test failed: fix the parts it names (wiring table in
+/usr/share/doc/bodycam/technician.md), then run this installer again"
+fi
+
+if [ "$CHANGES" -eq 0 ]; then
+    echo "nothing changed"
+else
+    echo "$CHANGES change(s)."
+    [ "$reboot_needed" -eq 0 ] || echo "Reboot to switch on SPI/I2C: sudo reboot"
+fi
