@@ -113,10 +113,17 @@ if "enable" in args:
     "pip": """
 venv_bin = Path(args[args.index("--python") + 1]).parent
 console = venv_bin / "bodycam"
-console.write_text(
-    "#!/bin/sh\\n"
-    f'echo "bodycam $*" >> "{STATE}/calls.log"\\n'
-    f'exit $(cat "{STATE}/selftest-exit" 2>/dev/null || echo 0)\\n')
+console.write_text(f"""#!{sys.executable}
+import json, sys
+from pathlib import Path
+with open("{STATE}/calls.log", "a") as log:
+    log.write(" ".join(["bodycam", *sys.argv[1:]]) + "\\n")
+failing = Path("{STATE}/selftest-failing")
+bad = failing.read_text().split() if failing.exists() else []
+parts = ["camera", "display", "recipients", "device-key"]
+print(json.dumps([dict(part=p, ok=p not in bad, detail="measured", fix="do this")
+                  for p in parts]))
+""")
 console.chmod(0o755)
 """,
 }
@@ -276,11 +283,30 @@ def test_skip_selftest(fake: FakeSystem) -> None:
     assert called(fake.calls(), "bodycam selftest") == []
 
 
-def test_failing_selftest_fails_the_install(fake: FakeSystem) -> None:
-    (fake.state / "selftest-exit").write_text("1")
+def test_failing_hardware_fails_the_install(fake: FakeSystem) -> None:
+    (fake.state / "selftest-failing").write_text("camera")
     done = fake.install()
     assert done.returncode == 1
+    assert "FAIL     camera: measured; fix: do this" in done.stdout
     assert "the self-test failed" in done.stderr
+
+
+def test_before_provisioning_recipients_and_key_are_pending(fake: FakeSystem) -> None:
+    (fake.state / "selftest-failing").write_text("recipients device-key")
+    done = fake.install()
+    assert done.returncode == 0, done.stderr
+    assert called(fake.calls(), "bodycam selftest --config /dev/null --json")
+    assert "pending  recipients" in done.stdout and "pending  device-key" in done.stdout
+
+
+def test_once_provisioned_every_part_must_pass(fake: FakeSystem) -> None:
+    assert fake.install("--skip-selftest").returncode == 0
+    (fake.root / "etc/bodycam/bodycam.toml").write_text("[device]\nid = \"BC-1\"\n")
+    (fake.state / "selftest-failing").write_text("recipients")
+    done = fake.install()
+    assert done.returncode == 1
+    assert called(fake.calls(), "bodycam selftest --json")
+    assert "FAIL     recipients" in done.stdout
 
 
 def test_missing_config_txt_is_explained(fake: FakeSystem) -> None:

@@ -81,6 +81,7 @@ class EncryptedSegment:
         self._size = 0
         self._dirty = False
         self._closed = False
+        self._failed = False
         self._carry = b""  # bytes of an incomplete TS packet, held back for alignment
         self._media_since: float | None = None  # when unsealed media started waiting
         self._last_sync = clock.monotonic()
@@ -96,6 +97,10 @@ class EncryptedSegment:
     @property
     def file_name(self) -> str:
         return self._name
+
+    @property
+    def index(self) -> int:
+        return self._index
 
     @property
     def bytes_written(self) -> int:
@@ -129,12 +134,34 @@ class EncryptedSegment:
         self._maybe_sync(now)
 
     def close(self, media_end_us: int) -> SegmentInfo:
-        """Finish the age stream, fsync, rename to the final name, fsync the directory."""
+        """Finish the age stream, fsync, rename to the final name, fsync the directory.
+
+        If this raises (an I/O error), the segment counts as failed: the recording's
+        seal then salvages whatever reached the file, as recovery would after a cut.
+        """
         self._check_open()
         if media_end_us < self._media_start_us:
             raise ValueError(f"segment {self._name}: media end {media_end_us} µs is before "
                              f"its start {self._media_start_us} µs")
         self._closed = True
+        try:
+            self._finish()
+            info = SegmentInfo(index=self._index, file_name=self._name, size=self._size,
+                               sha256=self._hash.hexdigest(),
+                               media_start_us=self._media_start_us,
+                               media_end_us=media_end_us, wall_start=self._wall_start)
+            self._on_closed(info)
+        except BaseException:
+            self._failed = True
+            raise
+        return info
+
+    @property
+    def failed(self) -> bool:
+        """close() was called and did not complete."""
+        return self._failed
+
+    def _finish(self) -> None:
         try:
             if self._carry:
                 self._encryptor.write(self._carry)
@@ -146,11 +173,6 @@ class EncryptedSegment:
             os.close(self._fd)
         os.rename(self._directory / (self._name + PARTIAL_SUFFIX), self._directory / self._name)
         fsync_directory(self._directory)
-        info = SegmentInfo(index=self._index, file_name=self._name, size=self._size,
-                           sha256=self._hash.hexdigest(), media_start_us=self._media_start_us,
-                           media_end_us=media_end_us, wall_start=self._wall_start)
-        self._on_closed(info)
-        return info
 
     def _feed(self, data: bytes, now: float) -> None:
         sealed_before = self._encryptor.ciphertext_bytes

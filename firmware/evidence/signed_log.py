@@ -130,6 +130,7 @@ class SignedLog:
         self._prev = prev
         self._lock = threading.Lock()
         self._torn_tail: dict[str, Any] | None = None
+        self._broken = False
 
     @classmethod
     def open(cls, path: Path, key: Signer, clock: Clock) -> SignedLog:
@@ -173,6 +174,10 @@ class SignedLog:
         with self._lock:
             if self._fd is None:
                 raise ValueError(f"{self._path}: the log is closed")
+            if self._broken:
+                raise OSError(f"{self._path}: an earlier write failed, so the end of the log "
+                              "is unknown; restart the device to repair it (the torn line is "
+                              "kept and recorded)")
             record: dict[str, Any] = {
                 **fields,
                 "seq": self._next_seq,
@@ -184,8 +189,12 @@ class SignedLog:
                 record.setdefault(KEY_FIELD, self._key.public_key_b64)
             record["sig"] = base64.b64encode(self._key.sign(signed_bytes(record))).decode()
             line = canonical_json(record)
-            _write_all(self._fd, line + b"\n")
-            os.fsync(self._fd)
+            try:
+                _write_all(self._fd, line + b"\n")
+                os.fsync(self._fd)
+            except BaseException:
+                self._broken = True
+                raise
             self._prev = line_hash(line)
             self._next_seq += 1
             return record

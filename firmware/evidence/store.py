@@ -29,6 +29,12 @@ from bodycam.firmware.evidence.api import (
     SegmentWriter,
 )
 from bodycam.firmware.evidence.device_key import DeviceKey, fsync_directory
+from bodycam.firmware.evidence.salvage import (
+    missing_segment,
+    recovery_fields,
+    salvage_file,
+    segment_files,
+)
 from bodycam.firmware.evidence.segment_file import EncryptedSegment, segment_file_name
 from bodycam.firmware.evidence.signed_log import SignedLog, utc_iso
 from bodycam.firmware.evidence.storage_space import FreeSpace, SpaceGuard, statvfs_free_bytes
@@ -90,6 +96,7 @@ class FileRecordingWriter:
         self._lock = threading.Lock()
         self._next_index = 0
         self._open: EncryptedSegment | None = None
+        self._open_record: dict[str, Any] = {}
         self._sealed = False
 
     @property
@@ -109,8 +116,9 @@ class FileRecordingWriter:
                                    "still open; close it before opening the next")
             index = self._next_index
             self._space.ensure(_START_ALLOWANCE // 4, f"segment {index}")
-            self._manifest.append(Event.SEGMENT_OPEN, index=index, file=segment_file_name(index),
-                                  media_start_us=media_start_us, wall_start=utc_iso(wall_start))
+            self._open_record = self._manifest.append(
+                Event.SEGMENT_OPEN, index=index, file=segment_file_name(index),
+                media_start_us=media_start_us, wall_start=utc_iso(wall_start))
             segment = EncryptedSegment(
                 directory=self._directory, index=index, recipients=self._recipients,
                 clock=self._clock, space=self._space, sync_interval=self._sync_interval,
@@ -127,15 +135,30 @@ class FileRecordingWriter:
         self._append(Event.GAP, source=kind, start_us=start_us, end_us=end_us)
 
     def seal(self, reason: str) -> None:
-        """Final record; the manifest is closed and the writer refuses further changes."""
+        """Final record; the manifest is closed and the writer refuses further changes.
+
+        A segment whose close() failed (I/O error) is salvaged first, exactly as
+        recovery would after a power cut, so the seal still accounts for every file.
+        """
         with self._lock:
             self._check_writable()
-            if self._open is not None:
+            if self._open is not None and not self._open.failed:
                 raise RuntimeError(f"{self._recording_id}: close segment "
                                    f"{self._open.file_name} before sealing the recording")
+            if self._open is not None:
+                self._salvage_failed(self._open.index)
+                self._open = None
             self._manifest.append(Event.SEAL, reason=reason, segments=self._next_index)
             self._sealed = True
             self._manifest.close()
+
+    def _salvage_failed(self, index: int) -> None:
+        found = [salvage_file(self._directory, i, name)
+                 for i, name in segment_files(self._directory, index)]
+        for item in found or [missing_segment(index)]:
+            self._manifest.append(Event.RECOVERY, **recovery_fields(item, self._open_record))
+        _log.error("%s: segment %d failed to close; %d file(s) salvaged and recorded",
+                   self._recording_id, index, len(found))
 
     def _segment_closed(self, info: SegmentInfo) -> None:
         with self._lock:

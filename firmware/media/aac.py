@@ -56,6 +56,7 @@ class AacEncoder:
         self.frame_size: int = self._codec.frame_size
         self._fifo = av.AudioFifo()
         self._next: int | None = None  # sample index the next chunk should start at
+        self._fifo_start = 0  # sample index of the first sample written to this fifo
         self._tolerance = self._samples(JITTER_TOLERANCE_US)
         self._fill_limit = self._samples(SILENCE_FILL_LIMIT_US)
         self.end_us: int | None = None  # end of the audio handed in so far (relative)
@@ -72,13 +73,13 @@ class AacEncoder:
         start = self._samples(chunk.pts_us - self._origin_us)
         packets: list[av.Packet[Any]] = []
         if self._next is None:
-            self._next = start
+            self._fifo_start = self._next = start
         delta = start - self._next
         if delta > self._fill_limit:
             packets += self._pad_partial_frame()
             if start >= self._next:
-                self._fifo = av.AudioFifo()  # new timeline: the fifo checks continuity
-                self._next = start
+                self._fifo = av.AudioFifo()  # a new stretch of timeline
+                self._fifo_start = self._next = start
             delta = start - self._next
         if delta > self._tolerance:
             samples = np.concatenate(
@@ -100,14 +101,16 @@ class AacEncoder:
         frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format="fltp",
                                            layout=self._layout)
         frame.sample_rate = self.config.sample_rate
-        frame.time_base = self.time_base
-        frame.pts = self._next
-        self._fifo.write(frame)
+        self._fifo.write(frame)  # no pts: AudioFifo would insist the timeline starts at 0
         self._next += samples.shape[1]
         self.end_us = self._next * 1_000_000 // self.config.sample_rate
         packets: list[av.Packet[Any]] = []
         while self._fifo.samples >= self.frame_size:
-            packets += self._finish(self._codec.encode(self._fifo.read(self.frame_size)))
+            pts = self._fifo_start + self._fifo.samples_read
+            out = self._fifo.read(self.frame_size)
+            assert out is not None
+            out.pts, out.time_base = pts, self.time_base
+            packets += self._finish(self._codec.encode(out))
         return packets
 
     def _pad_partial_frame(self) -> list[av.Packet[Any]]:

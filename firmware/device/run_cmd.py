@@ -1,0 +1,70 @@
+"""`bodycam run`: the camera's service program on the Raspberry Pi hardware.
+
+Started by systemd (Type=notify): READY=1 once booted, STATUS= on state changes,
+watchdog pings from the controller loop only while camera frames keep arriving, and a
+clean stop on SIGTERM (an open recording is sealed first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+from pathlib import Path
+from types import FrameType
+
+from bodycam.firmware.config.loader import ConfigError, load_config
+from bodycam.firmware.device.program import assemble
+from bodycam.firmware.device.sdnotify import SystemdNotifier
+from bodycam.firmware.device.states import State
+from bodycam.hal.interfaces import HardwareError
+from bodycam.hal.pi.hardware import build_pi_hardware  # imports Pi libraries lazily
+
+DEVICE_CONFIG = Path("/etc/bodycam/bodycam.toml")
+log = logging.getLogger("bodycam")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=DEVICE_CONFIG,
+                        help=f"device configuration file (default {DEVICE_CONFIG})")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        dest="overrides", help="override one setting (repeatable)")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+
+def run(args: argparse.Namespace) -> int:
+    # journald adds time and unit; keep lines short and free of personal data.
+    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("transitions").setLevel(logging.WARNING)
+    notifier = SystemdNotifier()
+    try:
+        files = [args.config] if args.config.exists() else []
+        if not files:
+            log.warning("%s not found: running on the shipped defaults (no recipients, so "
+                        "recording is refused until the camera is provisioned)", args.config)
+        config = load_config(*files, overrides=args.overrides)
+    except ConfigError as exc:
+        log.error("configuration invalid, not starting:\n%s", exc)
+        notifier.status("configuration invalid")
+        return 1
+    try:
+        hardware = build_pi_hardware(config)
+    except HardwareError as exc:
+        log.error("%s", exc)
+        notifier.status(f"hardware error: {exc.device}")
+        return 1
+
+    def on_state(source: State, dest: State, cause: str) -> None:
+        notifier.status(f"{dest} ({cause})")
+
+    device = assemble(config, hardware, notifier=notifier, on_state=on_state)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        device.controller.request_shutdown(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    device.run()
+    return 0
+
