@@ -14,11 +14,8 @@ from test_evidence_support import AgeIdentity, age_decrypt, age_identity, make_s
 from bodycam.firmware.evidence.age import CHUNK_SIZE
 from bodycam.firmware.evidence.age_stream import PAYLOAD_NONCE_SIZE, SEALED_CHUNK_SIZE
 from bodycam.firmware.evidence.device_key import DeviceKey
-from bodycam.firmware.evidence.recovery import (
-    RECOVERED_REASON,
-    chunk_layout,
-    recover_unfinished,
-)
+from bodycam.firmware.evidence.recovery import RECOVERED_REASON, recover_unfinished
+from bodycam.firmware.evidence.salvage import chunk_layout
 from bodycam.firmware.evidence.signed_log import read_records
 from bodycam.firmware.evidence.verify import verify_recording
 from bodycam.hal.clocks import ManualClock

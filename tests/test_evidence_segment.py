@@ -13,7 +13,7 @@ from bodycam.firmware.evidence.age import CHUNK_SIZE
 from bodycam.firmware.evidence.age_stream import PAYLOAD_NONCE_SIZE, SEALED_CHUNK_SIZE
 from bodycam.firmware.evidence.api import StorageFullError
 from bodycam.firmware.evidence.device_key import DeviceKey
-from bodycam.firmware.evidence.recovery import chunk_layout
+from bodycam.firmware.evidence.salvage import chunk_layout
 from bodycam.firmware.evidence.segment_file import NULL_PACKET
 from bodycam.firmware.evidence.store import FileRecordingWriter
 from bodycam.hal.clocks import ManualClock

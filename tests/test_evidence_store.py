@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from test_evidence_support import (
 from bodycam.firmware.evidence.agekeys import recipient_fingerprint
 from bodycam.firmware.evidence.api import NoRecipientError
 from bodycam.firmware.evidence.device_key import DeviceKey
+from bodycam.firmware.evidence.segment_file import StorageWriteError
 from bodycam.firmware.evidence.signed_log import read_records
 from bodycam.firmware.evidence.store import FileEvidenceStore
 from bodycam.firmware.evidence.verify import verify_recording
@@ -118,3 +121,31 @@ def test_seal_needs_closed_segment_and_is_final(tmp_path: Path, clock: ManualClo
         writer.add_marker(0, clock.wall())
     with pytest.raises(RuntimeError, match="is sealed"):
         writer.open_segment(50_000, clock.wall())
+
+
+def test_segment_that_failed_to_close_is_salvaged_by_the_seal(
+        tmp_path: Path, clock: ManualClock, identity: AgeIdentity,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = record(make_store(tmp_path, identity, clock, DeviceKey.generate()), clock,
+                    segments=1)
+    segment = writer.open_segment(10_000_000, clock.wall())
+    segment.write(TS_PACKET * 800)
+
+    def card_error(*_args: object) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    with monkeypatch.context() as patch:  # the SD card fails during the rename
+        patch.setattr(os, "rename", card_error)
+        with pytest.raises(StorageWriteError, match=r"00001.age.partial failed.*Fix"):
+            segment.close(20_000_000)
+    writer.seal("stopped by wearer")
+
+    records = read_records(writer.directory / "manifest.jsonl")
+    recovery, seal = records[-2:]
+    assert (recovery["event"], recovery["file"], recovery["state"]) == (
+        "recovery", "00001.truncated.age", "truncated")
+    assert seal["reason"] == "stopped by wearer"
+    report = verify_recording(writer.directory)
+    assert report.exit_code == 0 and report.recovered, report.summary()
+    plain = age_decrypt(identity, writer.directory / "00001.truncated.age")
+    assert plain.stdout == TS_PACKET * 800  # the final chunk was sealed before the failure

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import pwd
 import stat
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from bodycam.firmware.device.firstboot import (
     REJECTED_NAME,
     DeviceLayout,
     ImportResult,
+    JournalFormatter,
     Owner,
     import_from_boot,
     main,
@@ -185,3 +187,10 @@ def test_entry_point_imports_and_writes_identity(layout: DeviceLayout, hooks: Re
 
 def test_entry_point_names_a_missing_service_user(layout: DeviceLayout) -> None:
     assert main(["--root", str(layout.root), "--user", "no-such-user-bodycam"]) == 1
+
+
+@pytest.mark.parametrize(("level", "prefix"), [(logging.ERROR, "<3>"), (logging.WARNING, "<4>"),
+                                               (logging.INFO, "<6>"), (logging.DEBUG, "<7>")])
+def test_log_lines_carry_the_journal_priority(level: int, prefix: str) -> None:
+    record = logging.LogRecord("x", level, __file__, 1, "message", None, None)
+    assert JournalFormatter("%(message)s").format(record) == f"{prefix}message"

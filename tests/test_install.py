@@ -113,17 +113,7 @@ if "enable" in args:
     "pip": """
 venv_bin = Path(args[args.index("--python") + 1]).parent
 console = venv_bin / "bodycam"
-console.write_text(f"""#!{sys.executable}
-import json, sys
-from pathlib import Path
-with open("{STATE}/calls.log", "a") as log:
-    log.write(" ".join(["bodycam", *sys.argv[1:]]) + "\\n")
-failing = Path("{STATE}/selftest-failing")
-bad = failing.read_text().split() if failing.exists() else []
-parts = ["camera", "display", "recipients", "device-key"]
-print(json.dumps([dict(part=p, ok=p not in bad, detail="measured", fix="do this")
-                  for p in parts]))
-""")
+console.write_text(f"#!{sys.executable}\\n" + (STATE / "selftest_stub.py").read_text())
 console.chmod(0o755)
 """,
 }
@@ -143,6 +133,21 @@ def snapshot(target: Path) -> Path:
     return target
 
 
+# The `bodycam` console script pip "installs": records the call, prints selftest JSON.
+SELFTEST_STUB = """\
+import json, os, sys
+from pathlib import Path
+STATE = Path(os.environ["STUB_STATE"])
+with (STATE / "calls.log").open("a") as log:
+    log.write(" ".join(["bodycam", *sys.argv[1:]]) + "\\n")
+failing = STATE / "selftest-failing"
+bad = failing.read_text().split() if failing.exists() else []
+parts = ["camera", "display", "recipients", "device-key"]
+print(json.dumps([dict(part=p, ok=p not in bad, detail="measured", fix="do this")
+                  for p in parts]))
+"""
+
+
 class FakeSystem:
     def __init__(self, base: Path) -> None:
         self.src = snapshot(base / "src")
@@ -155,6 +160,7 @@ class FakeSystem:
         (self.root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
         (self.root / "etc/group").write_text("root:x:0:\nvideo:x:44:\naudio:x:29:\n")
         (self.root / "boot/firmware/config.txt").write_text(BOOKWORM_CONFIG_TXT)
+        (self.state / "selftest_stub.py").write_text(SELFTEST_STUB)
         for name, body in STUBS.items():
             stub = self.bin / name
             stub.write_text(STUB_PREAMBLE + textwrap.dedent(body))

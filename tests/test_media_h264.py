@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import av
+from media_fixtures import video_packets
 
 from bodycam.firmware.media.h264 import (
     NAL_AUD,
@@ -12,7 +13,6 @@ from bodycam.firmware.media.h264 import (
     ParameterSetCache,
     iter_nal_units,
 )
-from media_fixtures import video_packets
 
 
 def types(data: bytes) -> list[int]:

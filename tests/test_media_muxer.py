@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import av
 import pytest
+from media_fixtures import AUDIO, FPS, VIDEO, MediaItem, clip, decode_all, probe
 
 from bodycam.firmware.evidence.api import StorageFullError
 from bodycam.firmware.media.muxer import TS_PACKET_SIZE, TS_TIME_OFFSET_US, TsSegmentMuxer
 from bodycam.hal.interfaces import AudioChunk, VideoPacket
 from bodycam.tools.avsync import measure_av_sync
-from media_fixtures import AUDIO, FPS, VIDEO, MediaItem, clip, decode_all, probe
 
 FRAME_US = 1_000_000 // FPS
 
@@ -93,7 +94,7 @@ def test_bytes_reach_the_sink_in_whole_ts_packets_before_close() -> None:
     # while still open, every frame but the newest has been handed on (the
     # interleaver keeps one packet back), so the loss window is one frame
     assert all(n > 0 for n in delivered_after[1:])
-    assert all(a < b for a, b in zip(delivered_after[1:], delivered_after[2:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(delivered_after[1:]))
     assert all(len(w) % TS_PACKET_SIZE == 0 for w in sink.writes)
     assert all(w[0] == 0x47 for w in sink.writes)  # every write starts on a sync byte
     muxer.finish()
@@ -122,10 +123,10 @@ def test_segments_are_independent_and_timestamps_continue(tmp_path: Path) -> Non
         assert packet_times(path, "video")[0][2], "segment must start on a keyframe"
     for kind in ("video", "audio"):
         joined = [p for path in paths for p in packet_times(path, kind)]
-        for (pts, duration, _), (next_pts, _, _) in zip(joined, joined[1:], strict=False):
+        for (pts, duration, _), (next_pts, _, _) in itertools.pairwise(joined):
             assert next_pts == pytest.approx(pts + duration, abs=1), kind
     # segment k+1 starts exactly where segment k's video ended
-    for before, after in zip(paths, paths[1:], strict=False):
+    for before, after in itertools.pairwise(paths):
         last = packet_times(before, "video")[-1]
         assert packet_times(after, "video")[0][0] == last[0] + last[1]
 
@@ -156,7 +157,7 @@ def test_microphone_gap_keeps_sync_and_video(tmp_path: Path) -> None:
     path = save(tmp_path, "gap.ts", sink.data)
     assert decode_all(path)["video"] == 5 * FPS
     audio = packet_times(path, "audio")
-    gaps = [b[0] - (a[0] + a[1]) for a, b in zip(audio, audio[1:], strict=False)]
+    gaps = [b[0] - (a[0] + a[1]) for a, b in itertools.pairwise(audio)]
     assert max(gaps) > 90_000 * 1.4  # left as a gap (not filled with invented silence)
     result = measure_av_sync(path)
     assert result["count"] >= 3 and result["max_abs_ms"] < 20

@@ -90,6 +90,14 @@ def test_main_service_exposure_is_at_most_2_5(root: Path) -> None:
     assert done.returncode == 0, done.stdout
 
 
+def test_technician_guide_states_the_measured_score(root: Path) -> None:
+    doc = (UNIT_DIR.parent / "docs/technician.md").read_text()
+    stated = re.search(r"security --offline=true bodycam.service` rates it\s+\*\*(\d\.\d)\*\*",
+                       doc)
+    assert stated, "docs/technician.md must state the exposure score"
+    assert float(stated.group(1)) == exposure(root, "bodycam.service")
+
+
 @pytest.mark.parametrize("unit", ["bodycam-firstboot.service", "bodycam-provision.service"])
 def test_root_helpers_are_sandboxed_too(root: Path, unit: str) -> None:
     assert exposure(root, unit) <= MAX_EXPOSURE

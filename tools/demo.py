@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import av
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def audit_states(audit: Path) -> list[str]:
-    states = []
+    states: list[str] = []
     for line in audit.read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
         if record.get("event") == "state":
@@ -124,7 +125,7 @@ def make_gif(frames_dir: Path, gif: Path) -> int:
     if not files:
         return 0
     times = [int(f.stem) for f in files]
-    durations = [max(20, b - a) for a, b in zip(times, times[1:], strict=False)] + [1000]
+    durations = [max(20, b - a) for a, b in pairwise(times)] + [1000]
     images = [Image.open(f).convert("RGB").resize((256, 256), Image.Resampling.NEAREST)
               for f in files]
     images[0].save(gif, save_all=True, append_images=images[1:], duration=durations, loop=0)

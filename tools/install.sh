@@ -201,14 +201,22 @@ if [ "$SKIP_SELFTEST" -eq 0 ]; then
         selftest+=(--config /dev/null)
         judge+=(--unprovisioned)
     fi
+    was_running=0
     if [ "$FAKE_ROOT" -eq 1 ]; then
         selftest[0]="$(r "${selftest[0]}")"
     else
         selftest=(runuser -u "$SERVICE_USER" -- "${selftest[@]}")
+        # The running camera program holds the camera and GPIO lines: pause it.
+        if systemctl is-active --quiet bodycam.service; then
+            was_running=1
+            systemctl stop bodycam.service
+        fi
     fi
-    python3 "$SRC/tools/install_selftest.py" "${judge[@]}" -- "${selftest[@]}" \
-        || die "the self-test failed: fix the parts marked FAIL (wiring table in
-/usr/share/doc/bodycam/technician.md), then run this installer again"
+    selftest_ok=1
+    python3 "$SRC/tools/install_selftest.py" "${judge[@]}" -- "${selftest[@]}" || selftest_ok=0
+    [ "$was_running" -eq 0 ] || systemctl start bodycam.service
+    [ "$selftest_ok" -eq 1 ] || die "the self-test failed: fix the parts marked FAIL (wiring
+table in /usr/share/doc/bodycam/technician.md), then run this installer again"
 fi
 
 if [ "$CHANGES" -eq 0 ]; then

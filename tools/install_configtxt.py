@@ -105,7 +105,8 @@ def enable_buses(text: str) -> tuple[str, list[str]]:
             lines.append("[all]")
         lines += [f"# bodycam: {why}", wanted]
         changes.append(f"config.txt: {wanted} (added)")
-    new_text = "\n".join(lines) + "\n" if changes else text
+    newline = "\r\n" if "\r\n" in text else "\n"  # edited on Windows: keep it that way
+    new_text = newline.join(lines) + newline if changes else text
     return new_text, changes
 
 

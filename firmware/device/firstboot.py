@@ -355,10 +355,21 @@ def _make_service_dirs(root: Path, directory: Path, owner: Owner) -> None:
 # ------------------------------------------------------------------------ entry point
 
 
+class JournalFormatter(logging.Formatter):
+    """Prefix each line with its syslog priority (`<3>` error ... `<7>` debug), which
+    journald reads from a service's stderr, so `journalctl -p warning` works."""
+
+    _PRIORITY = ((logging.ERROR, 3), (logging.WARNING, 4), (logging.INFO, 6))
+
+    def format(self, record: logging.LogRecord) -> str:
+        priority = next((p for level, p in self._PRIORITY if record.levelno >= level), 7)
+        return f"<{priority}>{super().format(record)}"
+
+
 @contextlib.contextmanager
-def _exclusive(layout: DeviceLayout) -> Iterator[None]:
+def _exclusive(layout: DeviceLayout, owner: Owner) -> Iterator[None]:
     """The boot unit, the path unit and a technician's manual run never interleave."""
-    layout.etc_dir.mkdir(mode=_CONFIG_DIR_MODE, parents=True, exist_ok=True)
+    _ensure_config_dir(layout, owner)
     with (layout.etc_dir / ".provisioning.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
@@ -376,7 +387,9 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
     parser.add_argument("--user", default=SERVICE_USER,
                         help="service user that may read the configuration and owns the key")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(JournalFormatter("%(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     layout = DeviceLayout(root=args.root)
     try:
         owner = Owner.service_user(args.user)
@@ -384,7 +397,7 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
         _log.error("user %r does not exist; fix: run tools/install.sh (it creates it)",
                    args.user)
         return 1
-    with _exclusive(layout):
+    with _exclusive(layout, owner):
         result = import_from_boot(layout, owner, clock or SystemClock(), audit, indicate)
         try:
             write_identity(layout, owner, audit)

@@ -60,7 +60,7 @@ PARTS = ("camera", "microphone", "display", "buttons", "indicators", "battery", 
 
 MIN_FPS_RATIO = 0.8  # slower than 80 % of [video] fps counts as a failing camera
 MIN_AUDIO_COVERAGE = 0.5  # less audio than half the test time: the microphone stalls
-MAX_ITEMS = 20_000  # bound of each collection queue (about 10 min of video at 30 fps)
+MAX_ITEMS = 20_000  # bound of each collection queue: > 60 s of 5 ms audio chunks
 MAX_INDICATOR_STEP_S = 0.3
 US_PER_S = 1_000_000
 MB = 1024 * 1024
@@ -228,7 +228,7 @@ class _DisplayCheck(_LiveCheck):
         self._display = display
 
     def begin(self) -> None:
-        self._display.show(test_pattern(self._display.size))
+        self._display.show(colour_bars(self._display.size))
 
     def finish(self, seconds: float) -> PartResult:
         shown = self._display.is_on
@@ -244,7 +244,7 @@ class _DisplayCheck(_LiveCheck):
                               "pattern (colour bars), then switched off")
 
 
-def test_pattern(size: tuple[int, int]) -> Image.Image:
+def colour_bars(size: tuple[int, int]) -> Image.Image:
     """Eight vertical colour bars with a white frame: shows colour order and panel edges."""
     bars = [(255, 255, 255), (255, 255, 0), (0, 255, 255), (0, 255, 0),
             (255, 0, 255), (255, 0, 0), (0, 0, 255), (0, 0, 0)]

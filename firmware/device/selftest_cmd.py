@@ -58,6 +58,7 @@ from bodycam.hal.sim.hardware import build_sim_hardware
 
 DEVICE_CONFIG = Path("/etc/bodycam/bodycam.toml")  # what bodycam.service runs with
 DEFAULT_SECONDS = 3.0
+MAX_SECONDS = 60.0  # the test keeps what camera and microphone deliver in memory
 EXIT_OK = 0
 EXIT_FAILED = 1
 
@@ -80,8 +81,9 @@ def _positive_seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         value = 0.0
-    if not 0 < value <= 600:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds in (0, 600]")
+    if not 0 < value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds in (0, {MAX_SECONDS:g}]")
     return value
 
 
@@ -166,9 +168,10 @@ def open_pi_parts(config: Config, stack: ExitStack) -> Hardware:
     display = on_gpio(lambda f: open_pi_display(config.display, f))
     microphone: Microphone | HardwareError = DisabledMicrophone()
     if config.audio.enabled:
-        microphone = _open(lambda: PiMicrophone(config.audio, clock))
-        if isinstance(microphone, PiMicrophone):
-            stack.callback(microphone.close)
+        sound_card = _open(lambda: PiMicrophone(config.audio, clock))
+        if not isinstance(sound_card, HardwareError):
+            stack.callback(sound_card.close)
+        microphone = sound_card
     camera = _open(lambda: open_pi_camera(
         config.video, (config.display.width, config.display.height), config.display.fps))
     if not isinstance(camera, HardwareError):

@@ -16,6 +16,7 @@ import tty
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image
 
 from bodycam.firmware.device.program import Device
@@ -92,7 +93,7 @@ class ScenarioDriver:
         return not finished.is_set()
 
 
-KEYS = {
+KEYS: dict[str, tuple[ButtonName, bool]] = {
     "r": ("record", False), "R": ("record", True),
     "d": ("display", False), "D": ("display", True),
     "P": ("power", True),
@@ -151,14 +152,12 @@ def _draw(device: Device, hw: SimHardware, clock: Clock, battery: float) -> None
 def terminal_art(image: Image.Image, width: int = 32) -> str:
     """The image as 24-bit ANSI colour half-blocks (two pixel rows per text row)."""
     height = max(2, round(image.height * width / image.width / 2) * 2)
-    small = image.convert("RGB").resize((width, height))
-    px = small.load()
-    assert px is not None
+    small = np.asarray(image.convert("RGB").resize((width, height)), dtype=np.uint8)
     rows = []
     for y in range(0, height, 2):
         cells = []
         for x in range(width):
-            top, bottom = px[x, y], px[x, y + 1]
+            top, bottom = small[y, x], small[y + 1, x]
             cells.append(f"\x1b[38;2;{top[0]};{top[1]};{top[2]}m"
                          f"\x1b[48;2;{bottom[0]};{bottom[1]};{bottom[2]}m▀")
         rows.append("".join(cells) + "\x1b[0m")

@@ -66,8 +66,7 @@ class EncryptedSegment:
                  recipients: Sequence[X25519PublicKey], clock: Clock, space: SpaceGuard,
                  sync_interval: float, media_start_us: int, wall_start: datetime,
                  on_closed: Callable[[SegmentInfo], None]) -> None:
-        """Create ``NNNNN.age.partial`` exclusively; StorageFullError creates nothing."""
-        space.ensure(_WRITE_MARGIN, f"segment {index}")
+        """Create ``NNNNN.age.partial`` exclusively (the caller checked free space)."""
         self._directory = directory
         self._index = index
         self._name = segment_file_name(index)
@@ -117,9 +116,9 @@ class EncryptedSegment:
         if not data:
             return
         self._space.ensure(len(data) + _WRITE_MARGIN, f"segment {self._name}")
-        whole = self._carry + data
+        whole = memoryview(self._carry + data if self._carry else data).cast("B")
         cut = len(whole) - len(whole) % TS_PACKET_SIZE
-        self._carry = whole[cut:]
+        self._carry = bytes(whole[cut:])  # a copy: the caller may reuse its buffer
         now = self._clock.monotonic()
         if cut:
             self._feed(whole[:cut], now)
@@ -163,18 +162,20 @@ class EncryptedSegment:
 
     def _finish(self) -> None:
         try:
-            if self._carry:
-                self._encryptor.write(self._carry)
-            self._encryptor.close()
-            os.fsync(self._fd)
+            try:
+                if self._carry:
+                    self._encryptor.write(self._carry)
+                self._encryptor.close()
+                os.fsync(self._fd)
+            finally:
+                os.close(self._fd)
+            os.rename(self._directory / (self._name + PARTIAL_SUFFIX),
+                      self._directory / self._name)
+            fsync_directory(self._directory)
         except OSError as exc:
             raise self._io_error(exc) from exc
-        finally:
-            os.close(self._fd)
-        os.rename(self._directory / (self._name + PARTIAL_SUFFIX), self._directory / self._name)
-        fsync_directory(self._directory)
 
-    def _feed(self, data: bytes, now: float) -> None:
+    def _feed(self, data: memoryview, now: float) -> None:
         sealed_before = self._encryptor.ciphertext_bytes
         self._encryptor.write(data)
         if self._encryptor.pending == 0:

@@ -10,6 +10,7 @@ hashes, times. No location, no content, no names.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -119,12 +120,18 @@ class FileRecordingWriter:
             self._open_record = self._manifest.append(
                 Event.SEGMENT_OPEN, index=index, file=segment_file_name(index),
                 media_start_us=media_start_us, wall_start=utc_iso(wall_start))
-            segment = EncryptedSegment(
-                directory=self._directory, index=index, recipients=self._recipients,
-                clock=self._clock, space=self._space, sync_interval=self._sync_interval,
-                media_start_us=media_start_us, wall_start=wall_start,
-                on_closed=self._segment_closed)
             self._next_index += 1
+            try:
+                segment = EncryptedSegment(
+                    directory=self._directory, index=index, recipients=self._recipients,
+                    clock=self._clock, space=self._space, sync_interval=self._sync_interval,
+                    media_start_us=media_start_us, wall_start=wall_start,
+                    on_closed=self._segment_closed)
+            except BaseException:
+                # The open record is written: account for whatever reached the card.
+                with contextlib.suppress(OSError):
+                    self._salvage_failed(index)
+                raise
             self._open = segment
             return segment
 

@@ -27,7 +27,8 @@ from bodycam.firmware.evidence.device_key import (
     public_key_b64,
     verify_signature,
 )
-from bodycam.firmware.evidence.recovery import RECOVERED_REASON, sha256_file
+from bodycam.firmware.evidence.recovery import RECOVERED_REASON
+from bodycam.firmware.evidence.salvage import sha256_file
 from bodycam.firmware.evidence.segment_file import PARTIAL_SUFFIX
 from bodycam.firmware.evidence.signed_log import (
     GENESIS_PREV,
@@ -123,8 +124,9 @@ class VerifyReport:
         lines = [f"{self.kind} {self.path}: {state}"]
         if self.sealed:
             lines.append(f"  sealed: {self.seal_reason}"
-                         + (" (recovered after power loss)" if self.recovered
-                            and self.seal_reason != RECOVERED_REASON else ""))
+                         + (" (with salvaged segments, see the recovery records)"
+                            if self.recovered and self.seal_reason != RECOVERED_REASON
+                            else ""))
         lines.append(f"  {self.records} records" + (f", {self.segments} segments"
                                                      if self.kind == "recording" else ""))
         if self.key_pinned:

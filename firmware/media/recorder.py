@@ -70,6 +70,7 @@ EventHandler = Callable[[RecorderEvent], None]
 @dataclass(frozen=True)
 class _Command:
     name: CommandName
+    at: float  # clock.monotonic() of the call
     wall: datetime  # wall-clock time of the call (the press)
     media_us: int | None  # newest media timestamp known at the call
     reason: str = ""
@@ -206,7 +207,8 @@ class Recorder:
         return self._command("barrier").done.wait(timeout)
 
     def _command(self, name: CommandName, reason: str = "") -> _Command:
-        command = _Command(name, self._clock.wall(), self._inbox.newest_us, reason)
+        command = _Command(name, self._clock.monotonic(), self._clock.wall(),
+                           self._inbox.newest_us, reason)
         self._inbox.put_command(command)
         return command
 
@@ -258,9 +260,9 @@ class Recorder:
             self._stop_recording(cmd.reason)
             self._buffering = False
             self._ring.clear()
-            self._update_mode()
+            self._update_mode(cmd.at)
             return False
-        self._update_mode()
+        self._update_mode(cmd.at)
         return True
 
     def _start_recording(self, cmd: _Command) -> None:
@@ -397,13 +399,16 @@ class Recorder:
         self._overflow_reported = total
         self._overflow_reported_at = now
 
-    def _update_mode(self) -> None:
+    def _update_mode(self, at: float | None = None) -> None:
+        """Publish the mode; `at` is when the change was asked for (default: now)."""
         mode: RecorderMode = ("recording" if self._recording is not None
                               else "buffering" if self._buffering else "idle")
         if mode == self._mode:
             return
         if self._mode == "idle":
-            self._active_since = self._clock.monotonic()  # grace before stall detection
+            # stall detection starts counting from the request, not from when the
+            # worker got to it
+            self._active_since = self._clock.monotonic() if at is None else at
         self._mode = mode
         self._emit(ModeChanged(mode))
 
