@@ -1,6 +1,8 @@
 """Test helpers for the media pipeline: real H.264/PCM test clips, a manual clock and an
 in-memory stand-in for evidence storage (a collaborator of the code under test).
 
+`ManualClock` is the HAL's deterministic clock, re-exported for the media tests.
+
 The clip is a flash/beep test pattern: every whole second of media time the picture is
 white for one frame and a 1 kHz tone starts, otherwise the picture is dark grey with a
 moving bar (so P-frames are not empty) and the audio is quiet.
@@ -8,9 +10,8 @@ moving bar (so P-frames are not empty) and the audio is quiet.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
@@ -26,7 +27,8 @@ from bodycam.firmware.evidence.api import (
     SegmentInfo,
     StorageFullError,
 )
-from bodycam.hal.interfaces import AudioChunk, Clock, VideoPacket
+from bodycam.hal.clocks import ManualClock
+from bodycam.hal.interfaces import AudioChunk, VideoPacket
 
 WIDTH, HEIGHT, FPS, GOP = 160, 120, 15, 15
 SAMPLE_RATE, CHANNELS = 48_000, 1
@@ -127,32 +129,6 @@ def decode_all(path: Path) -> dict[str, int]:
         for frame in container.decode(*container.streams):
             counts["video" if isinstance(frame, av.VideoFrame) else "audio"] += 1
     return counts
-
-
-class ManualClock(Clock):
-    """A clock tests move by hand."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self._now = start
-        self._wall0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-        self._lock = threading.Lock()
-
-    def monotonic(self) -> float:
-        with self._lock:
-            return self._now
-
-    def wall(self) -> datetime:
-        return self._wall0 + timedelta(seconds=self.monotonic())
-
-    def synchronised(self) -> bool:
-        return True
-
-    def sleep(self, seconds: float) -> None:
-        self.advance(seconds)
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._now += seconds
 
 
 # --------------------------------------------------------------------------- storage fake
@@ -263,3 +239,24 @@ def feed(recorder: MediaSink, clock: ManualClock, items: list[MediaItem] | tuple
             recorder.on_video(item)
         else:
             recorder.on_audio(item)
+
+
+def record_with_recorder(store: object, clock: ManualClock, items: list[MediaItem], *,
+                         segment_seconds: float = 2.0) -> list[object]:
+    """Run `items` through a real Recorder into `store`; returns the events it reported."""
+    from bodycam.firmware.media.recorder import Recorder
+
+    events: list[object] = []
+    recorder = Recorder(clock, store,  # type: ignore[arg-type]
+                        video=VIDEO, audio=AUDIO,
+                        evidence=evidence_config(segment_seconds=segment_seconds),
+                        on_event=events.append, queue_capacity=100_000)
+    recorder.start()
+    try:
+        recorder.start_recording()
+        feed(recorder, clock, items, t0=clock.monotonic())
+        recorder.stop_recording("stopped by wearer")
+        assert recorder.flush(30.0), "recorder did not finish"
+    finally:
+        assert recorder.shutdown(30.0)
+    return events

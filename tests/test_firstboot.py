@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import pwd
 import stat
 from datetime import UTC, datetime
@@ -183,6 +184,34 @@ def test_entry_point_imports_and_writes_identity(layout: DeviceLayout, hooks: Re
     assert main(argv, clock=ManualClock(WHEN), audit=hooks.audit,
                 indicate=hooks.indicate) == 1
     assert hooks.patterns == [FAULT_PROVISIONING]
+
+
+def test_camera_program_restarts_only_when_the_configuration_changed(
+        layout: DeviceLayout, hooks: Recorder, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """systemctl is the stand-in here (no systemd runs in the test); it records calls."""
+    calls = tmp_path / "systemctl.log"
+    stub = tmp_path / "bin" / "systemctl"
+    stub.parent.mkdir()
+    stub.write_text(f'#!/bin/sh\necho "$*" >> {calls}\n')
+    stub.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{stub.parent}{os.pathsep}{os.environ['PATH']}")
+    user = pwd.getpwuid(Owner.current().service_uid).pw_name
+    argv = ["--root", str(layout.root), "--user", user,
+            "--restart-if-changed", "bodycam.service"]
+
+    def boot() -> int:
+        return main(argv, clock=ManualClock(WHEN), audit=hooks.audit, indicate=hooks.indicate)
+
+    drop(layout, VALID)
+    assert boot() == 0
+    assert calls.read_text() == "try-restart bodycam.service\n"
+    drop(layout, VALID)  # the same file again: no restart
+    assert boot() == 0
+    assert boot() == 0  # nothing on the boot partition: no restart
+    drop(layout, "[video]\nfps = 500\n")  # rejected: no restart
+    assert boot() == 1
+    assert calls.read_text() == "try-restart bodycam.service\n"
 
 
 def test_entry_point_names_a_missing_service_user(layout: DeviceLayout) -> None:

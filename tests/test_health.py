@@ -27,7 +27,7 @@ def test_fresh_monitor_is_healthy_during_the_first_stall_period() -> None:
 
 def test_every_silent_source_is_named_with_how_long() -> None:
     clock = ManualClock()
-    health = HealthMonitor(clock, STALL)
+    health = HealthMonitor(clock, STALL, watch_loop=True)
     clock.advance(4.5)
     report = health.check()
     assert not report.ok
@@ -40,7 +40,7 @@ def test_every_silent_source_is_named_with_how_long() -> None:
 
 def test_only_the_stalled_camera_is_reported() -> None:
     clock = ManualClock(start_monotonic=100.0)
-    health = HealthMonitor(clock, STALL)
+    health = HealthMonitor(clock, STALL, watch_loop=True)
     clock.advance(2.0)
     health.note_video(clock.monotonic())  # last frame at 102.0, then the camera hangs
     for _ in range(6):
@@ -56,8 +56,19 @@ def test_microphone_is_not_watched_when_audio_is_disabled() -> None:
     health = HealthMonitor(clock, STALL, audio_enabled=False)
     clock.advance(10.0)
     health.note_video(10.0)
-    health.note_loop(10.0)
     assert health.check().ok
+
+
+def test_loop_heartbeat_is_watched_only_when_asked_for() -> None:
+    clock = ManualClock()
+    health = HealthMonitor(clock, STALL, audio_enabled=False)
+    watched = HealthMonitor(clock, STALL, audio_enabled=False, watch_loop=True)
+    clock.advance(5.0)
+    for monitor in (health, watched):
+        monitor.note_video(5.0)
+    assert health.check().ok
+    assert watched.check().problems == [
+        "controller stalled: controller loop has not run for 5.0 s (limit 3 s)"]
 
 
 def test_paused_source_is_ignored_and_resume_grants_a_new_stall_period() -> None:
@@ -65,14 +76,11 @@ def test_paused_source_is_ignored_and_resume_grants_a_new_stall_period() -> None
     health = HealthMonitor(clock, STALL, audio_enabled=False)
     health.pause("camera")
     clock.advance(10.0)
-    health.note_loop(10.0)
     assert health.check().ok
     health.resume("camera")
     clock.advance(STALL)
-    health.note_loop(clock.monotonic())
     assert health.check().ok
     clock.advance(0.5)
-    health.note_loop(clock.monotonic())
     assert health.check().problems == ["camera stalled: no video packets for 3.5 s (limit 3 s)"]
 
 
@@ -83,7 +91,6 @@ def test_note_from_another_thread_is_seen() -> None:
     camera_thread = threading.Thread(target=health.note_video, args=(5.0,))
     camera_thread.start()
     camera_thread.join()
-    health.note_loop(5.0)
     assert health.check().ok
 
 
@@ -128,7 +135,6 @@ def test_a_stalled_camera_stops_the_watchdog_pings(tmp_path: Path) -> None:
             now = clock.monotonic()
             if now < 4.0:
                 health.note_video(now)
-            health.note_loop(now)
             if health.check(now).ok and health.due_for_ping(now):
                 notifier.watchdog()
                 assert systemd.recv(64) == b"WATCHDOG=1"

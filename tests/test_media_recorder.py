@@ -49,7 +49,7 @@ from bodycam.hal.interfaces import AudioChunk, VideoPacket
 class Harness:
     def __init__(self, store: FakeStore | None = None, *, start: bool = True,
                  queue_capacity: int = 100_000, **evidence: float) -> None:
-        self.clock = ManualClock(1000.0)
+        self.clock = ManualClock(start_monotonic=1000.0)
         self.store = store or FakeStore()
         self.events: list[RecorderEvent] = []
         self.recorder = Recorder(self.clock, self.store, video=VIDEO, audio=AUDIO,

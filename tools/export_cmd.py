@@ -292,7 +292,7 @@ class _Mp4Joiner:
                 if self._base is None and packets:
                     # audio priming starts before the first picture: the earliest
                     # packet of the recording, whatever its stream, becomes time zero
-                    self._base = min(float(p.dts * p.time_base) for p in packets)
+                    self._base = min(float((p.dts or 0) * p.time_base) for p in packets)
                 for packet in packets:
                     self._mux(packet)
         except av.error.FFmpegError as exc:
@@ -312,8 +312,9 @@ class _Mp4Joiner:
             self.dropped += 1
             return
         self._last_dts[kind] = packet.dts
-        start, end = self._first_end.get(kind, (float(packet.pts * tb), 0.0))
-        self._first_end[kind] = (start, float((packet.pts + (packet.duration or 0)) * tb))
+        pts = packet.pts if packet.pts is not None else packet.dts
+        start = self._first_end[kind][0] if kind in self._first_end else float(pts * tb)
+        self._first_end[kind] = (start, float((pts + (packet.duration or 0)) * tb))
         packet.stream = out
         self._container.mux(packet)
 

@@ -106,7 +106,11 @@ class Controller:
         self._feedback = Feedback(hardware.indicators, self._clock,
                                   stealth_allowed=config.privacy.stealth_allowed,
                                   reminder_interval=config.alarms.reminder_interval_seconds)
-        self._health = HealthMonitor(self._clock, config.evidence.stall_seconds)
+        self._health = HealthMonitor(self._clock, config.evidence.stall_seconds,
+                                     audio_enabled=config.audio.enabled,
+                                     ping_interval=self._notifier.watchdog_interval())
+        for source in ("camera", "microphone"):  # watched from when they are started
+            self._health.pause(source)
         renderer = DisplayRenderer(hardware.display.size, hardware.display.mode,
                                    config.display.mirror, rotation=0)  # the HAL display rotates
         self._display = DisplayWorker(hardware.display, renderer, self._clock,
@@ -328,20 +332,25 @@ class Controller:
         except HardwareError as exc:
             self._audit.record("fault", reason=str(exc))
             self._alarm("hardware", str(exc))
+        self._health.resume("camera")
+        if self._config.audio.enabled:
+            self._health.resume("microphone")
         self._camera_on = True
 
     def _stop_sources(self) -> None:
         self._hw.camera.stop()
         self._hw.microphone.stop()
+        self._health.pause("camera")
+        self._health.pause("microphone")
         self._camera_on = False
 
     # media callbacks: camera/mic threads, never block
     def _on_video(self, packet: VideoPacket) -> None:
-        self._health.note_video(packet.pts_us / 1e6)
+        self._health.note_video(self._clock.monotonic())
         self._recorder.on_video(packet)
 
     def _on_audio(self, chunk: AudioChunk) -> None:
-        self._health.note_audio(chunk.pts_us / 1e6)
+        self._health.note_audio(self._clock.monotonic())
         self._recorder.on_audio(chunk)
 
     def _on_preview(self, frame: PreviewFrame) -> None:

@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import pwd
+import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -386,6 +387,9 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
                         help="treat this directory as / (image building, tests)")
     parser.add_argument("--user", default=SERVICE_USER,
                         help="service user that may read the configuration and owns the key")
+    parser.add_argument("--restart-if-changed", metavar="UNIT",
+                        help="after installing a new configuration, `systemctl try-restart` "
+                             "this unit so it runs with it (nothing else restarts it)")
     args = parser.parse_args(argv)
     handler = logging.StreamHandler()
     handler.setFormatter(JournalFormatter("%(message)s"))
@@ -405,7 +409,22 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
             _log.error("the active configuration %s is invalid, identity not written:\n%s",
                        layout.config_file, exc)
             return 1
+    if result is ImportResult.INSTALLED and args.restart_if_changed:
+        return _try_restart(args.restart_if_changed)
     return 1 if result is ImportResult.REJECTED else 0
+
+
+def _try_restart(unit: str) -> int:
+    """Restart the camera program on its new configuration; only when it changed, since
+    a restart ends a recording (sealed cleanly, but a new recording starts after it)."""
+    done = subprocess.run(["systemctl", "try-restart", unit], capture_output=True,
+                          text=True, check=False)
+    if done.returncode != 0:
+        _log.error("could not restart %s: %s; fix: reboot the camera to use the new "
+                   "configuration", unit, done.stderr.strip())
+        return 1
+    _log.info("restarted %s with the new configuration", unit)
+    return 0
 
 
 if __name__ == "__main__":

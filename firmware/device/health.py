@@ -43,14 +43,16 @@ class HealthReport:
 class HealthMonitor:
     """Tracks when each watched source last delivered; stale after `stall_seconds`.
 
-    Every source starts watched (the microphone only with `audio_enabled`) and gets
+    The camera is watched from the start, the microphone with `audio_enabled`; each gets
     `stall_seconds` from construction (or resume()) to deliver its first item.
     `ping_interval` is SystemdNotifier.watchdog_interval() (already half of WatchdogSec=);
-    None means there is no watchdog to ping.
+    None means there is no watchdog to ping. The controller loop that calls check() is
+    alive whenever it does, so it needs no heartbeat; `watch_loop=True` is for a check()
+    made on another thread, and then the loop calls note_loop() every iteration.
     """
 
     def __init__(self, clock: Clock, stall_seconds: float, *, audio_enabled: bool = True,
-                 ping_interval: float | None = None) -> None:
+                 ping_interval: float | None = None, watch_loop: bool = False) -> None:
         if not stall_seconds > 0:
             raise ValueError(f"stall_seconds must be positive, got {stall_seconds}")
         self._clock = clock
@@ -58,22 +60,28 @@ class HealthMonitor:
         self._ping_interval = ping_interval
         self._last_ping = -math.inf
         self._last: dict[Source, float] = dict.fromkeys(SOURCES, clock.monotonic())
-        self._watched: set[Source] = {"camera", "controller"}
+        self._watched: set[Source] = {"camera"}
         if audio_enabled:
             self._watched.add("microphone")
+        if watch_loop:
+            self._watched.add("controller")
 
     # ---- called from the device threads: one store each, no lock
 
     def note_video(self, t: float) -> None:
-        """A video packet arrived at monotonic time `t` (camera thread)."""
+        """A video packet arrived at time `t` of the monitor's clock (camera thread).
+
+        Pass the arrival time (clock.monotonic()), not the packet's pts: stalls are about
+        when data arrives, and the media clock need not be the monitor's clock.
+        """
         self._last["camera"] = t
 
     def note_audio(self, t: float) -> None:
-        """An audio chunk arrived at monotonic time `t` (audio thread)."""
+        """An audio chunk arrived at time `t` of the monitor's clock (audio thread)."""
         self._last["microphone"] = t
 
     def note_loop(self, t: float) -> None:
-        """The controller loop completed an iteration at `t`."""
+        """The watched loop completed an iteration at `t` (only with watch_loop=True)."""
         self._last["controller"] = t
 
     # ---- called from the main loop

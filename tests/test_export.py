@@ -1,0 +1,175 @@
+"""`bodycam-evidence export`: real recordings (Recorder + FileEvidenceStore) to one MP4."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from media_fixtures import (
+    AUDIO,
+    FPS,
+    VIDEO,
+    VideoPacket,
+    clip,
+    decode_all,
+    probe,
+    record_with_recorder,
+)
+from test_evidence_support import AgeIdentity, age_identity, make_store
+
+from bodycam.firmware.evidence.device_key import DeviceKey
+from bodycam.firmware.evidence.recovery import recover_unfinished
+from bodycam.firmware.evidence.store import FileEvidenceStore
+from bodycam.firmware.media.events import RecordingStarted
+from bodycam.firmware.media.muxer import TsSegmentMuxer
+from bodycam.hal.clocks import ManualClock
+from bodycam.tools.avsync import measure_av_sync
+from bodycam.tools.evidence_cli import main
+
+
+@pytest.fixture
+def identity(tmp_path: Path) -> AgeIdentity:
+    return age_identity(tmp_path)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(start_monotonic=50.0)
+
+
+@pytest.fixture
+def key() -> DeviceKey:
+    return DeviceKey.generate()
+
+
+@pytest.fixture
+def store(tmp_path: Path, identity: AgeIdentity, clock: ManualClock,
+          key: DeviceKey) -> FileEvidenceStore:
+    return make_store(tmp_path, identity, clock, key)
+
+
+@pytest.fixture
+def recording(store: FileEvidenceStore, clock: ManualClock) -> Path:
+    events = record_with_recorder(store, clock, clip(6.0), segment_seconds=2.0)
+    started = next(e for e in events if isinstance(e, RecordingStarted))
+    return store.evidence_dir / started.recording_id
+
+
+def export(recording: Path, identity: AgeIdentity, out: Path, *extra: str) -> int:
+    return main(["export", str(recording), "-i", str(identity.identity_file),
+                 "-o", str(out), *extra])
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def report_of(out: Path) -> dict[str, object]:
+    parsed: dict[str, object] = json.loads(out.with_suffix(".report.json").read_text())
+    return parsed
+
+
+def test_export_joins_all_segments_into_one_mp4_with_a_report(
+        tmp_path: Path, recording: Path, identity: AgeIdentity,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "case-17.mp4"
+    assert export(recording, identity, out) == 0
+
+    info = probe(out)
+    fmt = info["format"]
+    assert "mp4" in fmt["format_name"]  # type: ignore[index]
+    assert float(fmt["duration"]) == pytest.approx(6.0, abs=0.1)  # type: ignore[index]
+    assert sorted(s["codec_name"] for s in info["streams"]) == ["aac", "h264"]  # type: ignore[attr-defined]
+    assert decode_all(out)["video"] == 6 * FPS  # every frame of every segment
+    assert measure_av_sync(out)["max_abs_ms"] < 20
+    head = out.read_bytes()
+    assert head.index(b"moov") < head.index(b"mdat")  # +faststart: index at the front
+
+    report = report_of(out)
+    assert report["forced"] is False and report["notes"] == []
+    assert report["verification"]["status"] == "verified"  # type: ignore[index]
+    assert report["output"]["sha256"] == sha256(out)  # type: ignore[index]
+    segments = report["segments"]
+    assert [s["file"] for s in segments] == ["00000.age", "00001.age", "00002.age"]  # type: ignore[attr-defined]
+    for entry in segments:  # type: ignore[attr-defined]
+        assert entry["sha256"] == sha256(recording / entry["file"])
+    assert report["manifest"]["sha256"] == sha256(recording / "manifest.jsonl")  # type: ignore[index]
+    progress = capsys.readouterr().err
+    assert "segment 3/3 00002.age: 100%" in progress
+
+
+def test_tampered_recording_is_refused_unless_forced(
+        tmp_path: Path, recording: Path, identity: AgeIdentity) -> None:
+    segment = recording / "00001.age"
+    data = bytearray(segment.read_bytes())
+    data[-100] ^= 0xFF
+    segment.write_bytes(bytes(data))
+    out = tmp_path / "out.mp4"
+    assert export(recording, identity, out) == 1
+    assert not out.exists() and not out.with_suffix(".report.json").exists()
+
+    assert export(recording, identity, out, "--force") == 0
+    report = report_of(out)
+    assert report["forced"] is True
+    assert report["verification"]["status"] == "failed"  # type: ignore[index]
+    notes = " ".join(report["notes"])  # type: ignore[arg-type]
+    assert "FORCED export despite failed verification" in notes
+    assert "segment 1" in notes  # the damaged chunk is named, the rest was kept
+
+
+def test_segment_cut_by_power_loss_is_salvaged_and_reported(
+        tmp_path: Path, store: FileEvidenceStore, clock: ManualClock, key: DeviceKey,
+        identity: AgeIdentity) -> None:
+    items = clip(8.0)
+    writer = store.begin_recording(wall_start=clock.wall(), clock_synchronised=True,
+                                   prerecord_us=0)
+    muxer = TsSegmentMuxer(VIDEO, AUDIO, items[0].pts_us)
+    first = writer.open_segment(0, clock.wall())
+    muxer.open_segment(first.write)
+    cut_at = next(i for i in items if isinstance(i, VideoPacket) and i.keyframe
+                  and i.pts_us - items[0].pts_us >= 2_000_000)
+    second = None
+    for item in items:
+        if item is cut_at:
+            muxer.close_segment()
+            first.close(2_000_000)
+            second = writer.open_segment(2_000_000, clock.wall())
+            muxer.open_segment(second.write)
+        if isinstance(item, VideoPacket):
+            muxer.add_video(item)
+        else:
+            muxer.add_audio(item)
+    assert second is not None
+    clock.advance(5)
+    second.tick(clock.monotonic())  # synced to the card, then the power goes
+    del second, muxer, writer
+    (recovered,) = recover_unfinished(store.evidence_dir.parent, key, clock)
+
+    out = tmp_path / "salvaged.mp4"
+    assert export(recovered.directory, identity, out) == 0
+    report = report_of(out)
+    notes = " ".join(report["notes"])  # type: ignore[arg-type]
+    assert "cut short by power loss: salvaged" in notes
+    salvaged = [s for s in report["segments"] if "salvaged_bytes" in s]  # type: ignore[attr-defined]
+    assert len(salvaged) == 1 and salvaged[0]["salvaged_bytes"] > 0
+    video_frames = decode_all(out)["video"]
+    assert 2 * FPS < video_frames < 8 * FPS  # segment 0 whole, segment 1 in part
+
+
+def test_wrong_identity_is_a_decrypt_failure(tmp_path: Path, recording: Path) -> None:
+    (tmp_path / "other").mkdir()
+    stranger = age_identity(tmp_path / "other")
+    out = tmp_path / "out.mp4"
+    assert export(recording, stranger, out) == 1
+    assert not out.exists() and not Path(str(out) + ".partial").exists()
+
+
+def test_usage_errors_exit_2(tmp_path: Path, recording: Path, identity: AgeIdentity) -> None:
+    existing = tmp_path / "exists.mp4"
+    existing.write_bytes(b"")
+    assert export(recording, identity, existing) == 2
+    missing_key = AgeIdentity(tmp_path / "nope.txt", identity.recipient)
+    assert export(recording, missing_key, tmp_path / "x.mp4") == 2
+    assert export(tmp_path / "no-such-dir", identity, tmp_path / "y.mp4") == 2

@@ -1,0 +1,47 @@
+"""Recorder into the real evidence store: encrypted, verifiable, playable with `age -d`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from media_fixtures import FPS, clip, decode_all, probe, record_with_recorder
+from test_evidence_support import AgeIdentity, age_decrypt, age_identity, make_store
+
+from bodycam.firmware.evidence.device_key import DeviceKey
+from bodycam.firmware.evidence.signed_log import read_records
+from bodycam.firmware.evidence.verify import verify_recording
+from bodycam.firmware.media.events import RecordingSealed, RecordingStarted
+from bodycam.hal.clocks import ManualClock
+
+
+@pytest.fixture
+def identity(tmp_path: Path) -> AgeIdentity:
+    return age_identity(tmp_path)
+
+
+def test_recording_is_verified_and_every_segment_plays_after_age_decrypt(
+        tmp_path: Path, identity: AgeIdentity) -> None:
+    clock = ManualClock(start_monotonic=50.0)
+    store = make_store(tmp_path, identity, clock, DeviceKey.generate())
+    events = record_with_recorder(store, clock, clip(6.0), segment_seconds=2.0)
+
+    started = next(e for e in events if isinstance(e, RecordingStarted))
+    sealed = next(e for e in events if isinstance(e, RecordingSealed))
+    assert sealed.reason == "stopped by wearer" and sealed.segments == 3
+    directory = store.evidence_dir / started.recording_id
+    report = verify_recording(directory)
+    assert report.status == "verified", report.summary()
+
+    segments = [r for r in read_records(directory / "manifest.jsonl")
+                if r["event"] == "segment"]
+    assert [r["media_start_us"] for r in segments] == [0, 2_000_000, 4_000_000]
+    for record in segments:
+        plain = age_decrypt(identity, directory / record["file"])
+        assert plain.returncode == 0, plain.stderr
+        ts = tmp_path / f"{record['index']}.ts"
+        ts.write_bytes(plain.stdout)
+        streams = sorted(s["codec_name"] for s in probe(ts)["streams"])  # type: ignore[attr-defined]
+        assert streams == ["aac", "h264"]
+        assert decode_all(ts)["video"] == 2 * FPS
+    assert not any(p.suffix == ".ts" for p in directory.iterdir())  # no plaintext stored
