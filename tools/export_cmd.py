@@ -200,7 +200,10 @@ class ExportJob:
                     self._fail_or_note(f"segment {source.index} ({source.file}) is missing")
                     continue
                 plaintext = self._decrypt(source, path)
-                joiner.add(plaintext, source.file)
+                try:
+                    joiner.add(plaintext, source.file)
+                except ExportError as exc:
+                    self._fail_or_note(str(exc))
                 done += path.stat().st_size
                 _progress(f"segment {number}/{len(sources)} {source.file}: "
                           f"{100 * done // max(total, 1)}%")
@@ -269,6 +272,7 @@ class _Mp4Joiner:
         self._container: Any = av.open(str(path), "w", format="mp4",
                                        options={"movflags": "+faststart"})
         self._streams: dict[str, Any] = {}
+        self._codecs: dict[str, str] = {}
         self._base: float | None = None  # seconds subtracted from every timestamp
         self._last_dts: dict[str, int] = {}
         self._first_end: dict[str, tuple[float, float]] = {}
@@ -288,6 +292,7 @@ class _Mp4Joiner:
                     if stream.type not in self._streams:
                         self._streams[stream.type] = \
                             self._container.add_stream_from_template(stream)
+                        self._codecs[stream.type] = stream.codec_context.name
                 packets = [p for p in segment.demux(streams) if p.dts is not None and p.size]
                 if self._base is None and packets:
                     # audio priming starts before the first picture: the earliest
@@ -296,7 +301,7 @@ class _Mp4Joiner:
                 for packet in packets:
                     self._mux(packet)
         except av.error.FFmpegError as exc:
-            raise ExportError(f"{label} does not demux as MPEG-TS: {exc}") from None
+            raise ExportError(f"{label} holds no readable MPEG-TS ({exc})") from None
 
     def _mux(self, packet: Any) -> None:
         kind = packet.stream.type
@@ -320,10 +325,10 @@ class _Mp4Joiner:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "streams": {kind: {"codec": stream.codec_context.name,
+            "streams": {kind: {"codec": self._codecs[kind],
                                "start_s": round(self._first_end[kind][0], 6),
                                "end_s": round(self._first_end[kind][1], 6)}
-                        for kind, stream in self._streams.items() if kind in self._first_end},
+                        for kind in self._streams if kind in self._first_end},
             "dropped_packets": self.dropped,
         }
 

@@ -1,0 +1,55 @@
+"""Keeps the README's generated sections equal to the code they describe.
+
+`python -m bodycam.tools.readme` rewrites the sections between their markers; the test
+suite fails when a section is stale, so the README cannot drift from the state table,
+the feedback patterns or the configuration schema.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from bodycam.firmware.config.reference import markdown_table
+from bodycam.firmware.device.diagram_cmd import mermaid_state_diagram
+from bodycam.firmware.device.feedback import pattern_table_markdown
+
+SECTIONS: dict[str, Callable[[], str]] = {
+    "config-reference": markdown_table,
+    "state-diagram": lambda: "```mermaid\n" + mermaid_state_diagram().rstrip("\n") + "\n```",
+    "feedback-patterns": pattern_table_markdown,
+}
+
+
+def markers(name: str) -> tuple[str, str]:
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+
+
+def section_text(readme: str, name: str) -> str:
+    """What the README holds between the markers of `name` (without the newlines)."""
+    start, end = markers(name)
+    if start not in readme or end not in readme:
+        raise ValueError(f"README has no {start} ... {end} markers; add them where the "
+                         f"generated {name} section belongs")
+    return readme[readme.index(start) + len(start):readme.index(end)].strip("\n")
+
+
+def render(readme: str) -> str:
+    for name, make in SECTIONS.items():
+        start, end = markers(name)
+        section_text(readme, name)  # checks the markers exist
+        head, tail = readme[:readme.index(start) + len(start)], readme[readme.index(end):]
+        readme = head + "\n" + make().rstrip("\n") + "\n" + tail
+    return readme
+
+
+def main() -> int:
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("README.md")
+    path.write_text(render(path.read_text(encoding="utf-8")), encoding="utf-8")
+    print(f"updated the generated sections of {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
