@@ -208,6 +208,30 @@ def test_camera_stall_is_noted_as_a_gap_and_audio_continues(
     assert counts["audio"] > 6 * 46  # audio kept going through the camera stall
 
 
+def test_recording_starts_on_audio_while_the_camera_is_stalled(
+        harness_factory: type[Harness], tmp_path: Path) -> None:
+    h = harness_factory(stall_seconds=1.0, segment_seconds=60)
+    items = clip(6.0)
+    h.recorder.start_buffering()
+    h.feed([i for i in between(items, 0, 2) if isinstance(i, AudioChunk)])
+    h.settle()
+    assert [e.source for e in h.of(StallStarted)] == ["camera"]  # type: ignore[attr-defined]
+    h.recorder.start_recording()
+    h.feed([i for i in between(items, 2, 3.5) if isinstance(i, AudioChunk)])
+    h.feed(between(items, 3.5, 6))
+    h.recorder.stop_recording("done")
+    h.settle()
+    rec = h.recording
+    # the evidence starts with the first audio after the press, not with the camera
+    assert rec.gaps[0] == ("camera", 0, None)
+    assert rec.gaps[1][:2] == ("camera", 0) and rec.gaps[1][2] is not None
+    (segment,) = rec.segments
+    path = segment_file(tmp_path, segment.data)
+    counts = decode_all(path)
+    assert counts["audio"] > 3.5 * 46
+    assert counts["video"] == 2 * FPS  # video from its first keyframe after the stall (4 s)
+
+
 def test_microphone_stall_never_stops_video(
         harness_factory: type[Harness], tmp_path: Path) -> None:
     h = harness_factory(stall_seconds=1.0, segment_seconds=60)
