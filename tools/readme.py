@@ -15,10 +15,22 @@ from bodycam.firmware.config.reference import markdown_table
 from bodycam.firmware.device.diagram_cmd import mermaid_state_diagram
 from bodycam.firmware.device.feedback import pattern_table_markdown
 
+REPO = Path(__file__).resolve().parents[1]  # a developer tool: runs from the source tree
+
+
+def technician_guide() -> str:
+    """docs/technician.md (also installed on the camera) one heading level down."""
+    text = (REPO / "docs" / "technician.md").read_text(encoding="utf-8")
+    body = text.split("\n", 1)[1]  # drop its own title; the README has one
+    return "\n".join("#" + line if line.startswith("#") else line
+                     for line in body.strip("\n").splitlines())
+
+
 SECTIONS: dict[str, Callable[[], str]] = {
     "config-reference": markdown_table,
     "state-diagram": lambda: "```mermaid\n" + mermaid_state_diagram().rstrip("\n") + "\n```",
     "feedback-patterns": pattern_table_markdown,
+    "technician-guide": technician_guide,
 }
 
 
