@@ -201,3 +201,21 @@ def test_leading_non_keyframes_of_a_segment_are_dropped() -> None:
         muxer.add_video(item)
     muxer.finish()
     assert muxer.dropped_leading_frames == FPS - 1
+
+
+def test_aac_timeline_ignores_jitter_and_trims_overlap() -> None:
+    from bodycam.firmware.media.aac import AacEncoder
+
+    chunks = [i for i in clip(2.0) if isinstance(i, AudioChunk)]
+    origin = chunks[0].pts_us
+    jitter = [AudioChunk(c.pcm, c.pts_us + (4_000 if n % 2 else -3_000), c.sample_rate,
+                         c.channels) for n, c in enumerate(chunks)]
+    overlap = AudioChunk(chunks[10].pcm, chunks[10].pts_us - 15_000, 48_000, 1)
+    encoder = AacEncoder(AUDIO, origin)
+    packets = [p for c in [*jitter[:10], overlap, *jitter[10:]] for p in encoder.encode(c)]
+    packets += encoder.flush()
+    pts = [p.pts for p in packets]
+    assert all(b - a == 1024 for a, b in itertools.pairwise(pts))  # one seamless timeline
+    # the first chunk (3 ms early) anchors the timeline; AAC priming puts the first
+    # packet one frame before the first sample
+    assert pts[0] == -144 - 1024

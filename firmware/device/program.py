@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bodycam.firmware import __version__
 from bodycam.firmware.config.model import Config
@@ -19,6 +19,7 @@ from bodycam.firmware.device.display_worker import FrameObserver
 from bodycam.firmware.device.sdnotify import SystemdNotifier
 from bodycam.firmware.evidence.device_key import DeviceKey
 from bodycam.firmware.evidence.recovery import recover_unfinished
+from bodycam.firmware.evidence.storage_space import FreeSpace, statvfs_free_bytes
 from bodycam.firmware.evidence.store import FileEvidenceStore
 from bodycam.firmware.media.events import RecorderEvent
 from bodycam.firmware.media.recorder import Recorder
@@ -37,28 +38,61 @@ class Device:
     recorder: Recorder
     audit: AuditLog
     controller: Controller
+    failure: BaseException | None = field(default=None, init=False)
+    """Why `run` ended abnormally; read it after the run thread has been joined."""
 
     def run(self) -> None:
-        """Run on the calling thread until the device is off; always releases hardware."""
+        """Run on the calling thread until the device is off; always releases hardware.
+
+        A controller failure is re-raised after the recording is sealed and the hardware
+        released, so the service manager sees the failure and restarts the program.
+        """
         try:
             self.recorder.start()
             self.controller.run()
+        except BaseException as exc:
+            self.failure = exc
+            raise
         finally:
-            self.recorder.shutdown()
-            self.hardware.close()
-            self.audit.close()
+            self._release()
 
     def start_in_thread(self) -> threading.Thread:
-        thread = threading.Thread(target=self.run, name="controller", daemon=True)
+        """Run on a daemon thread; a failure is kept in `failure` (and logged), so the
+        caller decides the exit status instead of a traceback from the thread hook."""
+        thread = threading.Thread(target=self._run_quietly, name="controller", daemon=True)
         thread.start()
         return thread
+
+    def _run_quietly(self) -> None:
+        try:
+            self.run()
+        except Exception:
+            log.error("the device program stopped after a failure; see the log above")
+
+    def _release(self) -> None:
+        """Seal and stop everything; each step runs even if an earlier one failed."""
+        steps = (("recorder", self.recorder.shutdown), ("hardware", self.hardware.close),
+                 ("audit log", self.audit.close))
+        for name, step in steps:
+            try:
+                step()
+            except Exception:
+                log.exception("releasing the %s failed", name)
+        # The controller sets `finished` when its loop ends; set it again here so that
+        # waiters also wake when the recorder failed to start before the loop ran.
+        self.controller.finished.set()
 
 
 def assemble(config: Config, hardware: Hardware, *,
              notifier: SystemdNotifier | None = None,
              on_display_frame: FrameObserver | None = None,
-             on_state: StateObserver | None = None) -> Device:
-    """Open key, audit log and evidence store; recover what a power cut left unfinished."""
+             on_state: StateObserver | None = None,
+             free_space: FreeSpace = statvfs_free_bytes) -> Device:
+    """Open key, audit log and evidence store; recover what a power cut left unfinished.
+
+    `free_space` measures the data partition (the simulator and tests inject a
+    scripted one to reach "storage full" without filling a disk).
+    """
     clock = hardware.clock
     data_dir = config.storage.data_dir
     data_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
@@ -72,7 +106,7 @@ def assemble(config: Config, hardware: Hardware, *,
         device_id=config.device.id, firmware_version=__version__,
         config_digest=config.digest, clock=clock,
         reserve_bytes=config.storage.reserve_mb * MIB,
-        sync_interval=config.evidence.sync_interval_seconds)
+        sync_interval=config.evidence.sync_interval_seconds, free_space=free_space)
     controller: Controller | None = None
 
     def to_controller(event: RecorderEvent) -> None:

@@ -347,9 +347,14 @@ class Recorder:
     def _end_recording(self, reason: str) -> None:
         rec, self._recording = self._recording, None
         self._backlog.clear()
-        self._update_mode()
         if rec is None:
             return
+        try:
+            self._seal(rec, reason)
+        finally:
+            self._update_mode()  # after RecordingSealed: the recording is really over
+
+    def _seal(self, rec: SegmentedRecording, reason: str) -> None:
         last = rec.segments[-1] if rec.segments else None
         try:
             outcome = rec.seal(reason)
