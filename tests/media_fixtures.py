@@ -10,6 +10,7 @@ moving bar (so P-frames are not empty) and the audio is quiet.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
@@ -191,22 +192,35 @@ class FakeRecording:
     def seal(self, reason: str) -> None:
         assert self.seal_reason is None, "sealed twice"
         assert all(s.info is not None for s in self.segments), "sealed with an open segment"
+        if self.store.seal_error is not None:
+            raise self.store.seal_error
         self.seal_reason = reason
 
 
 class FakeStore:
-    """In-memory EvidenceStore; `capacity` bytes of segment data, then StorageFullError."""
+    """In-memory EvidenceStore; `capacity` bytes of segment data, then StorageFullError.
+
+    Faults a real card produces can be switched on: `begin_error` (raised by
+    begin_recording), `write_error` (raised by every segment write), `seal_error`
+    (raised by seal); `on_write` runs on every segment write (a slow card).
+    """
 
     def __init__(self, capacity: int | None = None, has_recipient: bool = True) -> None:
         self.capacity = capacity
         self.has_recipient = has_recipient
         self.used = 0
         self.recordings: list[FakeRecording] = []
+        self.begin_error: Exception | None = None
+        self.write_error: Exception | None = None
+        self.seal_error: Exception | None = None
+        self.on_write: Callable[[], None] | None = None
 
     def begin_recording(self, *, wall_start: datetime, clock_synchronised: bool,
                         prerecord_us: int) -> FakeRecording:
         if not self.has_recipient:
             raise NoRecipientError("no evidence recipient configured")
+        if self.begin_error is not None:
+            raise self.begin_error
         rec = FakeRecording(f"REC{len(self.recordings):03d}", Path("/nonexistent"),
                             prerecord_us, self)
         self.recordings.append(rec)
@@ -216,6 +230,10 @@ class FakeStore:
         return 1 << 40 if self.capacity is None else self.capacity - self.used
 
     def take(self, n: int) -> None:
+        if self.on_write is not None:
+            self.on_write()
+        if self.write_error is not None:
+            raise self.write_error
         if self.capacity is not None and self.used + n > self.capacity:
             raise StorageFullError("fake storage is full")
         self.used += n

@@ -144,3 +144,29 @@ def test_bad_identity_file_reports_line(tmp_path: Path, capsys: pytest.CaptureFi
     bad.write_text("# comment\nnot-a-key\n")
     assert main(["decrypt", "-i", str(bad), str(tmp_path / "missing.age")]) == 1
     assert "line 2" in capsys.readouterr().err
+
+
+def test_write_error_removes_the_plaintext_partial(identity: tuple[Path, str],
+                                                   tmp_path: Path) -> None:
+    """The output disk fills up mid-file (here: a file size limit, EFBIG): the plaintext
+    written so far must not stay behind, and the error must be one clear line."""
+    import subprocess
+    import sys
+
+    path, recipient = identity
+    source = tmp_path / "big.age"
+    _encrypt_file(source, recipient, random.Random(3).randbytes(4 * CHUNK_SIZE))
+    out = tmp_path / "out.ts"
+    script = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({CHUNK_SIZE}, {CHUNK_SIZE}))\n"
+        "from bodycam.tools.evidence_cli import main\n"
+        f"sys.exit(main(['decrypt', '-i', {str(path)!r}, '-o', {str(out)!r}, "
+        f"{str(source)!r}]))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "cannot write" in result.stderr and "removed" in result.stderr
+    assert not out.exists() and not (tmp_path / "out.ts.partial").exists()

@@ -176,3 +176,45 @@ def test_sealed_recordings_are_left_alone(tmp_path: Path) -> None:
     before = (writer.directory / "manifest.jsonl").read_bytes()
     assert recover_unfinished(tmp_path / "data", key, clock) == []
     assert (writer.directory / "manifest.jsonl").read_bytes() == before
+
+
+def test_cut_after_the_repair_truncated_the_manifest(crash: Crash) -> None:
+    """Power lost during recovery itself: the torn line is safe in its side file and cut
+    off the manifest, but its torn_tail record was never written. The side file must
+    still be accounted for (verify names every file), and nothing is deleted."""
+    torn = b'{"event":"marker","media_us":12'
+    (crash.directory / "manifest.jsonl.torn-5").write_bytes(torn)
+
+    (report,) = crash.recover()
+    assert report.torn_manifest_bytes == len(torn)
+    assert crash.recover() == []
+    repairs = [r for r in crash.records() if r["event"] == "torn_tail"]
+    assert [(r["file"], r["bytes"]) for r in repairs] == [("manifest.jsonl.torn-5", len(torn))]
+    assert verify_recording(crash.directory).exit_code == 0
+
+
+def test_cut_while_writing_the_repair_record(crash: Crash) -> None:
+    """The first repair's own torn_tail record was torn: two side files, both recorded."""
+    manifest = crash.directory / "manifest.jsonl"
+    torn = b'{"event":"marker","media_us":12'
+    (crash.directory / "manifest.jsonl.torn-5").write_bytes(torn)
+    torn_repair = b'{"bytes":31,"event":"torn_tail","file":"manif'
+    manifest.write_bytes(manifest.read_bytes() + torn_repair)
+
+    (report,) = crash.recover()
+    assert crash.recover() == []
+    repairs = {r["file"]: r["bytes"] for r in crash.records() if r["event"] == "torn_tail"}
+    assert repairs == {"manifest.jsonl.torn-5": len(torn),
+                       "manifest.jsonl.torn-5.1": len(torn_repair)}
+    assert (crash.directory / "manifest.jsonl.torn-5").read_bytes() == torn
+    assert (crash.directory / "manifest.jsonl.torn-5.1").read_bytes() == torn_repair
+    report = verify_recording(crash.directory)
+    assert report.exit_code == 0, report.summary()
+
+
+def test_recovery_twice_adds_nothing(crash: Crash) -> None:
+    crash.recover()
+    before = (crash.directory / "manifest.jsonl").read_bytes()
+    assert crash.recover() == []
+    assert (crash.directory / "manifest.jsonl").read_bytes() == before
+    assert verify_recording(crash.directory).exit_code == 0

@@ -149,3 +149,41 @@ def test_segment_that_failed_to_close_is_salvaged_by_the_seal(
     assert report.exit_code == 0 and report.recovered, report.summary()
     plain = age_decrypt(identity, writer.directory / "00001.truncated.age")
     assert plain.stdout == TS_PACKET * 800  # the final chunk was sealed before the failure
+
+
+def test_card_error_at_start_is_an_evidence_error_naming_the_fix(
+        tmp_path: Path, clock: ManualClock, identity: AgeIdentity) -> None:
+    """An OSError (read-only or damaged card) must reach the recorder as an EvidenceError,
+    the one kind the storage contract promises, with the problem and the fix."""
+    store = make_store(tmp_path, identity, clock, DeviceKey.generate())
+    store.evidence_dir.parent.mkdir(parents=True)
+    store.evidence_dir.write_bytes(b"")  # the evidence directory cannot be made
+    with pytest.raises(StorageWriteError, match=r"cannot start a recording.*Fix: check"):
+        store.begin_recording(wall_start=clock.wall(), clock_synchronised=True,
+                              prerecord_us=0)
+
+
+def test_first_recording_makes_its_new_directories_durable(
+        tmp_path: Path, clock: ManualClock, identity: AgeIdentity,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new name is durable only once its directory is fsync'd: the evidence/
+    directory made for the first recording included (else a power cut can lose it)."""
+    from bodycam.firmware.evidence import durable
+    from bodycam.firmware.evidence import store as store_module
+
+    synced: list[Path] = []
+    real = durable.fsync_directory
+
+    def spy(path: Path) -> None:
+        synced.append(path)
+        real(path)
+
+    for module in (durable, store_module):
+        monkeypatch.setattr(module, "fsync_directory", spy)
+    store = make_store(tmp_path, identity, clock, DeviceKey.generate())
+    writer = store.begin_recording(wall_start=clock.wall(), clock_synchronised=True,
+                                   prerecord_us=0)
+    data_dir = store.evidence_dir.parent
+    assert data_dir in synced  # holds the new evidence/ entry
+    assert synced[-1] == store.evidence_dir  # holds the renamed recording
+    assert writer.directory.parent == store.evidence_dir

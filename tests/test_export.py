@@ -174,3 +174,37 @@ def test_usage_errors_exit_2(tmp_path: Path, recording: Path, identity: AgeIdent
     missing_key = AgeIdentity(tmp_path / "nope.txt", identity.recipient)
     assert export(recording, missing_key, tmp_path / "x.mp4") == 2
     assert export(tmp_path / "no-such-dir", identity, tmp_path / "y.mp4") == 2
+
+
+# ------------------------------------------------------------------ adversarial review
+
+
+def test_plaintext_mp4_is_readable_by_the_custodian_only(
+        tmp_path: Path, recording: Path, identity: AgeIdentity) -> None:
+    """The MP4 is the only plaintext export writes; a default umask would make it
+    world-readable on a shared workstation."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "case.mp4"
+        assert export(recording, identity, out) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert report_of(out)["recording"] == recording.name  # the signed id
+
+
+def test_unsealed_recording_is_exported_only_when_forced(
+        tmp_path: Path, recording: Path, identity: AgeIdentity) -> None:
+    """Its end may have been cut off (indistinguishable from a power cut before the
+    restart): a court MP4 from it needs the custodian's explicit decision."""
+    manifest = recording / "manifest.jsonl"
+    manifest.write_bytes(b"".join(manifest.read_bytes().splitlines(keepends=True)[:-1]))
+    out = tmp_path / "out.mp4"
+    assert export(recording, identity, out) == 1
+    assert not out.exists() and not out.with_suffix(".report.json").exists()
+    assert export(recording, identity, out, "--force") == 0
+    notes = " ".join(report_of(out)["notes"])  # type: ignore[arg-type]
+    assert "FORCED" in notes and "may be incomplete" in notes

@@ -7,6 +7,8 @@ depends on real timing.
 
 from __future__ import annotations
 
+import errno
+import itertools
 import threading
 from collections.abc import Iterator
 from datetime import datetime
@@ -29,11 +31,13 @@ from media_fixtures import (
 )
 
 from bodycam.firmware.evidence.api import StorageFullError
+from bodycam.firmware.evidence.segment_file import StorageWriteError
 from bodycam.firmware.media.events import (
     MarkerAdded,
     ModeChanged,
     QueueOverflow,
     RecorderEvent,
+    RecorderFault,
     RecordingRefused,
     RecordingSealed,
     RecordingStarted,
@@ -354,3 +358,110 @@ def test_storage_error_type_is_the_contract_one() -> None:
     store = FakeStore(capacity=0)
     with pytest.raises(StorageFullError):
         store.take(1)
+
+
+# ------------------------------------------------------------------ adversarial review
+
+
+def test_start_failing_with_an_io_error_is_reported_as_refused(
+        harness_factory: type[Harness]) -> None:
+    """A card remounted read-only fails begin_recording with a plain OSError. The
+    controller leaves its recording state only on RecordingRefused/RecordingSealed, so
+    anything but RecordingRefused would leave it showing "recording" with nothing stored."""
+    store = FakeStore()
+    store.begin_error = OSError(errno.EROFS, "Read-only file system")
+    h = harness_factory(store, prerecord_seconds=2.0)
+    h.recorder.start_buffering()
+    h.feed(between(clip(3.0), 0, 3))
+    h.recorder.start_recording()
+    h.settle()
+    (refused,) = h.of(RecordingRefused)
+    assert "Read-only file system" in refused.reason  # type: ignore[attr-defined]
+    assert h.recorder.mode == "buffering"
+
+
+def test_io_error_mid_recording_seals_with_a_fixed_reason_and_recording_goes_on(
+        harness_factory: type[Harness]) -> None:
+    store = FakeStore()
+    h = harness_factory(store, segment_seconds=1.0)
+    items = clip(6.0)
+    h.recorder.start_recording()
+    h.feed(between(items, 0, 2.5))
+    h.settle()
+    store.write_error = StorageWriteError("writing segment /data/evidence/x/00002.age.partial "
+                                          "failed: Input/output error")
+    h.feed(between(items, 2.5, 4))
+    h.settle()
+    (sealed,) = h.of(RecordingSealed)
+    # the manifest's seal reason is a fixed phrase (no paths, no free text) ...
+    assert sealed.reason == "storage error"  # type: ignore[attr-defined]
+    assert sealed.sealed  # type: ignore[attr-defined]
+    assert h.recording.seal_reason == "storage error"
+    # ... and the details go to the controller (audit log) as a fault
+    assert any("Input/output error" in e.message for e in h.of(RecorderFault))  # type: ignore[attr-defined]
+    assert h.recorder.mode == "idle"
+
+    store.write_error = None  # the worker is alive: the next recording works
+    h.recorder.start_recording()
+    h.feed(between(items, 4, 6))
+    h.recorder.stop_recording("stopped by wearer")
+    h.settle()
+    assert h.recording.seal_reason == "stopped by wearer"
+    assert len(h.store.recordings) == 2 and h.recording.segments[0].data
+
+
+def test_seal_that_cannot_be_written_still_ends_the_recording(
+        harness_factory: type[Harness]) -> None:
+    """Without RecordingSealed the controller would stay in its recording state."""
+    store = FakeStore()
+    store.seal_error = OSError(errno.EIO, "Input/output error")
+    h = harness_factory(store)
+    h.recorder.start_recording()
+    h.feed(clip(1.0))
+    h.recorder.stop_recording("stopped by wearer")
+    h.settle()
+    (sealed,) = h.of(RecordingSealed)
+    assert sealed.recording_id == h.recording.recording_id  # type: ignore[attr-defined]
+    assert not sealed.sealed  # type: ignore[attr-defined]
+    assert h.of(RecorderFault)
+    assert h.recorder.mode == "idle"
+
+
+def test_backlog_stays_bounded_while_storage_is_slower_than_the_camera(
+        harness_factory: type[Harness]) -> None:
+    """Live media queues behind the pre-record backlog. A card slower than the camera
+    must not grow that queue without bound (a Pi Zero has 512 MB): beyond the inbox's
+    capacity media is dropped, counted and reported, exactly as the inbox does."""
+    capacity = 200
+    h = harness_factory(prerecord_seconds=2.0, prerecord_audio=True, segment_seconds=60,
+                        queue_capacity=capacity)
+    items = clip(20.0)
+    buffered = between(items, 0, 3)
+    h.recorder.start_buffering()
+    h.feed(buffered)
+    h.settle()
+    live = iter(between(items, 3, 20))
+    exhausted = threading.Event()
+    peak = 0
+
+    def slow_card() -> None:  # every write takes as long as 8 items of media last
+        nonlocal peak
+        peak = max(peak, h.recorder.backlog_items)
+        batch = list(itertools.islice(live, 8))
+        for item in batch:
+            if isinstance(item, VideoPacket):
+                h.recorder.on_video(item)
+            else:
+                h.recorder.on_audio(item)
+        if not batch:
+            exhausted.set()
+
+    h.store.on_write = slow_card
+    h.recorder.start_recording()
+    assert exhausted.wait(30.0)
+    h.recorder.stop_recording("stopped by wearer")
+    h.settle(drops_expected=True)
+    assert peak <= len(buffered) + capacity
+    assert h.recorder.dropped > 0
+    assert h.of(QueueOverflow)
+    assert h.recording.seal_reason == "stopped by wearer"

@@ -214,3 +214,138 @@ def test_missing_manifest_is_a_failure(recording: Path,
     (recording / "manifest.jsonl").unlink()
     code, out = verify(capsys, str(recording))
     assert code == 1 and "manifest.jsonl: missing" in out
+
+
+# ------------------------------------------------------------------ adversarial review
+
+
+def _swap_segments_and_records(d: Path) -> None:
+    """Both files and both open/close record pairs exchanged, as consistently as a
+    forger without the key can: the chain and the seq give it away."""
+    _swap(d)
+    lines = _lines(d)  # header, open0, close0, marker, open1, close1, seal
+    _write_lines(d, [lines[0], *lines[4:6], *lines[1:4], lines[6]])
+
+
+def _duplicate_segment_under_another_index(d: Path) -> None:
+    (d / "00002.age").write_bytes((d / "00001.age").read_bytes())
+
+
+def _extra_unsigned_field(d: Path) -> None:
+    lines = _lines(d)
+    item = json.loads(lines[3])
+    item["note"] = "added later"
+    lines[3] = canonical_json(item) + b"\n"
+    _write_lines(d, lines)
+
+
+def _reformatted_line(d: Path) -> None:
+    """Same record, same signature, but spaces and another key order."""
+    lines = _lines(d)
+    item = json.loads(lines[3])
+    lines[3] = json.dumps(dict(reversed(item.items()))).encode() + b"\n"
+    _write_lines(d, lines)
+
+
+def _not_a_number(d: Path) -> None:
+    lines = _lines(d)
+    lines[3] = lines[3].replace(b'"media_us":3000000', b'"media_us":NaN')
+    _write_lines(d, lines)
+
+
+def _deeply_nested(d: Path) -> None:
+    lines = _lines(d)
+    _write_lines(d, [*lines[:3], b"[" * 100_000 + b"]" * 100_000 + b"\n", *lines[3:]])
+
+
+def _huge_seq(d: Path) -> None:
+    lines = _lines(d)
+    lines[3] = lines[3].replace(b'"seq":3', b'"seq":' + b"9" * 30)
+    _write_lines(d, lines)
+
+
+def _bytes_after_the_seal(d: Path) -> None:
+    with (d / "manifest.jsonl").open("ab") as f:
+        f.write(b'{"event":"marker"')  # no newline: it would look like a torn line
+
+
+@pytest.mark.parametrize(("tamper", "expected"), [
+    (_swap_segments_and_records, "seq 4 where 1 was expected"),
+    (_duplicate_segment_under_another_index, "00002.age: not listed in the manifest"),
+    (_extra_unsigned_field, "line 4 (seq 3): signature does not verify"),
+    (_reformatted_line, "line 4 (seq 3): not in canonical JSON form"),
+    (_not_a_number, "line 4 (seq 3): not in canonical JSON form"),
+    (_deeply_nested, "line 4: not a JSON record"),
+    (_huge_seq, "seq 999999999999999999999999999999 where 3 was expected"),
+    (_bytes_after_the_seal, "17 bytes after the seal"),
+])
+def test_adversarial_tampering_is_an_integrity_failure(
+        recording: Path, key: DeviceKey, capsys: pytest.CaptureFixture[str],
+        tamper: Callable[[Path], None], expected: str) -> None:
+    tamper(recording)
+    code, out = verify(capsys, str(recording), "--device-key", key.public_key_b64)
+    assert code == 1, out
+    assert expected in out
+
+
+def test_another_recording_of_the_same_device_in_its_place_is_caught(
+        tmp_path: Path, key: DeviceKey, capsys: pytest.CaptureFixture[str]) -> None:
+    """Same key, so every signature verifies: only the signed recording id tells."""
+    clock = ManualClock()
+    store = make_store(tmp_path, age_identity(tmp_path), clock, key)
+    wanted, substitute = record(store, clock), record(store, clock)
+    wanted.seal("stopped by wearer")
+    substitute.seal("stopped by wearer")
+    for path in wanted.directory.iterdir():
+        path.unlink()
+    for path in substitute.directory.iterdir():
+        (wanted.directory / path.name).write_bytes(path.read_bytes())
+
+    code, out = verify(capsys, str(wanted.directory), "--device-key", key.public_key_b64)
+    assert code == 1, out
+    assert f"the manifest is signed for recording {substitute.recording_id}" in out
+    renamed = tmp_path / "case-17"  # a custodian's own name is not an id: only a note
+    os.rename(substitute.directory, renamed)
+    code, out = verify(capsys, str(renamed))
+    assert code == 0 and f"recording id {substitute.recording_id}" in out
+
+
+def test_cut_off_end_is_not_verified_and_says_it_may_be_incomplete(
+        recording: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Last segment and seal removed: a prefix of a valid chain is valid, so this reads
+    exactly like a power cut before the restart; it must never read as complete."""
+    _write_lines(recording, _lines(recording)[:4])
+    (recording / "00001.age").unlink()
+    code, out = verify(capsys, str(recording))
+    assert code == 3
+    assert "may be incomplete" in out
+
+
+def _append_signed(directory: Path, key: DeviceKey, event: str, **fields: Any) -> None:
+    """What buggy firmware would write: properly chained and signed, but wrong."""
+    lines = _lines(directory)
+    last = json.loads(lines[-1])
+    item = {**fields, "event": event, "seq": last["seq"] + 1, "prev": line_hash(lines[-1]),
+            "time": last["time"]}
+    item["sig"] = base64.b64encode(key.sign(signed_bytes(item))).decode()
+    _write_lines(directory, [*lines, canonical_json(item) + b"\n"])
+
+
+@pytest.mark.parametrize(("record_", "expected"), [
+    (("marker", {"media_us": -5, "wall": "2025-01-01T08:00:00.000Z"}), "marker at -5"),
+    (("marker", {"media_us": "soon", "wall": "2025-01-01T08:00:00.000Z"}),
+     "marker at 'soon'"),
+    (("gap", {"source": "camera", "start_us": 5_000_000, "end_us": 4_000_000}),
+     "gap from 5000000 µs to 4000000 µs"),
+    (("gap", {"source": "gps", "start_us": 0, "end_us": None}), "gap source 'gps'"),
+])
+def test_marker_and_gap_records_out_of_range_are_failures(
+        tmp_path: Path, key: DeviceKey, capsys: pytest.CaptureFixture[str],
+        record_: tuple[str, dict[str, Any]], expected: str) -> None:
+    clock = ManualClock()
+    writer = record(make_store(tmp_path, age_identity(tmp_path), clock, key), clock)
+    event, fields = record_
+    _append_signed(writer.directory, key, event, **fields)
+    code, out = verify(capsys, str(writer.directory), "--device-key", key.public_key_b64)
+    assert code == 1, out
+    assert expected in out

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import av
 import numpy as np
+import numpy.typing as npt
 
 from bodycam.firmware.config.model import AudioConfig, VideoConfig
 from bodycam.firmware.media.prerecord import MediaItem
@@ -93,7 +94,7 @@ def encode_stream(seconds: float, video: VideoConfig = BENCH_VIDEO,
     return BenchStream(tuple(packets), _audio_chunks(loop_us, audio), video, audio, loop_us)
 
 
-def _noise_fields(width: int, height: int) -> list[np.ndarray[Any, np.dtype[np.uint8]]]:
+def _noise_fields(width: int, height: int) -> list[npt.NDArray[np.uint8]]:
     rng = np.random.default_rng(7)
     size = width * height * 3
     return [(np.frombuffer(rng.bytes(size), np.uint8) % NOISE_LEVELS).reshape(height, width, 3)

@@ -64,6 +64,7 @@ def measure_pipeline(stream: BenchStream, media_seconds: float,
     events: list[RecorderEvent] = []
     with tempfile.TemporaryDirectory(prefix="bodycam-bench-") as tmp:
         store = bench_store(Path(tmp), recipient, clock)
+        # A window a little longer than what is buffered: the ring keeps all of it.
         recorder = Recorder(clock, store, video=stream.video_config, audio=stream.audio_config,
                             evidence=bench_evidence_config(recipient, prerecord_seconds + 1),
                             on_event=events.append)
@@ -80,24 +81,30 @@ def measure_pipeline(stream: BenchStream, media_seconds: float,
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         finally:
             recorder.shutdown()
-        faults = [e.message for e in events if isinstance(e, RecorderFault)]
-        if faults:
-            raise RuntimeError(f"the recorder reported faults: {faults[:3]}")
-        closed = [e.info for e in events if isinstance(e, SegmentClosed)]
-        if not closed:
-            raise RuntimeError("the benchmark recording produced no segment")
-        recorded_s = sum(i.media_end_us - i.media_start_us for i in closed) / US_PER_S
-        started = next(e for e in events if isinstance(e, RecordingStarted))
-        status = verify_recording(store.evidence_dir / started.recording_id).status
-        return {
-            "cpu_s": cpu,
-            "wall_s": wall,
-            "media_s": recorded_s,
-            "prerecord_s": prerecord_seconds,
-            "cpu_s_per_media_s": cpu / recorded_s,
-            "realtime_factor": recorded_s / wall,
-            "segments": len(closed),
-            "ciphertext_bytes": sum(i.size for i in closed),
-            "dropped_items": recorder.dropped,
-            "verification": status,
-        }
+        result = _outcome(events, store)
+    return {
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "prerecord_s": prerecord_seconds,
+        "cpu_s_per_media_s": cpu / result["media_s"],
+        "realtime_factor": result["media_s"] / wall,
+        "dropped_items": recorder.dropped,
+        **result,
+    }
+
+
+def _outcome(events: list[RecorderEvent], store: FileEvidenceStore) -> dict[str, Any]:
+    """What the recording contains, checked: no faults, verified, and its media length."""
+    faults = [e.message for e in events if isinstance(e, RecorderFault)]
+    if faults:
+        raise RuntimeError(f"the recorder reported faults: {faults[:3]}")
+    started = next((e for e in events if isinstance(e, RecordingStarted)), None)
+    closed = [e.info for e in events if isinstance(e, SegmentClosed)]
+    if started is None or not closed:
+        raise RuntimeError("the benchmark recording did not start or produced no segment")
+    return {
+        "media_s": sum(i.media_end_us - i.media_start_us for i in closed) / US_PER_S,
+        "segments": len(closed),
+        "ciphertext_bytes": sum(i.size for i in closed),
+        "verification": verify_recording(store.evidence_dir / started.recording_id).status,
+    }

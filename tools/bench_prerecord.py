@@ -3,8 +3,9 @@
 Measured in a fresh subprocess, so neither the encoder that made the stream nor the rest
 of the benchmark is counted: the parent saves the encoded loop to a temporary directory,
 the child loads it, lets a real Recorder buffer `seconds` + 2 s of replayed media (fresh
-payload copies, as from a camera) and reports its peak RSS (VmHWM), its RSS before
-buffering and the ring's own payload bytes. The target is "100 MB plus the buffer".
+payload copies, as from a camera; audio kept in the ring too, the worst case) and
+reports its peak RSS (VmHWM), its RSS before buffering and the ring's own payload bytes.
+The target is "100 MB plus the buffer" (MiB here).
 
 Child entry point: ``python -m bodycam.tools.bench_prerecord INDEX.json --seconds 30``
 (prints one JSON object).
@@ -86,6 +87,7 @@ def hold_prerecord(stream: BenchStream, seconds: float) -> dict[str, Any]:
         "target_mb": BASE_ALLOWANCE_MB + held_mb,
         "overhead_mb": peak - held_mb,
         "prerecord_s": seconds,
+        "prerecord_audio": True,
         "items_fed": fed,
         "video_kbps": stream.video_kbps,
         "dropped_items": recorder.dropped,

@@ -27,6 +27,7 @@ READY_LINE = "booting -> idle"
 SIM_TIMEOUT_S = 120.0
 SIM_MODULE = [sys.executable, "-m", "bodycam.firmware.cli", "sim"]
 IMPORT_DEVICE = "import bodycam.firmware.device.sim_cmd"
+RECORD_AT = 1.5  # seconds of simulated time (see av_sync_scenario)
 
 
 def write_identity(directory: Path) -> tuple[Path, str]:
@@ -40,10 +41,16 @@ def write_identity(directory: Path) -> tuple[Path, str]:
 
 
 def av_sync_scenario(record_seconds: float, hold_seconds: float) -> str:
-    """Record at t=1, stop with a hold after `record_seconds`, end shortly after."""
-    stop = 1.0 + record_seconds
+    """Record from t=RECORD_AT, stop with a hold after `record_seconds`, end soon after.
+
+    RECORD_AT is half-way between two flashes on purpose: audio is not kept in the
+    pre-record buffer by default, so it starts at the press; a press on a whole second
+    would start the audio a chunk into that second's beep, and the first "offset" would
+    measure where the audio starts rather than A/V sync.
+    """
+    stop = RECORD_AT + record_seconds
     hold = hold_seconds + 0.5
-    return (f"[[event]]\nat = 1.0\npress = \"record\"\n\n"
+    return (f"[[event]]\nat = {RECORD_AT}\npress = \"record\"\n\n"
             f"[[event]]\nat = {stop}\nhold = \"record\"\nfor = {hold}\n\n"
             f"[[event]]\nat = {stop + hold + 0.5}\nend = true\n")
 

@@ -4,7 +4,8 @@ Plaintext is released chunk by chunk, each only after it authenticated. With -o,
 to OUT.partial (mode 0600, the plaintext is evidence) and is renamed to OUT only when
 the whole file verified, so OUT never holds an incomplete result. On failure
 OUT.partial is removed unless --keep-partial asks to keep the verified prefix, which is
-how a segment cut short by power loss is salvaged.
+how a segment cut short by power loss is salvaged. OUT.partial is also removed when
+writing it fails (disk full, interrupted): plaintext evidence is not left lying around.
 """
 
 from __future__ import annotations
@@ -18,29 +19,12 @@ from typing import BinaryIO
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from bodycam.firmware.evidence.age import (
-    AgeError,
-    HeaderError,
-    HmacError,
-    NoIdentityMatch,
-    PayloadError,
-    TruncatedError,
-    UnsupportedError,
-    decrypt,
-)
+from bodycam.firmware.evidence.age import AgeError, decrypt
 from bodycam.firmware.evidence.agekeys import read_identity_file
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 STDOUT = "-"
-_KINDS: tuple[tuple[type[AgeError], str], ...] = (
-    (NoIdentityMatch, "wrong key"),
-    (HeaderError, "damaged or not an age file"),
-    (HmacError, "header altered"),
-    (UnsupportedError, "unsupported age feature"),
-    (TruncatedError, "truncated file"),
-    (PayloadError, "damaged payload"),
-)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -99,18 +83,24 @@ def _to_file(identities: Sequence[X25519PrivateKey], src: BinaryIO, out: Path,
         return _error(f"{partial} exists (left by an earlier run?); move or remove it first")
     except OSError as exc:
         return _error(f"cannot create {partial}: {exc.strerror}")
-    with os.fdopen(fd, "wb") as dst:
-        try:
+    try:
+        with os.fdopen(fd, "wb") as dst:
             decrypt(identities, src, dst)
             dst.flush()
             os.fsync(dst.fileno())
-        except AgeError as exc:
-            dst.close()
-            if keep_partial:
-                return _age_error(exc, f"; the verified part is kept in {partial}")
-            partial.unlink()
-            return _age_error(exc, f"; {partial} was removed (use --keep-partial to keep "
-                                   "the verified part)")
+    except AgeError as exc:
+        if keep_partial:
+            return _age_error(exc, f"; the verified part is kept in {partial}")
+        partial.unlink()
+        return _age_error(exc, f"; {partial} was removed (use --keep-partial to keep "
+                               "the verified part)")
+    except OSError as exc:
+        partial.unlink()
+        return _error(f"cannot write {partial}: {exc.strerror or exc}; it was removed. "
+                      "Fix: free space on that disk or choose another OUT")
+    except BaseException:
+        partial.unlink()
+        raise
     os.replace(partial, out)
     return EXIT_OK
 
@@ -118,8 +108,7 @@ def _to_file(identities: Sequence[X25519PrivateKey], src: BinaryIO, out: Path,
 def _age_error(exc: AgeError, outcome: str) -> int:
     """One line: the kind of failure, the decryptor's detail (for payload failures it
     includes how many verified bytes were released) and what happened to OUT.partial."""
-    kind = next(name for cls, name in _KINDS if isinstance(exc, cls))
-    return _error(f"{kind}: {exc}{outcome}")
+    return _error(f"{exc.summary}: {exc}{outcome}")
 
 
 def _error(message: str) -> int:

@@ -3,9 +3,11 @@
 Order of work, each step a precondition of the next:
 
 1. verify the recording (signed manifest chain, every segment's hash); an integrity
-   failure refuses the export unless --force, and a forced export says so in its report;
+   failure, or a recording that is not sealed (its end may be missing), refuses the
+   export unless --force, and a forced export says so in its report;
 2. decrypt every segment in memory (no plaintext temp files: the only plaintext written
-   is the MP4 that is the purpose of the export); a segment that recovery marked as cut
+   is the MP4 that is the purpose of the export, created readable by the custodian only,
+   mode 0600, and removed again if the export fails); a segment that recovery marked as cut
    short by power loss is salvaged up to its last whole chunk, and the report says so;
 3. join the segments by remuxing (stream copy: the court gets the camera's own H.264 and
    AAC bits, nothing re-encoded) into an MP4 with the index at the front (+faststart);
@@ -146,6 +148,7 @@ class ExportJob:
         if not sources:
             raise ExportError(f"{self.directory} holds no segments: nothing to export")
         partial = self.output.with_name(self.output.name + ".partial")
+        _create_private(partial)
         try:
             summary = self._join(sources, partial)
             os.replace(partial, self.output)
@@ -165,8 +168,14 @@ class ExportJob:
                     "records this in the report")
             self.notes.append(f"FORCED export despite failed verification: {problems}")
         elif report.status == "unsealed":
-            self.notes.append("the recording is not sealed (the camera lost power and has "
-                              "not yet run recovery); exported what is there")
+            problem = ("the recording is not sealed, so it may be incomplete (the camera lost "
+                       "power and has not run recovery yet, or its end was cut off)")
+            if not self.force:
+                raise ExportError(
+                    f"{problem}. Fix: let the camera restart (its recovery seals the "
+                    "recording) and offload it again; --force exports what is there and "
+                    "records this in the report")
+            self.notes.append(f"FORCED export of an unsealed recording: {problem}")
 
     def _segment_sources(self) -> list[SegmentSource]:
         """Segments in index order, from the manifest (the verified source of truth)."""
@@ -247,7 +256,7 @@ class ExportJob:
         document = {
             "tool": TOOL, "tool_version": __version__,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "recording": self.directory.name, "forced": self.force,
+            "recording": report.recording_id or self.directory.name, "forced": self.force,
             "verification": report.to_json(),
             "manifest": ({"file": MANIFEST_NAME, "sha256": _sha256(manifest)}
                          if manifest.is_file() else None),
@@ -331,6 +340,19 @@ class _Mp4Joiner:
                         for kind in self._streams if kind in self._first_end},
             "dropped_packets": self.dropped,
         }
+
+
+def _create_private(path: Path) -> None:
+    """Create the (empty) plaintext output with mode 0600 before libav opens it.
+
+    libav creates files with mode 0666 minus the umask (often world-readable); opening
+    an existing file keeps its mode, so the MP4 is private from its first byte.
+    """
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+    except FileExistsError:
+        raise ExportError(f"{path} exists (left by an interrupted export; it holds "
+                          "plaintext). Fix: delete it securely, then export again") from None
 
 
 def _sha256(path: Path) -> str:

@@ -9,12 +9,11 @@ recipient goes to stdout, ready to paste into a camera's configuration.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from bodycam.firmware.evidence.agekeys import format_identity_file, generate_identity
+from bodycam.firmware.evidence.durable import replace_file, write_new_file
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -36,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     text = format_identity_file(secret).encode("ascii")
     try:
         if args.force:
-            _replace(path, text)
+            replace_file(path, text, _MODE)  # a crash leaves the old key or the new one
         else:
             _create(path, text)
     except FileExistsError:
@@ -53,29 +52,12 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _write_fd(fd: int, text: bytes) -> None:
-    with os.fdopen(fd, "wb") as f:
-        os.fchmod(f.fileno(), _MODE)
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-
-
 def _create(path: Path, text: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _MODE)
+    """A new key file; a half-written one is removed (it would look like a valid name)."""
     try:
-        _write_fd(fd, text)
+        write_new_file(path, text, _MODE)
+    except FileExistsError:
+        raise
     except BaseException:
         path.unlink(missing_ok=True)
-        raise
-
-
-def _replace(path: Path, text: bytes) -> None:
-    """Atomic replacement: a crash leaves either the old key or the new one, never half."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
-    try:
-        _write_fd(fd, text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
         raise

@@ -9,6 +9,13 @@ change, alarm and fault is written to the audit log *after* the action, so audit
 
 Media never passes through here: the camera and microphone feed the recorder directly;
 the controller only switches the recorder's mode.
+
+Conditions polled from the hardware (dock contact, battery level, free storage) post
+their events on the *edge* into the condition and are audited once; a critical battery
+and a dock are re-posted while they last, because their events are ignored in some states
+(docked, recording) and must still take effect once the device leaves those. Storage
+full latches until the free space is back above the nearly-full alarm level (an offload
+happened), so a device hovering at the reserve does not flicker between fault and idle.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
 
 from bodycam.firmware import __version__
 from bodycam.firmware.config.model import Config
@@ -61,6 +68,9 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 0.02  # gesture holds, alarms and the watchdog are checked this often
 POWER_POLL_SECONDS = 1.0
 INBOX_SIZE = 1024
+MIB: Final = 1024 * 1024
+MARKER_FLASH_SECONDS = 1.0
+FaultCause = Literal["storage", "other"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +130,13 @@ class Controller:
         self._marker_until = 0.0
         self._battery_low = False
         self._battery_critical = False
+        self._storage_full = False
+        self._fault_cause: FaultCause | None = None
         self._docked = False
         self._next_power_poll = 0.0
         self._camera_on = False
-        self._dropped_edges = 0
-        self._stop_reason = "stopped by wearer"
+        self._dropped_messages = 0
+        self._reported_drops = 0
         self.ready = threading.Event()
         self.finished = threading.Event()
 
@@ -135,7 +147,7 @@ class Controller:
         try:
             self._inbox.put_nowait(message)
         except queue.Full:
-            self._dropped_edges += 1
+            self._dropped_messages += 1  # reported from the controller thread (_tick)
 
     def on_button_edge(self, button: ButtonName, pressed: bool, t: float) -> None:
         """HAL callback (GPIO thread)."""
@@ -165,10 +177,13 @@ class Controller:
                 self._tick(self._clock.monotonic())
         except Exception as exc:
             # Last resort: keep the evidence. Seal what is open, leave a record, and let
-            # the service manager restart the program.
+            # the service manager restart the program (the caller re-raises).
             log.exception("controller failed")
             self._recorder.stop_recording(f"controller failure: {type(exc).__name__}")
-            self._audit.record("fault", reason=f"controller failure: {exc!r}")
+            try:
+                self._audit.record("fault", reason=f"controller failure: {exc!r}")
+            except Exception:
+                log.exception("could not audit the controller failure")
             raise
         finally:
             self._display.stop()
@@ -186,7 +201,7 @@ class Controller:
         if not synced and config.alarms.clock_unset_alarm:
             self._alarm("clock_unset", "wall clock not synchronised: times are unreliable",
                         "clock_unset")
-        self._poll_power(self._clock.monotonic())
+        self._poll_power()
         self._notifier.ready(f"state={self._machine.state}")
         self.ready.set()
 
@@ -199,8 +214,7 @@ class Controller:
         if isinstance(message, ButtonEdge):
             self._gestures.feed(message.button, message.pressed, message.t)
         elif isinstance(message, Command):
-            self._stop_reason = f"shutdown ({message.cause})"
-            self._apply("power_hold", cause=message.cause)
+            self._apply("power_hold", cause=f"shutdown requested ({message.cause})")
         else:
             self._on_recorder_event(message)
 
@@ -208,9 +222,13 @@ class Controller:
         self._gestures.tick(now)
         if now >= self._next_power_poll:
             self._next_power_poll = now + POWER_POLL_SECONDS
-            self._poll_power(now)
+            self._poll_power()
             self._poll_storage()
         self._feedback.tick(now)
+        if self._dropped_messages != self._reported_drops:
+            self._reported_drops = self._dropped_messages
+            self._audit.record("fault", reason=f"controller inbox full: {self._reported_drops}"
+                               " button edges or recorder events dropped so far")
         report = self._health.check(now)
         if report.ok and self._health.due_for_ping(now):
             self._notifier.watchdog()
@@ -243,6 +261,8 @@ class Controller:
             self._marker()
         elif result.action == "stuck_alarm":
             self._alarm("button_stuck", cause, "button_stuck")
+        if refusal is not None:  # after acting, like every record
+            self._audit.record("refused", reason=cause, state=self._machine.state)
         return result
 
     def _would_start_recording(self, event: Event) -> bool:
@@ -253,11 +273,10 @@ class Controller:
         """Why recording must not start now (checked before the state changes)."""
         if not self._config.evidence.recipients:
             return "no_recipient", "record refused: no evidence recipient configured"
-        reserve = self._config.storage.reserve_mb * 1024 * 1024
-        if self._free_bytes() <= reserve:
-            return "storage_full", "record refused: storage full (reserve reached)"
+        if self._free_bytes() <= self._config.storage.reserve_mb * MIB:
+            return "storage_full", "storage full: record refused (reserve reached)"
         if self._battery_critical:
-            return "battery_critical", "record refused: battery critical"
+            return "battery_critical", "battery critical: record refused"
         return None
 
     def _on_recorder_event(self, event: RecorderEvent) -> None:
@@ -272,7 +291,7 @@ class Controller:
                 self._recording_started_at = None
                 self._apply(refusal, cause=f"recorder refused: {event.reason}")
             case StorageFull():
-                self._stop_reason = "storage full"
+                self._storage_full = True
                 self._apply("storage_full", cause="storage full while recording")
             case RecordingSealed(reason=reason) if self._machine.state == "recording":
                 self._apply("recording_sealed", cause=f"recording ended: {reason}")
@@ -288,7 +307,13 @@ class Controller:
         if now.recording and not was.recording:
             self._start_recording()
         elif was.recording and not now.recording:
-            self._stop_recording(self._stop_reason if dest != "display_on" else cause)
+            # The seal reason is the cause, so the manifest says why the recording ended.
+            self._stop_recording(f"stopped by wearer ({cause})" if dest == "display_on"
+                                 else cause)
+        if dest == "fault":
+            self._fault_cause = "storage" if self._storage_full else "other"
+        elif source == "fault":
+            self._fault_cause = None
         self._set_media(dest)
         self._display.set_content(now.display)
         self._feedback.show_state(dest)
@@ -296,7 +321,7 @@ class Controller:
         if self._on_state is not None:
             self._on_state(source, dest, cause)
         if dest == "shutting_down":
-            self._shutdown()
+            self._shutdown(cause)
 
     def _start_recording(self) -> None:
         self._recorder.start_recording()
@@ -306,7 +331,6 @@ class Controller:
     def _stop_recording(self, reason: str) -> None:
         self._recorder.stop_recording(reason)
         self._recording_started_at = None
-        self._stop_reason = "stopped by wearer"
         self._feedback.cue("recording_stopped")
 
     def _set_media(self, state: State) -> None:
@@ -360,7 +384,7 @@ class Controller:
 
     def _marker(self) -> None:
         self._recorder.add_marker()
-        self._marker_until = self._clock.monotonic() + 1.0
+        self._marker_until = self._clock.monotonic() + MARKER_FLASH_SECONDS
         self._feedback.cue("marker")
         self._audit.record("marker")
 
@@ -370,12 +394,12 @@ class Controller:
             self._feedback.set_alarm(wearer_alarm, True)
         self._audit.record("alarm", alarm=kind, detail=detail)
 
-    def _poll_power(self, now: float) -> None:
+    def _poll_power(self) -> None:
         status = self._hw.power.read()
         if status.docked != self._docked:
             self._docked = status.docked
-            self._audit.record("dock", docked=status.docked, charging=status.charging)
             self._apply("dock" if status.docked else "undock", cause="dock contact")
+            self._audit.record("dock", docked=status.docked, charging=status.charging)
         elif self._docked and self._machine.state in ("idle", "display_on"):
             self._apply("dock", cause="dock contact (after recording)")
         percent = status.battery_percent
@@ -387,22 +411,34 @@ class Controller:
             self._alarm("battery_low", f"battery at {percent:.0f}%", "battery_low")
         elif self._battery_low and not low:
             self._feedback.set_alarm("battery_low", False)
-        if critical and not self._battery_critical:
-            self._battery_critical = True
-            self._stop_reason = "battery critical"
-            self._alarm("battery_critical", f"battery at {percent:.0f}%")
-            self._apply("battery_critical", cause=f"battery at {percent:.0f}%")
         self._battery_low = low
+        if critical and not self._battery_critical:
+            self._alarm("battery_critical", f"battery at {percent:.0f}%")
         self._battery_critical = critical
+        if critical:  # ignored while docked (charging); takes effect once undocked
+            self._apply("battery_critical", cause=f"battery critical ({percent:.0f}%)")
 
     def _poll_storage(self) -> None:
-        nearly_full = self._free_bytes() < self._config.storage.nearly_full_mb * 1024 * 1024
+        free = self._free_bytes()
+        storage = self._config.storage
+        nearly_full = free < storage.nearly_full_mb * MIB
         if nearly_full != ("storage_nearly_full" in self._feedback.active_alarms):
             if nearly_full:
-                self._alarm("storage_nearly_full", "free space below the alarm threshold",
+                self._alarm("storage_nearly_full", f"{free / MIB:.0f} MB free",
                             "storage_nearly_full")
             else:
                 self._feedback.set_alarm("storage_nearly_full", False)
+        if free <= storage.reserve_mb * MIB and not self._storage_full:
+            self._storage_full = True
+            self._alarm("storage_full", f"{free / MIB:.0f} MB free, {storage.reserve_mb} MB "
+                        "reserved: recording stops and is refused until offload")
+            self._apply("storage_full", cause="storage full (reserve reached)")
+        elif self._storage_full and not nearly_full:
+            self._storage_full = False
+            if self._fault_cause == "storage":
+                self._apply("fault_cleared", cause="storage space freed")
+            self._audit.record("alarm_cleared", alarm="storage_full",
+                               detail=f"{free / MIB:.0f} MB free")
 
     def _overlay(self) -> OverlayState:
         """Read by the display thread: plain attribute reads, no locking needed."""
@@ -416,17 +452,31 @@ class Controller:
 
     # ------------------------------------------------------------------ shutdown
 
-    def _shutdown(self) -> None:
-        """Entered shutting_down: the recording is already sealed by _reconcile."""
+    def _shutdown(self, cause: str) -> None:
+        """Entered shutting_down: _reconcile asked the recorder to seal; wait for it and
+        audit what it reported (the seal) before the final record."""
         self._notifier.stopping()
-        self._recorder.shutdown()
+        if not self._recorder.shutdown():
+            self._audit.record("fault", reason="recorder did not stop within its timeout")
         self._stop_sources()
         self._display.set_content("off")
-        self._audit.record("shutdown", reason=self._stop_reason)
+        self._drain_recorder_events()
+        self._audit.record("shutdown", reason=cause)
         self._machine.handle("shutdown_done")
         self._audit.state_change("shutting_down", "off", "everything sealed")
         if self._on_state is not None:
             self._on_state("shutting_down", "off", "everything sealed")
+
+
+    def _drain_recorder_events(self) -> None:
+        """Audit what the recorder reported while stopping; button edges no longer count."""
+        while True:
+            try:
+                message = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(message, RecorderEvent):
+                self._on_recorder_event(message)
 
 
 def recorder_audit_record(event: RecorderEvent) -> tuple[str, dict[str, object]]:

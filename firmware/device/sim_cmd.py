@@ -8,10 +8,13 @@ simulated clock; without one, and with a terminal, the keyboard does.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
 import threading
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -27,6 +30,8 @@ from bodycam.hal.clocks import SimClock
 from bodycam.hal.sim.hardware import build_sim_hardware
 
 log = logging.getLogger(__name__)
+READY_TIMEOUT_S = 30.0  # real seconds for boot (key generation, encoder start)
+STOP_TIMEOUT_S = 30.0  # real seconds for sealing and releasing the hardware
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -87,32 +92,67 @@ def run(args: argparse.Namespace) -> int:
             print(f"[{clock.monotonic():8.2f} s] {source} -> {dest}  ({cause})", flush=True)
 
     device = assemble(config, hardware, on_display_frame=frames, on_state=note_state)
-    thread = device.start_in_thread()
-    _forward_signals(device)
-    if not device.controller.ready.wait(timeout=30):
-        print("bodycam sim: the device did not become ready within 30 s", file=sys.stderr)
-        device.controller.request_shutdown("sim start timeout")
-    elif scenario is not None:
-        ScenarioDriver(scenario, hardware, clock).run(device.controller.finished)
-        device.controller.request_shutdown("scenario end")
-    elif sys.stdin.isatty():
-        interactive_loop(device, hardware, clock)
-    else:
-        device.controller.finished.wait()
-    thread.join()
+    with _forward_signals(device):
+        thread = device.start_in_thread()
+        if not _wait_ready(device, READY_TIMEOUT_S):
+            if not device.controller.finished.is_set():
+                print(f"bodycam sim: the device did not become ready within "
+                      f"{READY_TIMEOUT_S:g} s", file=sys.stderr)
+                device.controller.request_shutdown("sim start timeout")
+        elif scenario is not None:
+            ScenarioDriver(scenario, hardware, clock).run(device.controller.finished)
+            device.controller.request_shutdown("scenario end")
+        elif sys.stdin.isatty():
+            interactive_loop(device, hardware, clock)
+        else:  # runs until SIGINT/SIGTERM
+            device.controller.finished.wait()
+        thread.join(STOP_TIMEOUT_S)
+    if thread.is_alive():
+        print(f"bodycam sim: the device did not stop within {STOP_TIMEOUT_S:g} s; giving up "
+              "(its threads end with the process)", file=sys.stderr)
+        return 1
     _print_summary(device, states)
+    if device.failure is not None:
+        print(f"bodycam sim: the device program failed: {device.failure!r}; open recordings "
+              "were sealed (see the log above)", file=sys.stderr)
+        return 1
     return 0
 
 
-def _forward_signals(device: Device) -> None:
+def _wait_ready(device: Device, timeout: float) -> bool:
+    """True once booted; False on timeout or when the program ended before that."""
+    controller = device.controller
+    deadline = time.monotonic() + timeout
+    while not controller.ready.wait(0.05):
+        if controller.finished.is_set() or time.monotonic() > deadline:
+            return False
+    return True
+
+
+@contextlib.contextmanager
+def _forward_signals(device: Device) -> Iterator[None]:
+    """SIGINT/SIGTERM ask the device to seal and power off; a second signal gets the
+    default behaviour (Ctrl-C twice forces the exit). Previous handlers come back after,
+    so running `sim` in-process (tests) leaves the caller's handlers intact."""
     if threading.current_thread() is not threading.main_thread():
+        yield
         return
+    # getsignal() is None for a handler installed outside Python: restore the default.
+    previous = {sig: signal.getsignal(sig) or signal.SIG_DFL
+                for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def handler(signum: int, _frame: FrameType | None) -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
         device.controller.request_shutdown(signal.Signals(signum).name)
 
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
+    for sig in previous:
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _print_summary(device: Device, states: list[State]) -> None:

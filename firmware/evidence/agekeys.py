@@ -139,11 +139,7 @@ def parse_recipient(s: str) -> X25519PublicKey:
             "expected the public age1... key printed by age-keygen or bodycam-evidence keygen"
         )
     try:
-        hrp, data = bech32_decode(text)
-        if hrp != RECIPIENT_HRP:
-            raise ValueError(f"prefix {hrp!r} is not 'age'")
-        if len(data) != _KEY_LEN:
-            raise ValueError(f"key is {len(data)} bytes, expected {_KEY_LEN}")
+        data = _key_bytes(text, RECIPIENT_HRP)
     except ValueError as exc:
         raise ValueError(
             f"not an age X25519 recipient: {_shorten(text)} ({exc}); expected age1... "
@@ -162,11 +158,7 @@ def parse_identity(s: str) -> X25519PrivateKey:
             "AGE-SECRET-KEY-1... identity, or `age -d` for such files"
         )
     try:
-        hrp, data = bech32_decode(text)
-        if hrp != IDENTITY_HRP:
-            raise ValueError(f"prefix is not {IDENTITY_HRP!r} in upper case")
-        if len(data) != _KEY_LEN:
-            raise ValueError(f"key is {len(data)} bytes, expected {_KEY_LEN}")
+        data = _key_bytes(text, IDENTITY_HRP)
     except ValueError as exc:
         # Never echo the string: it may be a (mistyped) secret key.
         raise ValueError(
@@ -174,6 +166,19 @@ def parse_identity(s: str) -> X25519PrivateKey:
             "from age-keygen or bodycam-evidence keygen"
         ) from None
     return X25519PrivateKey.from_private_bytes(data)
+
+
+def _key_bytes(text: str, hrp: str) -> bytes:
+    """The 32 key bytes of a Bech32 string with exactly this prefix (ValueError: why not).
+
+    The message never quotes the input: a mistyped secret key must not reach a log.
+    """
+    found, data = bech32_decode(text)
+    if found != hrp:
+        raise ValueError(f"the prefix is not {hrp!r} (case matters)")
+    if len(data) != _KEY_LEN:
+        raise ValueError(f"key is {len(data)} bytes, expected {_KEY_LEN}")
+    return data
 
 
 def format_recipient(pub: X25519PublicKey) -> str:

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from bodycam.firmware.evidence.api import EvidenceError
+from bodycam.firmware.evidence.durable import fsync_directory, write_new_file
 
 __all__ = [
     "KEY_FILE_NAME",
@@ -84,15 +85,6 @@ def verify_signature(pub: Ed25519PublicKey, signature: bytes, data: bytes) -> bo
     except InvalidSignature:
         return False
     return True
-
-
-def fsync_directory(path: Path) -> None:
-    """Make a new/renamed directory entry durable (file fsync alone does not, per POSIX)."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True, repr=False)
@@ -153,12 +145,8 @@ def _create_key_file(path: Path) -> None:
         Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
     )
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _KEY_MODE)
     try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(pem)
-            out.flush()
-            os.fsync(out.fileno())
+        write_new_file(tmp, pem, _KEY_MODE)
         with contextlib.suppress(FileExistsError):
             os.link(tmp, path)
     finally:

@@ -74,7 +74,7 @@ def _recover(directory: Path, records: list[dict[str, Any]], key: Signer,
     handled = {r["index"] for r in records
                if r.get("event") in (Event.SEGMENT, Event.RECOVERY)}
     with SignedLog.open(directory / MANIFEST_NAME, key, clock) as log:
-        torn = log.torn_tail["bytes"] if log.torn_tail else 0
+        torn = sum(record["bytes"] for record in log.torn_tails)
         salvaged = [salvage_file(directory, index, name)
                     for index, name in segment_files(directory) if name not in accounted]
         seen = {s.index for s in salvaged}

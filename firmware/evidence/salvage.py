@@ -20,7 +20,7 @@ from typing import Any, Final, Literal
 from bodycam.firmware.evidence.age import CHUNK_SIZE, HeaderError, UnsupportedError
 from bodycam.firmware.evidence.age_header import read_header
 from bodycam.firmware.evidence.age_stream import PAYLOAD_NONCE_SIZE, SEALED_CHUNK_SIZE
-from bodycam.firmware.evidence.device_key import fsync_directory
+from bodycam.firmware.evidence.durable import fsync_directory
 from bodycam.firmware.evidence.segment_file import PARTIAL_SUFFIX
 
 __all__ = [

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from bodycam.firmware.evidence.age import CHUNK_SIZE, AgeEncryptor
 from bodycam.firmware.evidence.api import EvidenceError, SegmentInfo
-from bodycam.firmware.evidence.device_key import fsync_directory
+from bodycam.firmware.evidence.durable import fsync_directory, write_all
 from bodycam.firmware.evidence.signed_log import FILE_MODE
 from bodycam.firmware.evidence.storage_space import SpaceGuard
 from bodycam.hal.interfaces import Clock
@@ -203,9 +203,7 @@ class EncryptedSegment:
 
     def _sink(self, ciphertext: bytes) -> None:
         try:
-            view = memoryview(ciphertext)
-            while view:
-                view = view[os.write(self._fd, view):]
+            write_all(self._fd, ciphertext)
         except OSError as exc:
             raise self._io_error(exc) from exc
         self._hash.update(ciphertext)

@@ -28,7 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Protocol
 
-from bodycam.firmware.evidence.device_key import fsync_directory
+from bodycam.firmware.evidence.durable import fsync_directory, write_all, write_new_file
 from bodycam.hal.interfaces import Clock
 
 __all__ = [
@@ -110,12 +110,6 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     return [record for line in lines if (record := is_record(line)) is not None]
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
 class SignedLog:
     """One open log file. Thread-safe: the audit log is appended from several threads."""
 
@@ -129,7 +123,7 @@ class SignedLog:
         self._next_seq = next_seq
         self._prev = prev
         self._lock = threading.Lock()
-        self._torn_tail: dict[str, Any] | None = None
+        self._torn_tails: list[dict[str, Any]] = []
         self._broken = False
 
     @classmethod
@@ -146,8 +140,7 @@ class SignedLog:
             log = cls(path, fd, key, clock,
                       next_seq=record["seq"] + 1 if record else 0,
                       prev=line_hash(last_line) if last_line else GENESIS_PREV)
-            if size > end:
-                log._set_torn_tail_aside(end, size)
+            log._repair(end, size)
         except BaseException:
             os.close(fd)
             raise
@@ -163,8 +156,14 @@ class SignedLog:
 
     @property
     def torn_tail(self) -> dict[str, Any] | None:
-        """The ``torn_tail`` record `open` appended, if it had to repair the log."""
-        return self._torn_tail
+        """The last ``torn_tail`` record `open` appended, if it had to repair the log."""
+        return self._torn_tails[-1] if self._torn_tails else None
+
+    @property
+    def torn_tails(self) -> tuple[dict[str, Any], ...]:
+        """Every ``torn_tail`` record `open` appended (more than one only after a power
+        cut during an earlier repair)."""
+        return tuple(self._torn_tails)
 
     def append(self, event: str, **fields: Any) -> dict[str, Any]:
         """Sign, write and fsync one record; returns it as written (with seq/prev/sig)."""
@@ -190,7 +189,7 @@ class SignedLog:
             record["sig"] = base64.b64encode(self._key.sign(signed_bytes(record))).decode()
             line = canonical_json(record)
             try:
-                _write_all(self._fd, line + b"\n")
+                write_all(self._fd, line + b"\n")
                 os.fsync(self._fd)
             except BaseException:
                 self._broken = True
@@ -212,38 +211,62 @@ class SignedLog:
                  tb: TracebackType | None) -> None:
         self.close()
 
-    def _set_torn_tail_aside(self, end: int, size: int) -> None:
-        """Copy bytes [end, size) to a side file, cut them off the log, record the repair.
+    def _repair(self, end: int, size: int) -> None:
+        """Move bytes [end, size) to a side file, cut them off the log, record every side
+        file of this position.
 
         Order matters for a cut during the repair itself: the side copy is durable
-        before the log is truncated, so the bytes always exist somewhere.
+        before the log is truncated, so the bytes always exist somewhere. A cut after
+        the truncation, or while the ``torn_tail`` record was being written, leaves
+        side files named for this seq without a record; they are recorded now, since
+        the verifier rightly refuses any file the log does not name.
         """
         assert self._fd is not None
-        torn = os.pread(self._fd, size - end, end)
-        digest = hashlib.sha256(torn).hexdigest()
-        side = _keep_side_copy(self._path, self._next_seq, torn)
-        os.ftruncate(self._fd, end)
-        os.fsync(self._fd)
-        self._torn_tail = self.append(TORN_TAIL_EVENT, file=side.name, bytes=len(torn),
-                                      sha256=digest, offset=end)
+        sides = _existing_side_files(self._path, self._next_seq)
+        if size > end:
+            torn = os.pread(self._fd, size - end, end)
+            side = _keep_side_copy(self._path, self._next_seq, torn)
+            os.ftruncate(self._fd, end)
+            os.fsync(self._fd)
+            sides = [s for s in sides if s != side] + [side]
+        for side in sides:
+            data = side.read_bytes()
+            self._torn_tails.append(self.append(
+                TORN_TAIL_EVENT, file=side.name, bytes=len(data),
+                sha256=hashlib.sha256(data).hexdigest(), offset=end))
+
+
+_MAX_SIDE_FILES = 1000
+
+
+def _side_file(log_path: Path, seq: int, n: int) -> Path:
+    return log_path.with_name(f"{log_path.name}.torn-{seq}" + (f".{n}" if n else ""))
+
+
+def _existing_side_files(log_path: Path, seq: int) -> list[Path]:
+    """Side files of torn bytes at `seq`, oldest first (left by interrupted repairs).
+
+    `_keep_side_copy` takes the numbers in order, so the first free one ends the list.
+    """
+    found: list[Path] = []
+    for n in range(_MAX_SIDE_FILES):
+        side = _side_file(log_path, seq, n)
+        if not side.exists():
+            break
+        found.append(side)
+    return found
 
 
 def _keep_side_copy(log_path: Path, seq: int, data: bytes) -> Path:
     """Durable copy of torn bytes; reuses an identical copy left by an interrupted repair."""
-    for n in range(1000):
-        side = log_path.with_name(f"{log_path.name}.torn-{seq}" + (f".{n}" if n else ""))
+    for n in range(_MAX_SIDE_FILES):
+        side = _side_file(log_path, seq, n)
         try:
-            fd = os.open(side, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
+            write_new_file(side, data, FILE_MODE)
         except FileExistsError:
             if side.read_bytes() == data:
                 return side
             continue
-        try:
-            _write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        fsync_directory(side.parent)
         return side
     raise OSError(f"{log_path}: too many torn-tail side files; inspect the directory")
 

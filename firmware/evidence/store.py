@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import secrets
 import threading
 from collections.abc import Sequence
@@ -29,14 +30,19 @@ from bodycam.firmware.evidence.api import (
     SegmentInfo,
     SegmentWriter,
 )
-from bodycam.firmware.evidence.device_key import DeviceKey, fsync_directory
+from bodycam.firmware.evidence.device_key import DeviceKey
+from bodycam.firmware.evidence.durable import fsync_directory, make_dirs
 from bodycam.firmware.evidence.salvage import (
     missing_segment,
     recovery_fields,
     salvage_file,
     segment_files,
 )
-from bodycam.firmware.evidence.segment_file import EncryptedSegment, segment_file_name
+from bodycam.firmware.evidence.segment_file import (
+    EncryptedSegment,
+    StorageWriteError,
+    segment_file_name,
+)
 from bodycam.firmware.evidence.signed_log import SignedLog, utc_iso
 from bodycam.firmware.evidence.storage_space import FreeSpace, SpaceGuard, statvfs_free_bytes
 from bodycam.hal.interfaces import Clock
@@ -46,6 +52,7 @@ __all__ = [
     "EVIDENCE_DIR",
     "MANIFEST_FORMAT",
     "MANIFEST_NAME",
+    "RECORDING_ID_PATTERN",
     "Event",
     "FileEvidenceStore",
     "FileRecordingWriter",
@@ -57,6 +64,8 @@ MANIFEST_NAME: Final = "manifest.jsonl"
 MANIFEST_FORMAT: Final = "bodycam-manifest/1"
 STAGING_SUFFIX: Final = ".creating"
 DIR_MODE: Final = 0o750
+# What make_recording_id produces: <device-id>-<UTC yyyymmddThhmmssZ>-<4 hex>.
+RECORDING_ID_PATTERN: Final = re.compile(r".+-\d{8}T\d{6}Z-[0-9a-f]{4}")
 # A recording is not started unless at least its header and one segment's first
 # chunks fit above the reserve.
 _START_ALLOWANCE: Final = 1024 * 1024
@@ -231,8 +240,19 @@ class FileEvidenceStore:
                 "age1... public key and restart"
             )
         self._space.ensure(_START_ALLOWANCE, "a new recording")
+        try:
+            return self._create_recording(wall_start, clock_synchronised, prerecord_us)
+        except OSError as exc:
+            raise StorageWriteError(
+                f"cannot start a recording in {self.evidence_dir}: {exc.strerror or exc}; "
+                "nothing was recorded. Fix: check the SD card (a card with errors is "
+                "remounted read-only; reseat or replace it) and restart") from exc
+
+    def _create_recording(self, wall_start: datetime, clock_synchronised: bool,
+                          prerecord_us: int) -> FileRecordingWriter:
+        """The directory appears atomically: staged with its signed header, renamed."""
         parent = self.evidence_dir
-        parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        make_dirs(parent, DIR_MODE)
         recording_id, final = self._fresh_id(parent, wall_start)
         staging = parent / f".{recording_id}{STAGING_SUFFIX}"
         staging.mkdir(mode=DIR_MODE)

@@ -38,7 +38,7 @@ from bodycam.firmware.evidence.signed_log import (
     line_hash,
     signed_bytes,
 )
-from bodycam.firmware.evidence.store import MANIFEST_NAME, Event
+from bodycam.firmware.evidence.store import MANIFEST_NAME, RECORDING_ID_PATTERN, Event
 
 __all__ = [
     "EXIT_FAILED",
@@ -57,6 +57,11 @@ EXIT_USAGE: Final = 2
 EXIT_UNSEALED: Final = 3
 
 Status = Literal["verified", "unsealed", "failed"]
+GAP_SOURCES: Final = ("camera", "microphone")
+_UNSEALED_NOTE: Final = (
+    "the recording is not sealed, so it may be incomplete: a power cut before the device "
+    "restarted looks exactly like an end that was cut off (the device's recovery seals it "
+    "on its next start)")
 
 
 @dataclass(frozen=True)
@@ -89,8 +94,14 @@ class VerifyReport:
     segments: int = 0
     sealed: bool = False
     seal_reason: str | None = None
+    recording_id: str | None = None  # as signed in the header
     recovered: bool = False
-    torn: bool = False  # the last line is incomplete (power cut, not yet repaired)
+    torn_bytes: int = 0  # after the last newline: a power cut, not yet repaired
+
+    @property
+    def torn(self) -> bool:
+        """The last line is incomplete."""
+        return self.torn_bytes > 0
 
     @property
     def status(self) -> Status:
@@ -110,6 +121,7 @@ class VerifyReport:
             "path": str(self.path), "kind": self.kind, "status": self.status,
             "exit_code": self.exit_code, "sealed": self.sealed,
             "seal_reason": self.seal_reason, "recovered": self.recovered,
+            "recording_id": self.recording_id,
             "key_pinned": self.key_pinned, "device_key_fingerprint": self.key_fingerprint,
             "records": self.records, "segments": self.segments,
             "problems": [{"file": p.file, "line": p.line, "seq": p.seq, "message": p.message}
@@ -122,6 +134,8 @@ class VerifyReport:
         state = {"verified": "VERIFIED", "unsealed": "NOT SEALED (no tampering found)",
                  "failed": "INTEGRITY FAILURE"}[self.status]
         lines = [f"{self.kind} {self.path}: {state}"]
+        if self.recording_id is not None:
+            lines.append(f"  recording id {self.recording_id} (signed)")
         if self.sealed:
             lines.append(f"  sealed: {self.seal_reason}"
                          + (" (with salvaged segments, see the recovery records)"
@@ -174,6 +188,12 @@ def verify_recording(path: Path, pinned_key: Ed25519PublicKey | None = None) -> 
     report.records = len(lines)
     expected = _check_order(lines, directory, report)
     _check_files(directory, lines, expected, report)
+    if report.sealed and report.torn:
+        # Nothing is ever written after a seal, so these bytes cannot be a power cut.
+        report.problems.append(Problem(MANIFEST_NAME, f"{report.torn_bytes} bytes after the "
+                                       "seal (appended after the recording was sealed)"))
+    elif not report.sealed and lines:
+        report.notes.append(_UNSEALED_NOTE)
     return report
 
 
@@ -186,7 +206,7 @@ def _check_chain(path: Path, pinned: Ed25519PublicKey | None,
     name = path.name
     pieces = path.read_bytes().split(b"\n")
     if pieces[-1]:
-        report.torn = True
+        report.torn_bytes += len(pieces[-1])
         report.notes.append(f"{name}: the last line ({len(pieces)}) is incomplete, "
                             f"{len(pieces[-1])} bytes (power cut; repaired on the device's "
                             "next start)")
@@ -212,7 +232,7 @@ def _check_chain(path: Path, pinned: Ed25519PublicKey | None,
         if record.get("prev") != prev:
             fail("hash chain broken: 'prev' is not the SHA-256 of the line before (a line "
                  "before it was altered, dropped, inserted or moved)")
-        if canonical_json(record) != raw:
+        if not _is_canonical(record, raw):
             fail("not in canonical JSON form (the line was re-written)")
         if number == 1:
             key = _chain_key(record, pinned, report, fail)
@@ -228,11 +248,20 @@ def _check_chain(path: Path, pinned: Ed25519PublicKey | None,
 
 
 def _parse(raw: bytes) -> dict[str, Any] | None:
+    """The record on a line, or None; hostile input (deep nesting) must not crash us."""
     try:
         value = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def _is_canonical(record: dict[str, Any], raw: bytes) -> bool:
+    """Python's parser accepts NaN/Infinity, which canonical JSON cannot hold."""
+    try:
+        return canonical_json(record) == raw
+    except ValueError:
+        return False
 
 
 def _chain_key(first: dict[str, Any], pinned: Ed25519PublicKey | None, report: VerifyReport,
@@ -290,9 +319,8 @@ def _check_order(lines: list[_Line], directory: Path,
             fail(lines[0], f"the first record is {lines[0].event!r}, not the header")
         else:
             report.problems.append(Problem(MANIFEST_NAME, "the manifest holds no record"))
-    elif lines[0].record.get("recording_id") != directory.name:
-        report.notes.append(f"directory name differs from the recording id "
-                            f"{lines[0].record.get('recording_id')!r} (renamed copy?)")
+    else:
+        _check_recording_id(lines[0], directory, report)
     opened: dict[int, _Line] = {}
     open_now: int | None = None
     last_start: int | None = None
@@ -318,6 +346,10 @@ def _check_order(lines: list[_Line], directory: Path,
             last_start = start if isinstance(start, int) else last_start
             opened[index] = line
             open_now = index
+        elif event == Event.MARKER:
+            _check_marker(line, fail)
+        elif event == Event.GAP:
+            _check_gap(line, fail)
         elif event == Event.SEGMENT:
             _check_segment(line, opened, open_now, fail)
             open_now = None
@@ -342,6 +374,49 @@ def _check_order(lines: list[_Line], directory: Path,
         report.notes.append(f"segment {open_now} is open (being recorded, or power was lost "
                             "and the device has not restarted yet)")
     return expected
+
+
+def _check_recording_id(header: _Line, directory: Path, report: VerifyReport) -> None:
+    """The directory must hold the recording it is named after.
+
+    Another recording of the same device verifies on its own (same key), so putting it
+    in the place of the wanted one is caught only here. A name that is not a recording
+    id (a custodian's case folder) is allowed, with a note.
+    """
+    signed = header.record.get("recording_id")
+    report.recording_id = str(signed)
+    if signed == directory.name:
+        return
+    if RECORDING_ID_PATTERN.fullmatch(directory.name):
+        report.problems.append(Problem(
+            MANIFEST_NAME, f"the manifest is signed for recording {signed}, but the "
+            f"directory is {directory.name} (another recording put in its place?)",
+            header.number, header.record.get("seq")))
+    else:
+        report.notes.append(f"directory name {directory.name!r} is not the recording id "
+                            f"{signed!r} (renamed copy?)")
+
+
+def _is_media_time(value: Any) -> bool:
+    return type(value) is int and value >= 0
+
+
+def _check_marker(line: _Line, fail: _Fail) -> None:
+    media_us = line.record.get("media_us")
+    if not _is_media_time(media_us):
+        fail(line, f"marker at {media_us!r} µs is not a media time (a whole number of "
+             "microseconds from the recording's start)")
+
+
+def _check_gap(line: _Line, fail: _Fail) -> None:
+    record = line.record
+    source, start, end = record.get("source"), record.get("start_us"), record.get("end_us")
+    if source not in GAP_SOURCES:
+        fail(line, f"gap source {source!r} is not one of {', '.join(GAP_SOURCES)}")
+    if not _is_media_time(start) or not (end is None or _is_media_time(end)):
+        fail(line, f"gap from {start!r} µs to {end!r} µs: not media times")
+    elif end is not None and end < start:
+        fail(line, f"gap from {start} µs to {end} µs ends before it starts")
 
 
 def _check_segment(line: _Line, opened: dict[int, _Line], open_now: int | None,

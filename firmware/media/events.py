@@ -52,9 +52,17 @@ class MarkerAdded(RecorderEvent):
 
 @dataclass(frozen=True)
 class RecordingSealed(RecorderEvent):
+    """The recording is over (sent for every recording that started).
+
+    `sealed` False: storage failed so badly that even the seal record could not be
+    written; the recording stays on the card as it is and the next start's recovery
+    seals it. A RecorderFault with the details comes before this event.
+    """
+
     recording_id: str
     reason: str
     segments: int
+    sealed: bool = True
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,14 @@ contract to do it synchronously).
 Pre-record flush: the ring can hold 120 s of media, more than the worker can encrypt
 and write in one go without the inbox overflowing. It is moved to a backlog that is
 worked off in slices while live media queues behind it, so nothing is dropped at the
-moment recording starts.
+moment recording starts. Live media in the backlog is bounded like the inbox (a card
+slower than the camera must not eat the RAM): beyond the inbox capacity it is dropped
+and counted.
+
+Every recording that starts ends with RecordingSealed (or never starts: RecordingRefused),
+whatever fails on the way: the controller leaves its recording state on those events
+only. Seal reasons are fixed phrases (the manifest holds no free text); the details of a
+failure go out as RecorderFault.
 """
 
 from __future__ import annotations
@@ -49,6 +56,8 @@ from bodycam.firmware.media.events import (
 )
 from bodycam.firmware.media.prerecord import MediaItem, PrerecordBuffer
 from bodycam.firmware.media.segmenter import (
+    RECORDER_ERROR_REASON,
+    STORAGE_ERROR_REASON,
     STORAGE_FULL_REASON,
     SegmentedRecording,
     WallAnchor,
@@ -104,6 +113,15 @@ class _Inbox:
             self._cond.notify()
         return True
 
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    def count_drop(self) -> None:
+        """Media dropped after the inbox (behind the backlog), reported like inbox drops."""
+        with self._cond:
+            self.dropped += 1
+
     def put_command(self, command: _Command) -> None:
         with self._cond:
             self._items.append(command)
@@ -139,6 +157,7 @@ class Recorder:
         self._buffering = False
         self._recording: SegmentedRecording | None = None
         self._backlog: deque[MediaItem] = deque()
+        self._backlog_limit = 0  # the pre-record drained into it + the inbox capacity
         self._mode: RecorderMode = "idle"
         self._active_since = clock.monotonic()
         self._stalls: dict[GapKind, float] = {}
@@ -161,6 +180,11 @@ class Recorder:
     @property
     def prerecord_bytes(self) -> int:
         return self._ring.bytes_held
+
+    @property
+    def backlog_items(self) -> int:
+        """Media waiting behind the pre-record flush (diagnostics, bench)."""
+        return len(self._backlog)
 
     def start(self) -> None:
         if self._thread is not None:
@@ -224,8 +248,7 @@ class Recorder:
                     handled.append(item)
                 else:
                     self._guarded(self._on_media, item)
-            for _ in range(min(BACKLOG_SLICE, len(self._backlog))):
-                self._record(self._backlog.popleft())
+            self._guarded(self._work_off_backlog)
             self._guarded(self._housekeeping)
             for command in handled:  # after housekeeping: flush() sees its effects too
                 command.done.set()
@@ -276,7 +299,9 @@ class Recorder:
             writer = self._store.begin_recording(
                 wall_start=cmd.wall, clock_synchronised=self._clock.synchronised(),
                 prerecord_us=prerecord_us)
-        except EvidenceError as exc:
+        except Exception as exc:  # not only EvidenceError: a read-only card is an OSError
+            if not isinstance(exc, EvidenceError):
+                log.exception("begin_recording failed")
             self._emit(RecordingRefused(str(exc), exc))
             return
         self._recording = SegmentedRecording(
@@ -286,6 +311,7 @@ class Recorder:
         for source in self._stalls:
             self._recording.source_stalled(source, self._last_end_us.get(source, 0))
         self._backlog.extend(self._ring.drain())
+        self._backlog_limit = len(self._backlog) + self._inbox.capacity
         self._emit(RecordingStarted(writer.recording_id, prerecord_us))
 
     def _stop_recording(self, reason: str) -> None:
@@ -315,7 +341,9 @@ class Recorder:
         if isinstance(item, AudioChunk) and self._audio is None:
             return
         if self._recording is not None:
-            if self._backlog:
+            if len(self._backlog) >= self._backlog_limit > 0:
+                self._inbox.count_drop()
+            elif self._backlog:
                 self._backlog.append(item)
             else:
                 self._record(item)
@@ -332,12 +360,17 @@ class Recorder:
             self._end_recording(STORAGE_FULL_REASON)
             return
         except Exception as exc:
-            log.exception("muxing failed")
+            log.exception("recording %s failed", rec.recording_id)
             self._fault(exc)
-            self._end_recording(f"error: {exc}")
+            self._end_recording(STORAGE_ERROR_REASON if isinstance(exc, EvidenceError | OSError)
+                                else RECORDER_ERROR_REASON)
             return
         if closed is not None:
             self._emit(SegmentClosed(rec.recording_id, closed))
+
+    def _work_off_backlog(self) -> None:
+        for _ in range(min(BACKLOG_SLICE, len(self._backlog))):
+            self._record(self._backlog.popleft())
 
     def _drain_backlog(self) -> None:
         while self._backlog and self._recording is not None:
@@ -359,8 +392,12 @@ class Recorder:
         try:
             outcome = rec.seal(reason)
         except Exception as exc:
+            # Left unsealed on the card: the next start's recovery seals it. The
+            # recording is over all the same, and the controller must hear so.
             log.exception("sealing %s failed", rec.recording_id)
             self._fault(exc, rec.recording_id)
+            self._emit(RecordingSealed(rec.recording_id, reason, len(rec.segments),
+                                       sealed=False))
             return
         if rec.segments and rec.segments[-1] is not last:
             self._emit(SegmentClosed(rec.recording_id, rec.segments[-1]))

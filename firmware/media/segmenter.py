@@ -26,7 +26,11 @@ from bodycam.firmware.evidence.api import (
 from bodycam.firmware.media.muxer import TsSegmentMuxer
 from bodycam.hal.interfaces import AudioChunk, VideoPacket
 
+# Seal reasons the recorder chooses itself: fixed phrases, as the manifest holds no free
+# text (the details of a failure go to the audit log).
 STORAGE_FULL_REASON = "storage full"
+STORAGE_ERROR_REASON = "storage error"
+RECORDER_ERROR_REASON = "recorder error"
 
 
 @dataclass(frozen=True)
