@@ -154,8 +154,14 @@ class RunningSimDevice:
         return not self._thread.is_alive()
 
     def wait_state(self, *states: State, timeout: float = WAIT_S) -> State:
-        """Wait until the controller is in one of `states`; return it."""
-        if not self._wait(lambda: self.state in states, timeout):
+        """Wait until the controller is in one of `states` and has audited getting there
+        (the machine changes state first, the audit record and observers follow)."""
+
+        def arrived() -> bool:
+            return self.state in states and bool(self.transitions) and \
+                self.transitions[-1][1] == self.state
+
+        if not self._wait(arrived, timeout):
             raise AssertionError(f"device stayed in {self.state!r}, expected one of "
                                  f"{states}; transitions: {self.transitions}")
         return self.state

@@ -208,3 +208,39 @@ def test_unsealed_recording_is_exported_only_when_forced(
     assert export(recording, identity, out, "--force") == 0
     notes = " ".join(report_of(out)["notes"])  # type: ignore[arg-type]
     assert "FORCED" in notes and "may be incomplete" in notes
+
+
+@pytest.mark.parametrize("cut", [0, 30, None], ids=["empty", "in the header", "no chunk"])
+def test_segment_cut_before_its_first_whole_chunk_is_a_note_not_a_failure(
+        store: FileEvidenceStore, clock: ManualClock, key: DeviceKey,
+        identity: AgeIdentity, cut: int | None) -> None:
+    """Power lost just after a segment opened: recovery records 0 whole chunks, so no
+    media of it exists anywhere. Exporting the rest must not need --force."""
+    items = clip(2.0)
+    writer = store.begin_recording(wall_start=clock.wall(), clock_synchronised=True,
+                                   prerecord_us=0)
+    muxer = TsSegmentMuxer(VIDEO, AUDIO, items[0].pts_us)
+    first = writer.open_segment(0, clock.wall())
+    muxer.open_segment(first.write)
+    for item in items:
+        if isinstance(item, VideoPacket):
+            muxer.add_video(item)
+        else:
+            muxer.add_audio(item)
+    muxer.finish()
+    first.close(2_000_000)
+    writer.open_segment(2_000_000, clock.wall())  # header and nonce written, then the cut
+    partial = writer.directory / "00001.age.partial"
+    if cut is not None:
+        with partial.open("r+b") as f:
+            f.truncate(cut)
+    del writer
+    (recovered,) = recover_unfinished(store.evidence_dir.parent, key, clock)
+
+    out = store.evidence_dir.parent.parent / "out.mp4"
+    assert export(recovered.directory, identity, out) == 0
+    report = report_of(out)
+    notes = " ".join(report["notes"])  # type: ignore[arg-type]
+    assert "segment 1 (00001.truncated.age): no media survived" in notes
+    assert report["forced"] is False
+    assert decode_all(out)["video"] == 2 * FPS

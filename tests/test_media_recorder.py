@@ -279,14 +279,24 @@ def test_storage_full_mid_recording_seals_with_reason_and_keeps_older_evidence(
     assert h.recorder.mode == "idle"
 
 
-def test_refused_start_reports_and_keeps_buffering(harness_factory: type[Harness]) -> None:
-    h = harness_factory(FakeStore(has_recipient=False), prerecord_seconds=2.0)
+@pytest.mark.parametrize(("begin_error", "reason"), [
+    (None, "recipient"),
+    # A card remounted read-only fails with a plain OSError. The controller leaves its
+    # recording state only on RecordingRefused/RecordingSealed, so anything else would
+    # leave it showing "recording" with nothing stored.
+    (OSError(errno.EROFS, "Read-only file system"), "Read-only file system"),
+])
+def test_refused_start_reports_and_keeps_buffering(
+        harness_factory: type[Harness], begin_error: OSError | None, reason: str) -> None:
+    store = FakeStore(has_recipient=begin_error is not None)
+    store.begin_error = begin_error
+    h = harness_factory(store, prerecord_seconds=2.0)
     h.recorder.start_buffering()
     h.feed(between(clip(3.0), 0, 3))
     h.recorder.start_recording()
     h.settle()
     (refused,) = h.of(RecordingRefused)
-    assert "recipient" in refused.reason  # type: ignore[attr-defined]
+    assert reason in refused.reason  # type: ignore[attr-defined]
     assert h.recorder.mode == "buffering" and h.recorder.prerecord_bytes > 0
 
 
@@ -361,23 +371,6 @@ def test_storage_error_type_is_the_contract_one() -> None:
 
 
 # ------------------------------------------------------------------ adversarial review
-
-
-def test_start_failing_with_an_io_error_is_reported_as_refused(
-        harness_factory: type[Harness]) -> None:
-    """A card remounted read-only fails begin_recording with a plain OSError. The
-    controller leaves its recording state only on RecordingRefused/RecordingSealed, so
-    anything but RecordingRefused would leave it showing "recording" with nothing stored."""
-    store = FakeStore()
-    store.begin_error = OSError(errno.EROFS, "Read-only file system")
-    h = harness_factory(store, prerecord_seconds=2.0)
-    h.recorder.start_buffering()
-    h.feed(between(clip(3.0), 0, 3))
-    h.recorder.start_recording()
-    h.settle()
-    (refused,) = h.of(RecordingRefused)
-    assert "Read-only file system" in refused.reason  # type: ignore[attr-defined]
-    assert h.recorder.mode == "buffering"
 
 
 def test_io_error_mid_recording_seals_with_a_fixed_reason_and_recording_goes_on(

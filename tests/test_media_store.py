@@ -45,3 +45,48 @@ def test_recording_is_verified_and_every_segment_plays_after_age_decrypt(
         assert streams == ["aac", "h264"]
         assert decode_all(ts)["video"] == 2 * FPS
     assert not any(p.suffix == ".ts" for p in directory.iterdir())  # no plaintext stored
+
+
+def _ffprobe_packets(path: Path, stream: str) -> list[dict[str, str]]:
+    """ffprobe's packets of one stream type ("v" or "a"): pts, duration, flags (90 kHz)."""
+    import json
+    import subprocess
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", stream, "-show_entries",
+         "packet=pts,duration,flags", "-of", "json", str(path)],
+        check=True, capture_output=True, text=True)
+    packets: list[dict[str, str]] = json.loads(result.stdout)["packets"]
+    return packets
+
+
+def test_stored_segments_start_on_a_keyframe_with_headers_and_continue_each_other(
+        tmp_path: Path, identity: AgeIdentity) -> None:
+    """What a player sees in each age-decrypted segment (ffprobe): a keyframe carrying
+    SPS/PPS first, and timestamps that carry on exactly where the previous one ended."""
+    import av
+
+    from bodycam.firmware.media.h264 import NAL_PPS, NAL_SPS, iter_nal_units
+
+    clock = ManualClock(start_monotonic=50.0)
+    store = make_store(tmp_path, identity, clock, DeviceKey.generate())
+    events = record_with_recorder(store, clock, clip(6.0), segment_seconds=2.0)
+    started = next(e for e in events if isinstance(e, RecordingStarted))
+    directory = store.evidence_dir / started.recording_id
+    paths = []
+    for record in read_records(directory / "manifest.jsonl"):
+        if record["event"] == "segment":
+            ts = tmp_path / f"{record['index']}.ts"
+            ts.write_bytes(age_decrypt(identity, directory / record["file"]).stdout)
+            paths.append(ts)
+    assert len(paths) == 3
+    ends: dict[str, int] = {}
+    for path in paths:
+        video = _ffprobe_packets(path, "v")
+        assert video[0]["flags"].startswith("K")
+        with av.open(str(path)) as container:
+            first = next(p for p in container.demux(video=0) if p.size)
+            assert {NAL_SPS, NAL_PPS} <= {t for t, _, _ in iter_nal_units(bytes(first))}
+        for kind, packets in (("v", video), ("a", _ffprobe_packets(path, "a"))):
+            if kind in ends:
+                assert int(packets[0]["pts"]) == ends[kind], (path.name, kind)
+            ends[kind] = int(packets[-1]["pts"]) + int(packets[-1]["duration"])

@@ -98,6 +98,12 @@ class SegmentSource:
     index: int
     file: str
     salvage: bool  # recovery found it cut short: decrypt up to the last whole chunk
+    whole_chunks: int | None = None  # as recovery counted them (None: not salvaged)
+
+    @property
+    def empty(self) -> bool:
+        """Cut before its first whole chunk: no media of it exists anywhere."""
+        return self.salvage and self.whole_chunks == 0
 
 
 @dataclass
@@ -189,8 +195,10 @@ class ExportJob:
             if event == "segment":
                 by_index[index] = SegmentSource(index, name, salvage=False)
             elif event == "recovery" and index not in by_index:
-                by_index[index] = SegmentSource(index, name,
-                                                salvage=record.get("state") == "truncated")
+                chunks = record.get("whole_chunks")
+                by_index[index] = SegmentSource(
+                    index, name, salvage=record.get("state") == "truncated",
+                    whole_chunks=chunks if isinstance(chunks, int) else None)
         if not by_index and self.force:
             self.notes.append("no usable segment records in the manifest: exported the "
                               "segment files found in the directory")
@@ -208,11 +216,17 @@ class ExportJob:
                 if not path.is_file():
                     self._fail_or_note(f"segment {source.index} ({source.file}) is missing")
                     continue
-                plaintext = self._decrypt(source, path)
-                try:
-                    joiner.add(plaintext, source.file)
-                except ExportError as exc:
-                    self._fail_or_note(str(exc))
+                entry = self._input_entry(source, path)
+                if source.empty:
+                    self.notes.append(
+                        f"segment {source.index} ({source.file}): no media survived (power "
+                        "was lost before its first whole 64 KiB chunk reached the card)")
+                else:
+                    plaintext = self._decrypt(source, path, entry)
+                    try:
+                        joiner.add(plaintext, source.file)
+                    except ExportError as exc:
+                        self._fail_or_note(str(exc))
                 done += path.stat().st_size
                 _progress(f"segment {number}/{len(sources)} {source.file}: "
                           f"{100 * done // max(total, 1)}%")
@@ -222,11 +236,15 @@ class ExportJob:
                               "previous segment were skipped")
         return summary
 
-    def _decrypt(self, source: SegmentSource, path: Path) -> bytes:
-        buffer = io.BytesIO()
+    def _input_entry(self, source: SegmentSource, path: Path) -> dict[str, Any]:
+        """The report's record of one input file (every one is hashed, used or not)."""
         entry: dict[str, Any] = {"file": source.file, "index": source.index,
                                  "size": path.stat().st_size, "sha256": _sha256(path)}
         self.inputs.append(entry)
+        return entry
+
+    def _decrypt(self, source: SegmentSource, path: Path, entry: dict[str, Any]) -> bytes:
+        buffer = io.BytesIO()
         try:
             with path.open("rb") as src:
                 result = decrypt(self.identities, src, buffer, allow_truncated=source.salvage)

@@ -101,11 +101,6 @@ class EncryptedSegment:
     def index(self) -> int:
         return self._index
 
-    @property
-    def bytes_written(self) -> int:
-        """Ciphertext bytes on disk so far."""
-        return self._size
-
     def write(self, data: bytes) -> None:
         """Encrypt and append; StorageFullError (nothing written) below the reserve.
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-NAL_SLICE = 1
 NAL_IDR = 5
 NAL_SPS = 7
 NAL_PPS = 8

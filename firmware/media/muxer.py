@@ -149,10 +149,6 @@ class TsSegmentMuxer:
                 if e is not None]
         return max(ends, default=0)
 
-    @property
-    def repaired_keyframes(self) -> int:
-        return self._headers.repaired
-
     def open_segment(self, sink: Sink) -> None:
         if self._segment is not None:
             raise RuntimeError("close the current segment before opening the next one")

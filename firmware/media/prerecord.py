@@ -67,13 +67,6 @@ class PrerecordBuffer:
         """Timestamp of the buffered keyframe everything starts from (None if empty)."""
         return self._gops[0].start_us if self._gops else None
 
-    @property
-    def span_us(self) -> int:
-        """How far the buffer reaches back from its newest item, in microseconds."""
-        if not self._gops or self._newest_us is None:
-            return 0
-        return self._newest_us - self._gops[0].start_us
-
     def push(self, item: MediaItem) -> None:
         if self._window_us == 0:
             return

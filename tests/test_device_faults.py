@@ -1,0 +1,189 @@
+"""Bad conditions during a recording, through the simulated hardware: the recording is
+sealed with a reason that names the cause, the wearer's state and the audit log say what
+happened, and evidence already on the card is never touched."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+from conftest import MIB, AuthorityIdentity, MakeDevice, RunningSimDevice
+
+from bodycam.firmware.evidence.age import decrypt
+from bodycam.firmware.evidence.agekeys import parse_identity
+from bodycam.firmware.evidence.verify import verify_log, verify_recording
+
+Record = dict[str, Any]
+STALL_S = 5.0  # longer than evidence.stall_seconds (3 s), so it counts as a stall
+
+
+def events(records: list[Record], name: str) -> list[Record]:
+    return [r for r in records if r["event"] == name]
+
+
+def transitions(records: list[Record]) -> list[tuple[str, str]]:
+    return [(r["from"], r["to"]) for r in events(records, "state")]
+
+
+def manifest(recording: Path) -> list[Record]:
+    return [json.loads(line) for line in (recording / "manifest.jsonl").open()]
+
+
+def tree_digest(directory: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.iterdir())}
+
+
+def record_for(rig: RunningSimDevice, seconds: float) -> None:
+    rig.tap("record")
+    rig.wait_state("recording")
+    rig.sleep(seconds)
+
+
+def stop_by_hold(rig: RunningSimDevice) -> None:
+    rig.hold("record", rig.config.buttons.hold_seconds + 0.3)
+    rig.wait_state("display_on")
+
+
+def sealed_report(recording: Path) -> Any:
+    report = verify_recording(recording)
+    assert report.status == "verified", report.summary()
+    assert report.sealed
+    return report
+
+
+def test_battery_critical_seals_then_powers_off(sim_device: RunningSimDevice) -> None:
+    rig = sim_device
+    record_for(rig, 2.0)
+    rig.hardware.power.set_battery(rig.config.power.battery_critical_percent - 2)
+    rig.wait_state("off")
+    rig.stop()
+
+    records = rig.audit()
+    assert transitions(records)[-3:] == [("idle", "recording"), ("recording", "shutting_down"),
+                                         ("shutting_down", "off")]
+    assert "battery" in events(records, "state")[-2]["cause"]
+    assert {r["alarm"] for r in events(records, "alarm")} >= {"battery_low", "battery_critical"}
+    [sealed] = events(records, "recording_sealed")  # audited before powering off
+    [recording] = rig.recordings()
+    report = sealed_report(recording)
+    assert report.seal_reason == sealed["reason"]
+    assert "battery critical" in report.seal_reason
+    assert verify_log(rig.device.audit.path).status == "verified"
+
+
+def test_storage_full_mid_recording_seals_faults_and_keeps_older_evidence(
+        sim_device: RunningSimDevice) -> None:
+    rig = sim_device
+    record_for(rig, 2.0)
+    stop_by_hold(rig)
+    rig.wait_audit(lambda r: r["event"] == "recording_sealed")
+    [earlier] = rig.recordings()
+    earlier_files = tree_digest(earlier)
+
+    record_for(rig, 2.0)
+    rig.free_space.set(rig.config.storage.reserve_mb * MIB - MIB)  # below the reserve
+    rig.wait_state("fault")
+    rig.wait_audit(lambda r: r["event"] == "recording_sealed"
+                   and r["recording_id"] != earlier.name)
+    rig.tap("record")  # still full: refused, stays in fault, nothing written
+    refused = rig.wait_audit(lambda r: r["event"] == "refused")
+    assert rig.state == "fault"
+    rig.stop()
+
+    records = rig.audit()
+    assert records[refused]["reason"].startswith("storage full")
+    assert ("recording", "fault") in transitions(records)
+    assert any((r["event"] == "alarm" and r["alarm"] == "storage_full")
+               or r["event"] == "storage_full" for r in records)
+    earlier_again, latest = rig.recordings()
+    assert earlier_again == earlier and tree_digest(earlier) == earlier_files
+    sealed_report(earlier)
+    report = sealed_report(latest)
+    assert report.seal_reason is not None and report.seal_reason.startswith("storage full")
+    assert report.segments >= 1
+    assert verify_log(rig.device.audit.path).status == "verified"
+
+
+@pytest.mark.parametrize("source", ["camera", "microphone"])
+def test_stall_during_recording_is_a_gap_not_an_end(
+        source: str, make_sim_device: MakeDevice,
+        authority_identity: AuthorityIdentity) -> None:
+    rig = make_sim_device("evidence.segment_seconds=30")  # one segment to inspect
+    record_for(rig, 1.5)
+    stalled = rig.hardware.camera if source == "camera" else rig.hardware.microphone
+    stalled.stall(STALL_S)
+    started = rig.wait_audit(lambda r: r["event"] == "stall_started")
+    ended = rig.wait_audit(lambda r: r["event"] == "stall_ended", after=started)
+    rig.sleep(1.5)
+    assert rig.state == "recording"
+    stop_by_hold(rig)
+    rig.stop()
+
+    records = rig.audit()
+    assert records[started]["source"] == records[ended]["source"] == source
+    assert any(r["event"] == "alarm" and r["alarm"] == f"{source}_stall" for r in records)
+    during = records[started:ended]
+    assert not events(during, "state") and not events(during, "recording_sealed")
+    [recording] = rig.recordings()
+    report = sealed_report(recording)
+    assert report.seal_reason is not None and report.seal_reason.startswith("stopped by wearer")
+    gaps = [r for r in manifest(recording) if r["event"] == "gap"]
+    assert {g["source"] for g in gaps} == {source}
+    closed = [g for g in gaps if g["end_us"] is not None]
+    assert closed and closed[-1]["end_us"] - closed[-1]["start_us"] >= 2_000_000
+
+    longest = longest_silence_s(recording, authority_identity)
+    other = "audio" if source == "camera" else "video"
+    stalled_kind = "video" if source == "camera" else "audio"
+    assert longest[stalled_kind] >= 2.0
+    assert longest[other] < 1.0, f"{other} stopped flowing during the {source} stall"
+
+
+def longest_silence_s(recording: Path, authority: AuthorityIdentity) -> dict[str, float]:
+    """Per stream kind, the longest time between consecutive packets in the recording."""
+    identity = parse_identity(authority.secret)
+    times: dict[str, list[float]] = {"video": [], "audio": []}
+    for segment in sorted(recording.glob("*.age")):
+        plain = io.BytesIO()
+        with segment.open("rb") as src:
+            decrypt([identity], src, plain)
+        plain.seek(0)
+        with av.open(plain, format="mpegts") as container:
+            for packet in container.demux():
+                if packet.pts is not None and packet.stream.type in times:
+                    times[packet.stream.type].append(float(packet.pts * packet.time_base))
+    longest = {}
+    for kind, stamps in times.items():
+        stamps.sort()
+        assert len(stamps) > 10, f"too few {kind} packets"
+        longest[kind] = max(b - a for a, b in itertools.pairwise(stamps))
+    return longest
+
+
+def test_no_recipient_refuses_and_writes_nothing(make_sim_device: MakeDevice) -> None:
+    rig = make_sim_device(recipients=())
+    rig.wait_state("fault")  # the boot check already says so
+    rig.tap("display")  # the wearer acknowledges ...
+    rig.wait_state("idle")
+    rig.tap("record")  # ... and tries anyway
+    refused = rig.wait_audit(lambda r: r["event"] == "refused")
+    assert rig.state == "fault"
+    rig.sleep(1.0)
+    rig.stop()
+
+    records = rig.audit()
+    assert "no evidence recipient" in records[refused]["reason"]
+    assert transitions(records) == [
+        ("booting", "fault"), ("fault", "idle"), ("idle", "fault"),
+        ("fault", "shutting_down"), ("shutting_down", "off")]
+    assert events(records, "state")[2]["cause"].startswith("record refused")
+    evidence = rig.device.store.evidence_dir
+    assert not evidence.exists() or not any(evidence.iterdir())
+    assert verify_log(rig.device.audit.path).status == "verified"
