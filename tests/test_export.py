@@ -244,3 +244,24 @@ def test_segment_cut_before_its_first_whole_chunk_is_a_note_not_a_failure(
     assert "segment 1 (00001.truncated.age): no media survived" in notes
     assert report["forced"] is False
     assert decode_all(out)["video"] == 2 * FPS
+
+
+def test_first_segments_without_audio_packets_still_export_with_audio(
+        tmp_path: Path, store: FileEvidenceStore, clock: ManualClock,
+        identity: AgeIdentity) -> None:
+    """Pre-record without audio (the default) longer than a segment: segment 0 declares an
+    AAC stream but holds no audio packet, so its codec parameters are unknown there."""
+    from media_fixtures import CAMERA_EPOCH_US
+
+    silent_start = clip(3.0, audio=False)
+    with_sound = clip(3.0, epoch_us=CAMERA_EPOCH_US + 3_000_000)
+    events = record_with_recorder(store, clock, silent_start + with_sound,
+                                  segment_seconds=2.0)
+    started = next(e for e in events if isinstance(e, RecordingStarted))
+    out = tmp_path / "late-audio.mp4"
+    assert export(store.evidence_dir / started.recording_id, identity, out) == 0
+    streams = {s["codec_type"]: s for s in probe(out)["streams"]}  # type: ignore[union-attr]
+    assert streams["video"]["codec_name"] == "h264"
+    assert streams["audio"]["codec_name"] == "aac"
+    assert int(streams["audio"]["sample_rate"]) == AUDIO.sample_rate
+    assert 2.5 < float(streams["audio"]["duration"]) < 3.5

@@ -211,6 +211,7 @@ class ExportJob:
                     if (self.directory / s.file).is_file())
         done = 0
         with _Mp4Joiner(out) as joiner:
+            self._declare_streams(joiner, sources)
             for number, source in enumerate(sources, 1):
                 path = self.directory / source.file
                 if not path.is_file():
@@ -235,6 +236,27 @@ class ExportJob:
             self.notes.append(f"{summary['dropped_packets']} packet(s) overlapping the "
                               "previous segment were skipped")
         return summary
+
+    def _declare_streams(self, joiner: _Mp4Joiner, sources: Sequence[SegmentSource]) -> None:
+        """Give the MP4 every stream the recording has, before its header is written.
+
+        A segment can declare a stream without holding any of its packets (audio is not
+        kept in the pre-record buffer; a stalled microphone), and then its codec
+        parameters are unknown. So look ahead, segment by segment, until each stream type
+        has been seen with packets; usually the first one or two segments suffice.
+        """
+        for source in sources:
+            path = self.directory / source.file
+            if source.empty or not path.is_file():
+                continue
+            buffer = io.BytesIO()
+            try:
+                with path.open("rb") as src:
+                    decrypt(self.identities, src, buffer, allow_truncated=True)
+            except AgeError:
+                pass  # reported with its details when the segment is joined
+            if joiner.declare(buffer.getvalue()):
+                return
 
     def _input_entry(self, source: SegmentSource, path: Path) -> dict[str, Any]:
         """The report's record of one input file (every one is hashed, used or not)."""
@@ -311,15 +333,27 @@ class _Mp4Joiner:
     def __exit__(self, *exc: object) -> None:
         self._container.close()
 
+    def declare(self, ts: bytes) -> bool:
+        """Add output streams for the stream types that have packets in `ts`.
+
+        Returns True once every stream type `ts` declares has an output stream."""
+        try:
+            with av.open(io.BytesIO(ts), "r", format="mpegts") as segment:
+                streams = [s for s in segment.streams if s.type in ("video", "audio")]
+                with_packets = {p.stream.type for p in segment.demux(streams) if p.size}
+                for stream in streams:
+                    if stream.type in with_packets and stream.type not in self._streams:
+                        self._streams[stream.type] = \
+                            self._container.add_stream_from_template(stream)
+                        self._codecs[stream.type] = stream.codec_context.name
+                return all(s.type in self._streams for s in streams)
+        except av.error.FFmpegError:
+            return False
+
     def add(self, ts: bytes, label: str) -> None:
         try:
             with av.open(io.BytesIO(ts), "r", format="mpegts") as segment:
                 streams = [s for s in segment.streams if s.type in ("video", "audio")]
-                for stream in streams:
-                    if stream.type not in self._streams:
-                        self._streams[stream.type] = \
-                            self._container.add_stream_from_template(stream)
-                        self._codecs[stream.type] = stream.codec_context.name
                 packets = [p for p in segment.demux(streams) if p.dts is not None and p.size]
                 if self._base is None and packets:
                     # audio priming starts before the first picture: the earliest
