@@ -173,11 +173,6 @@ def alarm(name: str) -> Match:
     return lambda r: r["event"] == "alarm" and r["alarm"] == name
 
 
-def storage_full_report(r: Record) -> bool:
-    """Either the controller's poll or the recorder's refused write reports it first."""
-    return alarm("storage_full")(r) or r["event"] == "storage_full"
-
-
 def dock_contact(docked: bool) -> Match:
     return lambda r: r["event"] == "dock" and r["docked"] is docked
 
@@ -284,8 +279,8 @@ def _cases() -> list[Case]:
                           action_record=alarm("button_stuck")))
     for state, enter in (("idle", enter_idle), ("display_on", enter_display_on),
                          ("recording", enter_recording), ("docked", enter_docked)):
-        cases.append(Case(state, "storage_full", enter, storage_full, storage_full_report,
-                          order="before"))
+        cases.append(Case(state, "storage_full", enter, storage_full,
+                          alarm("storage_full"), order="before"))
     cases += [
         Case("fault", "storage_full", enter_boot_fault, storage_full, alarm("storage_full"),
              order="before", variant="no_recipient"),

@@ -18,9 +18,8 @@ from test_evidence_support import (
 )
 
 from bodycam.firmware.evidence.agekeys import recipient_fingerprint
-from bodycam.firmware.evidence.api import NoRecipientError
+from bodycam.firmware.evidence.api import NoRecipientError, StorageWriteError
 from bodycam.firmware.evidence.device_key import DeviceKey
-from bodycam.firmware.evidence.segment_file import StorageWriteError
 from bodycam.firmware.evidence.signed_log import read_records
 from bodycam.firmware.evidence.store import FileEvidenceStore
 from bodycam.firmware.evidence.verify import verify_recording

@@ -30,8 +30,7 @@ from media_fixtures import (
     feed,
 )
 
-from bodycam.firmware.evidence.api import StorageFullError
-from bodycam.firmware.evidence.segment_file import StorageWriteError
+from bodycam.firmware.evidence.api import StorageFullError, StorageWriteError
 from bodycam.firmware.media.events import (
     MarkerAdded,
     ModeChanged,

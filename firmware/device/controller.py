@@ -285,13 +285,16 @@ class Controller:
         match event:
             case RecordingRefused(error=error):
                 self._feedback.cue("refused")
-                refusal: Event = ("storage_full" if isinstance(error, StorageFullError)
-                                  else "no_recipient" if isinstance(error, NoRecipientError)
-                                  else "record_refused")
                 self._recording_started_at = None
+                refusal: Event = "record_refused"
+                if isinstance(error, StorageFullError):
+                    refusal = "storage_full"
+                    self._storage_became_full(event.reason)
+                elif isinstance(error, NoRecipientError):
+                    refusal = "no_recipient"
                 self._apply(refusal, cause=f"recorder refused: {event.reason}")
             case StorageFull():
-                self._storage_full = True
+                self._storage_became_full("a write would have gone below the reserve")
                 self._apply("storage_full", cause="storage full while recording")
             case RecordingSealed(reason=reason) if self._machine.state == "recording":
                 self._apply("recording_sealed", cause=f"recording ended: {reason}")
@@ -330,8 +333,9 @@ class Controller:
 
     def _stop_recording(self, reason: str) -> None:
         self._recorder.stop_recording(reason)
+        if self._recording_started_at is not None:  # not after a refused start
+            self._feedback.cue("recording_stopped")
         self._recording_started_at = None
-        self._feedback.cue("recording_stopped")
 
     def _set_media(self, state: State) -> None:
         """Camera on when something needs it; pre-record buffering in the ready states."""
@@ -429,9 +433,8 @@ class Controller:
             else:
                 self._feedback.set_alarm("storage_nearly_full", False)
         if free <= storage.reserve_mb * MIB and not self._storage_full:
-            self._storage_full = True
-            self._alarm("storage_full", f"{free / MIB:.0f} MB free, {storage.reserve_mb} MB "
-                        "reserved: recording stops and is refused until offload")
+            self._storage_became_full(f"{free / MIB:.0f} MB free, {storage.reserve_mb} MB "
+                                      "reserved")
             self._apply("storage_full", cause="storage full (reserve reached)")
         elif self._storage_full and not nearly_full:
             self._storage_full = False
@@ -439,6 +442,13 @@ class Controller:
                 self._apply("fault_cleared", cause="storage space freed")
             self._audit.record("alarm_cleared", alarm="storage_full",
                                detail=f"{free / MIB:.0f} MB free")
+
+    def _storage_became_full(self, detail: str) -> None:
+        """Latch the condition and alarm once, whoever noticed it first (poll or writer)."""
+        if not self._storage_full:
+            self._storage_full = True
+            self._alarm("storage_full", f"{detail}: recording stops and is refused until "
+                        "an offload frees space")
 
     def _overlay(self) -> OverlayState:
         """Read by the display thread: plain attribute reads, no locking needed."""

@@ -23,6 +23,13 @@ class StorageFullError(EvidenceError):
     """Writing would take free space below the configured reserve. Nothing was written."""
 
 
+class StorageWriteError(EvidenceError):
+    """The storage device failed a write or sync (I/O error, card removed, read-only).
+
+    Raised by begin_recording, SegmentWriter.write/close; the recorder seals what it can
+    and reports the recording as ended (RecordingSealed is always sent once started)."""
+
+
 class NoRecipientError(EvidenceError):
     """No valid evidence recipient is configured; recording must not start (no plaintext)."""
 

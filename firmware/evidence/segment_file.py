@@ -25,7 +25,7 @@ from typing import Final
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from bodycam.firmware.evidence.age import CHUNK_SIZE, AgeEncryptor
-from bodycam.firmware.evidence.api import EvidenceError, SegmentInfo
+from bodycam.firmware.evidence.api import SegmentInfo, StorageWriteError
 from bodycam.firmware.evidence.durable import fsync_directory, write_all
 from bodycam.firmware.evidence.signed_log import FILE_MODE
 from bodycam.firmware.evidence.storage_space import SpaceGuard
@@ -36,7 +36,6 @@ __all__ = [
     "PAD_AFTER_SECONDS",
     "PARTIAL_SUFFIX",
     "EncryptedSegment",
-    "StorageWriteError",
     "segment_file_name",
 ]
 
@@ -49,10 +48,6 @@ PARTIAL_SUFFIX: Final = ".partial"
 # (~200 bytes per recipient) and one 16-byte tag per chunk.
 _WRITE_MARGIN: Final = 4096
 _log = logging.getLogger(__name__)
-
-
-class StorageWriteError(EvidenceError):
-    """The storage device failed a write or sync (I/O error, card removed, ...)."""
 
 
 def segment_file_name(index: int) -> str:

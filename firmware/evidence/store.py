@@ -29,6 +29,7 @@ from bodycam.firmware.evidence.api import (
     NoRecipientError,
     SegmentInfo,
     SegmentWriter,
+    StorageWriteError,
 )
 from bodycam.firmware.evidence.device_key import DeviceKey
 from bodycam.firmware.evidence.durable import fsync_directory, make_dirs
@@ -40,7 +41,6 @@ from bodycam.firmware.evidence.salvage import (
 )
 from bodycam.firmware.evidence.segment_file import (
     EncryptedSegment,
-    StorageWriteError,
     segment_file_name,
 )
 from bodycam.firmware.evidence.signed_log import SignedLog, utc_iso
