@@ -100,7 +100,7 @@ def test_storage_full_mid_recording_seals_faults_and_keeps_older_evidence(
     records = rig.audit()
     assert records[refused]["reason"].startswith("storage full")
     assert ("recording", "fault") in transitions(records)
-    assert [r["alarm"] for r in events(records, "alarm")] == ["storage_full"]
+    assert [r["alarm"] for r in events(records, "alarm")].count("storage_full") == 1
     earlier_again, latest = rig.recordings()
     assert earlier_again == earlier and tree_digest(earlier) == earlier_files
     sealed_report(earlier)

@@ -35,7 +35,8 @@ from pathlib import Path
 
 from bodycam.firmware.config.loader import ConfigError, ConfigProblem, load_config
 from bodycam.firmware.config.model import Config
-from bodycam.firmware.evidence.device_key import KEY_FILE_NAME, DeviceKey, fsync_directory
+from bodycam.firmware.evidence.device_key import KEY_FILE_NAME, DeviceKey
+from bodycam.firmware.evidence.durable import fsync_directory, replace_file
 from bodycam.hal.clocks import SystemClock
 from bodycam.hal.interfaces import Clock
 
@@ -56,7 +57,6 @@ __all__ = [
     "main",
     "pending_fault",
     "validate_provisioning",
-    "write_atomic",
     "write_identity",
 ]
 
@@ -262,7 +262,7 @@ def _ensure_config_dir(layout: DeviceLayout, owner: Owner) -> None:
 
 def _install_config(layout: DeviceLayout, owner: Owner, data: bytes) -> None:
     _ensure_config_dir(layout, owner)
-    write_atomic(layout.config_file, data, _CONFIG_MODE, (owner.uid, owner.gid))
+    replace_file(layout.config_file, data, _CONFIG_MODE, (owner.uid, owner.gid))
 
 
 def _reject(layout: DeviceLayout, owner: Owner, clock: Clock,
@@ -282,31 +282,13 @@ def _reject(layout: DeviceLayout, owner: Owner, clock: Clock,
         f"{BOOT_CONFIG_NAME}. This file is removed once a valid file is installed.",
     ]
     text = _CRLF.join(lines) + _CRLF
-    write_atomic(layout.boot_dir / ERROR_FILE_NAME, text.encode("utf-8"), 0o644, None)
+    replace_file(layout.boot_dir / ERROR_FILE_NAME, text.encode("utf-8"), 0o644, fat=True)
     os.replace(layout.boot_dir / BOOT_CONFIG_NAME, layout.boot_dir / REJECTED_NAME)
     fsync_directory(layout.boot_dir)
     _ensure_config_dir(layout, owner)
     fault = "\n".join(str(problem) for problem in problems) + "\n"
-    write_atomic(layout.etc_dir / FAULT_FILE_NAME, fault.encode("utf-8"), _CONFIG_MODE,
+    replace_file(layout.etc_dir / FAULT_FILE_NAME, fault.encode("utf-8"), _CONFIG_MODE,
                   (owner.uid, owner.gid))
-
-
-def write_atomic(path: Path, data: bytes, mode: int, chown: tuple[int, int] | None) -> None:
-    """Temporary file, fsync, rename, fsync the directory: never a half-written file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        if chown is not None:
-            os.chown(tmp, *chown)
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    fsync_directory(path.parent)
 
 
 # ------------------------------------------------------------------------ identity
@@ -338,7 +320,7 @@ def write_identity(layout: DeviceLayout, owner: Owner, audit: Audit = log_audit)
     with contextlib.suppress(FileNotFoundError):
         if target.read_bytes() == data:
             return target
-    write_atomic(target, data, 0o644, None)
+    replace_file(target, data, 0o644, fat=True)
     _log.info("wrote %s (fingerprint %s)", target, key.fingerprint)
     return target
 

@@ -56,12 +56,12 @@ def write_new_file(path: Path, data: bytes, mode: int) -> None:
 
 
 def replace_file(path: Path, data: bytes, mode: int,
-                 owner: tuple[int, int] | None = None) -> None:
+                 owner: tuple[int, int] | None = None, *, fat: bool = False) -> None:
     """Atomically put `data` at `path`: a cut leaves the old content or the new, never half.
 
     A uniquely named temporary file in the same directory is written, fsync'd, given
     `mode` (and `owner` (uid, gid) if set), renamed over `path`, and the directory
-    fsync'd.
+    fsync'd. `fat=True` is for the FAT boot partition, whose files have no Unix modes.
     """
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
@@ -73,7 +73,11 @@ def replace_file(path: Path, data: bytes, mode: int,
             os.close(fd)
         if owner is not None:
             os.chown(tmp, *owner)
-        os.chmod(tmp, mode)
+        try:
+            os.chmod(tmp, mode)
+        except PermissionError:
+            if not fat:
+                raise  # FAT (the boot partition) has no modes; vfat refuses chmod
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)  # only still there when something failed

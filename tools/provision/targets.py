@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
-from bodycam.firmware.device.firstboot import write_atomic
+from bodycam.firmware.evidence.durable import replace_file
 from bodycam.tools.provision.partitions import Partition, find_boot_partition
 
 __all__ = ["BootDirectory", "BootTarget", "FatPartition", "TargetError", "open_target"]
@@ -52,7 +52,7 @@ class BootDirectory:
 
     def write(self, name: str, data: bytes) -> None:
         # Atomic: a camera watching this folder never sees half a file.
-        write_atomic(self.path / name, data, 0o644, None)
+        replace_file(self.path / name, data, 0o644, fat=True)
 
 
 class FatPartition:
