@@ -194,9 +194,10 @@ def test_default_bindings_name_real_events_and_can_be_replaced() -> None:
     assert validate_bindings(DEFAULT_BINDINGS) == DEFAULT_BINDINGS
     with pytest.raises(ValueError, match="events"):
         validate_bindings({("record", "down"): "explode"})  # type: ignore[dict-item]
-    custom = validate_bindings({("power", "short"): "display_press"})
-    assert event_for(Gesture("power", "short", 0.0, 1), custom) == "display_press"
-    assert event_for(Gesture("power", "short", 0.0, 1)) is None
+    custom = validate_bindings({("display", "short"): "record_short"})
+    assert event_for(Gesture("display", "short", 0.0, 1), custom) == "record_short"
+    assert event_for(Gesture("display", "short", 0.0, 1)) is None
+    assert event_for(Gesture("power", "short", 0.0, 1)) == "stealth_toggle"
 
 
 def drive(edges: list[tuple[ButtonName, bool, float]], until: float) -> DeviceStateMachine:

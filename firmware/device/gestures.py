@@ -57,13 +57,15 @@ GestureHandler = Callable[[Gesture], bool]  # returns True when the gesture caus
 Bindings = Mapping[tuple[ButtonName, GestureKind], Event]
 
 # The defaults. DISPLAY acts on down too: a gloved press held a little long must
-# still toggle. POWER only on hold, so a brush against it does nothing.
+# still toggle. POWER shuts down only on hold; its short press toggles stealth mode,
+# which does nothing unless the configuration allows stealth (and is always audited).
 DEFAULT_BINDINGS: Bindings = MappingProxyType({
     ("record", "down"): "record_down",
     ("record", "short"): "record_short",
     ("record", "hold"): "record_hold",
     ("display", "down"): "display_press",
     ("power", "hold"): "power_hold",
+    ("power", "short"): "stealth_toggle",
     ("record", "stuck"): "button_stuck",
     ("display", "stuck"): "button_stuck",
     ("power", "stuck"): "button_stuck",

@@ -46,7 +46,7 @@ INITIAL_STATE: State = "booting"
 Event = Literal[
     "boot_ok", "boot_failed",
     "record_down", "record_short", "record_hold", "display_press", "power_hold",
-    "button_stuck",
+    "button_stuck", "stealth_toggle",
     "battery_critical", "storage_full", "no_recipient", "record_refused", "fault_cleared",
     "dock", "undock",
     "recording_sealed", "shutdown_done",
@@ -55,7 +55,7 @@ EVENTS: tuple[Event, ...] = get_args(Event)
 
 OutcomeKind = Literal["transition", "internal", "ignore"]
 # Named commands for internal rules; transitions need none (STATE_INFO implies them).
-Action = Literal["add_marker", "stuck_alarm"]
+Action = Literal["add_marker", "stuck_alarm", "toggle_stealth"]
 DisplayContent = Literal["off", "preview", "fault"]
 
 
@@ -163,6 +163,10 @@ RULES: tuple[Rule, ...] = (
     stay("button_stuck", LIVE, "alarm; the stuck press causes nothing more",
          action="stuck_alarm"),
     ignore("button_stuck", ENDING, "powering off"),
+    stay("stealth_toggle", ("idle", "display_on", "recording", "docked", "fault"),
+         "stealth on/off if the configuration allows it; audited either way",
+         action="toggle_stealth"),
+    ignore("stealth_toggle", ["booting", *ENDING], "not ready / powering off"),
     # --- power and storage conditions
     go("battery_critical", ("booting", *READY, "recording", "fault"), "shutting_down",
        "seal, then power off before the battery browns out"),
