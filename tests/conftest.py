@@ -28,6 +28,7 @@ import pytest
 from bodycam.firmware.config.loader import load_config, shipped_file
 from bodycam.firmware.config.model import Config
 from bodycam.firmware.device.program import Device, assemble
+from bodycam.firmware.device.sdnotify import SystemdNotifier
 from bodycam.firmware.device.states import State
 from bodycam.firmware.evidence.agekeys import format_identity_file, generate_identity
 from bodycam.hal.clocks import SimClock
@@ -109,7 +110,8 @@ class FreeSpaceDial:
 class RunningSimDevice:
     """A booted simulated device plus what a test needs to drive and observe it."""
 
-    def __init__(self, config: Config, *, speed: float) -> None:
+    def __init__(self, config: Config, *, speed: float,
+                 notifier: SystemdNotifier | None = None) -> None:
         self.config = config
         self.clock = SimClock(speed=speed)
         self.hardware: SimHardware = build_sim_hardware(config, self.clock)
@@ -117,7 +119,7 @@ class RunningSimDevice:
         self._changed = threading.Condition()
         self.transitions: list[tuple[State, State, str]] = []
         self.device: Device = assemble(config, self.hardware, on_state=self._note_state,
-                                       free_space=self.free_space)
+                                       free_space=self.free_space, notifier=notifier)
         self._thread = self.device.start_in_thread()
         if not self.device.controller.ready.wait(WAIT_S):
             raise AssertionError(f"simulated device did not boot: {self.device.failure!r}")
@@ -224,14 +226,15 @@ MakeDevice = Callable[..., RunningSimDevice]
 
 @pytest.fixture
 def make_sim_device(make_sim_config: MakeConfig) -> Iterator[MakeDevice]:
-    """`make(*overrides, recipients=None, name="device", speed=DEFAULT_SPEED)`: boot one;
-    every device made is powered off at teardown."""
+    """`make(*overrides, recipients=None, name="device", speed=DEFAULT_SPEED,
+    notifier=None)`: boot one; every device made is powered off at teardown."""
     made: list[RunningSimDevice] = []
 
     def make(*overrides: str, recipients: Sequence[str] | None = None,
-             name: str = "device", speed: float = DEFAULT_SPEED) -> RunningSimDevice:
+             name: str = "device", speed: float = DEFAULT_SPEED,
+             notifier: SystemdNotifier | None = None) -> RunningSimDevice:
         config = make_sim_config(*overrides, recipients=recipients, name=name)
-        rig = RunningSimDevice(config, speed=speed)
+        rig = RunningSimDevice(config, speed=speed, notifier=notifier)
         made.append(rig)
         return rig
 

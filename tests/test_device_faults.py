@@ -154,7 +154,7 @@ def longest_silence_s(recording: Path, authority: AuthorityIdentity) -> dict[str
         with segment.open("rb") as src:
             decrypt([identity], src, plain)
         plain.seek(0)
-        with av.open(plain, format="mpegts") as container:
+        with av.open(plain, mode="r", format="mpegts") as container:
             for packet in container.demux():
                 if packet.pts is not None and packet.stream.type in times:
                     times[packet.stream.type].append(float(packet.pts * packet.time_base))

@@ -167,7 +167,7 @@ class Controller:
         """Boot, then process events until the device is off."""
         try:
             self._boot()
-            while self._machine.state != "off":
+            while not self._powered_off():
                 try:
                     message = self._inbox.get(timeout=TICK_SECONDS)
                 except queue.Empty:
@@ -219,18 +219,30 @@ class Controller:
             self._on_recorder_event(message)
 
     def _tick(self, now: float) -> None:
-        self._gestures.tick(now)
+        """Time-driven work; stops as soon as a step powered the device off, so nothing
+        is polled, acted on or audited after the final record."""
+        polls: tuple[Callable[[float], None], ...] = ()
         if now >= self._next_power_poll:
             self._next_power_poll = now + POWER_POLL_SECONDS
-            self._poll_power()
-            self._poll_storage()
-        self._feedback.tick(now)
+            polls = (self._poll_power, self._poll_storage)
+        for step in (self._gestures.tick, *polls, self._feedback.tick, self._report_dropped,
+                     self._ping_watchdog):
+            if self._powered_off():
+                return
+            step(now)
+
+    def _powered_off(self) -> bool:
+        return self._machine.state == "off"
+
+    def _report_dropped(self, _now: float) -> None:
         if self._dropped_messages != self._reported_drops:
             self._reported_drops = self._dropped_messages
             self._audit.record("fault", reason=f"controller inbox full: {self._reported_drops}"
                                " button edges or recorder events dropped so far")
-        report = self._health.check(now)
-        if report.ok and self._health.due_for_ping(now):
+
+    def _ping_watchdog(self, now: float) -> None:
+        """Only while every source the controller runs delivers (see health.py)."""
+        if self._health.check(now).ok and self._health.due_for_ping(now):
             self._notifier.watchdog()
 
     # ------------------------------------------------------------------ events
@@ -398,7 +410,7 @@ class Controller:
             self._feedback.set_alarm(wearer_alarm, True)
         self._audit.record("alarm", alarm=kind, detail=detail)
 
-    def _poll_power(self) -> None:
+    def _poll_power(self, _now: float | None = None) -> None:
         status = self._hw.power.read()
         if status.docked != self._docked:
             self._docked = status.docked
@@ -422,7 +434,7 @@ class Controller:
         if critical:  # ignored while docked (charging); takes effect once undocked
             self._apply("battery_critical", cause=f"battery critical ({percent:.0f}%)")
 
-    def _poll_storage(self) -> None:
+    def _poll_storage(self, _now: float | None = None) -> None:
         free = self._free_bytes()
         storage = self._config.storage
         nearly_full = free < storage.nearly_full_mb * MIB

@@ -83,10 +83,13 @@ class DisplayWorker:
                     self._display.show(image)
                     self.frames_shown += 1
                     self._notify(image)
-            except (HardwareError, OSError) as exc:
+            except Exception as exc:
+                # The display is not evidence: whatever fails here (panel, renderer, frame
+                # observer) must neither stop this thread nor reach the controller.
                 self.errors += 1
                 if self.errors == 1:
-                    log.error("front display failed: %s", exc)
+                    log.error("front display failed (%s: %s); retrying every frame, "
+                              "recording is unaffected", type(exc).__name__, exc)
             self._wake.wait(self._period)
             self._wake.clear()
         try:
