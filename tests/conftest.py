@@ -9,6 +9,9 @@
   evidence store, audit log) on a SimClock. Tests drive it only through its simulated
   hardware: mock GPIO pins (`tap`, `hold`, `hardware.panel`), battery and dock
   (`hardware.power`), camera/microphone stalls and the scripted free space (`free_space`).
+  Every change of an output pin (LEDs, buzzer, vibration motor) is kept in order across
+  pins (`output_changes`), and the device's root for the provisioning fault marker is a
+  directory of its own (`layout`), never the machine's /etc.
 - `make_sim_config` / `make_sim_device`: the same with extra `section.key=value`
   overrides, another clock speed, or no recipient at all.
 """
@@ -24,9 +27,11 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from gpiozero.pins.mock import MockFactory, MockPin
 
 from bodycam.firmware.config.loader import load_config, shipped_file
-from bodycam.firmware.config.model import Config
+from bodycam.firmware.config.model import Config, PinsConfig
+from bodycam.firmware.device.firstboot import DeviceLayout
 from bodycam.firmware.device.program import Device, assemble
 from bodycam.firmware.device.sdnotify import SystemdNotifier
 from bodycam.firmware.device.states import State
@@ -107,19 +112,43 @@ class FreeSpaceDial:
         return self._free
 
 
+class LoggedPin(MockPin):
+    """A mock pin that also appends its output changes to its factory's shared log."""
+
+    def _change_state(self, value: bool) -> bool:
+        changed = bool(super()._change_state(value))
+        if changed and self.function == "output":
+            cast(PinLog, self.factory).changes.append((self, value))
+        return changed
+
+
+class PinLog(MockFactory):
+    """MockFactory keeping every output pin change in order across all pins (MockPin's
+    own history is per pin, with relative times only)."""
+
+    def __init__(self) -> None:
+        super().__init__(pin_class=LoggedPin)
+        self.changes: list[tuple[MockPin, bool]] = []
+
+
 class RunningSimDevice:
     """A booted simulated device plus what a test needs to drive and observe it."""
 
     def __init__(self, config: Config, *, speed: float,
-                 notifier: SystemdNotifier | None = None) -> None:
+                 notifier: SystemdNotifier | None = None,
+                 layout: DeviceLayout | None = None) -> None:
         self.config = config
         self.clock = SimClock(speed=speed)
-        self.hardware: SimHardware = build_sim_hardware(config, self.clock)
+        self.pins = PinLog()
+        self.hardware: SimHardware = build_sim_hardware(config, self.clock,
+                                                        pin_factory=self.pins)
         self.free_space = FreeSpaceDial()
+        self.layout = layout or DeviceLayout(root=config.storage.data_dir.parent / "root")
         self._changed = threading.Condition()
         self.transitions: list[tuple[State, State, str]] = []
         self.device: Device = assemble(config, self.hardware, on_state=self._note_state,
-                                       free_space=self.free_space, notifier=notifier)
+                                       free_space=self.free_space, notifier=notifier,
+                                       device_layout=self.layout)
         self._thread = self.device.start_in_thread()
         if not self.device.controller.ready.wait(WAIT_S):
             raise AssertionError(f"simulated device did not boot: {self.device.failure!r}")
@@ -197,6 +226,17 @@ class RunningSimDevice:
                                  f"{[r['event'] for r in self.audit()[after:]]}")
         return found
 
+    def pin_high(self, name: str) -> bool:
+        """Level of the output pin `name` ([pins] key, e.g. "led_red") right now."""
+        return bool(self.pins.pin(getattr(self.config.pins, name)).state)
+
+    def output_changes(self, after: int = 0) -> list[tuple[str, bool]]:
+        """Output pin changes from index `after` on, as ([pins] key, level), in order."""
+        names = {id(self.pins.pin(getattr(self.config.pins, key))): key
+                 for key in PinsConfig.__dataclass_fields__}
+        return [(names.get(id(pin), str(pin)), level)
+                for pin, level in self.pins.changes[after:]]
+
     def recordings(self) -> list[Path]:
         """Recording directories (staging directories are hidden and not listed)."""
         evidence = self.device.store.evidence_dir
@@ -227,14 +267,16 @@ MakeDevice = Callable[..., RunningSimDevice]
 @pytest.fixture
 def make_sim_device(make_sim_config: MakeConfig) -> Iterator[MakeDevice]:
     """`make(*overrides, recipients=None, name="device", speed=DEFAULT_SPEED,
-    notifier=None)`: boot one; every device made is powered off at teardown."""
+    notifier=None, layout=None)`: boot one; every device made is powered off at
+    teardown."""
     made: list[RunningSimDevice] = []
 
     def make(*overrides: str, recipients: Sequence[str] | None = None,
              name: str = "device", speed: float = DEFAULT_SPEED,
-             notifier: SystemdNotifier | None = None) -> RunningSimDevice:
+             notifier: SystemdNotifier | None = None,
+             layout: DeviceLayout | None = None) -> RunningSimDevice:
         config = make_sim_config(*overrides, recipients=recipients, name=name)
-        rig = RunningSimDevice(config, speed=speed, notifier=notifier)
+        rig = RunningSimDevice(config, speed=speed, notifier=notifier, layout=layout)
         made.append(rig)
         return rig
 

@@ -4,6 +4,7 @@ happened, and evidence already on the card is never touched."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import itertools
@@ -15,8 +16,10 @@ import av
 import pytest
 from conftest import MIB, AuthorityIdentity, MakeDevice, RunningSimDevice
 
+from bodycam.firmware.device.feedback import ALARMS
 from bodycam.firmware.evidence.age import decrypt
 from bodycam.firmware.evidence.agekeys import parse_identity
+from bodycam.firmware.evidence.signed_log import SignedLog
 from bodycam.firmware.evidence.verify import verify_log, verify_recording
 
 Record = dict[str, Any]
@@ -186,3 +189,72 @@ def test_no_recipient_refuses_and_writes_nothing(make_sim_device: MakeDevice) ->
     evidence = rig.device.store.evidence_dir
     assert not evidence.exists() or not any(evidence.iterdir())
     assert verify_log(rig.device.audit.path).status == "verified"
+
+
+def test_store_refusal_is_known_before_entering_recording(sim_device: RunningSimDevice) -> None:
+    """Free space just above the reserve: too little for the store to begin a recording
+    (header and first chunks), which the controller now asks before the state changes,
+    so the device goes straight to a storage fault instead of recording, then refused."""
+    rig = sim_device
+    rig.wait_state("idle")
+    rig.free_space.set(rig.config.storage.reserve_mb * MIB + 1)
+    rig.sleep(1.5)  # polls: nearly full, but not at the reserve, so no fault by itself
+    assert rig.state == "idle"
+    rig.tap("record")
+    rig.wait_state("fault")
+    refused = rig.wait_audit(lambda r: r["event"] == "refused")
+    rig.free_space.set(rig.config.storage.nearly_full_mb * MIB + 64 * MIB)  # offloaded
+    rig.wait_state("idle")
+    rig.stop()
+
+    records = rig.audit()
+    assert records[refused]["reason"].startswith("storage full")
+    assert transitions(records)[:3] == [("booting", "idle"), ("idle", "fault"),
+                                        ("fault", "idle")]
+    assert not events(records, "recording_refused")  # the recorder was never asked
+    assert [r["alarm"] for r in events(records, "alarm")] == ["storage_nearly_full",
+                                                             "storage_full"]
+    assert [r["alarm"] for r in events(records, "alarm_cleared")] == ["storage_full"]
+    assert rig.recordings() == []
+
+
+def test_unwritable_seal_alarms_and_the_next_start_seals_it(
+        make_sim_device: MakeDevice, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SD card fails exactly when the seal record is written (the simulated hardware
+    has no storage fault control, so the manifest's write of that one line is made to
+    fail with EIO, as the card would): the wearer gets the storage fault alarm, the
+    audit log says what happened, and recovery at the next start seals the recording."""
+    real_append = SignedLog.append
+
+    def failing_seal(log: SignedLog, event: str, **fields: Any) -> dict[str, Any]:
+        if event == "seal":
+            raise OSError(errno.EIO, "Input/output error")
+        return real_append(log, event, **fields)
+
+    rig = make_sim_device(name="camera")
+    record_for(rig, 1.5)
+    monkeypatch.setattr(SignedLog, "append", failing_seal)
+    stop_by_hold(rig)
+    found = rig.wait_audit(lambda r: r["event"] == "alarm" and r["alarm"] == "storage_fault")
+    assert rig.hardware.indicators.led_state("amber") == ALARMS["storage_fault"].amber
+    assert rig.state == "display_on"
+    rig.stop()
+    monkeypatch.undo()
+
+    records = rig.audit()
+    [sealed] = events(records, "recording_sealed")
+    assert sealed["sealed"] is False
+    assert records.index(sealed) < found
+    assert records[found]["detail"] == (f"recording {sealed['recording_id']}: the seal record "
+                                        "could not be written; recovery seals it at the "
+                                        "next start")
+    [recording] = rig.recordings()
+    assert verify_recording(recording).sealed is False
+
+    again = make_sim_device(name="camera")  # same card, next start
+    again.wait_state("idle")
+    again.stop()
+    [recovery] = events(again.audit(), "recovery")
+    assert recovery["recording_id"] == recording.name
+    report = verify_recording(recording)
+    assert report.status == "verified" and report.sealed

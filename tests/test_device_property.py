@@ -66,8 +66,9 @@ def stall(source: str) -> Action:
 
 
 def free_space(label: str, above_reserve_mb: float) -> Action:
-    """Free space relative to the reserve: below it, just above it (the store refuses a
-    new recording but the controller's check passes), or plenty."""
+    """Free space relative to the reserve: below it, just above it (too little for the
+    store to begin a recording, which the controller asks before it changes state), or
+    plenty."""
 
     def run(rig: RunningSimDevice) -> None:
         rig.free_space.set(int((rig.config.storage.reserve_mb + above_reserve_mb) * MIB))

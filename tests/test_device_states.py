@@ -202,6 +202,10 @@ def press_power(rig: RunningSimDevice) -> None:
     rig.hardware.panel.press("power")
 
 
+def tap_power(rig: RunningSimDevice) -> None:
+    rig.tap("power")
+
+
 def keep_holding(rig: RunningSimDevice) -> None:
     """The button pressed in the setup stays pressed until it counts as stuck."""
 
@@ -272,6 +276,8 @@ def _cases() -> list[Case]:
             Case(state, "battery_critical", enter, battery_critical,
                  alarm("battery_critical"), order="before"),
         ]
+        cases.append(Case(state, "stealth_toggle", enter, tap_power,
+                          gesture("power", "short"), action_record=event_named("stealth")))
         setup, variant = STUCK_SETUPS[state]
         button = STUCK_BUTTON.get(state, "display")
         cases.append(Case(state, "button_stuck", setup, keep_holding,

@@ -221,3 +221,34 @@ def test_every_pattern_is_in_the_generated_table_and_the_docstring() -> None:
     assert table in (feedback_module.__doc__ or "")
     assert all(c.beep is None or c.beep.n for c in CUES.values())
     assert all(c.vibrate is None or c.vibrate.n for c in CUES.values())
+
+
+def test_every_alarm_has_its_own_amber_and_buzzer_pattern() -> None:
+    assert set(ALARMS) == set(ALARM_NAMES)
+    assert len({ALARMS[a].amber for a in ALARM_NAMES}) == len(ALARM_NAMES)
+    assert len({ALARMS[a].beep for a in ALARM_NAMES}) == len(ALARM_NAMES)
+
+
+def test_provisioning_rejected_tells_the_technician_where_to_look() -> None:
+    fb, out, clock = make()
+    fb.show_state("idle")
+    fb.set_alarm("provisioning_rejected", True)
+    assert out.leds["amber"] == ALARMS["provisioning_rejected"].amber
+    fb.tick(clock.now + 100_000)
+    assert out.beeps == [ALARMS["provisioning_rejected"].beep]  # once, at boot
+    assert "BODYCAM-ERROR.txt" in ALARMS["provisioning_rejected"].meaning
+    fb.set_alarm("battery_low", True)  # the wearer's own alarms come first
+    assert out.leds["amber"] == ALARMS["battery_low"].amber
+
+
+def test_storage_fault_outranks_battery_and_repeats_until_restart() -> None:
+    fb, out, clock = make()
+    fb.show_state("display_on")
+    fb.set_alarm("battery_low", True)
+    fb.set_alarm("storage_fault", True)
+    assert out.leds["amber"] == ALARMS["storage_fault"].amber
+    out.beeps.clear()
+    repeat = ALARMS["storage_fault"].repeat_s
+    assert repeat is not None
+    fb.tick(clock.now + repeat)
+    assert out.beeps == [ALARMS["storage_fault"].beep]

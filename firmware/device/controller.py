@@ -10,12 +10,12 @@ change, alarm and fault is written to the audit log *after* the action, so audit
 Media never passes through here: the camera and microphone feed the recorder directly;
 the controller only switches the recorder's mode.
 
-Conditions polled from the hardware (dock contact, battery level, free storage) post
-their events on the *edge* into the condition and are audited once; a critical battery
-and a dock are re-posted while they last, because their events are ignored in some states
-(docked, recording) and must still take effect once the device leaves those. Storage
-full latches until the free space is back above the nearly-full alarm level (an offload
-happened), so a device hovering at the reserve does not flicker between fault and idle.
+Conditions polled from the hardware (dock contact, battery level, free storage) are
+latched in conditions.py, which says what happened; this thread only acts on it.
+
+Stealth mode (POWER short press, only if the configuration allows it) darkens the LEDs,
+silences the buzzer and keeps the front display off in every state, also while
+recording; it never touches the recording itself.
 """
 
 from __future__ import annotations
@@ -24,14 +24,22 @@ import dataclasses
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Final, Literal, Protocol
+from typing import Literal, Protocol
 
 from bodycam.firmware import __version__
 from bodycam.firmware.config.model import Config
 from bodycam.firmware.device.audit import AuditLog
-from bodycam.firmware.device.display_worker import DisplayWorker, FrameObserver
+from bodycam.firmware.device.conditions import (
+    Apply,
+    ClearAlarm,
+    Conditions,
+    Effect,
+    RaiseAlarm,
+    Report,
+)
+from bodycam.firmware.device.display_worker import DisplayMode, DisplayWorker, FrameObserver
 from bodycam.firmware.device.feedback import Alarm, Feedback
 from bodycam.firmware.device.gestures import Gesture, GestureRecognizer, event_for
 from bodycam.firmware.device.health import HealthMonitor
@@ -45,7 +53,7 @@ from bodycam.firmware.device.states import (
     State,
     outcome,
 )
-from bodycam.firmware.evidence.api import NoRecipientError, StorageFullError
+from bodycam.firmware.evidence.api import EvidenceError, NoRecipientError, StorageFullError
 from bodycam.firmware.media.events import (
     RecorderEvent,
     RecordingRefused,
@@ -68,8 +76,8 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 0.02  # gesture holds, alarms and the watchdog are checked this often
 POWER_POLL_SECONDS = 1.0
 INBOX_SIZE = 1024
-MIB: Final = 1024 * 1024
 MARKER_FLASH_SECONDS = 1.0
+SEAL_FAILED = "the seal record could not be written; recovery seals it at the next start"
 FaultCause = Literal["storage", "other"]
 
 
@@ -98,15 +106,22 @@ class Controller:
 
     def __init__(self, config: Config, hardware: Hardware, recorder: Recorder,
                  audit: AuditLog, *, free_bytes: Callable[[], int],
+                 can_begin: Callable[[], EvidenceError | None],
+                 provisioning_fault: str | None = None,
                  notifier: SystemdNotifier | None = None,
                  on_display_frame: FrameObserver | None = None,
                  on_state: StateObserver | None = None) -> None:
+        """`can_begin`: why the evidence store would refuse a new recording now (None: it
+        would not); `provisioning_fault`: the last rejected provisioning file's problems,
+        alarmed at boot while the device runs on its previous configuration."""
         self._config = config
         self._hw = hardware
         self._clock = hardware.clock
         self._recorder = recorder
         self._audit = audit
         self._free_bytes = free_bytes
+        self._can_begin = can_begin
+        self._provisioning_fault = provisioning_fault
         self._notifier = notifier or SystemdNotifier()
         self._on_state = on_state
         self._inbox: queue.Queue[Message] = queue.Queue(maxsize=INBOX_SIZE)
@@ -128,11 +143,8 @@ class Controller:
                                       on_frame=on_display_frame)
         self._recording_started_at: float | None = None
         self._marker_until = 0.0
-        self._battery_low = False
-        self._battery_critical = False
-        self._storage_full = False
+        self._conditions = Conditions(config.power, config.storage)
         self._fault_cause: FaultCause | None = None
-        self._docked = False
         self._next_power_poll = 0.0
         self._camera_on = False
         self._dropped_messages = 0
@@ -201,6 +213,13 @@ class Controller:
         if not synced and config.alarms.clock_unset_alarm:
             self._alarm("clock_unset", "wall clock not synchronised: times are unreliable",
                         "clock_unset")
+        if self._provisioning_fault is not None:
+            problems = "; ".join(line.strip() for line in
+                                 self._provisioning_fault.splitlines() if line.strip())
+            self._alarm("provisioning_rejected", "the provisioning file on the boot "
+                        "partition was rejected, the camera runs on its previous "
+                        f"configuration (details in BODYCAM-ERROR.txt): {problems}",
+                        "provisioning_rejected")
         self._poll_power()
         self._notifier.ready(f"state={self._machine.state}")
         self.ready.set()
@@ -273,6 +292,8 @@ class Controller:
             self._marker()
         elif result.action == "stuck_alarm":
             self._alarm("button_stuck", cause, "button_stuck")
+        elif result.action == "toggle_stealth":
+            self._toggle_stealth()
         if refusal is not None:  # after acting, like every record
             self._audit.record("refused", reason=cause, state=self._machine.state)
         return result
@@ -282,12 +303,19 @@ class Controller:
             self._machine.state != "recording"
 
     def _refusal(self) -> tuple[Event, str] | None:
-        """Why recording must not start now (checked before the state changes)."""
+        """Why recording must not start now (checked before the state changes).
+
+        The evidence store answers with the same checks `begin_recording` makes, so the
+        device never enters recording only to be refused by the store a moment later; a
+        full store latches storage full here exactly as a refused write would."""
         if not self._config.evidence.recipients:
             return "no_recipient", "record refused: no evidence recipient configured"
-        if self._free_bytes() <= self._config.storage.reserve_mb * MIB:
-            return "storage_full", "storage full: record refused (reserve reached)"
-        if self._battery_critical:
+        error = self._can_begin()
+        if error is not None:
+            if isinstance(error, StorageFullError):
+                self._act(self._conditions.storage_became_full(str(error)))
+            return refusal_event(error), str(error)
+        if self._conditions.battery_critical:
             return "battery_critical", "battery critical: record refused"
         return None
 
@@ -298,18 +326,19 @@ class Controller:
             case RecordingRefused(error=error):
                 self._feedback.cue("refused")
                 self._recording_started_at = None
-                refusal: Event = "record_refused"
                 if isinstance(error, StorageFullError):
-                    refusal = "storage_full"
-                    self._storage_became_full(event.reason)
-                elif isinstance(error, NoRecipientError):
-                    refusal = "no_recipient"
-                self._apply(refusal, cause=f"recorder refused: {event.reason}")
+                    self._act(self._conditions.storage_became_full(event.reason))
+                self._apply(refusal_event(error), cause=f"recorder refused: {event.reason}")
             case StorageFull():
-                self._storage_became_full("a write would have gone below the reserve")
+                self._act(self._conditions.storage_became_full(
+                    "a write would have gone below the reserve"))
                 self._apply("storage_full", cause="storage full while recording")
-            case RecordingSealed(reason=reason) if self._machine.state == "recording":
-                self._apply("recording_sealed", cause=f"recording ended: {reason}")
+            case RecordingSealed(reason=reason, sealed=sealed):
+                if not sealed:
+                    self._alarm("storage_fault", f"recording {event.recording_id}: "
+                                f"{SEAL_FAILED}", "storage_fault")
+                if self._machine.state == "recording":
+                    self._apply("recording_sealed", cause=f"recording ended: {reason}")
             case StallStarted(source=source):
                 self._alarm(f"{source}_stall", f"no data from the {source}")
             case _:
@@ -318,36 +347,41 @@ class Controller:
     # ------------------------------------------------------------------ reconciliation
 
     def _reconcile(self, source: State, dest: State, cause: str) -> None:
+        """Recorder command first, then the state LEDs (the wearer's confirmation must not
+        wait for cues, which start background threads, or for the camera), then the rest;
+        the audit record comes after acting."""
         was, now = STATE_INFO[source], STATE_INFO[dest]
-        if now.recording and not was.recording:
-            self._start_recording()
-        elif was.recording and not now.recording:
+        started = now.recording and not was.recording
+        stopped = was.recording and not now.recording
+        if started:
+            self._recorder.start_recording()
+            self._recording_started_at = self._clock.monotonic()
+        elif stopped:
             # The seal reason is the cause, so the manifest says why the recording ended.
-            self._stop_recording(f"stopped by wearer ({cause})" if dest == "display_on"
-                                 else cause)
+            self._recorder.stop_recording(f"stopped by wearer ({cause})"
+                                          if dest == "display_on" else cause)
+        self._feedback.show_state(dest)
+        if started:
+            self._feedback.cue("recording_started")
+        elif stopped and self._recording_started_at is not None:  # not after a refused start
+            self._feedback.cue("recording_stopped")
+        if stopped:
+            self._recording_started_at = None
         if dest == "fault":
-            self._fault_cause = "storage" if self._storage_full else "other"
+            self._fault_cause = "storage" if self._conditions.storage_full else "other"
         elif source == "fault":
             self._fault_cause = None
         self._set_media(dest)
-        self._display.set_content(now.display)
-        self._feedback.show_state(dest)
+        self._display.set_content(self._display_content(dest))
         self._audit.state_change(source, dest, cause)
         if self._on_state is not None:
             self._on_state(source, dest, cause)
         if dest == "shutting_down":
             self._shutdown(cause)
 
-    def _start_recording(self) -> None:
-        self._recorder.start_recording()
-        self._recording_started_at = self._clock.monotonic()
-        self._feedback.cue("recording_started")
-
-    def _stop_recording(self, reason: str) -> None:
-        self._recorder.stop_recording(reason)
-        if self._recording_started_at is not None:  # not after a refused start
-            self._feedback.cue("recording_stopped")
-        self._recording_started_at = None
+    def _display_content(self, state: State) -> DisplayMode:
+        """What the front display shows in `state`: nothing at all in stealth mode."""
+        return "off" if self._feedback.stealth else STATE_INFO[state].display
 
     def _set_media(self, state: State) -> None:
         """Camera on when something needs it; pre-record buffering in the ready states."""
@@ -404,63 +438,48 @@ class Controller:
         self._feedback.cue("marker")
         self._audit.record("marker")
 
+    def _toggle_stealth(self) -> None:
+        """Flip stealth if the configuration allows it; audited either way. Only what the
+        wearer and bystanders see and hear changes, never the recording."""
+        on = not self._feedback.stealth
+        if not self._feedback.set_stealth(on):
+            self._feedback.cue("refused")
+            self._audit.record("stealth", on=False, refused=True,
+                               reason="not allowed by configuration")
+            return
+        self._display.set_content(self._display_content(self._machine.state))
+        self._audit.record("stealth", on=on)
+
     def _alarm(self, kind: str, detail: str, wearer_alarm: Alarm | None = None) -> None:
         """Audit an alarm; `wearer_alarm` also starts the matching LED/buzzer pattern."""
         if wearer_alarm is not None:
             self._feedback.set_alarm(wearer_alarm, True)
         self._audit.record("alarm", alarm=kind, detail=detail)
 
+    def _act(self, effects: Iterable[Effect]) -> None:
+        """Carry out what conditions.py decided, in order; nothing after powering off."""
+        for effect in effects:
+            if self._powered_off():
+                return
+            match effect:
+                case Apply(event=event, cause=cause):
+                    self._apply(event, cause=cause)
+                case RaiseAlarm(kind=kind, detail=detail, wearer=wearer):
+                    self._alarm(kind, detail, wearer)
+                case ClearAlarm(kind=kind, wearer=wearer, detail=detail):
+                    if wearer is not None:
+                        self._feedback.set_alarm(wearer, False)
+                    if detail is not None:
+                        self._audit.record("alarm_cleared", alarm=kind, detail=detail)
+                case Report(event=name, fields=fields):
+                    self._audit.record(name, **fields)
+
     def _poll_power(self, _now: float | None = None) -> None:
-        status = self._hw.power.read()
-        if status.docked != self._docked:
-            self._docked = status.docked
-            self._apply("dock" if status.docked else "undock", cause="dock contact")
-            self._audit.record("dock", docked=status.docked, charging=status.charging)
-        elif self._docked and self._machine.state in ("idle", "display_on"):
-            self._apply("dock", cause="dock contact (after recording)")
-        percent = status.battery_percent
-        if percent is None:
-            return
-        low = percent <= self._config.power.battery_low_percent
-        critical = percent <= self._config.power.battery_critical_percent
-        if low and not self._battery_low:
-            self._alarm("battery_low", f"battery at {percent:.0f}%", "battery_low")
-        elif self._battery_low and not low:
-            self._feedback.set_alarm("battery_low", False)
-        self._battery_low = low
-        if critical and not self._battery_critical:
-            self._alarm("battery_critical", f"battery at {percent:.0f}%")
-        self._battery_critical = critical
-        if critical:  # ignored while docked (charging); takes effect once undocked
-            self._apply("battery_critical", cause=f"battery critical ({percent:.0f}%)")
+        self._act(self._conditions.poll_power(self._hw.power.read(), self._machine.state))
 
     def _poll_storage(self, _now: float | None = None) -> None:
-        free = self._free_bytes()
-        storage = self._config.storage
-        nearly_full = free < storage.nearly_full_mb * MIB
-        if nearly_full != ("storage_nearly_full" in self._feedback.active_alarms):
-            if nearly_full:
-                self._alarm("storage_nearly_full", f"{free / MIB:.0f} MB free",
-                            "storage_nearly_full")
-            else:
-                self._feedback.set_alarm("storage_nearly_full", False)
-        if free <= storage.reserve_mb * MIB and not self._storage_full:
-            self._storage_became_full(f"{free / MIB:.0f} MB free, {storage.reserve_mb} MB "
-                                      "reserved")
-            self._apply("storage_full", cause="storage full (reserve reached)")
-        elif self._storage_full and not nearly_full:
-            self._storage_full = False
-            if self._fault_cause == "storage":
-                self._apply("fault_cleared", cause="storage space freed")
-            self._audit.record("alarm_cleared", alarm="storage_full",
-                               detail=f"{free / MIB:.0f} MB free")
-
-    def _storage_became_full(self, detail: str) -> None:
-        """Latch the condition and alarm once, whoever noticed it first (poll or writer)."""
-        if not self._storage_full:
-            self._storage_full = True
-            self._alarm("storage_full", f"{detail}: recording stops and is refused until "
-                        "an offload frees space")
+        self._act(self._conditions.poll_storage(
+            self._free_bytes(), in_storage_fault=self._fault_cause == "storage"))
 
     def _overlay(self) -> OverlayState:
         """Read by the display thread: plain attribute reads, no locking needed."""
@@ -470,7 +489,7 @@ class Controller:
         return OverlayState(recording=started is not None,
                             elapsed_s=now - started if started is not None else 0.0,
                             marker_flash=now < self._marker_until,
-                            battery_low=self._battery_low, fault=fault)
+                            battery_low=self._conditions.battery_low, fault=fault)
 
     # ------------------------------------------------------------------ shutdown
 
@@ -499,6 +518,15 @@ class Controller:
                 return
             if isinstance(message, RecorderEvent):
                 self._on_recorder_event(message)
+
+
+def refusal_event(error: Exception) -> Event:
+    """The state machine's event for an error that keeps a recording from starting."""
+    if isinstance(error, StorageFullError):
+        return "storage_full"
+    if isinstance(error, NoRecipientError):
+        return "no_recipient"
+    return "record_refused"
 
 
 def recorder_audit_record(event: RecorderEvent) -> tuple[str, dict[str, object]]:

@@ -3,15 +3,16 @@
 The wearer cannot see the outward display, so every state change they cause must be
 felt or seen on top: one vibration pulse when recording starts, two when it stops, a long
 buzz when a start was refused (they must never believe they are recording when they are
-not), a reminder tone while recording, and alarms for a low battery, nearly full storage,
-a never-set clock and a stuck button.
+not), a reminder tone while recording, and alarms for a stuck button, failed storage, a
+low battery, nearly full storage, a rejected provisioning file and a never-set clock.
 
 One buzzer, one voice: when an alarm repeat and the reminder fall due together, only the
 alarm sounds (it also tells the wearer the camera is alive).
 
-Stealth mode (only when the configuration allows it; the controller audits the switch)
-turns off the LEDs and the buzzer. Vibration stays: it is invisible and silent to others,
-and it is the wearer's only confirmation that a recording really started or stopped.
+Stealth mode (only when the configuration allows it; the controller audits the switch and
+also keeps the front display off) turns off the LEDs and the buzzer. Vibration stays: it
+is invisible and silent to others, and it is the wearer's only confirmation that a
+recording really started or stopped.
 
 The tables below are generated from the same data the code uses (`pattern_table_markdown`).
 """
@@ -31,7 +32,10 @@ Cue = Literal[
     "shutdown",
 ]
 CUE_NAMES: tuple[Cue, ...] = get_args(Cue)
-Alarm = Literal["button_stuck", "battery_low", "storage_nearly_full", "clock_unset"]
+Alarm = Literal[
+    "button_stuck", "storage_fault", "battery_low", "storage_nearly_full",
+    "provisioning_rejected", "clock_unset",
+]
 ALARM_NAMES: tuple[Alarm, ...] = get_args(Alarm)  # highest priority first
 DEFAULT_REMINDER_INTERVAL = 120.0  # seconds; the issue's "every 2 min"
 
@@ -88,10 +92,17 @@ CUES: Mapping[Cue, CuePattern] = MappingProxyType({
 ALARMS: Mapping[Alarm, AlarmPattern] = MappingProxyType({
     "button_stuck": AlarmPattern(Blink(0.1, 0.1), Blink(0.05, 0.05, 5), None,
                                  "a button is held or stuck; it causes nothing more"),
+    "storage_fault": AlarmPattern(Blink(1.5, 0.3), Blink(0.4, 0.1, 3), 300.0,
+                                  "storage failed: a recording could not be sealed; restart "
+                                  "the camera (recovery seals it) and have the SD card "
+                                  "checked"),
     "battery_low": AlarmPattern(Blink(0.5, 0.5), Blink(0.2, 0.2, 2), 120.0,
                                 "battery low: dock soon"),
     "storage_nearly_full": AlarmPattern(Blink(0.5, 1.5), Blink(0.2, 0.2, 3), 300.0,
                                         "storage nearly full: offload soon"),
+    "provisioning_rejected": AlarmPattern(Blink(2.0, 2.0), Blink(0.6, 0.2, 2), None,
+                                          "the provisioning file on the boot partition was "
+                                          "rejected: read BODYCAM-ERROR.txt"),
     "clock_unset": AlarmPattern(Blink(0.1, 2.9), Blink(0.6, 0.2, 1), None,
                                 "clock never set: dock to sync time"),
 })
@@ -235,7 +246,8 @@ def pattern_table_markdown() -> str:
               "|---|---|---|---|"]
     lines += [f"| {c} | {_pulse_text(CUES[c].beep)} | {_pulse_text(CUES[c].vibrate)} "
               f"| {CUES[c].meaning} |" for c in CUE_NAMES]
-    lines += ["", "Stealth mode (if allowed): all LEDs off and no buzzer; vibration stays.",
+    lines += ["", "Stealth mode (if allowed): all LEDs off, no buzzer and the front display "
+              "off, also while recording; vibration stays.",
               "The reminder tone interval is configurable ([alarms] reminder_interval_seconds,"
               " 0 = off)."]
     return "\n".join(lines) + "\n"

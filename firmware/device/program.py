@@ -16,6 +16,7 @@ from bodycam.firmware.config.model import Config
 from bodycam.firmware.device.audit import AuditLog
 from bodycam.firmware.device.controller import Controller, StateObserver
 from bodycam.firmware.device.display_worker import FrameObserver
+from bodycam.firmware.device.firstboot import DeviceLayout, pending_fault
 from bodycam.firmware.device.sdnotify import SystemdNotifier
 from bodycam.firmware.evidence.device_key import DeviceKey
 from bodycam.firmware.evidence.recovery import recover_unfinished
@@ -87,11 +88,13 @@ def assemble(config: Config, hardware: Hardware, *,
              notifier: SystemdNotifier | None = None,
              on_display_frame: FrameObserver | None = None,
              on_state: StateObserver | None = None,
-             free_space: FreeSpace = statvfs_free_bytes) -> Device:
+             free_space: FreeSpace = statvfs_free_bytes,
+             device_layout: DeviceLayout | None = None) -> Device:
     """Open key, audit log and evidence store; recover what a power cut left unfinished.
 
     `free_space` measures the data partition (the simulator and tests inject a
-    scripted one to reach "storage full" without filling a disk).
+    scripted one to reach "storage full" without filling a disk). `device_layout` says
+    where the provisioning fault marker is (default: the real root, /etc/bodycam).
     """
     clock = hardware.clock
     data_dir = config.storage.data_dir
@@ -116,6 +119,23 @@ def assemble(config: Config, hardware: Hardware, *,
     recorder = Recorder(clock, store, video=config.video, audio=config.audio,
                         evidence=config.evidence, on_event=to_controller)
     controller = Controller(config, hardware, recorder, audit, free_bytes=store.free_bytes,
+                            can_begin=store.can_begin,
+                            provisioning_fault=provisioning_fault(device_layout or
+                                                                  DeviceLayout()),
                             notifier=notifier, on_display_frame=on_display_frame,
                             on_state=on_state)
     return Device(config, hardware, key, store, recorder, audit, controller)
+
+
+def provisioning_fault(layout: DeviceLayout) -> str | None:
+    """The rejected provisioning file's problems, if firstboot left its fault marker.
+
+    An unreadable marker is itself reported as the fault: the camera must boot (and
+    record) whatever state that file is in, and the technician must still be told.
+    """
+    try:
+        return pending_fault(layout)
+    except (OSError, UnicodeDecodeError) as exc:
+        return (f"the provisioning fault marker in {layout.etc_dir} could not be read "
+                f"({exc}); fix: make it readable by the service group (root:bodycam 0640) "
+                "or provision a valid file, which removes it")

@@ -25,10 +25,12 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from bodycam.firmware.evidence.agekeys import parse_recipient, recipient_fingerprint
 from bodycam.firmware.evidence.api import (
+    EvidenceError,
     GapKind,
     NoRecipientError,
     SegmentInfo,
     SegmentWriter,
+    StorageFullError,
     StorageWriteError,
 )
 from bodycam.firmware.evidence.device_key import DeviceKey
@@ -229,17 +231,29 @@ class FileEvidenceStore:
     def free_bytes(self) -> int:
         return self._space.free_bytes()
 
-    def begin_recording(self, *, wall_start: datetime, clock_synchronised: bool,
-                        prerecord_us: int) -> FileRecordingWriter:
-        """Create the recording atomically; refuses before touching storage."""
+    def can_begin(self) -> EvidenceError | None:
+        """The error `begin_recording` would raise now (its message is the reason), or
+        None. Writes nothing: the controller asks before it enters recording, so the
+        wearer is refused at once instead of after the recorder tried."""
         if not self._recipients:
             details = "; ".join(self._recipient_problems) or "the list is empty"
-            raise NoRecipientError(
+            return NoRecipientError(
                 f"no valid evidence recipient ({details}); recording refused because it "
                 "would not be encrypted. Fix: set [evidence] recipients to the authority's "
                 "age1... public key and restart"
             )
-        self._space.ensure(_START_ALLOWANCE, "a new recording")
+        try:
+            self._space.ensure(_START_ALLOWANCE, "a new recording")
+        except StorageFullError as exc:
+            return exc
+        return None
+
+    def begin_recording(self, *, wall_start: datetime, clock_synchronised: bool,
+                        prerecord_us: int) -> FileRecordingWriter:
+        """Create the recording atomically; refuses before touching storage."""
+        refusal = self.can_begin()
+        if refusal is not None:
+            raise refusal
         try:
             return self._create_recording(wall_start, clock_synchronised, prerecord_us)
         except OSError as exc:

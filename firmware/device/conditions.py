@@ -1,0 +1,156 @@
+"""Battery, dock and storage: polled levels turned into the edges the controller acts on.
+
+The hardware reports levels (battery percent, dock contact, free bytes); the state machine
+and the wearer need edges (docked, battery low, storage full) and each alarm only once.
+This class owns that latching and returns what happened as a list of effects, in the
+order they must take effect; it never touches the state machine, the indicators or the
+audit log, so the controller stays the only thing that acts and the rules can be read
+in one place.
+
+- The dock contact posts `dock`/`undock` on its edge and is audited once; while docked it
+  re-posts `dock` from idle/display_on, because `dock` is only acknowledged while
+  recording and must take effect once the recording has ended.
+- A low battery alarms on the way down and stops alarming on the way back up. A critical
+  battery alarms once but posts `battery_critical` at every poll: it is ignored while
+  docked (charging) and must shut the device down as soon as it is taken out.
+- Storage full latches, whoever noticed it first (this poll or the recorder), until the
+  free space is back above the nearly-full level (an offload happened), so a device
+  hovering at the reserve does not flicker between fault and idle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+from bodycam.firmware.config.model import PowerConfig, StorageConfig
+from bodycam.firmware.device.feedback import Alarm
+from bodycam.firmware.device.states import Event, State
+from bodycam.hal.interfaces import PowerStatus
+
+MIB: Final = 1024 * 1024
+_DOCK_REPOSTED_IN: frozenset[State] = frozenset({"idle", "display_on"})
+
+
+@dataclass(frozen=True, slots=True)
+class Apply:
+    """Feed `event` to the state machine (after the controller's refusal checks)."""
+
+    event: Event
+    cause: str
+
+
+@dataclass(frozen=True, slots=True)
+class RaiseAlarm:
+    """Audit an `alarm` record; `wearer` also starts that LED/buzzer pattern."""
+
+    kind: str
+    detail: str
+    wearer: Alarm | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClearAlarm:
+    """Stop the `wearer` pattern; a `detail` is also audited as `alarm_cleared`."""
+
+    kind: str
+    wearer: Alarm | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """An audit record that changes nothing by itself (the dock contact)."""
+
+    event: str
+    fields: Mapping[str, object] = field(default_factory=dict)
+
+
+Effect = Apply | RaiseAlarm | ClearAlarm | Report
+
+
+class Conditions:
+    """Latches of the polled conditions. Only the controller thread calls it."""
+
+    def __init__(self, power: PowerConfig, storage: StorageConfig) -> None:
+        self._power = power
+        self._storage = storage
+        self._docked = False
+        self._battery_low = False
+        self._battery_critical = False
+        self._nearly_full = False
+        self._storage_full = False
+
+    @property
+    def battery_low(self) -> bool:
+        return self._battery_low
+
+    @property
+    def battery_critical(self) -> bool:
+        return self._battery_critical
+
+    @property
+    def storage_full(self) -> bool:
+        """Latched: set by the reserve or a refused write, cleared only by an offload."""
+        return self._storage_full
+
+    def poll_power(self, status: PowerStatus, state: State) -> list[Effect]:
+        """What the fuel gauge and dock pins mean, given the state the device is in."""
+        effects: list[Effect] = []
+        if status.docked != self._docked:
+            self._docked = status.docked
+            effects += [Apply("dock" if status.docked else "undock", "dock contact"),
+                        Report("dock", {"docked": status.docked,
+                                        "charging": status.charging})]
+        elif self._docked and state in _DOCK_REPOSTED_IN:
+            effects.append(Apply("dock", "dock contact (after recording)"))
+        percent = status.battery_percent
+        if percent is None:  # gauge unreadable: keep the last known levels
+            return effects
+        low = percent <= self._power.battery_low_percent
+        critical = percent <= self._power.battery_critical_percent
+        if low and not self._battery_low:
+            effects.append(RaiseAlarm("battery_low", f"battery at {percent:.0f}%",
+                                      "battery_low"))
+        elif self._battery_low and not low:
+            effects.append(ClearAlarm("battery_low", "battery_low"))
+        self._battery_low = low
+        if critical and not self._battery_critical:
+            effects.append(RaiseAlarm("battery_critical", f"battery at {percent:.0f}%"))
+        self._battery_critical = critical
+        if critical:
+            effects.append(Apply("battery_critical", f"battery critical ({percent:.0f}%)"))
+        return effects
+
+    def poll_storage(self, free_bytes: int, *, in_storage_fault: bool) -> list[Effect]:
+        """What the free space means; `in_storage_fault`: the device is in fault because
+        storage was full, so freeing space clears that fault (and no other)."""
+        effects: list[Effect] = []
+        storage = self._storage
+        nearly_full = free_bytes < storage.nearly_full_mb * MIB
+        if nearly_full != self._nearly_full:
+            self._nearly_full = nearly_full
+            effects.append(
+                RaiseAlarm("storage_nearly_full", f"{free_bytes / MIB:.0f} MB free",
+                           "storage_nearly_full") if nearly_full
+                else ClearAlarm("storage_nearly_full", "storage_nearly_full"))
+        if free_bytes <= storage.reserve_mb * MIB and not self._storage_full:
+            effects += self.storage_became_full(
+                f"{free_bytes / MIB:.0f} MB free, {storage.reserve_mb} MB reserved")
+            effects.append(Apply("storage_full", "storage full (reserve reached)"))
+        elif self._storage_full and not nearly_full:
+            self._storage_full = False
+            if in_storage_fault:
+                effects.append(Apply("fault_cleared", "storage space freed"))
+            effects.append(ClearAlarm("storage_full",
+                                      detail=f"{free_bytes / MIB:.0f} MB free"))
+        return effects
+
+    def storage_became_full(self, detail: str) -> list[Effect]:
+        """Latch storage full and alarm once, whoever noticed it first."""
+        if self._storage_full:
+            return []
+        self._storage_full = True
+        return [RaiseAlarm("storage_full", f"{detail}: recording stops and is refused until "
+                           "an offload frees space")]
