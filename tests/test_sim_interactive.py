@@ -77,6 +77,7 @@ def test_keys_drive_the_camera_and_the_screen_shows_state_and_display(
         assert b"\x1b[38;2;" in term.screen  # the front display as colour blocks
         term.key("r")
         term.wait_for_state("recording")
+        time.sleep(0.5)  # let go of the first press (a key held twice is ignored)
         term.key("R")  # hold RECORD: stop
         term.wait_for_state("display_on")
         term.key("q")

@@ -30,6 +30,7 @@ import numpy as np
 
 from bodycam.firmware.config.loader import load_config, shipped_file
 from bodycam.firmware.config.model import Config
+from bodycam.firmware.device.firstboot import DeviceLayout
 from bodycam.firmware.device.program import Device, assemble
 from bodycam.firmware.evidence.agekeys import generate_identity
 from bodycam.hal.clocks import SimClock
@@ -108,7 +109,8 @@ def measure_press_latency(presses: int) -> dict[str, Any]:
         config = press_config(Path(tmp), recipient)
         clock = SimClock(speed=1.0)
         hardware = build_sim_hardware(config, clock)
-        device = assemble(config, hardware)
+        device = assemble(config, hardware,
+                          device_layout=DeviceLayout(root=config.storage.data_dir / "root"))
         thread = device.start_in_thread()
         try:
             if not device.controller.ready.wait(STATE_TIMEOUT_S):

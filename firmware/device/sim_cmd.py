@@ -22,6 +22,7 @@ from types import FrameType
 from bodycam.firmware.config.loader import ConfigError, load_config, shipped_file
 from bodycam.firmware.config.model import Config
 from bodycam.firmware.device.display_frames import PngFrameWriter
+from bodycam.firmware.device.firstboot import DeviceLayout
 from bodycam.firmware.device.program import Device, assemble
 from bodycam.firmware.device.scenario import ScenarioError, load_scenario
 from bodycam.firmware.device.sim_driver import ScenarioDriver, interactive_loop
@@ -91,7 +92,11 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"[{clock.monotonic():8.2f} s] {source} -> {dest}  ({cause})", flush=True)
 
-    device = assemble(config, hardware, on_display_frame=frames, on_state=note_state)
+    # The simulated camera's own little root: its boot partition and /etc live under the
+    # data directory, so a developer's machine's /etc/bodycam is never read.
+    layout = DeviceLayout(root=config.storage.data_dir / "root")
+    device = assemble(config, hardware, on_display_frame=frames, on_state=note_state,
+                      device_layout=layout)
     with _forward_signals(device):
         thread = device.start_in_thread()
         if not _wait_ready(device, READY_TIMEOUT_S):

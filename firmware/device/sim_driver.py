@@ -124,6 +124,8 @@ def interactive_loop(device: Device, hw: SimHardware, clock: Clock) -> None:
                     device.controller.request_shutdown("keyboard")
                 elif key in KEYS:
                     name, hold = KEYS[key]
+                    if any(held == name for _, held in releases):
+                        continue  # still pressed from the last key: a finger can't press twice
                     hw.panel.press(name)
                     releases.append((now + (HOLD_SECONDS if hold else 0.15), name))
                 elif key == "k":
