@@ -18,9 +18,18 @@ from bodycam.firmware.device.feedback import pattern_table_markdown
 REPO = Path(__file__).resolve().parents[1]  # a developer tool: runs from the source tree
 
 
+TECHNICIAN_GUIDE = REPO / "docs" / "technician.md"
+
+
 def technician_guide() -> str:
-    """docs/technician.md (also installed on the camera) one heading level down."""
-    text = (REPO / "docs" / "technician.md").read_text(encoding="utf-8")
+    """docs/technician.md (also installed on the camera) one heading level down, its LED
+    tables replaced by a pointer to the README's own copy of them."""
+    text = TECHNICIAN_GUIDE.read_text(encoding="utf-8")
+    start, end = markers("feedback-table")
+    if start in text and end in text:
+        text = (text[:text.index(start)]
+                + "(The tables are in \"What the wearer sees, hears and feels\" above.)"
+                + text[text.index(end) + len(end):])
     body = text.split("\n", 1)[1]  # drop its own title; the README has one
     return "\n".join("#" + line if line.startswith("#") else line
                      for line in body.strip("\n").splitlines())
@@ -56,10 +65,19 @@ def render(readme: str) -> str:
     return readme
 
 
+def render_technician_guide(text: str) -> str:
+    """The guide with its LED tables regenerated (it is installed on the camera whole)."""
+    start, end = markers("feedback-table")
+    head, tail = text[:text.index(start) + len(start)], text[text.index(end):]
+    return head + "\n" + pattern_table_markdown().rstrip("\n") + "\n" + tail
+
+
 def main() -> int:
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("README.md")
+    guide = TECHNICIAN_GUIDE.read_text(encoding="utf-8")
+    TECHNICIAN_GUIDE.write_text(render_technician_guide(guide), encoding="utf-8")
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "README.md"
     path.write_text(render(path.read_text(encoding="utf-8")), encoding="utf-8")
-    print(f"updated the generated sections of {path}")
+    print(f"updated the generated sections of {TECHNICIAN_GUIDE} and {path}")
     return 0
 
 
