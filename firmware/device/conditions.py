@@ -154,3 +154,34 @@ class Conditions:
         self._storage_full = True
         return [RaiseAlarm("storage_full", f"{detail}: recording stops and is refused until "
                            "an offload frees space")]
+
+
+CLOCK_JUMP_SECONDS = 2.0  # a wall-clock step larger than this is a clock change
+
+
+class ClockWatch:
+    """Notices wall-clock changes: becoming synchronised (or losing it) and steps.
+
+    The wall clock is only trustworthy once set (NTP, the dock); evidence times depend on
+    it, so every change is audited with the step size, and the clock-never-set alarm ends
+    when the clock is synchronised.
+    """
+
+    def __init__(self, synchronised: bool, offset: float) -> None:
+        self._synchronised = synchronised
+        self._offset = offset  # wall seconds minus monotonic seconds
+
+    def poll(self, synchronised: bool, offset: float) -> list[Effect]:
+        effects: list[Effect] = []
+        step = offset - self._offset
+        if abs(step) > CLOCK_JUMP_SECONDS or synchronised != self._synchronised:
+            effects.append(Report("clock", {
+                "synchronised": synchronised,
+                "was_synchronised": self._synchronised,
+                "step_seconds": round(step, 3),
+            }))
+        if synchronised and not self._synchronised:
+            effects.append(ClearAlarm("clock_unset", "clock_unset",
+                                      "wall clock synchronised"))
+        self._synchronised, self._offset = synchronised, offset
+        return effects

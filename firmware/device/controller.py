@@ -30,10 +30,11 @@ from typing import Literal, Protocol
 
 from bodycam.firmware import __version__
 from bodycam.firmware.config.model import Config
-from bodycam.firmware.device.audit import AuditLog
+from bodycam.firmware.device.audit import AuditLog, remember_config_digest
 from bodycam.firmware.device.conditions import (
     Apply,
     ClearAlarm,
+    ClockWatch,
     Conditions,
     Effect,
     RaiseAlarm,
@@ -144,6 +145,7 @@ class Controller:
         self._recording_started_at: float | None = None
         self._marker_until = 0.0
         self._conditions = Conditions(config.power, config.storage)
+        self._clock_watch = ClockWatch(synchronised=False, offset=0.0)  # set at boot
         self._fault_cause: FaultCause | None = None
         self._next_power_poll = 0.0
         self._camera_on = False
@@ -204,8 +206,13 @@ class Controller:
     def _boot(self) -> None:
         config = self._config
         synced = self._clock.synchronised()
+        self._clock_watch = ClockWatch(synced, self._wall_offset())
         self._audit.record("boot", firmware_version=__version__, device_id=config.device.id,
                            config_digest=config.digest, clock_synchronised=synced)
+        previous = remember_config_digest(config)
+        if previous != config.digest:
+            self._audit.record("config_changed", previous_digest=previous,
+                               config_digest=config.digest, sources=list(config.sources))
         self._display.start()
         self._hw.buttons.start(self.on_button_edge)
         problem = self._boot_problem()
@@ -243,7 +250,7 @@ class Controller:
         polls: tuple[Callable[[float], None], ...] = ()
         if now >= self._next_power_poll:
             self._next_power_poll = now + POWER_POLL_SECONDS
-            polls = (self._poll_power, self._poll_storage)
+            polls = (self._poll_power, self._poll_storage, self._poll_clock)
         for step in (self._gestures.tick, *polls, self._feedback.tick, self._report_dropped,
                      self._ping_watchdog):
             if self._powered_off():
@@ -476,6 +483,12 @@ class Controller:
 
     def _poll_power(self, _now: float | None = None) -> None:
         self._act(self._conditions.poll_power(self._hw.power.read(), self._machine.state))
+
+    def _poll_clock(self, _now: float | None = None) -> None:
+        self._act(self._clock_watch.poll(self._clock.synchronised(), self._wall_offset()))
+
+    def _wall_offset(self) -> float:
+        return self._clock.wall().timestamp() - self._clock.monotonic()
 
     def _poll_storage(self, _now: float | None = None) -> None:
         self._act(self._conditions.poll_storage(
