@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from gpiozero import LED, DigitalInputDevice, DigitalOutputDevice
+from gpiozero import LED, Device, DigitalInputDevice, DigitalOutputDevice, Factory
 
 from bodycam.firmware.config.model import PinsConfig
 from bodycam.hal.interfaces import (
@@ -49,7 +49,7 @@ def open_pin(part: str, pin: int, config_key: str, device_class: Callable[..., _
             "configuration is the right BCM pin number") from exc
 
 
-def _close_all(devices: Iterable[Any]) -> None:
+def _close_all(devices: Iterable[Device]) -> None:
     for device in devices:
         device.close()
 
@@ -67,7 +67,7 @@ class GpioButtons(Buttons):
     """
 
     def __init__(self, pins: PinsConfig, *, active_low: bool, clock: Clock,
-                 pin_factory: Any) -> None:
+                 pin_factory: Factory) -> None:
         self._clock = clock
         self._on_edge: ButtonEdgeCallback | None = None
         self._lock = threading.Lock()
@@ -114,7 +114,7 @@ class GpioIndicators(Indicators):
     patterns are for people, not for evidence.
     """
 
-    def __init__(self, pins: PinsConfig, *, pin_factory: Any) -> None:
+    def __init__(self, pins: PinsConfig, *, pin_factory: Factory) -> None:
         self._lock = threading.Lock()
         self._leds: dict[LedName, LED] = {}
         self._outputs: dict[str, DigitalOutputDevice] = {}

@@ -110,6 +110,9 @@ class Microphone(ABC):
 # --------------------------------------------------------------------------- display
 
 
+PanelMode = Literal["RGB", "1"]  # colour panels, monochrome panels (images are dithered)
+
+
 class FrontDisplay(ABC):
     """The outward-facing panel. Takes full-size RGB images; converts to the panel's mode."""
 
@@ -120,8 +123,8 @@ class FrontDisplay(ABC):
 
     @property
     @abstractmethod
-    def mode(self) -> Literal["RGB", "1"]:
-        """"RGB" for colour panels, "1" for monochrome ones (images are dithered)."""
+    def mode(self) -> PanelMode:
+        """The panel's colour mode; the renderer keeps the recording mark legible in it."""
 
     @abstractmethod
     def show(self, image: Image.Image) -> None:

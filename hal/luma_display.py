@@ -8,14 +8,12 @@ colour mode); mirroring, cropping and overlays are the firmware renderer's job.
 from __future__ import annotations
 
 import threading
-from typing import Any, Literal
+from typing import Any
 
 from PIL import Image
 
 from bodycam.firmware.config.model import DisplayDriver
-from bodycam.hal.interfaces import FrontDisplay
-
-PanelMode = Literal["RGB", "1"]
+from bodycam.hal.interfaces import FrontDisplay, PanelMode
 
 # Colour mode of each supported luma.oled driver.
 DRIVER_MODES: dict[DisplayDriver, PanelMode] = {

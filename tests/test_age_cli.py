@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
 import random
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -170,3 +173,21 @@ def test_write_error_removes_the_plaintext_partial(identity: tuple[Path, str],
     assert "Traceback" not in result.stderr
     assert "cannot write" in result.stderr and "removed" in result.stderr
     assert not out.exists() and not (tmp_path / "out.ts.partial").exists()
+
+
+def test_decrypt_to_a_reader_that_stops_early_ends_quietly(tmp_path: Path) -> None:
+    """`bodycam-evidence decrypt FILE | head` ends like age does: no traceback."""
+    secret, recipient = generate_identity()
+    identity = tmp_path / "id.txt"
+    identity.write_text(secret + "\n")
+    sealed = tmp_path / "big.age"
+    with sealed.open("wb") as out:
+        encryptor = AgeEncryptor([parse_recipient(recipient)], out.write)
+        encryptor.write(os.urandom(4 * 1024 * 1024))
+        encryptor.close()
+    pipeline = subprocess.run(
+        f"{sys.executable} -m bodycam.tools.evidence_cli decrypt -i {identity} {sealed} "
+        "| head -c 10 > /dev/null; echo ${PIPESTATUS[0]}",
+        shell=True, executable="/bin/bash", capture_output=True, text=True, check=True)
+    assert pipeline.stdout.strip() == "141"
+    assert "Traceback" not in pipeline.stderr

@@ -56,7 +56,8 @@ def test_rejected_provisioning_alarms_at_boot_and_the_camera_still_records(
     assert ERROR_FILE_NAME in alarm["detail"] and "previous configuration" in alarm["detail"]
     assert "device.id" in alarm["detail"] and "evidence.recipients" in alarm["detail"]
     records = rig.audit()
-    assert [r["event"] for r in records[:3]] == ["boot", "state", "alarm"]  # at boot
+    # at boot; a first start also records its configuration (test_device_clock_config)
+    assert [r["event"] for r in records[:4]] == ["boot", "config_changed", "state", "alarm"]
     assert not any(r["event"] == "state" and r["to"] == "fault" for r in records)
     [recording] = rig.recordings()
     assert verify_recording(recording).status == "verified"

@@ -64,7 +64,11 @@ def test_identity_command_prints_id_unit_key_and_fingerprint(
     device = tmp_path / "device.toml"
     device.write_text('[device]\nid = "BC-0042"\nunit = "Ordnungsamt Mitte"\n')
     state = tmp_path / "state"
-    assert bodycam_main(["identity", "--config", str(device), "--state-dir", str(state)]) == 0
+    assert bodycam_main(["identity", "--config", str(device), "--state-dir", str(state)]) == 1
+    assert "no device key" in capsys.readouterr().err
+    assert not state.exists()  # a mistyped --state-dir never yields a fresh key
+    assert bodycam_main(["identity", "--config", str(device), "--state-dir", str(state),
+                         "--create"]) == 0
     out = capsys.readouterr().out
     key = DeviceKey.load_or_create(state)
     assert "BC-0042" in out and "Ordnungsamt Mitte" in out
@@ -72,3 +76,16 @@ def test_identity_command_prints_id_unit_key_and_fingerprint(
 
     assert bodycam_main(["identity", "--public-key", "--state-dir", str(state)]) == 0
     assert capsys.readouterr().out == key.public_key_b64 + "\n"
+
+
+def test_the_handed_over_identity_text_pins_the_key(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """What the technician hands over (BODYCAM-IDENTITY.txt or `bodycam identity` output)
+    is accepted where the custodian pins the key."""
+    key = DeviceKey.generate()
+    handed_over = ("Body camera identity\r\nDevice id:   BC-0042\r\n"
+                   f"Public key:  {key.public_key_b64}\r\nFingerprint: {key.fingerprint}\r\n")
+    assert parse_public_key(handed_over).public_bytes_raw() == \
+        key.public_key.public_bytes_raw()
+    with pytest.raises(ValueError, match="Public key"):
+        parse_public_key("Public key: AAAA\npublic key: BBBB\n")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
 
 import pytest
 
@@ -15,28 +14,12 @@ from bodycam.firmware.device.gestures import (
     validate_bindings,
 )
 from bodycam.firmware.device.states import EVENTS, DeviceStateMachine
-from bodycam.hal.interfaces import ButtonName, Clock
+from bodycam.hal.clocks import ManualClock
+from bodycam.hal.interfaces import ButtonName
 
 DEBOUNCE_MS = 30
 HOLD_S = 3.0
 TICK_S = 0.05  # the controller ticks at least this often
-
-
-class ManualClock(Clock):
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def wall(self) -> datetime:
-        return datetime(2024, 1, 1, tzinfo=UTC)
-
-    def synchronised(self) -> bool:
-        return True
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class Recorder:
@@ -134,7 +117,7 @@ def test_tick_defaults_to_the_injected_clock() -> None:
     rec = Recorder()
     recognizer = GestureRecognizer(clock, DEBOUNCE_MS, HOLD_S, rec)
     recognizer.feed("power", True, 0.0)
-    clock.now = 3.0
+    clock.advance(3.0)
     recognizer.tick()
     assert rec.kinds() == ["down", "hold"]
 

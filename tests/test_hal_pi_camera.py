@@ -175,6 +175,19 @@ def test_packet_output_delivers_nothing_outside_a_run_or_for_audio(
     assert packets == []
 
 
+def test_a_failing_consumer_never_raises_into_the_encoder_thread(
+    picam: SimpleNamespace,
+) -> None:
+    def broken(_: VideoPacket) -> None:
+        raise RuntimeError("consumer bug")
+
+    output = picam.glue.PacketOutput(broken, lambda: 0)
+    output.start()
+    output.outputframe(b"\x00\x00\x00\x01\x65", True, 0)
+    output.outputframe(b"\x00\x00\x00\x01\x41", False, 33_333)
+    assert output.callback_errors == 2
+
+
 # --------------------------------------------------------------------------- encoder
 
 

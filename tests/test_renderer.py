@@ -10,10 +10,9 @@ from PIL import Image
 from bodycam.firmware.device.renderer import (
     DisplayRenderer,
     OverlayState,
-    PanelMode,
     format_elapsed,
 )
-from bodycam.hal.interfaces import PreviewFrame
+from bodycam.hal.interfaces import PanelMode, PreviewFrame
 
 PANELS: list[tuple[tuple[int, int], PanelMode]] = [
     ((128, 128), "RGB"), ((96, 64), "RGB"), ((128, 64), "1")]

@@ -12,7 +12,6 @@ from gpiozero.pins.mock import MockFactory
 
 from bodycam.firmware.cli import main
 from bodycam.firmware.config.loader import load_config
-from bodycam.firmware.device import selftest_cmd
 from bodycam.firmware.device.selftest import PartResult, run_selftest
 from bodycam.firmware.device.selftest_cmd import (
     UnavailableCamera,
@@ -22,6 +21,7 @@ from bodycam.firmware.device.selftest_cmd import (
 )
 from bodycam.firmware.evidence.agekeys import generate_identity
 from bodycam.hal.interfaces import HardwareError
+from bodycam.hal.pi import hardware as pi_hardware
 
 CAMERA_ERROR = HardwareError("camera module", "CSI port 0", "camera not found or in use",
                              "check the ribbon cable")
@@ -87,13 +87,12 @@ def raise_camera_error(*_: Any, **__: Any) -> NoReturn:
 def test_pi_parts_open_one_by_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """GPIO on mock pins works, the missing camera and sound card fail on their own."""
     factory = MockFactory()
-    monkeypatch.setattr(selftest_cmd, "lgpio_pin_factory", lambda: factory)
-    monkeypatch.setattr(selftest_cmd, "open_pi_camera", raise_camera_error)
-    monkeypatch.setattr(selftest_cmd, "PiMicrophone", raise_camera_error)
+    monkeypatch.setattr(pi_hardware, "lgpio_pin_factory", lambda: factory)
+    monkeypatch.setattr(pi_hardware, "open_pi_camera", raise_camera_error)
+    monkeypatch.setattr(pi_hardware, "PiMicrophone", raise_camera_error)
     config = load_config(device_file(tmp_path, '[power]\nbattery_source = "none"\n'))
     with ExitStack() as stack:
         hardware = open_pi_parts(config, stack)
-        stack.callback(hardware.close)
         assert isinstance(hardware.camera, UnavailableCamera)
         assert isinstance(hardware.microphone, UnavailableMicrophone)
         results = {r.part: r for r in run_selftest(hardware, config, 0.01)}
@@ -113,12 +112,11 @@ def test_pi_gpio_failure_is_reported_for_every_gpio_part(
     def no_gpio() -> NoReturn:
         raise gpio_error
 
-    monkeypatch.setattr(selftest_cmd, "lgpio_pin_factory", no_gpio)
-    monkeypatch.setattr(selftest_cmd, "open_pi_camera", raise_camera_error)
+    monkeypatch.setattr(pi_hardware, "lgpio_pin_factory", no_gpio)
+    monkeypatch.setattr(pi_hardware, "open_pi_camera", raise_camera_error)
     config = load_config(device_file(tmp_path, "[audio]\nenabled = false\n"))
     with ExitStack() as stack:
         hardware = open_pi_parts(config, stack)
-        stack.callback(hardware.close)
         results = {r.part: r for r in run_selftest(hardware, config, 0.01)}
     for part in ("display", "buttons", "indicators", "battery"):
         assert results[part] == PartResult(

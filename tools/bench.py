@@ -112,7 +112,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     plan = QUICK if args.quick else FULL
-    report = run_bench(plan, quick=args.quick, progress=None if args.json else _progress)
+    report = run_bench(plan, progress=None if args.json else _progress)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -212,11 +212,10 @@ def sections() -> dict[str, Section]:
 # ------------------------------------------------------------------ run
 
 
-def run_bench(plan: Plan, *, quick: bool,
-              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def run_bench(plan: Plan, *, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run every section; a failing section is reported and the others still run."""
     started = time.perf_counter()
-    context = {**machine_context(), "quick": quick, "plan": dataclasses.asdict(plan)}
+    context = {**machine_context(), "quick": plan == QUICK, "plan": dataclasses.asdict(plan)}
     figures: dict[str, float | None] = dict.fromkeys(FIGURES)
     details: dict[str, Any] = {}
     errors: dict[str, str] = {}

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from bodycam.firmware.device.renderer import DisplayRenderer, OverlayState, PanelMode
-from bodycam.hal.interfaces import PreviewFrame
+from bodycam.firmware.device.renderer import DisplayRenderer, OverlayState
+from bodycam.hal.interfaces import PanelMode, PreviewFrame
 from bodycam.hal.luma_display import to_panel_mode
 from bodycam.hal.sim.scene import Scene
 

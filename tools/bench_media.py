@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import av
 import numpy as np
@@ -84,8 +84,8 @@ def encode_stream(seconds: float, video: VideoConfig = BENCH_VIDEO,
             rgb += noise[index % len(noise)]
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
         frame.pts = index
-        packets.extend(_video_packets(encoder.encode(frame), video.fps))
-    packets.extend(_video_packets(encoder.encode(None), video.fps))
+        packets.extend(_encode(encoder, frame, video.fps))
+    packets.extend(_encode(encoder, None, video.fps))
     if len(packets) != frames or not packets[0].keyframe:
         raise RuntimeError(f"the benchmark encoder produced {len(packets)} packets for "
                            f"{frames} frames (first keyframe: {packets[:1]}); it must be "
@@ -101,8 +101,13 @@ def _noise_fields(width: int, height: int) -> list[npt.NDArray[np.uint8]]:
             for _ in range(NOISE_FRAMES)]
 
 
-def _video_packets(packets: Any, fps: int) -> Iterator[VideoPacket]:
-    for packet in packets:
+def _encode(encoder: av.VideoCodecContext, frame: av.VideoFrame | None,
+            fps: int) -> Iterator[VideoPacket]:
+    """The packets `encoder` returns for `frame` (None: flush), as VideoPackets."""
+    for packet in encoder.encode(frame):
+        if packet.pts is None:
+            raise RuntimeError("the benchmark encoder produced a packet without pts; every "
+                               "frame is given one, so the encoder settings are wrong")
         yield VideoPacket(bytes(packet), packet.pts * US_PER_S // fps,
                           bool(packet.is_keyframe))
 

@@ -27,11 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from gpiozero.pins.mock import MockPin
 
 from bodycam.firmware.config.loader import load_config, shipped_file
 from bodycam.firmware.config.model import Config
 from bodycam.firmware.device.firstboot import DeviceLayout
 from bodycam.firmware.device.program import Device, assemble
+from bodycam.firmware.device.states import State
 from bodycam.firmware.evidence.agekeys import generate_identity
 from bodycam.hal.clocks import SimClock
 from bodycam.hal.interfaces import ButtonName
@@ -60,7 +62,7 @@ def _wait_for(condition: Callable[[], bool], what: str) -> None:
         time.sleep(POLL_S)
 
 
-def _last_change(pin: Any) -> float:
+def _last_change(pin: MockPin) -> float:
     """Seconds from the pin's clear_states() to its latest change (gpiozero mock log)."""
     return float(sum(state.timestamp for state in pin.states[1:]))
 
@@ -74,10 +76,10 @@ class PressBench:
         self._button = hardware.pin_factory.pin(config.pins.button_record)
         self._red = hardware.pin_factory.pin(config.pins.led_red)
 
-    def _state_is(self, state: str) -> Callable[[], bool]:
+    def _state_is(self, state: State) -> Callable[[], bool]:
         return lambda: self._device.controller.state == state
 
-    def _tap(self, name: ButtonName, until: str) -> None:
+    def _tap(self, name: ButtonName, until: State) -> None:
         self._hw.panel.press(name)
         _wait_for(self._state_is(until), until)
         time.sleep(SETTLE_S)

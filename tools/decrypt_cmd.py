@@ -23,6 +23,7 @@ from bodycam.firmware.evidence.age import AgeError, decrypt
 from bodycam.firmware.evidence.agekeys import read_identity_file
 
 EXIT_OK = 0
+EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE
 EXIT_FAILED = 1
 STDOUT = "-"
 
@@ -66,9 +67,14 @@ def _to_stdout(identities: Sequence[X25519PrivateKey], src: BinaryIO) -> int:
         return _error("refusing to write binary plaintext to a terminal; pass -o OUT")
     try:
         decrypt(identities, src, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
     except AgeError as exc:
         return _age_error(exc, "")
-    sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        # the reader stopped early (`| head`): end quietly like age and other filters,
+        # with the conventional 128 + SIGPIPE status and no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     return EXIT_OK
 
 

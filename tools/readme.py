@@ -16,8 +16,6 @@ from bodycam.firmware.device.diagram_cmd import mermaid_state_diagram
 from bodycam.firmware.device.feedback import pattern_table_markdown
 
 REPO = Path(__file__).resolve().parents[1]  # a developer tool: runs from the source tree
-
-
 TECHNICIAN_GUIDE = REPO / "docs" / "technician.md"
 
 
@@ -51,25 +49,28 @@ def section_text(readme: str, name: str) -> str:
     """What the README holds between the markers of `name` (without the newlines)."""
     start, end = markers(name)
     if start not in readme or end not in readme:
-        raise ValueError(f"README has no {start} ... {end} markers; add them where the "
-                         f"generated {name} section belongs")
+        raise ValueError(f"no {start} ... {end} markers; add them where the generated "
+                         f"{name} section belongs")
     return readme[readme.index(start) + len(start):readme.index(end)].strip("\n")
+
+
+def replace_section(text: str, name: str, content: str) -> str:
+    """`text` with `content` between the markers of `name` (which must be there)."""
+    section_text(text, name)  # raises when the markers are missing
+    start, end = markers(name)
+    head, tail = text[:text.index(start) + len(start)], text[text.index(end):]
+    return head + "\n" + content.rstrip("\n") + "\n" + tail
 
 
 def render(readme: str) -> str:
     for name, make in SECTIONS.items():
-        start, end = markers(name)
-        section_text(readme, name)  # checks the markers exist
-        head, tail = readme[:readme.index(start) + len(start)], readme[readme.index(end):]
-        readme = head + "\n" + make().rstrip("\n") + "\n" + tail
+        readme = replace_section(readme, name, make())
     return readme
 
 
 def render_technician_guide(text: str) -> str:
     """The guide with its LED tables regenerated (it is installed on the camera whole)."""
-    start, end = markers("feedback-table")
-    head, tail = text[:text.index(start) + len(start)], text[text.index(end):]
-    return head + "\n" + pattern_table_markdown().rstrip("\n") + "\n" + tail
+    return replace_section(text, "feedback-table", pattern_table_markdown())
 
 
 def main() -> int:

@@ -44,7 +44,7 @@ class AuditLog:
     def path(self) -> Path:
         return self._log.path
 
-    def record(self, event: str, **fields: Any) -> dict[str, Any]:
+    def record(self, event: str, **fields: object) -> dict[str, Any]:
         """Append one record; also mirrored to the journal at INFO (same fields)."""
         written = self._log.append(event, **fields)
         log.info("audit %s %s", event,

@@ -20,12 +20,12 @@ recording; it never touches the recording itself.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal, Protocol
 
 from bodycam.firmware import __version__
@@ -40,21 +40,23 @@ from bodycam.firmware.device.conditions import (
     RaiseAlarm,
     Report,
 )
-from bodycam.firmware.device.display_worker import DisplayMode, DisplayWorker, FrameObserver
+from bodycam.firmware.device.display_worker import DisplayWorker, FrameObserver
 from bodycam.firmware.device.feedback import Alarm, Feedback
 from bodycam.firmware.device.gestures import Gesture, GestureRecognizer, event_for
 from bodycam.firmware.device.health import HealthMonitor
+from bodycam.firmware.device.recorder_events import recorder_audit_record, refusal_event
 from bodycam.firmware.device.renderer import DisplayRenderer, OverlayState
 from bodycam.firmware.device.sdnotify import SystemdNotifier
 from bodycam.firmware.device.states import (
     STATE_INFO,
     DeviceStateMachine,
+    DisplayContent,
     Event,
     Outcome,
     State,
     outcome,
 )
-from bodycam.firmware.evidence.api import EvidenceError, NoRecipientError, StorageFullError
+from bodycam.firmware.evidence.api import EvidenceError, StorageFullError
 from bodycam.firmware.media.events import (
     RecorderEvent,
     RecordingRefused,
@@ -90,12 +92,11 @@ class ButtonEdge:
 
 
 @dataclass(frozen=True, slots=True)
-class Command:
-    name: Literal["shutdown"]
-    cause: str
+class ShutdownRequest:
+    cause: str  # e.g. the signal's name; becomes the seal reason and the audit cause
 
 
-Message = ButtonEdge | Command | RecorderEvent
+Message = ButtonEdge | ShutdownRequest | RecorderEvent
 
 
 class StateObserver(Protocol):
@@ -169,7 +170,7 @@ class Controller:
 
     def request_shutdown(self, cause: str) -> None:
         """From a signal handler or another thread: seal and stop."""
-        self.post(Command("shutdown", cause))
+        self.post(ShutdownRequest(cause))
 
     @property
     def state(self) -> State:
@@ -239,7 +240,7 @@ class Controller:
     def _dispatch(self, message: Message) -> None:
         if isinstance(message, ButtonEdge):
             self._gestures.feed(message.button, message.pressed, message.t)
-        elif isinstance(message, Command):
+        elif isinstance(message, ShutdownRequest):
             self._apply("power_hold", cause=f"shutdown requested ({message.cause})")
         else:
             self._on_recorder_event(message)
@@ -247,20 +248,22 @@ class Controller:
     def _tick(self, now: float) -> None:
         """Time-driven work; stops as soon as a step powered the device off, so nothing
         is polled, acted on or audited after the final record."""
-        polls: tuple[Callable[[float], None], ...] = ()
+        polls: tuple[Callable[[], None], ...] = ()
         if now >= self._next_power_poll:
             self._next_power_poll = now + POWER_POLL_SECONDS
             polls = (self._poll_power, self._poll_storage, self._poll_clock)
-        for step in (self._gestures.tick, *polls, self._feedback.tick, self._report_dropped,
-                     self._ping_watchdog):
+        steps: tuple[Callable[[], None], ...] = (
+            partial(self._gestures.tick, now), *polls, partial(self._feedback.tick, now),
+            self._report_dropped, partial(self._ping_watchdog, now))
+        for step in steps:
             if self._powered_off():
                 return
-            step(now)
+            step()
 
     def _powered_off(self) -> bool:
         return self._machine.state == "off"
 
-    def _report_dropped(self, _now: float) -> None:
+    def _report_dropped(self) -> None:
         if self._dropped_messages != self._reported_drops:
             self._reported_drops = self._dropped_messages
             self._audit.record("fault", reason=f"controller inbox full: {self._reported_drops}"
@@ -380,13 +383,11 @@ class Controller:
             self._fault_cause = None
         self._set_media(dest)
         self._display.set_content(self._display_content(dest))
-        self._audit.state_change(source, dest, cause)
-        if self._on_state is not None:
-            self._on_state(source, dest, cause)
+        self._state_changed(source, dest, cause)
         if dest == "shutting_down":
             self._shutdown(cause)
 
-    def _display_content(self, state: State) -> DisplayMode:
+    def _display_content(self, state: State) -> DisplayContent:
         """What the front display shows in `state`: nothing at all in stealth mode."""
         return "off" if self._feedback.stealth else STATE_INFO[state].display
 
@@ -481,16 +482,16 @@ class Controller:
                 case Report(event=name, fields=fields):
                     self._audit.record(name, **fields)
 
-    def _poll_power(self, _now: float | None = None) -> None:
+    def _poll_power(self) -> None:
         self._act(self._conditions.poll_power(self._hw.power.read(), self._machine.state))
 
-    def _poll_clock(self, _now: float | None = None) -> None:
+    def _poll_clock(self) -> None:
         self._act(self._clock_watch.poll(self._clock.synchronised(), self._wall_offset()))
 
     def _wall_offset(self) -> float:
         return self._clock.wall().timestamp() - self._clock.monotonic()
 
-    def _poll_storage(self, _now: float | None = None) -> None:
+    def _poll_storage(self) -> None:
         self._act(self._conditions.poll_storage(
             self._free_bytes(), in_storage_fault=self._fault_cause == "storage"))
 
@@ -517,10 +518,13 @@ class Controller:
         self._drain_recorder_events()
         self._audit.record("shutdown", reason=cause)
         self._machine.handle("shutdown_done")
-        self._audit.state_change("shutting_down", "off", "everything sealed")
-        if self._on_state is not None:
-            self._on_state("shutting_down", "off", "everything sealed")
+        self._state_changed("shutting_down", "off", "everything sealed")
 
+    def _state_changed(self, source: State, dest: State, cause: str) -> None:
+        """Audit a transition, then tell the observer (systemd status, simulator, tests)."""
+        self._audit.state_change(source, dest, cause)
+        if self._on_state is not None:
+            self._on_state(source, dest, cause)
 
     def _drain_recorder_events(self) -> None:
         """Audit what the recorder reported while stopping; button edges no longer count."""
@@ -532,27 +536,3 @@ class Controller:
             if isinstance(message, RecorderEvent):
                 self._on_recorder_event(message)
 
-
-def refusal_event(error: Exception) -> Event:
-    """The state machine's event for an error that keeps a recording from starting."""
-    if isinstance(error, StorageFullError):
-        return "storage_full"
-    if isinstance(error, NoRecipientError):
-        return "no_recipient"
-    return "record_refused"
-
-
-def recorder_audit_record(event: RecorderEvent) -> tuple[str, dict[str, object]]:
-    """The audit event name and JSON-safe fields of a recorder event (no media, no keys)."""
-    name = "".join(f"_{c.lower()}" if c.isupper() else c
-                   for c in type(event).__name__).lstrip("_")
-    fields: dict[str, object] = {}
-    for f in dataclasses.fields(event):
-        value = getattr(event, f.name)
-        if isinstance(value, Exception):
-            value = f"{type(value).__name__}: {value}"
-        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-            value = {k: (v.isoformat() if hasattr(v, "isoformat") else v)
-                     for k, v in dataclasses.asdict(value).items()}
-        fields[f.name] = value
-    return name, fields

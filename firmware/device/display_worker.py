@@ -12,20 +12,21 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Literal
 
 from PIL import Image
 
 from bodycam.firmware.device.renderer import DisplayRenderer, OverlayState
+from bodycam.firmware.device.states import DisplayContent
 from bodycam.hal.interfaces import Clock, FrontDisplay, HardwareError, PreviewFrame
 
-DisplayMode = Literal["off", "preview", "fault"]
 FrameObserver = Callable[[Image.Image | None, float], None]  # (image or None for off, time)
 
 log = logging.getLogger(__name__)
 
 
 class DisplayWorker:
+    """Owns the panel: only this thread renders and shows, so nothing else waits on SPI."""
+
     def __init__(self, display: FrontDisplay, renderer: DisplayRenderer, clock: Clock, *,
                  fps: int, overlay: Callable[[], OverlayState],
                  on_frame: FrameObserver | None = None) -> None:
@@ -36,12 +37,11 @@ class DisplayWorker:
         self._overlay = overlay
         self._on_frame = on_frame
         self._preview: PreviewFrame | None = None
-        self._mode: DisplayMode = "off"
+        self._content: DisplayContent = "off"
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="display", daemon=True)
-        self.frames_shown = 0
-        self.errors = 0
+        self._errors = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -56,21 +56,18 @@ class DisplayWorker:
         """Camera-thread callback: keep only the newest frame (never blocks)."""
         self._preview = frame
 
-    def set_content(self, mode: DisplayMode) -> None:
-        if mode != self._mode:
-            self._mode = mode
+    def set_content(self, content: DisplayContent) -> None:
+        """Controller thread: what to show from now on; the display thread wakes at once."""
+        if content != self._content:
+            self._content = content
             self._wake.set()
-
-    @property
-    def mode(self) -> DisplayMode:
-        return self._mode
 
     def _run(self) -> None:
         shown_off = False
         while not self._stop.is_set():
-            mode = self._mode
+            content = self._content
             try:
-                if mode == "off":
+                if content == "off":
                     if not shown_off:
                         self._display.off()
                         shown_off = True
@@ -78,16 +75,15 @@ class DisplayWorker:
                 else:
                     shown_off = False
                     overlay = self._overlay()
-                    image = self._renderer.render(self._preview if mode == "preview" else None,
-                                                  overlay)
+                    preview = self._preview if content == "preview" else None
+                    image = self._renderer.render(preview, overlay)
                     self._display.show(image)
-                    self.frames_shown += 1
                     self._notify(image)
             except Exception as exc:
                 # The display is not evidence: whatever fails here (panel, renderer, frame
                 # observer) must neither stop this thread nor reach the controller.
-                self.errors += 1
-                if self.errors == 1:
+                self._errors += 1
+                if self._errors == 1:
                     log.error("front display failed (%s: %s); retrying every frame, "
                               "recording is unaffected", type(exc).__name__, exc)
             self._wake.wait(self._period)

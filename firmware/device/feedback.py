@@ -37,7 +37,7 @@ Alarm = Literal[
     "provisioning_rejected", "clock_unset",
 ]
 ALARM_NAMES: tuple[Alarm, ...] = get_args(Alarm)  # highest priority first
-DEFAULT_REMINDER_INTERVAL = 120.0  # seconds; the "every 2 min"
+DEFAULT_REMINDER_INTERVAL = 120.0  # seconds: often enough that nobody forgets a recording
 
 
 @dataclass(frozen=True, slots=True)

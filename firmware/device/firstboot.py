@@ -84,7 +84,8 @@ _log = logging.getLogger(__name__)
 
 
 def log_audit(event: str, details: dict[str, object]) -> None:
-    """Default audit sink until the signed audit log is wired in: one journal line."""
+    """Default audit sink: one journal line. The signed audit log has a single writer, the
+    camera program, which audits the new configuration at the start that uses it."""
     _log.info("audit %s %s", event, json.dumps(details, sort_keys=True))
 
 

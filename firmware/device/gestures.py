@@ -56,7 +56,7 @@ GestureHandler = Callable[[Gesture], bool]  # returns True when the gesture caus
 
 Bindings = Mapping[tuple[ButtonName, GestureKind], Event]
 
-# The defaults. DISPLAY acts on down too: a gloved press held a little long must
+# The product's bindings. DISPLAY acts on down too: a gloved press held a little long must
 # still toggle. POWER shuts down only on hold; its short press toggles stealth mode,
 # which does nothing unless the configuration allows stealth (and is always audited).
 DEFAULT_BINDINGS: Bindings = MappingProxyType({

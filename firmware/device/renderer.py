@@ -15,14 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from bodycam.hal.interfaces import PreviewFrame
+from bodycam.hal.interfaces import PanelMode, PreviewFrame
 
-PanelMode = Literal["RGB", "1"]
 Color = tuple[int, int, int]
 BLACK: Color = (0, 0, 0)
 WHITE: Color = (255, 255, 255)

@@ -28,11 +28,12 @@ import difflib
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
+
+from bodycam.hal.interfaces import BUTTON_NAMES
 
 ActionKind = Literal["press", "hold", "battery", "dock", "stall", "end"]
-ACTIONS: tuple[ActionKind, ...] = ("press", "hold", "battery", "dock", "stall", "end")
-BUTTONS = ("record", "display", "power")
+ACTIONS: tuple[ActionKind, ...] = get_args(ActionKind)
 STALL_SOURCES = ("camera", "microphone")
 SHORT_PRESS_SECONDS = 0.15
 
@@ -105,7 +106,7 @@ def _parse_event(raw: object, where: str) -> ScenarioEvent:
     value = raw[action]
     duration = raw.get("for")
     if action in ("press", "hold"):
-        target = _choice(value, BUTTONS, f"{where}: '{action}'")
+        target = _choice(value, BUTTON_NAMES, f"{where}: '{action}'")
         if action == "press":
             if duration is not None:
                 raise ScenarioError(f"{where}: 'for' is only for hold and stall; "

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Literal, NoReturn, TypeVar
+from typing import NoReturn, TypeVar
 
 from PIL import Image
 
@@ -29,7 +29,6 @@ from bodycam.firmware.config.model import Config
 from bodycam.firmware.device.selftest import PartResult, run_selftest
 from bodycam.firmware.evidence.device_key import DeviceKey
 from bodycam.hal.clocks import SimClock, SystemClock
-from bodycam.hal.gpio_devices import GpioButtons, GpioIndicators
 from bodycam.hal.interfaces import (
     AudioCallback,
     Blink,
@@ -44,16 +43,13 @@ from bodycam.hal.interfaces import (
     LedName,
     LedState,
     Microphone,
+    PanelMode,
     Power,
     PowerStatus,
     PreviewCallback,
     VideoCallback,
 )
-from bodycam.hal.pi.camera import open_pi_camera
-from bodycam.hal.pi.display import open_pi_display
-from bodycam.hal.pi.hardware import lgpio_pin_factory
-from bodycam.hal.pi.microphone import DisabledMicrophone, PiMicrophone
-from bodycam.hal.pi.power import open_pi_power
+from bodycam.hal.pi.hardware import PiParts
 from bodycam.hal.sim.hardware import build_sim_hardware
 
 DEVICE_CONFIG = Path("/etc/bodycam/bodycam.toml")  # what bodycam.service runs with
@@ -99,9 +95,9 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         if args.sim:
             hardware: Hardware = build_sim_hardware(config, SimClock())
+            stack.callback(hardware.close)
         else:
-            hardware = open_pi_parts(config, stack)
-        stack.callback(hardware.close)
+            hardware = open_pi_parts(config, stack)  # `stack` releases every opened part
         results = run_selftest(hardware, config, args.seconds)
     print(json.dumps([asdict(r) for r in results], indent=2) if args.json
           else format_results(results))
@@ -149,33 +145,16 @@ def _open(build: Callable[[], _P]) -> _P | HardwareError:
 def open_pi_parts(config: Config, stack: ExitStack) -> Hardware:
     """Open each Pi device on its own; a part that fails becomes an Unavailable* stand-in.
 
-    Mirrors bodycam.hal.pi.hardware.build_pi_hardware, which (rightly, for the service)
-    gives up on the first error. Resources beyond Hardware.close() go on `stack`.
+    Every part that did open is released by `stack`, so the returned Hardware must not be
+    closed as well.
     """
-    clock = SystemClock()
-    factory = _open(lgpio_pin_factory)
-    if not isinstance(factory, HardwareError):
-        stack.callback(factory.close)
-
-    def on_gpio(build: Callable[[Any], _P]) -> _P | HardwareError:
-        """GPIO parts share the pin factory, and its error when it cannot be opened."""
-        return factory if isinstance(factory, HardwareError) else _open(lambda: build(factory))
-
-    buttons = on_gpio(lambda f: GpioButtons(config.pins, active_low=config.buttons.active_low,
-                                            clock=clock, pin_factory=f))
-    indicators = on_gpio(lambda f: GpioIndicators(config.pins, pin_factory=f))
-    power = on_gpio(lambda f: open_pi_power(config.power, config.pins, f))
-    display = on_gpio(lambda f: open_pi_display(config.display, f))
-    microphone: Microphone | HardwareError = DisabledMicrophone()
-    if config.audio.enabled:
-        sound_card = _open(lambda: PiMicrophone(config.audio, clock))
-        if not isinstance(sound_card, HardwareError):
-            stack.callback(sound_card.close)
-        microphone = sound_card
-    camera = _open(lambda: open_pi_camera(
-        config.video, (config.display.width, config.display.height), config.display.fps))
-    if not isinstance(camera, HardwareError):
-        stack.callback(camera.close)
+    parts = PiParts(config, SystemClock(), stack)
+    buttons = _open(parts.buttons)
+    indicators = _open(parts.indicators)
+    power = _open(parts.power)
+    display = _open(parts.display)
+    microphone = _open(parts.microphone)
+    camera = _open(parts.camera)
     return Hardware(
         camera=UnavailableCamera(camera) if isinstance(camera, HardwareError) else camera,
         microphone=(UnavailableMicrophone(microphone)
@@ -185,7 +164,7 @@ def open_pi_parts(config: Config, stack: ExitStack) -> Hardware:
         indicators=(UnavailableIndicators(indicators)
                     if isinstance(indicators, HardwareError) else indicators),
         power=UnavailablePower(power) if isinstance(power, HardwareError) else power,
-        clock=clock,
+        clock=parts.clock,
     )
 
 
@@ -202,28 +181,25 @@ class _Unavailable:
         """Nothing was opened, so nothing to release."""
 
 
-class UnavailableCamera(_Unavailable, Camera):
+class _UnavailableSource(_Unavailable):
+    """A camera or microphone that could not be opened never runs, so stopping is a no-op."""
+
+    def stop(self) -> None:
+        """Never started."""
+
+    @property
+    def running(self) -> bool:
+        return False
+
+
+class UnavailableCamera(_UnavailableSource, Camera):
     def start(self, on_video: VideoCallback, on_preview: PreviewCallback) -> None:
         self._raise()
 
-    def stop(self) -> None:
-        """Never started."""
 
-    @property
-    def running(self) -> bool:
-        return False
-
-
-class UnavailableMicrophone(_Unavailable, Microphone):
+class UnavailableMicrophone(_UnavailableSource, Microphone):
     def start(self, on_audio: AudioCallback) -> None:
         self._raise()
-
-    def stop(self) -> None:
-        """Never started."""
-
-    @property
-    def running(self) -> bool:
-        return False
 
 
 class UnavailableDisplay(_Unavailable, FrontDisplay):
@@ -232,7 +208,7 @@ class UnavailableDisplay(_Unavailable, FrontDisplay):
         self._raise()
 
     @property
-    def mode(self) -> Literal["RGB", "1"]:
+    def mode(self) -> PanelMode:
         self._raise()
 
     def show(self, image: Image.Image) -> None:

@@ -21,11 +21,12 @@ from PIL import Image
 
 from bodycam.firmware.device.program import Device
 from bodycam.firmware.device.scenario import Scenario, ScenarioEvent
-from bodycam.hal.interfaces import ButtonName, Clock
+from bodycam.hal.interfaces import BUTTON_NAMES, ButtonName, Clock
 from bodycam.hal.sim.hardware import SimHardware
 
 TAIL_SECONDS = 2.0  # without an `end` event, run this long after the last event
 HOLD_SECONDS = 3.5  # an uppercase key in interactive mode holds the button this long
+_BUTTON_BY_NAME: dict[str, ButtonName] = {name: name for name in BUTTON_NAMES}
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def scenario_steps(scenario: Scenario, hardware: SimHardware) -> list[Step]:
 def _steps_for(event: ScenarioEvent, hw: SimHardware) -> list[Step]:
     at, target = event.at, event.target
     if event.action in ("press", "hold"):
-        button: ButtonName = target  # type: ignore[assignment]  # validated by the parser
+        button = _BUTTON_BY_NAME[target]  # the parser accepted only button names
         return [Step(at, f"{button} down", lambda: hw.panel.press(button)),
                 Step(at + event.duration, f"{button} up", lambda: hw.panel.release(button))]
     if event.action == "battery":

@@ -66,7 +66,13 @@ def fingerprint(pub: Ed25519PublicKey) -> str:
 
 
 def parse_public_key(text: str) -> Ed25519PublicKey:
-    """A public key from its base64 form (as printed by `bodycam identity --public-key`)."""
+    """A public key from its base64 form (as printed by `bodycam identity --public-key`),
+    or from what the technician hands over: `bodycam identity` output or the camera's
+    BODYCAM-IDENTITY.txt, whose "public key:" line holds it."""
+    labelled = [line.split(":", 1)[1] for line in text.splitlines()
+                if line.strip().lower().startswith("public key:")]
+    if len(labelled) == 1:
+        text = labelled[0]
     try:
         raw = base64.b64decode(text.strip(), validate=True)
     except (binascii.Error, ValueError):
@@ -74,7 +80,8 @@ def parse_public_key(text: str) -> Ed25519PublicKey:
     if len(raw) != _RAW_KEY_LEN:
         raise ValueError(
             "not a device public key: expected the base64 of 32 bytes as printed by "
-            "`bodycam identity --public-key`"
+            "`bodycam identity --public-key`, or a BODYCAM-IDENTITY.txt / `bodycam identity` "
+            "output with one 'Public key:' line"
         )
     return Ed25519PublicKey.from_public_bytes(raw)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gpiozero import Factory
+
 from bodycam.firmware.config.model import DisplayConfig
 from bodycam.hal.interfaces import HardwareError
 from bodycam.hal.luma_display import LumaDisplay, rotate_steps
@@ -48,7 +50,7 @@ class PiLumaDisplay(LumaDisplay):
 
 
 def open_pi_display(
-    config: DisplayConfig, pin_factory: Any, *, spi_bus: Any = None
+    config: DisplayConfig, pin_factory: Factory, *, spi_bus: Any = None
 ) -> PiLumaDisplay:
     """Open the configured luma.oled panel over SPI.
 

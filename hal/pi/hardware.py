@@ -9,14 +9,16 @@ a custodian's x86 workstation; a missing library is a HardwareError with the fix
 
 from __future__ import annotations
 
-from contextlib import ExitStack, closing
+from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol, TypeVar
+
+from gpiozero import Factory
 
 from bodycam.firmware.config.model import Config
 from bodycam.hal.clocks import SystemClock
 from bodycam.hal.gpio_devices import GpioButtons, GpioIndicators
-from bodycam.hal.interfaces import Hardware, HardwareError, Microphone
+from bodycam.hal.interfaces import Clock, Hardware, HardwareError, Microphone
 from bodycam.hal.pi.camera import PiCamera, open_pi_camera
 from bodycam.hal.pi.deps import require
 from bodycam.hal.pi.display import PiLumaDisplay, open_pi_display
@@ -29,7 +31,14 @@ GPIO_FIX = (
 )
 
 
-def lgpio_pin_factory() -> Any:
+class _HasClose(Protocol):
+    def close(self) -> None: ...
+
+
+_Closable = TypeVar("_Closable", bound=_HasClose)
+
+
+def lgpio_pin_factory() -> Factory:
     """gpiozero's LGPIOFactory, or HardwareError saying what is missing."""
     require("lgpio", "GPIO")
     pins_lgpio = require("gpiozero.pins.lgpio", "GPIO")
@@ -48,7 +57,7 @@ class PiHardware(Hardware):
     camera: PiCamera
     display: PiLumaDisplay
     power: PiPower
-    pin_factory: Any
+    pin_factory: Factory
 
     def close(self) -> None:
         super().close()
@@ -58,34 +67,83 @@ class PiHardware(Hardware):
         self.pin_factory.close()
 
 
+class PiParts:
+    """Opens the Pi's parts one at a time; each opened part is released by `opened`.
+
+    The one place that knows which configuration feeds which driver and that the GPIO
+    parts share one pin factory. `build_pi_hardware` opens every part and gives up at the
+    first error (right for the service); `bodycam selftest` opens each on its own, so a
+    missing camera does not hide whether the display or the buttons work.
+    """
+
+    def __init__(self, config: Config, clock: Clock, opened: ExitStack) -> None:
+        self.clock = clock
+        self._config = config
+        self._opened = opened
+        self._factory: Factory | None = None
+        self._factory_error: HardwareError | None = None
+
+    def pin_factory(self) -> Factory:
+        """The shared lgpio factory, opened on first use; every GPIO part that asks after
+        it failed gets the same error, so the cause is reported once per part."""
+        if self._factory_error is not None:
+            raise self._factory_error
+        if self._factory is None:
+            try:
+                self._factory = lgpio_pin_factory()
+            except HardwareError as exc:
+                self._factory_error = exc
+                raise
+            self._opened.callback(self._factory.close)
+        return self._factory
+
+    def buttons(self) -> GpioButtons:
+        config = self._config
+        return self._release_later(GpioButtons(
+            config.pins, active_low=config.buttons.active_low, clock=self.clock,
+            pin_factory=self.pin_factory()))
+
+    def indicators(self) -> GpioIndicators:
+        return self._release_later(GpioIndicators(self._config.pins,
+                                                  pin_factory=self.pin_factory()))
+
+    def power(self) -> PiPower:
+        return self._release_later(open_pi_power(self._config.power, self._config.pins,
+                                                 self.pin_factory()))
+
+    def display(self) -> PiLumaDisplay:
+        return self._release_later(open_pi_display(self._config.display, self.pin_factory()))
+
+    def microphone(self, device: str | None = None) -> Microphone:
+        """The sound card, or a DisabledMicrophone (nothing opened) without [audio]."""
+        if not self._config.audio.enabled:
+            return DisabledMicrophone()
+        return self._release_later(PiMicrophone(self._config.audio, self.clock, device))
+
+    def camera(self) -> PiCamera:
+        display = self._config.display
+        return self._release_later(open_pi_camera(
+            self._config.video, (display.width, display.height), display.fps))
+
+    def _release_later(self, part: _Closable) -> _Closable:
+        self._opened.callback(part.close)
+        return part
+
+
 def build_pi_hardware(config: Config, *, microphone_device: str | None = None) -> PiHardware:
     """Open every device; on any failure the ones already opened are closed again.
 
     `microphone_device` selects a capture device by name substring (None: the default
     input); [audio] has no key for it yet.
     """
-    clock = SystemClock()
     with ExitStack() as opened:  # closes what was opened if anything later fails
-        factory = lgpio_pin_factory()
-        opened.callback(factory.close)
-        buttons = GpioButtons(
-            config.pins, active_low=config.buttons.active_low, clock=clock, pin_factory=factory
-        )
-        opened.callback(buttons.close)
-        indicators = GpioIndicators(config.pins, pin_factory=factory)
-        opened.callback(indicators.close)
-        power = open_pi_power(config.power, config.pins, factory)
-        opened.callback(power.close)
-        display = open_pi_display(config.display, factory)
-        opened.callback(display.close)
-        microphone: Microphone = DisabledMicrophone()
-        if config.audio.enabled:
-            microphone = opened.enter_context(
-                closing(PiMicrophone(config.audio, clock, microphone_device))
-            )
-        camera = open_pi_camera(
-            config.video, (config.display.width, config.display.height), config.display.fps
-        )
+        parts = PiParts(config, SystemClock(), opened)
+        buttons = parts.buttons()
+        indicators = parts.indicators()
+        power = parts.power()
+        display = parts.display()
+        microphone = parts.microphone(microphone_device)
+        camera = parts.camera()
         opened.pop_all()  # success: the parts now belong to PiHardware
     return PiHardware(
         camera=camera,
@@ -94,6 +152,6 @@ def build_pi_hardware(config: Config, *, microphone_device: str | None = None) -
         buttons=buttons,
         indicators=indicators,
         power=power,
-        clock=clock,
-        pin_factory=factory,
+        clock=parts.clock,
+        pin_factory=parts.pin_factory(),
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from gpiozero import DigitalOutputDevice
+from gpiozero import DigitalOutputDevice, Factory
 
 
 class GpiozeroRpiGpio:
@@ -25,7 +25,7 @@ class GpiozeroRpiGpio:
     LOW = 0
     HIGH = 1
 
-    def __init__(self, pin_factory: Any) -> None:
+    def __init__(self, pin_factory: Factory) -> None:
         self._pin_factory = pin_factory
         self._outputs: dict[int, DigitalOutputDevice] = {}
 

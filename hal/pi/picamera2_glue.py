@@ -7,6 +7,7 @@ keeps `bodycam.hal.pi` importable on an x86 workstation.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,8 @@ from picamera2.platform import Platform, get_platform
 
 from bodycam.firmware.config.model import VideoConfig
 from bodycam.hal.interfaces import VideoCallback, VideoPacket
+
+_log = logging.getLogger(__name__)
 
 
 class PacketOutput(Output):  # type: ignore[misc]  # picamera2 ships no type hints
@@ -40,6 +43,7 @@ class PacketOutput(Output):  # type: ignore[misc]  # picamera2 ships no type hin
         super().__init__()
         self._on_video = on_video
         self._origin_us = origin_us
+        self.callback_errors = 0  # on_video raised; counted, never passed to picamera2
 
     def outputframe(
         self,
@@ -53,9 +57,15 @@ class PacketOutput(Output):  # type: ignore[misc]  # picamera2 ships no type hin
         # Audio packets only occur when picamera2's own audio encoding is on (never here).
         if not self.recording or audio or frame is None or timestamp is None:
             return
-        self._on_video(
-            VideoPacket(data=bytes(frame), pts_us=self._origin_us() + timestamp, keyframe=keyframe)
+        packet_out = VideoPacket(
+            data=bytes(frame), pts_us=self._origin_us() + timestamp, keyframe=keyframe
         )
+        try:
+            self._on_video(packet_out)
+        except Exception:  # raised into the encoder thread, it would end the encoding
+            self.callback_errors += 1
+            if self.callback_errors == 1:
+                _log.exception("video packet dropped: the consumer failed (counted after this)")
 
 
 def hardware_encoder_available() -> bool:

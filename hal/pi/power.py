@@ -12,9 +12,10 @@ charger IC's open-drain STAT/CHRG output, low while charging (internal pull-up).
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
-from gpiozero import DigitalInputDevice
+from gpiozero import DigitalInputDevice, Factory
 
 from bodycam.firmware.config.model import PinsConfig, PowerConfig
 from bodycam.hal.gpio_devices import open_pin
@@ -58,20 +59,18 @@ class PiPower(Power):
         )
 
     def _battery_percent(self) -> float | None:
-        if self._gauge is None:
-            return None
-        try:
-            return self._gauge.state_of_charge()
-        except OSError:
-            self.read_errors += 1
-            return None
+        return self._read_gauge(Max17048.state_of_charge)
 
     def cell_voltage(self) -> float | None:
         """Volts, for diagnostics and the self test; None without a readable gauge."""
+        return self._read_gauge(Max17048.cell_voltage)
+
+    def _read_gauge(self, register: Callable[[Max17048], float]) -> float | None:
+        """One gauge read; a failure is counted and reads as None, never raised."""
         if self._gauge is None:
             return None
         try:
-            return self._gauge.cell_voltage()
+            return register(self._gauge)
         except OSError:
             self.read_errors += 1
             return None
@@ -111,7 +110,7 @@ def open_gauge(bus_number: int, address: int) -> Max17048:
     return gauge
 
 
-def open_pi_power(power: PowerConfig, pins: PinsConfig, pin_factory: Any) -> PiPower:
+def open_pi_power(power: PowerConfig, pins: PinsConfig, pin_factory: Factory) -> PiPower:
     """Build PiPower from the configuration, using the given gpiozero pin factory."""
     if power.battery_source == "sim":
         raise HardwareError(

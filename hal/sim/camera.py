@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 from fractions import Fraction
-from typing import Any
 
 import av
 import numpy as np
@@ -43,7 +42,7 @@ def preview_size(width: int, height: int, short_side: int = PREVIEW_SHORT_SIDE) 
     return (round(width * scale / 2) * 2, round(height * scale / 2) * 2)
 
 
-def open_h264_encoder(video: VideoConfig) -> Any:
+def open_h264_encoder(video: VideoConfig) -> av.VideoCodecContext:
     """A libx264 encoder configured for independently decodable segments at low latency."""
     codec = av.CodecContext.create("libx264", "w")
     codec.width = video.width
@@ -85,7 +84,7 @@ class SimCamera(Camera):
         self._scene = Scene(video.width, video.height)
         self._pacer = GridPacer("sim-camera", clock, Fraction(1, video.fps), self._produce)
         self._lock = threading.Lock()
-        self._encoder: Any = None
+        self._encoder: av.VideoCodecContext | None = None  # open while running
         self._on_video: VideoCallback = _discard
         self._on_preview: PreviewCallback = _discard
         self._frames_encoded = 0
@@ -122,13 +121,18 @@ class SimCamera(Camera):
     def _produce(self, index: int) -> None:
         fps = self._video.fps
         pts_us = self._pacer.pts_us(index)
+        encoder = self._encoder
+        if encoder is None:  # stop() closes it only after the pacer thread has ended
+            return
         rgb = self._scene.render(index, fps, self._clock.wall())
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
         frame.pts = index
-        packets = self._encoder.encode(frame)
+        packets = encoder.encode(frame)
         with self._lock:
             self._frames_encoded += 1
         for packet in packets:
+            if packet.pts is None:  # every frame goes in with a pts; the pacer halts on this
+                raise RuntimeError(f"libx264 returned a packet without pts for frame {index}")
             self._on_video(VideoPacket(bytes(packet), self._pacer.pts_us(packet.pts),
                                        bool(packet.is_keyframe)))
         # Decimate on the absolute grid: a preview whenever index*preview_fps/fps crosses

@@ -1,8 +1,8 @@
 """`bodycam hal-demo`: run the simulated camera, microphone and display for a few seconds.
 
-A developer's self-check of the simulated hardware layer, to be replaced by the device
-demo. Even here no media is written to disk: only derived facts (counts, sync marks) and
-one display frame as PNG.
+A developer's check of the simulated hardware layer on its own, without the firmware
+(`make demo` runs the whole device). Even here no media is written to disk: only derived
+facts (counts, sync marks) and one display frame as PNG.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ from bodycam.hal.sim.display import SimDisplay
 from bodycam.hal.sim.marks import beep_onsets_us, decode_video
 from bodycam.hal.sim.microphone import SimMicrophone
 
-LABEL = ("Simulated hardware self-demo (the full device demo arrives with the device "
-         "program)")
+LABEL = "Simulated hardware self-demo (the whole device: make demo)"
 
 VIDEO = VideoConfig(width=640, height=360, fps=30, bitrate_kbps=2000, keyframe_interval=30)
 AUDIO = AudioConfig(enabled=True, sample_rate=48000, channels=1, bitrate_kbps=64)

@@ -57,10 +57,6 @@ class SimMicrophone(Microphone):
     def running(self) -> bool:
         return self._pacer.running
 
-    @property
-    def chunks_dropped(self) -> int:
-        return self._pacer.dropped
-
     def start(self, on_audio: AudioCallback) -> None:
         self._on_audio = on_audio
         self._pacer.start()
