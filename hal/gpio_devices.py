@@ -69,8 +69,9 @@ class GpioButtons(Buttons):
     def __init__(self, pins: PinsConfig, *, active_low: bool, clock: Clock,
                  pin_factory: Factory) -> None:
         self._clock = clock
+        # Replaced whole by start()/close() and read once per edge: one attribute access,
+        # atomic in CPython, so the pin thread never waits for a lock.
         self._on_edge: ButtonEdgeCallback | None = None
-        self._lock = threading.Lock()
         self._buttons: dict[ButtonName, DigitalInputDevice] = {}
         try:
             for name in BUTTON_NAMES:
@@ -87,22 +88,19 @@ class GpioButtons(Buttons):
 
     def _edge_handler(self, name: ButtonName, pressed: bool) -> Callable[[], None]:
         def handler() -> None:  # runs on gpiozero's pin thread: only forwards the edge
-            with self._lock:
-                on_edge = self._on_edge
+            on_edge = self._on_edge
             if on_edge is not None:
                 on_edge(name, pressed, self._clock.monotonic())
         return handler
 
     def start(self, on_edge: ButtonEdgeCallback) -> None:
-        with self._lock:
-            self._on_edge = on_edge
+        self._on_edge = on_edge
 
     def is_pressed(self, name: ButtonName) -> bool:
         return bool(self._buttons[name].is_active)
 
     def close(self) -> None:
-        with self._lock:
-            self._on_edge = None
+        self._on_edge = None
         _close_all(self._buttons.values())
 
 
