@@ -94,6 +94,8 @@ class Camera(ABC):
 
 
 class Microphone(ABC):
+    """PCM chunks stamped on the camera's media clock, so the muxer can line them up."""
+
     @abstractmethod
     def start(self, on_audio: AudioCallback) -> None:
         """Start capturing; the callback runs on the audio thread and must not block."""
@@ -215,6 +217,9 @@ class PowerStatus:
 
 
 class Power(ABC):
+    """Battery and dock levels, polled by the controller: they change slowly, and a poll
+    needs no callback thread."""
+
     @abstractmethod
     def read(self) -> PowerStatus:
         """Read the fuel gauge and dock pins; fast (one I2C transaction at most)."""

@@ -86,6 +86,8 @@ FaultCause = Literal["storage", "other"]
 
 @dataclass(frozen=True, slots=True)
 class ButtonEdge:
+    """A raw edge as the GPIO thread saw it; debounce and gestures run on this thread."""
+
     button: ButtonName
     pressed: bool
     t: float
@@ -93,6 +95,8 @@ class ButtonEdge:
 
 @dataclass(frozen=True, slots=True)
 class ShutdownRequest:
+    """Seal and power off, asked from outside the controller (a signal, the simulator)."""
+
     cause: str  # e.g. the signal's name; becomes the seal reason and the audit cause
 
 
@@ -100,6 +104,8 @@ Message = ButtonEdge | ShutdownRequest | RecorderEvent
 
 
 class StateObserver(Protocol):
+    """Told of every transition after it was audited (systemd status, simulator, tests)."""
+
     def __call__(self, source: State, dest: State, cause: str) -> None: ...
 
 

@@ -21,6 +21,8 @@ def frame_file_name(t_seconds: float) -> str:
 
 
 class PngFrameWriter:
+    """A FrameObserver keeping the front display's history as PNG files (see above)."""
+
     def __init__(self, out_dir: Path, size: tuple[int, int], clock: Clock,
                  min_interval: float = 0.25) -> None:
         self._dir = out_dir

@@ -32,6 +32,8 @@ MIB = 1024 * 1024
 
 @dataclass
 class Device:
+    """One assembled camera: `run`, `sim` and the tests hold it to run and to release it."""
+
     config: Config
     hardware: Hardware
     key: DeviceKey

@@ -70,6 +70,9 @@ def _steps_for(event: ScenarioEvent, hw: SimHardware) -> list[Step]:
 
 
 class ScenarioDriver:
+    """Plays a scenario on the simulated hardware at its simulated times, on the caller's
+    thread, so the device program runs exactly as it would with a person pressing."""
+
     def __init__(self, scenario: Scenario, hardware: SimHardware, clock: Clock) -> None:
         self._steps = scenario_steps(scenario, hardware)
         self._end = scenario.end_time

@@ -45,6 +45,8 @@ def i2c_where(bus: int, address: int) -> str:
 
 
 class PiPower(Power):
+    """The optional MAX17048 gauge plus the dock and charging pins (see the module doc)."""
+
     def __init__(self, gauge: Max17048 | None, dock: InputPin, charging: InputPin) -> None:
         self._gauge = gauge
         self._dock = dock
