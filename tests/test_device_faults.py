@@ -120,9 +120,14 @@ def test_stall_during_recording_is_a_gap_not_an_end(
     rig = make_sim_device("evidence.segment_seconds=30")  # one segment to inspect
     record_for(rig, 1.5)
     stalled = rig.hardware.camera if source == "camera" else rig.hardware.microphone
+    changes_before = len(rig.output_changes())
     stalled.stall(STALL_S)
     started = rig.wait_audit(lambda r: r["event"] == "stall_started")
+    # the wearer is told: the amber LED blinks the media_stall pattern
+    rig.wait_until(lambda: ("led_amber", True) in rig.output_changes(changes_before))
     ended = rig.wait_audit(lambda r: r["event"] == "stall_ended", after=started)
+    rig.wait_audit(lambda r: r["event"] == "alarm_cleared"
+                   and r["alarm"] == f"{source}_stall", after=ended)
     rig.sleep(1.5)
     assert rig.state == "recording"
     stop_by_hold(rig)

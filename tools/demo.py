@@ -40,6 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out: Path = args.out.resolve()
     if out.exists():
+        if not (out / DEMO_KEY_NAME).exists():
+            print(f"{out} exists and is not a demo output folder (no {DEMO_KEY_NAME}); "
+                  "refusing to delete it. Fix: choose another --out / DEMO_OUT",
+                  file=sys.stderr)
+            return 2
         shutil.rmtree(out)
     out.mkdir(parents=True)
 
@@ -52,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"demo authority key (DEMO ONLY): {identity}\n  recipient: {recipient}\n")
 
     device_dir, frames_dir = out / "device", out / "display"
-    code = bodycam_main(["sim", "--data-dir", str(device_dir), "--recipient", recipient,
+    code = bodycam_main(["sim", "--log-level", "WARNING",
+                         "--data-dir", str(device_dir), "--recipient", recipient,
                          "--scenario", str(args.scenario), "--speed", str(args.speed),
                          "--display-out", str(frames_dir)])
     if code != 0:
@@ -70,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         if code != 0:
             failures += 1
             continue
-        print(f"exported: {mp4}\n  report: {mp4.with_suffix('.report.json')}")
+        print(f"  report: {mp4.with_suffix('.report.json')}")
         print("  " + probe_summary(mp4))
     audit = audit_path(device_dir)
     audit_report = verify_log(audit)

@@ -72,7 +72,8 @@ _SETTINGS = (
     Setting("evidence.prerecord_audio", Flag(),
             "Whether the pre-event buffer keeps audio (off by default: legal in fewer places)."),
     Setting("evidence.stall_seconds", FloatRange(0.5, 30, "s"),
-            "No camera or microphone data for this long counts as a stall (fault)."),
+            "No camera or microphone data for this long counts as a stall: audited, "
+            "media_stall alarm to the wearer, the recording goes on with a gap."),
     Setting("evidence.sync_interval_seconds", FloatRange(0.05, 1, "s"),
             "The open segment is flushed to disk at least this often: bounds power-loss."),
     # video

@@ -61,6 +61,7 @@ from bodycam.firmware.media.events import (
     RecorderEvent,
     RecordingRefused,
     RecordingSealed,
+    StallEnded,
     StallStarted,
     StorageFull,
 )
@@ -153,6 +154,7 @@ class Controller:
         self._marker_until = 0.0
         self._conditions = Conditions(config.power, config.storage)
         self._clock_watch = ClockWatch(synchronised=False, offset=0.0)  # set at boot
+        self._stalled: set[str] = set()  # sources the recorder reports as stalled
         self._fault_cause: FaultCause | None = None
         self._next_power_poll = 0.0
         self._camera_on = False
@@ -356,7 +358,14 @@ class Controller:
                 if self._machine.state == "recording":
                     self._apply("recording_sealed", cause=f"recording ended: {reason}")
             case StallStarted(source=source):
-                self._alarm(f"{source}_stall", f"no data from the {source}")
+                self._stalled.add(source)
+                self._alarm(f"{source}_stall", f"no data from the {source}", "media_stall")
+            case StallEnded(source=source):
+                self._stalled.discard(source)
+                if not self._stalled:
+                    self._feedback.set_alarm("media_stall", False)
+                self._audit.record("alarm_cleared", alarm=f"{source}_stall",
+                                   detail=f"the {source} delivers again")
             case _:
                 pass
 

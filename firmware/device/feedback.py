@@ -33,7 +33,7 @@ Cue = Literal[
 ]
 CUE_NAMES: tuple[Cue, ...] = get_args(Cue)
 Alarm = Literal[
-    "button_stuck", "storage_fault", "battery_low", "storage_nearly_full",
+    "button_stuck", "storage_fault", "media_stall", "battery_low", "storage_nearly_full",
     "provisioning_rejected", "clock_unset",
 ]
 ALARM_NAMES: tuple[Alarm, ...] = get_args(Alarm)  # highest priority first
@@ -96,6 +96,9 @@ ALARMS: Mapping[Alarm, AlarmPattern] = MappingProxyType({
                                   "storage failed: a recording could not be sealed; restart "
                                   "the camera (recovery seals it) and have the SD card "
                                   "checked"),
+    "media_stall": AlarmPattern(Blink(0.25, 0.25), Blink(0.1, 0.1, 4), 30.0,
+                                "camera or microphone delivers nothing: the recording goes "
+                                "on with a gap; check the camera/microphone"),
     "battery_low": AlarmPattern(Blink(0.5, 0.5), Blink(0.2, 0.2, 2), 120.0,
                                 "battery low: dock soon"),
     "storage_nearly_full": AlarmPattern(Blink(0.5, 1.5), Blink(0.2, 0.2, 3), 300.0,

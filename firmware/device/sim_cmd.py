@@ -55,6 +55,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="write a PNG whenever the front display changes, named by "
                              "simulated milliseconds (00012345.png)")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="log level of the program's own messages (default INFO; "
+                             "--quiet implies WARNING)")
 
 
 def sim_config(args: argparse.Namespace) -> Config:
@@ -68,7 +72,7 @@ def sim_config(args: argparse.Namespace) -> Config:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+    logging.basicConfig(level=logging.WARNING if args.quiet else args.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("transitions").setLevel(logging.WARNING)
     if not args.speed > 0:

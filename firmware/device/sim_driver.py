@@ -100,10 +100,10 @@ class ScenarioDriver:
 KEYS: dict[str, tuple[ButtonName, bool]] = {
     "r": ("record", False), "R": ("record", True),
     "d": ("display", False), "D": ("display", True),
-    "P": ("power", True),
+    "p": ("power", False), "P": ("power", True),
 }
-HELP = ("keys: r record  R hold record  d display  P hold power  k dock/undock  "
-        "b/B battery -/+10%  c/m camera/mic stall 5 s  q quit")
+HELP = ("keys: r/R record press/hold  d/D display press/hold  p/P power press (stealth)/hold  "
+        "k dock  b/B battery -/+10%  c/m camera/mic stall  q quit")
 
 
 def interactive_loop(device: Device, hw: SimHardware, clock: Clock) -> None:
