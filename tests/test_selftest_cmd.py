@@ -19,7 +19,7 @@ from bodycam.firmware.device.selftest_cmd import (
     format_results,
     open_pi_parts,
 )
-from bodycam.firmware.evidence.agekeys import generate_identity
+from bodycam.firmware.evidence.agekeys import generate_identity, recipient_fingerprint
 from bodycam.hal.interfaces import HardwareError
 from bodycam.hal.pi import hardware as pi_hardware
 
@@ -52,6 +52,16 @@ def test_sim_without_recipients_prints_a_fail_line_and_exits_1(
             "record. Fix: add the evidence authority's public age1... key to "
             "[evidence] recipients") in lines
     assert any(line.startswith("OK   camera      ") for line in lines)
+
+
+def test_sim_recipient_flag_is_checked_like_a_configured_one(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    _, recipient = generate_identity()
+    assert main(["selftest", "--sim", "--seconds", "0.5", "--recipient", recipient]) == 0
+    out = capsys.readouterr().out
+    assert f"OK   recipients  1 configured ({recipient_fingerprint(recipient)})" in out
+    assert main(["selftest", "--recipient", recipient]) == 2  # only with --sim
+    assert "only for --sim" in capsys.readouterr().err
 
 
 def test_invalid_configuration_exits_1_before_testing(

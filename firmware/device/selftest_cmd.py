@@ -57,6 +57,7 @@ DEFAULT_SECONDS = 3.0
 MAX_SECONDS = 60.0  # the test keeps what camera and microphone deliver in memory
 EXIT_OK = 0
 EXIT_FAILED = 1
+EXIT_USAGE = 2
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -65,6 +66,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "the shipped simulator settings)")
     parser.add_argument("--sim", action="store_true",
                         help="test the simulated hardware instead of the Raspberry Pi's")
+    parser.add_argument("--recipient", action="append", default=[], metavar="AGE1...",
+                        help="with --sim: evidence recipient to check (repeatable), as for "
+                             "`bodycam sim`; the simulator's settings name none")
     parser.add_argument("--json", action="store_true",
                         help="print the results as a JSON list of {part, ok, detail, fix}")
     parser.add_argument("--seconds", type=_positive_seconds, default=DEFAULT_SECONDS,
@@ -86,8 +90,12 @@ def _positive_seconds(text: str) -> float:
 def run(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         try:
-            config = _load_sim_config(args.config, stack) if args.sim else load_config(
-                args.config or DEVICE_CONFIG)
+            if args.recipient and not args.sim:
+                print("--recipient is only for --sim; on the camera the recipients come "
+                      "from its configuration", file=sys.stderr)
+                return EXIT_USAGE
+            config = (_load_sim_config(args.config, args.recipient, stack) if args.sim
+                      else load_config(args.config or DEVICE_CONFIG))
         except ConfigError as exc:
             for problem in exc.problems:
                 print(problem, file=sys.stderr)
@@ -104,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
 
 
-def _load_sim_config(device_file: Path | None, stack: ExitStack) -> Config:
+def _load_sim_config(device_file: Path | None, recipients: list[str],
+                     stack: ExitStack) -> Config:
     """sim.toml (+ FILE), with storage in a fresh temporary directory.
 
     The simulated device gets its signing key there as on its first start, so the
@@ -114,8 +123,11 @@ def _load_sim_config(device_file: Path | None, stack: ExitStack) -> Config:
     data, state = root / "data", root / "state"
     data.mkdir()
     files = [shipped_file("sim.toml"), *([device_file] if device_file else [])]
-    config = load_config(*files, overrides=[f'storage.data_dir="{data}"',
-                                            f'storage.state_dir="{state}"'])
+    overrides = [f'storage.data_dir="{data}"', f'storage.state_dir="{state}"']
+    if recipients:
+        overrides.append("evidence.recipients=[" + ", ".join(f'"{r}"' for r in recipients)
+                         + "]")
+    config = load_config(*files, overrides=overrides)
     DeviceKey.load_or_create(state)
     return config
 
