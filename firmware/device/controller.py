@@ -466,7 +466,9 @@ class Controller:
         wearer and bystanders see and hear changes, never the recording."""
         on = not self._feedback.stealth
         if not self._feedback.set_stealth(on):
-            self._feedback.cue("refused")
+            # not the "refused" cue: its long buzz means "NOT recording", which would be
+            # false (and alarming) when the wearer presses POWER during a recording
+            self._feedback.cue("not_allowed")
             self._audit.record("stealth", on=False, refused=True,
                                reason="not allowed by configuration")
             return

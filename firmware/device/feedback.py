@@ -28,8 +28,8 @@ from bodycam.firmware.device.states import STATES, State
 from bodycam.hal.interfaces import LED_NAMES, Blink, Clock, Indicators, LedName, LedState
 
 Cue = Literal[
-    "ready", "recording_started", "recording_stopped", "marker", "refused", "reminder",
-    "shutdown",
+    "ready", "recording_started", "recording_stopped", "marker", "refused", "not_allowed",
+    "reminder", "shutdown",
 ]
 CUE_NAMES: tuple[Cue, ...] = get_args(Cue)
 Alarm = Literal[
@@ -85,6 +85,9 @@ CUES: Mapping[Cue, CuePattern] = MappingProxyType({
     "marker": CuePattern(Blink(0.05, 0.05, 1), Blink(0.1, 0.1, 1), "marker set"),
     "refused": CuePattern(Blink(0.1, 0.1, 3), Blink(1.0, 0.2, 1),
                           "recording refused or ended by a failure: NOT recording"),
+    "not_allowed": CuePattern(None, Blink(0.1, 0.1, 3),
+                              "that is switched off by the configuration (stealth mode); "
+                              "nothing else changed"),
     "reminder": CuePattern(Blink(0.05, 0.15, 2), None, "still recording"),
     "shutdown": CuePattern(Blink(0.4, 0.1, 1), Blink(0.4, 0.1, 1), "powering off"),
 })
