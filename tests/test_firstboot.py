@@ -6,16 +6,27 @@ import logging
 import os
 import pwd
 import stat
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from test_provision_check import INVALID_FILES, SECRET, VALID, write_case
+from test_provision_check import (
+    INVALID_FILES,
+    OTHER,
+    RECIPIENT,
+    SECRET,
+    VALID,
+    _with,
+    write_case,
+)
 
 from bodycam.firmware.device.firstboot import (
     ERROR_FILE_NAME,
     FAULT_PROVISIONING,
     IDENTITY_FILE_NAME,
+    RECIPIENTS_FILE_NAME,
+    RECIPIENTS_REJECTED_NAME,
     REJECTED_NAME,
     DeviceLayout,
     ImportResult,
@@ -24,6 +35,7 @@ from bodycam.firmware.device.firstboot import (
     import_from_boot,
     main,
     pending_fault,
+    validate_provisioning,
     write_identity,
 )
 from bodycam.firmware.evidence.device_key import KEY_FILE_NAME, DeviceKey
@@ -223,3 +235,97 @@ def test_entry_point_names_a_missing_service_user(layout: DeviceLayout) -> None:
 def test_log_lines_carry_the_journal_priority(level: int, prefix: str) -> None:
     record = logging.LogRecord("x", level, __file__, 1, "message", None, None)
     assert JournalFormatter("%(message)s").format(record) == f"{prefix}message"
+
+
+# ------------------------------------------------------------------ recipients file
+
+
+def drop_recipients(layout: DeviceLayout, text: str) -> Path:
+    path = layout.boot_dir / RECIPIENTS_FILE_NAME
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def recipients_file(*keys: str) -> str:
+    return "# evidence authority keys\n\n" + "".join(f"{key}\n" for key in keys)
+
+
+def installed_recipients(layout: DeviceLayout) -> list[str]:
+    recipients = tomllib.loads(layout.config_file.read_text())["evidence"]["recipients"]
+    assert isinstance(recipients, list)
+    return recipients
+
+
+def test_recipients_file_is_merged_into_the_installed_configuration(
+        layout: DeviceLayout, hooks: Recorder) -> None:
+    """A key listed inline and in the file is kept once (de-duplicated, not refused)."""
+    drop(layout, VALID)
+    drop_recipients(layout, recipients_file(OTHER, f"  {RECIPIENT}  "))
+    assert run_import(layout, hooks) is ImportResult.INSTALLED
+    assert installed_recipients(layout) == [RECIPIENT, OTHER]
+    config = validate_provisioning(layout.config_file)  # valid on its own
+    assert config.device.id == "BC-0042" and config.evidence.prerecord_seconds == 20
+    assert list(layout.boot_dir.iterdir()) == []
+    assert hooks.events[-1][1]["files"] == ["bodycam.toml", RECIPIENTS_FILE_NAME]
+
+
+def test_recipients_file_supplies_the_only_recipients(layout: DeviceLayout,
+                                                      hooks: Recorder) -> None:
+    drop(layout, VALID.replace(f'"{RECIPIENT}"', ""))
+    drop_recipients(layout, recipients_file(OTHER))
+    assert run_import(layout, hooks) is ImportResult.INSTALLED
+    assert installed_recipients(layout) == [OTHER]
+
+
+@pytest.mark.parametrize(("lines", "expected"), [
+    ([RECIPIENT, "age1notakey"], "line 4: got 'age1notakey'"),
+    ([RECIPIENT, OTHER, RECIPIENT], "line 5"),
+    ([SECRET], "line 3: got '<AGE-SECRET-KEY-1... secret key, not repeated>'"),
+    ([f"key: {SECRET}"], "line 3"),
+    ([], "got 'no recipient'"),
+], ids=["bad-key", "repeated", "secret-key", "secret-key-in-text", "empty"])
+def test_invalid_recipients_file_changes_nothing(layout: DeviceLayout, hooks: Recorder,
+                                                 lines: list[str], expected: str) -> None:
+    drop(layout, VALID)
+    run_import(layout, hooks)
+    drop(layout, VALID.replace("BC-0042", "BC-0043"))
+    drop_recipients(layout, recipients_file(*lines))
+    assert run_import(layout, hooks) is ImportResult.REJECTED
+    assert layout.config_file.read_text() == VALID
+    error = (layout.boot_dir / ERROR_FILE_NAME).read_text(encoding="utf-8")
+    assert f"{RECIPIENTS_FILE_NAME}: {expected}" in error
+    assert SECRET not in error and SECRET not in (pending_fault(layout) or "")
+    assert {p.name for p in layout.boot_dir.iterdir()} == {
+        ERROR_FILE_NAME, REJECTED_NAME, RECIPIENTS_REJECTED_NAME}
+    assert hooks.patterns == [FAULT_PROVISIONING]
+
+
+def test_recipients_file_alone_replaces_only_the_recipients(layout: DeviceLayout,
+                                                            hooks: Recorder) -> None:
+    drop(layout, _with("video", "fps = 25"))
+    run_import(layout, hooks)
+    drop_recipients(layout, recipients_file(OTHER))
+    assert run_import(layout, hooks) is ImportResult.INSTALLED
+    assert installed_recipients(layout) == [OTHER]
+    config = validate_provisioning(layout.config_file)
+    assert (config.device.id, config.video.fps) == ("BC-0042", 25)
+    assert list(layout.boot_dir.iterdir()) == []
+    drop_recipients(layout, recipients_file(OTHER))
+    assert run_import(layout, hooks) is ImportResult.UNCHANGED
+
+
+def test_recipients_file_alone_needs_an_installed_configuration(
+        layout: DeviceLayout, hooks: Recorder) -> None:
+    drop_recipients(layout, recipients_file(OTHER))
+    assert run_import(layout, hooks) is ImportResult.REJECTED
+    assert not layout.config_file.exists()
+    assert "--recipients" in (layout.boot_dir / ERROR_FILE_NAME).read_text(encoding="utf-8")
+
+
+def test_invalid_configuration_beside_a_recipients_file_is_named(
+        layout: DeviceLayout, hooks: Recorder) -> None:
+    drop(layout, _with("video", "fps = 500"))
+    drop_recipients(layout, recipients_file(OTHER))
+    assert run_import(layout, hooks) is ImportResult.REJECTED
+    error = (layout.boot_dir / ERROR_FILE_NAME).read_text(encoding="utf-8")
+    assert "bodycam.toml: video.fps" in error

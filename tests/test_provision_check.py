@@ -14,6 +14,7 @@ from bodycam.firmware.evidence.agekeys import generate_identity
 from bodycam.tools.provision_cli import main
 
 SECRET, RECIPIENT = generate_identity()
+OTHER = generate_identity()[1]  # a second authority key, for recipients files
 
 VALID = f"""\
 [device]
@@ -99,3 +100,22 @@ def test_invalid_file_is_refused_with_the_precise_problem(
 def test_missing_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(tmp_path / "nope.toml")]) == 1
     assert "nope.toml" in capsys.readouterr().err
+
+
+def test_recipients_file_is_checked_as_the_camera_merges_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_case(tmp_path, VALID.replace(f'"{RECIPIENT}"', ""))
+    recipients = tmp_path / "keys.txt"
+    recipients.write_text(f"# authority\n{RECIPIENT}\n\n{OTHER}\n")
+    assert main(["check", str(path), "--recipients", str(recipients)]) == 0
+    assert "2 recipient(s)" in capsys.readouterr().out
+
+
+def test_bad_recipients_line_is_refused_by_number(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_case(tmp_path, VALID)
+    recipients = tmp_path / "keys.txt"
+    recipients.write_text(f"{OTHER}\n{SECRET}\n")
+    assert main(["check", str(path), "--recipients", str(recipients)]) == 1
+    err = capsys.readouterr().err
+    assert f"{recipients}: line 2" in err and SECRET not in err

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_provision_check import INVALID_FILES, VALID, write_case
+from test_provision_check import INVALID_FILES, OTHER, VALID, write_case
 
 from bodycam.tools.provision.partitions import (
     SECTOR,
@@ -165,3 +165,29 @@ def test_missing_target_is_explained(tmp_path: Path, config_file: Path,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["write", str(config_file), str(tmp_path / "nope.img")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_recipients_file_goes_onto_the_fat_partition(image: Path, config_file: Path,
+                                                     capsys: pytest.CaptureFixture[str]
+                                                     ) -> None:
+    recipients = config_file.with_name("authority.txt")
+    recipients.write_text(f"# evidence authority\n{OTHER}\n")
+    before = sha256(image)
+    argv = ["write", "--recipients", str(recipients), str(config_file), str(image)]
+    assert main([*argv[:1], "--dry-run", *argv[1:]]) == 0
+    assert sha256(image) == before
+    assert "would write bodycam-recipients.txt" in capsys.readouterr().out
+    assert main(argv) == 0
+    assert mtype(image, "bodycam-recipients.txt") == recipients.read_bytes()
+    assert mdir(image) == {"config.txt", "bodycam.toml", "bodycam-recipients.txt"}
+
+
+def test_invalid_recipients_file_never_touches_the_image(
+        image: Path, config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recipients = config_file.with_name("authority.txt")
+    recipients.write_text(f"{OTHER}\nage1notakey\n")
+    before = sha256(image)
+    assert main(["write", "--recipients", str(recipients), str(config_file),
+                 str(image)]) == 1
+    assert sha256(image) == before
+    assert "line 2" in capsys.readouterr().err

@@ -120,7 +120,8 @@ def test_main_service_contract() -> None:
 def test_units_match_the_first_boot_code() -> None:
     path_unit = directives("bodycam-provision.path")
     layout = firstboot.DeviceLayout()
-    assert path_unit["PathExists"] == [str(layout.boot / firstboot.BOOT_CONFIG_NAME)]
+    assert path_unit["PathExists"] == [str(layout.boot / firstboot.BOOT_CONFIG_NAME),
+                                       str(layout.boot / firstboot.RECIPIENTS_FILE_NAME)]
     assert path_unit["Unit"] == ["bodycam-provision.service"]
     for unit in ("bodycam-firstboot.service", "bodycam-provision.service"):
         d = directives(unit)

@@ -4,10 +4,12 @@ A technician cannot log in to a camera, but can write files onto the SD card's F
 partition from any laptop. At every boot (bodycam-firstboot.service) and whenever a new
 file appears there (bodycam-provision.path) this module:
 
-1. validates /boot/firmware/bodycam.toml exactly as the camera program will load it;
+1. validates /boot/firmware/bodycam.toml exactly as the camera program will load it,
+   with the keys of an age recipients file bodycam-recipients.txt beside it written
+   into its [evidence] recipients (that file alone replaces the installed recipients);
 2. valid: installs it as /etc/bodycam/bodycam.toml (root:bodycam 0640, written
-   atomically), removes it from the boot partition and audits the change;
-   invalid: changes nothing, renames it `bodycam.toml.rejected`, writes every problem to
+   atomically), removes the file(s) from the boot partition and audits the change;
+   invalid: changes nothing, renames them `*.rejected`, writes every problem to
    BODYCAM-ERROR.txt (CRLF, readable in Windows Notepad), leaves a fault marker for the
    camera program and signals the fault through the indicator hook;
 3. generates the device signing key on first boot and writes BODYCAM-IDENTITY.txt
@@ -28,13 +30,19 @@ import os
 import pwd
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
 from bodycam.firmware.config.loader import ConfigError, ConfigProblem, load_config
 from bodycam.firmware.config.model import Config
+from bodycam.firmware.device.recipients_file import (
+    RECIPIENTS_FILE_NAME,
+    read_recipients,
+    with_recipients,
+)
 from bodycam.firmware.evidence.device_key import KEY_FILE_NAME, DeviceKey
 from bodycam.firmware.evidence.durable import fsync_directory, replace_file
 from bodycam.hal.clocks import SystemClock
@@ -46,6 +54,8 @@ __all__ = [
     "FAULT_FILE_NAME",
     "FAULT_PROVISIONING",
     "IDENTITY_FILE_NAME",
+    "RECIPIENTS_FILE_NAME",
+    "RECIPIENTS_REJECTED_NAME",
     "REJECTED_NAME",
     "Audit",
     "DeviceLayout",
@@ -57,11 +67,13 @@ __all__ = [
     "main",
     "pending_fault",
     "validate_provisioning",
+    "validate_with_recipients",
     "write_identity",
 ]
 
 BOOT_CONFIG_NAME = "bodycam.toml"
 REJECTED_NAME = "bodycam.toml.rejected"
+RECIPIENTS_REJECTED_NAME = f"{RECIPIENTS_FILE_NAME}.rejected"
 ERROR_FILE_NAME = "BODYCAM-ERROR.txt"
 IDENTITY_FILE_NAME = "BODYCAM-IDENTITY.txt"
 # Left in the configuration directory while the last provisioning attempt failed, so the
@@ -153,11 +165,8 @@ def validate_provisioning(path: Path) -> Config:
     Beyond what the loader checks, a camera put into service must name itself and must
     have somebody to encrypt for (otherwise it refuses to record). Raises ConfigError.
     """
-    size = path.stat().st_size if path.is_file() else 0
-    if size > MAX_CONFIG_BYTES:
-        raise ConfigError([ConfigProblem(
-            str(path), "", f"{size} bytes", f"a TOML text file of at most {MAX_CONFIG_BYTES} "
-            "bytes", "this is not a bodycam.toml; copy the configuration text file")])
+    _check_size(path, "a TOML text file", "this is not a bodycam.toml; copy the "
+                "configuration text file")
     config = load_config(path)
     problems: list[ConfigProblem] = []
     if not config.evidence.recipients:
@@ -181,6 +190,46 @@ def validate_provisioning(path: Path) -> Config:
     return config
 
 
+def validate_with_recipients(config_path: Path, recipients_path: Path, *,
+                             keep: bool) -> tuple[Config, bytes]:
+    """The configuration `config_path` gives with the recipients file merged in (keep=True)
+    or replacing its recipients (keep=False), and the exact text to install.
+
+    The merged text is checked by validate_provisioning as the file it will be, so the
+    installed configuration is valid on its own. Raises ConfigError.
+    """
+    _check_size(recipients_path, "an age recipients text file",
+                f"this is not a {RECIPIENTS_FILE_NAME}; copy the recipients text file")
+    try:
+        data = recipients_path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([ConfigProblem(str(recipients_path), "", exc.strerror or str(exc),
+                                         "a readable age recipients file",
+                                         "check the path and the file's permissions")]
+                          ) from None
+    recipients = read_recipients(recipients_path, data)
+    _check_size(config_path, "a TOML text file", "this is not a bodycam.toml; copy the "
+                "configuration text file")
+    text = with_recipients(config_path, recipients, keep=keep)
+    with tempfile.TemporaryDirectory(prefix="bodycam-provision-") as tmp:
+        staged = Path(tmp) / BOOT_CONFIG_NAME
+        staged.write_bytes(text)
+        try:
+            return validate_provisioning(staged), text
+        except ConfigError as exc:
+            origin = f"{config_path} with {recipients_path}"
+            raise ConfigError([replace(p, source=origin) if p.source == str(staged) else p
+                               for p in exc.problems]) from None
+
+
+def _check_size(path: Path, expected: str, hint: str) -> None:
+    size = path.stat().st_size if path.is_file() else 0
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError([ConfigProblem(str(path), "", f"{size} bytes",
+                                         f"{expected} of at most {MAX_CONFIG_BYTES} bytes",
+                                         hint)])
+
+
 def pending_fault(layout: DeviceLayout = DeviceLayout()) -> str | None:
     """The last rejected provisioning attempt's error text, or None when there is none.
 
@@ -198,53 +247,79 @@ def pending_fault(layout: DeviceLayout = DeviceLayout()) -> str | None:
 def import_from_boot(layout: DeviceLayout, owner: Owner, clock: Clock,
                      audit: Audit = log_audit, indicate: Indicate = _log_indicate,
                      ) -> ImportResult:
-    """Install a provisioning file from the boot partition, or explain why not."""
-    source = layout.boot_dir / BOOT_CONFIG_NAME
-    try:
-        data = _read_limited(source)
-    except FileNotFoundError:
+    """Install a provisioning file (and/or recipients file) from the boot partition, or
+    explain why not."""
+    present = [path for path in (layout.boot_dir / BOOT_CONFIG_NAME,
+                                 layout.boot_dir / RECIPIENTS_FILE_NAME) if path.exists()]
+    if not present:
         return ImportResult.NOTHING
-    sha = hashlib.sha256(data).hexdigest()
     try:
-        config = _validate_bytes(source, data)
+        config, data = _prepare(layout, present)
     except ConfigError as exc:
-        _reject(layout, owner, clock, exc.problems)
-        audit("config.rejected", {"sha256": sha, "problems": len(exc.problems),
+        hashes = {p.name: hashlib.sha256(_read_limited(p)).hexdigest() for p in present}
+        _reject(layout, owner, clock, present, exc.problems)
+        audit("config.rejected", {"sha256": hashes,
+                                  "problems": len(exc.problems),
                                   "keys": sorted({p.key for p in exc.problems})})
         indicate(FAULT_PROVISIONING)
         _log.error("rejected %s (%d problems); details in %s on the boot partition",
-                   source, len(exc.problems), ERROR_FILE_NAME)
+                   " and ".join(p.name for p in present), len(exc.problems),
+                   ERROR_FILE_NAME)
         return ImportResult.REJECTED
+    sha = hashlib.sha256(data).hexdigest()
     previous = _sha256_or_none(layout.config_file)
     if previous != sha:
         _install_config(layout, owner, data)
     for stale in (layout.boot_dir / ERROR_FILE_NAME, layout.boot_dir / REJECTED_NAME,
-                  layout.etc_dir / FAULT_FILE_NAME):
+                  layout.boot_dir / RECIPIENTS_REJECTED_NAME,
+                  layout.etc_dir / FAULT_FILE_NAME, *present):
         stale.unlink(missing_ok=True)
-    source.unlink()
     fsync_directory(layout.boot_dir)
     changed = previous != sha
     audit("config.provisioned", {"sha256": sha, "previous_sha256": previous,
                                  "changed": changed, "digest": config.digest,
-                                 "device_id": config.device.id})
-    _log.info("provisioning file %s %s", sha[:12], "installed" if changed else "unchanged")
+                                 "device_id": config.device.id,
+                                 "files": [p.name for p in present],
+                                 "recipients": len(config.evidence.recipients)})
+    _log.info("provisioning %s %s", sha[:12], "installed" if changed else "unchanged")
     return ImportResult.INSTALLED if changed else ImportResult.UNCHANGED
+
+
+def _prepare(layout: DeviceLayout, present: Sequence[Path]) -> tuple[Config, bytes]:
+    """The validated configuration and the bytes to install, from the files found.
+
+    bodycam.toml alone is installed as written; with a recipients file its recipients
+    are merged in; a recipients file alone replaces the installed configuration's.
+    """
+    snapshot = {path: _read_limited(path) for path in present}
+    config_file = layout.boot_dir / BOOT_CONFIG_NAME
+    recipients = layout.boot_dir / RECIPIENTS_FILE_NAME
+    if recipients not in snapshot:
+        config, data = validate_provisioning(config_file), snapshot[config_file]
+    elif config_file in snapshot:
+        config, data = validate_with_recipients(config_file, recipients, keep=True)
+    elif layout.config_file.exists():
+        config, data = validate_with_recipients(layout.config_file, recipients, keep=False)
+    else:
+        raise ConfigError([ConfigProblem(
+            str(recipients), "", "no installed configuration", f"{RECIPIENTS_FILE_NAME} "
+            f"beside a {BOOT_CONFIG_NAME}, or on a camera already provisioned",
+            f"write {BOOT_CONFIG_NAME} with it: `bodycam-provision write --recipients "
+            f"{RECIPIENTS_FILE_NAME} {BOOT_CONFIG_NAME} TARGET`")])
+    changed = [path for path, data_read in snapshot.items()
+               if _read_limited(path) != data_read]
+    if changed:
+        raise ConfigError([ConfigProblem(
+            str(path), "", "a file that changed while it was read", "a finished file",
+            "copy the file again with `bodycam-provision write`, which writes atomically")
+            for path in changed])
+    return config, data
 
 
 def _read_limited(path: Path) -> bytes:
     with path.open("rb") as stream:
         data = stream.read(MAX_CONFIG_BYTES + 1)
     return data
-
-
-def _validate_bytes(source: Path, data: bytes) -> Config:
-    """Validate the file as read, refusing one that changed while it was being read."""
-    config = validate_provisioning(source)
-    if _read_limited(source) != data:
-        raise ConfigError([ConfigProblem(
-            str(source), "", "a file that changed while it was read", "a finished file",
-            "copy the file again with `bodycam-provision write`, which writes atomically")])
-    return config
 
 
 def _sha256_or_none(path: Path) -> str | None:
@@ -266,25 +341,33 @@ def _install_config(layout: DeviceLayout, owner: Owner, data: bytes) -> None:
     replace_file(layout.config_file, data, _CONFIG_MODE, (owner.uid, owner.gid))
 
 
-def _reject(layout: DeviceLayout, owner: Owner, clock: Clock,
+_REJECTED = {BOOT_CONFIG_NAME: REJECTED_NAME, RECIPIENTS_FILE_NAME: RECIPIENTS_REJECTED_NAME}
+
+
+def _reject(layout: DeviceLayout, owner: Owner, clock: Clock, present: Sequence[Path],
             problems: Sequence[ConfigProblem]) -> None:
     """Explain the rejection on the boot partition and leave the active config alone."""
     when = clock.wall().strftime("%Y-%m-%d %H:%M:%S UTC")
+    names = " and ".join(path.name for path in present)
+    renamed = " and ".join(_REJECTED[path.name] for path in present)
+    check = " ".join(f"--recipients {p.name}" if p.name == RECIPIENTS_FILE_NAME else p.name
+                     for p in reversed(present))
     lines = [
-        f"bodycam: the provisioning file {BOOT_CONFIG_NAME} was REJECTED ({when}).",
+        f"bodycam: the provisioning file(s) {names} were REJECTED ({when}).",
         "The camera keeps its previous configuration. Nothing was changed.",
         "",
         f"Problems ({len(problems)}):",
         *(f"  - {problem}" for problem in problems),
         "",
-        f"Fix: correct the file (it was renamed {REJECTED_NAME}), check it with",
-        f"  bodycam-provision check {BOOT_CONFIG_NAME}",
-        "and write it again with `bodycam-provision write`, or save it here as",
-        f"{BOOT_CONFIG_NAME}. This file is removed once a valid file is installed.",
+        f"Fix: correct the file(s) (renamed {renamed}), check with",
+        f"  bodycam-provision check {check}",
+        "and write again with `bodycam-provision write`, or save them here under their",
+        "original names. This file is removed once a valid file is installed.",
     ]
     text = _CRLF.join(lines) + _CRLF
     replace_file(layout.boot_dir / ERROR_FILE_NAME, text.encode("utf-8"), 0o644, fat=True)
-    os.replace(layout.boot_dir / BOOT_CONFIG_NAME, layout.boot_dir / REJECTED_NAME)
+    for path in present:
+        os.replace(path, layout.boot_dir / _REJECTED[path.name])
     fsync_directory(layout.boot_dir)
     _ensure_config_dir(layout, owner)
     fault = "\n".join(str(problem) for problem in problems) + "\n"

@@ -3,6 +3,7 @@
 TARGET is a Raspberry Pi OS image file, the SD card device (e.g. /dev/sdb), or the
 mounted boot folder. Images and cards are written with mtools through the partition
 table: no root, no mounting. Invalid input is refused before the target is opened.
+`--recipients FILE` also writes an age recipients file as bodycam-recipients.txt.
 """
 
 from __future__ import annotations
@@ -12,8 +13,17 @@ import hashlib
 import sys
 from pathlib import Path
 
-from bodycam.firmware.device.firstboot import BOOT_CONFIG_NAME, ERROR_FILE_NAME
-from bodycam.tools.provision.check_cmd import EXIT_INVALID, EXIT_OK, checked
+from bodycam.firmware.device.firstboot import (
+    BOOT_CONFIG_NAME,
+    ERROR_FILE_NAME,
+    RECIPIENTS_FILE_NAME,
+)
+from bodycam.tools.provision.check_cmd import (
+    EXIT_INVALID,
+    EXIT_OK,
+    add_recipients_option,
+    checked,
+)
 from bodycam.tools.provision.partitions import PartitionError
 from bodycam.tools.provision.targets import BootTarget, TargetError, open_target
 
@@ -30,25 +40,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="validate and show what would be written; write nothing")
     parser.add_argument("--force", action="store_true",
                         help=f"write even if the FAT partition has no {BOOT_MARKER}")
+    add_recipients_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    if checked(args.file) is None:
+    if checked(args.file, args.recipients) is None:
         return EXIT_INVALID
-    data = args.file.read_bytes()
+    # The recipients file first: bodycam.toml appearing is what a running camera reacts
+    # to (bodycam-provision.path), and it must find its recipients already there.
+    files = [(RECIPIENTS_FILE_NAME, args.recipients.read_bytes())] if args.recipients else []
+    files.append((BOOT_CONFIG_NAME, args.file.read_bytes()))
     try:
         target = open_target(args.target)
         _check_is_boot(target, args.force)
         print(f"target: {target.describe()}")
-        print(f"{'would write' if args.dry_run else 'writing'} {BOOT_CONFIG_NAME}: "
-              f"{len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}")
+        for name, data in files:
+            print(f"{'would write' if args.dry_run else 'writing'} {name}: {len(data)} "
+                  f"bytes, sha256 {hashlib.sha256(data).hexdigest()}")
         if args.dry_run:
             print("dry run: nothing written")
             return EXIT_OK
-        target.write(BOOT_CONFIG_NAME, data)
-        if target.read(BOOT_CONFIG_NAME) != data:
-            raise TargetError(f"read-back of {BOOT_CONFIG_NAME} differs from what was "
-                              "written. Fix: the card may be failing; try another card")
+        for name, data in files:
+            _write_checked(target, name, data)
         stale = ERROR_FILE_NAME.lower() in target.names()
     except (TargetError, PartitionError, OSError) as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
@@ -58,6 +71,13 @@ def run(args: argparse.Namespace) -> int:
     if stale:
         print(f"note: the old {ERROR_FILE_NAME} there is removed once this file is accepted")
     return EXIT_OK
+
+
+def _write_checked(target: BootTarget, name: str, data: bytes) -> None:
+    target.write(name, data)
+    if target.read(name) != data:
+        raise TargetError(f"read-back of {name} differs from what was written. Fix: the "
+                          "card may be failing; try another card")
 
 
 def _check_is_boot(target: BootTarget, force: bool) -> None:
