@@ -14,7 +14,10 @@ Latency/buffering: bytes must reach the encrypting writer promptly (the power-lo
 window is measured from there), so the muxer options below disable every buffer that
 can be disabled:
 
-* flush_packets=1: flush the AVIO buffer after every packet instead of every 32 KiB;
+* flush_packets=1: flush the AVIO buffer after every packet instead of every 32 KiB
+  (the buffer is large enough for a whole video frame, so one frame is one write);
+  the AAC packets of one encoder batch are written together (`_TsSink.hold`), since
+  each write costs a pass through encryption and the storage checks;
 * max_delay=0: no PES buffering of audio and no extra PCR/DTS lead in the TS;
 * max_interleave_delta=1 (us): libav's interleaver otherwise holds packets until every
   stream has one, i.e. up to 10 s of video while the microphone is stalled. With 1 us
@@ -60,6 +63,7 @@ class _TsSink(io.RawIOBase):
         super().__init__()
         self._sink = sink
         self._rest = b""
+        self.hold = False  # while set, bytes are collected instead of forwarded
         self.failed: BaseException | None = None
         self.bytes_out = 0
 
@@ -68,6 +72,9 @@ class _TsSink(io.RawIOBase):
 
     def write(self, b: ReadableBuffer, /) -> int:
         data = self._rest + bytes(b)
+        if self.hold:
+            self._rest = data
+            return len(memoryview(b))
         whole = len(data) - len(data) % TS_PACKET_SIZE
         self._rest = data[whole:]
         if whole and self.failed is None:
@@ -87,7 +94,7 @@ class _Segment:
         self.out = _TsSink(sink)
         self.container: Any = av.open(self.out, "w", format="mpegts",
                                       container_options=MUX_OPTIONS,
-                                      buffer_size=TS_PACKET_SIZE * 64)
+                                      buffer_size=TS_PACKET_SIZE * 1024)
         self.video = self.container.add_mux_stream(
             "h264", rate=video.fps, width=video.width, height=video.height)
         self.audio: Any = None
@@ -100,14 +107,18 @@ class _Segment:
         self.video_started = False
         self._reported = False
 
-    def mux(self, packet: av.Packet[Any]) -> None:
+    def mux(self, packet: av.Packet[Any], *, hold: bool = False) -> None:
+        """Mux one packet; with `hold` its bytes wait for the next packet's (one write)."""
         if self.out.failed is not None:
             return  # storage already refused; the caller has been told once
+        self.out.hold = hold
         try:
             self.container.mux(packet)
         except Exception:
             if self.out.failed is None:
                 raise
+        finally:
+            self.out.hold = False
         self.raise_sink_error()
 
     def close(self) -> None:
@@ -171,8 +182,7 @@ class TsSegmentMuxer:
             return
         try:
             if self._aac is not None and segment.audio is not None:
-                for packet in self._aac.flush():
-                    self._mux_audio(segment, packet)
+                self._mux_audio(segment, self._aac.flush())
         finally:
             self.close_segment()
 
@@ -196,17 +206,19 @@ class TsSegmentMuxer:
         segment = self._require_segment()
         if self._aac is None or segment.audio is None:
             return
-        for packet in self._aac.encode(chunk):
-            self._mux_audio(segment, packet)
+        self._mux_audio(segment, self._aac.encode(chunk))
 
-    def _mux_audio(self, segment: _Segment, packet: av.Packet[Any]) -> None:
+    def _mux_audio(self, segment: _Segment, packets: list[av.Packet[Any]]) -> None:
+        """Mux one encoder batch; its bytes reach the sink in a single write."""
         assert self._aac is not None
         offset = TS_TIME_OFFSET_US * self._aac.config.sample_rate // 1_000_000
-        assert packet.pts is not None
-        packet.pts += offset
-        packet.dts = packet.pts
-        packet.stream = segment.audio
-        segment.mux(packet)
+        last = len(packets) - 1
+        for i, packet in enumerate(packets):
+            assert packet.pts is not None
+            packet.pts += offset
+            packet.dts = packet.pts
+            packet.stream = segment.audio
+            segment.mux(packet, hold=i < last)
 
     def _require_segment(self) -> _Segment:
         if self._segment is None:
