@@ -48,6 +48,11 @@ class Layer:
     data: dict[str, object]
 
 
+# The device's own configuration file: what bodycam.service runs with and what the
+# provisioning import installs (layered above the shipped defaults).
+DEVICE_CONFIG_FILE = Path("/etc/bodycam/bodycam.toml")
+
+
 def shipped_file(name: str) -> Path:
     """Path of a configuration file shipped in the `bodycam.config` package."""
     path = Path(str(resources.files("bodycam.config").joinpath(name)))

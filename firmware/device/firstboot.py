@@ -36,7 +36,12 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
-from bodycam.firmware.config.loader import ConfigError, ConfigProblem, load_config
+from bodycam.firmware.config.loader import (
+    DEVICE_CONFIG_FILE,
+    ConfigError,
+    ConfigProblem,
+    load_config,
+)
 from bodycam.firmware.config.model import Config
 from bodycam.firmware.device.recipients_file import (
     RECIPIENTS_FILE_NAME,
@@ -131,7 +136,7 @@ class DeviceLayout:
 
     root: Path = Path("/")
     boot: Path = Path("/boot/firmware")
-    config_dir: Path = Path("/etc/bodycam")
+    config_dir: Path = DEVICE_CONFIG_FILE.parent
 
     def under_root(self, path: Path) -> Path:
         return self.root / path.relative_to(path.anchor)

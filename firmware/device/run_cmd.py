@@ -13,6 +13,7 @@ import signal
 from pathlib import Path
 from types import FrameType
 
+from bodycam.firmware.config.loader import DEVICE_CONFIG_FILE as DEVICE_CONFIG
 from bodycam.firmware.config.loader import ConfigError, load_config
 from bodycam.firmware.device.program import assemble
 from bodycam.firmware.device.sdnotify import SystemdNotifier
@@ -20,7 +21,6 @@ from bodycam.firmware.device.states import State
 from bodycam.hal.interfaces import HardwareError
 from bodycam.hal.pi.hardware import build_pi_hardware  # imports Pi libraries lazily
 
-DEVICE_CONFIG = Path("/etc/bodycam/bodycam.toml")
 log = logging.getLogger("bodycam")
 
 

@@ -24,6 +24,7 @@ from typing import NoReturn, TypeVar
 
 from PIL import Image
 
+from bodycam.firmware.config.loader import DEVICE_CONFIG_FILE as DEVICE_CONFIG
 from bodycam.firmware.config.loader import ConfigError, load_config, shipped_file
 from bodycam.firmware.config.model import Config
 from bodycam.firmware.device.selftest import PartResult, run_selftest
@@ -52,7 +53,6 @@ from bodycam.hal.interfaces import (
 from bodycam.hal.pi.hardware import PiParts
 from bodycam.hal.sim.hardware import build_sim_hardware
 
-DEVICE_CONFIG = Path("/etc/bodycam/bodycam.toml")  # what bodycam.service runs with
 DEFAULT_SECONDS = 3.0
 MAX_SECONDS = 60.0  # the test keeps what camera and microphone deliver in memory
 EXIT_OK = 0

@@ -11,10 +11,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from bodycam.firmware.config.loader import DEVICE_CONFIG_FILE as DEVICE_CONFIG
 from bodycam.firmware.config.loader import ConfigError, load_config
 from bodycam.firmware.evidence.device_key import KEY_FILE_NAME, DeviceKey, DeviceKeyError
 
-DEVICE_CONFIG = Path("/etc/bodycam/bodycam.toml")
 EXIT_OK = 0
 EXIT_FAILED = 1
 
