@@ -14,6 +14,7 @@ from typing import Literal
 
 DisplayDriver = Literal["ssd1351", "ssd1331", "ssd1306", "sh1106"]
 BatterySource = Literal["max17048", "none", "sim"]
+MIB = 1024 * 1024  # the configuration states storage sizes in MiB ("mb" keys)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,14 @@ class StorageConfig:
     state_dir: Path  # device key and other private state
     reserve_mb: int  # never let free space fall below this
     nearly_full_mb: int  # alarm when free space falls below this
+
+    @property
+    def reserve_bytes(self) -> int:
+        return self.reserve_mb * MIB
+
+    @property
+    def nearly_full_bytes(self) -> int:
+        return self.nearly_full_mb * MIB
 
 
 @dataclass(frozen=True)

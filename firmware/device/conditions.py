@@ -22,14 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
 
-from bodycam.firmware.config.model import PowerConfig, StorageConfig
+from bodycam.firmware.config.model import MIB, PowerConfig, StorageConfig
 from bodycam.firmware.device.feedback import Alarm
 from bodycam.firmware.device.states import Event, State
 from bodycam.hal.interfaces import PowerStatus
 
-MIB: Final = 1024 * 1024
 _DOCK_REPOSTED_IN: frozenset[State] = frozenset({"idle", "display_on"})
 
 
@@ -128,14 +126,14 @@ class Conditions:
         storage was full, so freeing space clears that fault (and no other)."""
         effects: list[Effect] = []
         storage = self._storage
-        nearly_full = free_bytes < storage.nearly_full_mb * MIB
+        nearly_full = free_bytes < storage.nearly_full_bytes
         if nearly_full != self._nearly_full:
             self._nearly_full = nearly_full
             effects.append(
                 RaiseAlarm("storage_nearly_full", f"{free_bytes / MIB:.0f} MB free",
                            "storage_nearly_full") if nearly_full
                 else ClearAlarm("storage_nearly_full", "storage_nearly_full"))
-        if free_bytes <= storage.reserve_mb * MIB and not self._storage_full:
+        if free_bytes <= storage.reserve_bytes and not self._storage_full:
             effects += self.storage_became_full(
                 f"{free_bytes / MIB:.0f} MB free, {storage.reserve_mb} MB reserved")
             effects.append(Apply("storage_full", "storage full (reserve reached)"))

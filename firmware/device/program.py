@@ -27,7 +27,6 @@ from bodycam.firmware.media.recorder import Recorder
 from bodycam.hal.interfaces import Hardware
 
 log = logging.getLogger(__name__)
-MIB = 1024 * 1024
 
 
 @dataclass
@@ -110,7 +109,7 @@ def assemble(config: Config, hardware: Hardware, *,
         data_dir=data_dir, recipients=config.evidence.recipients, device_key=key,
         device_id=config.device.id, firmware_version=__version__,
         config_digest=config.digest, clock=clock,
-        reserve_bytes=config.storage.reserve_mb * MIB,
+        reserve_bytes=config.storage.reserve_bytes,
         sync_interval=config.evidence.sync_interval_seconds, free_space=free_space)
     controller: Controller | None = None
 
