@@ -143,6 +143,7 @@ class FakeSegment:
     data: bytearray = field(default_factory=bytearray)
     writes: list[int] = field(default_factory=list)
     ticks: list[float] = field(default_factory=list)
+    media_marks: list[int] = field(default_factory=list)
     info: SegmentInfo | None = None
     store: FakeStore | None = None
 
@@ -155,6 +156,10 @@ class FakeSegment:
 
     def tick(self, now: float) -> None:
         self.ticks.append(now)
+
+    def media_written(self, media_end_us: int) -> None:
+        assert self.info is None, "media_written after close"
+        self.media_marks.append(media_end_us)
 
     def close(self, media_end_us: int) -> SegmentInfo:
         import hashlib

@@ -11,7 +11,7 @@ from test_evidence_support import TS_PACKET, AgeIdentity, age_decrypt, age_ident
 
 from bodycam.firmware.evidence.age import CHUNK_SIZE
 from bodycam.firmware.evidence.age_stream import PAYLOAD_NONCE_SIZE, SEALED_CHUNK_SIZE
-from bodycam.firmware.evidence.api import StorageFullError
+from bodycam.firmware.evidence.api import SegmentWriter, StorageFullError
 from bodycam.firmware.evidence.device_key import DeviceKey
 from bodycam.firmware.evidence.salvage import chunk_layout
 from bodycam.firmware.evidence.segment_file import NULL_PACKET
@@ -160,3 +160,78 @@ def test_begin_recording_below_reserve_creates_nothing(tmp_path: Path, identity:
     with pytest.raises(StorageFullError):
         store.begin_recording(wall_start=clock.wall(), clock_synchronised=True, prerecord_us=0)
     assert not (tmp_path / "data").exists()
+
+
+class _FsyncSizes:
+    """Wraps os.fsync (the real one still runs): the file size at every fsync of `path`."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+        import os
+
+        self.sizes: list[int] = []
+        real = os.fsync
+
+        def spy(fd: int) -> None:
+            real(fd)
+            if os.path.exists(path) and os.fstat(fd).st_ino == path.stat().st_ino:
+                self.sizes.append(os.fstat(fd).st_size)
+
+        monkeypatch.setattr(os, "fsync", spy)
+
+
+# 0.1 s of media per write at ~10 Mbit/s: 125 kB, about two age chunks.
+_BYTES_PER_TENTH = 665 * len(TS_PACKET)
+
+
+def _write_ten_seconds(segment: SegmentWriter, clock: ManualClock | None) -> None:
+    """100 writes of 0.1 s of media; with `clock`, in real time (ticks included)."""
+    for tenth in range(1, 101):
+        if clock is not None:
+            clock.advance(0.1)
+        segment.write(TS_PACKET * 665)
+        segment.media_written(tenth * 100_000)
+        if clock is not None:
+            segment.tick(clock.monotonic())
+
+
+def test_fast_flush_syncs_every_interval_of_media(
+        writer: FileRecordingWriter, clock: ManualClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pre-record flush writes seconds of media in no time: fsyncs follow the media.
+
+    The clock stands still, as it nearly does while a ring is flushed; without the media
+    rule nothing would be synced until the wall-clock interval passed.
+    """
+    segment = writer.open_segment(0, clock.wall())
+    fsyncs = _FsyncSizes(monkeypatch, writer.directory / "00000.age.partial")
+    _write_ten_seconds(segment, clock=None)
+    # sync_interval is 0.5 s (make_store): one fsync per 5 writes, 20 in all.
+    assert len(fsyncs.sizes) == 20
+    gaps = [b - a for a, b in zip([0, *fsyncs.sizes], fsyncs.sizes, strict=False)]
+    # Never more than 0.5 s of media (+ the chunk still in the encryptor) unsynced.
+    assert max(gaps) <= 5 * _BYTES_PER_TENTH + SEALED_CHUNK_SIZE + 4096
+    segment.close(10_000_000)
+
+
+def test_realtime_media_and_wall_rules_do_not_double_the_fsyncs(
+        writer: FileRecordingWriter, clock: ManualClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    segment = writer.open_segment(0, clock.wall())
+    fsyncs = _FsyncSizes(monkeypatch, writer.directory / "00000.age.partial")
+    _write_ten_seconds(segment, clock)
+    assert 15 <= len(fsyncs.sizes) <= 21  # about every 0.5 s, not twice as often
+    segment.close(10_000_000)
+
+
+def test_media_written_going_backwards_is_ignored(
+        writer: FileRecordingWriter, clock: ManualClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    segment = writer.open_segment(0, clock.wall())
+    fsyncs = _FsyncSizes(monkeypatch, writer.directory / "00000.age.partial")
+    segment.write(TS_PACKET * 2000)
+    segment.media_written(400_000)
+    segment.media_written(100_000)  # an audio item behind the video: no new media
+    assert fsyncs.sizes == []
+    segment.media_written(500_000)
+    assert len(fsyncs.sizes) == 1
+    segment.close(500_000)

@@ -9,6 +9,10 @@ arrives while the recorder is buffering, so the pre-record flush is part of the 
 CPU time is the whole process's (all threads: the feeder is negligible next to the
 worker) between the first item and the end of the sealed recording; the realtime
 factor is media seconds over wall seconds for the same span.
+
+`prerecord_flush_s` is the wall time from the press until the ring is written and
+synced (the recorder's backlog is empty): the window in which a power cut still loses
+part of the ring, which lived in RAM only until the press.
 """
 
 from __future__ import annotations
@@ -73,7 +77,11 @@ def measure_pipeline(stream: BenchStream, media_seconds: float,
             cpu0, wall0 = time.process_time(), time.perf_counter()
             recorder.start_buffering()
             drive(recorder, clock, buffered)
+            pressed = time.perf_counter()
             recorder.start_recording()
+            if not recorder.flush(60.0):  # returns once the ring is muxed and written
+                raise RuntimeError("the recorder did not flush the pre-record ring in 60 s")
+            flush_s = time.perf_counter() - pressed
             drive(recorder, clock, live)
             recorder.stop_recording("benchmark")
             if not recorder.flush(60.0):
@@ -86,6 +94,7 @@ def measure_pipeline(stream: BenchStream, media_seconds: float,
         "cpu_s": cpu,
         "wall_s": wall,
         "prerecord_s": prerecord_seconds,
+        "prerecord_flush_s": flush_s,
         "cpu_s_per_media_s": cpu / result["media_s"],
         "realtime_factor": result["media_s"] / wall,
         "dropped_items": recorder.dropped,

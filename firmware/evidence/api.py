@@ -59,6 +59,13 @@ class SegmentWriter(Protocol):
     def tick(self, now: float) -> None:
         """Called at least every 100 ms: syncs to disk when due, bounds the loss window."""
 
+    def media_written(self, media_end_us: int) -> None:
+        """The bytes written so far carry media up to `media_end_us` (recording time).
+
+        Syncs to disk once a sync interval of media has been written since the last
+        sync: a pre-record flush writes many seconds of media per wall-clock second, and
+        a wall-clock interval alone would leave all of it exposed to a power cut."""
+
     def close(self, media_end_us: int) -> SegmentInfo:
         """Finish the age stream, fsync, rename to the final name, fsync the directory,
         and append the segment record to the manifest."""

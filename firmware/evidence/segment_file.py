@@ -9,7 +9,9 @@ Loss window (docs/formats.md has the arithmetic): age seals 64 KiB chunks, so a 
 stream could keep up to 64 KiB of media in RAM indefinitely. When media has waited in
 the encryptor for more than 0.5 s, `tick` pads the stream with MPEG-TS null packets
 (which every demuxer discards) until the chunk is sealed, then fsyncs at once; other
-ciphertext is fsync'd at least every `sync_interval` seconds.
+ciphertext is fsync'd at least every `sync_interval` seconds of wall-clock time *and*
+of media time, whichever comes first. The media rule matters while the pre-record ring
+is flushed after a press: then tens of seconds of media are written per second.
 """
 
 from __future__ import annotations
@@ -79,6 +81,9 @@ class EncryptedSegment:
         self._carry = b""  # bytes of an incomplete TS packet, held back for alignment
         self._media_since: float | None = None  # when unsealed media started waiting
         self._last_sync = clock.monotonic()
+        self._sync_interval_us = round(sync_interval * 1_000_000)
+        self._media_end_us = media_start_us  # newest media written (media_written)
+        self._synced_media_us = media_start_us  # media covered by the last fsync
         self._fd = os.open(directory / (self._name + PARTIAL_SUFFIX),
                            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
         try:
@@ -121,6 +126,15 @@ class EncryptedSegment:
         if self._media_since is not None and now - self._media_since > PAD_AFTER_SECONDS:
             self._pad(now)
         self._maybe_sync(now)
+
+    def media_written(self, media_end_us: int) -> None:
+        """fsync once `sync_interval` of media was written since the last fsync."""
+        if media_end_us <= self._media_end_us:
+            return
+        self._media_end_us = media_end_us
+        if (not self._closed and self._dirty
+                and media_end_us - self._synced_media_us >= self._sync_interval_us):
+            self._sync(self._clock.monotonic())
 
     def close(self, media_end_us: int) -> SegmentInfo:
         """Finish the age stream, fsync, rename to the final name, fsync the directory.
@@ -212,6 +226,7 @@ class EncryptedSegment:
             raise self._io_error(exc) from exc
         self._dirty = False
         self._last_sync = now
+        self._synced_media_us = self._media_end_us
 
     def _check_open(self) -> None:
         if self._closed:

@@ -103,6 +103,8 @@ class SegmentedRecording:
             self._muxer.add_video(item)
         else:
             self._muxer.add_audio(item)
+        if self._segment is not None:
+            self._segment.media_written(self._muxer.media_end_us)
         return closed
 
     def add_marker(self, media_us: int, wall: datetime) -> None:
