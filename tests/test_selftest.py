@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bodycam.firmware.config.loader import load_config, shipped_file
-from bodycam.firmware.config.model import Config, EvidenceConfig, StorageConfig
+from bodycam.firmware.config.model import (
+    AudioConfig,
+    Config,
+    EvidenceConfig,
+    StorageConfig,
+    VideoConfig,
+)
+from bodycam.firmware.device.card_speed import (
+    MIB,
+    RecordingLoad,
+    SyncedWriteProbe,
+    synced_write_bytes_per_s,
+)
 from bodycam.firmware.device.selftest import (
     PARTS,
     PartResult,
@@ -159,15 +172,80 @@ def test_unsynchronised_clock_fails() -> None:
     assert result.detail == "wall clock not synchronised (reads 2025-01-01T08:00:00Z)"
 
 
+_LOAD = RecordingLoad(stream_bytes_per_s=4_000_000 / 8, ring_bytes=15_000_000,
+                      slice_bytes=250_000)  # 4 Mbit/s, a 30 s ring, 0.5 s sync interval
+
+
 def test_storage_checks(tmp_path: Path) -> None:
     storage = StorageConfig(tmp_path, tmp_path, reserve_mb=16, nearly_full_mb=32)
-    assert check_storage(storage).ok
+    result = check_storage(storage, _LOAD)
+    assert result.ok, result.detail
+    # The real card (here: the test machine's disk) was measured, with its ring window.
+    assert re.search(r"card writes [0-9.]+ MB/s with syncs; the pre-record ring "
+                     r"\(14\.3 MB\) reaches it [0-9.]+ s after a press", result.detail)
     assert list(tmp_path.iterdir()) == []  # the probe file is gone again
-    missing = check_storage(dataclasses.replace(storage, data_dir=tmp_path / "nope"))
+    missing = check_storage(dataclasses.replace(storage, data_dir=tmp_path / "nope"), _LOAD)
     assert missing.detail == f"data directory {tmp_path / 'nope'} does not exist"
-    full = check_storage(dataclasses.replace(storage, reserve_mb=1_000_000_000))
+    full = check_storage(dataclasses.replace(storage, reserve_mb=1_000_000_000), _LOAD)
     assert not full.ok
     assert "below the 1000000000 MB reserve: recording is refused" in full.detail
+
+
+def test_storage_speed_probe_writes_in_synced_slices(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    synced: list[int] = []
+    real = os.fsync
+
+    def spy(fd: int) -> None:
+        real(fd)
+        synced.append(os.fstat(fd).st_size)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    speed = synced_write_bytes_per_s(tmp_path, 1_000_000, 300_000)
+    assert speed > 0
+    assert synced == [300_000, 600_000, 900_000, 1_000_000]  # one fsync per slice
+    assert list(tmp_path.iterdir()) == []
+
+
+# A card that cannot exist on this machine: the measured speed is injected.
+def _card(mb_per_s: float) -> SyncedWriteProbe:
+    return lambda _dir, _total, _slice: mb_per_s * MIB
+
+
+def test_slow_card_fails_with_the_fix(tmp_path: Path) -> None:
+    storage = StorageConfig(tmp_path, tmp_path, reserve_mb=0, nearly_full_mb=0)
+    slow = check_storage(storage, _LOAD, _card(0.8))
+    assert not slow.ok
+    assert slow.detail == ("card writes 0.8 MB/s with syncs, recording needs 0.95 MB/s "
+                           "(2x the 4.0 Mbit/s stream)")
+    assert "A1 / video class V30" in slow.fix and "video.bitrate_kbps" in slow.fix
+
+
+def test_long_ring_flush_is_named_with_what_shortens_it(tmp_path: Path) -> None:
+    storage = StorageConfig(tmp_path, tmp_path, reserve_mb=0, nearly_full_mb=0)
+    result = check_storage(storage, _LOAD, _card(5.0))
+    assert result.ok
+    assert "the pre-record ring (14.3 MB) reaches it 2.9 s after a press (over 1.5 s" in \
+        result.detail
+    assert "evidence.prerecord_seconds" in result.detail
+    quick = check_storage(storage, _LOAD, _card(50.0))
+    assert "reaches it 0.3 s after a press" in quick.detail and "over" not in quick.detail
+
+
+def test_recording_load_follows_the_configuration() -> None:
+    video = VideoConfig(1920, 1080, 30, 10_000, 30)
+    audio = AudioConfig(True, 48_000, 1, 96)
+    evidence = EvidenceConfig(("age1x",), 10, 30, False, 3, 0.5)
+    load = RecordingLoad.of(video, audio, evidence)
+    assert load.stream_bytes_per_s == 1_262_000
+    assert load.ring_bytes == 37_500_000  # video only: prerecord_audio is off
+    assert load.slice_bytes == 631_000
+    with_audio = RecordingLoad.of(video, audio, dataclasses.replace(evidence,
+                                                                    prerecord_audio=True))
+    assert with_audio.ring_bytes == 37_860_000
+    none = RecordingLoad.of(video, audio, dataclasses.replace(evidence, prerecord_seconds=0))
+    assert none.ring_bytes == 0
 
 
 def test_recipient_checks() -> None:

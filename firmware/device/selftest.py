@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import tempfile
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
@@ -30,6 +28,12 @@ from bodycam.firmware.config.model import (
     PowerConfig,
     StorageConfig,
     VideoConfig,
+)
+from bodycam.firmware.device.card_speed import (
+    RecordingLoad,
+    SyncedWriteProbe,
+    judge_card,
+    synced_write_bytes_per_s,
 )
 from bodycam.firmware.evidence.agekeys import parse_recipient, recipient_fingerprint
 from bodycam.firmware.evidence.device_key import KEY_FILE_NAME, DeviceKey, DeviceKeyError
@@ -331,30 +335,31 @@ def check_clock(clock: Clock) -> PartResult:
     return _ok("clock", f"synchronised, {wall}")
 
 
-def check_storage(storage: StorageConfig) -> PartResult:
+def check_storage(storage: StorageConfig, load: RecordingLoad,
+                  probe: SyncedWriteProbe = synced_write_bytes_per_s) -> PartResult:
+    """Writable, free space above the reserve, and fast enough for `load` (card_speed)."""
     part, data = "storage", storage.data_dir
     if not data.is_dir():
         return _fail(part, f"data directory {data} does not exist",
                      "create it for the camera's service user (the unit's StateDirectory= "
                      "does this) or correct [storage] data_dir")
-    try:  # a probe file, never evidence: created, synced and removed again
-        with tempfile.NamedTemporaryFile(dir=data, prefix=".selftest-") as probe:
-            probe.write(b"\0" * 4096)
-            probe.flush()
-            os.fsync(probe.fileno())
-    except OSError as exc:
-        return _fail(part, f"cannot write to {data} ({exc.strerror or exc})",
-                     "make it writable for the camera's service user; a read-only or "
-                     "failing SD card must be replaced")
     free_mb = statvfs_free_bytes(data) // MB
     if free_mb < storage.reserve_mb:
         return _fail(part, f"only {free_mb} MB free in {data}, below the "
                      f"{storage.reserve_mb} MB reserve: recording is refused",
                      "dock the camera so finished recordings are offloaded, or fit a "
                      "larger SD card")
+    try:  # probe files, never evidence: written, synced and removed again
+        card = judge_card(data, load, probe)
+    except OSError as exc:
+        return _fail(part, f"cannot write to {data} ({exc.strerror or exc})",
+                     "make it writable for the camera's service user; a read-only or "
+                     "failing SD card must be replaced")
+    if not card.ok:
+        return _fail(part, card.detail, card.fix)
     nearly = " (nearly full)" if free_mb < storage.nearly_full_mb else ""
     return _ok(part, f"{data} writable, {free_mb} MB free{nearly}, "
-                     f"reserve {storage.reserve_mb} MB")
+                     f"reserve {storage.reserve_mb} MB; {card.detail}")
 
 
 def check_recipients(evidence: EvidenceConfig) -> PartResult:
@@ -425,7 +430,8 @@ def run_selftest(hardware: Hardware, config: Config, seconds: float) -> list[Par
     results["battery"] = _guarded("battery",
                                   partial(check_battery, hardware.power, config.power))
     results["clock"] = _guarded("clock", partial(check_clock, clock))
-    results["storage"] = _guarded("storage", partial(check_storage, config.storage))
+    load = RecordingLoad.of(config.video, config.audio, config.evidence)
+    results["storage"] = _guarded("storage", partial(check_storage, config.storage, load))
     results["recipients"] = _guarded("recipients",
                                      partial(check_recipients, config.evidence))
     results["device-key"] = _guarded("device-key",
