@@ -75,7 +75,8 @@ _SETTINGS = (
             "No camera or microphone data for this long counts as a stall: audited, "
             "media_stall alarm to the wearer, the recording goes on with a gap."),
     Setting("evidence.sync_interval_seconds", FloatRange(0.05, 1, "s"),
-            "The open segment is flushed to disk at least this often: bounds power-loss."),
+            "The open segment is flushed to disk at least this often, in wall-clock time "
+            "and in media written (the pre-record flush): bounds power-loss."),
     # video
     Setting("video.width", IntRange(160, 1920, "px", even=True), "Recorded frame width."),
     Setting("video.height", IntRange(120, 1080, "px", even=True), "Recorded frame height."),
