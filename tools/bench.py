@@ -34,7 +34,7 @@ from typing import Any
 from bodycam.tools.bench_age import measure_encrypt_ratio
 from bodycam.tools.bench_display import measure_display
 from bodycam.tools.bench_media import BenchStream, encode_stream
-from bodycam.tools.bench_pipeline import measure_pipeline
+from bodycam.tools.bench_pipeline import measure_aac_alone, measure_pipeline
 from bodycam.tools.bench_prerecord import measure_prerecord_rss
 from bodycam.tools.bench_press import measure_press_latency
 from bodycam.tools.bench_report import (
@@ -153,6 +153,8 @@ def _pipeline(stream: _Stream) -> Section:
         cpu = statistics.median(r["cpu_s_per_media_s"] for r in runs)
         factor = statistics.median(r["realtime_factor"] for r in runs)
         flush = statistics.median(r["prerecord_flush_s"] for r in runs)
+        aac = statistics.median(measure_aac_alone(encoded, plan.pipeline_media_seconds)
+                                for _ in range(plan.pipeline_runs))
         details = {
             "video": f"{encoded.video_config.width}x{encoded.video_config.height}@"
                      f"{encoded.video_config.fps}",
@@ -160,6 +162,8 @@ def _pipeline(stream: _Stream) -> Section:
             "video_kbps_actual": round(encoded.video_kbps, 1),
             "loop_s": encoded.loop_us / 1e6,
             "pre_encode_s": round(stream.encode_s, 2),
+            # The share of the pipeline that is libav's AAC encoder (same audio, alone).
+            "aac_encoder_alone_cpu_s_per_media_s": aac,
             "cpu_s_per_media_s_min_max": [min(r["cpu_s_per_media_s"] for r in runs),
                                           max(r["cpu_s_per_media_s"] for r in runs)],
             "runs": runs,

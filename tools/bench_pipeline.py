@@ -28,6 +28,7 @@ from bodycam.firmware.evidence.agekeys import generate_identity
 from bodycam.firmware.evidence.device_key import DeviceKey
 from bodycam.firmware.evidence.store import FileEvidenceStore
 from bodycam.firmware.evidence.verify import verify_recording
+from bodycam.firmware.media.aac import AacEncoder
 from bodycam.firmware.media.events import (
     RecorderEvent,
     RecorderFault,
@@ -36,6 +37,7 @@ from bodycam.firmware.media.events import (
 )
 from bodycam.firmware.media.recorder import Recorder
 from bodycam.hal.clocks import ManualClock
+from bodycam.hal.interfaces import AudioChunk
 from bodycam.tools.bench_media import US_PER_S, BenchStream, drive, replay
 
 SEGMENT_SECONDS = 10.0
@@ -117,3 +119,20 @@ def _outcome(events: list[RecorderEvent], store: FileEvidenceStore) -> dict[str,
         "ciphertext_bytes": sum(i.size for i in closed),
         "verification": verify_recording(store.evidence_dir / started.recording_id).status,
     }
+
+
+def measure_aac_alone(stream: BenchStream, media_seconds: float) -> float:
+    """CPU seconds per media second of the recorder's AAC encoder on its own.
+
+    The same audio as the pipeline run, through the same AacEncoder (libav's native
+    AAC), nothing else: the part of pipeline_cpu_s_per_media_s that is the codec.
+    """
+    chunks = [i for i in replay(stream, media_seconds) if isinstance(i, AudioChunk)]
+    if not chunks:
+        return 0.0
+    encoder = AacEncoder(stream.audio_config, chunks[0].pts_us)
+    cpu0 = time.process_time()
+    for chunk in chunks:
+        encoder.encode(chunk)
+    encoder.flush()
+    return (time.process_time() - cpu0) / media_seconds

@@ -128,7 +128,10 @@ def _notes(details: dict[str, Any]) -> list[str]:
         p = details["pipeline"]
         notes.append(f"pipeline: {p['video']} at {p['video_kbps_actual']:.0f} kbit/s "
                      f"(target {p['video_kbps_target']}), {p['runs'][0]['media_s']:.0f} s "
-                     f"media x {len(p['runs'])} runs")
+                     f"media x {len(p['runs'])} runs; CPU/media s min-max "
+                     f"{p['cpu_s_per_media_s_min_max'][0]:.4f}-"
+                     f"{p['cpu_s_per_media_s_min_max'][1]:.4f}, of which the AAC encoder "
+                     f"alone {p['aac_encoder_alone_cpu_s_per_media_s']:.4f}")
     if "prerecord" in details:
         r = details["prerecord"]
         notes.append(f"pre-record: buffer holds {r['bytes_held']} bytes "
