@@ -219,3 +219,23 @@ def test_aac_timeline_ignores_jitter_and_trims_overlap() -> None:
     # the first chunk (3 ms early) anchors the timeline; AAC priming puts the first
     # packet one frame before the first sample
     assert pts[0] == -144 - 1024
+
+
+def test_aac_timeline_after_a_microphone_gap_resumes_on_the_returning_sample() -> None:
+    """A long gap is one jump in the packet timeline, a short one is filled: batches of
+    any length go to the encoder, whose frame cutting must follow the gap exactly."""
+    from bodycam.firmware.media.aac import AacEncoder
+
+    chunks = [i for i in clip(6.0) if isinstance(i, AudioChunk)]
+    origin = chunks[0].pts_us
+    kept = [c for c in chunks
+            if not 1_300_000 <= c.pts_us - origin < 2_900_000  # long: left as a gap
+            and not 4_000_000 <= c.pts_us - origin < 4_200_000]  # short: filled
+    encoder = AacEncoder(AUDIO, origin)
+    pts = [p.pts for c in kept for p in encoder.encode(c)]
+    pts += [p.pts for p in encoder.flush()]
+    jumps = [(a, b) for a, b in itertools.pairwise(pts) if b - a != 1024]
+    resumed = round(2_900_000 * AUDIO.sample_rate / 1_000_000)
+    assert len(jumps) == 1 and jumps[0][1] == resumed
+    assert jumps[0][0] < round(1_300_000 * AUDIO.sample_rate / 1_000_000)
+    assert encoder.end_us is not None and encoder.end_us >= 6_000_000

@@ -1,7 +1,9 @@
 """PCM chunks -> AAC packets on the recording's timeline (PyAV's native AAC encoder).
 
 The encoder takes exactly 1024 samples per frame, microphones deliver whatever their
-period is, so samples go through an `av.AudioFifo`. The timeline follows the sample
+period is; PyAV cuts what it is given into encoder frames itself (its frame-size
+filter, always in the path for AAC), stamping each from the pts of the samples handed
+in, so batches of any length go in as one frame each. The timeline follows the sample
 count, not each chunk's timestamp, so timestamp jitter of a few milliseconds does not
 chop the audio; real discontinuities are handled explicitly:
 
@@ -65,9 +67,9 @@ class AacEncoder:
         self._codec.options = {"aac_coder": "fast", "aac_pns": "0"}
         self._codec.open()
         self.frame_size: int = self._codec.frame_size
-        self._fifo = av.AudioFifo()
         self._next: int | None = None  # sample index the next chunk should start at
-        self._fifo_start = 0  # sample index of the first sample written to this fifo
+        self._stretch_start = 0  # sample index where the current gap-free stretch began
+        self._sent = 0  # samples of this stretch handed to the encoder
         self._tolerance = self._samples(JITTER_TOLERANCE_US)
         self._fill_limit = self._samples(SILENCE_FILL_LIMIT_US)
         self.end_us: int | None = None  # end of the audio handed in so far (relative)
@@ -88,13 +90,13 @@ class AacEncoder:
         start = self._samples(chunk.pts_us - self._origin_us)
         packets: list[av.Packet[Any]] = []
         if self._next is None:
-            self._fifo_start = self._next = start
+            self._stretch_start = self._next = start
         delta = start - self._next
         if delta > self._fill_limit:
             packets += self._pad_partial_frame()
-            if start >= self._next:
-                self._fifo = av.AudioFifo()  # a new stretch of timeline
-                self._fifo_start = self._next = start
+            if start >= self._next:  # a new stretch of timeline
+                self._stretch_start = self._next = start
+                self._sent = 0
             delta = start - self._next
         if delta > self._tolerance:
             samples = np.concatenate([np.zeros((delta, chunk.channels), np.int16), samples])
@@ -126,26 +128,24 @@ class AacEncoder:
         return self._write(interleaved.T.astype(np.float32) / 32768.0)
 
     def _write(self, samples: npt.NDArray[np.float32]) -> list[av.Packet[Any]]:
+        """Hand planar samples to the encoder as one frame; returns the packets it made.
+
+        Samples short of a whole encoder frame wait inside PyAV until the next call.
+        """
         frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format="fltp",
                                            layout=self._layout)
         frame.sample_rate = self.config.sample_rate
-        self._fifo.write(frame)  # no pts: AudioFifo would insist the timeline starts at 0
-        packets: list[av.Packet[Any]] = []
-        while self._fifo.samples >= self.frame_size:
-            pts = self._fifo_start + self._fifo.samples_read
-            out = self._fifo.read(self.frame_size)
-            assert out is not None
-            out.pts, out.time_base = pts, self.time_base
-            packets += self._codec.encode(out)
-        return packets
+        frame.pts, frame.time_base = self._stretch_start + self._sent, self.time_base
+        self._sent += samples.shape[1]
+        return list(self._codec.encode(frame))
 
     def _pad_partial_frame(self) -> list[av.Packet[Any]]:
         """Encode the batch, completing a partly filled frame with silence (1024 needed)."""
         packets = self._drain()
-        missing = -self._fifo.samples % self.frame_size
+        missing = -self._sent % self.frame_size
         if not missing:
             return packets
-        assert self._next is not None  # the fifo holds samples, so the timeline started
+        assert self._next is not None  # samples were sent, so the timeline started
         self._next += missing
         self.end_us = self._next * 1_000_000 // self.config.sample_rate
         return packets + self._write(np.zeros((self.config.channels, missing), np.float32))
