@@ -155,10 +155,12 @@ class TsSegmentMuxer:
 
     @property
     def media_end_us(self) -> int:
-        """End of the media muxed so far, relative to the recording's start."""
-        ends = [e for e in (self._video_end_us, self._aac.end_us if self._aac else None)
-                if e is not None]
-        return max(ends, default=0)
+        """End of the media muxed so far, relative to the recording's start.
+
+        Asked after every muxed item (the segment's media-time sync), so kept cheap."""
+        video = self._video_end_us or 0
+        audio = self._aac.end_us if self._aac is not None else None
+        return video if audio is None or audio < video else audio
 
     def open_segment(self, sink: Sink) -> None:
         if self._segment is not None:
