@@ -226,12 +226,19 @@ def test_realtime_media_and_wall_rules_do_not_double_the_fsyncs(
 def test_media_written_going_backwards_is_ignored(
         writer: FileRecordingWriter, clock: ManualClock,
         monkeypatch: pytest.MonkeyPatch) -> None:
+    """An item behind the newest (audio after video) must not move the synced mark back,
+    or the next media rule would fire early."""
     segment = writer.open_segment(0, clock.wall())
     fsyncs = _FsyncSizes(monkeypatch, writer.directory / "00000.age.partial")
     segment.write(TS_PACKET * 2000)
     segment.media_written(400_000)
-    segment.media_written(100_000)  # an audio item behind the video: no new media
-    assert fsyncs.sizes == []
-    segment.media_written(500_000)
+    segment.media_written(100_000)  # behind the newest: no new media
+    clock.advance(0.5)
+    segment.tick(clock.monotonic())  # the wall rule syncs: media up to 0.4 s covered
     assert len(fsyncs.sizes) == 1
-    segment.close(500_000)
+    segment.write(TS_PACKET * 2000)
+    segment.media_written(650_000)  # 0.25 s after the covered 0.4 s: not yet due
+    assert len(fsyncs.sizes) == 1
+    segment.media_written(900_000)  # 0.5 s after it: due
+    assert len(fsyncs.sizes) == 2
+    segment.close(900_000)

@@ -354,6 +354,27 @@ def test_open_segment_is_ticked_with_the_clock(harness_factory: type[Harness]) -
     assert ticks and ticks[-1] == h.clock.monotonic()
 
 
+def test_each_segment_hears_the_media_it_holds(harness_factory: type[Harness]) -> None:
+    """The media-time sync rule is fed by the segmenter: every segment is told, never
+    backwards, how far the media it received reaches (relative to the recording);
+    a closed segment hears nothing more (FakeSegment asserts that)."""
+    h = harness_factory(segment_seconds=1.5)
+    h.recorder.start_recording()
+    h.feed(clip(6.0))
+    h.recorder.stop_recording("done")
+    h.settle()
+    segments = h.recording.segments
+    assert len(segments) == 3
+    for segment in segments:
+        marks = segment.media_marks
+        assert marks and marks == sorted(marks)
+        assert segment.info is not None
+        assert segment.media_start_us < marks[0] and marks[-1] <= segment.info.media_end_us
+    # The first segment's marks reach (nearly) its end at 2 s: one video frame short
+    # at most, since the keyframe that starts the next segment is not its media.
+    assert segments[0].media_marks[-1] >= 2_000_000 - 1_000_000 // FPS
+
+
 def test_shutdown_seals_an_open_recording(harness_factory: type[Harness]) -> None:
     h = harness_factory()
     h.recorder.start_recording()

@@ -84,7 +84,8 @@ HOW_MEASURED = {
                 "time; CPU = time.process_time() of the whole process over the pipeline only; "
                 "median over runs (bodycam.tools.bench_pipeline); prerecord_flush_s = wall "
                 "time from the press until the ring (pipeline_prerecord_seconds of video "
-                "and audio) is muxed, encrypted, written and synced",
+                "and audio) is muxed, encrypted and written (synced but for the last "
+                "sync interval)",
     "prerecord": "fresh subprocess loads the encoded stream, a real Recorder buffers 30 s + "
                  "2 s; peak RSS = VmHWM (bodycam.tools.bench_prerecord)",
     "av_sync": "`bodycam sim` with a record-at-1.5 s / hold-to-stop scenario, exported with "

@@ -10,9 +10,10 @@ CPU time is the whole process's (all threads: the feeder is negligible next to t
 worker) between the first item and the end of the sealed recording; the realtime
 factor is media seconds over wall seconds for the same span.
 
-`prerecord_flush_s` is the wall time from the press until the ring is written and
-synced (the recorder's backlog is empty): the window in which a power cut still loses
-part of the ring, which lived in RAM only until the press.
+`prerecord_flush_s` is the wall time from the press until the ring has been muxed,
+encrypted and written (the recorder's backlog is empty; synced up to the last 0.5 s of
+media, the rest at the next sync): the window in which a power cut still loses part of
+the ring, which lived in RAM only until the press.
 """
 
 from __future__ import annotations

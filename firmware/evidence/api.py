@@ -26,7 +26,8 @@ class StorageFullError(EvidenceError):
 class StorageWriteError(EvidenceError):
     """The storage device failed a write or sync (I/O error, card removed, read-only).
 
-    Raised by begin_recording, SegmentWriter.write/close; the recorder seals what it can
+    Raised by begin_recording, SegmentWriter.write/tick/media_written/close (the syncs);
+    the recorder seals what it can
     and reports the recording as ended (RecordingSealed is always sent once started)."""
 
 
@@ -60,11 +61,14 @@ class SegmentWriter(Protocol):
         """Called at least every 100 ms: syncs to disk when due, bounds the loss window."""
 
     def media_written(self, media_end_us: int) -> None:
-        """The bytes written so far carry media up to `media_end_us` (recording time).
+        """The media handed to the muxer so far reaches `media_end_us` (recording time).
 
         Syncs to disk once a sync interval of media has been written since the last
         sync: a pre-record flush writes many seconds of media per wall-clock second, and
-        a wall-clock interval alone would leave all of it exposed to a power cut."""
+        a wall-clock interval alone would leave all of it exposed to a power cut. The
+        bytes on their way lag a little behind `media_end_us` (audio batched for 100 ms,
+        the packet the muxer's interleaver holds back, the unsealed age chunk), so the
+        media a sync covers is approximate by about that much."""
 
     def close(self, media_end_us: int) -> SegmentInfo:
         """Finish the age stream, fsync, rename to the final name, fsync the directory,

@@ -15,8 +15,8 @@ chop the audio; real discontinuities are handled explicitly:
   start, keeping timestamps strictly increasing.
 
 Chunks are collected for BATCH_US and converted/encoded together: per-chunk numpy
-conversion and fifo writes at 50 chunks/s cost as much CPU as the AAC encoding itself,
-and 100 ms is well inside the power-loss window the muxer keeps.
+conversion and encoder calls at 50 chunks/s cost as much CPU as the AAC encoding
+itself, and 100 ms is well inside the power-loss window the muxer keeps.
 
 AAC priming: the encoder's first packet has pts = first sample - 1024 (decoder delay).
 Packets keep that pts, so players that honour timestamps (all of them, for MPEG-TS)
@@ -73,7 +73,7 @@ class AacEncoder:
         self._tolerance = self._samples(JITTER_TOLERANCE_US)
         self._fill_limit = self._samples(SILENCE_FILL_LIMIT_US)
         self.end_us: int | None = None  # end of the audio handed in so far (relative)
-        # int16 interleaved PCM accepted onto the timeline but not yet in the fifo.
+        # int16 interleaved PCM accepted onto the timeline but not yet sent to the encoder.
         self._batch = self._samples(BATCH_US)
         self._pending: list[npt.NDArray[np.int16]] = []
         self._pending_samples = 0
