@@ -349,3 +349,43 @@ def test_marker_and_gap_records_out_of_range_are_failures(
     code, out = verify(capsys, str(writer.directory), "--device-key", key.public_key_b64)
     assert code == 1, out
     assert expected in out
+
+
+def test_segment_renamed_before_its_record_is_unsealed_not_tampered(
+        recording: Path, key: DeviceKey, capsys: pytest.CaptureFixture[str]) -> None:
+    """Power lost between the rename of 00001.age and its segment record: the device
+    renames first, so this is a legitimate state; it verifies as not sealed (3) until
+    the next start's recovery records the segment, after which it verifies (0)."""
+    from bodycam.firmware.evidence.recovery import recover_unfinished
+    from bodycam.firmware.evidence.verify import verify_recording
+
+    _write_lines(recording, _lines(recording)[:5])  # header, open0, close0, marker, open1
+    code, out = verify(capsys, str(recording))
+    assert code == 3, out
+    assert "00001.age: the open segment, complete and renamed" in out
+    assert len(recover_unfinished(recording.parent.parent, key, ManualClock())) == 1
+    after = verify_recording(recording, key.public_key)
+    assert after.status == "verified", after.summary()
+    assert after.segments == 2  # the recovered segment counts
+
+
+def test_a_file_that_is_not_a_log_is_a_usage_error(
+        recording: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = verify(capsys, str(recording / "00000.age"))
+    assert code == 2
+    assert "is not a manifest or audit log" in out and "give a recording directory" in out
+    notes = recording.parent / "notes.txt"
+    notes.write_text("custodian's notes\n")
+    assert verify(capsys, str(notes))[0] == 2
+    # A damaged *.jsonl stays an integrity failure, never a usage error.
+    broken = recording.parent / "audit.jsonl"
+    broken.write_text("garbage\n")
+    assert verify(capsys, str(broken))[0] == 1
+
+
+def test_pinned_key_is_named_even_without_a_manifest(
+        recording: Path, key: DeviceKey, capsys: pytest.CaptureFixture[str]) -> None:
+    (recording / "manifest.jsonl").unlink()
+    code, out = verify(capsys, str(recording), "--device-key", key.public_key_b64)
+    assert code == 1
+    assert f"device key {key.fingerprint}: pinned" in out and "None" not in out

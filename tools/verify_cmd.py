@@ -52,6 +52,20 @@ class UsageError(Exception):
     pass
 
 
+def _starts_like_a_signed_log(path: Path) -> bool:
+    """A file given by mistake (a segment, a video) is a usage error, not tampering.
+
+    Only for names other than *.jsonl (every log the camera writes is one, and a damaged
+    log must still be reported as the integrity failure it is): such a file counts as a
+    log when its first line is a JSON record carrying seq, prev or sig."""
+    with path.open("rb") as handle:
+        first = handle.readline(64 * 1024)
+    try:
+        record = json.loads(first)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return isinstance(record, dict) and bool({"seq", "prev", "sig"} & record.keys())
+
 def _pinned_key(text: str | None) -> Ed25519PublicKey | None:
     if text is None:
         return None
@@ -66,8 +80,14 @@ def _pinned_key(text: str | None) -> Ed25519PublicKey | None:
 
 def _verify(path: Path, pinned: Ed25519PublicKey | None) -> VerifyReport:
     if path.is_file():
-        return verify_recording(path, pinned) if path.name == MANIFEST_NAME \
-            else verify_log(path, pinned)
+        if path.name == MANIFEST_NAME:
+            return verify_recording(path, pinned)
+        if path.suffix != ".jsonl" and not _starts_like_a_signed_log(path):
+            raise UsageError(
+                f"{path} is not a manifest or audit log (its first line is not a signed "
+                "record); give a recording directory (evidence/<recording-id>/), its "
+                f"{MANIFEST_NAME}, an audit log file or the audit/ directory")
+        return verify_log(path, pinned)
     if not path.is_dir():
         raise UsageError(f"{path} does not exist; give a recording directory "
                          "(evidence/<recording-id>/), an audit log file or the audit/ directory")

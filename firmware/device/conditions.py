@@ -151,7 +151,7 @@ class Conditions:
             return []
         self._storage_full = True
         return [RaiseAlarm("storage_full", f"{detail}: recording stops and is refused until "
-                           "an offload frees space")]
+                           "recordings are copied off and the card cleared")]
 
 
 CLOCK_JUMP_SECONDS = 2.0  # a wall-clock step larger than this is a clock change

@@ -37,7 +37,7 @@ from bodycam.firmware.device.card_speed import (
 )
 from bodycam.firmware.evidence.agekeys import parse_recipient, recipient_fingerprint
 from bodycam.firmware.evidence.device_key import KEY_FILE_NAME, DeviceKey, DeviceKeyError
-from bodycam.firmware.evidence.storage_space import statvfs_free_bytes
+from bodycam.firmware.evidence.storage_space import FREE_SPACE_FIX, statvfs_free_bytes
 from bodycam.hal.interfaces import (
     BUTTON_NAMES,
     LED_NAMES,
@@ -347,8 +347,7 @@ def check_storage(storage: StorageConfig, load: RecordingLoad,
     if free_mb < storage.reserve_mb:
         return _fail(part, f"only {free_mb} MB free in {data}, below the "
                      f"{storage.reserve_mb} MB reserve: recording is refused",
-                     "dock the camera so finished recordings are offloaded, or fit a "
-                     "larger SD card")
+                     FREE_SPACE_FIX)
     try:  # probe files, never evidence: written, synced and removed again
         card = judge_card(data, load, probe)
     except OSError as exc:

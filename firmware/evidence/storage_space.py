@@ -20,6 +20,11 @@ __all__ = ["FreeSpace", "SpaceGuard", "statvfs_free_bytes"]
 
 FreeSpace = Callable[[Path], int]
 RECHECK_BYTES = 256 * 1024
+# The camera never deletes evidence itself (by design), and offload through the dock is
+# not built yet: space comes back only through the custodian.
+FREE_SPACE_FIX = ("hand the camera in: the evidence custodian copies its recordings off "
+                  "and clears the card (the camera never deletes evidence itself), or fit a "
+                  "larger SD card")
 RECHECK_SECONDS = 1.0
 _MB = 1024 * 1024
 
@@ -75,8 +80,8 @@ class SpaceGuard:
             raise StorageFullError(
                 f"storage full: {what} needs {nbytes} bytes but only "
                 f"{self._estimate() / _MB:.1f} MB are free in {self._path} and "
-                f"{self._reserve / _MB:.1f} MB are reserved; nothing was written. Fix: dock "
-                "the camera so finished recordings are offloaded and removed"
+                f"{self._reserve / _MB:.1f} MB are reserved; nothing was written. Fix: "
+                f"{FREE_SPACE_FIX}"
             )
 
     def consumed(self, nbytes: int) -> None:

@@ -164,9 +164,18 @@ class _Line:
         return self.record.get("event")
 
 
+def _new_report(path: Path, kind: Literal["recording", "log"],
+                pinned: Ed25519PublicKey | None) -> VerifyReport:
+    """A pinned key is named in the report even when no record could be read."""
+    report = VerifyReport(path=path, kind=kind, key_pinned=pinned is not None)
+    if pinned is not None:
+        report.key_fingerprint = fingerprint(pinned)
+    return report
+
+
 def verify_log(path: Path, pinned_key: Ed25519PublicKey | None = None) -> VerifyReport:
     """Verify one signed log file, or every ``*.jsonl`` in a directory (each its own chain)."""
-    report = VerifyReport(path=path, kind="log", key_pinned=pinned_key is not None)
+    report = _new_report(path, "log", pinned_key)
     files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
     if not files:
         report.problems.append(Problem(path.name, "no *.jsonl log file in this directory"))
@@ -178,7 +187,7 @@ def verify_log(path: Path, pinned_key: Ed25519PublicKey | None = None) -> Verify
 def verify_recording(path: Path, pinned_key: Ed25519PublicKey | None = None) -> VerifyReport:
     """Verify `evidence/<recording-id>/`: manifest chain, record order, every file."""
     directory = path.parent if path.name == MANIFEST_NAME else path
-    report = VerifyReport(path=directory, kind="recording", key_pinned=pinned_key is not None)
+    report = _new_report(directory, "recording", pinned_key)
     manifest = directory / MANIFEST_NAME
     if not manifest.is_file():
         report.problems.append(Problem(MANIFEST_NAME, "missing: the recording cannot be "
@@ -359,6 +368,8 @@ def _check_order(lines: list[_Line], directory: Path,
             report.recovered = True
             if record.get("index") == open_now:
                 open_now = None
+                if record.get("file"):
+                    report.segments += 1  # the open segment, salvaged by recovery
             if record.get("file"):
                 _expect(expected, line, fail)
         elif event == Event.SEAL:
@@ -458,14 +469,22 @@ def _check_files(directory: Path, lines: list[_Line], expected: dict[str, _Expec
         _check_file(directory, item, report, MANIFEST_NAME)
     side_files = {str(line.record.get("file")) for line in lines
                   if line.event == TORN_TAIL_EVENT}
-    open_partials = {f"{line.record.get('file')}{PARTIAL_SUFFIX}" for line in lines
-                     if line.event == Event.SEGMENT_OPEN} if not report.sealed else set()
+    # Opened but neither closed nor recovered: the segment being written, as .partial,
+    # or already renamed when power was lost before its record was written (the device
+    # renames first, so a final name never means an incomplete file).
+    unclosed = {str(line.record.get("file")) for line in lines
+                if line.event == Event.SEGMENT_OPEN} - set(expected)
     for path in sorted(directory.iterdir()):
         name = path.name
         if name == MANIFEST_NAME or name in expected or name in side_files:
             continue
-        if name in open_partials:
-            report.notes.append(f"{name}: the open segment (not verifiable until closed)")
+        if not report.sealed and name.removesuffix(PARTIAL_SUFFIX) in unclosed:
+            report.notes.append(
+                f"{name}: the open segment (not verifiable until closed)"
+                if name.endswith(PARTIAL_SUFFIX) else
+                f"{name}: the open segment, complete and renamed, but power was lost before "
+                "its record was written (not verifiable until the device's next start "
+                "records it)")
             continue
         report.problems.append(Problem(name, "not listed in the manifest (inserted, or its "
                                        "manifest record was removed)"))
