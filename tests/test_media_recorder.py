@@ -211,6 +211,32 @@ def test_camera_stall_is_noted_as_a_gap_and_audio_continues(
     assert counts["audio"] > 6 * 46  # audio kept going through the camera stall
 
 
+def test_camera_gap_lasts_until_the_first_frame_that_is_recorded(
+        harness_factory: type[Harness], tmp_path: Path) -> None:
+    """A segment cut during the stall must start on a keyframe, so the frames between
+    the camera's return (4.5 s) and the next keyframe (5.0 s) are dropped: the gap
+    record covers them instead of ending at the camera's return."""
+    h = harness_factory(stall_seconds=1.0, segment_seconds=1.5)
+    items = clip(7.0)
+    h.recorder.start_recording()
+    h.feed(between(items, 0, 2))
+    h.feed([i for i in between(items, 2, 4.5) if isinstance(i, AudioChunk)])
+    h.settle()  # the stall is noticed while the camera is away
+    h.feed(between(items, 4.5, 7))
+    h.recorder.stop_recording("done")
+    h.settle()
+    # Cut on audio during the stall, before the camera's next keyframe at 5.0 s.
+    assert 2_000_000 <= h.recording.segments[1].media_start_us < 5_000_000
+    closed = [g for g in h.recording.gaps if g[0] == "camera" and g[2] is not None]
+    assert len(closed) == 1
+    assert closed[0][1] == pytest.approx(2_000_000, abs=1)
+    assert closed[0][2] == pytest.approx(5_000_000, abs=1)  # the keyframe, not 4.5 s
+    first_video = [first_video_packet(segment_file(tmp_path, s.data, f"{n}.ts"))
+                   for n, s in enumerate(h.recording.segments)
+                   if decode_all(segment_file(tmp_path, s.data, f"{n}.ts"))["video"]]
+    assert all(keyframe for _pts, keyframe in first_video)
+
+
 def test_recording_starts_on_audio_while_the_camera_is_stalled(
         harness_factory: type[Harness], tmp_path: Path) -> None:
     h = harness_factory(stall_seconds=1.0, segment_seconds=60)

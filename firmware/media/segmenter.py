@@ -76,6 +76,9 @@ class SegmentedRecording:
         self._segment: SegmentWriter | None = None
         self._segment_start_us = 0  # relative to the origin
         self._stalled: dict[GapKind, int] = {}  # source -> gap start (camera clock)
+        # The camera is back but its frames are dropped until a keyframe (a segment was
+        # cut during the stall): the gap lasts until the first frame actually muxed.
+        self._camera_back_at: int | None = None
         self.segments: list[SegmentInfo] = []
 
     @property
@@ -100,7 +103,10 @@ class SegmentedRecording:
         if rel - self._segment_start_us >= self._segment_us and self._may_cut_at(item):
             closed = self._cut(rel)
         if isinstance(item, VideoPacket):
+            dropped = self._muxer.dropped_leading_frames
             self._muxer.add_video(item)
+            if self._camera_back_at is not None and self._muxer.dropped_leading_frames == dropped:
+                self._close_gap("camera", item.pts_us)
         else:
             self._muxer.add_audio(item)
         if self._segment is not None:
@@ -112,14 +118,27 @@ class SegmentedRecording:
 
     def source_stalled(self, kind: GapKind, since_us: int) -> None:
         """A source delivered nothing after `since_us` (camera clock)."""
+        if kind == "camera" and self._camera_back_at is not None:
+            self._camera_back_at = None  # no frame made it in between: the same gap
+            return
         self._stalled[kind] = since_us
         if self.origin_us is not None:
             self.writer.note_gap(kind, self._relative(since_us), None)
 
     def source_resumed(self, kind: GapKind, at_us: int) -> None:
+        """The source delivers again from `at_us`; for the camera the gap is closed by
+        the first frame that is muxed (see `add`), which may be a keyframe later."""
+        if kind == "camera" and kind in self._stalled and self._muxer is not None:
+            self._camera_back_at = at_us
+            return
+        self._close_gap(kind, at_us)
+
+    def _close_gap(self, kind: GapKind, end_us: int) -> None:
+        if kind == "camera":
+            self._camera_back_at = None
         since = self._stalled.pop(kind, None)
         if since is not None and self.origin_us is not None:
-            self.writer.note_gap(kind, self._relative(since), self._relative(at_us))
+            self.writer.note_gap(kind, self._relative(since), self._relative(end_us))
 
     def tick(self, now: float) -> None:
         if self._segment is not None:
