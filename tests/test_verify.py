@@ -389,3 +389,13 @@ def test_pinned_key_is_named_even_without_a_manifest(
     code, out = verify(capsys, str(recording), "--device-key", key.public_key_b64)
     assert code == 1
     assert f"device key {key.fingerprint}: pinned" in out and "None" not in out
+
+
+def test_usage_error_with_json_answers_on_stdout(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = evidence_main(["verify", str(tmp_path / "nope"), "--json"])
+    out = capsys.readouterr().out
+    assert code == 2
+    answer = json.loads(out)
+    assert answer["status"] == "usage_error" and answer["exit_code"] == 2
+    assert "does not exist" in answer["error"]

@@ -40,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
         report = _verify(path, pinned)
     except UsageError as exc:
         print(f"bodycam-evidence verify: {exc}", file=sys.stderr)
+        if args.json:  # a machine reading stdout gets an answer too
+            print(json.dumps({"status": "usage_error", "exit_code": EXIT_USAGE,
+                              "error": str(exc)}, ensure_ascii=False))
         return EXIT_USAGE
     if args.json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
