@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import shutil
+import subprocess
+from datetime import timedelta
 from pathlib import Path
 
+import av
 import pytest
 from media_fixtures import (
     AUDIO,
@@ -19,8 +25,10 @@ from media_fixtures import (
 )
 from test_evidence_support import AgeIdentity, age_identity, make_store
 
+from bodycam.firmware.evidence.age_stream import PAYLOAD_NONCE_SIZE, SEALED_CHUNK_SIZE
 from bodycam.firmware.evidence.device_key import DeviceKey
 from bodycam.firmware.evidence.recovery import recover_unfinished
+from bodycam.firmware.evidence.signed_log import utc_iso
 from bodycam.firmware.evidence.store import FileEvidenceStore
 from bodycam.firmware.media.events import RecordingStarted
 from bodycam.firmware.media.muxer import TsSegmentMuxer
@@ -119,10 +127,12 @@ def test_tampered_recording_is_refused_unless_forced(
     assert "segment 1" in notes  # the damaged chunk is named, the rest was kept
 
 
-def test_segment_cut_by_power_loss_is_salvaged_and_reported(
-        tmp_path: Path, store: FileEvidenceStore, clock: ManualClock, key: DeviceKey,
-        identity: AgeIdentity) -> None:
-    items = clip(6.0)  # the power goes 4 s into segment 1
+def record_cut_by_power_loss(store: FileEvidenceStore, clock: ManualClock) -> Path:
+    """A 6 s clip whose power goes 4 s in, during segment 1, before any recovery ran.
+
+    Returns the recording directory: 00000.age closed, 00001.age.partial holding the
+    whole chunks synced to the card, the manifest unsealed."""
+    items = clip(6.0)
     writer = store.begin_recording(wall_start=clock.wall(), clock_synchronised=True,
                                    prerecord_us=0)
     muxer = TsSegmentMuxer(VIDEO, AUDIO, items[0].pts_us)
@@ -144,7 +154,13 @@ def test_segment_cut_by_power_loss_is_salvaged_and_reported(
     assert second is not None
     clock.advance(5)
     second.tick(clock.monotonic())  # whole chunks synced to the card, then the power goes
-    del second, muxer, writer
+    return writer.directory
+
+
+def test_segment_cut_by_power_loss_is_salvaged_and_reported(
+        tmp_path: Path, store: FileEvidenceStore, clock: ManualClock, key: DeviceKey,
+        identity: AgeIdentity) -> None:
+    record_cut_by_power_loss(store, clock)
     (recovered,) = recover_unfinished(store.evidence_dir.parent, key, clock)
 
     out = tmp_path / "salvaged.mp4"
@@ -265,3 +281,164 @@ def test_first_segments_without_audio_packets_still_export_with_audio(
     assert streams["audio"]["codec_name"] == "aac"
     assert int(streams["audio"]["sample_rate"]) == AUDIO.sample_rate
     assert 2.5 < float(streams["audio"]["duration"]) < 3.5
+
+
+# ------------------------------------------------------------------ acceptance audit
+
+
+def unwritable_directory(tmp_path: Path) -> Path:
+    """A directory this user cannot create files in. root ignores permission bits, so
+    root gets /proc, where nobody can create a file."""
+    if os.geteuid() == 0:
+        return Path("/proc")
+    directory = tmp_path / "read-only"
+    directory.mkdir(mode=0o500)
+    return directory
+
+
+@pytest.mark.parametrize("where", ["missing directory", "unwritable directory",
+                                   "a directory"])
+def test_output_that_cannot_be_created_is_a_usage_error_before_verifying(
+        tmp_path: Path, recording: Path, identity: AgeIdentity, where: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    out = {"missing directory": tmp_path / "no-such-dir" / "x.mp4",
+           "unwritable directory": unwritable_directory(tmp_path) / "x.mp4",
+           "a directory": tmp_path}[where]
+    assert export(recording, identity, out) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "verification" not in err  # nothing was verified
+    assert str(out.parent if where != "a directory" else out) in err
+    assert "Fix:" in err or "give the MP4 file" in err
+
+
+def test_unrecovered_open_segment_is_included_when_forced(
+        tmp_path: Path, store: FileEvidenceStore, clock: ManualClock, key: DeviceKey,
+        identity: AgeIdentity) -> None:
+    """Exported before the camera ran its recovery: the .partial is real media."""
+    directory = record_cut_by_power_loss(store, clock)
+    partial = directory / "00001.age.partial"
+    before = sha256(partial)
+    out = tmp_path / "unrecovered.mp4"
+    assert export(directory, identity, out) == 1  # unsealed: only with --force
+
+    assert export(directory, identity, out, "--force") == 0
+    report = report_of(out)
+    notes = " ".join(report["notes"])  # type: ignore[arg-type]
+    assert re.search(r"included 00001\.age\.partial: [1-9]\d* whole chunks salvaged, "
+                     r"recording not recovered on the device", notes)
+    assert [s["file"] for s in report["segments"]] == ["00000.age", "00001.age.partial"]  # type: ignore[attr-defined]
+    assert sha256(partial) == before  # export never changes the evidence
+    frames = decode_all(out)["video"]
+
+    # the same media as an export after the device's recovery gives
+    (recovered,) = recover_unfinished(store.evidence_dir.parent, key, clock)
+    after = tmp_path / "recovered.mp4"
+    assert export(recovered.directory, identity, after) == 0
+    assert 2 * FPS < frames == decode_all(after)["video"] < 6 * FPS
+
+
+def test_complete_segment_without_its_segment_record_is_included_when_forced(
+        tmp_path: Path, recording: Path, identity: AgeIdentity) -> None:
+    """Power cut between renaming 00002.age and writing its manifest record."""
+    manifest = recording / "manifest.jsonl"
+    lines = manifest.read_bytes().splitlines(keepends=True)
+    assert b'"event":"segment"' in lines[-2] and b'"event":"seal"' in lines[-1]
+    manifest.write_bytes(b"".join(lines[:-2]))
+    out = tmp_path / "out.mp4"
+    assert export(recording, identity, out, "--force") == 0
+    notes = " ".join(report_of(out)["notes"])  # type: ignore[arg-type]
+    assert re.search(r"included 00002\.age: [1-9]\d* whole chunks salvaged, recording not "
+                     r"recovered on the device", notes)
+    assert decode_all(out)["video"] == 6 * FPS
+
+
+def test_segment_files_left_out_are_named(
+        tmp_path: Path, recording: Path, identity: AgeIdentity) -> None:
+    shutil.copyfile(recording / "00001.age", recording / "00007.age")
+    out = tmp_path / "out.mp4"
+    assert export(recording, identity, out) == 1  # a file the manifest does not name
+    assert export(recording, identity, out, "--force") == 0
+    notes = " ".join(report_of(out)["notes"])  # type: ignore[arg-type]
+    assert "not included: 00007.age (not named in the manifest" in notes
+    assert decode_all(out)["video"] == 6 * FPS
+
+
+def flip_byte_in_chunk(segment: Path, chunk: int) -> None:
+    data = bytearray(segment.read_bytes())
+    payload = data.index(b"\n", data.index(b"\n---")) + 1 + PAYLOAD_NONCE_SIZE
+    data[payload + chunk * SEALED_CHUNK_SIZE + 1000] ^= 0xFF
+    segment.write_bytes(bytes(data))
+
+
+def video_times(path: Path) -> list[float]:
+    with av.open(str(path)) as container:
+        return [float(frame.time) for frame in container.decode(video=0)]
+
+
+def test_forced_export_skips_only_the_damaged_chunk(
+        tmp_path: Path, store: FileEvidenceStore, clock: ManualClock,
+        identity: AgeIdentity) -> None:
+    """age chunks authenticate one by one: the media after a damaged chunk is kept."""
+    events = record_with_recorder(store, clock, clip(14.0), segment_seconds=7.0)
+    started = next(e for e in events if isinstance(e, RecordingStarted))
+    recording = store.evidence_dir / started.recording_id
+    segment = recording / "00000.age"
+    assert segment.stat().st_size > 2 * SEALED_CHUNK_SIZE  # chunks 0, 1 and a final one
+    flip_byte_in_chunk(segment, 1)
+    out = tmp_path / "damaged.mp4"
+    assert export(recording, identity, out) == 1  # unchanged without --force
+
+    assert export(recording, identity, out, "--force") == 0
+    report = report_of(out)
+    notes = " ".join(report["notes"])  # type: ignore[arg-type]
+    assert "segment 0 (00000.age): skipped chunk 1 (plaintext bytes 65536-131072)" in notes
+    assert "media lost in the MP4" in notes
+    (hole,) = report["output"]["holes"]  # type: ignore[index]
+    lost_from, lost_to = hole["lost_s"]["video"]
+    assert 1.0 < lost_from < lost_to < 7.0
+    times = video_times(out)
+    assert any(lost_to - 1e-3 <= t < 7.0 for t in times)  # segment 0 after the hole
+    assert not any(lost_from + 1e-3 < t < lost_to - 1e-3 for t in times)
+    assert float(probe(out)["format"]["duration"]) == pytest.approx(14.0, abs=0.1)  # type: ignore[index]
+    decoded = subprocess.run(["ffmpeg", "-v", "error", "-i", str(out), "-f", "null", "-"],
+                             capture_output=True, text=True, check=True)
+    assert decoded.stderr == ""  # no undecodable picture after the hole
+    assert measure_av_sync(out)["max_abs_ms"] < 20
+
+
+def test_report_carries_markers_and_gaps(
+        tmp_path: Path, store: FileEvidenceStore, clock: ManualClock,
+        identity: AgeIdentity) -> None:
+    items = clip(4.0)
+    start = clock.wall()
+    writer = store.begin_recording(wall_start=start, clock_synchronised=True,
+                                   prerecord_us=0)
+    muxer = TsSegmentMuxer(VIDEO, AUDIO, items[0].pts_us)
+    segment = writer.open_segment(0, start)
+    muxer.open_segment(segment.write)
+    for item in items:
+        if isinstance(item, VideoPacket):
+            muxer.add_video(item)
+        else:
+            muxer.add_audio(item)
+    muxer.finish()
+    segment.close(4_000_000)
+    writer.add_marker(1_500_000, start + timedelta(seconds=1.5))
+    writer.note_gap("microphone", 2_000_000, 2_500_000)
+    writer.note_gap("camera", 3_000_000, None)
+    writer.seal("stopped by wearer")
+
+    out = tmp_path / "timeline.mp4"
+    assert export(writer.directory, identity, out) == 0
+    report = report_of(out)
+    video_start = report["output"]["streams"]["video"]["start_s"]  # type: ignore[index]
+    (marker,) = report["markers"]  # type: ignore[misc]
+    assert marker["media_s"] == 1.5
+    assert marker["mp4_s"] == pytest.approx(1.5 + video_start, abs=1e-6)
+    assert marker["wall"] == utc_iso(start + timedelta(seconds=1.5))
+    mic, camera = report["gaps"]  # type: ignore[misc]
+    assert (mic["source"], mic["start_media_s"], mic["end_media_s"]) == ("microphone", 2.0, 2.5)
+    assert mic["start_mp4_s"] == pytest.approx(2.0 + video_start, abs=1e-6)
+    assert mic["start_wall"] == utc_iso(start + timedelta(seconds=2))
+    assert mic["end_wall"] == utc_iso(start + timedelta(seconds=2.5))
+    assert camera["end_media_s"] is None and camera["end_wall"] is None

@@ -9,14 +9,18 @@ Order of work, each step a precondition of the next:
    is the MP4 that is the purpose of the export, created readable by the custodian only,
    mode 0600, and removed again if the export fails); a segment that recovery marked as cut
    short by power loss is salvaged up to its last whole chunk, and the report says so;
+   with --force, a damaged chunk costs only itself (age chunks authenticate one by one),
+   and a recording not yet recovered on the device gives its unfinished segments too;
+   every segment file left out is named in the report;
 3. join the segments by remuxing (stream copy: the court gets the camera's own H.264 and
    AAC bits, nothing re-encoded) into an MP4 with the index at the front (+faststart);
    segment timestamps are already continuous on the recording's timeline;
 4. write OUT.report.json: verification result, SHA-256 of every input file and of the
-   output, salvage notes, tool version.
+   output, salvage notes, the recording's markers and gaps, tool version.
 
 Exit codes: 0 exported, 1 verification failure (without --force) or decryption failure,
-2 usage (bad arguments, unreadable identity, OUT already exists).
+2 usage (bad arguments, unreadable identity, OUT already exists or cannot be created),
+always before any verification or decryption.
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ import io
 import json
 import os
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +43,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from bodycam.firmware import __version__
-from bodycam.firmware.evidence.age import AgeError, PayloadError, TruncatedError, decrypt
+from bodycam.firmware.evidence.age import AgeError, HeaderError, PayloadError, decrypt
 from bodycam.firmware.evidence.agekeys import read_identity_file
 from bodycam.firmware.evidence.device_key import parse_public_key
-from bodycam.firmware.evidence.salvage import segment_files
-from bodycam.firmware.evidence.signed_log import read_records
+from bodycam.firmware.evidence.signed_log import read_records, utc_iso
 from bodycam.firmware.evidence.store import MANIFEST_NAME
 from bodycam.firmware.evidence.verify import VerifyReport, verify_recording
+from bodycam.firmware.media.muxer import TS_TIME_OFFSET_US
+from bodycam.tools.export_salvage import (
+    ChunkSalvage,
+    PlainRun,
+    SkippedChunk,
+    salvage_chunks,
+    unaccounted_files,
+)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -57,7 +69,7 @@ class ExportError(Exception):
 
 
 class UsageError(Exception):
-    pass
+    """Bad arguments: exit 2 before anything is verified or decrypted."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -99,6 +111,7 @@ class SegmentSource:
     file: str
     salvage: bool  # recovery found it cut short: decrypt up to the last whole chunk
     whole_chunks: int | None = None  # as recovery counted them (None: not salvaged)
+    unrecovered: str | None = None  # not in the manifest: why a forced export includes it
 
     @property
     def empty(self) -> bool:
@@ -115,6 +128,7 @@ class ExportJob:
     force: bool
     notes: list[str] = field(default_factory=list)
     inputs: list[dict[str, Any]] = field(default_factory=list)
+    _offset_s: float | None = None  # MP4 time minus manifest media time (None: no media)
 
     @property
     def report_path(self) -> Path:
@@ -126,9 +140,7 @@ class ExportJob:
         output: Path = args.output
         if not directory.is_dir():
             raise UsageError(f"{directory} is not a directory; give evidence/<recording-id>/")
-        for path in (output, output.with_suffix(".report.json")):
-            if path.exists():
-                raise UsageError(f"{path} already exists; choose another OUT or move it away")
+        _check_output(output)
         try:
             identities = [key for path in args.identity for key in read_identity_file(path)]
         except OSError as exc:
@@ -163,6 +175,10 @@ class ExportJob:
             raise
         self._write_report(report, summary)
 
+    def _records(self) -> list[dict[str, Any]]:
+        manifest = self.directory / MANIFEST_NAME
+        return read_records(manifest) if manifest.is_file() else []
+
     def _check_verification(self, report: VerifyReport) -> None:
         _progress(f"verification: {report.status}")
         if report.status == "failed":
@@ -184,26 +200,20 @@ class ExportJob:
             self.notes.append(f"FORCED export of an unsealed recording: {problem}")
 
     def _segment_sources(self) -> list[SegmentSource]:
-        """Segments in index order, from the manifest (the verified source of truth)."""
-        manifest = self.directory / MANIFEST_NAME
-        records = read_records(manifest) if manifest.is_file() else []
-        by_index: dict[int, SegmentSource] = {}
-        for record in records:
-            event, index, name = record.get("event"), record.get("index"), record.get("file")
-            if not isinstance(index, int) or not isinstance(name, str) or not name:
-                continue
-            if event == "segment":
-                by_index[index] = SegmentSource(index, name, salvage=False)
-            elif event == "recovery" and index not in by_index:
-                chunks = record.get("whole_chunks")
-                by_index[index] = SegmentSource(
-                    index, name, salvage=record.get("state") == "truncated",
-                    whole_chunks=chunks if isinstance(chunks, int) else None)
+        """Segments in index order: the manifest's (the verified source of truth), then,
+        with --force, the files of a recording not recovered after a power cut."""
+        records = self._records()
+        by_index = _manifest_sources(records)
         if not by_index and self.force:
             self.notes.append("no usable segment records in the manifest: exported the "
                               "segment files found in the directory")
-            by_index = {i: SegmentSource(i, name, salvage=True)
-                        for i, name in segment_files(self.directory)}
+        used = {index: source.file for index, source in by_index.items()}
+        for item in unaccounted_files(self.directory, records, used, force=self.force):
+            if item.include:
+                by_index[item.index] = SegmentSource(item.index, item.file, salvage=True,
+                                                     unrecovered=item.why)
+            else:
+                self.notes.append(f"not included: {item.file} ({item.why})")
         return [by_index[i] for i in sorted(by_index)]
 
     def _join(self, sources: Sequence[SegmentSource], out: Path) -> dict[str, Any]:
@@ -219,15 +229,9 @@ class ExportJob:
                     continue
                 entry = self._input_entry(source, path)
                 if source.empty:
-                    self.notes.append(
-                        f"segment {source.index} ({source.file}): no media survived (power "
-                        "was lost before its first whole 64 KiB chunk reached the card)")
+                    self._note_no_media(source)
                 else:
-                    plaintext = self._decrypt(source, path, entry)
-                    try:
-                        joiner.add(plaintext, source.file)
-                    except ExportError as exc:
-                        self._fail_or_note(str(exc))
+                    self._add_segment(joiner, source, self._decrypt(source, path, entry))
                 done += path.stat().st_size
                 _progress(f"segment {number}/{len(sources)} {source.file}: "
                           f"{100 * done // max(total, 1)}%")
@@ -235,7 +239,33 @@ class ExportJob:
         if summary["dropped_packets"]:
             self.notes.append(f"{summary['dropped_packets']} packet(s) overlapping the "
                               "previous segment were skipped")
+        self.notes += [hole.note() for hole in joiner.holes]
+        if joiner.cut_packets:
+            self.notes.append(f"{joiner.cut_packets} packet(s) cut off by a skipped chunk, "
+                              "and video after it up to the next keyframe (it cannot be "
+                              "decoded without the lost pictures), were left out")
+        self._offset_s = joiner.mp4_offset_s
         return summary
+
+    def _add_segment(self, joiner: _Mp4Joiner, source: SegmentSource,
+                     salvage: ChunkSalvage) -> None:
+        """Remux a segment's runs of good chunks; a hole between them is marked so the
+        joiner can measure the media it cost and restart video at a keyframe."""
+        label = f"segment {source.index} ({source.file})"
+        damaged_tail = salvage.tail is not None and not source.salvage
+        pieces = salvage.pieces
+        for number, piece in enumerate(pieces):
+            if isinstance(piece, SkippedChunk):
+                joiner.mark_hole(f"{label} chunk {piece.index}")
+                continue
+            # runs and skipped chunks alternate: a run that is not last precedes a hole
+            cut_end = number < len(pieces) - 1 or damaged_tail
+            try:
+                joiner.add(piece.data, source.file, cut_end=cut_end)
+            except ExportError as exc:
+                self._fail_or_note(str(exc))
+        if damaged_tail and salvage.tail is not None:
+            joiner.mark_hole(f"{label} chunk {salvage.tail.index}")
 
     def _declare_streams(self, joiner: _Mp4Joiner, sources: Sequence[SegmentSource]) -> None:
         """Give the MP4 every stream the recording has, before its header is written.
@@ -249,14 +279,14 @@ class ExportJob:
             path = self.directory / source.file
             if source.empty or not path.is_file():
                 continue
-            buffer = io.BytesIO()
             try:
                 with path.open("rb") as src:
-                    decrypt(self.identities, src, buffer, allow_truncated=True)
+                    salvage = salvage_chunks(self.identities, src)
             except AgeError:
-                pass  # reported with its details when the segment is joined
-            if joiner.declare(buffer.getvalue()):
-                return
+                continue  # reported with its details when the segment is joined
+            for piece in salvage.pieces:
+                if isinstance(piece, PlainRun) and joiner.declare(piece.data):
+                    return
 
     def _input_entry(self, source: SegmentSource, path: Path) -> dict[str, Any]:
         """The report's record of one input file (every one is hashed, used or not)."""
@@ -265,26 +295,72 @@ class ExportJob:
         self.inputs.append(entry)
         return entry
 
-    def _decrypt(self, source: SegmentSource, path: Path, entry: dict[str, Any]) -> bytes:
+    def _decrypt(self, source: SegmentSource, path: Path,
+                 entry: dict[str, Any]) -> ChunkSalvage:
+        """Decrypt with the conformance-tested decryptor; only a forced export of a
+        damaged file falls back to chunk-by-chunk salvage."""
         buffer = io.BytesIO()
         try:
             with path.open("rb") as src:
                 result = decrypt(self.identities, src, buffer, allow_truncated=source.salvage)
-        except (PayloadError, TruncatedError) as exc:
+        except PayloadError as exc:
             self._fail_or_note(f"segment {source.index} ({source.file}) is damaged: {exc}")
-            self.notes.append(f"segment {source.index}: kept the {buffer.tell()} verified "
-                              "bytes before the damage")
-            entry["salvaged_bytes"] = buffer.tell()
-            return buffer.getvalue()
+            return self._salvage_damaged(source, path, entry)
+        except HeaderError as exc:
+            if not source.salvage:
+                raise ExportError(f"cannot decrypt {source.file}: {exc}") from None
+            self._note_no_media(source)
+            return ChunkSalvage((), 0, final_seen=False)
         except AgeError as exc:
             raise ExportError(f"cannot decrypt {source.file}: {exc}") from None
-        if result.truncated:
+        salvage = ChunkSalvage.whole(buffer.getvalue(), result.chunks, not result.truncated)
+        if result.truncated or source.unrecovered:
             entry["salvaged_bytes"] = result.plaintext_bytes
+            self._note_salvaged(source, salvage)
+        return salvage
+
+    def _salvage_damaged(self, source: SegmentSource, path: Path,
+                         entry: dict[str, Any]) -> ChunkSalvage:
+        """Keep every chunk that authenticates; name each one that does not."""
+        try:
+            with path.open("rb") as src:
+                salvage = salvage_chunks(self.identities, src)
+        except AgeError as exc:
+            raise ExportError(f"cannot decrypt {source.file}: {exc}") from None
+        lost = list(salvage.skipped)
+        if salvage.tail is not None and not source.salvage:
+            lost.append(salvage.tail)  # a complete file's short final chunk was damaged
+        entry["salvaged_bytes"] = salvage.plaintext_bytes
+        entry["skipped_chunks"] = [{"index": c.index, "plaintext_start": c.start,
+                                    "plaintext_end": c.end} for c in lost]
+        label = f"segment {source.index} ({source.file})"
+        self.notes += [f"{label}: skipped chunk {c.index} (plaintext bytes {c.start}-{c.end}), "
+                       "which fails authentication" for c in lost]
+        self.notes.append(f"{label}: kept {salvage.chunks} authenticated chunk(s), "
+                          f"{salvage.plaintext_bytes} bytes, including every chunk after "
+                          "the damage")
+        if source.salvage or source.unrecovered:
+            self._note_salvaged(source, salvage)
+        return salvage
+
+    def _note_salvaged(self, source: SegmentSource, salvage: ChunkSalvage) -> None:
+        if source.unrecovered:
+            self.notes.append(
+                f"included {source.file}: {salvage.chunks} whole chunks salvaged, recording "
+                f"not recovered on the device ({source.unrecovered}; the signed manifest "
+                "holds no hash of it, so only age's chunk authentication vouches for it)")
+        elif not salvage.final_seen:
             self.notes.append(
                 f"segment {source.index} ({source.file}) was cut short by power loss: "
-                f"salvaged {result.chunks} whole chunk(s), {result.plaintext_bytes} bytes; "
-                "the media after that was never stored")
-        return buffer.getvalue()
+                f"salvaged {salvage.chunks} whole chunk(s), {salvage.plaintext_bytes} "
+                "bytes; the media after that was never stored")
+
+    def _note_no_media(self, source: SegmentSource) -> None:
+        what = (f"included {source.file}: 0 whole chunks salvaged, recording not recovered "
+                "on the device; " if source.unrecovered else "")
+        self.notes.append(f"{what}segment {source.index} ({source.file}): no media survived "
+                          "(power was lost before its first whole 64 KiB chunk reached the "
+                          "card)")
 
     def _fail_or_note(self, problem: str) -> None:
         if not self.force:
@@ -303,10 +379,130 @@ class ExportJob:
             "segments": self.inputs,
             "output": {"file": self.output.name, "size": self.output.stat().st_size,
                        "sha256": _sha256(self.output), **summary},
+            **_timeline(self._records(), self._offset_s),
             "notes": self.notes,
         }
         self.report_path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
                                     encoding="utf-8")
+
+
+def _manifest_sources(records: Sequence[Mapping[str, Any]]) -> dict[int, SegmentSource]:
+    """index -> source for every segment the manifest closed or recovery accounted for."""
+    by_index: dict[int, SegmentSource] = {}
+    for record in records:
+        event, index, name = record.get("event"), record.get("index"), record.get("file")
+        if not isinstance(index, int) or not isinstance(name, str) or not name:
+            continue
+        if event == "segment":
+            by_index[index] = SegmentSource(index, name, salvage=False)
+        elif event == "recovery" and index not in by_index:
+            chunks = record.get("whole_chunks")
+            by_index[index] = SegmentSource(
+                index, name, salvage=record.get("state") == "truncated",
+                whole_chunks=chunks if isinstance(chunks, int) else None)
+    return by_index
+
+
+def _check_output(output: Path) -> None:
+    """Fail as a usage error before verifying, not with a traceback after decrypting.
+
+    Permission bits alone do not say whether the directory takes new files (root ignores
+    them; a read-only or special file system refuses all the same), so a nameless
+    temporary file is really created there.
+    """
+    parent = output.parent
+    fix = "Fix: choose -o in an existing directory you can write to"
+    if output.is_dir():
+        raise UsageError(f"{output} is a directory; give the MP4 file to create in it, "
+                         f"e.g. -o {output / 'recording.mp4'}")
+    for path in (output, output.with_suffix(".report.json")):
+        if path.exists():
+            raise UsageError(f"{path} already exists; choose another OUT or move it away")
+    if not parent.is_dir():
+        raise UsageError(f"cannot create {output}: the directory {parent} does not exist. "
+                         f"{fix}, or create it first")
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot create {output}: the directory {parent} is not writable "
+                         f"({exc.strerror or exc}). {fix}") from None
+
+
+def _timeline(records: Sequence[Mapping[str, Any]],
+              offset_s: float | None) -> dict[str, list[dict[str, Any]]]:
+    """The manifest's markers and gaps, placed on the MP4's timeline for the custodian.
+
+    Media times in the manifest count from the recording's first packet; `offset_s`
+    converts them to MP4 time. A gap record has no wall time of its own, so it is
+    derived from the segment whose start it follows (each segment_open pairs a media
+    time with the wall clock).
+    """
+    anchors = sorted((r["media_start_us"], r["wall_start"]) for r in records
+                     if r.get("event") == "segment_open"
+                     and isinstance(r.get("media_start_us"), int)
+                     and isinstance(r.get("wall_start"), str))
+
+    def place(media_us: Any) -> dict[str, Any]:
+        if not isinstance(media_us, int):
+            return {"media_s": None, "mp4_s": None, "wall": None}
+        media_s = media_us / 1_000_000
+        return {"media_s": media_s,
+                "mp4_s": None if offset_s is None else round(media_s + offset_s, 6),
+                "wall": _wall_at(anchors, media_us)}
+
+    markers = [{**place(r.get("media_us")), "wall": r.get("wall")}
+               for r in records if r.get("event") == "marker"]
+    gaps = [{"source": r.get("source"),
+             **{f"start_{k}": v for k, v in place(r.get("start_us")).items()},
+             **{f"end_{k}": v for k, v in place(r.get("end_us")).items()}}
+            for r in records if r.get("event") == "gap"]
+    return {"markers": markers, "gaps": gaps}
+
+
+def _wall_at(anchors: Sequence[tuple[int, str]], media_us: int) -> str | None:
+    """Wall time of a media time, from the last segment start at or before it."""
+    before = [a for a in anchors if a[0] <= media_us]
+    if not before:
+        return None
+    start_us, wall = before[-1]
+    try:
+        moment = datetime.fromisoformat(wall)
+    except ValueError:
+        return None
+    return utc_iso(moment + timedelta(microseconds=media_us - start_us))
+
+
+@dataclass
+class _Hole:
+    """Chunks that failed authentication, and the media time they cost in the MP4."""
+
+    label: str
+    before: dict[str, float]  # stream kind -> end of its last packet before the hole
+    after: dict[str, float] = field(default_factory=dict)  # -> start of its next packet
+
+    def note(self) -> str:
+        spans = [f"{kind} {self._edge(self.before, kind, 'the start')} to "
+                 f"{self._edge(self.after, kind, 'the end')}" for kind in self._kinds()]
+        return (f"{self.label}: media lost in the MP4 (stream copy keeps the hole): "
+                + (", ".join(spans) or "none measurable"))
+
+    def to_json(self) -> dict[str, Any]:
+        """Seconds of MP4 time per stream; None: the hole reaches its start or end."""
+        return {"chunk": self.label, "lost_s": {
+            kind: [_rounded(self.before.get(kind)), _rounded(self.after.get(kind))]
+            for kind in self._kinds()}}
+
+    def _kinds(self) -> list[str]:
+        return sorted(set(self.before) | set(self.after))
+
+    @staticmethod
+    def _edge(times: Mapping[str, float], kind: str, missing: str) -> str:
+        return f"{times[kind]:.3f} s" if kind in times else missing
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 6)
 
 
 class _Mp4Joiner:
@@ -325,7 +521,25 @@ class _Mp4Joiner:
         self._base: float | None = None  # seconds subtracted from every timestamp
         self._last_dts: dict[str, int] = {}
         self._first_end: dict[str, tuple[float, float]] = {}
+        self._need_keyframe = False
         self.dropped = 0
+        self.cut_packets = 0  # left out at a hole: cut short, or undecodable video after it
+        self.holes: list[_Hole] = []
+
+    @property
+    def mp4_offset_s(self) -> float | None:
+        """MP4 time minus the manifest's media time (the TS carries a fixed offset)."""
+        return None if self._base is None else TS_TIME_OFFSET_US / 1_000_000 - self._base
+
+    def mark_hole(self, label: str) -> None:
+        """Plaintext is missing here: measure the media lost, restart video at a keyframe.
+
+        Consecutive failed chunks are one hole (nothing was muxed between them)."""
+        self._need_keyframe = True
+        if self.holes and not self.holes[-1].after:
+            self.holes[-1].label += f", chunk {label.rsplit(' ', 1)[-1]}"
+            return
+        self.holes.append(_Hole(label, {k: v[1] for k, v in self._first_end.items()}))
 
     def __enter__(self) -> _Mp4Joiner:
         return self
@@ -350,11 +564,15 @@ class _Mp4Joiner:
         except av.error.FFmpegError:
             return False
 
-    def add(self, ts: bytes, label: str) -> None:
+    def add(self, ts: bytes, label: str, *, cut_end: bool = False) -> None:
+        """Remux one run of MPEG-TS; `cut_end`: a skipped chunk follows, which cut the
+        run at an arbitrary byte, so each stream's last packet may be incomplete."""
         try:
             with av.open(io.BytesIO(ts), "r", format="mpegts") as segment:
                 streams = [s for s in segment.streams if s.type in ("video", "audio")]
                 packets = [p for p in segment.demux(streams) if p.dts is not None and p.size]
+                if cut_end:
+                    packets = self._without_last_of_each_stream(packets)
                 if self._base is None and packets:
                     # audio priming starts before the first picture: the earliest
                     # packet of the recording, whatever its stream, becomes time zero
@@ -364,11 +582,22 @@ class _Mp4Joiner:
         except av.error.FFmpegError as exc:
             raise ExportError(f"{label} holds no readable MPEG-TS ({exc})") from None
 
+    def _without_last_of_each_stream(self, packets: list[Any]) -> list[Any]:
+        """The TS demuxer emits a PES cut by the end of the data as if it were whole."""
+        last = {p.stream.type: i for i, p in enumerate(packets)}
+        self.cut_packets += len(last)
+        return [p for i, p in enumerate(packets) if i not in last.values()]
+
     def _mux(self, packet: Any) -> None:
         kind = packet.stream.type
         out = self._streams.get(kind)
         if out is None or self._base is None:
             return  # a stream type the first segment did not have
+        if kind == "video" and self._need_keyframe:
+            if not packet.is_keyframe:
+                self.cut_packets += 1  # predicted from pictures lost in the hole
+                return
+            self._need_keyframe = False
         tb = packet.time_base
         shift = round(self._base / tb)
         packet.dts -= shift
@@ -381,6 +610,8 @@ class _Mp4Joiner:
         pts = packet.pts if packet.pts is not None else packet.dts
         start = self._first_end[kind][0] if kind in self._first_end else float(pts * tb)
         self._first_end[kind] = (start, float((pts + (packet.duration or 0)) * tb))
+        for hole in self.holes:
+            hole.after.setdefault(kind, float(pts * tb))
         packet.stream = out
         self._container.mux(packet)
 
@@ -391,6 +622,7 @@ class _Mp4Joiner:
                                "end_s": round(self._first_end[kind][1], 6)}
                         for kind in self._streams if kind in self._first_end},
             "dropped_packets": self.dropped,
+            "holes": [hole.to_json() for hole in self.holes],
         }
 
 

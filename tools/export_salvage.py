@@ -1,0 +1,260 @@
+"""What a forced export can still rescue from damaged or unrecovered evidence.
+
+Per-chunk decryption: `age.decrypt` stops at the first chunk that fails, as `age -d`
+does, which is right for normal use. But age STREAM chunks are sealed independently
+(chunk i under nonce counter i, the last one with the final flag), so one damaged chunk
+does not make the chunks after it any less authentic. A forced export of damaged
+evidence must keep all of them and say exactly where the hole is; this module finds the
+runs of consecutive good chunks and the chunks between them that failed. Only
+authenticated plaintext is ever returned.
+
+Unaccounted files: a recording exported before the camera ran its power-loss recovery
+still holds the segment that was open at the cut (``NNNNN.age.partial``) or one that was
+closed just before its manifest record could be written. They are real media, so a
+forced export includes them (and says so); any other segment file the manifest does not
+name is left out, and named, because nothing may be dropped silently.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Final
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+from bodycam.firmware.evidence.age_errors import HeaderError, HmacError, NoIdentityMatch
+from bodycam.firmware.evidence.age_header import Header, header_mac, read_header
+from bodycam.firmware.evidence.age_stream import (
+    CHUNK_SIZE,
+    PAYLOAD_NONCE_SIZE,
+    SEALED_CHUNK_SIZE,
+    TAG_SIZE,
+    chunk_nonce,
+    payload_aead,
+)
+from bodycam.firmware.evidence.age_x25519 import unwrap
+from bodycam.firmware.evidence.salvage import TRUNCATED_SUFFIX, segment_files
+from bodycam.firmware.evidence.segment_file import PARTIAL_SUFFIX
+
+__all__ = [
+    "ChunkSalvage",
+    "Piece",
+    "PlainRun",
+    "SkippedChunk",
+    "UnaccountedFile",
+    "salvage_chunks",
+    "unaccounted_files",
+]
+
+
+@dataclass(frozen=True)
+class PlainRun:
+    """Consecutive authenticated chunks: their plaintext and where it starts."""
+
+    offset: int  # plaintext byte offset of the run's first chunk in the whole file
+    first_chunk: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class SkippedChunk:
+    """A chunk that failed authentication: its plaintext is lost."""
+
+    index: int
+    start: int  # plaintext byte range [start, end) the chunk would have held
+    end: int
+
+
+Piece = PlainRun | SkippedChunk
+
+
+@dataclass(frozen=True)
+class ChunkSalvage:
+    """What survived of one age file, in file order."""
+
+    pieces: tuple[Piece, ...]  # runs of good chunks and the failed chunks between them
+    chunks: int  # chunks that authenticated
+    final_seen: bool  # the final chunk authenticated; False: the file ends early
+    tail: SkippedChunk | None = None  # a short last piece that does not authenticate
+
+    @property
+    def skipped(self) -> tuple[SkippedChunk, ...]:
+        return tuple(p for p in self.pieces if isinstance(p, SkippedChunk))
+
+    @property
+    def plaintext_bytes(self) -> int:
+        return sum(len(p.data) for p in self.pieces if isinstance(p, PlainRun))
+
+    @classmethod
+    def whole(cls, plaintext: bytes, chunks: int, final_seen: bool) -> ChunkSalvage:
+        """A file that decrypted without a hole (possibly ending early)."""
+        return cls((PlainRun(0, 0, plaintext),) if plaintext else (), chunks, final_seen)
+
+
+def salvage_chunks(identities: Sequence[X25519PrivateKey], src: BinaryIO) -> ChunkSalvage:
+    """Decrypt `src` chunk by chunk, skipping (not stopping at) chunks that fail.
+
+    Header failures still raise (HeaderError, NoIdentityMatch, HmacError): without a
+    verified header no chunk can be trusted. A short last piece that does not
+    authenticate is a cut (power loss) or a damaged final chunk; only the caller knows
+    which, so it is returned as `tail`, not among the skipped chunks.
+    """
+    aead = _payload_aead(identities, src)
+    collector = _Collector()
+    index = 0
+    while piece := _read_piece(src):
+        plaintext, final = _open_chunk(aead, index, piece)
+        if plaintext is not None:
+            collector.keep(index, plaintext, final)
+        elif len(piece) < SEALED_CHUNK_SIZE:
+            collector.tail = SkippedChunk(index, index * CHUNK_SIZE,
+                                          index * CHUNK_SIZE + max(0, len(piece) - TAG_SIZE))
+        else:
+            collector.skip(index)
+        index += 1
+    return collector.result()
+
+
+def _payload_aead(identities: Sequence[X25519PrivateKey], src: BinaryIO) -> ChaCha20Poly1305:
+    """The payload cipher, after the header MAC proved the file key (as age.decrypt)."""
+    header = read_header(src)
+    file_key = _file_key(header, identities)
+    if not hmac.compare_digest(header_mac(file_key, header.mac_input), header.mac):
+        raise HmacError("the header MAC does not verify: the file header was altered")
+    nonce = src.read(PAYLOAD_NONCE_SIZE)
+    if len(nonce) != PAYLOAD_NONCE_SIZE:
+        raise HeaderError("the file ends before the payload nonce: nothing was encrypted in it")
+    return payload_aead(file_key, nonce)
+
+
+def _file_key(header: Header, identities: Sequence[X25519PrivateKey]) -> bytes:
+    for identity in identities:
+        for stanza in header.stanzas:
+            file_key = unwrap(stanza, identity)
+            if file_key is not None:
+                return file_key
+    raise NoIdentityMatch(f"no given identity ({len(identities)} tried) is a recipient of "
+                          "this file; use the agency identity file the camera was "
+                          "provisioned with")
+
+
+def _read_piece(src: BinaryIO) -> bytes:
+    """One sealed chunk's worth of bytes; shorter only at end of file (pipes read short)."""
+    piece = b""
+    while len(piece) < SEALED_CHUNK_SIZE:
+        more = src.read(SEALED_CHUNK_SIZE - len(piece))
+        if not more:
+            break
+        piece += more
+    return piece
+
+
+def _open_chunk(aead: ChaCha20Poly1305, index: int, piece: bytes) -> tuple[bytes | None, bool]:
+    """(plaintext, final) of chunk `index`; (None, False) when it does not authenticate.
+
+    A full-size piece may be a middle chunk or a full final chunk; a short one can only
+    be the final chunk.
+    """
+    if len(piece) < TAG_SIZE:
+        return None, False
+    flags = (False, True) if len(piece) == SEALED_CHUNK_SIZE else (True,)
+    for final in flags:
+        try:
+            return aead.decrypt(chunk_nonce(index, final), piece, None), final
+        except InvalidTag:
+            continue
+    return None, False
+
+
+class _Collector:
+    """Groups authenticated chunks into runs and records the holes between them."""
+
+    def __init__(self) -> None:
+        self.pieces: list[Piece] = []
+        self.chunks = 0
+        self.final_seen = False
+        self.tail: SkippedChunk | None = None
+        self._pending: list[bytes] = []
+        self._first = 0
+
+    def keep(self, index: int, plaintext: bytes, final: bool) -> None:
+        if not self._pending:
+            self._first = index
+        self._pending.append(plaintext)
+        self.chunks += 1
+        self.final_seen = self.final_seen or final
+
+    def skip(self, index: int) -> None:
+        self._close_run()
+        self.pieces.append(SkippedChunk(index, index * CHUNK_SIZE, (index + 1) * CHUNK_SIZE))
+
+    def result(self) -> ChunkSalvage:
+        self._close_run()
+        return ChunkSalvage(tuple(self.pieces), self.chunks, self.final_seen, self.tail)
+
+    def _close_run(self) -> None:
+        if self._pending:
+            self.pieces.append(PlainRun(self._first * CHUNK_SIZE, self._first,
+                                      b"".join(self._pending)))
+            self._pending = []
+
+
+# ------------------------------------------------------------------ unaccounted files
+
+
+@dataclass(frozen=True)
+class UnaccountedFile:
+    """A segment file the manifest does not account for, and what export does with it."""
+
+    index: int
+    file: str
+    include: bool
+    why: str  # for the report's notes
+
+
+_INCLUDED_BECAUSE: Final = {
+    PARTIAL_SUFFIX: "it was being written when the power was cut",
+    TRUNCATED_SUFFIX: "recovery renamed it but its recovery record was never written",
+    ".age": "it is complete, but the power was cut before its segment record was written",
+}
+
+
+def unaccounted_files(directory: Path, records: Sequence[Mapping[str, Any]],
+                      used: Mapping[int, str], *, force: bool) -> list[UnaccountedFile]:
+    """Every segment-like file in `directory` that `used` (index -> file) leaves out.
+
+    Nothing may be dropped silently: each file comes back either to be included (with
+    --force, a segment the manifest opened but never closed, i.e. a recording that was
+    not recovered after a power cut) or with the reason it is left out.
+    """
+    opened = {r.get("index") for r in records if r.get("event") == "segment_open"}
+    no_segment_records = not opened and not used
+    taken = dict(used)
+    found: list[UnaccountedFile] = []
+    for index, name in segment_files(directory):
+        if name in used.values():
+            continue
+        if index in taken:
+            why = f"segment {index} is exported from {taken[index]}"
+        elif not force:
+            why = "the manifest has no segment record for it; --force would consider it"
+        elif index in opened or no_segment_records:
+            taken[index] = name
+            why = _included_because(name) if index in opened else \
+                "the manifest names no segment at all, so every segment file is exported"
+            found.append(UnaccountedFile(index, name, True, why))
+            continue
+        else:
+            why = "not named in the manifest (inserted, or its manifest record was removed)"
+        found.append(UnaccountedFile(index, name, False, why))
+    return found
+
+
+def _included_because(name: str) -> str:
+    suffix = next(s for s in (PARTIAL_SUFFIX, TRUNCATED_SUFFIX, ".age") if name.endswith(s))
+    return _INCLUDED_BECAUSE[suffix]
