@@ -26,6 +26,7 @@ from media_fixtures import (
 from test_evidence_support import AgeIdentity, age_identity, make_store
 
 from bodycam.firmware.evidence.age_stream import PAYLOAD_NONCE_SIZE, SEALED_CHUNK_SIZE
+from bodycam.firmware.evidence.api import SegmentWriter
 from bodycam.firmware.evidence.device_key import DeviceKey
 from bodycam.firmware.evidence.recovery import recover_unfinished
 from bodycam.firmware.evidence.signed_log import utc_iso
@@ -33,6 +34,7 @@ from bodycam.firmware.evidence.store import FileEvidenceStore
 from bodycam.firmware.media.events import RecordingStarted
 from bodycam.firmware.media.muxer import TsSegmentMuxer
 from bodycam.hal.clocks import ManualClock
+from bodycam.hal.interfaces import AudioChunk
 from bodycam.tools.avsync import measure_av_sync
 from bodycam.tools.evidence_cli import main
 
@@ -235,16 +237,7 @@ def test_segment_cut_before_its_first_whole_chunk_is_a_note_not_a_failure(
     items = clip(2.0)
     writer = store.begin_recording(wall_start=clock.wall(), clock_synchronised=True,
                                    prerecord_us=0)
-    muxer = TsSegmentMuxer(VIDEO, AUDIO, items[0].pts_us)
-    first = writer.open_segment(0, clock.wall())
-    muxer.open_segment(first.write)
-    for item in items:
-        if isinstance(item, VideoPacket):
-            muxer.add_video(item)
-        else:
-            muxer.add_audio(item)
-    muxer.finish()
-    first.close(2_000_000)
+    _mux_segment(writer.open_segment(0, clock.wall()), items).close(2_000_000)
     writer.open_segment(2_000_000, clock.wall())  # header and nonce written, then the cut
     partial = writer.directory / "00001.age.partial"
     if cut is not None:
@@ -413,16 +406,7 @@ def test_report_carries_markers_and_gaps(
     start = clock.wall()
     writer = store.begin_recording(wall_start=start, clock_synchronised=True,
                                    prerecord_us=0)
-    muxer = TsSegmentMuxer(VIDEO, AUDIO, items[0].pts_us)
-    segment = writer.open_segment(0, start)
-    muxer.open_segment(segment.write)
-    for item in items:
-        if isinstance(item, VideoPacket):
-            muxer.add_video(item)
-        else:
-            muxer.add_audio(item)
-    muxer.finish()
-    segment.close(4_000_000)
+    _mux_segment(writer.open_segment(0, start), items).close(4_000_000)
     writer.add_marker(1_500_000, start + timedelta(seconds=1.5))
     writer.note_gap("microphone", 2_000_000, 2_500_000)
     writer.note_gap("camera", 3_000_000, None)
@@ -442,3 +426,17 @@ def test_report_carries_markers_and_gaps(
     assert mic["start_wall"] == utc_iso(start + timedelta(seconds=2))
     assert mic["end_wall"] == utc_iso(start + timedelta(seconds=2.5))
     assert camera["end_media_s"] is None and camera["end_wall"] is None
+
+
+def _mux_segment(segment: SegmentWriter, items: list[VideoPacket | AudioChunk]
+                 ) -> SegmentWriter:
+    """`items` muxed into the open `segment` (one TS container); returns it, still open."""
+    muxer = TsSegmentMuxer(VIDEO, AUDIO, items[0].pts_us)
+    muxer.open_segment(segment.write)
+    for item in items:
+        if isinstance(item, VideoPacket):
+            muxer.add_video(item)
+        else:
+            muxer.add_audio(item)
+    muxer.finish()
+    return segment

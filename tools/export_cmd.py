@@ -34,11 +34,10 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import av
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
@@ -46,10 +45,10 @@ from bodycam.firmware import __version__
 from bodycam.firmware.evidence.age import AgeError, HeaderError, PayloadError, decrypt
 from bodycam.firmware.evidence.agekeys import read_identity_file
 from bodycam.firmware.evidence.device_key import parse_public_key
-from bodycam.firmware.evidence.signed_log import read_records, utc_iso
+from bodycam.firmware.evidence.signed_log import read_records
 from bodycam.firmware.evidence.store import MANIFEST_NAME
 from bodycam.firmware.evidence.verify import VerifyReport, verify_recording
-from bodycam.firmware.media.muxer import TS_TIME_OFFSET_US
+from bodycam.tools.export_mp4 import Mp4Joiner, UnreadableSegmentError
 from bodycam.tools.export_salvage import (
     ChunkSalvage,
     PlainRun,
@@ -57,6 +56,7 @@ from bodycam.tools.export_salvage import (
     salvage_chunks,
     unaccounted_files,
 )
+from bodycam.tools.export_timeline import recording_timeline
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         job.run()
-    except ExportError as exc:
+    except (ExportError, UnreadableSegmentError) as exc:
         print(f"{TOOL}: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     print(f"exported {job.output} ({job.report_path.name})", file=sys.stderr)
@@ -220,7 +220,7 @@ class ExportJob:
         total = sum((self.directory / s.file).stat().st_size for s in sources
                     if (self.directory / s.file).is_file())
         done = 0
-        with _Mp4Joiner(out) as joiner:
+        with Mp4Joiner(out) as joiner:
             self._declare_streams(joiner, sources)
             for number, source in enumerate(sources, 1):
                 path = self.directory / source.file
@@ -247,7 +247,7 @@ class ExportJob:
         self._offset_s = joiner.mp4_offset_s
         return summary
 
-    def _add_segment(self, joiner: _Mp4Joiner, source: SegmentSource,
+    def _add_segment(self, joiner: Mp4Joiner, source: SegmentSource,
                      salvage: ChunkSalvage) -> None:
         """Remux a segment's runs of good chunks; a hole between them is marked so the
         joiner can measure the media it cost and restart video at a keyframe."""
@@ -267,7 +267,7 @@ class ExportJob:
         if damaged_tail and salvage.tail is not None:
             joiner.mark_hole(f"{label} chunk {salvage.tail.index}")
 
-    def _declare_streams(self, joiner: _Mp4Joiner, sources: Sequence[SegmentSource]) -> None:
+    def _declare_streams(self, joiner: Mp4Joiner, sources: Sequence[SegmentSource]) -> None:
         """Give the MP4 every stream the recording has, before its header is written.
 
         A segment can declare a stream without holding any of its packets (audio is not
@@ -379,7 +379,7 @@ class ExportJob:
             "segments": self.inputs,
             "output": {"file": self.output.name, "size": self.output.stat().st_size,
                        "sha256": _sha256(self.output), **summary},
-            **_timeline(self._records(), self._offset_s),
+            **recording_timeline(self._records(), self._offset_s),
             "notes": self.notes,
         }
         self.report_path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
@@ -427,203 +427,6 @@ def _check_output(output: Path) -> None:
     except OSError as exc:
         raise UsageError(f"cannot create {output}: the directory {parent} is not writable "
                          f"({exc.strerror or exc}). {fix}") from None
-
-
-def _timeline(records: Sequence[Mapping[str, Any]],
-              offset_s: float | None) -> dict[str, list[dict[str, Any]]]:
-    """The manifest's markers and gaps, placed on the MP4's timeline for the custodian.
-
-    Media times in the manifest count from the recording's first packet; `offset_s`
-    converts them to MP4 time. A gap record has no wall time of its own, so it is
-    derived from the segment whose start it follows (each segment_open pairs a media
-    time with the wall clock).
-    """
-    anchors = sorted((r["media_start_us"], r["wall_start"]) for r in records
-                     if r.get("event") == "segment_open"
-                     and isinstance(r.get("media_start_us"), int)
-                     and isinstance(r.get("wall_start"), str))
-
-    def place(media_us: Any) -> dict[str, Any]:
-        if not isinstance(media_us, int):
-            return {"media_s": None, "mp4_s": None, "wall": None}
-        media_s = media_us / 1_000_000
-        return {"media_s": media_s,
-                "mp4_s": None if offset_s is None else round(media_s + offset_s, 6),
-                "wall": _wall_at(anchors, media_us)}
-
-    markers = [{**place(r.get("media_us")), "wall": r.get("wall")}
-               for r in records if r.get("event") == "marker"]
-    gaps = [{"source": r.get("source"),
-             **{f"start_{k}": v for k, v in place(r.get("start_us")).items()},
-             **{f"end_{k}": v for k, v in place(r.get("end_us")).items()}}
-            for r in records if r.get("event") == "gap"]
-    return {"markers": markers, "gaps": gaps}
-
-
-def _wall_at(anchors: Sequence[tuple[int, str]], media_us: int) -> str | None:
-    """Wall time of a media time, from the last segment start at or before it."""
-    before = [a for a in anchors if a[0] <= media_us]
-    if not before:
-        return None
-    start_us, wall = before[-1]
-    try:
-        moment = datetime.fromisoformat(wall)
-    except ValueError:
-        return None
-    return utc_iso(moment + timedelta(microseconds=media_us - start_us))
-
-
-@dataclass
-class _Hole:
-    """Chunks that failed authentication, and the media time they cost in the MP4."""
-
-    label: str
-    before: dict[str, float]  # stream kind -> end of its last packet before the hole
-    after: dict[str, float] = field(default_factory=dict)  # -> start of its next packet
-
-    def note(self) -> str:
-        spans = [f"{kind} {self._edge(self.before, kind, 'the start')} to "
-                 f"{self._edge(self.after, kind, 'the end')}" for kind in self._kinds()]
-        return (f"{self.label}: media lost in the MP4 (stream copy keeps the hole): "
-                + (", ".join(spans) or "none measurable"))
-
-    def to_json(self) -> dict[str, Any]:
-        """Seconds of MP4 time per stream; None: the hole reaches its start or end."""
-        return {"chunk": self.label, "lost_s": {
-            kind: [_rounded(self.before.get(kind)), _rounded(self.after.get(kind))]
-            for kind in self._kinds()}}
-
-    def _kinds(self) -> list[str]:
-        return sorted(set(self.before) | set(self.after))
-
-    @staticmethod
-    def _edge(times: Mapping[str, float], kind: str, missing: str) -> str:
-        return f"{times[kind]:.3f} s" if kind in times else missing
-
-
-def _rounded(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds, 6)
-
-
-class _Mp4Joiner:
-    """Remuxes consecutive MPEG-TS segments into one MP4 (stream copy, no re-encode).
-
-    Timestamps are kept as the camera wrote them (one timeline across segments), shifted
-    so the MP4 starts at zero; a packet that would go backwards (overlap at a segment
-    boundary) is skipped and counted.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._container: Any = av.open(str(path), "w", format="mp4",
-                                       options={"movflags": "+faststart"})
-        self._streams: dict[str, Any] = {}
-        self._codecs: dict[str, str] = {}
-        self._base: float | None = None  # seconds subtracted from every timestamp
-        self._last_dts: dict[str, int] = {}
-        self._first_end: dict[str, tuple[float, float]] = {}
-        self._need_keyframe = False
-        self.dropped = 0
-        self.cut_packets = 0  # left out at a hole: cut short, or undecodable video after it
-        self.holes: list[_Hole] = []
-
-    @property
-    def mp4_offset_s(self) -> float | None:
-        """MP4 time minus the manifest's media time (the TS carries a fixed offset)."""
-        return None if self._base is None else TS_TIME_OFFSET_US / 1_000_000 - self._base
-
-    def mark_hole(self, label: str) -> None:
-        """Plaintext is missing here: measure the media lost, restart video at a keyframe.
-
-        Consecutive failed chunks are one hole (nothing was muxed between them)."""
-        self._need_keyframe = True
-        if self.holes and not self.holes[-1].after:
-            self.holes[-1].label += f", chunk {label.rsplit(' ', 1)[-1]}"
-            return
-        self.holes.append(_Hole(label, {k: v[1] for k, v in self._first_end.items()}))
-
-    def __enter__(self) -> _Mp4Joiner:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._container.close()
-
-    def declare(self, ts: bytes) -> bool:
-        """Add output streams for the stream types that have packets in `ts`.
-
-        Returns True once every stream type `ts` declares has an output stream."""
-        try:
-            with av.open(io.BytesIO(ts), "r", format="mpegts") as segment:
-                streams = [s for s in segment.streams if s.type in ("video", "audio")]
-                with_packets = {p.stream.type for p in segment.demux(streams) if p.size}
-                for stream in streams:
-                    if stream.type in with_packets and stream.type not in self._streams:
-                        self._streams[stream.type] = \
-                            self._container.add_stream_from_template(stream)
-                        self._codecs[stream.type] = stream.codec_context.name
-                return all(s.type in self._streams for s in streams)
-        except av.error.FFmpegError:
-            return False
-
-    def add(self, ts: bytes, label: str, *, cut_end: bool = False) -> None:
-        """Remux one run of MPEG-TS; `cut_end`: a skipped chunk follows, which cut the
-        run at an arbitrary byte, so each stream's last packet may be incomplete."""
-        try:
-            with av.open(io.BytesIO(ts), "r", format="mpegts") as segment:
-                streams = [s for s in segment.streams if s.type in ("video", "audio")]
-                packets = [p for p in segment.demux(streams) if p.dts is not None and p.size]
-                if cut_end:
-                    packets = self._without_last_of_each_stream(packets)
-                if self._base is None and packets:
-                    # audio priming starts before the first picture: the earliest
-                    # packet of the recording, whatever its stream, becomes time zero
-                    self._base = min(float((p.dts or 0) * p.time_base) for p in packets)
-                for packet in packets:
-                    self._mux(packet)
-        except av.error.FFmpegError as exc:
-            raise ExportError(f"{label} holds no readable MPEG-TS ({exc})") from None
-
-    def _without_last_of_each_stream(self, packets: list[Any]) -> list[Any]:
-        """The TS demuxer emits a PES cut by the end of the data as if it were whole."""
-        last = {p.stream.type: i for i, p in enumerate(packets)}
-        self.cut_packets += len(last)
-        return [p for i, p in enumerate(packets) if i not in last.values()]
-
-    def _mux(self, packet: Any) -> None:
-        kind = packet.stream.type
-        out = self._streams.get(kind)
-        if out is None or self._base is None:
-            return  # a stream type the first segment did not have
-        if kind == "video" and self._need_keyframe:
-            if not packet.is_keyframe:
-                self.cut_packets += 1  # predicted from pictures lost in the hole
-                return
-            self._need_keyframe = False
-        tb = packet.time_base
-        shift = round(self._base / tb)
-        packet.dts -= shift
-        if packet.pts is not None:
-            packet.pts -= shift
-        if kind in self._last_dts and packet.dts <= self._last_dts[kind]:
-            self.dropped += 1
-            return
-        self._last_dts[kind] = packet.dts
-        pts = packet.pts if packet.pts is not None else packet.dts
-        start = self._first_end[kind][0] if kind in self._first_end else float(pts * tb)
-        self._first_end[kind] = (start, float((pts + (packet.duration or 0)) * tb))
-        for hole in self.holes:
-            hole.after.setdefault(kind, float(pts * tb))
-        packet.stream = out
-        self._container.mux(packet)
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "streams": {kind: {"codec": self._codecs[kind],
-                               "start_s": round(self._first_end[kind][0], 6),
-                               "end_s": round(self._first_end[kind][1], 6)}
-                        for kind in self._streams if kind in self._first_end},
-            "dropped_packets": self.dropped,
-            "holes": [hole.to_json() for hole in self.holes],
-        }
 
 
 def _create_private(path: Path) -> None:

@@ -17,7 +17,6 @@ name is left out, and named, because nothing may be dropped silently.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,17 +26,14 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from bodycam.firmware.evidence.age_errors import HeaderError, HmacError, NoIdentityMatch
-from bodycam.firmware.evidence.age_header import Header, header_mac, read_header
+from bodycam.firmware.evidence.age import open_payload
 from bodycam.firmware.evidence.age_stream import (
     CHUNK_SIZE,
-    PAYLOAD_NONCE_SIZE,
     SEALED_CHUNK_SIZE,
     TAG_SIZE,
     chunk_nonce,
     payload_aead,
 )
-from bodycam.firmware.evidence.age_x25519 import unwrap
 from bodycam.firmware.evidence.salvage import TRUNCATED_SUFFIX, segment_files
 from bodycam.firmware.evidence.segment_file import PARTIAL_SUFFIX
 
@@ -121,26 +117,8 @@ def salvage_chunks(identities: Sequence[X25519PrivateKey], src: BinaryIO) -> Chu
 
 
 def _payload_aead(identities: Sequence[X25519PrivateKey], src: BinaryIO) -> ChaCha20Poly1305:
-    """The payload cipher, after the header MAC proved the file key (as age.decrypt)."""
-    header = read_header(src)
-    file_key = _file_key(header, identities)
-    if not hmac.compare_digest(header_mac(file_key, header.mac_input), header.mac):
-        raise HmacError("the header MAC does not verify: the file header was altered")
-    nonce = src.read(PAYLOAD_NONCE_SIZE)
-    if len(nonce) != PAYLOAD_NONCE_SIZE:
-        raise HeaderError("the file ends before the payload nonce: nothing was encrypted in it")
-    return payload_aead(file_key, nonce)
-
-
-def _file_key(header: Header, identities: Sequence[X25519PrivateKey]) -> bytes:
-    for identity in identities:
-        for stanza in header.stanzas:
-            file_key = unwrap(stanza, identity)
-            if file_key is not None:
-                return file_key
-    raise NoIdentityMatch(f"no given identity ({len(identities)} tried) is a recipient of "
-                          "this file; use the agency identity file the camera was "
-                          "provisioned with")
+    """The payload cipher, once the header proved the file key (age.open_payload)."""
+    return payload_aead(*open_payload(identities, src))
 
 
 def _read_piece(src: BinaryIO) -> bytes:

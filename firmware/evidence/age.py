@@ -168,6 +168,16 @@ def decrypt(identities: Sequence[X25519PrivateKey], src: BinaryIO, dst: Sink | B
     TruncatedError; a damaged full-size chunk is still a PayloadError.
     """
     write = _sink_of(dst)
+    file_key, nonce = open_payload(identities, src)
+    return _PayloadReader(file_key, nonce, src, write).run(allow_truncated)
+
+
+def open_payload(identities: Sequence[X25519PrivateKey], src: BinaryIO) -> tuple[bytes, bytes]:
+    """Read and authenticate the header; returns (file key, payload nonce).
+
+    `src` is left at the first payload chunk. Raises HeaderError, NoIdentityMatch,
+    HmacError or UnsupportedError: nothing after a header that fails may be trusted.
+    """
     header = read_header(src)
     if not identities:
         raise ValueError("decrypt needs at least one identity (AGE-SECRET-KEY-1...)")
@@ -177,7 +187,7 @@ def decrypt(identities: Sequence[X25519PrivateKey], src: BinaryIO, dst: Sink | B
     nonce = src.read(PAYLOAD_NONCE_SIZE)
     if len(nonce) != PAYLOAD_NONCE_SIZE:
         raise HeaderError("the file ends before the payload nonce: nothing was encrypted in it")
-    return _PayloadReader(file_key, nonce, src, write).run(allow_truncated)
+    return file_key, nonce
 
 
 def _sink_of(dst: Sink | BinaryIO) -> Sink:

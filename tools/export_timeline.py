@@ -1,0 +1,60 @@
+"""The recording's markers and gaps, placed on the exported MP4's timeline.
+
+The custodian reads the report next to the video: a marker the wearer set, or a stretch
+where the camera or microphone delivered nothing, must be findable in the MP4 (its own
+time) and in the world (wall-clock time), not only in the manifest's media time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from bodycam.firmware.evidence.signed_log import utc_iso
+
+__all__ = ["recording_timeline", "wall_at"]
+
+
+def recording_timeline(records: Sequence[Mapping[str, Any]],
+              offset_s: float | None) -> dict[str, list[dict[str, Any]]]:
+    """The manifest's markers and gaps, placed on the MP4's timeline for the custodian.
+
+    Media times in the manifest count from the recording's first packet; `offset_s`
+    converts them to MP4 time. A gap record has no wall time of its own, so it is
+    derived from the segment whose start it follows (each segment_open pairs a media
+    time with the wall clock).
+    """
+    anchors = sorted((r["media_start_us"], r["wall_start"]) for r in records
+                     if r.get("event") == "segment_open"
+                     and isinstance(r.get("media_start_us"), int)
+                     and isinstance(r.get("wall_start"), str))
+
+    def place(media_us: Any) -> dict[str, Any]:
+        if not isinstance(media_us, int):
+            return {"media_s": None, "mp4_s": None, "wall": None}
+        media_s = media_us / 1_000_000
+        return {"media_s": media_s,
+                "mp4_s": None if offset_s is None else round(media_s + offset_s, 6),
+                "wall": wall_at(anchors, media_us)}
+
+    markers = [{**place(r.get("media_us")), "wall": r.get("wall")}
+               for r in records if r.get("event") == "marker"]
+    gaps = [{"source": r.get("source"),
+             **{f"start_{k}": v for k, v in place(r.get("start_us")).items()},
+             **{f"end_{k}": v for k, v in place(r.get("end_us")).items()}}
+            for r in records if r.get("event") == "gap"]
+    return {"markers": markers, "gaps": gaps}
+
+
+def wall_at(anchors: Sequence[tuple[int, str]], media_us: int) -> str | None:
+    """Wall time of a media time, from the last segment start at or before it."""
+    before = [a for a in anchors if a[0] <= media_us]
+    if not before:
+        return None
+    start_us, wall = before[-1]
+    try:
+        moment = datetime.fromisoformat(wall)
+    except ValueError:
+        return None
+    return utc_iso(moment + timedelta(microseconds=media_us - start_us))
