@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ class Command:
 
 
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a process ended by SIGPIPE (128 + 13)
 
 
 def dispatch(prog: str, description: str, commands: Sequence[Command],
@@ -51,7 +53,14 @@ def dispatch(prog: str, description: str, commands: Sequence[Command],
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    return _load(by_name[args.command]).run(args)
+    try:
+        return _load(by_name[args.command]).run(args)
+    except BrokenPipeError:
+        # The reader went away (`... | head`): not an error of ours, and no traceback.
+        # Python's documented recipe: point stdout at devnull so the exit flush is quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 def _load(command: Command) -> CommandModule:

@@ -399,3 +399,23 @@ def test_usage_error_with_json_answers_on_stdout(
     answer = json.loads(out)
     assert answer["status"] == "usage_error" and answer["exit_code"] == 2
     assert "does not exist" in answer["error"]
+
+
+def test_a_device_file_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = verify(capsys, "/dev/null")
+    assert code == 2 and "is not a regular file or a directory" in out
+
+
+def test_reader_going_away_is_not_a_traceback(recording: Path) -> None:
+    """`bodycam-evidence verify ... | head -1`: the pipe closes early; exit quietly."""
+    import subprocess
+    import sys
+    script = ("import sys; from bodycam.tools.evidence_cli import main; "
+              "sys.exit(main(['verify', sys.argv[1]]))")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(recording)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before anything was printed
+    err = proc.stderr.read().decode()
+    assert proc.wait(30) == 141, err
+    assert "Traceback" not in err

@@ -91,6 +91,10 @@ def _verify(path: Path, pinned: Ed25519PublicKey | None) -> VerifyReport:
                 "record); give a recording directory (evidence/<recording-id>/), its "
                 f"{MANIFEST_NAME}, an audit log file or the audit/ directory")
         return verify_log(path, pinned)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{path} is not a regular file or a directory; give a recording "
+                         "directory (evidence/<recording-id>/), an audit log file or the "
+                         "audit/ directory")
     if not path.is_dir():
         raise UsageError(f"{path} does not exist; give a recording directory "
                          "(evidence/<recording-id>/), an audit log file or the audit/ directory")
