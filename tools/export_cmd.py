@@ -10,7 +10,10 @@ Order of work, each step a precondition of the next:
    mode 0600, and removed again if the export fails); a segment that recovery marked as cut
    short by power loss is salvaged up to its last whole chunk, and the report says so;
    with --force, a damaged chunk costs only itself (age chunks authenticate one by one),
-   and a recording not yet recovered on the device gives its unfinished segments too;
+   a segment whose header is damaged is left out (none of its chunks can be
+   authenticated), and a recording not yet recovered on the device gives its
+   unfinished segments too; a segment whose data ends early loses the packet the end
+   cuts (the TS demuxer would pass it on as whole, a corrupt last picture);
    every segment file left out is named in the report;
 3. join the segments by remuxing (stream copy: the court gets the camera's own H.264 and
    AAC bits, nothing re-encoded) into an MP4 with the index at the front (+faststart);
@@ -19,7 +22,8 @@ Order of work, each step a precondition of the next:
    output, salvage notes, the recording's markers and gaps, tool version.
 
 Exit codes: 0 exported, 1 verification failure (without --force) or decryption failure,
-2 usage (bad arguments, unreadable identity, OUT already exists or cannot be created),
+2 usage (bad arguments, not a recording directory, unreadable identity, OUT or its
+.partial already exists, lies inside the recording directory or cannot be created),
 always before any verification or decryption.
 """
 
@@ -32,7 +36,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,7 +46,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from bodycam.firmware import __version__
-from bodycam.firmware.evidence.age import AgeError, HeaderError, PayloadError, decrypt
+from bodycam.firmware.evidence.age import AgeError, PayloadError, decrypt
 from bodycam.firmware.evidence.agekeys import read_identity_file
 from bodycam.firmware.evidence.device_key import parse_public_key
 from bodycam.firmware.evidence.signed_log import read_records
@@ -52,9 +56,14 @@ from bodycam.tools.export_mp4 import Mp4Joiner, UnreadableSegmentError
 from bodycam.tools.export_salvage import (
     ChunkSalvage,
     PlainRun,
+    SegmentSource,
     SkippedChunk,
+    header_failure,
+    manifest_sources,
     salvage_chunks,
     unaccounted_files,
+    unrecovered_note,
+    whole_chunks_in,
 )
 from bodycam.tools.export_timeline import recording_timeline
 
@@ -105,20 +114,6 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@dataclass(frozen=True)
-class SegmentSource:
-    index: int
-    file: str
-    salvage: bool  # recovery found it cut short: decrypt up to the last whole chunk
-    whole_chunks: int | None = None  # as recovery counted them (None: not salvaged)
-    unrecovered: str | None = None  # not in the manifest: why a forced export includes it
-
-    @property
-    def empty(self) -> bool:
-        """Cut before its first whole chunk: no media of it exists anywhere."""
-        return self.salvage and self.whole_chunks == 0
-
-
 @dataclass
 class ExportJob:
     directory: Path
@@ -129,18 +124,18 @@ class ExportJob:
     notes: list[str] = field(default_factory=list)
     inputs: list[dict[str, Any]] = field(default_factory=list)
     _offset_s: float | None = None  # MP4 time minus manifest media time (None: no media)
+    _hole_cut: int = 0  # packets left out because a hole cut them short
 
     @property
     def report_path(self) -> Path:
-        return self.output.with_suffix(".report.json")
+        return report_path(self.output)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ExportJob:
         directory: Path = args.directory
         output: Path = args.output
-        if not directory.is_dir():
-            raise UsageError(f"{directory} is not a directory; give evidence/<recording-id>/")
-        _check_output(output)
+        _check_directory(directory)
+        _check_output(output, directory)
         try:
             identities = [key for path in args.identity for key in read_identity_file(path)]
         except OSError as exc:
@@ -165,7 +160,7 @@ class ExportJob:
         sources = self._segment_sources()
         if not sources:
             raise ExportError(f"{self.directory} holds no segments: nothing to export")
-        partial = self.output.with_name(self.output.name + ".partial")
+        partial = _partial_path(self.output)
         _create_private(partial)
         try:
             summary = self._join(sources, partial)
@@ -203,7 +198,7 @@ class ExportJob:
         """Segments in index order: the manifest's (the verified source of truth), then,
         with --force, the files of a recording not recovered after a power cut."""
         records = self._records()
-        by_index = _manifest_sources(records)
+        by_index = manifest_sources(records)
         if not by_index and self.force:
             self.notes.append("no usable segment records in the manifest: exported the "
                               "segment files found in the directory")
@@ -231,26 +226,32 @@ class ExportJob:
                 if source.empty:
                     self._note_no_media(source)
                 else:
-                    self._add_segment(joiner, source, self._decrypt(source, path, entry))
+                    self._add_segment(joiner, source, self._decrypt(source, path, entry),
+                                      entry)
                 done += path.stat().st_size
                 _progress(f"segment {number}/{len(sources)} {source.file}: "
                           f"{100 * done // max(total, 1)}%")
             summary = joiner.summary()
+            if not summary["streams"]:
+                raise ExportError(f"no media of {self.directory} could be decrypted ("
+                                  + "; ".join(self.notes[-2:]) + "). Fix: give (-i) the "
+                                  "identity of the authority the camera encrypts to")
         if summary["dropped_packets"]:
             self.notes.append(f"{summary['dropped_packets']} packet(s) overlapping the "
                               "previous segment were skipped")
         self.notes += [hole.note() for hole in joiner.holes]
-        if joiner.cut_packets:
-            self.notes.append(f"{joiner.cut_packets} packet(s) cut off by a skipped chunk, "
+        if cut := self._hole_cut + joiner.cut_packets:
+            self.notes.append(f"{cut} packet(s) cut off by a skipped chunk, "
                               "and video after it up to the next keyframe (it cannot be "
                               "decoded without the lost pictures), were left out")
         self._offset_s = joiner.mp4_offset_s
         return summary
 
     def _add_segment(self, joiner: Mp4Joiner, source: SegmentSource,
-                     salvage: ChunkSalvage) -> None:
+                     salvage: ChunkSalvage, entry: dict[str, Any]) -> None:
         """Remux a segment's runs of good chunks; a hole between them is marked so the
-        joiner can measure the media it cost and restart video at a keyframe."""
+        joiner can measure the media it cost and restart video at a keyframe. A run
+        that ends where the data does (hole, cut file) loses its cut last packets."""
         label = f"segment {source.index} ({source.file})"
         damaged_tail = salvage.tail is not None and not source.salvage
         pieces = salvage.pieces
@@ -259,11 +260,20 @@ class ExportJob:
                 joiner.mark_hole(f"{label} chunk {piece.index}")
                 continue
             # runs and skipped chunks alternate: a run that is not last precedes a hole
-            cut_end = number < len(pieces) - 1 or damaged_tail
+            at_hole = number < len(pieces) - 1 or damaged_tail
             try:
-                joiner.add(piece.data, source.file, cut_end=cut_end)
+                cut = joiner.add(piece.data, source.file,
+                                 cut_end=at_hole or not salvage.final_seen)
             except ExportError as exc:
                 self._fail_or_note(str(exc))
+                continue
+            if at_hole:
+                self._hole_cut += cut
+            elif cut:
+                entry["cut_end_packets"] = cut
+                self.notes.append(f"{label}: {cut} packet(s) cut by the end of its data (the "
+                                  "last of each stream, which the data ends inside) were "
+                                  "left out")
         if damaged_tail and salvage.tail is not None:
             joiner.mark_hole(f"{label} chunk {salvage.tail.index}")
 
@@ -306,18 +316,28 @@ class ExportJob:
         except PayloadError as exc:
             self._fail_or_note(f"segment {source.index} ({source.file}) is damaged: {exc}")
             return self._salvage_damaged(source, path, entry)
-        except HeaderError as exc:
-            if not source.salvage:
-                raise ExportError(f"cannot decrypt {source.file}: {exc}") from None
-            self._note_no_media(source)
-            return ChunkSalvage((), 0, final_seen=False)
-        except AgeError as exc:
-            raise ExportError(f"cannot decrypt {source.file}: {exc}") from None
+        except AgeError as exc:  # the header: no chunk of the file can be trusted
+            return self._undecryptable(source, path, entry, exc)
         salvage = ChunkSalvage.whole(buffer.getvalue(), result.chunks, not result.truncated)
         if result.truncated or source.unrecovered:
             entry["salvaged_bytes"] = result.plaintext_bytes
             self._note_salvaged(source, salvage)
         return salvage
+
+    def _undecryptable(self, source: SegmentSource, path: Path, entry: dict[str, Any],
+                       exc: AgeError) -> ChunkSalvage:
+        """A file whose header does not open: a cut file without a whole chunk is a
+        note; anything else fails the export, or with --force is left out and named."""
+        chunks = whole_chunks_in(path, source.whole_chunks) if source.salvage else None
+        if chunks == 0:
+            self._note_no_media(source)
+        else:
+            if not self.force:
+                raise ExportError(f"cannot decrypt {source.file}: {exc}")
+            entry["undecryptable"] = why = header_failure(exc, chunks)
+            self.notes.append(f"segment {source.index} ({source.file}) cannot be decrypted "
+                              f"and is left out: {why}")
+        return ChunkSalvage((), 0, final_seen=False)
 
     def _salvage_damaged(self, source: SegmentSource, path: Path,
                          entry: dict[str, Any]) -> ChunkSalvage:
@@ -345,10 +365,7 @@ class ExportJob:
 
     def _note_salvaged(self, source: SegmentSource, salvage: ChunkSalvage) -> None:
         if source.unrecovered:
-            self.notes.append(
-                f"included {source.file}: {salvage.chunks} whole chunks salvaged, recording "
-                f"not recovered on the device ({source.unrecovered}; the signed manifest "
-                "holds no hash of it, so only age's chunk authentication vouches for it)")
+            self.notes.append(unrecovered_note(source.file, source.unrecovered, salvage))
         elif not salvage.final_seen:
             self.notes.append(
                 f"segment {source.index} ({source.file}) was cut short by power loss: "
@@ -386,38 +403,49 @@ class ExportJob:
                                     encoding="utf-8")
 
 
-def _manifest_sources(records: Sequence[Mapping[str, Any]]) -> dict[int, SegmentSource]:
-    """index -> source for every segment the manifest closed or recovery accounted for."""
-    by_index: dict[int, SegmentSource] = {}
-    for record in records:
-        event, index, name = record.get("event"), record.get("index"), record.get("file")
-        if not isinstance(index, int) or not isinstance(name, str) or not name:
-            continue
-        if event == "segment":
-            by_index[index] = SegmentSource(index, name, salvage=False)
-        elif event == "recovery" and index not in by_index:
-            chunks = record.get("whole_chunks")
-            by_index[index] = SegmentSource(
-                index, name, salvage=record.get("state") == "truncated",
-                whole_chunks=chunks if isinstance(chunks, int) else None)
-    return by_index
+def report_path(output: Path) -> Path:
+    """OUT.report.json, OUT without a trailing .mp4: `case.v1` and `case.v2` differ."""
+    name = output.name
+    stem = name[:-4] if name.lower().endswith(".mp4") and len(name) > 4 else name
+    return output.with_name(stem + ".report.json")
 
 
-def _check_output(output: Path) -> None:
+def _partial_path(output: Path) -> Path:
+    return output.with_name(output.name + ".partial")
+
+
+def _check_directory(directory: Path) -> None:
+    if not directory.is_dir():
+        raise UsageError(f"{directory} is not a directory; give evidence/<recording-id>/")
+    if not (directory / MANIFEST_NAME).exists() and not any(directory.glob("*.age*")):
+        raise UsageError(f"{directory} is not a recording directory (no {MANIFEST_NAME}, "
+                         "no .age segment files); give evidence/<recording-id>/")
+
+
+def _check_output(output: Path, directory: Path) -> None:
     """Fail as a usage error before verifying, not with a traceback after decrypting.
 
-    Permission bits alone do not say whether the directory takes new files (root ignores
-    them; a read-only or special file system refuses all the same), so a nameless
-    temporary file is really created there.
+    The plaintext must not land in the evidence (verify would then fail on the extra
+    files). Permission bits alone do not say whether the directory takes new files
+    (root ignores them; a read-only or special file system refuses all the same), so a
+    nameless temporary file is really created there.
     """
     parent = output.parent
     fix = "Fix: choose -o in an existing directory you can write to"
     if output.is_dir():
         raise UsageError(f"{output} is a directory; give the MP4 file to create in it, "
                          f"e.g. -o {output / 'recording.mp4'}")
-    for path in (output, output.with_suffix(".report.json")):
+    if output.parent.resolve().is_relative_to(directory.resolve()):
+        raise UsageError(f"{output}: the output must not be inside the recording directory "
+                         f"{directory} (it would put plaintext and a report into the "
+                         "evidence); choose -o outside it")
+    for path in (output, report_path(output)):
         if path.exists():
             raise UsageError(f"{path} already exists; choose another OUT or move it away")
+    if _partial_path(output).exists():
+        raise UsageError(f"{_partial_path(output)} exists: an interrupted export left it "
+                         "and it holds plaintext. Fix: delete it securely (e.g. shred -u), "
+                         "then export again")
     if not parent.is_dir():
         raise UsageError(f"cannot create {output}: the directory {parent} does not exist. "
                          f"{fix}, or create it first")

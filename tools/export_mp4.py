@@ -28,30 +28,60 @@ class UnreadableSegmentError(Exception):
 
 @dataclass
 class Hole:
-    """Chunks that failed authentication, and the media time they cost in the MP4."""
+    """Chunks that failed authentication, and the media time they cost in the MP4.
+
+    Only a stream that had packets before the hole can be said to have lost media in
+    it: one that starts after it (audio when pre-record keeps no sound) lost nothing.
+    """
 
     label: str
     before: dict[str, float]  # stream kind -> end of its last packet before the hole
     after: dict[str, float] = field(default_factory=dict)  # -> start of its next packet
 
+    @property
+    def at_start(self) -> bool:
+        """Nothing was muxed before it: what it held cannot be split by stream."""
+        return not self.before
+
     def note(self) -> str:
-        spans = [f"{kind} {self._edge(self.before, kind, 'the start')} to "
-                 f"{self._edge(self.after, kind, 'the end')}" for kind in self._kinds()]
-        return (f"{self.label}: media lost in the MP4 (stream copy keeps the hole): "
-                + (", ".join(spans) or "none measurable"))
+        head = f"{self.label}: media lost in the MP4 (stream copy keeps the hole): "
+        if self.at_start:
+            first = min(self.after.values(), default=None)
+            return head + ("the hole is at the start: media before "
+                           f"{first:.3f} s, the first packet after it, is missing"
+                           if first is not None else "none measurable")
+        return head + ", ".join(
+            f"{kind} {self.before[kind]:.3f} s to {self._edge(self.after, kind)}"
+            for kind in sorted(self.before))
 
     def to_json(self) -> dict[str, Any]:
-        """Seconds of MP4 time per stream; None: the hole reaches its start or end."""
-        return {"chunk": self.label, "lost_s": {
-            kind: [_rounded(self.before.get(kind)), _rounded(self.after.get(kind))]
-            for kind in self._kinds()}}
-
-    def _kinds(self) -> list[str]:
-        return sorted(set(self.before) | set(self.after))
+        """Seconds of MP4 time per stream (None: the hole reaches the end); a hole at
+        the start gives the first packet after it instead."""
+        document: dict[str, Any] = {"chunk": self.label, "lost_s": {
+            kind: [_rounded(self.before[kind]), _rounded(self.after.get(kind))]
+            for kind in sorted(self.before)}}
+        if self.at_start:
+            document["missing_before_s"] = _rounded(min(self.after.values(), default=None))
+        return document
 
     @staticmethod
-    def _edge(times: Mapping[str, float], kind: str, missing: str) -> str:
-        return f"{times[kind]:.3f} s" if kind in times else missing
+    def _edge(times: Mapping[str, float], kind: str) -> str:
+        return f"{times[kind]:.3f} s" if kind in times else "the end"
+
+
+def _open_ts(ts: bytes) -> Any:
+    """Read MPEG-TS, probing all of it: libav's default (5 s, 5 MB) gives up on a
+    stream whose first packet comes later (audio after a long silent pre-record) and
+    leaves its codec parameters unset, which the MP4 muxer then refuses (EINVAL)."""
+    whole = str(max(len(ts), 1 << 20))
+    return av.open(io.BytesIO(ts), "r", format="mpegts",
+                   options={"probesize": whole, "analyzeduration": str(1 << 62)})
+
+
+def _without_last_of_each_stream(packets: list[Any]) -> list[Any]:
+    """The TS demuxer emits a PES cut by the end of the data as if it were whole."""
+    last = {p.stream.type: i for i, p in enumerate(packets)}
+    return [p for i, p in enumerate(packets) if i not in last.values()]
 
 
 def _rounded(seconds: float | None) -> float | None:
@@ -76,7 +106,7 @@ class Mp4Joiner:
         self._first_end: dict[str, tuple[float, float]] = {}
         self._need_keyframe = False
         self.dropped = 0
-        self.cut_packets = 0  # left out at a hole: cut short, or undecodable video after it
+        self.cut_packets = 0  # video left out after a hole: undecodable up to a keyframe
         self.holes: list[Hole] = []
 
     @property
@@ -105,7 +135,7 @@ class Mp4Joiner:
 
         Returns True once every stream type `ts` declares has an output stream."""
         try:
-            with av.open(io.BytesIO(ts), "r", format="mpegts") as segment:
+            with _open_ts(ts) as segment:
                 streams = [s for s in segment.streams if s.type in ("video", "audio")]
                 with_packets = {p.stream.type for p in segment.demux(streams) if p.size}
                 for stream in streams:
@@ -117,29 +147,24 @@ class Mp4Joiner:
         except av.error.FFmpegError:
             return False
 
-    def add(self, ts: bytes, label: str, *, cut_end: bool = False) -> None:
-        """Remux one run of MPEG-TS; `cut_end`: a skipped chunk follows, which cut the
-        run at an arbitrary byte, so each stream's last packet may be incomplete."""
+    def add(self, ts: bytes, label: str, *, cut_end: bool = False) -> int:
+        """Remux one run of MPEG-TS; `cut_end`: the run ends at an arbitrary byte (a
+        skipped chunk follows, or the file ends early), so each stream's last packet may
+        be incomplete and is left out. Returns how many packets that left out."""
         try:
-            with av.open(io.BytesIO(ts), "r", format="mpegts") as segment:
+            with _open_ts(ts) as segment:
                 streams = [s for s in segment.streams if s.type in ("video", "audio")]
                 packets = [p for p in segment.demux(streams) if p.dts is not None and p.size]
-                if cut_end:
-                    packets = self._without_last_of_each_stream(packets)
+                whole = _without_last_of_each_stream(packets) if cut_end else packets
                 if self._base is None and packets:
                     # audio priming starts before the first picture: the earliest
                     # packet of the recording, whatever its stream, becomes time zero
                     self._base = min(float((p.dts or 0) * p.time_base) for p in packets)
-                for packet in packets:
+                for packet in whole:
                     self._mux(packet)
+                return len(packets) - len(whole)
         except av.error.FFmpegError as exc:
             raise UnreadableSegmentError(f"{label} holds no readable MPEG-TS ({exc})") from None
-
-    def _without_last_of_each_stream(self, packets: list[Any]) -> list[Any]:
-        """The TS demuxer emits a PES cut by the end of the data as if it were whole."""
-        last = {p.stream.type: i for i, p in enumerate(packets)}
-        self.cut_packets += len(last)
-        return [p for i, p in enumerate(packets) if i not in last.values()]
 
     def _mux(self, packet: Any) -> None:
         kind = packet.stream.type

@@ -13,6 +13,10 @@ still holds the segment that was open at the cut (``NNNNN.age.partial``) or one 
 closed just before its manifest record could be written. They are real media, so a
 forced export includes them (and says so); any other segment file the manifest does not
 name is left out, and named, because nothing may be dropped silently.
+
+Notes: what the report says about such a file must be what is known, no more: a
+damaged header is not an empty file, and a file the camera closed may have been cut
+on its way to the custodian.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from bodycam.firmware.evidence.age import open_payload
+from bodycam.firmware.evidence.age import AgeError, NoIdentityMatch, open_payload
 from bodycam.firmware.evidence.age_stream import (
     CHUNK_SIZE,
     SEALED_CHUNK_SIZE,
@@ -34,17 +38,22 @@ from bodycam.firmware.evidence.age_stream import (
     chunk_nonce,
     payload_aead,
 )
-from bodycam.firmware.evidence.salvage import TRUNCATED_SUFFIX, segment_files
+from bodycam.firmware.evidence.salvage import TRUNCATED_SUFFIX, chunk_layout, segment_files
 from bodycam.firmware.evidence.segment_file import PARTIAL_SUFFIX
 
 __all__ = [
     "ChunkSalvage",
     "Piece",
     "PlainRun",
+    "SegmentSource",
     "SkippedChunk",
     "UnaccountedFile",
+    "header_failure",
+    "manifest_sources",
     "salvage_chunks",
     "unaccounted_files",
+    "unrecovered_note",
+    "whole_chunks_in",
 ]
 
 
@@ -182,6 +191,42 @@ class _Collector:
             self._pending = []
 
 
+# ------------------------------------------------------------------ segment sources
+
+
+@dataclass(frozen=True)
+class SegmentSource:
+    """One segment file to export, and what is known about how it ended."""
+
+    index: int
+    file: str
+    salvage: bool  # recovery found it cut short: decrypt up to the last whole chunk
+    whole_chunks: int | None = None  # as recovery counted them (None: not salvaged)
+    unrecovered: str | None = None  # not in the manifest: why a forced export includes it
+
+    @property
+    def empty(self) -> bool:
+        """Cut before its first whole chunk: no media of it exists anywhere."""
+        return self.salvage and self.whole_chunks == 0
+
+
+def manifest_sources(records: Sequence[Mapping[str, Any]]) -> dict[int, SegmentSource]:
+    """index -> source for every segment the manifest closed or recovery accounted for."""
+    by_index: dict[int, SegmentSource] = {}
+    for record in records:
+        event, index, name = record.get("event"), record.get("index"), record.get("file")
+        if not isinstance(index, int) or not isinstance(name, str) or not name:
+            continue
+        if event == "segment":
+            by_index[index] = SegmentSource(index, name, salvage=False)
+        elif event == "recovery" and index not in by_index:
+            chunks = record.get("whole_chunks")
+            by_index[index] = SegmentSource(
+                index, name, salvage=record.get("state") == "truncated",
+                whole_chunks=chunks if isinstance(chunks, int) else None)
+    return by_index
+
+
 # ------------------------------------------------------------------ unaccounted files
 
 
@@ -198,7 +243,8 @@ class UnaccountedFile:
 _INCLUDED_BECAUSE: Final = {
     PARTIAL_SUFFIX: "it was being written when the power was cut",
     TRUNCATED_SUFFIX: "recovery renamed it but its recovery record was never written",
-    ".age": "it is complete, but the power was cut before its segment record was written",
+    ".age": "the camera had closed it, but the power was cut before its segment record "
+            "was written",
 }
 
 
@@ -236,3 +282,37 @@ def unaccounted_files(directory: Path, records: Sequence[Mapping[str, Any]],
 def _included_because(name: str) -> str:
     suffix = next(s for s in (PARTIAL_SUFFIX, TRUNCATED_SUFFIX, ".age") if name.endswith(s))
     return _INCLUDED_BECAUSE[suffix]
+
+
+# ------------------------------------------------------------------ notes
+
+
+def whole_chunks_in(path: Path, recorded: int | None) -> int:
+    """Whole chunks in a cut file: the signed recovery record's count if there is one,
+    else measured (from the file size alone when the header does not parse)."""
+    if recorded is not None:
+        return recorded
+    layout = chunk_layout(path)
+    if layout.header_bytes:
+        return layout.whole_chunks
+    return path.stat().st_size // SEALED_CHUNK_SIZE
+
+
+def header_failure(exc: AgeError, whole_chunks: int | None) -> str:
+    """Why a file whose header did not open gives no media (`whole_chunks`: a cut
+    file's count, None for a complete file)."""
+    cause = ("its header opens with none of the given identities (the header is damaged, "
+             "or the file was encrypted to another recipient)"
+             if isinstance(exc, NoIdentityMatch) else "its header is damaged")
+    count = "" if whole_chunks is None else f"; its {whole_chunks} whole chunk(s) are lost"
+    return f"{cause}, so none of its chunks can be authenticated ({exc}{count})"
+
+
+def unrecovered_note(file: str, why: str, salvage: ChunkSalvage) -> str:
+    """A file a forced export included without a manifest hash: what decrypted."""
+    end = ("the final chunk authenticated" if salvage.final_seen else
+           "the final chunk is missing (the file ends early: the media after the last "
+           "whole chunk is not in this copy)")
+    return (f"included {file}: {salvage.chunks} whole chunks salvaged, recording not "
+            f"recovered on the device ({why}; the signed manifest holds no hash of it, so "
+            f"only age's chunk authentication vouches for it); {end}")

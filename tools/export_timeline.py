@@ -13,7 +13,7 @@ from typing import Any
 
 from bodycam.firmware.evidence.signed_log import utc_iso
 
-__all__ = ["recording_timeline", "wall_at"]
+__all__ = ["merged_gaps", "recording_timeline", "wall_at"]
 
 
 def recording_timeline(records: Sequence[Mapping[str, Any]],
@@ -43,8 +43,21 @@ def recording_timeline(records: Sequence[Mapping[str, Any]],
     gaps = [{"source": r.get("source"),
              **{f"start_{k}": v for k, v in place(r.get("start_us")).items()},
              **{f"end_{k}": v for k, v in place(r.get("end_us")).items()}}
-            for r in records if r.get("event") == "gap"]
+            for r in merged_gaps(records)]
     return {"markers": markers, "gaps": gaps}
+
+
+def merged_gaps(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """One gap record per (source, start), in order of opening; a closing record (end
+    known) wins over the opening one."""
+    gaps: dict[tuple[Any, Any], Mapping[str, Any]] = {}
+    for record in records:
+        if record.get("event") != "gap":
+            continue
+        key = (record.get("source"), record.get("start_us"))
+        if key not in gaps or record.get("end_us") is not None:
+            gaps[key] = record
+    return list(gaps.values())
 
 
 def wall_at(anchors: Sequence[tuple[int, str]], media_us: int) -> str | None:
