@@ -60,11 +60,18 @@ def store(tmp_path: Path, identity: AgeIdentity, clock: ManualClock,
     return make_store(tmp_path, identity, clock, key)
 
 
-@pytest.fixture
-def recording(store: FileEvidenceStore, clock: ManualClock) -> Path:
-    events = record_with_recorder(store, clock, clip(6.0), segment_seconds=2.0)
+def recorded(store: FileEvidenceStore, clock: ManualClock, items: list[object],
+             segment_seconds: float) -> Path:
+    """The directory of a recording of `items` made by the real Recorder into `store`."""
+    events = record_with_recorder(store, clock, items,  # type: ignore[arg-type]
+                                  segment_seconds=segment_seconds)
     started = next(e for e in events if isinstance(e, RecordingStarted))
     return store.evidence_dir / started.recording_id
+
+
+@pytest.fixture
+def recording(store: FileEvidenceStore, clock: ManualClock) -> Path:
+    return recorded(store, clock, clip(6.0), 2.0)  # type: ignore[arg-type]
 
 
 def export(recording: Path, identity: AgeIdentity, out: Path, *extra: str) -> int:

@@ -12,15 +12,14 @@ from pathlib import Path
 
 import av
 import pytest
-from media_fixtures import CAMERA_EPOCH_US, FPS, clip, decode_all, record_with_recorder
+from media_fixtures import CAMERA_EPOCH_US, FPS, clip, decode_all
 from test_evidence_support import AgeIdentity, age_identity, make_store
-from test_export import export, flip_byte_in_chunk, record_cut_by_power_loss
+from test_export import export, flip_byte_in_chunk, record_cut_by_power_loss, recorded
 
 from bodycam.firmware.evidence.age_stream import SEALED_CHUNK_SIZE
 from bodycam.firmware.evidence.device_key import DeviceKey
 from bodycam.firmware.evidence.recovery import recover_unfinished
 from bodycam.firmware.evidence.store import FileEvidenceStore
-from bodycam.firmware.media.events import RecordingStarted
 from bodycam.hal.clocks import ManualClock
 
 
@@ -43,13 +42,6 @@ def key() -> DeviceKey:
 def store(tmp_path: Path, identity: AgeIdentity, clock: ManualClock,
           key: DeviceKey) -> FileEvidenceStore:
     return make_store(tmp_path, identity, clock, key)
-
-
-def recorded(store: FileEvidenceStore, clock: ManualClock, items: list[object],
-             segment_seconds: float) -> Path:
-    events = record_with_recorder(store, clock, items, segment_seconds=segment_seconds)  # type: ignore[arg-type]
-    started = next(e for e in events if isinstance(e, RecordingStarted))
-    return store.evidence_dir / started.recording_id
 
 
 @pytest.fixture

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
@@ -35,7 +34,7 @@ from bodycam.firmware.evidence.age_stream import (
     CHUNK_SIZE,
     SEALED_CHUNK_SIZE,
     TAG_SIZE,
-    chunk_nonce,
+    open_chunk,
     payload_aead,
 )
 from bodycam.firmware.evidence.salvage import TRUNCATED_SUFFIX, chunk_layout, segment_files
@@ -151,10 +150,9 @@ def _open_chunk(aead: ChaCha20Poly1305, index: int, piece: bytes) -> tuple[bytes
         return None, False
     flags = (False, True) if len(piece) == SEALED_CHUNK_SIZE else (True,)
     for final in flags:
-        try:
-            return aead.decrypt(chunk_nonce(index, final), piece, None), final
-        except InvalidTag:
-            continue
+        plaintext = open_chunk(aead, index, piece, final=final)
+        if plaintext is not None:
+            return plaintext, final
     return None, False
 
 

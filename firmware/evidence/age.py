@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, NoReturn
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from bodycam.firmware.evidence.age_errors import (
@@ -37,6 +36,7 @@ from bodycam.firmware.evidence.age_stream import (
     TAG_SIZE,
     chunk_nonce,
     new_payload_nonce,
+    open_chunk,
     payload_aead,
 )
 from bodycam.firmware.evidence.age_x25519 import new_file_key, unwrap, wrap
@@ -275,10 +275,7 @@ class _PayloadReader:
         return final
 
     def _open(self, piece: memoryview, *, final: bool) -> bytes | None:
-        try:
-            return self._aead.decrypt(chunk_nonce(self._chunks, final), piece, None)
-        except InvalidTag:
-            return None
+        return open_chunk(self._aead, self._chunks, piece, final=final)
 
     def _release(self, plaintext: bytes) -> None:
         self._write(plaintext)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from bodycam.firmware.evidence.age_header import hkdf_sha256
@@ -31,3 +32,12 @@ def chunk_nonce(counter: int, final: bool) -> bytes:
     if counter >= _MAX_COUNTER:
         raise OverflowError("age STREAM chunk counter exhausted (2^88 chunks)")
     return counter.to_bytes(11, "big") + (b"\x01" if final else b"\x00")
+
+
+def open_chunk(aead: ChaCha20Poly1305, counter: int, sealed: bytes | memoryview, *,
+               final: bool) -> bytes | None:
+    """The plaintext of one sealed chunk, or None when it does not authenticate."""
+    try:
+        return aead.decrypt(chunk_nonce(counter, final), sealed, None)
+    except InvalidTag:
+        return None

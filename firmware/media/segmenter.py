@@ -78,7 +78,7 @@ class SegmentedRecording:
         self._stalled: dict[GapKind, int] = {}  # source -> gap start (camera clock)
         # The camera is back but its frames are dropped until a keyframe (a segment was
         # cut during the stall): the gap lasts until the first frame actually muxed.
-        self._camera_back_at: int | None = None
+        self._camera_back = False
         self.segments: list[SegmentInfo] = []
 
     @property
@@ -105,7 +105,7 @@ class SegmentedRecording:
         if isinstance(item, VideoPacket):
             dropped = self._muxer.dropped_leading_frames
             self._muxer.add_video(item)
-            if self._camera_back_at is not None and self._muxer.dropped_leading_frames == dropped:
+            if self._camera_back and self._muxer.dropped_leading_frames == dropped:
                 self._close_gap("camera", item.pts_us)
         else:
             self._muxer.add_audio(item)
@@ -118,8 +118,8 @@ class SegmentedRecording:
 
     def source_stalled(self, kind: GapKind, since_us: int) -> None:
         """A source delivered nothing after `since_us` (camera clock)."""
-        if kind == "camera" and self._camera_back_at is not None:
-            self._camera_back_at = None  # no frame made it in between: the same gap
+        if kind == "camera" and self._camera_back:
+            self._camera_back = False  # no frame made it in between: the same gap
             return
         self._stalled[kind] = since_us
         if self.origin_us is not None:
@@ -129,13 +129,13 @@ class SegmentedRecording:
         """The source delivers again from `at_us`; for the camera the gap is closed by
         the first frame that is muxed (see `add`), which may be a keyframe later."""
         if kind == "camera" and kind in self._stalled and self._muxer is not None:
-            self._camera_back_at = at_us
+            self._camera_back = True
             return
         self._close_gap(kind, at_us)
 
     def _close_gap(self, kind: GapKind, end_us: int) -> None:
         if kind == "camera":
-            self._camera_back_at = None
+            self._camera_back = False
         since = self._stalled.pop(kind, None)
         if since is not None and self.origin_us is not None:
             self.writer.note_gap(kind, self._relative(since), self._relative(end_us))
