@@ -110,7 +110,8 @@ ALARMS: Mapping[Alarm, AlarmPattern] = MappingProxyType({
                                           "the provisioning file on the boot partition was "
                                           "rejected: read BODYCAM-ERROR.txt"),
     "clock_unset": AlarmPattern(Blink(0.1, 2.9), Blink(0.6, 0.2, 1), None,
-                                "clock never set: dock to sync time"),
+                                "clock never set: give the camera network time (dock "
+                                "time sync is not built yet)"),
 })
 
 
