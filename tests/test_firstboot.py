@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from signed_provisioning import AGENCY, sign_beside
 from test_provision_check import (
     INVALID_FILES,
     OTHER,
@@ -25,6 +26,7 @@ from bodycam.firmware.device.firstboot import (
     ERROR_FILE_NAME,
     FAULT_PROVISIONING,
     IDENTITY_FILE_NAME,
+    PINNED_KEY_NAME,
     RECIPIENTS_FILE_NAME,
     RECIPIENTS_REJECTED_NAME,
     REJECTED_NAME,
@@ -38,6 +40,7 @@ from bodycam.firmware.device.firstboot import (
     validate_provisioning,
     write_identity,
 )
+from bodycam.firmware.device.provisioning_signature import public_key_file
 from bodycam.firmware.evidence.device_key import KEY_FILE_NAME, DeviceKey
 from bodycam.hal.clocks import ManualClock
 
@@ -63,7 +66,18 @@ class Recorder:
 
 @pytest.fixture
 def layout(tmp_path: Path) -> DeviceLayout:
+    """A camera whose image brought the agency's provisioning key (the recommended way;
+    `fresh_layout` is one without, which pins the key at first use)."""
     layout = DeviceLayout(root=tmp_path / "root")
+    layout.boot_dir.mkdir(parents=True)
+    layout.etc_dir.mkdir(parents=True)
+    (layout.etc_dir / PINNED_KEY_NAME).write_bytes(public_key_file(AGENCY.public_key()))
+    return layout
+
+
+@pytest.fixture
+def fresh_layout(tmp_path: Path) -> DeviceLayout:
+    layout = DeviceLayout(root=tmp_path / "fresh")
     layout.boot_dir.mkdir(parents=True)
     return layout
 
@@ -73,8 +87,12 @@ def hooks() -> Recorder:
     return Recorder()
 
 
-def drop(layout: DeviceLayout, content: str | bytes) -> Path:
-    return write_case(layout.boot_dir, content)
+def drop(layout: DeviceLayout, content: str | bytes, *, signed: bool = True) -> Path:
+    """bodycam.toml on the boot partition, signed with the agency key unless told not."""
+    path = write_case(layout.boot_dir, content)
+    if signed:
+        sign_beside(path)
+    return path
 
 
 def run_import(layout: DeviceLayout, hooks: Recorder) -> ImportResult:
@@ -240,9 +258,11 @@ def test_log_lines_carry_the_journal_priority(level: int, prefix: str) -> None:
 # ------------------------------------------------------------------ recipients file
 
 
-def drop_recipients(layout: DeviceLayout, text: str) -> Path:
+def drop_recipients(layout: DeviceLayout, text: str, *, signed: bool = True) -> Path:
     path = layout.boot_dir / RECIPIENTS_FILE_NAME
     path.write_text(text, encoding="utf-8")
+    if signed:
+        sign_beside(path)
     return path
 
 
@@ -296,7 +316,8 @@ def test_invalid_recipients_file_changes_nothing(layout: DeviceLayout, hooks: Re
     assert f"{RECIPIENTS_FILE_NAME}: {expected}" in error
     assert SECRET not in error and SECRET not in (pending_fault(layout) or "")
     assert {p.name for p in layout.boot_dir.iterdir()} == {
-        ERROR_FILE_NAME, REJECTED_NAME, RECIPIENTS_REJECTED_NAME}
+        ERROR_FILE_NAME, REJECTED_NAME, RECIPIENTS_REJECTED_NAME,
+        "bodycam.toml.sig.rejected", "bodycam-recipients.txt.sig.rejected"}
     assert hooks.patterns == [FAULT_PROVISIONING]
 
 

@@ -48,7 +48,7 @@ SETTLE_S = 0.07  # > debounce_ms (50): the next edge of the same button is accep
 def press_config(data_dir: Path, recipient: str) -> Config:
     """The simulator's configuration with a short hold and the smallest storage reserve."""
     return load_config(shipped_file("sim.toml"), overrides=[
-        f'storage.data_dir="{data_dir}"', f'storage.state_dir="{data_dir / "state"}"',
+        f'storage.data_dir="{data_dir}"', f'storage.state_dir="{data_dir}-state"',
         f'evidence.recipients=["{recipient}"]', f"buttons.hold_seconds={HOLD_SECONDS}",
         "storage.reserve_mb=16", "storage.nearly_full_mb=32"])
 

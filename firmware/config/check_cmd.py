@@ -1,5 +1,6 @@
 """`bodycam check-config FILE`: validate a device file on top of the shipped defaults.
 
+The camera's own rules apply (storage below /var/lib/bodycam, as `bodycam run` checks).
 Exit 0 and a short summary when the device could start with it, exit 1 and every problem
 on stderr otherwise. An empty recipient list is only a warning (the camera refuses to
 record but otherwise works, e.g. on a bench) unless --require-recipients is given, which
@@ -12,7 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from bodycam.firmware.config.loader import ConfigError, ConfigProblem, load_config
+from bodycam.firmware.config.device_rules import load_device_config
+from bodycam.firmware.config.loader import ConfigError, ConfigProblem
 from bodycam.firmware.config.model import Config
 
 EXIT_OK = 0
@@ -30,7 +32,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     path: Path = args.file
     try:
-        config = load_config(path)
+        config = load_device_config(path)
     except ConfigError as exc:
         return _fail(path, exc.problems)
     if not config.evidence.recipients:

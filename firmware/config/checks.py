@@ -7,11 +7,12 @@ from, so the fix is obvious whichever of the two is wrong.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from bodycam.firmware.config.problems import ConfigProblem
-from bodycam.firmware.config.rules import Pin
+from bodycam.firmware.config.rules import Pin, toml_literal
 from bodycam.firmware.config.schema import DISPLAY_SIZES, SETTINGS
 
 
@@ -26,6 +27,7 @@ class Entry:
 
 Values = Mapping[str, Entry]
 Check = Callable[[Values], list[ConfigProblem]]
+CheckSpec = tuple[Check, tuple[str, ...]]  # a check and the keys it reads
 
 PIN_KEYS = tuple(k for k, s in SETTINGS.items() if isinstance(s.rule, Pin))
 
@@ -42,7 +44,7 @@ MAX_PIXEL_RATE = 1920 * 1080 * 30
 
 def _origin(values: Values, key: str) -> str:
     entry = values[key]
-    return f"{key} = {entry.value!r} (from {entry.source})"
+    return f"{key} = {toml_literal(entry.value)} (from {entry.source})"
 
 
 def _later(values: Values, first: str, second: str) -> tuple[str, str]:
@@ -162,9 +164,32 @@ def check_keyframes(values: Values) -> list[ConfigProblem]:
                      "segments are cut at keyframes; lower the interval")]
 
 
+def _path(values: Values, key: str) -> Path:
+    value = values[key].value
+    assert isinstance(value, Path)
+    return value
+
+
+def check_storage_apart(values: Values) -> list[ConfigProblem]:
+    """Evidence and private state in separate trees: whatever copies or offloads the data
+    directory must never carry the device key along, and evidence must never sit where
+    the key's directory rules (0700, the service alone) would apply to it."""
+    data, state = _path(values, "storage.data_dir"), _path(values, "storage.state_dir")
+    if not (data.is_relative_to(state) or state.is_relative_to(data)):
+        return []
+    blamed, other = _later(values, "storage.data_dir", "storage.state_dir")
+    where = ("is the same directory as" if data == state else
+             "is inside" if _path(values, blamed).is_relative_to(_path(values, other))
+             else "contains")
+    return [_problem(values, blamed, f"a directory apart from {other}",
+                     f"{blamed} {where} {_origin(values, other)}; evidence and the "
+                     "device key must live in separate trees (e.g. /var/lib/bodycam/data "
+                     "and /var/lib/bodycam/state)")]
+
+
 # Each check with the keys it reads: it is skipped when one of them is invalid, so one
 # typo does not cascade into follow-up errors.
-CHECKS: tuple[tuple[Check, tuple[str, ...]], ...] = (
+CHECKS: tuple[CheckSpec, ...] = (
     (check_display_size, ("display.driver", "display.width", "display.height")),
     (check_pins, (*PIN_KEYS, "display.spi_port", "display.spi_device",
                   "power.battery_source", "power.i2c_bus")),
@@ -176,12 +201,14 @@ CHECKS: tuple[tuple[Check, tuple[str, ...]], ...] = (
      ("storage.reserve_mb", "storage.nearly_full_mb")),
     (check_video_rate, ("video.width", "video.height", "video.fps")),
     (check_keyframes, ("video.keyframe_interval", "video.fps", "evidence.segment_seconds")),
+    (check_storage_apart, ("storage.data_dir", "storage.state_dir")),
 )
 
 
-def cross_check(values: Values) -> list[ConfigProblem]:
+def cross_check(values: Values, extra: Sequence[CheckSpec] = ()) -> list[ConfigProblem]:
+    """Every check (and the caller's `extra` ones) whose keys are all valid."""
     problems: list[ConfigProblem] = []
-    for check, keys in CHECKS:
+    for check, keys in (*CHECKS, *extra):
         if all(k in values for k in keys):
             problems.extend(check(values))
     return problems

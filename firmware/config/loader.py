@@ -18,23 +18,28 @@ from dataclasses import dataclass, fields, replace
 from importlib import resources
 from pathlib import Path
 
-from bodycam.firmware.config.checks import Entry, cross_check
+from bodycam.firmware.config.checks import CheckSpec, Entry, cross_check
 from bodycam.firmware.config.model import Config
 from bodycam.firmware.config.problems import COMMAND_LINE, ConfigError, ConfigProblem
 from bodycam.firmware.config.rules import InvalidValueError
+from bodycam.firmware.config.safe_read import NotRegularFileError, TooLargeError, read_regular
 from bodycam.firmware.config.schema import SECTIONS, SETTINGS, section_keys
 
 __all__ = [
+    "MAX_CONFIG_BYTES",
     "ConfigError",
     "ConfigProblem",
+    "ConfigText",
     "Layer",
     "effective_settings",
     "load_config",
+    "parse_layer",
     "resolve",
     "shipped_file",
 ]
 
 DEFAULTS_NAME = "defaults.toml"
+MAX_CONFIG_BYTES = 256 * 1024  # a real file is a few KiB; refuse to parse a stray image
 _REFERENCE_HINT = "see the configuration reference: python -m bodycam.firmware.config.reference"
 _OVERRIDE_NAME = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)|\(at end of document\)")
@@ -63,18 +68,33 @@ def shipped_file(name: str) -> Path:
     return path
 
 
-def load_config(*files: Path, overrides: Sequence[str] = ()) -> Config:
+@dataclass(frozen=True)
+class ConfigText:
+    """A configuration file already read: its bytes and the name messages give it.
+
+    Validating these exact bytes, and installing the same ones, leaves no gap in which a
+    file changed on disk is checked in one version and used in another.
+    """
+
+    source: str
+    data: bytes
+
+
+def load_config(*files: Path | ConfigText, overrides: Sequence[str] = (),
+                extra_checks: Sequence[CheckSpec] = ()) -> Config:
     """Defaults, then each file in order, then "section.key=value" overrides.
 
+    `extra_checks` are cross-checks of the caller's own (the device's rules).
     Raises ConfigError listing every problem found in all layers.
     """
     problems: list[ConfigProblem] = []
     layers = [_read_file(p, problems) for p in (shipped_file(DEFAULTS_NAME), *files)]
     layers += [_parse_override(text, problems) for text in overrides]
-    return resolve([layer for layer in layers if layer is not None], problems)
+    return resolve([layer for layer in layers if layer is not None], problems, extra_checks)
 
 
-def resolve(layers: Sequence[Layer], problems: Sequence[ConfigProblem] = ()) -> Config:
+def resolve(layers: Sequence[Layer], problems: Sequence[ConfigProblem] = (),
+            extra_checks: Sequence[CheckSpec] = ()) -> Config:
     """Validate and merge parsed layers (the first must be complete: the defaults)."""
     found = list(problems)
     values: dict[str, Entry] = {}
@@ -94,7 +114,7 @@ def resolve(layers: Sequence[Layer], problems: Sequence[ConfigProblem] = ()) -> 
     found += [ConfigProblem(source, key, None, SETTINGS[key].rule.allowed(),
                             "missing from the defaults; every key needs a shipped default")
               for key in SETTINGS if key not in values and key not in bad]
-    found += cross_check({k: e for k, e in values.items() if k not in bad})
+    found += cross_check({k: e for k, e in values.items() if k not in bad}, extra_checks)
     if found:
         raise ConfigError(found)
     config = _build({k: e.value for k, e in values.items()})
@@ -114,10 +134,22 @@ def effective_settings(config: Config) -> dict[str, dict[str, object]]:
 # ------------------------------------------------------------------------ reading layers
 
 
-def _read_file(path: Path, problems: list[ConfigProblem]) -> Layer | None:
-    source = str(path)
+def _read_file(item: Path | ConfigText, problems: list[ConfigProblem]) -> Layer | None:
+    if isinstance(item, ConfigText):
+        return parse_layer(item.source, item.data, problems)
+    source = str(item)
     try:
-        raw = path.read_bytes()
+        raw = read_regular(item, MAX_CONFIG_BYTES)
+    except TooLargeError as exc:
+        problems.append(ConfigProblem(source, "", f"{exc.size} bytes",
+                                      f"a TOML text file of at most {MAX_CONFIG_BYTES} bytes",
+                                      "this is not a bodycam.toml; copy the configuration "
+                                      "text file"))
+        return None
+    except NotRegularFileError as exc:
+        problems.append(ConfigProblem(source, "", exc.kind, "a readable TOML file",
+                                      "give the configuration file itself"))
+        return None
     except OSError as exc:
         hint = ("create it (config/example-device.toml is a documented starting point) "
                 "or fix the path" if isinstance(exc, FileNotFoundError)
@@ -125,6 +157,11 @@ def _read_file(path: Path, problems: list[ConfigProblem]) -> Layer | None:
         problems.append(ConfigProblem(source, "", exc.strerror or str(exc),
                                       "a readable TOML file", hint))
         return None
+    return parse_layer(source, raw, problems)
+
+
+def parse_layer(source: str, raw: bytes, problems: list[ConfigProblem]) -> Layer | None:
+    """The TOML in `raw` as a layer, or None after adding why it is not one."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -136,7 +173,12 @@ def _read_file(path: Path, problems: list[ConfigProblem]) -> Layer | None:
         return Layer(source, tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:
         problems.append(_syntax_problem(source, text, exc))
-        return None
+    except RecursionError:  # tomllib recurses per nesting level: `a = [[[[...` bombs
+        problems.append(ConfigProblem(
+            source, "", "brackets or tables nested too deeply to read",
+            "a TOML file of [section] headers and key = value lines",
+            "this is not a bodycam configuration; copy the configuration text file"))
+    return None
 
 
 def _syntax_problem(source: str, text: str, exc: tomllib.TOMLDecodeError) -> ConfigProblem:

@@ -6,6 +6,7 @@ the file, the key, what was written and what would have been accepted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,17 +15,25 @@ from bodycam.firmware.evidence.agekeys import IDENTITY_HRP
 COMMAND_LINE = "command line"
 _MAX_SHOWN = 100
 _SECRET_SHOWN_AS = "<AGE-SECRET-KEY-1... secret key, not repeated>"
+_SECRET_WORD = re.compile(r"[\w-]*" + re.escape(IDENTITY_HRP) + r"[\w-]*", re.IGNORECASE)
 
 
 def _redacted(given: object) -> object:
-    """Never copy a (misplaced) age secret key into logs or terminals."""
+    """Never copy a (misplaced) age secret key into logs or terminals, wherever it sits:
+    a value, an item of a list, or the name of a key or table."""
     if isinstance(given, str) and IDENTITY_HRP in given.upper():
         return _SECRET_SHOWN_AS
     if isinstance(given, list | tuple):
         return type(given)(_redacted(item) for item in given)
     if isinstance(given, dict):
-        return {k: _redacted(v) for k, v in given.items()}
+        return {_redacted(k): _redacted(v) for k, v in given.items()}
     return given
+
+
+def redacted_text(text: str) -> str:
+    """`text` with every word that holds a secret key replaced: a secret key pasted as a
+    TOML key or [section] name reaches key names and parser messages, not only values."""
+    return _SECRET_WORD.sub(_SECRET_SHOWN_AS, text)
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,8 @@ class ConfigProblem:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "given", _redacted(self.given))
+        for name in ("key", "allowed", "hint"):
+            object.__setattr__(self, name, redacted_text(getattr(self, name)))
 
     def __str__(self) -> str:
         shown = repr(self.given)

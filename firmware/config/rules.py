@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import posixpath
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -224,18 +225,45 @@ class Text(Rule):
 
 
 class AbsolutePath(Rule):
-    """Absolute everywhere: a relative path would depend on the service's working directory."""
+    """Absolute everywhere: a relative path would depend on the service's working directory.
+
+    Written in normal form only (no `..` or `.` parts, no doubled or trailing `/`): every
+    rule about where a path may lead (below /var/lib/bodycam, data and state apart) is a
+    comparison of names, which `/var/lib/bodycam/../../run` would otherwise pass.
+    """
 
     type_name = "path"
 
     def allowed(self) -> str:
-        return "absolute path (starts with /)"
+        return "absolute path (starts with /) without '..' or '.' parts"
 
     def convert(self, value: object) -> object:
         text = _text(value)
         if not text or "\0" in text or not PurePosixPath(text).is_absolute():
             raise InvalidValueError.of(value, "write the full path: relative ones are refused")
+        normal = posixpath.normpath(text)
+        if normal.startswith("//"):  # POSIX keeps a leading "//" as implementation-defined
+            normal = "/" + normal.lstrip("/")
+        if text != normal:
+            parts = text.split("/")
+            what = ("'..' parts" if ".." in parts else "'.' parts" if "." in parts
+                    else "doubled or trailing '/'")
+            raise InvalidValueError.of(value, f"{what} are refused: this path means "
+                                              f"{normal!r}; write that instead")
         return Path(text)
+
+
+# Every recipient can read every recording, and each costs an X25519 operation and a
+# header stanza at every segment, on the recorder's thread. An agency needs its own key
+# and perhaps an escrow or court key; 8 leaves room for that and a rotation overlap,
+# while a long list is itself the sign of a mistake or of someone adding readers.
+MAX_RECIPIENTS = 8
+
+
+def too_many_recipients(count: int) -> str:
+    """The hint for a list longer than MAX_RECIPIENTS (the TOML list and the file alike)."""
+    return (f"{count} recipients; at most {MAX_RECIPIENTS} are allowed (each one can read "
+            "every recording): list only the evidence authority's keys")
 
 
 class Recipients(Rule):
@@ -244,12 +272,15 @@ class Recipients(Rule):
     type_name = "list of strings"
 
     def allowed(self) -> str:
-        return ("list of age1... public keys (from age-keygen or bodycam-evidence keygen), "
-                "no duplicates; [] = recording is refused")
+        return (f"list of at most {MAX_RECIPIENTS} age1... public keys (from age-keygen or "
+                "bodycam-evidence keygen), no duplicates; [] = recording is refused")
 
     def convert(self, value: object) -> object:
         if not isinstance(value, list):
             raise InvalidValueError.of(value, 'write a list, e.g. ["age1..."]')
+        if len(value) > MAX_RECIPIENTS:
+            raise InvalidValueError.of(f"a list of {len(value)}",
+                                       too_many_recipients(len(value)))
         issues: list[tuple[object, str]] = []
         seen: dict[bytes, int] = {}
         canonical: list[str] = []

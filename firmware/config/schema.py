@@ -146,7 +146,10 @@ _SETTINGS = (
     Setting("storage.data_dir", AbsolutePath(),
             "Evidence and audit log live below it. Paths are absolute in every file and "
             "override (the simulator passes its --data-dir as an absolute override)."),
-    Setting("storage.state_dir", AbsolutePath(), "Device signing key and other private state."),
+    Setting("storage.state_dir", AbsolutePath(),
+            "Device signing key and other private state; never inside data_dir nor around "
+            "it (what copies the evidence must not carry the key). On the camera both stay "
+            "below /var/lib/bodycam."),
     Setting("storage.reserve_mb", IntRange(16, 1_000_000, "MB"),
             "Free space never used for evidence (recording stops cleanly before it)."),
     Setting("storage.nearly_full_mb", IntRange(16, 1_000_000, "MB"),

@@ -2,20 +2,29 @@
 
 A technician cannot log in to a camera, but can write files onto the SD card's FAT boot
 partition from any laptop. At every boot (bodycam-firstboot.service) and whenever a new
-file appears there (bodycam-provision.path) this module:
+file appears there (bodycam-provision.path) this module, as root:
 
-1. validates /boot/firmware/bodycam.toml exactly as the camera program will load it,
-   with the keys of an age recipients file bodycam-recipients.txt beside it written
-   into its [evidence] recipients (that file alone replaces the installed recipients);
-2. valid: installs it as /etc/bodycam/bodycam.toml (root:bodycam 0640, written
-   atomically), removes the file(s) from the boot partition and audits the change;
-   invalid: changes nothing, renames them `*.rejected`, writes every problem to
-   BODYCAM-ERROR.txt (CRLF, readable in Windows Notepad), leaves a fault marker for the
-   camera program and signals the fault through the indicator hook;
-3. generates the device signing key on first boot and writes BODYCAM-IDENTITY.txt
-   (device id, public key, fingerprint) for the technician to hand to the custodian.
+1. reads bodycam.toml and/or bodycam-recipients.txt (an age recipients file whose keys
+   are written into [evidence] recipients; alone it replaces the installed recipients),
+   each with its signature NAME.sig, once, into memory, refusing links, FIFOs and
+   directories (boot_files);
+2. verifies the signatures (provisioning_signature) against the agency's provisioning
+   key pinned in /etc/bodycam (provisioning_trust; pinned at the first accepted
+   provisioning if the image did not bring it), refusing an unsigned file, another
+   key's signature and a serial older than the last accepted one. Only signed bytes go
+   on, to a child process without privilege that parses and validates them
+   (provisioning_checker) and returns the exact bytes to install;
+3. valid, and the card large enough for its storage reserve: installs them as
+   /etc/bodycam/bodycam.toml (root:bodycam 0640, atomically), removes the files from
+   the boot partition and audits the change. Invalid: changes nothing, renames them
+   `*.rejected`, writes every problem to BODYCAM-ERROR.txt (CRLF, readable in Windows
+   Notepad), leaves a fault marker for the camera program and signals the fault;
+4. a bodycam-provisioning-key.pub signed by the pinned key replaces that key;
+5. makes sure the device signing key exists and writes BODYCAM-IDENTITY.txt (device id,
+   public key, fingerprint) for the technician to hand to the custodian.
 
-Nothing here logs configuration values: only hashes, key names and counts.
+Nothing here logs configuration values: only hashes, key names, counts and key
+fingerprints.
 """
 
 from __future__ import annotations
@@ -28,26 +37,66 @@ import json
 import logging
 import os
 import pwd
+import stat
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from bodycam.firmware.config.device_rules import (
+    SERVICE_WRITABLE,
+    capacity_problems,
+    load_device_config,
+)
 from bodycam.firmware.config.loader import (
     DEVICE_CONFIG_FILE,
+    MAX_CONFIG_BYTES,
     ConfigError,
-    ConfigProblem,
-    load_config,
+    ConfigText,
 )
-from bodycam.firmware.config.model import Config
-from bodycam.firmware.device.recipients_file import (
-    RECIPIENTS_FILE_NAME,
-    read_recipients,
-    with_recipients,
+from bodycam.firmware.config.safe_read import read_regular
+from bodycam.firmware.device.boot_files import (
+    REJECTED_SUFFIX,
+    BootFile,
+    read_boot_file,
+    remove_file,
+    set_aside,
 )
+from bodycam.firmware.device.provisioning_checker import (
+    CheckRequest,
+    Finding,
+    Verdict,
+    run_checker,
+)
+from bodycam.firmware.device.provisioning_signature import (
+    FLEET,
+    MAX_SIGNATURE_BYTES,
+    SIGNATURE_SUFFIX,
+    KeyFileError,
+    Signature,
+    SignatureFormatError,
+    fingerprint,
+    parse_public_key_file,
+    parse_signature,
+)
+from bodycam.firmware.device.provisioning_trust import (
+    PINNED_KEY_NAME,
+    Trust,
+    TrustError,
+    load_trust,
+    save_pinned_key,
+    save_state,
+)
+from bodycam.firmware.device.provisioning_validate import (
+    UNSET_DEVICE_ID,
+    validate_provisioning,
+    validate_with_recipients,
+)
+from bodycam.firmware.device.recipients_file import RECIPIENTS_FILE_NAME
 from bodycam.firmware.evidence.device_key import KEY_FILE_NAME, DeviceKey
 from bodycam.firmware.evidence.durable import fsync_directory, replace_file
 from bodycam.hal.clocks import SystemClock
@@ -59,17 +108,25 @@ __all__ = [
     "FAULT_FILE_NAME",
     "FAULT_PROVISIONING",
     "IDENTITY_FILE_NAME",
+    "NEW_KEY_NAME",
+    "PINNED_KEY_NAME",
     "RECIPIENTS_FILE_NAME",
     "RECIPIENTS_REJECTED_NAME",
     "REJECTED_NAME",
+    "SERVICE_WRITABLE",
+    "UNSET_DEVICE_ID",
     "Audit",
+    "Capacity",
+    "Checker",
     "DeviceLayout",
+    "IdentityError",
     "ImportResult",
     "Indicate",
     "Owner",
     "import_from_boot",
     "log_audit",
     "main",
+    "partition_bytes",
     "pending_fault",
     "validate_provisioning",
     "validate_with_recipients",
@@ -77,8 +134,10 @@ __all__ = [
 ]
 
 BOOT_CONFIG_NAME = "bodycam.toml"
-REJECTED_NAME = "bodycam.toml.rejected"
-RECIPIENTS_REJECTED_NAME = f"{RECIPIENTS_FILE_NAME}.rejected"
+# A new agency provisioning key, signed by the pinned one (key rotation).
+NEW_KEY_NAME = "bodycam-provisioning-key.pub"
+REJECTED_NAME = BOOT_CONFIG_NAME + REJECTED_SUFFIX
+RECIPIENTS_REJECTED_NAME = RECIPIENTS_FILE_NAME + REJECTED_SUFFIX
 ERROR_FILE_NAME = "BODYCAM-ERROR.txt"
 IDENTITY_FILE_NAME = "BODYCAM-IDENTITY.txt"
 # Left in the configuration directory while the last provisioning attempt failed, so the
@@ -86,10 +145,7 @@ IDENTITY_FILE_NAME = "BODYCAM-IDENTITY.txt"
 FAULT_FILE_NAME = "provisioning-fault.txt"
 FAULT_PROVISIONING = "provisioning_invalid"
 SERVICE_USER = "bodycam"
-# The only tree bodycam.service may write (StateDirectory=bodycam, ProtectSystem=strict).
-SERVICE_WRITABLE = Path("/var/lib/bodycam")
-UNSET_DEVICE_ID = "UNSET"
-MAX_CONFIG_BYTES = 256 * 1024  # a real file is a few KiB; refuse to parse a stray image
+_INPUT_NAMES = (BOOT_CONFIG_NAME, RECIPIENTS_FILE_NAME, NEW_KEY_NAME)
 _CONFIG_MODE = 0o640
 _CONFIG_DIR_MODE = 0o750
 _STATE_MODE = 0o700
@@ -97,6 +153,8 @@ _CRLF = "\r\n"
 
 Audit = Callable[[str, dict[str, object]], None]
 Indicate = Callable[[str], None]
+Checker = Callable[[CheckRequest], Verdict]
+Capacity = Callable[[Path], int]  # bytes of the file system holding a path
 _log = logging.getLogger(__name__)
 
 
@@ -108,6 +166,15 @@ def log_audit(event: str, details: dict[str, object]) -> None:
 
 def _log_indicate(pattern: str) -> None:
     _log.warning("fault pattern %s requested (no indicator attached)", pattern)
+
+
+def partition_bytes(path: Path) -> int:
+    """Size of the file system that holds `path` (or its nearest existing parent)."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    info = os.statvfs(probe)
+    return info.f_blocks * info.f_frsize
 
 
 @dataclass(frozen=True)
@@ -158,81 +225,8 @@ class ImportResult(Enum):
     NOTHING = "nothing to import"
     INSTALLED = "installed"
     UNCHANGED = "identical to the active configuration"
+    KEY_REPLACED = "provisioning key replaced"
     REJECTED = "rejected"
-
-
-# ------------------------------------------------------------------------ validation
-
-
-def validate_provisioning(path: Path) -> Config:
-    """The configuration `path` gives on top of the shipped defaults, if fit for service.
-
-    Beyond what the loader checks, a camera put into service must name itself and must
-    have somebody to encrypt for (otherwise it refuses to record). Raises ConfigError.
-    """
-    _check_size(path, "a TOML text file", "this is not a bodycam.toml; copy the "
-                "configuration text file")
-    config = load_config(path)
-    problems: list[ConfigProblem] = []
-    if not config.evidence.recipients:
-        problems.append(ConfigProblem(
-            str(path), "evidence.recipients", [], "at least one age1... recipient",
-            "add the evidence authority's public key(s); without one the camera "
-            "refuses to record"))
-    if config.device.id == UNSET_DEVICE_ID:
-        problems.append(ConfigProblem(
-            str(path), "device.id", UNSET_DEVICE_ID, "the camera's serial, e.g. BC-0001",
-            "set [device] id to the serial on the camera's label"))
-    for key, where in (("storage.data_dir", config.storage.data_dir),
-                       ("storage.state_dir", config.storage.state_dir)):
-        if not where.is_relative_to(SERVICE_WRITABLE):
-            problems.append(ConfigProblem(
-                str(path), key, str(where), f"a directory below {SERVICE_WRITABLE}",
-                "bodycam.service may write nowhere else (systemd sandbox); keep the "
-                "default or choose a sub-directory"))
-    if problems:
-        raise ConfigError(problems)
-    return config
-
-
-def validate_with_recipients(config_path: Path, recipients_path: Path, *,
-                             keep: bool) -> tuple[Config, bytes]:
-    """The configuration `config_path` gives with the recipients file merged in (keep=True)
-    or replacing its recipients (keep=False), and the exact text to install.
-
-    The merged text is checked by validate_provisioning as the file it will be, so the
-    installed configuration is valid on its own. Raises ConfigError.
-    """
-    _check_size(recipients_path, "an age recipients text file",
-                f"this is not a {RECIPIENTS_FILE_NAME}; copy the recipients text file")
-    try:
-        data = recipients_path.read_bytes()
-    except OSError as exc:
-        raise ConfigError([ConfigProblem(str(recipients_path), "", exc.strerror or str(exc),
-                                         "a readable age recipients file",
-                                         "check the path and the file's permissions")]
-                          ) from None
-    recipients = read_recipients(recipients_path, data)
-    _check_size(config_path, "a TOML text file", "this is not a bodycam.toml; copy the "
-                "configuration text file")
-    text = with_recipients(config_path, recipients, keep=keep)
-    with tempfile.TemporaryDirectory(prefix="bodycam-provision-") as tmp:
-        staged = Path(tmp) / BOOT_CONFIG_NAME
-        staged.write_bytes(text)
-        try:
-            return validate_provisioning(staged), text
-        except ConfigError as exc:
-            origin = f"{config_path} with {recipients_path}"
-            raise ConfigError([replace(p, source=origin) if p.source == str(staged) else p
-                               for p in exc.problems]) from None
-
-
-def _check_size(path: Path, expected: str, hint: str) -> None:
-    size = path.stat().st_size if path.is_file() else 0
-    if size > MAX_CONFIG_BYTES:
-        raise ConfigError([ConfigProblem(str(path), "", f"{size} bytes",
-                                         f"{expected} of at most {MAX_CONFIG_BYTES} bytes",
-                                         hint)])
 
 
 def pending_fault(layout: DeviceLayout = DeviceLayout()) -> str | None:
@@ -249,89 +243,271 @@ def pending_fault(layout: DeviceLayout = DeviceLayout()) -> str | None:
 # ------------------------------------------------------------------------ import
 
 
+class _RejectedError(Exception):
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        super().__init__(findings)
+        self.findings = list(findings)
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    """What an import will do once every check passed."""
+
+    verdict: Verdict | None  # None: only a key rotation
+    serial: int
+    device_id: str
+    signer: Ed25519PublicKey
+    pin: Ed25519PublicKey | None  # a key to pin now: first use, or a rotation
+    rotated_from: Ed25519PublicKey | None
+
+
+@dataclass(frozen=True)
+class _Found:
+    """The entries read from the boot partition, each once."""
+
+    inputs: dict[str, BootFile]  # by name: bodycam.toml, the recipients, a new key
+    signatures: dict[str, BootFile]  # by the name of the file they sign
+
+    @property
+    def entries(self) -> list[BootFile]:
+        return [*self.inputs.values(), *self.signatures.values()]
+
+    def text(self, name: str) -> ConfigText | None:
+        entry = self.inputs.get(name)
+        return None if entry is None or entry.data is None else ConfigText(
+            str(entry.path), entry.data)
+
+
 def import_from_boot(layout: DeviceLayout, owner: Owner, clock: Clock,
-                     audit: Audit = log_audit, indicate: Indicate = _log_indicate,
+                     audit: Audit = log_audit, indicate: Indicate = _log_indicate, *,
+                     checker: Checker = run_checker, capacity: Capacity = partition_bytes,
                      ) -> ImportResult:
-    """Install a provisioning file (and/or recipients file) from the boot partition, or
-    explain why not."""
-    present = [path for path in (layout.boot_dir / BOOT_CONFIG_NAME,
-                                 layout.boot_dir / RECIPIENTS_FILE_NAME) if path.exists()]
-    if not present:
+    """Install provisioning files from the boot partition, or explain why not."""
+    found = _read_boot(layout)
+    if not found.inputs:
         return ImportResult.NOTHING
     try:
-        config, data = _prepare(layout, present)
-    except ConfigError as exc:
-        hashes = {p.name: hashlib.sha256(_read_limited(p)).hexdigest() for p in present}
-        _reject(layout, owner, clock, present, exc.problems)
-        audit("config.rejected", {"sha256": hashes,
-                                  "problems": len(exc.problems),
-                                  "keys": sorted({p.key for p in exc.problems})})
+        accepted = _accept(layout, found, checker, capacity)
+    except _RejectedError as exc:
+        _reject(layout, owner, clock, found, exc.findings)
+        hashes = {e.name: None if e.data is None else hashlib.sha256(e.data).hexdigest()
+                  for e in found.entries}
+        audit("config.rejected", {"sha256": hashes, "problems": len(exc.findings),
+                                  "keys": sorted({f.key for f in exc.findings})})
         indicate(FAULT_PROVISIONING)
         _log.error("rejected %s (%d problems); details in %s on the boot partition",
-                   " and ".join(p.name for p in present), len(exc.problems),
-                   ERROR_FILE_NAME)
+                   " and ".join(found.inputs), len(exc.findings), ERROR_FILE_NAME)
         return ImportResult.REJECTED
-    sha = hashlib.sha256(data).hexdigest()
-    previous = _sha256_or_none(layout.config_file)
-    if previous != sha:
-        _install_config(layout, owner, data)
-    for stale in (layout.boot_dir / ERROR_FILE_NAME, layout.boot_dir / REJECTED_NAME,
-                  layout.boot_dir / RECIPIENTS_REJECTED_NAME,
-                  layout.etc_dir / FAULT_FILE_NAME, *present):
-        stale.unlink(missing_ok=True)
-    fsync_directory(layout.boot_dir)
-    changed = previous != sha
-    audit("config.provisioned", {"sha256": sha, "previous_sha256": previous,
-                                 "changed": changed, "digest": config.digest,
-                                 "device_id": config.device.id,
-                                 "files": [p.name for p in present],
-                                 "recipients": len(config.evidence.recipients)})
-    _log.info("provisioning %s %s", sha[:12], "installed" if changed else "unchanged")
-    return ImportResult.INSTALLED if changed else ImportResult.UNCHANGED
+    return _install(layout, owner, found, accepted, audit)
 
 
-def _prepare(layout: DeviceLayout, present: Sequence[Path]) -> tuple[Config, bytes]:
-    """The validated configuration and the bytes to install, from the files found.
+def _read_boot(layout: DeviceLayout) -> _Found:
+    inputs = {name: entry for name in _INPUT_NAMES
+              if (entry := read_boot_file(layout.boot_dir, name, MAX_CONFIG_BYTES))}
+    signatures = {name: entry for name in inputs
+                  if (entry := read_boot_file(layout.boot_dir, name + SIGNATURE_SUFFIX,
+                                              MAX_SIGNATURE_BYTES))}
+    return _Found(inputs, signatures)
 
-    bodycam.toml alone is installed as written; with a recipients file its recipients
-    are merged in; a recipients file alone replaces the installed configuration's.
+
+def _accept(layout: DeviceLayout, found: _Found, checker: Checker,
+            capacity: Capacity) -> _Accepted:
+    """Every check, cheapest and least exposed first; raises _RejectedError with all findings
+    of the first stage that failed. Nothing is parsed before its signature verified."""
+    unreadable = [Finding(e.problem, "") for e in found.entries if e.problem]
+    if unreadable:
+        raise _RejectedError(unreadable)
+    try:
+        trust = load_trust(layout.etc_dir)
+    except TrustError as exc:
+        raise _RejectedError([Finding(str(exc), "")]) from None
+    signatures, new_key = _verified(found, trust)
+    signer = next(iter(signatures.values())).key
+    verdict = None
+    if BOOT_CONFIG_NAME in found.inputs or RECIPIENTS_FILE_NAME in found.inputs:
+        verdict = checker(CheckRequest(found.text(BOOT_CONFIG_NAME),
+                                       found.text(RECIPIENTS_FILE_NAME),
+                                       _installed(layout)))
+        if verdict.problems:
+            raise _RejectedError(verdict.problems)
+    device_id = trust.device or (verdict.device_id if verdict else "")
+    wrong_camera = [Finding(f"{name} is signed for camera {sig.device}, but this camera is "
+                            f"{device_id or 'not provisioned yet'}: sign it for this camera "
+                            f"(--device {device_id or 'ID'}) or for every camera "
+                            f"(--device '{FLEET}')", "signature")
+                    for name, sig in signatures.items()
+                    if sig.device not in (FLEET, device_id)]
+    if wrong_camera:
+        raise _RejectedError(wrong_camera)
+    if verdict is not None:
+        _check_capacity(layout, found, verdict, capacity)
+    return _Accepted(verdict, max(sig.serial for sig in signatures.values()),
+                     verdict.device_id if verdict else device_id, signer,
+                     pin=new_key if new_key else (signer if trust.key is None else None),
+                     rotated_from=trust.key if new_key else None)
+
+
+def _verified(found: _Found, trust: Trust) -> tuple[dict[str, Signature],
+                                                     Ed25519PublicKey | None]:
+    """The parsed signature of every input, each checked against the key it must be
+    signed with, and the new key a rotation file brings. Raises _RejectedError."""
+    findings: list[Finding] = []
+    signatures: dict[str, Signature] = {}
+    for name, entry in found.inputs.items():
+        assert entry.data is not None  # unreadable entries were refused before
+        try:
+            signatures[name] = _signature(found, name, entry.data, trust)
+        except _RejectedError as exc:
+            findings += exc.findings
+    if findings:
+        raise _RejectedError(findings)
+    new_key = None
+    if NEW_KEY_NAME in found.inputs:
+        new_key = _rotation_key(found, trust)
+    expected = new_key or trust.key
+    keys = {fingerprint(sig.key) for name, sig in signatures.items() if name != NEW_KEY_NAME}
+    if expected is None and len(keys) > 1:
+        findings.append(Finding("the files are signed by different keys "
+                                f"({', '.join(sorted(keys))}); sign them all with the "
+                                "agency's provisioning key", "signature"))
+    for name, sig in signatures.items():
+        wanted = trust.key if name == NEW_KEY_NAME else expected
+        if wanted is not None and fingerprint(sig.key) != fingerprint(wanted):
+            findings.append(Finding(
+                f"{name} is signed by key {sig.signer}, but this camera trusts only the "
+                f"provisioning key {fingerprint(wanted)}: sign it with that key (a new "
+                f"agency key is first introduced with {NEW_KEY_NAME}, signed by the "
+                "old one)", "signature"))
+    if findings:
+        raise _RejectedError(findings)
+    return signatures, new_key
+
+
+def _signature(found: _Found, name: str, data: bytes, trust: Trust) -> Signature:
+    """The signature of `name` if it vouches for `data` and is not older than the last
+    accepted one. Raises _RejectedError."""
+    sig_name = name + SIGNATURE_SUFFIX
+    entry = found.signatures.get(name)
+    if entry is None or entry.data is None:
+        raise _RejectedError([Finding(
+            f"{name} has no signature ({sig_name} is missing beside it): this camera "
+            "accepts only files signed with the agency's provisioning key. Fix: write "
+            "them with `bodycam-provision write --sign-key AGENCY.key ...`, or run "
+            f"`bodycam-provision sign --key AGENCY.key {name}` and copy {sig_name} too",
+            "signature")])
+    try:
+        sig = parse_signature(entry.data)
+    except SignatureFormatError as exc:
+        raise _RejectedError([Finding(f"{sig_name} is not a provisioning signature ({exc}); "
+                                 "make it with bodycam-provision sign", "signature")]
+                        ) from None
+    problem = sig.problem(name, data)
+    if problem is None and trust.serial is not None and sig.serial < trust.serial:
+        problem = (f"{name} was signed with serial {sig.serial}, older than the "
+                   f"provisioning this camera already accepted (serial {trust.serial}): an "
+                   "old file cannot be installed again; sign it again (a new signature "
+                   "gets a new serial)")
+    if problem is not None:
+        raise _RejectedError([Finding(problem, "signature")])
+    return sig
+
+
+def _rotation_key(found: _Found, trust: Trust) -> Ed25519PublicKey:
+    data = found.inputs[NEW_KEY_NAME].data
+    assert data is not None
+    if trust.key is None:
+        raise _RejectedError([Finding(
+            f"{NEW_KEY_NAME} replaces the pinned provisioning key, but this camera has "
+            "none yet: provision it with a signed bodycam.toml (its key is then pinned)",
+            "signature")])
+    try:
+        return parse_public_key_file(data)
+    except KeyFileError as exc:
+        raise _RejectedError([Finding(f"{NEW_KEY_NAME}: {exc}", "")]) from None
+
+
+def _installed(layout: DeviceLayout) -> ConfigText | None:
+    """The active configuration's bytes (root's own file: read, not parsed, here)."""
+    try:
+        return ConfigText(str(layout.config_file),
+                          read_regular(layout.config_file, MAX_CONFIG_BYTES,
+                                       follow_symlinks=False))
+    except FileNotFoundError:
+        return None
+
+
+def _check_capacity(layout: DeviceLayout, found: _Found, verdict: Verdict,
+                    capacity: Capacity) -> None:
+    """A configuration that validates but could never record on this card is refused."""
+    assert verdict.needs is not None
+    size = capacity(layout.under_root(Path(verdict.data_dir)))
+    source = str(layout.boot_dir / BOOT_CONFIG_NAME if BOOT_CONFIG_NAME in found.inputs
+                 else layout.config_file)
+    problems = capacity_problems(verdict.needs, size, source)
+    if problems:
+        raise _RejectedError([Finding(str(p), p.key) for p in problems])
+
+
+def _install(layout: DeviceLayout, owner: Owner, found: _Found, accepted: _Accepted,
+             audit: Audit) -> ImportResult:
+    """Pin/replace the key, record the serial, install the bytes, clear the boot partition.
+
+    The serial is saved before the configuration: a power cut in between leaves the file
+    on the boot partition, and the next boot installs it (same serial) then.
     """
-    snapshot = {path: _read_limited(path) for path in present}
-    config_file = layout.boot_dir / BOOT_CONFIG_NAME
-    recipients = layout.boot_dir / RECIPIENTS_FILE_NAME
-    if recipients not in snapshot:
-        config, data = validate_provisioning(config_file), snapshot[config_file]
-    elif config_file in snapshot:
-        config, data = validate_with_recipients(config_file, recipients, keep=True)
-    elif layout.config_file.exists():
-        config, data = validate_with_recipients(layout.config_file, recipients, keep=False)
-    else:
-        raise ConfigError([ConfigProblem(
-            str(recipients), "", "no installed configuration", f"{RECIPIENTS_FILE_NAME} "
-            f"beside a {BOOT_CONFIG_NAME}, or on a camera already provisioned",
-            f"write {BOOT_CONFIG_NAME} with it: `bodycam-provision write --recipients "
-            f"{RECIPIENTS_FILE_NAME} {BOOT_CONFIG_NAME} TARGET`")])
-    changed = [path for path, data_read in snapshot.items()
-               if _read_limited(path) != data_read]
-    if changed:
-        raise ConfigError([ConfigProblem(
-            str(path), "", "a file that changed while it was read", "a finished file",
-            "copy the file again with `bodycam-provision write`, which writes atomically")
-            for path in changed])
-    return config, data
-
-
-def _read_limited(path: Path) -> bytes:
-    with path.open("rb") as stream:
-        data = stream.read(MAX_CONFIG_BYTES + 1)
-    return data
+    _ensure_config_dir(layout, owner)
+    files = (owner.uid, owner.gid)
+    if accepted.pin is not None:
+        save_pinned_key(layout.etc_dir, accepted.pin, files)
+        if accepted.rotated_from is None:
+            _log.warning("pinned the provisioning key %s at first use: from now on only "
+                         "files it signs are accepted", fingerprint(accepted.pin))
+            audit("provisioning.key_pinned", {"fingerprint": fingerprint(accepted.pin),
+                                              "how": "trust on first use"})
+        else:
+            audit("provisioning.key_replaced", {
+                "old": fingerprint(accepted.rotated_from), "new": fingerprint(accepted.pin)})
+    save_state(layout.etc_dir, accepted.serial, accepted.device_id,
+               fingerprint(accepted.signer), files)
+    result = ImportResult.KEY_REPLACED
+    verdict = accepted.verdict
+    if verdict is not None:
+        sha = hashlib.sha256(verdict.data).hexdigest()
+        previous = _sha256_or_none(layout.config_file)
+        if previous != sha:
+            replace_file(layout.config_file, verdict.data, _CONFIG_MODE, files)
+        result = ImportResult.INSTALLED if previous != sha else ImportResult.UNCHANGED
+        audit("config.provisioned", {
+            "sha256": sha, "previous_sha256": previous, "changed": previous != sha,
+            "digest": verdict.digest, "device_id": verdict.device_id,
+            "files": list(found.inputs), "recipients": list(verdict.recipients),
+            "signer": fingerprint(accepted.signer), "serial": accepted.serial,
+            "checked_as_uid": verdict.uid})
+        _log.info("provisioning %s %s (signed by %s, serial %d)", sha[:12],
+                  "installed" if previous != sha else "unchanged",
+                  fingerprint(accepted.signer), accepted.serial)
+    rejected = [layout.boot_dir / f"{name}{suffix}{REJECTED_SUFFIX}"
+                for name in _INPUT_NAMES for suffix in ("", SIGNATURE_SUFFIX)]
+    for stale in (layout.boot_dir / ERROR_FILE_NAME, *rejected,
+                  layout.etc_dir / FAULT_FILE_NAME, *(e.path for e in found.entries)):
+        remove_file(stale)
+    _fsync_boot(layout)
+    return result
 
 
 def _sha256_or_none(path: Path) -> str | None:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return hashlib.sha256(read_regular(path, MAX_CONFIG_BYTES,
+                                           follow_symlinks=False)).hexdigest()
     except FileNotFoundError:
         return None
+
+
+def _fsync_boot(layout: DeviceLayout) -> None:
+    try:
+        fsync_directory(layout.boot_dir)
+    except OSError as exc:
+        _log.error("could not flush the boot partition: %s", exc)
 
 
 def _ensure_config_dir(layout: DeviceLayout, owner: Owner) -> None:
@@ -341,54 +517,67 @@ def _ensure_config_dir(layout: DeviceLayout, owner: Owner) -> None:
     layout.etc_dir.chmod(_CONFIG_DIR_MODE)
 
 
-def _install_config(layout: DeviceLayout, owner: Owner, data: bytes) -> None:
-    _ensure_config_dir(layout, owner)
-    replace_file(layout.config_file, data, _CONFIG_MODE, (owner.uid, owner.gid))
+def _reject(layout: DeviceLayout, owner: Owner, clock: Clock, found: _Found,
+            findings: Sequence[Finding]) -> None:
+    """Explain the rejection on the boot partition and leave the active config alone.
 
-
-_REJECTED = {BOOT_CONFIG_NAME: REJECTED_NAME, RECIPIENTS_FILE_NAME: RECIPIENTS_REJECTED_NAME}
-
-
-def _reject(layout: DeviceLayout, owner: Owner, clock: Clock, present: Sequence[Path],
-            problems: Sequence[ConfigProblem]) -> None:
-    """Explain the rejection on the boot partition and leave the active config alone."""
+    The rejection stands whatever the boot partition allows: an error file that cannot
+    be written (partition full, a directory of that name) is logged, and the fault
+    marker in /etc/bodycam is written regardless.
+    """
     when = clock.wall().strftime("%Y-%m-%d %H:%M:%S UTC")
-    names = " and ".join(path.name for path in present)
-    renamed = " and ".join(_REJECTED[path.name] for path in present)
-    check = " ".join(f"--recipients {p.name}" if p.name == RECIPIENTS_FILE_NAME else p.name
-                     for p in reversed(present))
+    names = " and ".join(found.inputs)
+    renamed = " and ".join(name + REJECTED_SUFFIX for name in found.inputs)
+    files = " ".join(f"--recipients {n}" if n == RECIPIENTS_FILE_NAME else n
+                     for n in reversed(found.inputs) if n != NEW_KEY_NAME)
     lines = [
         f"bodycam: the provisioning file(s) {names} were REJECTED ({when}).",
         "The camera keeps its previous configuration. Nothing was changed.",
         "",
-        f"Problems ({len(problems)}):",
-        *(f"  - {problem}" for problem in problems),
+        f"Problems ({len(findings)}):",
+        *(f"  - {finding.text}" for finding in findings),
         "",
         f"Fix: correct the file(s) (renamed {renamed}), check with",
-        f"  bodycam-provision check {check}",
-        "and write again with `bodycam-provision write`, or save them here under their",
-        "original names. This file is removed once a valid file is installed.",
+        f"  bodycam-provision check {files or 'FILE'}",
+        "and write them again, signed with the agency's provisioning key:",
+        f"  bodycam-provision write --sign-key AGENCY.key {files or 'FILE'} TARGET",
+        "(or sign with `bodycam-provision sign --key AGENCY.key FILE` and copy FILE.sig",
+        "beside FILE). This file is removed once a valid file is installed.",
     ]
     text = _CRLF.join(lines) + _CRLF
-    replace_file(layout.boot_dir / ERROR_FILE_NAME, text.encode("utf-8"), 0o644, fat=True)
-    for path in present:
-        os.replace(path, layout.boot_dir / _REJECTED[path.name])
-    fsync_directory(layout.boot_dir)
+    try:
+        replace_file(layout.boot_dir / ERROR_FILE_NAME, text.encode("utf-8"), 0o644, fat=True)
+    except OSError as exc:
+        _log.error("could not write %s on the boot partition (%s); the rejection stands "
+                   "and the camera shows the fault", ERROR_FILE_NAME, exc.strerror or exc)
+    for entry in found.entries:
+        set_aside(entry.path)
+    _fsync_boot(layout)
     _ensure_config_dir(layout, owner)
-    fault = "\n".join(str(problem) for problem in problems) + "\n"
+    fault = "\n".join(finding.text for finding in findings) + "\n"
     replace_file(layout.etc_dir / FAULT_FILE_NAME, fault.encode("utf-8"), _CONFIG_MODE,
-                  (owner.uid, owner.gid))
+                 (owner.uid, owner.gid))
 
 
 # ------------------------------------------------------------------------ identity
 
 
+class IdentityError(RuntimeError):
+    """The device identity could not be made or written; the message says why and how
+    to fix it. The import before it stands."""
+
+
 def write_identity(layout: DeviceLayout, owner: Owner, audit: Audit = log_audit) -> Path:
     """Make sure the device key exists and BODYCAM-IDENTITY.txt on the boot partition
-    matches it and the configured device id. Rewrites the file only when it differs."""
-    config = load_config(layout.config_file) if layout.config_file.exists() else load_config()
+    matches it and the configured device id. Rewrites the file only when it differs.
+
+    Raises ConfigError (the active configuration is invalid) or IdentityError.
+    """
+    config = (load_device_config(layout.config_file) if layout.config_file.exists()
+              else load_device_config())
     state_dir = layout.under_root(config.storage.state_dir)
-    _make_service_dirs(layout.root, state_dir, owner)
+    _make_service_dirs(layout, state_dir, owner)
+    _refuse_links(layout, state_dir / KEY_FILE_NAME)
     created = not (state_dir / KEY_FILE_NAME).exists()
     key = DeviceKey.load_or_create(state_dir)
     os.chown(state_dir / KEY_FILE_NAME, owner.service_uid, owner.gid)
@@ -406,22 +595,58 @@ def write_identity(layout: DeviceLayout, owner: Owner, audit: Audit = log_audit)
     ]
     data = (_CRLF.join(lines) + _CRLF).encode("utf-8")
     target = layout.boot_dir / IDENTITY_FILE_NAME
-    with contextlib.suppress(FileNotFoundError):
-        if target.read_bytes() == data:
-            return target
-    replace_file(target, data, 0o644, fat=True)
+    current = read_boot_file(layout.boot_dir, IDENTITY_FILE_NAME, len(data))
+    if current is not None and current.data == data:
+        return target
+    try:
+        replace_file(target, data, 0o644, fat=True)
+    except OSError as exc:
+        raise IdentityError(f"could not write {target} ({exc.strerror or exc}); fix: delete "
+                            f"whatever is called {IDENTITY_FILE_NAME} on the boot partition "
+                            "and make room on it, then reboot") from None
     _log.info("wrote %s (fingerprint %s)", target, key.fingerprint)
     return target
 
 
-def _make_service_dirs(root: Path, directory: Path, owner: Owner) -> None:
+def _refuse_links(layout: DeviceLayout, key_file: Path) -> None:
+    """Root must not follow a link the service user planted in its own tree (it could
+    point the key's chmod/chown at /etc/bodycam/bodycam.toml): every entry from
+    /var/lib/bodycam down to the key file must be what it claims to be."""
+    top = layout.under_root(SERVICE_WRITABLE)
+    for path in (key_file, *key_file.parents):
+        if not path.is_relative_to(top):
+            break
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            continue
+        if stat.S_ISLNK(mode) or not (stat.S_ISREG(mode) if path == key_file
+                                      else stat.S_ISDIR(mode)):
+            raise IdentityError(
+                f"{path} is a symbolic link or not a plain "
+                f"{'file' if path == key_file else 'directory'}: someone with the camera "
+                "program's rights replaced it, and root follows nothing planted there; the "
+                "key was not touched. Fix: inspect and remove it (keep it for the "
+                "investigation), then reboot")
+
+
+def _make_service_dirs(layout: DeviceLayout, directory: Path, owner: Owner) -> None:
     """Create `directory` and missing parents 0700 for the service user (this process
-    runs as root; a root-owned parent would lock the camera program out of its key)."""
+    runs as root; a root-owned parent would lock the camera program out of its key).
+
+    Each new directory is owned through a descriptor opened without following links,
+    so a link swapped in by the service user is refused, not chowned.
+    """
     missing = [d for d in (directory, *directory.parents)
-               if d.is_relative_to(root) and d != root and not d.exists()]
+               if d.is_relative_to(layout.root) and d != layout.root
+               and not os.path.lexists(d)]
     for path in reversed(missing):
         path.mkdir(mode=_STATE_MODE)
-        os.chown(path, owner.service_uid, owner.gid)
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            os.fchown(fd, owner.service_uid, owner.gid)
+        finally:
+            os.close(fd)
 
 
 # ------------------------------------------------------------------------ entry point
@@ -448,7 +673,8 @@ def _exclusive(layout: DeviceLayout, owner: Owner) -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
-         audit: Audit = log_audit, indicate: Indicate = _log_indicate) -> int:
+         audit: Audit = log_audit, indicate: Indicate = _log_indicate,
+         checker: Checker = run_checker, capacity: Capacity = partition_bytes) -> int:
     """Exit 0: nothing to do or installed; 1: rejected or failed (see the journal)."""
     parser = argparse.ArgumentParser(
         prog="python -m bodycam.firmware.device.firstboot",
@@ -473,13 +699,18 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
                    args.user)
         return 1
     with _exclusive(layout, owner):
-        result = import_from_boot(layout, owner, clock or SystemClock(), audit, indicate)
+        result = import_from_boot(layout, owner, clock or SystemClock(), audit, indicate,
+                                  checker=checker, capacity=capacity)
         try:
             write_identity(layout, owner, audit)
         except ConfigError as exc:
             _log.error("the active configuration %s is invalid, identity not written:\n%s",
                        layout.config_file, exc)
             return 1
+        except IdentityError as exc:
+            _log.error("identity not written: %s", exc)
+            return 1
+    _log.info("provisioning: %s", result.value)
     if result is ImportResult.INSTALLED and args.restart_if_changed:
         return _try_restart(args.restart_if_changed)
     return 1 if result is ImportResult.REJECTED else 0

@@ -13,9 +13,10 @@ import json
 import re
 import tomllib
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import PurePath
 
-from bodycam.firmware.config.loader import ConfigError, ConfigProblem, load_config
+from bodycam.firmware.config.loader import ConfigError, ConfigProblem, ConfigText, load_config
+from bodycam.firmware.config.rules import MAX_RECIPIENTS, too_many_recipients
 from bodycam.firmware.evidence.agekeys import (
     IDENTITY_HRP,
     format_recipient,
@@ -29,13 +30,12 @@ _ALLOWED = "one age1... public key per line; # comments and blank lines"
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def read_recipients(path: Path, data: bytes) -> tuple[str, ...]:
-    """The canonical recipients listed in `data` (read from `path`), in file order.
+def read_recipients(source: str, data: bytes) -> tuple[str, ...]:
+    """The canonical recipients listed in `data` (read from `source`), in file order.
 
     Every bad line is reported with its number; a secret key is refused without being
     repeated (parse_recipient and ConfigProblem both redact it). Raises ConfigError.
     """
-    source = str(path)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -66,26 +66,29 @@ def read_recipients(path: Path, data: bytes) -> tuple[str, ...]:
     if not seen and not problems:
         problems.append(ConfigProblem(source, "", "no recipient", _ALLOWED,
                                       "add the evidence authority's age1... key(s)"))
+    if len(seen) > MAX_RECIPIENTS:
+        problems.append(ConfigProblem(source, "", f"{len(seen)} recipients", _ALLOWED,
+                                      too_many_recipients(len(seen))))
     if problems:
         raise ConfigError(problems)
     return tuple(seen)
 
 
-def with_recipients(config_path: Path, recipients: Sequence[str], *, keep: bool) -> bytes:
-    """The text of `config_path` with `recipients` written into [evidence] recipients.
+def with_recipients(config: ConfigText, recipients: Sequence[str], *, keep: bool) -> bytes:
+    """The text of `config` with `recipients` written into [evidence] recipients.
 
     keep=True merges them after the file's own recipients (a key listed in both places
     is kept once); keep=False replaces them. The file must pass the loader first, so
     only schema keys with plain values remain and the re-written text means the same
     (its comments are not carried over). Raises ConfigError naming the original file.
     """
-    current = load_config(config_path).evidence.recipients
-    data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    current = load_config(config).evidence.recipients
+    data = tomllib.loads(config.data.decode("utf-8"))
     merged = [*current, *recipients] if keep else list(recipients)
     evidence = data.setdefault("evidence", {})
     assert isinstance(evidence, dict)  # the loader accepted it: [evidence] is a table
     evidence["recipients"] = list(dict.fromkeys(merged))
-    return _render(data, config_path.name).encode("utf-8")
+    return _render(data, PurePath(config.source).name).encode("utf-8")
 
 
 def _render(data: dict[str, object], origin: str) -> str:

@@ -13,8 +13,9 @@ import signal
 from pathlib import Path
 from types import FrameType
 
+from bodycam.firmware.config.device_rules import load_device_config
 from bodycam.firmware.config.loader import DEVICE_CONFIG_FILE as DEVICE_CONFIG
-from bodycam.firmware.config.loader import ConfigError, load_config
+from bodycam.firmware.config.loader import ConfigError
 from bodycam.firmware.device.program import assemble
 from bodycam.firmware.device.sdnotify import SystemdNotifier
 from bodycam.firmware.device.states import State
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         if not files:
             log.warning("%s not found: running on the shipped defaults (no recipients, so "
                         "recording is refused until the camera is provisioned)", args.config)
-        config = load_config(*files, overrides=args.overrides)
+        config = load_device_config(*files, overrides=args.overrides)
     except ConfigError as exc:
         log.error("configuration invalid, not starting:\n%s", exc)
         notifier.status("configuration invalid")

@@ -37,8 +37,9 @@ STOP_TIMEOUT_S = 30.0  # real seconds for sealing and releasing the hardware
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("sim-data"),
-                        help="where evidence, audit log and the device key go "
-                             "(default: ./sim-data)")
+                        help="where evidence and audit log go (default: ./sim-data); the "
+                             "device key goes beside it, in DATA_DIR-state (the two are "
+                             "kept apart, as on the camera)")
     parser.add_argument("--config", type=Path, action="append", default=[],
                         help="configuration file layered above the simulator defaults "
                              "(repeatable)")
@@ -63,7 +64,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def sim_config(args: argparse.Namespace) -> Config:
     data_dir = args.data_dir.resolve()
-    overrides = [f'storage.data_dir="{data_dir}"', f'storage.state_dir="{data_dir / "state"}"']
+    state_dir = data_dir.with_name(f"{data_dir.name}-state")
+    overrides = [f'storage.data_dir="{data_dir}"', f'storage.state_dir="{state_dir}"']
     if args.recipient:
         listed = ", ".join(f'"{r}"' for r in args.recipient)
         overrides.append(f"evidence.recipients=[{listed}]")

@@ -1,9 +1,10 @@
 """`bodycam-provision check FILE`: would the camera accept this provisioning file?
 
-Runs exactly the validation the camera runs at boot (firstboot.validate_provisioning),
-so a file that passes here is installed there. With `--recipients FILE` the age
-recipients file is merged in exactly as the camera merges bodycam-recipients.txt.
-Exit 0 valid, 1 invalid.
+Runs exactly the validation the camera runs at boot (provisioning_validate), so a file
+that passes here is installed there. With `--recipients FILE` the age recipients file
+is merged in exactly as the camera merges bodycam-recipients.txt. A signature beside a
+file (FILE.sig) is verified and its key named; `--trusted-key` also requires that it is
+the agency's key. Exit 0 valid, 1 invalid.
 """
 
 from __future__ import annotations
@@ -14,11 +15,20 @@ from pathlib import Path
 
 from bodycam.firmware.config.loader import ConfigError
 from bodycam.firmware.config.model import Config
-from bodycam.firmware.device.firstboot import (
-    RECIPIENTS_FILE_NAME,
-    validate_provisioning,
+from bodycam.firmware.config.safe_read import read_regular
+from bodycam.firmware.device.firstboot import BOOT_CONFIG_NAME, RECIPIENTS_FILE_NAME
+from bodycam.firmware.device.provisioning_signature import (
+    KeyFileError,
+    fingerprint,
+    parse_public_key_file,
+)
+from bodycam.firmware.device.provisioning_validate import (
+    read_input,
+    read_recipients_input,
+    validate_config,
     validate_with_recipients,
 )
+from bodycam.tools.provision.signing import Input, SigningError, describe, read_signature
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -27,6 +37,9 @@ EXIT_INVALID = 1
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, metavar="FILE", help="the bodycam.toml to check")
     add_recipients_option(parser)
+    parser.add_argument("--trusted-key", type=Path, metavar="PUB",
+                        help="the agency's public provisioning key (KEY.pub from keygen): "
+                             "the files must be signed with it")
 
 
 def add_recipients_option(parser: argparse.ArgumentParser) -> None:
@@ -36,16 +49,25 @@ def add_recipients_option(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return EXIT_OK if checked(args.file, args.recipients) is not None else EXIT_INVALID
+    inputs = checked(args.file, args.recipients)
+    if inputs is None:
+        return EXIT_INVALID
+    return EXIT_OK if signatures_ok(inputs, args.trusted_key) else EXIT_INVALID
 
 
-def checked(path: Path, recipients: Path | None = None) -> Config | None:
-    """The validated configuration, or None after printing every problem to stderr."""
+def checked(path: Path, recipients: Path | None = None) -> list[Input] | None:
+    """The files as they go onto the boot partition, if valid; else None after printing
+    every problem to stderr."""
     try:
+        config_text = read_input(path, "a TOML text file", "this is not a bodycam.toml; "
+                                 "copy the configuration text file")
+        inputs = [Input(BOOT_CONFIG_NAME, path, config_text.data)]
         if recipients is None:
-            config = validate_provisioning(path)
+            config: Config = validate_config(config_text)
         else:
-            config = validate_with_recipients(path, recipients, keep=True)[0]
+            recipients_text = read_recipients_input(recipients)
+            config = validate_with_recipients(config_text, recipients_text, keep=True)[0]
+            inputs.insert(0, Input(RECIPIENTS_FILE_NAME, recipients, recipients_text.data))
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -55,4 +77,35 @@ def checked(path: Path, recipients: Path | None = None) -> Config | None:
         return None
     print(f"OK: {path} (device {config.device.id}, "
           f"{len(config.evidence.recipients)} recipient(s), digest {config.digest[:16]})")
-    return config
+    return inputs
+
+
+def signatures_ok(inputs: list[Input], trusted: Path | None) -> bool:
+    """Report each file's signature; False when one is wrong, or missing/by another key
+    while `trusted` names the agency's key."""
+    try:
+        expected = (None if trusted is None
+                    else fingerprint(parse_public_key_file(read_regular(trusted, 4096))))
+    except (OSError, KeyFileError) as exc:
+        print(f"INVALID: --trusted-key {trusted}: {exc}", file=sys.stderr)
+        return False
+    ok = True
+    for item in inputs:
+        try:
+            signature = read_signature(item)
+        except SigningError as exc:
+            print(f"INVALID: {exc}", file=sys.stderr)
+            ok = False
+            continue
+        if signature is None:
+            print(f"{'INVALID' if expected else 'NOTE'}: {item.path} is not signed; the "
+                  "camera refuses unsigned files: sign it (bodycam-provision sign, or "
+                  "write --sign-key)", file=sys.stderr)
+            ok = ok and expected is None
+        elif expected is not None and signature.signer != expected:
+            print(f"INVALID: {item.path} is {describe(signature)}, not by the trusted key "
+                  f"{expected}", file=sys.stderr)
+            ok = False
+        else:
+            print(f"{item.path}: {describe(signature)}")
+    return ok
