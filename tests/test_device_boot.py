@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import MakeDevice, RunningSimDevice
+from signed_provisioning import sign_beside
 
 from bodycam.firmware.device.feedback import ALARMS
 from bodycam.firmware.device.firstboot import (
@@ -34,6 +35,7 @@ def rejected_layout(root: Path) -> DeviceLayout:
     layout = DeviceLayout(root=root)
     layout.boot_dir.mkdir(parents=True)
     (layout.boot_dir / BOOT_CONFIG_NAME).write_text(REJECTED_TOML, encoding="utf-8")
+    sign_beside(layout.boot_dir / BOOT_CONFIG_NAME)  # signed: refused for what it says
     assert import_from_boot(layout, Owner.current(), SimClock()) is ImportResult.REJECTED
     assert (layout.boot_dir / ERROR_FILE_NAME).is_file()
     return layout

@@ -5,28 +5,26 @@ from __future__ import annotations
 import logging
 import os
 import pwd
-import stat
-import tomllib
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from signed_provisioning import AGENCY, sign_beside
-from test_provision_check import (
-    INVALID_FILES,
-    OTHER,
-    RECIPIENT,
-    SECRET,
-    VALID,
-    _with,
-    write_case,
+from provisioning_rig import (
+    WHEN,
+    Recorder,
+    camera_root,
+    drop,
+    drop_recipients,
+    installed_recipients,
+    mode,
+    recipients_file,
+    run_import,
 )
+from test_provision_check import INVALID_FILES, OTHER, RECIPIENT, SECRET, VALID, _with
 
 from bodycam.firmware.device.firstboot import (
     ERROR_FILE_NAME,
     FAULT_PROVISIONING,
     IDENTITY_FILE_NAME,
-    PINNED_KEY_NAME,
     RECIPIENTS_FILE_NAME,
     RECIPIENTS_REJECTED_NAME,
     REJECTED_NAME,
@@ -34,74 +32,23 @@ from bodycam.firmware.device.firstboot import (
     ImportResult,
     JournalFormatter,
     Owner,
-    import_from_boot,
     main,
     pending_fault,
     validate_provisioning,
     write_identity,
 )
-from bodycam.firmware.device.provisioning_signature import public_key_file
 from bodycam.firmware.evidence.device_key import KEY_FILE_NAME, DeviceKey
 from bodycam.hal.clocks import ManualClock
-
-WHEN = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
-
-
-class Recorder:
-    """Collects what the audit and indicator hooks receive."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, dict[str, object]]] = []
-        self.patterns: list[str] = []
-
-    def audit(self, event: str, details: dict[str, object]) -> None:
-        self.events.append((event, details))
-
-    def indicate(self, pattern: str) -> None:
-        self.patterns.append(pattern)
-
-    def names(self) -> list[str]:
-        return [event for event, _ in self.events]
 
 
 @pytest.fixture
 def layout(tmp_path: Path) -> DeviceLayout:
-    """A camera whose image brought the agency's provisioning key (the recommended way;
-    `fresh_layout` is one without, which pins the key at first use)."""
-    layout = DeviceLayout(root=tmp_path / "root")
-    layout.boot_dir.mkdir(parents=True)
-    layout.etc_dir.mkdir(parents=True)
-    (layout.etc_dir / PINNED_KEY_NAME).write_bytes(public_key_file(AGENCY.public_key()))
-    return layout
-
-
-@pytest.fixture
-def fresh_layout(tmp_path: Path) -> DeviceLayout:
-    layout = DeviceLayout(root=tmp_path / "fresh")
-    layout.boot_dir.mkdir(parents=True)
-    return layout
+    return camera_root(tmp_path / "root")
 
 
 @pytest.fixture
 def hooks() -> Recorder:
     return Recorder()
-
-
-def drop(layout: DeviceLayout, content: str | bytes, *, signed: bool = True) -> Path:
-    """bodycam.toml on the boot partition, signed with the agency key unless told not."""
-    path = write_case(layout.boot_dir, content)
-    if signed:
-        sign_beside(path)
-    return path
-
-
-def run_import(layout: DeviceLayout, hooks: Recorder) -> ImportResult:
-    return import_from_boot(layout, Owner.current(), ManualClock(WHEN), hooks.audit,
-                            hooks.indicate)
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
 
 
 def test_nothing_on_the_boot_partition_changes_nothing(layout: DeviceLayout,
@@ -256,24 +203,6 @@ def test_log_lines_carry_the_journal_priority(level: int, prefix: str) -> None:
 
 
 # ------------------------------------------------------------------ recipients file
-
-
-def drop_recipients(layout: DeviceLayout, text: str, *, signed: bool = True) -> Path:
-    path = layout.boot_dir / RECIPIENTS_FILE_NAME
-    path.write_text(text, encoding="utf-8")
-    if signed:
-        sign_beside(path)
-    return path
-
-
-def recipients_file(*keys: str) -> str:
-    return "# evidence authority keys\n\n" + "".join(f"{key}\n" for key in keys)
-
-
-def installed_recipients(layout: DeviceLayout) -> list[str]:
-    recipients = tomllib.loads(layout.config_file.read_text())["evidence"]["recipients"]
-    assert isinstance(recipients, list)
-    return recipients
 
 
 def test_recipients_file_is_merged_into_the_installed_configuration(

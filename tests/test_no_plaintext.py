@@ -1,7 +1,7 @@
 """No plaintext media ever touches storage (DESIGN.md property 1), checked on the disk.
 
 The real device program records on the simulated hardware while this test walks the
-whole data directory (state directory included) over and over, and once more after it
+whole data directory and the state directory beside it over and over, and once more after it
 stopped, looking for the signatures of plaintext media: MPEG-TS packets, H.264
 parameter sets and IDR slices, AAC ADTS frames. The scanner is shown to find each of
 them in real plaintext decrypted from the same recording (in memory), so a pass means
@@ -117,6 +117,7 @@ def scan_tree(root: Path) -> dict[str, list[str]]:
 @dataclass(frozen=True)
 class Recorded:
     data_dir: Path
+    state_dir: Path  # the simulator keeps it beside the data directory, never inside
     identity: Path
     passes: int  # scans of the whole tree while the program was running
     findings: dict[str, list[str]]
@@ -127,7 +128,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
     """Record with the real program, scanning the data directory all the while."""
     work = tmp_path_factory.mktemp("noplain")
     recipient, identity = make_identity(work)
-    data_dir = work / "data"
+    data_dir, state_dir = work / "data", work / "data-state"
     scenario = write_scenario(work / "record.toml", press_at_s=PRESS_AT_S, end_at_s=END_AT_S)
     sim = SimProcess(data_dir=data_dir, recipient=recipient, scenario=scenario, speed=SPEED,
                      settings=(*FAST_VIDEO, "evidence.segment_seconds=2"),
@@ -139,13 +140,15 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
         while sim.proc.poll() is None:
             if data_dir.is_dir():
                 findings.update(scan_tree(data_dir))
+                findings.update(scan_tree(state_dir))
                 passes += 1
             time.sleep(0.01)
         assert sim.wait(timeout=60) == 0
     finally:
         sim.close()
     findings.update(scan_tree(data_dir))
-    return Recorded(data_dir, identity, passes, findings)
+    findings.update(scan_tree(state_dir))
+    return Recorded(data_dir, state_dir, identity, passes, findings)
 
 
 def _decrypted_segment(data_dir: Path, identity: Path) -> bytes:
@@ -197,9 +200,9 @@ def test_no_plaintext_on_storage_during_and_after_recording(recorded: Recorded) 
 
 
 def test_nothing_in_the_data_dir_is_world_readable(recorded: Recorded) -> None:
-    data_dir = recorded.data_dir
-    exposed = {str(p.relative_to(data_dir)): oct(stat.S_IMODE(p.stat().st_mode))
-               for p in data_dir.rglob("*") if p.stat().st_mode & stat.S_IRWXO}
+    exposed = {str(p): oct(stat.S_IMODE(p.stat().st_mode))
+               for tree in (recorded.data_dir, recorded.state_dir)
+               for p in tree.rglob("*") if p.stat().st_mode & stat.S_IRWXO}
     assert exposed == {}
-    key = data_dir / "state" / "device-ed25519.pem"
+    key = recorded.state_dir / "device-ed25519.pem"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600

@@ -10,9 +10,11 @@ import hashlib
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from signed_provisioning import write_key_files
 from test_provision_check import INVALID_FILES, OTHER, VALID, write_case
 
 from bodycam.tools.provision.partitions import (
@@ -71,6 +73,18 @@ def image(tmp_path: Path) -> Path:
     return make_image(tmp_path / "raspios.img")
 
 
+Writer = Callable[[list[str]], int]
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Writer:
+    """`bodycam-provision write --sign-key AGENCY.key ARGS`, the technician's usual call."""
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    key, _ = write_key_files(keys)
+    return lambda argv: main(["write", "--sign-key", str(key), *argv])
+
+
 @pytest.fixture
 def config_file(tmp_path: Path) -> Path:
     source = tmp_path / "src"
@@ -105,25 +119,25 @@ def test_no_partition_table_is_explained(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ writing
 
 
-def test_write_into_image_without_mounting(image: Path, config_file: Path,
+def test_write_into_image_without_mounting(write: Writer, image: Path, config_file: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["write", str(config_file), str(image)]) == 0
+    assert write([str(config_file), str(image)]) == 0
     assert mtype(image, "bodycam.toml") == config_file.read_bytes()
-    assert mdir(image) == {"config.txt", "bodycam.toml"}
+    assert mdir(image) == {"config.txt", "bodycam.toml", "bodycam.toml.sig"}
     assert "partition 1" in capsys.readouterr().out
 
 
-def test_writing_again_replaces_the_file(image: Path, config_file: Path) -> None:
-    assert main(["write", str(config_file), str(image)]) == 0
+def test_writing_again_replaces_the_file(write: Writer, image: Path, config_file: Path) -> None:
+    assert write([str(config_file), str(image)]) == 0
     config_file.write_text(VALID.replace("BC-0042", "BC-0043"))
-    assert main(["write", str(config_file), str(image)]) == 0
+    assert write([str(config_file), str(image)]) == 0
     assert b"BC-0043" in mtype(image, "bodycam.toml")
 
 
-def test_dry_run_writes_nothing(image: Path, config_file: Path,
+def test_dry_run_writes_nothing(write: Writer, image: Path, config_file: Path,
                                 capsys: pytest.CaptureFixture[str]) -> None:
     before = sha256(image)
-    assert main(["write", "--dry-run", str(config_file), str(image)]) == 0
+    assert write(["--dry-run", str(config_file), str(image)]) == 0
     assert sha256(image) == before
     out = capsys.readouterr().out
     assert "would write bodycam.toml" in out and "nothing written" in out
@@ -137,57 +151,59 @@ def test_invalid_file_never_touches_the_image(
         content: str | bytes, expected: str) -> None:
     before = sha256(image)
     bad = write_case(tmp_path, content)
-    assert main(["write", str(bad), str(image)]) == 1
+    assert main(["write", str(bad), str(image)]) == 1  # refused before any key is needed
     assert sha256(image) == before
     assert expected in capsys.readouterr().err
 
 
-def test_fat_disk_without_config_txt_needs_force(tmp_path: Path, config_file: Path,
+def test_fat_disk_without_config_txt_needs_force(write: Writer, tmp_path: Path, config_file: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     stick = make_image(tmp_path / "usbstick.img", boot_marker=False)
-    assert main(["write", str(config_file), str(stick)]) == 1
+    assert write([str(config_file), str(stick)]) == 1
     assert "not a Raspberry Pi boot partition" in capsys.readouterr().err
     assert "bodycam.toml" not in mdir(stick)
-    assert main(["write", "--force", str(config_file), str(stick)]) == 0
+    assert write(["--force", str(config_file), str(stick)]) == 0
     assert mtype(stick, "bodycam.toml") == config_file.read_bytes()
 
 
-def test_write_into_mounted_boot_folder(tmp_path: Path, config_file: Path) -> None:
+def test_write_into_mounted_boot_folder(write: Writer, tmp_path: Path, config_file: Path) -> None:
     boot = tmp_path / "bootfs"
     boot.mkdir()
     (boot / "config.txt").write_text("")
-    assert main(["write", str(config_file), str(boot)]) == 0
+    assert write([str(config_file), str(boot)]) == 0
     assert (boot / "bodycam.toml").read_bytes() == config_file.read_bytes()
-    assert sorted(p.name for p in boot.iterdir()) == ["bodycam.toml", "config.txt"]
+    assert sorted(p.name for p in boot.iterdir()) == ["bodycam.toml", "bodycam.toml.sig",
+                                                      "config.txt"]
 
 
-def test_missing_target_is_explained(tmp_path: Path, config_file: Path,
+def test_missing_target_is_explained(write: Writer, tmp_path: Path, config_file: Path,
                                      capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["write", str(config_file), str(tmp_path / "nope.img")]) == 1
+    assert write([str(config_file), str(tmp_path / "nope.img")]) == 1
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_recipients_file_goes_onto_the_fat_partition(image: Path, config_file: Path,
+def test_recipients_file_goes_onto_the_fat_partition(write: Writer, image: Path, config_file: Path,
                                                      capsys: pytest.CaptureFixture[str]
                                                      ) -> None:
     recipients = config_file.with_name("authority.txt")
     recipients.write_text(f"# evidence authority\n{OTHER}\n")
     before = sha256(image)
-    argv = ["write", "--recipients", str(recipients), str(config_file), str(image)]
-    assert main([*argv[:1], "--dry-run", *argv[1:]]) == 0
+    argv = ["--recipients", str(recipients), str(config_file), str(image)]
+    assert write(["--dry-run", *argv]) == 0
     assert sha256(image) == before
     assert "would write bodycam-recipients.txt" in capsys.readouterr().out
-    assert main(argv) == 0
+    assert write(argv) == 0
     assert mtype(image, "bodycam-recipients.txt") == recipients.read_bytes()
-    assert mdir(image) == {"config.txt", "bodycam.toml", "bodycam-recipients.txt"}
+    assert mdir(image) == {"config.txt", "bodycam.toml", "bodycam-recipients.txt",
+                           "bodycam.toml.sig", "bodycam-recipients.txt.sig"}
 
 
-def test_invalid_recipients_file_never_touches_the_image(
+def test_invalid_recipients_file_never_touches_the_image(write: Writer,
         image: Path, config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     recipients = config_file.with_name("authority.txt")
     recipients.write_text(f"{OTHER}\nage1notakey\n")
     before = sha256(image)
-    assert main(["write", "--recipients", str(recipients), str(config_file),
+    assert write(["--recipients", str(recipients), str(config_file),
                  str(image)]) == 1
     assert sha256(image) == before
     assert "line 2" in capsys.readouterr().err
