@@ -86,6 +86,7 @@ def test_invalid_file_keeps_the_previous_configuration(
     assert error.count(b"\n") == error.count(b"\r\n") > 5  # CRLF for Notepad
     assert b"2025-03-04 05:06:07 UTC" in error
     assert SECRET.encode() not in error
+    assert SECRET not in (pending_fault(layout) or "") and SECRET not in str(hooks.events)
     assert not (layout.boot_dir / "bodycam.toml").exists()
     assert (layout.boot_dir / REJECTED_NAME).exists()
     assert hooks.patterns == [FAULT_PROVISIONING]

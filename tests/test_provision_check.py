@@ -61,6 +61,26 @@ INVALID_FILES: list[tuple[str, str | bytes, str]] = [
     ("empty-file", "", "evidence.recipients"),
     ("key-outside-section", 'id = "BC-0042"\n' + VALID, "did you mean device.id"),
     ("too-large", VALID + "#" * (300 * 1024) + "\n", "bytes"),
+    # audit L2: nesting that makes the TOML parser recurse until RecursionError
+    ("toml-bomb", "a = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+    # audit L7: a secret key pasted as a key or table name is not repeated either
+    ("secret-key-as-key-name", VALID + f"{SECRET} = 1\n",
+     "evidence.<AGE-SECRET-KEY-1... secret key, not repeated>"),
+    ("secret-key-as-section", VALID + f"\n[{SECRET}]\nx = 1\n",
+     "<AGE-SECRET-KEY-1... secret key, not repeated>: got {'x': 1}"),
+    ("secret-key-section-twice", VALID + f"\n[{SECRET}]\n[{SECRET}]\n",
+     "Cannot declare ('<AGE-SECRET-KEY-1... secret key, not repeated>',) twice"),
+    ("secret-key-in-unknown-table", VALID + f"\n[camera]\n{SECRET} = 1\n",
+     "camera: got {'<AGE-SECRET-KEY-1... secret key, not repeated>': 1}"),
+    # audit H4: '..' leaves /var/lib/bodycam; L9: the key inside the evidence tree
+    ("data-dir-dotdot", _with("storage", 'data_dir = "/var/lib/bodycam/../../../run/bodycam/data"'),
+     "this path means '/run/bodycam/data'"),
+    ("state-dir-in-evidence", _with("storage",
+                                    'state_dir = "/var/lib/bodycam/data/evidence/keys"'),
+     "storage.state_dir is inside storage.data_dir"),
+    # audit L8: every recipient reads every recording
+    ("nine-recipients", VALID.replace(f'"{RECIPIENT}"', ", ".join(
+        f'"{generate_identity()[1]}"' for _ in range(9))), "at most 8 are allowed"),
 ]
 
 
