@@ -92,7 +92,7 @@ def test_keygen_makes_a_private_key_nobody_else_reads_and_prints_the_public_half
     out = capsys.readouterr().out
     assert fingerprint(public) in out
     assert base64.b64encode(public.public_bytes(Encoding.Raw, PublicFormat.Raw)).decode() in out
-    assert "--provisioning-key" in out
+    assert "/etc/bodycam/provisioning-key.pub" in out
 
 
 def test_keygen_never_overwrites(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -205,3 +205,18 @@ def test_rotate_writes_the_new_key_signed_by_the_old(keys: tuple[Path, Path], bo
     assert (boot / "bodycam-provisioning-key.pub").read_bytes() == new_public.read_bytes()
     sig = parse_signature((boot / "bodycam-provisioning-key.pub.sig").read_bytes())
     assert sig.signer == AGENCY_FP and sig.file == "bodycam-provisioning-key.pub"
+
+
+def test_the_documented_example_is_what_the_recipe_gives() -> None:
+    """docs/formats.md shows a signature made with a key anyone can rebuild: Ed25519 is
+    deterministic, so the recipe must give exactly those bytes, and they must verify."""
+    doc = (Path(__file__).resolve().parent.parent / "docs/formats.md").read_text()
+    section = doc.split("## Provisioning signatures")[1]
+    start = section.index("    bodycam-provisioning-signature v1")
+    lines = section[start:].split("\n")[:7]
+    example = "".join(line.removeprefix("    ") + "\n" for line in lines).encode()
+    key = Ed25519PrivateKey.from_private_bytes(
+        hashlib.sha256(b"bodycam docs example key").digest())
+    data = b'[device]\nid = "BC-0042"\n'
+    assert sign(key, "bodycam.toml", data, 20250304050607).render() == example
+    assert parse_signature(example).problem("bodycam.toml", data) is None

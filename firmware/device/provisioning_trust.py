@@ -59,8 +59,8 @@ def load_trust(etc_dir: Path) -> Trust:
     except (OSError, KeyFileError) as exc:
         raise TrustError(f"the pinned provisioning key {key_path} cannot be used ({exc}); "
                          "the camera accepts no provisioning until it is repaired: "
-                         "reinstall the image with the agency's key "
-                         "(tools/install.sh --provisioning-key)") from None
+                         "reinstall the image with the agency's public key in "
+                         f"/etc/bodycam/{PINNED_KEY_NAME}") from None
     try:
         state = json.loads(read_regular(state_path, _LIMIT, follow_symlinks=False))
     except FileNotFoundError:

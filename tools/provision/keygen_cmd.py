@@ -50,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
     raw = base64.b64encode(key.public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
     print(f"provisioning key:  {private_path} (private: keep it offline; whoever holds it "
           "can provision cameras)")
-    print(f"public key file:   {public_path} (for the camera image: "
-          "tools/install.sh --provisioning-key)")
+    print(f"public key file:   {public_path} (for the camera image, as "
+          "/etc/bodycam/provisioning-key.pub)")
     print(f"public key:        {raw}")
     print(f"fingerprint:       {fingerprint(key)}")
     return EXIT_OK
