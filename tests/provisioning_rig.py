@@ -2,7 +2,8 @@
 
 `camera_root` builds one (boot partition, /etc/bodycam with the agency's key pinned as
 an image would bring it); `drop`/`drop_recipients` put signed files on its boot
-partition; `Recorder` collects what the audit and indicator hooks receive.
+partition; `Recorder` collects what the audit and indicator hooks receive. Test modules
+take the `layout` and `hooks` fixtures with `layout, hooks = provisioning_rig.layout, ...`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from signed_provisioning import AGENCY, sign_beside
 from test_provision_check import write_case
 
@@ -58,6 +60,16 @@ def camera_root(root: Path, *, pinned: bool = True) -> DeviceLayout:
         layout.etc_dir.mkdir(parents=True)
         (layout.etc_dir / PINNED_KEY_NAME).write_bytes(public_key_file(AGENCY.public_key()))
     return layout
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> DeviceLayout:
+    return camera_root(tmp_path / "root")
+
+
+@pytest.fixture
+def hooks() -> Recorder:
+    return Recorder()
 
 
 def drop(layout: DeviceLayout, content: str | bytes, *, signed: bool = True) -> Path:

@@ -7,11 +7,11 @@ import os
 import pwd
 from pathlib import Path
 
+import provisioning_rig
 import pytest
 from provisioning_rig import (
     WHEN,
     Recorder,
-    camera_root,
     drop,
     drop_recipients,
     installed_recipients,
@@ -40,15 +40,7 @@ from bodycam.firmware.device.firstboot import (
 from bodycam.firmware.evidence.device_key import KEY_FILE_NAME, DeviceKey
 from bodycam.hal.clocks import ManualClock
 
-
-@pytest.fixture
-def layout(tmp_path: Path) -> DeviceLayout:
-    return camera_root(tmp_path / "root")
-
-
-@pytest.fixture
-def hooks() -> Recorder:
-    return Recorder()
+layout, hooks = provisioning_rig.layout, provisioning_rig.hooks  # shared fixtures
 
 
 def test_nothing_on_the_boot_partition_changes_nothing(layout: DeviceLayout,

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import provisioning_rig
 import pytest
 from provisioning_rig import (
     WHEN,
@@ -56,15 +57,7 @@ from bodycam.hal.clocks import ManualClock
 INVALID = VALID + '\n[video]\nfps = "broken"\n'
 TRIGGERS = (BOOT_CONFIG_NAME, RECIPIENTS_FILE_NAME)  # what bodycam-provision.path watches
 
-
-@pytest.fixture
-def layout(tmp_path: Path) -> DeviceLayout:
-    return camera_root(tmp_path / "root")
-
-
-@pytest.fixture
-def hooks() -> Recorder:
-    return Recorder()
+layout, hooks = provisioning_rig.layout, provisioning_rig.hooks  # shared fixtures
 
 
 def boot(layout: DeviceLayout, hooks: Recorder) -> int:

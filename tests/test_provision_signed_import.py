@@ -13,6 +13,7 @@ import pwd
 from collections.abc import Callable
 from pathlib import Path
 
+import provisioning_rig
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from provisioning_rig import (
@@ -51,15 +52,7 @@ from bodycam.hal.clocks import ManualClock
 ATTACKER = Ed25519PrivateKey.generate()
 ATTACKER_RECIPIENT = generate_identity()[1]
 
-
-@pytest.fixture
-def layout(tmp_path: Path) -> DeviceLayout:
-    return camera_root(tmp_path / "root")
-
-
-@pytest.fixture
-def hooks() -> Recorder:
-    return Recorder()
+layout, hooks = provisioning_rig.layout, provisioning_rig.hooks  # shared fixtures
 
 
 @pytest.fixture
