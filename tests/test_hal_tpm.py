@@ -42,6 +42,7 @@ from tpm2_pytss import (
 from bodycam.hal.keystore import KeyStoreError
 from bodycam.hal.tpm import COUNTER_INDEX, KEY_HANDLE, TpmKeyMissingError, TpmKeyStore
 from bodycam.hal.tpm.objects import counter_public, srk_template
+from bodycam.tools.bench_tpm import measure_swtpm
 from bodycam.tools.swtpm import MISSING, SwTpm
 
 if shutil.which("swtpm") is None:
@@ -159,6 +160,16 @@ def test_open_never_creates_and_names_the_fix(tpm: SwTpm) -> None:
         assert KEY_HANDLE not in [int(h) for h in data.data.handles]
 
 
+def test_a_signature_that_does_not_verify_is_never_returned(tpm: SwTpm) -> None:
+    store = TpmKeyStore.create(tpm.tcti)
+    # As if the chip or the SPI bus had damaged the result: the check before returning
+    # compares against the public key, here swapped for another one.
+    store._verifier = ec.generate_private_key(ec.SECP256R1()).public_key()
+    with pytest.raises(KeyStoreError, match="does not verify against its own public key"):
+        store.sign(b"x")
+    store.close()
+
+
 def test_create_refuses_to_replace_an_existing_key(tpm: SwTpm) -> None:
     first = TpmKeyStore.create(tpm.tcti)
     public = first.public_key_bytes()
@@ -272,3 +283,10 @@ def test_without_tpm2_pytss_the_package_says_how_to_install_it() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert "pip install 'bodycam[tpm]'" in result.stdout
+
+
+def test_bench_reports_sign_and_counter_times_as_numbers() -> None:
+    figures = measure_swtpm(runs=5)
+    assert set(figures) == {"tpm_create_ms", "tpm_sign_ms_p50", "tpm_sign_ms_p90",
+                            "tpm_counter_ms_p50", "tpm_counter_ms_p90"}
+    assert all(value > 0 for value in figures.values()), figures
