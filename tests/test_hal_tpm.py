@@ -42,6 +42,7 @@ from tpm2_pytss import (
 from bodycam.hal.keystore import KeyStoreError
 from bodycam.hal.tpm import COUNTER_INDEX, KEY_HANDLE, TpmKeyMissingError, TpmKeyStore
 from bodycam.hal.tpm.objects import counter_public, srk_template
+from bodycam.tools.bench_tpm import main as bench_main
 from bodycam.tools.bench_tpm import measure_swtpm
 from bodycam.tools.swtpm import MISSING, SwTpm
 
@@ -290,3 +291,16 @@ def test_bench_reports_sign_and_counter_times_as_numbers() -> None:
     assert set(figures) == {"tpm_create_ms", "tpm_sign_ms_p50", "tpm_sign_ms_p90",
                             "tpm_counter_ms_p50", "tpm_counter_ms_p90"}
     assert all(value > 0 for value in figures.values()), figures
+
+
+def test_bench_on_a_camera_tpm_leaves_its_key_and_counter_alone(
+        tpm: SwTpm, capsys: pytest.CaptureFixture[str]) -> None:
+    store = TpmKeyStore.create(tpm.tcti)
+    public, before = store.public_key_bytes(), store.next_counter()
+    store.close()
+    assert bench_main(["--tcti", tpm.tcti, "--runs", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "IBM SW TPM" in out and "tpm_sign_ms_p50" in out and "tpm_counter" not in out
+    after = TpmKeyStore.open(tpm.tcti)
+    assert after.public_key_bytes() == public and after.next_counter() == before + 1
+    after.close()

@@ -6,10 +6,11 @@ certifies one RAM-only session key per boot instead of signing each log line.
 
 By default a private swtpm is started and measured (create, then `runs` signatures and
 `runs` counter increments). With `--tcti device:/dev/tpmrm0` on a camera it opens the
-camera's existing key and measures signatures only: the camera's counter is bound to its
-logs and is not advanced for a benchmark, and no key is ever created there.
+camera's existing key (no key is ever created there) and measures signatures only; the
+camera's counter is bound to its logs, so it is advanced only with `--counter`, on a
+camera out of service (its next session then starts `runs + 1` higher).
 
-    python -m bodycam.tools.bench_tpm [--runs 50] [--tcti TCTI]
+    python -m bodycam.tools.bench_tpm [--runs 50] [--tcti TCTI [--counter]]
 """
 
 from __future__ import annotations
@@ -69,14 +70,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=RUNS, help="samples per figure")
     parser.add_argument("--tcti", help="measure this TPM's existing bodycam key (sign only) "
                                        "instead of a private swtpm")
+    parser.add_argument("--counter", action="store_true",
+                        help="with --tcti: also time counter increments (advances the "
+                             "camera's real counter)")
     args = parser.parse_args(argv)
+    if args.counter and args.tcti is None:
+        parser.error("--counter goes with --tcti (the swtpm run always times the counter)")
     if args.tcti is None:
         where, figures = "swtpm (private, started for this run)", measure_swtpm(args.runs)
     else:
         store = TpmKeyStore.open(args.tcti)
         try:
             where, figures = f"{args.tcti}: {store.describe()}", measure_store(
-                store, args.runs, counter=False)
+                store, args.runs, counter=args.counter)
         finally:
             store.close()
     print(f"TPM: {where}; {args.runs} runs each")
