@@ -8,6 +8,7 @@ and TPM2_Clear.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -26,6 +27,7 @@ from tpm2_pytss import (
     TPM2_CAP,
     TPM2_CC,
     TPM2_SE,
+    TPM2B_AUTH,
     TPM2B_DATA,
     TPM2B_NV_PUBLIC,
     TPM2B_PUBLIC,
@@ -34,6 +36,8 @@ from tpm2_pytss import (
     TPMA_NV,
     TPMA_OBJECT,
     TPMS_NV_PUBLIC,
+    TPMS_SENSITIVE_CREATE,
+    TPMT_SIG_SCHEME,
     TPMT_SYM_DEF,
     TPMT_SYM_DEF_OBJECT,
     TSS2_Exception,
@@ -245,6 +249,31 @@ def test_an_ordinary_nv_index_in_the_counters_place_is_refused(tpm: SwTpm) -> No
         esapi.nv_define_space(b"", writable, ESYS_TR.OWNER)
     with pytest.raises(KeyStoreError, match=r"is not a monotonic counter.*tpm2_nvundefine"):
         TpmKeyStore.create(tpm.tcti)
+
+
+def test_a_dictionary_attack_lockout_does_not_lock_the_camera_out(tpm: SwTpm) -> None:
+    TpmKeyStore.create(tpm.tcti).close()
+    with ESAPI(tpm.tcti) as esapi:  # any local program can send wrong passwords
+        esapi.dictionary_attack_parameters(1, 1000, 1000)  # lockout after one failure
+        srk, *_ = esapi.create_primary(TPM2B_SENSITIVE_CREATE(), srk_template())
+        secret = TPM2B_SENSITIVE_CREATE(TPMS_SENSITIVE_CREATE(userAuth=TPM2B_AUTH(b"pin")))
+        template = TPM2B_PUBLIC.parse("ecc256:ecdsa-sha256", objectAttributes=(
+            TPMA_OBJECT.SENSITIVEDATAORIGIN | TPMA_OBJECT.USERWITHAUTH
+            | TPMA_OBJECT.SIGN_ENCRYPT))
+        private, public, *_ = esapi.create(srk, secret, template)
+        guarded = esapi.load(srk, private, public)
+        esapi.tr_set_auth(guarded, b"wrong")
+        digest = hashlib.sha256(b"x").digest()
+        for _ in range(2):
+            with pytest.raises(TSS2_Exception):
+                esapi.sign(guarded, digest, TPMT_SIG_SCHEME(scheme=TPM2_ALG.NULL))
+        esapi.tr_set_auth(guarded, b"pin")
+        with pytest.raises(TSS2_Exception, match="DA lockout"):  # the TPM is locked out
+            esapi.sign(guarded, digest, TPMT_SIG_SCHEME(scheme=TPM2_ALG.NULL))
+    store = TpmKeyStore.open(tpm.tcti)  # ... and the camera's noDA key still signs
+    _verifier(store).verify(store.sign(b"x"), b"x", ec.ECDSA(hashes.SHA256()))
+    store.next_counter()
+    store.close()
 
 
 def test_no_tpm_is_a_key_store_error_that_names_the_fix(tpm: SwTpm, tmp_path: Path) -> None:
