@@ -276,15 +276,27 @@ def test_a_dictionary_attack_lockout_does_not_lock_the_camera_out(tpm: SwTpm) ->
     store.close()
 
 
-def test_no_tpm_is_a_key_store_error_that_names_the_fix(tpm: SwTpm, tmp_path: Path) -> None:
+def test_no_tpm_is_a_key_store_error_that_names_the_fix(tpm: SwTpm) -> None:
     tcti = tpm.tcti
     tpm.stop()
     with pytest.raises(KeyStoreError, match=r"does not answer.*Fix: start swtpm"):
         TpmKeyStore.open(tcti)
+    assert not Path("/dev/tpmrm97").exists()
     with pytest.raises(KeyStoreError, match=r"no TPM device .*dtoverlay=tpm-slb9670"):
-        TpmKeyStore.open(f"device:{tmp_path / 'tpmrm0'}")
-    with pytest.raises(KeyStoreError, match="Fix: use a TCTI the TSS knows"):
-        TpmKeyStore.open("nosuchtcti:x")
+        TpmKeyStore.open("device:/dev/tpmrm97")
+
+
+@pytest.mark.parametrize("tcti", [
+    "cmd:touch /tmp/bodycam-tcti-ran",  # the TSS's cmd TCTI runs a shell command
+    "device:/etc/passwd",  # the device TCTI would write TPM commands into the file
+    "device:/dev/../etc/passwd",
+    "device:/dev/null",  # a device node, but not a TPM's
+    "",  # the TSS would guess one
+])
+def test_a_tcti_that_is_not_a_tpm_is_refused_before_the_tss_sees_it(tcti: str) -> None:
+    with pytest.raises(KeyStoreError, match=r"not a TPM this camera uses.*Fix: use a TCTI this camera accepts"):
+        TpmKeyStore.create(tcti)
+    assert not Path("/tmp/bodycam-tcti-ran").exists()
 
 
 def test_a_tpm_that_stops_answering_while_open_is_a_key_store_error(tpm: SwTpm) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from typing import Final
 
@@ -13,6 +14,11 @@ from tpm2_pytss import TPM2_RC, TSS2_RC, TSS2_Exception
 from bodycam.hal.keystore import KeyStoreError
 
 DEFAULT_TCTI: Final = "device:/dev/tpmrm0"
+# The TSS would also load e.g. the `cmd` TCTI, which runs a shell command, and the device
+# TCTI writes TPM commands into whatever file it is given: a configured TCTI must not
+# become a way to run commands or clobber files (firstboot runs as root).
+_SIMULATORS: Final = ("swtpm", "mssim")  # software TPMs: the tests, the bench
+_DEVICE_PATH: Final = re.compile(r"/dev/tpm(rm)?[0-9]+")
 _LAYER_MASK: Final = 0xFF0000
 _TCTI_LAYER: Final = int(TSS2_RC.TCTI_RC_LAYER)
 _TPM_LAYER: Final = int(TSS2_RC.TPM_RC_LAYER)
@@ -25,16 +31,22 @@ def _tcti_fix(tcti: str) -> str:
                 "the device")
     if tcti.startswith("swtpm"):
         return "start swtpm (`swtpm socket --tpm2 ...`) on that host and port"
-    return ("use a TCTI the TSS knows: `device:/dev/tpmrm0` on the camera, "
+    return ("use a TCTI this camera accepts: `device:/dev/tpmrm0` on the camera, "
             "`swtpm:host=127.0.0.1,port=N` for a software TPM")
 
 
-def check_device(tcti: str) -> None:
-    """For a device TCTI, say plainly whether the node is missing or not ours to open."""
+def check_tcti(tcti: str) -> None:
+    """Accept only a TPM device node or a software TPM; for a device, say plainly whether
+    the node is missing or not ours to open."""
     name, _, conf = tcti.partition(":")
-    if name != "device":
+    if name in _SIMULATORS:
         return
-    path = conf or "/dev/tpm0"  # the TSS's own default
+    if name != "device" or not _DEVICE_PATH.fullmatch(conf):
+        raise KeyStoreError(
+            f"TPM {tcti!r}: not a TPM this camera uses (only device:/dev/tpmrmN or "
+            f"/dev/tpmN, or a software TPM: {', '.join(_SIMULATORS)}). Fix: "
+            f"{_tcti_fix('')}")
+    path = conf
     if not os.path.exists(path):
         raise KeyStoreError(
             f"TPM {tcti}: no TPM device {path} (no TPM fitted, or its driver is not "

@@ -32,7 +32,7 @@ from tpm2_pytss import (
 )
 
 from bodycam.hal.keystore import KeyStore, KeyStoreError, SignatureAlgorithm
-from bodycam.hal.tpm.errors import DEFAULT_TCTI, check_device, translated
+from bodycam.hal.tpm.errors import DEFAULT_TCTI, check_tcti, translated
 from bodycam.hal.tpm.objects import (
     COUNTER_INDEX,
     COUNTER_SIZE,
@@ -68,7 +68,7 @@ class TpmInfo:
 
 
 def _connect(tcti: str) -> ESAPI:
-    check_device(tcti)
+    check_tcti(tcti)
     with translated(tcti, "connecting"):
         return ESAPI(tcti)
 
