@@ -21,7 +21,8 @@ Design (docs/tpm.md has the whole story, with measurements):
 * Signing is slow on real chips (about 69 ms per ECDSA P-256 signature on an SLB9670):
   the key certifies one RAM-only session key per boot and is off the recording path.
 * TCTI: a TSS2 TCTI string, `device:/dev/tpmrm0` (the kernel's resource manager) on the
-  camera, `swtpm:host=127.0.0.1,port=N` in the tests.
+  camera, `swtpm:host=127.0.0.1,port=N` in the tests; nothing else (the TSS's `cmd` TCTI
+  runs shell commands, its device TCTI writes into any file it is given).
 
 Every failure is a KeyStoreError naming the TPM, what happened and the fix. Importing this
 package without tpm2-pytss installed raises one too.
