@@ -31,7 +31,7 @@ from tpm2_pytss import (
     TPMT_TK_HASHCHECK,
 )
 
-from bodycam.hal.keystore import KeyStore, KeyStoreError, SignatureAlgorithm
+from bodycam.hal.keystore import KeyMissingError, KeyStore, KeyStoreError, SignatureAlgorithm
 from bodycam.hal.tpm.errors import DEFAULT_TCTI, check_tcti, translated
 from bodycam.hal.tpm.objects import (
     COUNTER_INDEX,
@@ -50,7 +50,7 @@ _VENDOR_STRINGS: Final = (TPM2_PT_VENDOR.STRING_1, TPM2_PT_VENDOR.STRING_2,
                           TPM2_PT_VENDOR.STRING_3, TPM2_PT_VENDOR.STRING_4)
 
 
-class TpmKeyMissingError(KeyStoreError):
+class TpmKeyMissingError(KeyMissingError):
     """The TPM answers but holds no bodycam key: never created here, or the TPM was
     cleared or replaced. Only firstboot may react by creating one (a recorded rekey)."""
 
