@@ -161,7 +161,7 @@ def test_root_helpers_cannot_hang_forever(unit: str) -> None:
     """L3: a FIFO on the boot partition blocked firstboot for ever (oneshot units have no
     start timeout by default), and the camera program waited behind it."""
     d = directives(unit)
-    assert 0 < seconds(d["TimeoutStartSec"][0]) <= 180
+    assert 0 < seconds(d["TimeoutStartSec"][0]) <= 300
     assert 0 < seconds(d["TimeoutStopSec"][0]) <= 30
 
 
@@ -173,7 +173,7 @@ def test_camera_program_starts_even_when_firstboot_fails_or_times_out() -> None:
     assert "bodycam-firstboot.service" in d["After"][0].split()
     for strong in ("Requires", "Requisite", "BindsTo", "PartOf"):
         assert not any("bodycam-firstboot" in v for v in d.get(strong, [])), strong
-    assert seconds(directives("bodycam-firstboot.service")["TimeoutStartSec"][0]) <= 60
+    assert seconds(directives("bodycam-firstboot.service")["TimeoutStartSec"][0]) <= 180
 
 
 def test_the_camera_program_is_never_given_up() -> None:
@@ -195,10 +195,11 @@ def test_plaintext_never_reaches_a_core_file_or_swap() -> None:
 
 
 # What the root helpers' code needs, and nothing more: installing files owned
-# root:bodycam (CHOWN, FOWNER, DAC_OVERRIDE) and dropping to the service user for parsing
-# the untrusted file (SETUID, SETGID).
+# root:bodycam (CHOWN, FOWNER, DAC_OVERRIDE), dropping to an unprivileged user for
+# parsing the untrusted file (SETUID, SETGID) and stopping that child if it hangs (KILL:
+# it no longer shares root's uid).
 HELPER_CAPABILITIES = {"CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE", "CAP_SETUID",
-                       "CAP_SETGID"}
+                       "CAP_SETGID", "CAP_KILL"}
 
 
 @pytest.mark.parametrize("unit", ROOT_HELPERS)
