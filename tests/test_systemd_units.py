@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -220,3 +222,31 @@ def test_root_helpers_cannot_change_what_boots(unit: str) -> None:
                  for p in line.split()}
     for name in ("config.txt", "cmdline.txt", "overlays", "kernel8.img", "kernel_2712.img"):
         assert f"/boot/firmware/{name}" in read_only
+
+
+def test_notify_channel_works_without_a_network(tmp_path: Path) -> None:
+    """PrivateNetwork=yes must not cut the camera program off from systemd: its
+    READY/WATCHDOG messages go to a path socket (/run/systemd/notify), which a process in
+    its own, empty network namespace still reaches, while the network does not."""
+    path = tmp_path / "notify"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(str(path))
+    server.settimeout(60)
+    script = (
+        "import socket\n"
+        "from bodycam.firmware.device.sdnotify import SystemdNotifier\n"
+        f"SystemdNotifier(environ={{'NOTIFY_SOCKET': {str(path)!r}}}).ready()\n"
+        "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+        "try:\n"
+        "    s.connect(('192.0.2.1', 9))\n"
+        "    print('network reachable')\n"
+        "except OSError as exc:\n"
+        "    print('no network', exc.errno)\n")
+    try:
+        done = subprocess.run(["unshare", "--net", "--map-root-user", sys.executable, "-c",
+                               script], capture_output=True, text=True, check=False, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("no network"), done.stdout
+        assert b"READY=1" in server.recv(4096)
+    finally:
+        server.close()
