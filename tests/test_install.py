@@ -78,6 +78,8 @@ IMAGER_CARD = {
         "[wifi-security]\nkey-mgmt=wpa-psk\npsk=office-password\n",
     "etc/NetworkManager/system-connections/Wired.nmconnection":
         "[connection]\nid=Wired\ntype=ethernet\n",
+    "boot/firmware/firstrun.sh": "#!/bin/bash\n# user pi, password hash, Wi-Fi password\n",
+    "boot/firmware/cmdline.txt": "console=tty1 root=PARTUUID=1-02 rootwait\n",
     "etc/dphys-swapfile": "CONF_SWAPSIZE=512\n",
     "var/swap": "swapped-out pages",
     "etc/fstab": "proc /proc proc defaults 0 0\n"
@@ -443,6 +445,8 @@ def test_a_copied_card_shares_no_identity_or_secret(fake: FakeSystem) -> None:
     assert not (root / "var/lib/systemd/random-seed").exists()
     connections = root / "etc/NetworkManager/system-connections"
     assert sorted(p.name for p in connections.iterdir()) == ["Wired.nmconnection"]
+    assert not (root / "boot/firmware/firstrun.sh").exists()
+    assert (root / "boot/firmware/cmdline.txt").exists()
 
 
 def test_no_swap_and_no_core_files(fake: FakeSystem) -> None:

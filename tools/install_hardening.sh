@@ -191,10 +191,20 @@ forget_clone_ids() {
         ln -s /etc/machine-id "$dbus_id"
         changed "replaced /var/lib/dbus/machine-id by a link to /etc/machine-id"
     fi
+    # Mixed in at boot without being credited, so a shared one costs little; gone from
+    # images built with --root (a live install's power-off saves a fresh one).
     if [ -f "$(r /var/lib/systemd/random-seed)" ]; then
         rm -f "$(r /var/lib/systemd/random-seed)"
         changed "removed /var/lib/systemd/random-seed (each camera seeds its own)"
     fi
+    # Raspberry Pi Imager's first-boot files hold the user's password hash and the Wi-Fi
+    # password; the first boot normally deletes them.
+    local leftover
+    for leftover in firstrun.sh custom.toml userconf.txt userconf wpa_supplicant.conf; do
+        [ -f "$(r "/boot/firmware/$leftover")" ] || continue
+        rm -f "$(r "/boot/firmware/$leftover")"
+        changed "removed /boot/firmware/$leftover (Imager's settings: password hash, Wi-Fi password)"
+    done
     [ "$KEEP_WIFI" -eq 1 ] && return 0
     local profile
     for profile in "$(r /etc/NetworkManager/system-connections)"/*; do
