@@ -42,13 +42,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from bodycam.firmware import __version__
 from bodycam.firmware.evidence.age import AgeError, PayloadError, decrypt
 from bodycam.firmware.evidence.agekeys import read_identity_file
-from bodycam.firmware.evidence.device_key import parse_public_key
+from bodycam.firmware.evidence.public_keys import DevicePublicKey, parse_public_key
 from bodycam.firmware.evidence.signed_log import read_records
 from bodycam.firmware.evidence.store import MANIFEST_NAME
 from bodycam.firmware.evidence.verify import VerifyReport, verify_recording
@@ -119,7 +118,7 @@ class ExportJob:
     directory: Path
     output: Path
     identities: list[X25519PrivateKey]
-    pinned: Ed25519PublicKey | None
+    pinned: DevicePublicKey | None
     force: bool
     notes: list[str] = field(default_factory=list)
     inputs: list[dict[str, Any]] = field(default_factory=list)
@@ -155,7 +154,8 @@ class ExportJob:
         return cls(directory, output, identities, pinned, args.force)
 
     def run(self) -> None:
-        report = verify_recording(self.directory, self.pinned)
+        report = verify_recording(self.directory,
+                                  [self.pinned] if self.pinned is not None else [])
         self._check_verification(report)
         sources = self._segment_sources()
         if not sources:

@@ -37,7 +37,6 @@ import json
 import logging
 import os
 import pwd
-import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -58,7 +57,9 @@ from bodycam.firmware.config.loader import (
     ConfigError,
     ConfigText,
 )
+from bodycam.firmware.config.model import Config
 from bodycam.firmware.config.safe_read import read_regular
+from bodycam.firmware.device.audit import audit_path
 from bodycam.firmware.device.boot_files import (
     REJECTED_SUFFIX,
     BootFile,
@@ -66,6 +67,7 @@ from bodycam.firmware.device.boot_files import (
     remove_file,
     set_aside,
 )
+from bodycam.firmware.device.identity import IDENTITY_SNAPSHOT, identity_text
 from bodycam.firmware.device.provisioning_checker import (
     CheckRequest,
     Finding,
@@ -97,10 +99,21 @@ from bodycam.firmware.device.provisioning_validate import (
     validate_with_recipients,
 )
 from bodycam.firmware.device.recipients_file import RECIPIENTS_FILE_NAME
-from bodycam.firmware.evidence.device_key import KEY_FILE_NAME, DeviceKey
+from bodycam.firmware.evidence.device_key import SoftwareKeyStore
 from bodycam.firmware.evidence.durable import fsync_directory, replace_file
+from bodycam.firmware.evidence.key_stores import (
+    KeyStoreChoice,
+    create_key_store,
+    resolve_kind,
+)
+from bodycam.firmware.evidence.public_keys import (
+    DevicePublicKey,
+    fingerprint_of,
+    parse_public_key,
+)
 from bodycam.hal.clocks import SystemClock
 from bodycam.hal.interfaces import Clock
+from bodycam.hal.keystore import KeyMissingError, KeyStore, KeyStoreError
 
 __all__ = [
     "BOOT_CONFIG_NAME",
@@ -567,33 +580,37 @@ class IdentityError(RuntimeError):
     to fix it. The import before it stands."""
 
 
-def write_identity(layout: DeviceLayout, owner: Owner, audit: Audit = log_audit) -> Path:
+def write_identity(layout: DeviceLayout, owner: Owner, audit: Audit = log_audit
+                   ) -> Path | None:
     """Make sure the device key exists and BODYCAM-IDENTITY.txt on the boot partition
     matches it and the configured device id. Rewrites the file only when it differs.
 
-    Raises ConfigError (the active configuration is invalid) or IdentityError.
+    A software key is made here, only on a camera that never had one (no audit log yet): a
+    key that went missing later is replaced by the camera program as an audited re-key
+    with an alarm, never silently here. A TPM key is made by the camera program at its
+    first start (this sandboxed helper cannot reach the TPM), which leaves the identity
+    in its state directory for the next run of this helper to copy (the path unit
+    watches it). Returns None while there is no identity to write yet.
+
+    Raises ConfigError (the active configuration is invalid), KeyStoreError (the key
+    cannot be used, e.g. a link planted in its place) or IdentityError.
     """
     config = (load_device_config(layout.config_file) if layout.config_file.exists()
               else load_device_config())
     state_dir = layout.under_root(config.storage.state_dir)
     _make_service_dirs(layout, state_dir, owner)
-    _refuse_links(layout, state_dir / KEY_FILE_NAME)
-    created = not (state_dir / KEY_FILE_NAME).exists()
-    key = DeviceKey.load_or_create(state_dir)
-    os.chown(state_dir / KEY_FILE_NAME, owner.service_uid, owner.gid)
-    if created:
-        audit("device.key_generated", {"fingerprint": key.fingerprint})
-    lines = [
-        "bodycam device identity",
-        "",
-        f"Device id:   {config.device.id}",
-        f"Public key:  {key.public_key_b64}",
-        f"Fingerprint: {key.fingerprint}",
-        "",
-        "Give this file to the evidence custodian: recordings from this camera are",
-        "accepted only when signed by this key. The private key never leaves the camera.",
-    ]
-    data = (_CRLF.join(lines) + _CRLF).encode("utf-8")
+    choice = KeyStoreChoice(config.device.key_store, state_dir, config.device.tpm_tcti)
+    if resolve_kind(choice, layout.root) == "tpm":
+        text = _tpm_identity(state_dir / IDENTITY_SNAPSHOT)
+        if text is None:
+            return None
+    else:
+        key = _software_key(layout, config, choice, owner, audit)
+        if key is None:
+            return None
+        text = identity_text(config.device.id, key.kind,
+                             DevicePublicKey(key.algorithm, key.public_key_bytes()))
+    data = text.encode("utf-8")
     target = layout.boot_dir / IDENTITY_FILE_NAME
     current = read_boot_file(layout.boot_dir, IDENTITY_FILE_NAME, len(data))
     if current is not None and current.data == data:
@@ -604,30 +621,40 @@ def write_identity(layout: DeviceLayout, owner: Owner, audit: Audit = log_audit)
         raise IdentityError(f"could not write {target} ({exc.strerror or exc}); fix: delete "
                             f"whatever is called {IDENTITY_FILE_NAME} on the boot partition "
                             "and make room on it, then reboot") from None
-    _log.info("wrote %s (fingerprint %s)", target, key.fingerprint)
+    _log.info("wrote %s", target)
     return target
 
 
-def _refuse_links(layout: DeviceLayout, key_file: Path) -> None:
-    """Root must not follow a link the service user planted in its own tree (it could
-    point the key's chmod/chown at /etc/bodycam/bodycam.toml): every entry from
-    /var/lib/bodycam down to the key file must be what it claims to be."""
-    top = layout.under_root(SERVICE_WRITABLE)
-    for path in (key_file, *key_file.parents):
-        if not path.is_relative_to(top):
-            break
-        try:
-            mode = os.lstat(path).st_mode
-        except FileNotFoundError:
-            continue
-        if stat.S_ISLNK(mode) or not (stat.S_ISREG(mode) if path == key_file
-                                      else stat.S_ISDIR(mode)):
-            raise IdentityError(
-                f"{path} is a symbolic link or not a plain "
-                f"{'file' if path == key_file else 'directory'}: someone with the camera "
-                "program's rights replaced it, and root follows nothing planted there; the "
-                "key was not touched. Fix: inspect and remove it (keep it for the "
-                "investigation), then reboot")
+def _software_key(layout: DeviceLayout, config: Config, choice: KeyStoreChoice,
+                  owner: Owner, audit: Audit) -> KeyStore | None:
+    try:
+        return SoftwareKeyStore.open(choice.state_dir, owner_uid=owner.service_uid)
+    except KeyMissingError:
+        if audit_path(layout.under_root(config.storage.data_dir)).exists():
+            _log.error("the device key is gone although the camera has an audit log; the "
+                       "camera program makes a new one with a signed re-key record and an "
+                       "alarm, and the identity file follows")
+            return None
+    key = create_key_store(choice, "software", owner=(owner.service_uid, owner.gid))
+    audit("device.key_generated", {"fingerprint": fingerprint_of(key.public_key_bytes()),
+                                   "key_store": key.kind})
+    return key
+
+
+def _tpm_identity(snapshot: Path) -> str | None:
+    """The identity the camera program left for a TPM key, checked to hold a key."""
+    try:
+        text = snapshot.read_bytes().decode("utf-8")
+        parse_public_key(text)
+    except FileNotFoundError:
+        _log.info("TPM key store: the camera program makes the key at its first start; "
+                  "%s follows then", IDENTITY_FILE_NAME)
+        return None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        _log.error("%s holds no usable identity (%s); the camera program rewrites it at "
+                   "its next start", snapshot, exc)
+        return None
+    return text
 
 
 def _make_service_dirs(layout: DeviceLayout, directory: Path, owner: Owner) -> None:
@@ -707,7 +734,7 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
             _log.error("the active configuration %s is invalid, identity not written:\n%s",
                        layout.config_file, exc)
             return 1
-        except IdentityError as exc:
+        except (IdentityError, KeyStoreError) as exc:
             _log.error("identity not written: %s", exc)
             return 1
     _log.info("provisioning: %s", result.value)

@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
-from bodycam.firmware.evidence.device_key import fingerprint
+from bodycam.firmware.evidence.public_keys import fingerprint_of
 
 __all__ = [
     "FLEET",
@@ -130,6 +130,11 @@ class Signature:
 
 def _raw(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def fingerprint(key: Ed25519PublicKey) -> str:
+    """First 16 hex digits of SHA-256 of the raw key, as for device keys."""
+    return fingerprint_of(_raw(key))
 
 
 def _message(name: str, sha256: str, serial: int, device: str, key: Ed25519PublicKey) -> bytes:
