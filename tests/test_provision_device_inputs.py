@@ -50,6 +50,7 @@ from bodycam.firmware.device.firstboot import (
     main,
     pending_fault,
 )
+from bodycam.firmware.device.identity import IDENTITY_SNAPSHOT
 from bodycam.firmware.evidence.agekeys import generate_identity
 from bodycam.firmware.evidence.device_key import KEY_FILE_NAME
 from bodycam.hal.clocks import ManualClock
@@ -381,3 +382,28 @@ def test_signature_of_a_link_target_counts_for_nothing(layout: DeviceLayout, hoo
         real.with_name(real.name + ".sig").read_bytes())
     assert run_import(layout, hooks) is ImportResult.REJECTED
     assert "symbolic link" in error_text(layout)
+
+
+@pytest.mark.parametrize("plant", ["fifo", "link"])
+def test_identity_snapshot_planted_by_the_service_user_is_not_followed(
+        layout: DeviceLayout, hooks: Recorder, tmp_path: Path, plant: str) -> None:
+    """With a TPM key store root copies the identity the camera program left in its
+    state directory: a FIFO there must not hang the boot, a link must not be read."""
+    drop(layout, _with("device", 'key_store = "tpm"'))
+    state = layout.root / "var/lib/bodycam/state"
+    state.mkdir(parents=True)
+    snapshot = state / IDENTITY_SNAPSHOT
+    if plant == "fifo":
+        os.mkfifo(snapshot)
+    else:
+        secret = tmp_path / "secret"
+        secret.write_text("root:*:20228:0:99999:7:::\n")
+        snapshot.symlink_to(secret)
+    results: list[int] = []
+    worker = threading.Thread(target=lambda: results.append(boot(layout, hooks)),
+                              daemon=True)
+    worker.start()
+    worker.join(timeout=120)
+    assert results == [0], "firstboot blocked on the identity snapshot"
+    assert layout.config_file.exists()
+    assert not (layout.boot_dir / IDENTITY_FILE_NAME).exists()

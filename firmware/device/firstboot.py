@@ -29,6 +29,7 @@ from pathlib import Path
 from bodycam.firmware.config.device_rules import SERVICE_WRITABLE, load_device_config
 from bodycam.firmware.config.loader import ConfigError
 from bodycam.firmware.config.model import Config
+from bodycam.firmware.config.safe_read import read_regular
 from bodycam.firmware.device.audit import audit_path
 from bodycam.firmware.device.boot_files import read_boot_file
 from bodycam.firmware.device.device_layout import (
@@ -115,6 +116,7 @@ __all__ = [
 ]
 
 _STATE_MODE = 0o700
+_MAX_SNAPSHOT_BYTES = 4096  # an identity text is a few hundred bytes
 _log = logging.getLogger(__name__)
 
 
@@ -188,9 +190,12 @@ def _software_key(layout: DeviceLayout, config: Config, choice: KeyStoreChoice,
 
 
 def _tpm_identity(snapshot: Path) -> str | None:
-    """The identity the camera program left for a TPM key, checked to hold a key."""
+    """The identity the camera program left for a TPM key, checked to hold a key.
+
+    It lies in the service user's own directory: read without following a link or
+    blocking on a FIFO planted there (this runs as root)."""
     try:
-        text = snapshot.read_bytes().decode("utf-8")
+        text = read_regular(snapshot, _MAX_SNAPSHOT_BYTES, follow_symlinks=False).decode("utf-8")
         parse_public_key(text)
     except FileNotFoundError:
         _log.info("TPM key store: the camera program makes the key at its first start; "
