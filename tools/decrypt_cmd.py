@@ -23,7 +23,6 @@ from bodycam.firmware.evidence.age import AgeError, decrypt
 from bodycam.firmware.evidence.agekeys import read_identity_file
 
 EXIT_OK = 0
-EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE
 EXIT_FAILED = 1
 STDOUT = "-"
 
@@ -70,11 +69,8 @@ def _to_stdout(identities: Sequence[X25519PrivateKey], src: BinaryIO) -> int:
         sys.stdout.buffer.flush()
     except AgeError as exc:
         return _age_error(exc, "")
-    except BrokenPipeError:
-        # the reader stopped early (`| head`): end quietly like age and other filters,
-        # with the conventional 128 + SIGPIPE status and no traceback
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_BROKEN_PIPE
+    # a reader that stops early (`| head`) raises BrokenPipeError: the console scripts'
+    # shared dispatcher ends quietly with 141, like age and other filters
     return EXIT_OK
 
 
