@@ -96,7 +96,7 @@ def is_record(line: bytes) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(line)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return None
     if (isinstance(value, dict) and isinstance(value.get("seq"), int)
             and isinstance(value.get("sig"), str)):
