@@ -481,6 +481,8 @@ class ExportJob:
         """OUT.report.json, mode 0600 (it holds markers and wall times), created new:
         never through a link, never over a file."""
         manifest = self._manifest
+        timeline = recording_timeline(self._records(), self._offset_s)
+        self.notes += [flag["note"] for flag in timeline["clock"]["flagged_wall_times"]]
         document = {
             "tool": TOOL, "tool_version": __version__,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -492,7 +494,7 @@ class ExportJob:
             "refused": [{"index": r.index, "file": r.file, "why": r.why}
                         for r in self.refused],
             "output": {"file": self.output.name, **output},
-            **recording_timeline(self._records(), self._offset_s),
+            **timeline,
             "notes": self.notes,
         }
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
