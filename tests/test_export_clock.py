@@ -104,7 +104,6 @@ def record_with_a_clock_step(writer: FileRecordingWriter, *, signed: bool) -> No
 def test_the_report_flags_a_marker_a_year_off(
         tmp_path: Path, store: FileEvidenceStore, clock: ManualClock,
         identity: AgeIdentity, *, signed: bool) -> None:
-    clock.set_wall(START)
     writer = store.begin_recording(wall_start=START, clock_synchronised=True,
                                    prerecord_us=0)
     record_with_a_clock_step(writer, signed=signed)
