@@ -277,6 +277,10 @@ def test_unrecovered_open_segment_is_included_when_forced(
     notes = " ".join(report["notes"])  # type: ignore[arg-type]
     assert re.search(r"included 00001\.age\.partial: [1-9]\d* whole chunks salvaged, "
                      r"recording not recovered on the device", notes)
+    # age authenticates chunks, not who made them: the note must not suggest otherwise
+    assert "nothing shows that the camera wrote it" in notes
+    assert "anyone holding the authority's public recipient can make such a file" in notes
+    assert "vouches" not in notes
     assert [s["file"] for s in report["segments"]] == ["00000.age", "00001.age.partial"]  # type: ignore[attr-defined]
     assert sha256(partial) == before  # export never changes the evidence
     frames = decode_all(out)["video"]
