@@ -155,10 +155,10 @@ def test_usage_errors_exit_2(tmp_path: Path, recording: Path, identity: AgeIdent
 # ------------------------------------------------------------------ adversarial review
 
 
-def test_plaintext_mp4_is_readable_by_the_custodian_only(
+def test_plaintext_mp4_and_report_are_readable_by_the_custodian_only(
         tmp_path: Path, recording: Path, identity: AgeIdentity) -> None:
-    """The MP4 is the only plaintext export writes; a default umask would make it
-    world-readable on a shared workstation."""
+    """The MP4 is the only plaintext export writes, and the report holds the markers and
+    wall times; a default umask would make them world-readable on a shared workstation."""
     import os
     import stat
 
@@ -169,6 +169,7 @@ def test_plaintext_mp4_is_readable_by_the_custodian_only(
     finally:
         os.umask(old)
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert stat.S_IMODE(out.with_suffix(".report.json").stat().st_mode) == 0o600
     assert report_of(out)["recording"] == recording.name  # the signed id
 
 

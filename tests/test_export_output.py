@@ -1,13 +1,12 @@
 """Where export writes (audit L5): OUT and OUT.report.json in a folder others can write.
 
 A symbolic link planted at the report's name must not be followed, a file made at OUT
-while the export runs must not be replaced, and the report is private (mode 0600).
+while the export runs must not be replaced (the report's mode 0600 is checked with the
+MP4's in test_export.py).
 """
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,19 +42,6 @@ def test_a_dangling_link_at_out_is_not_replaced(
     out.symlink_to(tmp_path / "elsewhere.mp4")
     assert export(recording, identity, out) == 2
     assert out.is_symlink() and not (tmp_path / "elsewhere.mp4").exists()
-
-
-def test_the_report_is_readable_by_the_custodian_only(
-        tmp_path: Path, recording: Path, identity: AgeIdentity) -> None:
-    """It holds the markers and wall times of the recording."""
-    old = os.umask(0o022)
-    try:
-        out = tmp_path / "case.mp4"
-        assert export(recording, identity, out) == 0
-    finally:
-        os.umask(old)
-    assert stat.S_IMODE(out.with_suffix(".report.json").stat().st_mode) == 0o600
-    assert stat.S_IMODE(out.stat().st_mode) == 0o600
 
 
 def during_the_join(monkeypatch: pytest.MonkeyPatch, act: Callable[[], None]) -> None:
