@@ -38,12 +38,10 @@ always before any verification or decryption.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -68,7 +66,16 @@ from bodycam.tools.export_inputs import (
     open_recording,
 )
 from bodycam.tools.export_mp4 import Mp4Joiner, UnreadableSegmentError
-from bodycam.tools.export_output import create_private, move_no_replace, write_new_private
+from bodycam.tools.export_output import (
+    OutputError,
+    check_output,
+    create_private,
+    move_no_replace,
+    partial_path,
+    report_path,
+    write_new_private,
+    written_facts,
+)
 from bodycam.tools.export_salvage import (
     ChunkSalvage,
     PlainRun,
@@ -156,7 +163,10 @@ class ExportJob:
         directory: Path = args.directory
         output: Path = args.output
         _check_directory(directory)
-        _check_output(output, directory)
+        try:
+            check_output(output, directory)
+        except OutputError as exc:
+            raise UsageError(str(exc)) from None
         try:
             identities = [key for path in args.identity for key in read_identity_file(path)]
         except OSError as exc:
@@ -196,7 +206,7 @@ class ExportJob:
         if not sources:
             raise ExportError(f"{self.directory} holds no segments: nothing to export"
                               + "".join(f"; {note}" for note in self.notes))
-        partial = _partial_path(self.output)
+        partial = partial_path(self.output)
         try:
             fd = create_private(partial)
         except FileExistsError:
@@ -206,7 +216,10 @@ class ExportJob:
         try:
             with os.fdopen(fd, "rb") as mp4:
                 summary = self._join(files, sources, partial)
-                output = _output_facts(mp4, partial)
+                try:
+                    output = written_facts(mp4, partial)
+                except OutputError as exc:
+                    raise ExportError(str(exc)) from None
             self._write_report(report, {**output, **summary})
             self._publish(partial)
         except BaseException:
@@ -509,74 +522,12 @@ class ExportJob:
 
 
 
-def report_path(output: Path) -> Path:
-    """OUT.report.json, OUT without a trailing .mp4: `case.v1` and `case.v2` differ."""
-    name = output.name
-    stem = name[:-4] if name.lower().endswith(".mp4") and len(name) > 4 else name
-    return output.with_name(stem + ".report.json")
-
-
-def _partial_path(output: Path) -> Path:
-    return output.with_name(output.name + ".partial")
-
-
 def _check_directory(directory: Path) -> None:
     if not directory.is_dir():
         raise UsageError(f"{directory} is not a directory; give evidence/<recording-id>/")
     if not (directory / MANIFEST_NAME).exists() and not any(directory.glob("*.age*")):
         raise UsageError(f"{directory} is not a recording directory (no {MANIFEST_NAME}, "
                          "no .age segment files); give evidence/<recording-id>/")
-
-
-def _check_output(output: Path, directory: Path) -> None:
-    """Fail as a usage error before verifying, not with a traceback after decrypting.
-
-    The plaintext must not land in the evidence (verify would then fail on the extra
-    files). Permission bits alone do not say whether the directory takes new files
-    (root ignores them; a read-only or special file system refuses all the same), so a
-    nameless temporary file is really created there. A name that is taken, by a
-    symbolic link too (dangling or not), is never followed or replaced.
-    """
-    parent = output.parent
-    fix = "Fix: choose -o in an existing directory you can write to"
-    if output.is_dir():
-        raise UsageError(f"{output} is a directory; give the MP4 file to create in it, "
-                         f"e.g. -o {output / 'recording.mp4'}")
-    if output.parent.resolve().is_relative_to(directory.resolve()):
-        raise UsageError(f"{output}: the output must not be inside the recording directory "
-                         f"{directory} (it would put plaintext and a report into the "
-                         "evidence); choose -o outside it")
-    for path in (output, report_path(output)):
-        if os.path.lexists(path):
-            link = " (a symbolic link, which export never follows)" if path.is_symlink() \
-                else ""
-            raise UsageError(f"{path} already exists{link}; choose another OUT or move it "
-                             "away")
-    if os.path.lexists(_partial_path(output)):
-        raise UsageError(f"{_partial_path(output)} exists: an interrupted export left it "
-                         "and it holds plaintext. Fix: delete it securely (e.g. shred -u), "
-                         "then export again")
-    if not parent.is_dir():
-        raise UsageError(f"cannot create {output}: the directory {parent} does not exist. "
-                         f"{fix}, or create it first")
-    try:
-        with tempfile.TemporaryFile(dir=parent):
-            pass
-    except OSError as exc:
-        raise UsageError(f"cannot create {output}: the directory {parent} is not writable "
-                         f"({exc.strerror or exc}). {fix}") from None
-
-
-def _output_facts(mp4: io.BufferedReader, partial: Path) -> dict[str, Any]:
-    """Size and SHA-256 of the MP4 this export created (read through its own handle),
-    after checking that OUT.partial still names it."""
-    mine = os.fstat(mp4.fileno())
-    named = os.stat(partial, follow_symlinks=False)
-    if (named.st_dev, named.st_ino) != (mine.st_dev, mine.st_ino):
-        raise ExportError(f"{partial} was replaced while the export ran (something else "
-                          f"writes to {partial.parent}); nothing was published. Fix: "
-                          "export to a directory only you can write to")
-    return {"size": mine.st_size, "sha256": hashlib.file_digest(mp4, "sha256").hexdigest()}
 
 
 def _progress(message: str) -> None:
