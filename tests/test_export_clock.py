@@ -42,6 +42,7 @@ def marker(media_s: float, wall_s: float) -> dict[str, Any]:
 
 
 def step(media_s: float, seconds: float) -> dict[str, Any]:
+    """A manifest `clock` record as docs/formats.md defines it (some fields left out)."""
     return {"event": "clock", "media_us": int(media_s * 1e6), "step_seconds": seconds}
 
 
@@ -84,6 +85,15 @@ def test_a_step_undone_later_flags_only_the_times_between() -> None:
     assert flag.what == "marker 1" and flag.explained_by == (0,)
 
 
+def test_a_step_noticed_just_after_a_marker_explains_it() -> None:
+    """The camera looks at its clock once a second: the record can come after a marker
+    the step already moved, and a later, unrelated step must not spoil the sum."""
+    records = manifest(marker(5.5, 5.5 - YEAR_S), step(5.9, -YEAR_S),
+                       marker(10.0, 10.0 - YEAR_S), step(11.0, 3600.0))
+    first, second = wall_flags(records)
+    assert first.explained_by == (0,) and second.explained_by == (0,)
+
+
 def test_steps_that_do_not_add_up_do_not_explain() -> None:
     (flag,) = wall_flags(manifest(step(1.0, -60.0), marker(2.0, 2.0 - YEAR_S)))
     assert flag.explained_by == ()
@@ -93,8 +103,9 @@ def record_with_a_clock_step(writer: FileRecordingWriter, *, signed: bool) -> No
     """The audit's clockjump: the clock goes back a year 1 s into a 4 s recording, and
     the wearer marks a moment at 1.5 s."""
     _mux_segment(writer.open_segment(0, START), clip(4.0)).close(4_000_000)
-    if signed:  # the record the camera's store writes when its clock steps (W3)
-        writer._append("clock", media_us=1_000_000, step_seconds=-float(YEAR_S))
+    if signed:  # the record FileRecordingWriter.note_clock_step writes (docs/formats.md)
+        writer._append("clock", media_us=1_000_000, step_seconds=-float(YEAR_S),
+                       wall_before=at(1.0), wall_after=at(1.0 - YEAR_S), synchronised=True)
     writer.add_marker(1_500_000, START + timedelta(seconds=1.5 - YEAR_S))
     writer.add_marker(3_000_000, START + timedelta(seconds=3.0 - YEAR_S))
     writer.seal("stopped by wearer")
@@ -118,7 +129,8 @@ def test_the_report_flags_a_marker_a_year_off(
                 "no clock record in the manifest explains it") in entry["wall_flag"]
     section = report["clock"]
     assert len(section["flagged_wall_times"]) == 2  # type: ignore[index]
-    assert section["steps"] == ([{"media_us": 1_000_000, "step_seconds": -float(YEAR_S)}]  # type: ignore[index]
-                                if signed else [])
+    assert section["steps"] == ([{"media_us": 1_000_000, "step_seconds": -float(YEAR_S),  # type: ignore[index]
+                                  "wall_before": at(1.0), "wall_after": at(1.0 - YEAR_S),
+                                  "synchronised": True}] if signed else [])
     notes = " ".join(report["notes"])  # type: ignore[arg-type]
     assert "marker 1 at media 1.500 s" in notes and "marker 2 at media 3.000 s" in notes

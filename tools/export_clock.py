@@ -24,6 +24,9 @@ __all__ = ["TOLERANCE_S", "WallFlag", "clock_section", "clock_steps", "parse_wal
 # the monotonic clock (ClockWatch's threshold); smaller differences are latency.
 TOLERANCE_S: Final = 2.0
 _ENVELOPE: Final = frozenset({"seq", "prev", "sig", "time", "event", "signer"})
+# The camera looks at its clock once a second: a `clock` record's media_us may come up
+# to about that much media after the step (docs/formats.md, clock records); doubled.
+_NOTICED_WITHIN_US: Final = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -129,13 +132,19 @@ def _readings(records: Sequence[Mapping[str, Any]]) -> list[_Reading]:
 
 def _explaining(steps: Sequence[Mapping[str, Any]], start_us: int, media_us: int,
                 off: float) -> tuple[int, ...]:
-    """The clock steps between the start and `media_us` when they add up to `off`."""
-    between = [i for i, step in enumerate(steps)
-               if isinstance(step.get("media_us"), int)
-               and start_us <= step["media_us"] <= media_us
-               and isinstance(step.get("step_seconds"), int | float)]
-    total = sum(float(steps[i]["step_seconds"]) for i in between)
-    return tuple(between) if between and abs(total - off) <= TOLERANCE_S else ()
+    """The clock steps since the start that add up to `off`, or () when none do.
+
+    The camera notices a step up to about a second of media after it happened, so a
+    step recorded just after `media_us` may be the one that moved it."""
+    for until in (media_us, media_us + _NOTICED_WITHIN_US):
+        between = [i for i, step in enumerate(steps)
+                   if isinstance(step.get("media_us"), int)
+                   and start_us <= step["media_us"] <= until
+                   and isinstance(step.get("step_seconds"), int | float)]
+        total = sum(float(steps[i]["step_seconds"]) for i in between)
+        if between and abs(total - off) <= TOLERANCE_S:
+            return tuple(between)
+    return ()
 
 
 def parse_wall(value: Any) -> datetime | None:
