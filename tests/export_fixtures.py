@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from export_support import recorded
 from media_fixtures import clip
-from test_evidence_support import AgeIdentity, age_identity, make_store
+from test_evidence_support import AgeIdentity, age_identity, make_store, new_session
 
-from bodycam.firmware.evidence.device_key import DeviceKey
+from bodycam.firmware.evidence.session_key import SessionKey
 from bodycam.firmware.evidence.store import FileEvidenceStore
 from bodycam.hal.clocks import ManualClock
 
@@ -29,13 +29,13 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def key() -> DeviceKey:
-    return DeviceKey.generate()
+def key() -> SessionKey:
+    return new_session()
 
 
 @pytest.fixture
 def store(tmp_path: Path, identity: AgeIdentity, clock: ManualClock,
-          key: DeviceKey) -> FileEvidenceStore:
+          key: SessionKey) -> FileEvidenceStore:
     return make_store(tmp_path, identity, clock, key)
 
 

@@ -26,8 +26,8 @@ from test_evidence_support import AgeIdentity, age_identity
 
 from bodycam.firmware.evidence.age_stream import PAYLOAD_NONCE_SIZE, SEALED_CHUNK_SIZE
 from bodycam.firmware.evidence.api import SegmentWriter
-from bodycam.firmware.evidence.device_key import DeviceKey
 from bodycam.firmware.evidence.recovery import recover_unfinished
+from bodycam.firmware.evidence.session_key import SessionKey
 from bodycam.firmware.evidence.signed_log import utc_iso
 from bodycam.firmware.evidence.store import FileEvidenceStore
 from bodycam.firmware.media.events import RecordingStarted
@@ -118,7 +118,7 @@ def record_cut_by_power_loss(store: FileEvidenceStore, clock: ManualClock) -> Pa
 
 
 def test_segment_cut_by_power_loss_is_salvaged_and_reported(
-        tmp_path: Path, store: FileEvidenceStore, clock: ManualClock, key: DeviceKey,
+        tmp_path: Path, store: FileEvidenceStore, clock: ManualClock, key: SessionKey,
         identity: AgeIdentity) -> None:
     record_cut_by_power_loss(store, clock)
     (recovered,) = recover_unfinished(store.evidence_dir.parent, key, clock)
@@ -189,7 +189,7 @@ def test_unsealed_recording_is_exported_only_when_forced(
 
 @pytest.mark.parametrize("cut", [0, 30, None], ids=["empty", "in the header", "no chunk"])
 def test_segment_cut_before_its_first_whole_chunk_is_a_note_not_a_failure(
-        store: FileEvidenceStore, clock: ManualClock, key: DeviceKey,
+        store: FileEvidenceStore, clock: ManualClock, key: SessionKey,
         identity: AgeIdentity, cut: int | None) -> None:
     """Power lost just after a segment opened: recovery records 0 whole chunks, so no
     media of it exists anywhere. Exporting the rest must not need --force."""
@@ -264,7 +264,7 @@ def test_output_that_cannot_be_created_is_a_usage_error_before_verifying(
 
 
 def test_unrecovered_open_segment_is_included_when_forced(
-        tmp_path: Path, store: FileEvidenceStore, clock: ManualClock, key: DeviceKey,
+        tmp_path: Path, store: FileEvidenceStore, clock: ManualClock, key: SessionKey,
         identity: AgeIdentity) -> None:
     """Exported before the camera ran its recovery: the .partial is real media."""
     directory = record_cut_by_power_loss(store, clock)

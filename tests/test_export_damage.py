@@ -18,8 +18,8 @@ from test_evidence_support import AgeIdentity, age_identity
 from test_export import flip_byte_in_chunk, record_cut_by_power_loss
 
 from bodycam.firmware.evidence.age_stream import SEALED_CHUNK_SIZE
-from bodycam.firmware.evidence.device_key import DeviceKey
 from bodycam.firmware.evidence.recovery import recover_unfinished
+from bodycam.firmware.evidence.session_key import SessionKey
 from bodycam.firmware.evidence.store import FileEvidenceStore
 from bodycam.hal.clocks import ManualClock
 
@@ -88,7 +88,7 @@ def test_forced_export_with_no_decryptable_segment_fails(
 
 @pytest.fixture(params=[True, False], ids=["recovered", "not recovered"])
 def cut_recording(request: pytest.FixtureRequest, store: FileEvidenceStore,
-                  clock: ManualClock, key: DeviceKey) -> tuple[Path, bool]:
+                  clock: ManualClock, key: SessionKey) -> tuple[Path, bool]:
     """(directory, recovered): power lost during segment 1, before or after the
     device's recovery renamed 00001.age.partial to 00001.truncated.age."""
     directory = record_cut_by_power_loss(store, clock)

@@ -48,13 +48,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from bodycam.firmware import __version__
 from bodycam.firmware.evidence.age import AgeError, PayloadError, decrypt
 from bodycam.firmware.evidence.agekeys import read_identity_file
-from bodycam.firmware.evidence.device_key import parse_public_key
+from bodycam.firmware.evidence.public_keys import DevicePublicKey, parse_public_key
 from bodycam.firmware.evidence.store import MANIFEST_NAME
 from bodycam.firmware.evidence.verify import VerifyReport, verify_recording
 from bodycam.tools.export_inputs import (
@@ -143,7 +142,7 @@ class ExportJob:
     directory: Path
     output: Path
     identities: list[X25519PrivateKey]
-    pinned: Ed25519PublicKey | None
+    pinned: DevicePublicKey | None
     force: bool
     notes: list[str] = field(default_factory=list)
     inputs: list[dict[str, Any]] = field(default_factory=list)
@@ -198,7 +197,8 @@ class ExportJob:
 
     def _run(self, files: RecordingFiles) -> None:
         manifest_read = self._read_manifest(files)
-        report = verify_recording(self.directory, self.pinned)
+        report = verify_recording(self.directory,
+                                  [self.pinned] if self.pinned is not None else [])
         if manifest_read:
             files.check_unchanged(self._manifest)
         self._check_verification(report)

@@ -1,7 +1,13 @@
-"""`bodycam-evidence verify DIR`: check a recording directory or an audit log.
+"""`bodycam-evidence verify PATH...`: check recordings, audit logs, or a whole camera.
 
 Exit 0 verified (sealed, also after power-loss recovery), 1 integrity failure, 2 usage
-error, 3 untampered but not sealed. See docs/formats.md for what is checked.
+error, 3 untampered but not sealed; with several reports the worst one counts (1 before
+3 before 0). See docs/formats.md for what is checked.
+
+Given an audit log (`--audit`, or a camera's data directory holding audit/ and
+evidence/), the recordings and the audit log are also checked against each other
+(firmware/evidence/verify_links.py): missing recordings, manifests cut back, an audit
+log rolled back, counter gaps.
 """
 
 from __future__ import annotations
@@ -9,50 +15,119 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from bodycam.firmware.evidence.device_key import parse_public_key
-from bodycam.firmware.evidence.store import MANIFEST_NAME
+from bodycam.firmware.evidence.agekeys import recipient_fingerprint
+from bodycam.firmware.evidence.public_keys import DevicePublicKey, parse_public_key
+from bodycam.firmware.evidence.recovery import QUARANTINE_DIR
+from bodycam.firmware.evidence.store import EVIDENCE_DIR, MANIFEST_NAME
 from bodycam.firmware.evidence.verify import (
+    EXIT_FAILED,
+    EXIT_UNSEALED,
     EXIT_USAGE,
+    EXIT_VERIFIED,
     VerifyReport,
     verify_log,
     verify_recording,
 )
+from bodycam.firmware.evidence.verify_links import audit_file, check_links, check_recipients
+
+_WHAT = ("give a recording directory (evidence/<recording-id>/), its manifest, an audit "
+         "log file, the audit/ directory, or a camera's data directory (audit/ and "
+         "evidence/)")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", type=Path, metavar="DIR",
-                        help="evidence/<recording-id>/ directory, an audit log file, or the "
-                             "audit/ directory")
-    parser.add_argument("--device-key", metavar="KEY",
+    parser.add_argument("paths", type=Path, nargs="+", metavar="PATH",
+                        help="evidence/<recording-id>/ directory, an audit log file, the "
+                             "audit/ directory, or a camera's data directory")
+    parser.add_argument("--audit", type=Path, metavar="LOG",
+                        help="the camera's audit log (file or audit/ directory): check the "
+                             "recordings and it against each other")
+    parser.add_argument("--device-key", metavar="KEY", action="append", default=[],
                         help="pin the device's public key (base64 as printed by `bodycam "
-                             "identity --public-key`, or a file containing it)")
+                             "identity --public-key`, or a file containing it); repeat for "
+                             "a camera that was re-keyed")
+    parser.add_argument("--expect-recipient", metavar="AGE1", action="append", default=[],
+                        help="fail unless every recording is encrypted to exactly these age "
+                             "recipients (repeat for each)")
     parser.add_argument("--json", action="store_true", help="print a machine-readable report")
 
 
+class UsageError(Exception):
+    pass
+
+
 def run(args: argparse.Namespace) -> int:
-    path: Path = args.path
     try:
-        pinned = _pinned_key(args.device_key)
-        report = _verify(path, pinned)
+        pinned = [_pinned_key(text) for text in args.device_key]
+        expected = [_expected_recipient(text) for text in args.expect_recipient]
+        reports = _verify_all(args.paths, args.audit, pinned)
     except UsageError as exc:
         print(f"bodycam-evidence verify: {exc}", file=sys.stderr)
         if args.json:  # a machine reading stdout gets an answer too
             print(json.dumps({"status": "usage_error", "exit_code": EXIT_USAGE,
                               "error": str(exc)}, ensure_ascii=False))
         return EXIT_USAGE
+    if expected:
+        for report in reports:
+            if report.kind == "recording":
+                check_recipients(report, expected)
+    code = worst_exit(reports)
     if args.json:
-        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        body = reports[0].to_json() if len(reports) == 1 else {
+            "status": {EXIT_VERIFIED: "verified", EXIT_FAILED: "failed",
+                       EXIT_UNSEALED: "unsealed"}[code],
+            "exit_code": code, "reports": [r.to_json() for r in reports]}
+        print(json.dumps(body, indent=2, ensure_ascii=False))
     else:
-        print(report.summary())
-    return report.exit_code
+        print("\n".join(report.summary() for report in reports))
+    return code
 
 
-class UsageError(Exception):
-    pass
+def worst_exit(reports: Sequence[VerifyReport]) -> int:
+    codes = {report.exit_code for report in reports}
+    for code in (EXIT_FAILED, EXIT_UNSEALED):
+        if code in codes:
+            return code
+    return EXIT_VERIFIED
+
+
+def _verify_all(paths: Sequence[Path], audit: Path | None,
+                pinned: Sequence[DevicePublicKey]) -> list[VerifyReport]:
+    if len(paths) == 1 and _is_data_dir(paths[0]) and audit is None:
+        return _verify_camera(paths[0], pinned)
+    reports = [_verify(path, pinned) for path in paths]
+    if audit is None:
+        return reports
+    log = audit_file(audit)
+    if not log.is_file():
+        raise UsageError(f"--audit {audit}: no audit log there; give the audit.jsonl file or "
+                         "the audit/ directory")
+    audit_report = verify_log(log, pinned)
+    recordings = [r for r in reports if r.kind == "recording"]
+    return [audit_report, *reports, check_links(audit_report, recordings)]
+
+
+def _is_data_dir(path: Path) -> bool:
+    return (path / "audit").is_dir() and (path / EVIDENCE_DIR).is_dir()
+
+
+def _verify_camera(data_dir: Path, pinned: Sequence[DevicePublicKey]) -> list[VerifyReport]:
+    """Everything on a camera's data partition: audit log, every recording, the links,
+    and what recovery quarantined (reported, never counted as evidence)."""
+    audit_report = verify_log(audit_file(data_dir / "audit"), pinned)
+    recordings = [verify_recording(d, pinned)
+                  for d in sorted((data_dir / EVIDENCE_DIR).iterdir())
+                  if d.is_dir() and not d.name.startswith(".")]
+    links = check_links(audit_report, recordings)
+    quarantine = data_dir / QUARANTINE_DIR
+    if quarantine.is_dir():
+        for held in sorted(quarantine.iterdir()):
+            links.notes.append(f"{QUARANTINE_DIR}/{held.name}: quarantined by the camera's "
+                               "recovery (see its recovery_refused audit record)")
+    return [audit_report, *recordings, links]
 
 
 def _starts_like_a_signed_log(path: Path) -> bool:
@@ -69,9 +144,8 @@ def _starts_like_a_signed_log(path: Path) -> bool:
         return False
     return isinstance(record, dict) and bool({"seq", "prev", "sig"} & record.keys())
 
-def _pinned_key(text: str | None) -> Ed25519PublicKey | None:
-    if text is None:
-        return None
+
+def _pinned_key(text: str) -> DevicePublicKey:
     candidate = Path(text)
     if candidate.is_file():
         text = candidate.read_text(encoding="utf-8", errors="replace")
@@ -81,26 +155,31 @@ def _pinned_key(text: str | None) -> Ed25519PublicKey | None:
         raise UsageError(f"--device-key: {exc}") from None
 
 
-def _verify(path: Path, pinned: Ed25519PublicKey | None) -> VerifyReport:
+def _expected_recipient(text: str) -> str:
+    try:
+        return recipient_fingerprint(text.strip())
+    except ValueError as exc:
+        raise UsageError(f"--expect-recipient: {exc}") from None
+
+
+def _verify(path: Path, pinned: Sequence[DevicePublicKey]) -> VerifyReport:
     if path.is_file():
         if path.name == MANIFEST_NAME:
             return verify_recording(path, pinned)
         if path.suffix != ".jsonl" and not _starts_like_a_signed_log(path):
-            raise UsageError(
-                f"{path} is not a manifest or audit log (its first line is not a signed "
-                "record); give a recording directory (evidence/<recording-id>/), its "
-                f"{MANIFEST_NAME}, an audit log file or the audit/ directory")
+            raise UsageError(f"{path} is not a manifest or audit log (its first line is not a "
+                             f"signed record); {_WHAT}")
         return verify_log(path, pinned)
     if path.exists() and not path.is_dir():
-        raise UsageError(f"{path} is not a regular file or a directory; give a recording "
-                         "directory (evidence/<recording-id>/), an audit log file or the "
-                         "audit/ directory")
+        raise UsageError(f"{path} is not a regular file or a directory; {_WHAT}")
     if not path.is_dir():
-        raise UsageError(f"{path} does not exist; give a recording directory "
-                         "(evidence/<recording-id>/), an audit log file or the audit/ directory")
+        raise UsageError(f"{path} does not exist; {_WHAT}")
     if (path / MANIFEST_NAME).exists() or any(path.glob("*.age*")):
         return verify_recording(path, pinned)
     if any(path.glob("*.jsonl")):
         return verify_log(path, pinned)
+    if _is_data_dir(path):
+        raise UsageError(f"{path} is a camera's data directory: give it alone (without other "
+                         "paths or --audit) to check all of it")
     raise UsageError(f"{path} is neither a recording directory (no {MANIFEST_NAME}, no .age "
                      "files) nor an audit log directory (no *.jsonl)")

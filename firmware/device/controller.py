@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal, Protocol
@@ -119,10 +119,16 @@ class Controller:
                  provisioning_fault: str | None = None,
                  notifier: SystemdNotifier | None = None,
                  on_display_frame: FrameObserver | None = None,
-                 on_state: StateObserver | None = None) -> None:
+                 on_state: StateObserver | None = None,
+                 integrity_alarms: Sequence[str] = (),
+                 device_key_fingerprint: str | None = None) -> None:
         """`can_begin`: why the evidence store would refuse a new recording now (None: it
         would not); `provisioning_fault`: the last rejected provisioning file's problems,
-        alarmed at boot while the device runs on its previous configuration."""
+        alarmed at boot while the device runs on its previous configuration;
+        `integrity_alarms`: what assembling the device found on the card (quarantined
+        recordings, a re-key, a damaged audit log), alarmed at boot."""
+        self._integrity_alarms = tuple(integrity_alarms)
+        self._device_key_fingerprint = device_key_fingerprint
         self._config = config
         self._hw = hardware
         self._clock = hardware.clock
@@ -217,7 +223,8 @@ class Controller:
         synced = self._clock.synchronised()
         self._clock_watch = ClockWatch(synced, self._wall_offset())
         self._audit.record("boot", firmware_version=__version__, device_id=config.device.id,
-                           config_digest=config.digest, clock_synchronised=synced)
+                           config_digest=config.digest, clock_synchronised=synced,
+                           device_key_fingerprint=self._device_key_fingerprint)
         previous = remember_config_digest(config)
         if previous != config.digest:
             self._audit.record("config_changed", previous_digest=previous,
@@ -229,6 +236,8 @@ class Controller:
         if not synced and config.alarms.clock_unset_alarm:
             self._alarm("clock_unset", "wall clock not synchronised: times are unreliable",
                         "clock_unset")
+        for detail in self._integrity_alarms:
+            self._alarm("integrity", detail, "integrity")
         if self._provisioning_fault is not None:
             problems = "; ".join(line.strip() for line in
                                  self._provisioning_fault.splitlines() if line.strip())

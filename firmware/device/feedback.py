@@ -33,8 +33,8 @@ Cue = Literal[
 ]
 CUE_NAMES: tuple[Cue, ...] = get_args(Cue)
 Alarm = Literal[
-    "button_stuck", "storage_fault", "media_stall", "battery_low", "storage_nearly_full",
-    "provisioning_rejected", "clock_unset",
+    "button_stuck", "storage_fault", "integrity", "media_stall", "battery_low",
+    "storage_nearly_full", "provisioning_rejected", "clock_unset",
 ]
 ALARM_NAMES: tuple[Alarm, ...] = get_args(Alarm)  # highest priority first
 DEFAULT_REMINDER_INTERVAL = 120.0  # seconds: often enough that nobody forgets a recording
@@ -99,6 +99,10 @@ ALARMS: Mapping[Alarm, AlarmPattern] = MappingProxyType({
                                   "storage failed: a recording could not be sealed; restart "
                                   "the camera (recovery seals it) and have the SD card "
                                   "checked"),
+    "integrity": AlarmPattern(Blink(1.0, 0.2), Blink(0.3, 0.3, 3), 600.0,
+                              "evidence integrity: a recording was quarantined, the device "
+                              "key changed or the audit log was damaged; the camera records "
+                              "normally, have the custodian read its audit log"),
     "media_stall": AlarmPattern(Blink(0.25, 0.25), Blink(0.1, 0.1, 4), 30.0,
                                 "camera or microphone delivers nothing: the recording goes "
                                 "on with a gap; check the camera/microphone"),

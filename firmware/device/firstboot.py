@@ -43,15 +43,24 @@ from bodycam.firmware.config.loader import (
     load_config,
 )
 from bodycam.firmware.config.model import Config
+from bodycam.firmware.device.audit import audit_path
 from bodycam.firmware.device.recipients_file import (
     RECIPIENTS_FILE_NAME,
     read_recipients,
     with_recipients,
 )
-from bodycam.firmware.evidence.device_key import KEY_FILE_NAME, DeviceKey
 from bodycam.firmware.evidence.durable import fsync_directory, replace_file
+from bodycam.firmware.evidence.key_stores import (
+    TPM_DEVICE,
+    KeyStoreChoice,
+    create_key_store,
+    open_key_store,
+    resolve_kind,
+)
+from bodycam.firmware.evidence.public_keys import DevicePublicKey, fingerprint_of
 from bodycam.hal.clocks import SystemClock
 from bodycam.hal.interfaces import Clock
+from bodycam.hal.keystore import KeyMissingError
 
 __all__ = [
     "BOOT_CONFIG_NAME",
@@ -383,26 +392,45 @@ def _reject(layout: DeviceLayout, owner: Owner, clock: Clock, present: Sequence[
 # ------------------------------------------------------------------------ identity
 
 
-def write_identity(layout: DeviceLayout, owner: Owner, audit: Audit = log_audit) -> Path:
+def write_identity(layout: DeviceLayout, owner: Owner, audit: Audit = log_audit
+                   ) -> Path | None:
     """Make sure the device key exists and BODYCAM-IDENTITY.txt on the boot partition
-    matches it and the configured device id. Rewrites the file only when it differs."""
+    matches it and the configured device id. Rewrites the file only when it differs.
+
+    The key is made here only on a camera that never had one (no audit log yet): a key
+    that went missing later is replaced by the camera program as an audited re-key with
+    an alarm, never silently here; the identity file follows at the next boot (None now).
+    """
     config = load_config(layout.config_file) if layout.config_file.exists() else load_config()
     state_dir = layout.under_root(config.storage.state_dir)
     _make_service_dirs(layout.root, state_dir, owner)
-    created = not (state_dir / KEY_FILE_NAME).exists()
-    key = DeviceKey.load_or_create(state_dir)
-    os.chown(state_dir / KEY_FILE_NAME, owner.service_uid, owner.gid)
-    if created:
-        audit("device.key_generated", {"fingerprint": key.fingerprint})
+    choice = KeyStoreChoice(config.device.key_store, state_dir, config.device.tpm_tcti)
+    kind = resolve_kind(choice, layout.under_root(TPM_DEVICE))
+    try:
+        key = open_key_store(choice, kind, owner_uid=owner.service_uid)
+    except KeyMissingError:
+        if audit_path(layout.under_root(config.storage.data_dir)).exists():
+            _log.error("the device key is gone although the camera has an audit log; the "
+                       "camera program makes a new one with a signed re-key record and an "
+                       "alarm, and the identity file follows at the next boot")
+            return None
+        key = create_key_store(choice, kind, owner=(owner.service_uid, owner.gid))
+        audit("device.key_generated", {"fingerprint": fingerprint_of(key.public_key_bytes()),
+                                       "key_store": key.kind})
+    public = DevicePublicKey(key.algorithm, key.public_key_bytes())
+    kind_text = "TPM 2.0 (cannot be copied)" if key.kind == "tpm" else "key file on the card"
+    key.close()
     lines = [
         "bodycam device identity",
         "",
         f"Device id:   {config.device.id}",
-        f"Public key:  {key.public_key_b64}",
-        f"Fingerprint: {key.fingerprint}",
+        f"Key store:   {kind_text}",
+        f"Public key:  {public.b64}",
+        f"Fingerprint: {public.fingerprint}",
         "",
         "Give this file to the evidence custodian: recordings from this camera are",
-        "accepted only when signed by this key. The private key never leaves the camera.",
+        "accepted only when signed by this key. Compare the fingerprint with the one",
+        "the camera shows on its display before enrolling it.",
     ]
     data = (_CRLF.join(lines) + _CRLF).encode("utf-8")
     target = layout.boot_dir / IDENTITY_FILE_NAME
@@ -410,7 +438,7 @@ def write_identity(layout: DeviceLayout, owner: Owner, audit: Audit = log_audit)
         if target.read_bytes() == data:
             return target
     replace_file(target, data, 0o644, fat=True)
-    _log.info("wrote %s (fingerprint %s)", target, key.fingerprint)
+    _log.info("wrote %s (fingerprint %s)", target, public.fingerprint)
     return target
 
 

@@ -48,6 +48,16 @@ class SegmentInfo:
     wall_start: datetime
 
 
+@dataclass(frozen=True)
+class SealRecord:
+    """Where a recording's manifest ended: the audit log records it, so a manifest cut
+    back or replaced afterwards no longer matches what the audit log knows."""
+
+    manifest_seq: int
+    manifest_hash: str  # chain hash of the seal line
+    counter: int | None  # the key store's monotonic counter, taken by this seal
+
+
 class SegmentWriter(Protocol):
     """One open encrypted segment file (`NAME.age.partial` until closed)."""
 
@@ -91,7 +101,7 @@ class RecordingWriter(Protocol):
     def note_gap(self, kind: GapKind, start_us: int, end_us: int | None) -> None:
         """Record that a source delivered no data from start_us (end_us None: still open)."""
 
-    def seal(self, reason: str) -> None:
+    def seal(self, reason: str) -> SealRecord:
         """Write the seal record (end reason). The recording is then immutable."""
 
 
