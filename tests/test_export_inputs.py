@@ -22,8 +22,9 @@ from media_fixtures import FPS, clip, decode_all
 from test_evidence_support import AgeIdentity
 
 from bodycam.firmware.evidence.store import FileEvidenceStore
+from bodycam.firmware.evidence.verify_chain import MAX_LINE_BYTES
 from bodycam.hal.clocks import ManualClock
-from bodycam.tools import export_cmd
+from bodycam.tools import export_cmd, export_inputs
 from bodycam.tools.export_inputs import name_refusal
 from bodycam.tools.export_salvage import unaccounted_files
 
@@ -276,3 +277,33 @@ def test_a_manifest_line_nested_too_deep_is_damage_not_a_crash(
     problems = report["verification"]["problems"]  # type: ignore[index]
     assert any(p["line"] == 3 for p in problems)
     assert decode_all(out)["video"] == 6 * FPS  # every segment: the line is skipped
+
+
+def test_a_line_longer_than_any_record_is_never_parsed(
+        tmp_path: Path, recording: Path, identity: AgeIdentity) -> None:
+    """Like verify, export skips a line over MAX_LINE_BYTES unread (memory): here one
+    that would otherwise name a segment 5."""
+    manifest = recording / "manifest.jsonl"
+    lines = manifest.read_bytes().splitlines(keepends=True)
+    giant = json.dumps({"event": "segment", "index": 5, "file": "00005.age", "seq": 99,
+                        "sig": "x", "pad": "a" * (MAX_LINE_BYTES + 1)}).encode() + b"\n"
+    manifest.write_bytes(b"".join([*lines[:-1], giant, lines[-1]]))
+    out = tmp_path / "out.mp4"
+    assert export(recording, identity, out, "--force") == 0
+    assert "00005.age" not in " ".join(report_of(out)["notes"])  # type: ignore[arg-type]
+    assert decode_all(out)["video"] == 6 * FPS
+
+
+def test_a_giant_manifest_is_refused_before_it_fills_memory(
+        tmp_path: Path, recording: Path, identity: AgeIdentity,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The cap (64 MiB, days of recording) lowered below this manifest's size."""
+    monkeypatch.setattr(export_inputs, "MAX_MANIFEST_BYTES", 1000)
+    out = tmp_path / "out.mp4"
+    assert export(recording, identity, out) == 1 and not out.exists()
+    assert "manifest.jsonl is larger than" in capsys.readouterr().err
+    assert export(recording, identity, out, "--force") == 0
+    notes = " ".join(report_of(out)["notes"])  # type: ignore[arg-type]
+    assert "FORCED past: refused: manifest.jsonl is larger than" in notes
+    assert report_of(out)["manifest"] is None
+    assert decode_all(out)["video"] == 6 * FPS  # every segment file, named in the notes

@@ -35,8 +35,10 @@ from typing import Final
 
 from bodycam.firmware.evidence.signed_log import is_record
 from bodycam.firmware.evidence.store import MANIFEST_NAME
+from bodycam.firmware.evidence.verify_chain import MAX_LINE_BYTES
 
 __all__ = [
+    "MAX_MANIFEST_BYTES",
     "InputChangedError",
     "Manifest",
     "RecordingFiles",
@@ -46,6 +48,10 @@ __all__ = [
     "open_recording",
 ]
 
+# Held in memory to be parsed, hashed and checked unchanged. Each segment costs about
+# 770 bytes of manifest, about 7 MiB a day of recording at the default 10 s segments:
+# this only stops a planted giant from exhausting memory.
+MAX_MANIFEST_BYTES: Final = 64 << 20
 # What the camera names a segment file (recovery may add -N before .truncated.age).
 _SEGMENT_NAME: Final = re.compile(r"(\d{5})(?:-\d+)?(?:\.age|\.truncated\.age)")
 _CAMERA_NAMES: Final = "NNNNN.age or NNNNN[-N].truncated.age, NNNNN the segment's index"
@@ -95,9 +101,10 @@ class Manifest:
 
     def records(self) -> list[dict[str, object]]:
         """The well-formed records in file order; a damaged line (garbled, torn, nested
-        too deep to parse) is skipped, as verify reports it."""
+        too deep or longer than any record, so never parsed) is skipped, as verify
+        reports it."""
         return [r for line in self.data.splitlines(keepends=True)
-                if (r := is_record(line)) is not None]
+                if len(line) <= MAX_LINE_BYTES and (r := is_record(line)) is not None]
 
 
 @dataclass
@@ -116,7 +123,11 @@ class RecordingFiles:
             return None
         with os.fdopen(fd, "rb") as src:
             before = _identity(os.fstat(fd))
-            data = src.read()
+            data = src.read(MAX_MANIFEST_BYTES + 1)
+            if len(data) > MAX_MANIFEST_BYTES:
+                raise RefusedFileError(f"{MANIFEST_NAME} is larger than "
+                                       f"{MAX_MANIFEST_BYTES >> 20} MiB, far more than a "
+                                       "camera writes (about 7 MiB a day of recording)")
             if _identity(os.fstat(fd)) != before:
                 raise InputChangedError(f"{MANIFEST_NAME} changed while it was being read")
         return Manifest(data, before)
