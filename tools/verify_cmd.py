@@ -17,8 +17,10 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bodycam.firmware.evidence.agekeys import recipient_fingerprint
+from bodycam.firmware.evidence.anchor import check_anchor, heads_document, read_anchor
 from bodycam.firmware.evidence.public_keys import DevicePublicKey, parse_public_key
 from bodycam.firmware.evidence.recovery import QUARANTINE_DIR
 from bodycam.firmware.evidence.store import EVIDENCE_DIR, MANIFEST_NAME
@@ -52,6 +54,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--expect-recipient", metavar="AGE1", action="append", default=[],
                         help="fail unless every recording is encrypted to exactly these age "
                              "recipients (repeat for each)")
+    parser.add_argument("--anchor", type=Path, metavar="HEADS",
+                        help="a heads document kept earlier (--heads-out, or an offload "
+                             "receipt's heads): fail if any log it holds was cut back or "
+                             "rewritten since")
+    parser.add_argument("--heads-out", type=Path, metavar="FILE",
+                        help="write the chain heads of what was verified (JSON) to keep "
+                             "outside the camera, for a later --anchor")
     parser.add_argument("--json", action="store_true", help="print a machine-readable report")
 
 
@@ -63,7 +72,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         pinned = [_pinned_key(text) for text in args.device_key]
         expected = [_expected_recipient(text) for text in args.expect_recipient]
+        anchor = _read_anchor(args.anchor) if args.anchor else None
         reports = _verify_all(args.paths, args.audit, pinned)
+        if anchor is not None:
+            _check_against_anchor(anchor, args.anchor, reports)
+        if args.heads_out is not None:
+            _write_heads(args.heads_out, reports)
     except UsageError as exc:
         print(f"bodycam-evidence verify: {exc}", file=sys.stderr)
         if args.json:  # a machine reading stdout gets an answer too
@@ -84,6 +98,43 @@ def run(args: argparse.Namespace) -> int:
     else:
         print("\n".join(report.summary() for report in reports))
     return code
+
+
+def _read_anchor(path: Path) -> dict[str, Any]:
+    try:
+        return read_anchor(path)
+    except ValueError as exc:
+        raise UsageError(f"--anchor: {exc}") from None
+
+
+def _check_against_anchor(anchor: dict[str, Any], path: Path,
+                          reports: list[VerifyReport]) -> None:
+    audit = next((r for r in reports if r.kind == "log"), None)
+    recordings = [r for r in reports if r.kind == "recording"]
+    links = next((r for r in reports if r.kind == "links"), None)
+    if links is None:
+        links = VerifyReport(path=path, kind="links", key_pinned=bool(reports) and
+                             reports[0].key_pinned)
+        links.records = audit.records if audit else 0
+        links.segments = len(recordings)
+        reports.append(links)
+    links.problems += check_anchor(anchor, audit, recordings)
+    links.notes.append(f"checked against the heads kept in {path}")
+
+
+def _write_heads(path: Path, reports: Sequence[VerifyReport]) -> None:
+    audit = next((r for r in reports if r.kind == "log"), None)
+    recordings = [r for r in reports if r.kind == "recording"]
+    if audit is None and not recordings:
+        raise UsageError("--heads-out: nothing was verified to take heads from")
+    document = heads_document(audit, recordings)
+    try:
+        with path.open("x", encoding="utf-8") as out:
+            json.dump(document, out, indent=2, sort_keys=True)
+            out.write("\n")
+    except FileExistsError:
+        raise UsageError(f"--heads-out {path} exists; an anchor is never overwritten, "
+                         "choose a new name") from None
 
 
 def worst_exit(reports: Sequence[VerifyReport]) -> int:
@@ -118,16 +169,19 @@ def _verify_camera(data_dir: Path, pinned: Sequence[DevicePublicKey]) -> list[Ve
     """Everything on a camera's data partition: audit log, every recording, the links,
     and what recovery quarantined (reported, never counted as evidence)."""
     audit_report = verify_log(audit_file(data_dir / "audit"), pinned)
-    recordings = [verify_recording(d, pinned)
-                  for d in sorted((data_dir / EVIDENCE_DIR).iterdir())
-                  if d.is_dir() and not d.name.startswith(".")]
-    links = check_links(audit_report, recordings)
-    quarantine = data_dir / QUARANTINE_DIR
-    if quarantine.is_dir():
-        for held in sorted(quarantine.iterdir()):
-            links.notes.append(f"{QUARANTINE_DIR}/{held.name}: quarantined by the camera's "
-                               "recovery (see its recovery_refused audit record)")
-    return [audit_report, *recordings, links]
+    recordings = [verify_recording(d, pinned) for d in _recording_dirs(data_dir / EVIDENCE_DIR)]
+    held = [verify_recording(d, pinned) for d in _recording_dirs(data_dir / QUARANTINE_DIR)]
+    for report in held:
+        report.notes.append("quarantined by the camera's recovery, which would not vouch for "
+                            "it (see its recovery_refused audit record)")
+    links = check_links(audit_report, [*recordings, *held])
+    return [audit_report, *recordings, *held, links]
+
+
+def _recording_dirs(parent: Path) -> list[Path]:
+    if not parent.is_dir():
+        return []
+    return sorted(d for d in parent.iterdir() if d.is_dir() and not d.name.startswith("."))
 
 
 def _starts_like_a_signed_log(path: Path) -> bool:

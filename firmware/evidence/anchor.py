@@ -48,12 +48,13 @@ def head_of(report: VerifyReport) -> ChainHead | None:
     return ChainHead(seq, report.hashes[seq], counter)
 
 
-def heads_document(audit: VerifyReport, recordings: list[VerifyReport]) -> dict[str, Any]:
+def heads_document(audit: VerifyReport | None,
+                   recordings: list[VerifyReport]) -> dict[str, Any]:
     """What to keep outside the camera: the audit log's head and every recording's."""
-    audit_head = head_of(audit)
+    audit_head = head_of(audit) if audit is not None else None
     return {
         "format": FORMAT,
-        "device_keys": list(audit.device_keys),
+        "device_keys": list(audit.device_keys) if audit is not None else [],
         "audit": audit_head.to_json() if audit_head else None,
         "recordings": {r.recording_id: head.to_json() for r in recordings
                        if r.recording_id and (head := head_of(r)) is not None},

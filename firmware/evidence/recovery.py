@@ -139,13 +139,8 @@ def _reasons_to_refuse(directory: Path, signer: SessionKey,
     if directory.name in sealed:
         reasons.append(f"the audit log records it as sealed (audit line "
                        f"{sealed[directory.name]}), yet its manifest is not: cut back")
-    report = verify_recording(directory, [signer.device_key])
+    report = verify_recording(directory, [signer.device_key])  # names unopened files too
     reasons += [str(problem) for problem in report.problems]
-    opened = {line.record.get("index") for line in report.lines
-              if line.event == Event.SEGMENT_OPEN}
-    reasons += [f"{name}: a segment file for index {index}, which the manifest never opened"
-                for index, name in segment_files(directory) if index not in opened
-                and not any(name in r for r in reasons)]
     return tuple(reasons)
 
 

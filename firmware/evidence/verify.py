@@ -479,8 +479,8 @@ def _check_files(directory: Path, lines: list[Line], expected: dict[str, _Expect
     # .truncated.age by a recovery that power cut short.
     done = {line.record.get("index") for line in lines
             if line.event in (Event.SEGMENT, Event.RECOVERY)}
-    unclosed = {line.record.get("index") for line in lines
-                if line.event == Event.SEGMENT_OPEN} - done
+    opened = {line.record.get("index") for line in lines if line.event == Event.SEGMENT_OPEN}
+    unclosed = opened - done
     for path in sorted(directory.iterdir()):
         name = path.name
         if name == MANIFEST_NAME or name in expected or name in side_files:
@@ -499,6 +499,12 @@ def _check_files(directory: Path, lines: list[Line], expected: dict[str, _Expect
                 f"{name}: the open segment, complete and renamed, but power was lost before "
                 "its record was written (not verifiable until the device's next start "
                 "records it)")
+            continue
+        index = segment_index(name)
+        if index is not None and index not in opened:
+            report.problems.append(Problem(name, f"a segment file for index {index}, which "
+                                           "the manifest never opened (spliced in from "
+                                           "elsewhere?)"))
             continue
         report.problems.append(Problem(name, "not listed in the manifest (inserted, or its "
                                        "manifest record was removed)"))
