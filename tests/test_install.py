@@ -266,14 +266,14 @@ def test_first_run_installs_everything(fake: FakeSystem) -> None:
     assert "python3-picamera2" in apt and "python3-libcamera" in apt
     assert "portaudio19-dev" in apt
     [useradd] = called(calls, "useradd")
-    assert "--groups video,audio,gpio,spi,i2c" in useradd and "--system" in useradd
-    assert sorted(c.split()[-1] for c in called(calls, "groupadd")) == ["gpio", "i2c", "spi"]
+    assert "--groups video,audio,gpio,spi,i2c,tss" in useradd and "--system" in useradd
+    assert sorted(c.split()[-1] for c in called(calls, "groupadd")) == ["gpio", "i2c", "spi", "tss"]
     assert sorted(c.split()[-1] for c in called(calls, "systemctl --root")
                   if " enable " in c) == [
         "bodycam-firstboot.service", "bodycam-provision.path", "bodycam.service"]
     [pip] = called(calls, "pip")
     assert f"--python {root}/opt/bodycam/venv/bin/python install" in pip
-    assert pip.endswith(f"{fake.src}[pi]") and "--constraint" in pip
+    assert pip.endswith(f"{fake.src}[pi,tpm]") and "--constraint" in pip
     assert called(calls, "bodycam selftest")
 
     for unit in (fake.src / "systemd").iterdir():
@@ -333,7 +333,7 @@ def test_drift_is_repaired_and_reported(fake: FakeSystem) -> None:
 
 def test_existing_pi_groups_and_membership_are_reused(fake: FakeSystem) -> None:
     group = fake.root / "etc/group"
-    group.write_text(group.read_text() + "gpio:x:997:\nspi:x:999:\ni2c:x:998:\n")
+    group.write_text(group.read_text() + "gpio:x:997:\nspi:x:999:\ni2c:x:998:\ntss:x:996:\n")
     assert fake.install().returncode == 0
     assert called(fake.calls(), "groupadd") == []
 

@@ -129,7 +129,7 @@ def test_main_service_contract() -> None:
     assert d["Type"] == ["notify"] and d["WatchdogSec"] and d["Restart"] == ["always"]
     assert d["StartLimitBurst"] and d["StartLimitIntervalSec"]
     assert d["User"] == [firstboot.SERVICE_USER]
-    assert d["SupplementaryGroups"] == ["video audio gpio spi i2c"]
+    assert d["SupplementaryGroups"] == ["video audio gpio spi i2c tss"]
     assert d["ProtectSystem"] == ["strict"] and "ReadWritePaths" not in d
     # The only writable tree is the state directory, the one provisioning allows.
     assert [f"/var/lib/{name}" for name in d["StateDirectory"]] == [

@@ -39,7 +39,8 @@ SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=tools/install_hardening.sh
 source "$SRC/tools/install_hardening.sh"
 SERVICE_USER=bodycam
-DEVICE_GROUPS=(video audio gpio spi i2c)
+# tss: /dev/tpmrm0 (the TPM key store; Debian's tpm-udev gives the node to this group)
+DEVICE_GROUPS=(video audio gpio spi i2c tss)
 PREFIX=/opt/bodycam
 VENV="$PREFIX/venv"
 UNIT_DIR=/etc/systemd/system
@@ -47,8 +48,11 @@ ENABLE_UNITS=(bodycam.service bodycam-firstboot.service bodycam-provision.path)
 # picamera2 and libcamera exist only as Raspberry Pi OS packages (the venv sees them via
 # --system-site-packages); portaudio19-dev and python3-dev build pyaudio; pip comes from
 # apt and installs into the venv with `pip --python`.
+# libtss2-dev and pkg-config build tpm2-pytss (the TPM key store); tpm2-tools brings
+# tpm-udev (the tss group and /dev/tpmrm0's permissions) and lets a technician look.
 APT_PACKAGES=(python3-venv python3-pip python3-dev build-essential portaudio19-dev
-              python3-picamera2 python3-libcamera python3-kms++ python3-lgpio)
+              python3-picamera2 python3-libcamera python3-kms++ python3-lgpio
+              libtss2-dev pkg-config tpm2-tools)
 # Raspberry Pi OS's simplejpeg/picamera2 are built against numpy 1.x: numpy 2 in the
 # venv would shadow the system numpy and break `import picamera2`.
 PIP_CONSTRAINTS="numpy<2"
@@ -176,7 +180,7 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$want_hash" ]; then
     trap 'rm -f "$constraints"' EXIT
     echo "$PIP_CONSTRAINTS" > "$constraints"
     pip --python "$(r "$VENV/bin/python")" install --quiet --constraint "$constraints" \
-        "${SRC}[pi]"
+        "${SRC}[pi,tpm]"
     echo "$want_hash" > "$STAMP"
     changed "installed the firmware into $VENV (source $want_hash)"
 fi

@@ -21,20 +21,26 @@ from bodycam.firmware.evidence.device_key import (
     UntrustedKeyError,
     set_aside,
 )
+from bodycam.firmware.evidence.durable import replace_file
 from bodycam.firmware.evidence.key_stores import (
-    TPM_DEVICE,
     KeyStoreChoice,
     Kind,
     create_key_store,
     open_key_store,
     resolve_kind,
 )
-from bodycam.firmware.evidence.public_keys import parse_public_key
+from bodycam.firmware.evidence.public_keys import DevicePublicKey, parse_public_key
 from bodycam.firmware.evidence.session_key import SessionKey
 from bodycam.hal.interfaces import Clock
 from bodycam.hal.keystore import KeyStore, KeyStoreError
 
-__all__ = ["BootIdentity", "Rekey", "key_store_choice", "open_boot_identity", "rekey_of"]
+__all__ = ["IDENTITY_SNAPSHOT", "BootIdentity", "Rekey", "identity_text", "key_store_choice",
+           "open_boot_identity", "rekey_of", "write_identity_snapshot"]
+
+# In the state directory: what BODYCAM-IDENTITY.txt must say. The camera program writes
+# it (it is the one process that can reach a TPM); first boot copies it onto the boot
+# partition (bodycam-provision.path watches it).
+IDENTITY_SNAPSHOT = "device-identity.txt"
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +76,12 @@ def key_store_choice(config: Config) -> KeyStoreChoice:
                           config.device.tpm_tcti)
 
 
-def open_boot_identity(config: Config, clock: Clock,
-                       tpm_device: Path = TPM_DEVICE) -> BootIdentity:
+def open_boot_identity(config: Config, clock: Clock) -> BootIdentity:
     """Open the device key (making one only when recording would otherwise be
     impossible) and certify this boot's session key with it."""
     choice = key_store_choice(config)
     fallback = None
-    if resolve_kind(choice, tpm_device) == "tpm":
+    if resolve_kind(choice) == "tpm":
         try:
             return _certify(choice, "tpm", clock, None)
         except KeyStoreError as exc:
@@ -104,6 +109,37 @@ def _open_or_create(choice: KeyStoreChoice, kind: Kind
         label = "untrusted" if isinstance(exc, UntrustedKeyError) else "damaged"
         aside = set_aside(choice.state_dir, label)
         return create_key_store(choice, kind), str(exc), aside
+
+
+def identity_text(device_id: str, store_kind: str, public: DevicePublicKey) -> str:
+    """BODYCAM-IDENTITY.txt, CRLF (read on Windows laptops)."""
+    where = "TPM 2.0 (cannot be copied)" if store_kind == "tpm" else "key file on the card"
+    lines = [
+        "bodycam device identity",
+        "",
+        f"Device id:   {device_id}",
+        f"Key store:   {where}",
+        f"Public key:  {public.b64}",
+        f"Fingerprint: {public.fingerprint}",
+        "",
+        "Give this file to the evidence custodian: recordings from this camera are",
+        "accepted only when signed by this key. Compare the fingerprint with the one",
+        "the camera shows on its display before enrolling it.",
+    ]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def write_identity_snapshot(state_dir: Path, device_id: str, identity: BootIdentity) -> None:
+    """Keep <state>/device-identity.txt equal to this boot's key (written only on change,
+    so the path unit wakes first boot's helper only when there is something new)."""
+    text = identity_text(device_id, identity.store.kind, identity.session.device_key)
+    path = state_dir / IDENTITY_SNAPSHOT
+    try:
+        if path.read_bytes().decode("utf-8") == text:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass
+    replace_file(path, text.encode("utf-8"), 0o600)
 
 
 def rekey_of(identity: BootIdentity, previous_device_key: str | None) -> Rekey | None:

@@ -17,7 +17,12 @@ from bodycam.firmware.device.audit import AuditLog
 from bodycam.firmware.device.controller import Controller, StateObserver
 from bodycam.firmware.device.display_worker import FrameObserver
 from bodycam.firmware.device.firstboot import DeviceLayout, pending_fault
-from bodycam.firmware.device.identity import BootIdentity, open_boot_identity, rekey_of
+from bodycam.firmware.device.identity import (
+    BootIdentity,
+    open_boot_identity,
+    rekey_of,
+    write_identity_snapshot,
+)
 from bodycam.firmware.device.sdnotify import SystemdNotifier
 from bodycam.firmware.evidence.recovery import (
     RecoveryReport,
@@ -110,6 +115,7 @@ def assemble(config: Config, hardware: Hardware, *,
     data_dir = config.storage.data_dir
     data_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
     identity = open_boot_identity(config, clock)
+    _keep_identity_snapshot(config, identity)
     session = identity.session
     audit = AuditLog.open(data_dir, session, clock)
     alarms = _integrity_findings(identity, audit)
@@ -139,6 +145,15 @@ def assemble(config: Config, hardware: Hardware, *,
                             on_state=on_state, integrity_alarms=alarms,
                             device_key_fingerprint=identity.fingerprint)
     return Device(config, hardware, identity, store, recorder, audit, controller)
+
+
+def _keep_identity_snapshot(config: Config, identity: BootIdentity) -> None:
+    """The technician's BODYCAM-IDENTITY.txt comes from it; a failure to write it must
+    never keep the camera from recording."""
+    try:
+        write_identity_snapshot(config.storage.state_dir, config.device.id, identity)
+    except OSError:
+        log.exception("could not write the identity snapshot in %s", config.storage.state_dir)
 
 
 def _integrity_findings(identity: BootIdentity, audit: AuditLog) -> list[str]:

@@ -11,7 +11,6 @@ first boot creates it (firstboot.py).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -21,9 +20,11 @@ from bodycam.firmware.evidence.durable import replace_file
 from bodycam.hal.keystore import KeyStore
 
 __all__ = ["KEY_STORE_FILE", "TPM_DEVICE", "KeyStoreChoice", "Kind", "create_key_store",
-           "open_key_store", "resolve_kind"]
+           "open_key_store", "resolve_kind", "tpm_fitted"]
 
 TPM_DEVICE: Final = Path("/dev/tpmrm0")
+# Seen also by units that hide /dev (PrivateDevices=yes: the first-boot helper).
+TPM_SYSFS: Final = Path("/sys/class/tpm")
 Kind = Literal["tpm", "software"]
 
 
@@ -39,9 +40,16 @@ class KeyStoreChoice:
 KEY_STORE_FILE: Final = "key-store"  # in the state directory: "tpm" or "software"
 
 
-def resolve_kind(choice: KeyStoreChoice, tpm_device: Path = TPM_DEVICE) -> Kind:
+def tpm_fitted(root: Path = Path("/")) -> bool:
+    """The kernel has a TPM: its device node, or (for sandboxed callers) its sysfs entry."""
+    sysfs = root / TPM_SYSFS.relative_to("/")
+    return (root / TPM_DEVICE.relative_to("/")).exists() or (
+        sysfs.is_dir() and any(sysfs.iterdir()))
+
+
+def resolve_kind(choice: KeyStoreChoice, root: Path = Path("/")) -> Kind:
     """The configured store; for `auto`, the one the key was made in, else the TPM if
-    the kernel shows one."""
+    the kernel shows one (below `root`: tests and image building)."""
     if choice.kind != "auto":
         return choice.kind
     try:
@@ -50,7 +58,7 @@ def resolve_kind(choice: KeyStoreChoice, tpm_device: Path = TPM_DEVICE) -> Kind:
         recorded = ""
     if recorded in ("tpm", "software"):
         return "tpm" if recorded == "tpm" else "software"
-    return "tpm" if os.path.exists(tpm_device) else "software"
+    return "tpm" if tpm_fitted(root) else "software"
 
 
 def open_key_store(choice: KeyStoreChoice, kind: Kind, *,
