@@ -135,7 +135,8 @@ def _resign_line(d: Path) -> None:
     (_drop, "manifest.jsonl line 4 (seq 4): hash chain broken"),
     (_edit, "manifest.jsonl line 4 (seq 3): signature does not verify"),
     (_resign_line, "manifest.jsonl line 4 (seq 3): signature does not verify"),
-    (lambda d: (d / "00002.age").write_bytes(b"x"), "00002.age: not listed in the manifest"),
+    (lambda d: (d / "00002.age").write_bytes(b"x"),
+     "00002.age: a segment file for index 2, which the manifest never opened"),
 ])
 def test_tampering_is_an_integrity_failure_naming_where(
         recording: Path, capsys: pytest.CaptureFixture[str],
@@ -272,7 +273,8 @@ def _bytes_after_the_seal(d: Path) -> None:
 
 @pytest.mark.parametrize(("tamper", "expected"), [
     (_swap_segments_and_records, "seq 4 where 1 was expected"),
-    (_duplicate_segment_under_another_index, "00002.age: not listed in the manifest"),
+    (_duplicate_segment_under_another_index,
+     "00002.age: a segment file for index 2, which the manifest never opened"),
     (_extra_unsigned_field, "line 4 (seq 3): signature does not verify"),
     (_reformatted_line, "line 4 (seq 3): not in canonical JSON form"),
     (_not_a_number, "line 4 (seq 3): not in canonical JSON form"),
