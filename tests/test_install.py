@@ -538,3 +538,22 @@ def test_a_card_with_a_device_key_is_no_master_image(fake: FakeSystem) -> None:
     done = fake.install()
     assert done.returncode == 0, done.stderr
     assert "already holds a device key" in done.stderr
+
+
+def test_the_agency_provisioning_key_goes_into_the_image(fake: FakeSystem,
+                                                          tmp_path: Path) -> None:
+    """H3: a camera from this image trusts the agency's key from its first boot (no
+    trust on first use); a file that is not such a key is refused before anything."""
+    from bodycam.tools.provision_cli import main as provision
+
+    wrong = tmp_path / "wrong.pub"
+    wrong.write_text("# not a key\nage1qqqq\n")
+    refused = fake.install("--provisioning-key", str(wrong))
+    assert refused.returncode == 1 and "is not a provisioning public key" in refused.stderr
+    assert not (fake.root / "etc/bodycam/provisioning-key.pub").exists()
+
+    assert provision(["keygen", "-o", str(tmp_path / "agency.key")]) == 0
+    public = tmp_path / "agency.key.pub"
+    assert fake.install("--provisioning-key", str(public)).returncode == 0
+    pinned = fake.root / "etc/bodycam/provisioning-key.pub"
+    assert pinned.read_bytes() == public.read_bytes() and mode(pinned) == 0o644

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 
 from bodycam.firmware.device import firstboot
+from bodycam.firmware.device.identity import IDENTITY_SNAPSHOT
+from bodycam.firmware.device.provisioning_import import NEW_KEY_NAME
 
 UNIT_DIR = Path(__file__).resolve().parent.parent / "systemd"
 UNITS = sorted(p.name for p in UNIT_DIR.iterdir() if p.suffix in {".service", ".path"})
@@ -142,7 +144,12 @@ def test_units_match_the_first_boot_code() -> None:
     path_unit = directives("bodycam-provision.path")
     layout = firstboot.DeviceLayout()
     assert path_unit["PathExists"] == [str(layout.boot / firstboot.BOOT_CONFIG_NAME),
-                                       str(layout.boot / firstboot.RECIPIENTS_FILE_NAME)]
+                                       str(layout.boot / firstboot.RECIPIENTS_FILE_NAME),
+                                       str(layout.boot / NEW_KEY_NAME)]
+    # The camera program's identity (a TPM key made at its first start, or a re-key)
+    # wakes the helper that copies it onto the boot partition.
+    state = firstboot.SERVICE_WRITABLE / "state"
+    assert path_unit["PathChanged"] == [str(state / IDENTITY_SNAPSHOT)]
     assert path_unit["Unit"] == ["bodycam-provision.service"]
     for unit in ("bodycam-firstboot.service", "bodycam-provision.service"):
         d = directives(unit)

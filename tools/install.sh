@@ -2,6 +2,7 @@
 # Install the bodycam firmware on Raspberry Pi OS Lite (Bookworm) and lock the camera.
 #
 #   sudo tools/install.sh [--root DIR] [--skip-selftest] [--keep-wifi]
+#                         [--provisioning-key agency.key.pub]
 #   sudo tools/install.sh --keep-ssh ...     (development images only)
 #
 # Idempotent: every step first checks whether its effect is already there, prints
@@ -12,6 +13,8 @@
 # core files are off. Then it powers the Pi off (it cannot be logged in to any more).
 # --keep-ssh keeps ssh and the login accounts (never on a camera in service);
 # --keep-wifi keeps the stored Wi-Fi networks (the dock network, for a later offload).
+# --provisioning-key puts the agency's provisioning key into the image (the camera then
+# trusts it from its first boot; without it, the first signed file's key is pinned).
 # --root (or BODYCAM_ROOT) installs into another tree instead of / (image building and
 # tests); the commands that act on the running system (apt-get, useradd, systemctl,
 # pip) are called as on the device, so a test replaces them with stubs on PATH.
@@ -23,6 +26,7 @@ ROOT="${BODYCAM_ROOT:-/}"
 SKIP_SELFTEST=0
 KEEP_SSH=0
 KEEP_WIFI=0
+PROVISIONING_KEY=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --root) ROOT="${2:?--root needs a directory}"; shift 2 ;;
@@ -30,6 +34,8 @@ while [ $# -gt 0 ]; do
         --skip-selftest) SKIP_SELFTEST=1; shift ;;
         --keep-ssh) KEEP_SSH=1; shift ;;
         --keep-wifi) KEEP_WIFI=1; shift ;;
+        --provisioning-key) PROVISIONING_KEY="${2:?--provisioning-key needs a .pub file}"
+                            shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -158,6 +164,17 @@ ensure_file() {
 }
 
 ensure_dir /etc/bodycam 0750 root "$SERVICE_USER"
+if [ -n "$PROVISIONING_KEY" ]; then
+    # One base64 line of a raw 32-byte Ed25519 key, # comments allowed (keygen's KEY.pub).
+    key_line="$(grep -v '^[[:space:]]*\(#\|$\)' "$PROVISIONING_KEY" 2>/dev/null || true)"
+    if [ "$(printf '%s\n' "$key_line" | grep -c .)" -ne 1 ] || \
+       [ "$(printf '%s' "$key_line" | tr -d '[:space:]' | base64 -d 2>/dev/null | wc -c)" -ne 32 ]
+    then
+        die "--provisioning-key $PROVISIONING_KEY is not a provisioning public key (one base64 \
+line of 32 bytes, as \`bodycam-provision keygen\` writes to KEY.pub)"
+    fi
+    ensure_file "$PROVISIONING_KEY" /etc/bodycam/provisioning-key.pub 0644
+fi
 ensure_dir /var/lib/bodycam 0700 "$SERVICE_USER" "$SERVICE_USER"
 ensure_dir "$PREFIX" 0755 root root
 ensure_file "$SRC/docs/technician.md" /usr/share/doc/bodycam/technician.md 0644

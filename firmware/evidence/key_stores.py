@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
+from bodycam.firmware.config.safe_read import read_regular
 from bodycam.firmware.evidence.device_key import SoftwareKeyStore
 from bodycam.firmware.evidence.durable import replace_file
 from bodycam.hal.keystore import KeyStore
@@ -52,9 +53,10 @@ def resolve_kind(choice: KeyStoreChoice, root: Path = Path("/")) -> Kind:
     the kernel shows one (below `root`: tests and image building)."""
     if choice.kind != "auto":
         return choice.kind
-    try:
-        recorded = (choice.state_dir / KEY_STORE_FILE).read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError):
+    try:  # root reads it at first boot: no link followed, no FIFO waited on
+        recorded = read_regular(choice.state_dir / KEY_STORE_FILE, 64,
+                                follow_symlinks=False).decode("ascii").strip()
+    except (OSError, ValueError):
         recorded = ""
     if recorded in ("tpm", "software"):
         return "tpm" if recorded == "tpm" else "software"
