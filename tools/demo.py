@@ -25,6 +25,7 @@ from PIL import Image
 from bodycam.firmware.cli import main as bodycam_main
 from bodycam.firmware.config.loader import shipped_file
 from bodycam.firmware.device.audit import audit_path
+from bodycam.firmware.device.identity import IDENTITY_SNAPSHOT
 from bodycam.firmware.evidence.agekeys import format_identity_file, generate_identity
 from bodycam.firmware.evidence.verify import verify_log, verify_recording
 from bodycam.tools.evidence_cli import main as evidence_main
@@ -81,6 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     audit = audit_path(device_dir)
     audit_report = verify_log(audit)
     print(f"audit log: {audit}  verify: {audit_report.status}")
+    # The whole card as a custodian checks it, with the device key registered at
+    # enrolment pinned: audit log and recordings, and each against the other.
+    identity_file = Path(f"{device_dir}-state") / IDENTITY_SNAPSHOT
+    print(f"\nbodycam-evidence verify {device_dir} --device-key {identity_file}")
+    whole = evidence_main(["verify", str(device_dir), "--device-key", str(identity_file)])
+    failures += whole != 0
     print("  states: " + " -> ".join(audit_states(audit)))
     gif = out / "front-display.gif"
     frames = make_gif(frames_dir, gif)

@@ -148,7 +148,9 @@ class VerifyReport:
         """Human-readable report, one fact per line."""
         state = {"verified": "VERIFIED", "unsealed": "NOT SEALED (no tampering found)",
                  "failed": "INTEGRITY FAILURE"}[self.status]
-        lines = [f"{self.kind} {self.path}: {state}"]
+        label = "audit log and recordings, each against the other:" if self.kind == "links" \
+            else f"{self.kind} {self.path}:"
+        lines = [f"{label} {state}"]
         if self.recording_id is not None:
             lines.append(f"  recording id {self.recording_id} (signed)")
         if self.sealed:
