@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bodycam.firmware import __version__
@@ -17,6 +18,7 @@ from bodycam.firmware.device.audit import AuditLog
 from bodycam.firmware.device.controller import Controller, StateObserver
 from bodycam.firmware.device.display_worker import FrameObserver
 from bodycam.firmware.device.firstboot import DeviceLayout, pending_fault
+from bodycam.firmware.device.health import Media
 from bodycam.firmware.device.sdnotify import SystemdNotifier
 from bodycam.firmware.evidence.device_key import DeviceKey
 from bodycam.firmware.evidence.recovery import recover_unfinished
@@ -24,7 +26,7 @@ from bodycam.firmware.evidence.storage_space import FreeSpace, statvfs_free_byte
 from bodycam.firmware.evidence.store import FileEvidenceStore
 from bodycam.firmware.media.events import RecorderEvent
 from bodycam.firmware.media.recorder import Recorder
-from bodycam.hal.interfaces import Hardware
+from bodycam.hal.interfaces import Hardware, HardwareError
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +92,15 @@ def assemble(config: Config, hardware: Hardware, *,
              on_display_frame: FrameObserver | None = None,
              on_state: StateObserver | None = None,
              free_space: FreeSpace = statvfs_free_bytes,
-             device_layout: DeviceLayout | None = None) -> Device:
+             device_layout: DeviceLayout | None = None,
+             missing_sources: Mapping[Media, HardwareError] | None = None) -> Device:
     """Open key, audit log and evidence store; recover what a power cut left unfinished.
 
     `free_space` measures the data partition (the simulator and tests inject a
     scripted one to reach "storage full" without filling a disk). `device_layout` says
     where the provisioning fault marker is (default: the real root, /etc/bodycam).
+    `missing_sources`: camera/microphone the hardware could not open; the device records
+    without them, alarms, and keeps trying to open them.
     """
     clock = hardware.clock
     data_dir = config.storage.data_dir
@@ -124,7 +129,8 @@ def assemble(config: Config, hardware: Hardware, *,
                             provisioning_fault=provisioning_fault(device_layout or
                                                                   DeviceLayout()),
                             notifier=notifier, on_display_frame=on_display_frame,
-                            on_state=on_state)
+                            on_state=on_state, device_fingerprint=key.fingerprint,
+                            missing_sources=missing_sources)
     return Device(config, hardware, key, store, recorder, audit, controller)
 
 
