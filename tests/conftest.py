@@ -136,12 +136,15 @@ class RunningSimDevice:
 
     def __init__(self, config: Config, *, speed: float,
                  notifier: SystemdNotifier | None = None,
-                 layout: DeviceLayout | None = None) -> None:
+                 layout: DeviceLayout | None = None,
+                 prepare: Callable[[SimHardware], None] | None = None) -> None:
         self.config = config
         self.clock = SimClock(speed=speed)
         self.pins = PinLog()
         self.hardware: SimHardware = build_sim_hardware(config, self.clock,
                                                         pin_factory=self.pins)
+        if prepare is not None:  # e.g. a microphone that is dead before the device boots
+            prepare(self.hardware)
         self.free_space = FreeSpaceDial()
         self.layout = layout or DeviceLayout(root=config.storage.data_dir.parent / "root")
         self._changed = threading.Condition()
@@ -267,16 +270,18 @@ MakeDevice = Callable[..., RunningSimDevice]
 @pytest.fixture
 def make_sim_device(make_sim_config: MakeConfig) -> Iterator[MakeDevice]:
     """`make(*overrides, recipients=None, name="device", speed=DEFAULT_SPEED,
-    notifier=None, layout=None)`: boot one; every device made is powered off at
-    teardown."""
+    notifier=None, layout=None, prepare=None)`: boot one; every device made is powered
+    off at teardown. `prepare(hardware)` runs before the device is assembled."""
     made: list[RunningSimDevice] = []
 
     def make(*overrides: str, recipients: Sequence[str] | None = None,
              name: str = "device", speed: float = DEFAULT_SPEED,
              notifier: SystemdNotifier | None = None,
-             layout: DeviceLayout | None = None) -> RunningSimDevice:
+             layout: DeviceLayout | None = None,
+             prepare: Callable[[SimHardware], None] | None = None) -> RunningSimDevice:
         config = make_sim_config(*overrides, recipients=recipients, name=name)
-        rig = RunningSimDevice(config, speed=speed, notifier=notifier, layout=layout)
+        rig = RunningSimDevice(config, speed=speed, notifier=notifier, layout=layout,
+                               prepare=prepare)
         made.append(rig)
         return rig
 
