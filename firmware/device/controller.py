@@ -245,7 +245,7 @@ class Controller:
         self._clock_watch = ClockWatch(synced, self._clock.wall(), self._clock.monotonic())
         self._audit.record("boot", firmware_version=__version__, device_id=config.device.id,
                            config_digest=config.digest, clock_synchronised=synced)
-        changed = self._note_config_change()
+        self._note_config_change()
         self._display.start()
         self._hw.buttons.start(self.on_button_edge)
         for source, error in self._missing_sources.items():
@@ -265,13 +265,11 @@ class Controller:
                         "partition was rejected, the camera runs on its previous "
                         f"configuration (details in BODYCAM-ERROR.txt): {problems}",
                         "provisioning_rejected")
-        if changed:
-            self._show_identity("first start with a new configuration")
         self._poll_power()
         self._notifier.ready(f"state={self._machine.state}")
         self.ready.set()
 
-    def _note_config_change(self) -> bool:
+    def _note_config_change(self) -> None:
         """Audit `config_changed` at the first start with a new configuration, naming the
         recipients before and after (a swapped recipient must show in the signed log)."""
         config = self._config
@@ -280,16 +278,15 @@ class Controller:
         except OSError as exc:
             self._audit.record("fault", reason=f"cannot remember the configuration in "
                                f"{config.storage.state_dir}: {exc}")
-            return False
+            return
         if previous.digest == config.digest:
-            return False
+            return
         self._audit.record(
             "config_changed", previous_digest=previous.digest, config_digest=config.digest,
             sources=list(config.sources),
             previous_recipients=None if previous.recipients is None
             else list(previous.recipients),
             recipients=config_memory.recipient_fingerprints(config.evidence.recipients))
-        return True
 
     def _resume_after_restart(self) -> None:
         """Record again at once if the program ended while recording (resume.py)."""

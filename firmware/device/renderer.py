@@ -20,6 +20,7 @@ panels (crisp through the dither), the TrueType default elsewhere.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import dataclass
 from functools import cache
@@ -61,6 +62,7 @@ class IdentityCard:
 
 IDENTITY_TITLE = "DEVICE KEY"
 GROUP = 4  # fingerprint characters per group, as people read them aloud
+HEX_DIGITS = "0123456789abcdef"
 
 
 def fingerprint_lines(fingerprint: str, per_line: int = 2) -> list[str]:
@@ -273,13 +275,17 @@ class DisplayRenderer:
         integer scales of the bitmap font on monochrome panels (they stay crisp), the
         TrueType default down to 8 px elsewhere; None when nothing fits."""
         if self.mode == "1":
-            sizes = [[self._text_image(line, self._font, scale) for line in lines]
-                     for scale in (3, 2, 1)]
+            fonts = [(self._font, scale) for scale in (3, 2, 1)]
         else:
-            tallest = room[1] // max(1, len(lines))
-            sizes = [[self._text_image(line, _font(px), 1) for line in lines]
-                     for px in range(tallest, 7, -1)]
-        return next((blocks for blocks in sizes if _fits(blocks, room)), None)
+            fonts = [(_font(px), 1) for px in range(room[1] // max(1, len(lines)), 7, -1)]
+        for font, scale in fonts:
+            # sized for the widest hex digit in every place, so that the size (and so the
+            # layout) does not depend on which digits this fingerprint happens to have
+            widest = max(HEX_DIGITS, key=font.getlength)
+            worst = [re.sub(r"\S", widest, line) for line in lines]
+            if _fits([self._text_image(line, font, scale) for line in worst], room):
+                return [self._text_image(line, font, scale) for line in lines]
+        return None
 
     def _text_image(self, text: str, font: Font, scale: int) -> Image.Image:
         """`text` in white on black, cropped to the ink rows of digits and letters plus a
