@@ -26,6 +26,7 @@ from bodycam.firmware.device.feedback import ALARMS
 from bodycam.firmware.device.sdnotify import SystemdNotifier
 from bodycam.firmware.device.sources import BACKOFF_SECONDS
 from bodycam.firmware.evidence.verify import verify_log, verify_recording
+from bodycam.hal.interfaces import HardwareError
 from bodycam.hal.sim.hardware import SimHardware
 
 WATCHDOG_USEC = 10_000_000  # the unit's WatchdogSec=10s, as in the audit's scripts
@@ -207,6 +208,35 @@ def test_unplugged_microphone_is_video_only_and_is_reopened_when_plugged_back(
     gaps = [r for r in manifest(recording) if r["event"] == "gap"]
     assert gaps and all(g["source"] == "microphone" for g in gaps)
     assert gaps[-1]["end_us"] is not None  # the sound came back before the stop
+
+
+def test_a_microphone_the_pi_could_not_open_at_boot_is_alarmed_at_boot(
+        make_sim_device: MakeDevice, notify_socket: NotifySocket) -> None:
+    """`bodycam run` used to exit on this HardwareError (restart loop, dead unit); the
+    program now boots, audits the hardware's own words and records video only."""
+    problem = HardwareError("microphone", "default sound input",
+                            "no sound input device (-9996)", "connect the USB microphone")
+
+    def unplugged(hardware: SimHardware) -> None:
+        hardware.microphone.unplug()
+
+    rig = booted(make_sim_device, notify_socket, prepare=unplugged,
+                 missing_sources={"microphone": problem}, speed=6.0)
+    alarm = rig.wait_audit(lambda r: r["event"] == "alarm"
+                           and r["alarm"] == "microphone_failed")
+    rig.sleep(25.0)
+    end = rig.clock.monotonic()
+    assert rig.state == "idle"
+    rig.stop()
+
+    records = rig.audit()
+    boot = next(i for i, r in enumerate(records) if r["event"] == "boot")
+    fault = next(i for i, r in enumerate(records) if r["event"] == "fault")
+    assert boot < fault < alarm
+    assert records[fault]["reason"] == str(problem)
+    assert "cannot open the microphone" in records[alarm]["detail"]
+    assert len([r for r in events(records, "alarm") if r["alarm"] == "microphone_failed"]) == 1
+    assert notify_socket.longest_silence(1.0, end) < WATCHDOG_S / 2 + 1.0
 
 
 def test_a_camera_that_stays_dead_is_an_alarm_not_a_restart(
