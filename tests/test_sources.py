@@ -169,3 +169,15 @@ def test_nothing_is_reopened_while_the_sources_are_off(rig: Rig) -> None:
     rig.effects += rig.sources.stop()
     rig.step(60.0, video=False)
     assert rig.effects == [] and rig.mic.starts == 1
+
+
+def test_a_failed_source_in_backoff_is_not_opened_again_by_every_state_change(
+        rig: Rig) -> None:
+    rig.mic.missing = True
+    rig.effects += rig.sources.start(rig.clock.monotonic())
+    for _ in range(3):  # idle -> display_on -> idle ... within the first backoff
+        rig.effects += rig.sources.stop()
+        rig.effects += rig.sources.start(rig.clock.monotonic())
+    assert rig.mic.starts == 1
+    rig.step(BACKOFF_SECONDS[0])
+    assert rig.mic.starts == 2  # the backoff's own retry

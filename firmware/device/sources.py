@@ -76,11 +76,14 @@ class MediaSources:
         return frozenset(name for name, track in self._tracks.items() if track.failed)
 
     def start(self, now: float) -> list[Effect]:
-        """Start every source; one that fails is alarmed and retried by `tick`."""
+        """Start every source; one that fails is alarmed and retried by `tick`. A source
+        still waiting out its backoff is left to `tick`: opening a missing sound card
+        again on every state change would only hold up the controller."""
         self.on = True
         effects: list[Effect] = []
-        for name in self._names:
-            effects += self._start(name, now, cause=None)
+        for name, track in self._tracks.items():
+            if not (track.attempts and now < track.next_try):
+                effects += self._start(name, now, cause=None)
         return effects
 
     def stop(self) -> list[Effect]:
