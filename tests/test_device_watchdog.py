@@ -98,6 +98,18 @@ def alarmed(records: list[Record], name: str) -> bool:
     return any(r["alarm"] == name for r in events(records, "alarm"))
 
 
+def stop_and_power_off(rig: RunningSimDevice, sock: NotifySocket) -> list[Record]:
+    """The wearer's recording is still running: stop it, power off, and check that the
+    watchdog was pinged throughout (never half of WatchdogSec plus a second without)."""
+    end = rig.clock.monotonic()
+    assert rig.state == "recording"
+    rig.hold("record", rig.config.buttons.hold_seconds + 0.3)
+    rig.wait_state("display_on")
+    rig.stop()
+    assert sock.longest_silence(1.0, end) < WATCHDOG_S / 2 + 1.0
+    return rig.audit()
+
+
 def booted(make: MakeDevice, sock: NotifySocket, **kwargs: Any) -> RunningSimDevice:
     rig = make(notifier=sock.notifier(), **kwargs)
     sock.rig = rig
@@ -120,14 +132,7 @@ def test_microphone_stall_while_recording_keeps_the_watchdog_fed(
     rig.wait_audit(lambda r: r["event"] == "alarm_cleared"
                    and r["alarm"] == "microphone_failed")
     rig.sleep(2.0)
-    end = rig.clock.monotonic()
-    assert rig.state == "recording"  # the wearer's recording never ended
-    rig.hold("record", rig.config.buttons.hold_seconds + 0.3)
-    rig.wait_state("display_on")
-    rig.stop()
-
-    assert notify_socket.longest_silence(1.0, end) < WATCHDOG_S / 2 + 1.0
-    records = rig.audit()
+    records = stop_and_power_off(rig, notify_socket)
     assert len(events(records, "recording_started")) == 1
     assert len(events(records, "recording_sealed")) == 1
     tries = restarts(records, "microphone")
@@ -193,14 +198,7 @@ def test_unplugged_microphone_is_video_only_and_is_reopened_when_plugged_back(
     rig.wait_audit(lambda r: r["event"] == "alarm_cleared"
                    and r["alarm"] == "microphone_failed", after=failed)
     rig.sleep(3.0)
-    end = rig.clock.monotonic()
-    assert rig.state == "recording"
-    rig.hold("record", rig.config.buttons.hold_seconds + 0.3)
-    rig.wait_state("display_on")
-    rig.stop()
-
-    assert notify_socket.longest_silence(1.0, end) < WATCHDOG_S / 2 + 1.0
-    records = rig.audit()
+    records = stop_and_power_off(rig, notify_socket)
     assert [r["ok"] for r in restarts(records, "microphone")][-1] is True
     assert not any(r["ok"] for r in restarts(records, "microphone")[:-1])
     [recording] = rig.recordings()
@@ -254,14 +252,7 @@ def test_a_camera_that_stays_dead_is_an_alarm_not_a_restart(
     rig.wait_audit(lambda r: r["event"] == "alarm_cleared" and r["alarm"] == "camera_failed",
                    timeout=60.0)
     rig.sleep(2.0)
-    end = rig.clock.monotonic()
-    assert rig.state == "recording"
-    rig.hold("record", rig.config.buttons.hold_seconds + 0.3)
-    rig.wait_state("display_on")
-    rig.stop()
-
-    assert notify_socket.longest_silence(1.0, end) < WATCHDOG_S / 2 + 1.0
-    records = rig.audit()
+    records = stop_and_power_off(rig, notify_socket)
     assert len(restarts(records, "camera")) >= 2
     assert len(events(records, "recording_started")) == 1
     [recording] = rig.recordings()
