@@ -38,7 +38,32 @@ EXIT_BROKEN_PIPE = 141  # what a shell reports for a process ended by SIGPIPE (1
 
 def dispatch(prog: str, description: str, commands: Sequence[Command],
              argv: Sequence[str] | None = None) -> int:
-    """Parse argv, import the chosen command's module and run it; returns the exit code."""
+    """Run the chosen command; returns the exit code.
+
+    The one place every console script meets a reader that went away (`... | head`):
+    stdout is flushed here, inside the handler, so a BrokenPipeError never surfaces
+    at interpreter exit, where Python prints it and exits 120 (stdout to a pipe is
+    block-buffered unless PYTHONUNBUFFERED is set, which hid this on machines that set it).
+    """
+    try:
+        try:
+            code = _parse_and_run(prog, description, commands, argv)
+        except SystemExit:  # argparse after --help, --version or a usage error
+            sys.stdout.flush()
+            raise
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # Not an error of ours, and no traceback. Python's documented recipe: point
+        # stdout at devnull so the flush at exit writes the rest there, quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _parse_and_run(prog: str, description: str, commands: Sequence[Command],
+                   argv: Sequence[str] | None) -> int:
+    """Parse argv, import the chosen command's module and run it."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -53,14 +78,7 @@ def dispatch(prog: str, description: str, commands: Sequence[Command],
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    try:
-        return _load(by_name[args.command]).run(args)
-    except BrokenPipeError:
-        # The reader went away (`... | head`): not an error of ours, and no traceback.
-        # Python's documented recipe: point stdout at devnull so the exit flush is quiet.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_BROKEN_PIPE
+    return _load(by_name[args.command]).run(args)
 
 
 def _load(command: Command) -> CommandModule:

@@ -16,6 +16,7 @@ from typing import Final, Literal
 
 __all__ = [
     "ALGORITHMS",
+    "KeyMissingError",
     "KeyStore",
     "KeyStoreError",
     "SignatureAlgorithm",
@@ -30,6 +31,11 @@ ALGORITHMS: Final[tuple[SignatureAlgorithm, ...]] = ("ed25519", "ecdsa-p256")
 
 class KeyStoreError(RuntimeError):
     """The key store cannot be used; the message names what and the fix."""
+
+
+class KeyMissingError(KeyStoreError):
+    """The key store holds no device key: first boot has not made one yet, or it was
+    removed (a key file deleted, a TPM cleared). Only first boot creates one silently."""
 
 
 class KeyStore(ABC):

@@ -25,6 +25,7 @@ from bodycam.firmware.config.model import AudioConfig, EvidenceConfig, VideoConf
 from bodycam.firmware.evidence.api import (
     GapKind,
     NoRecipientError,
+    SealRecord,
     SegmentInfo,
     StorageFullError,
 )
@@ -202,12 +203,14 @@ class FakeRecording:
                                  "wall_before": wall_before, "wall_after": wall_after,
                                  "synchronised": synchronised})
 
-    def seal(self, reason: str) -> None:
+    def seal(self, reason: str) -> SealRecord:
         assert self.seal_reason is None, "sealed twice"
         assert all(s.info is not None for s in self.segments), "sealed with an open segment"
         if self.store.seal_error is not None:
             raise self.store.seal_error
         self.seal_reason = reason
+        return SealRecord(manifest_seq=len(self.segments) + 1, manifest_hash="f" * 64,
+                          counter=None)
 
 
 class FakeStore:

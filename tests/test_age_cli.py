@@ -141,6 +141,44 @@ def test_existing_output_not_overwritten(identity: tuple[Path, str], tmp_path: P
     assert out.read_bytes() == b"older export"
 
 
+def test_a_link_at_the_output_is_neither_followed_nor_replaced(
+        identity: tuple[Path, str], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    path, recipient = identity
+    _encrypt_file(tmp_path / "seg.age", recipient, b"plain")
+    out = tmp_path / "out.ts"
+    out.symlink_to(tmp_path / "victim")
+    assert main(["decrypt", "-i", str(path), "-o", str(out), str(tmp_path / "seg.age")]) == 1
+    assert "symbolic link" in capsys.readouterr().err
+    assert out.is_symlink() and not (tmp_path / "victim").exists()
+    assert main(["decrypt", "-i", str(path), "-o", str(out), "--force",
+                 str(tmp_path / "seg.age")]) == 0
+    assert not out.is_symlink() and out.read_bytes() == b"plain"
+    assert not (tmp_path / "victim").exists()
+
+
+def test_an_output_made_while_decrypting_is_not_replaced(
+        identity: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from bodycam.tools import decrypt_cmd
+
+    path, recipient = identity
+    _encrypt_file(tmp_path / "seg.age", recipient, b"plain")
+    out = tmp_path / "out.ts"
+    real = decrypt_cmd.decrypt
+
+    def someone_writes_out(*args: object, **kwargs: object) -> object:
+        result = real(*args, **kwargs)  # type: ignore[arg-type]
+        out.write_bytes(b"someone else's file")
+        return result
+
+    monkeypatch.setattr(decrypt_cmd, "decrypt", someone_writes_out)
+    assert main(["decrypt", "-i", str(path), "-o", str(out), str(tmp_path / "seg.age")]) == 1
+    assert out.read_bytes() == b"someone else's file"
+    assert not (tmp_path / "out.ts.partial").exists()
+    assert "appeared while decrypting" in capsys.readouterr().err
+
+
 def test_bad_identity_file_reports_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                         ) -> None:
     bad = tmp_path / "bad.txt"

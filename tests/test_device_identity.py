@@ -1,98 +1,95 @@
-"""The device key fingerprint on the camera's own front display (audit L10).
-
-Enrolment used to rest on BODYCAM-IDENTITY.txt alone, a file on a removable FAT
-partition that anyone holding the card could rewrite with their own key. Held in the
-dock, DISPLAY shows the fingerprint of the key the camera program actually signs with,
-so the technician can compare it on a second channel. Never on duty, never recording.
-"""
+"""Where the device key lives and how its identity reaches the technician: the key store
+is chosen once, a TPM key's identity travels from the camera program through the state
+directory to BODYCAM-IDENTITY.txt, and a software key is made only on a new camera."""
 
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
+
 import pytest
-from conftest import MakeDevice, RunningSimDevice
-from PIL import Image
+from conftest import MakeDevice
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from bodycam.firmware.device import controller as controller_module
-from bodycam.firmware.device.renderer import DisplayRenderer, IdentityCard, OverlayState
-from bodycam.firmware.evidence.verify import verify_log
-
-
-def identity_image(rig: RunningSimDevice) -> Image.Image:
-    """What the panel must show: the renderer's identity screen for this device's key,
-    converted to the panel's mode like every shown frame."""
-    display = rig.hardware.display
-    card = IdentityCard(rig.config.device.id, rig.device.key.fingerprint)
-    image = DisplayRenderer(display.size, display.mode).render(None,
-                                                               OverlayState(identity=card))
-    return image.convert(display.mode)
-
-
-def showing(rig: RunningSimDevice, expected: Image.Image) -> bool:
-    panel = rig.hardware.display.panel_image()
-    return bool(np.array_equal(np.asarray(panel), np.asarray(expected)))
+from bodycam.firmware.device.firstboot import (
+    IDENTITY_FILE_NAME,
+    DeviceLayout,
+    Owner,
+    write_identity,
+)
+from bodycam.firmware.device.identity import IDENTITY_SNAPSHOT
+from bodycam.firmware.evidence.device_key import KEY_FILE_NAME
+from bodycam.firmware.evidence.key_stores import (
+    KEY_STORE_FILE,
+    KeyStoreChoice,
+    create_key_store,
+    resolve_kind,
+)
+from bodycam.firmware.evidence.public_keys import DevicePublicKey, parse_public_key
 
 
-def dark(rig: RunningSimDevice) -> bool:
-    return not rig.hardware.display.is_on
+def _layout(tmp_path: Path, key_store: str) -> DeviceLayout:
+    layout = DeviceLayout(root=tmp_path / "root")
+    layout.etc_dir.mkdir(parents=True)
+    layout.boot_dir.mkdir(parents=True)
+    layout.config_file.write_text(f'[device]\nid = "BC-0042"\nkey_store = "{key_store}"\n')
+    return layout
 
 
-def hold_display(rig: RunningSimDevice) -> None:
-    rig.hold("display", rig.config.buttons.hold_seconds + 0.3)
+def test_auto_follows_the_store_the_key_was_made_in(tmp_path: Path) -> None:
+    """A TPM that vanishes must not quietly turn the camera into a software-key camera:
+    `auto` is decided once, when the key is made, and recorded."""
+    root = tmp_path / "root"
+    (root / "sys/class/tpm/tpm0").mkdir(parents=True)  # what a sandboxed helper sees
+    choice = KeyStoreChoice("auto", tmp_path / "state")
+    assert resolve_kind(choice, root) == "tpm"
+    create_key_store(choice, "software")
+    assert (choice.state_dir / KEY_STORE_FILE).read_text() == "software\n"
+    assert resolve_kind(choice, root) == "software"
+    (choice.state_dir / KEY_STORE_FILE).write_text("tpm\n")
+    assert resolve_kind(choice, tmp_path / "no-tpm-here") == "tpm"
 
 
-@pytest.mark.parametrize("panel", [(), ("display.driver=\"ssd1306\"", "display.width=128",
-                                        "display.height=64")], ids=["128x128-rgb", "128x64"])
-def test_display_held_in_the_dock_shows_the_signing_key_fingerprint(
-        panel: tuple[str, ...], make_sim_device: MakeDevice,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(controller_module, "IDENTITY_SECONDS", 6.0)  # 60 s on a camera
-    rig = make_sim_device(*panel)
-    rig.hardware.power.set_docked(True)
-    rig.wait_state("docked")
-    assert dark(rig)
-    expected = identity_image(rig)
-    hold_display(rig)
-    shown = rig.wait_audit(lambda r: r["event"] == "identity_shown")
-    rig.wait_until(lambda: showing(rig, expected))
-    rig.wait_until(lambda: dark(rig))  # by itself after IDENTITY_SECONDS
-    rig.stop()
-
-    record = rig.audit()[shown]
-    assert record["fingerprint"] == rig.device.key.fingerprint
-    assert record["cause"] == "display hold" and record["shown"] is True
-    assert not rig.recordings()  # it records nothing
-    assert verify_log(rig.device.audit.path).status == "verified"
+def test_a_tpm_identity_reaches_the_boot_partition_from_the_program(tmp_path: Path) -> None:
+    layout = _layout(tmp_path, "tpm")
+    owner = Owner.current()
+    assert write_identity(layout, owner) is None  # the program has not made the key yet
+    state = layout.root / "var/lib/bodycam/state"
+    assert not (state / KEY_FILE_NAME).exists()  # first boot never makes a file key here
+    text = ("bodycam device identity\r\n\r\nDevice id:   BC-0042\r\n"
+            "Key store:   TPM 2.0 (cannot be copied)\r\n"
+            "Public key:  BASE64\r\nFingerprint: f\r\n")
+    (state / IDENTITY_SNAPSHOT).write_text(text.replace("BASE64", "not a key"))
+    assert write_identity(layout, owner) is None  # a damaged snapshot is not copied
+    tpm_key = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        Encoding.X962, PublicFormat.UncompressedPoint)
+    good = text.replace("BASE64", DevicePublicKey.from_raw(tpm_key).b64)
+    (state / IDENTITY_SNAPSHOT).write_bytes(good.encode())
+    target = write_identity(layout, owner)
+    assert target == layout.boot_dir / IDENTITY_FILE_NAME
+    assert target.read_bytes() == good.encode()
 
 
-def test_leaving_the_dock_ends_it(make_sim_device: MakeDevice) -> None:
-    rig = make_sim_device("evidence.prerecord_seconds=0")
-    rig.hardware.power.set_docked(True)
-    rig.wait_state("docked")
-    expected = identity_image(rig)
-    hold_display(rig)
-    rig.wait_until(lambda: showing(rig, expected))
-    rig.hardware.power.set_docked(False)
-    rig.wait_state("idle")
-    rig.tap("display")  # the wearer's mirror image, not the fingerprint
-    rig.wait_state("display_on")
-    rig.sleep(1.0)
-    assert rig.hardware.display.is_on and not showing(rig, expected)
-    rig.stop()
-
-
-@pytest.mark.parametrize("state", ["idle", "recording"])
-def test_display_held_on_duty_shows_nothing_new(state: str, make_sim_device: MakeDevice
-                                               ) -> None:
-    """In idle DISPLAY's press turns the mirror image on (its hold is swallowed); while
-    recording DISPLAY does nothing at all: the REC mark must stay visible."""
+def test_the_program_leaves_its_identity_for_first_boot(make_sim_device: MakeDevice) -> None:
     rig = make_sim_device()
-    if state == "recording":
-        rig.tap("record")
-        rig.wait_state("recording")
-    expected = identity_image(rig)
-    hold_display(rig)
-    rig.sleep(1.0)
-    assert not showing(rig, expected)
     rig.stop()
-    assert not [r for r in rig.audit() if r["event"] == "identity_shown"]
+    snapshot = rig.config.storage.state_dir / IDENTITY_SNAPSHOT
+    text = snapshot.read_text()
+    assert rig.device.identity.fingerprint in text and "key file on the card" in text
+    assert parse_public_key(text) == rig.device.identity.session.device_key
+
+
+@pytest.mark.parametrize("audit_exists", [False, True])
+def test_first_boot_makes_a_software_key_only_on_a_new_camera(
+        tmp_path: Path, audit_exists: bool) -> None:
+    """M1: a key that went missing on a camera with an audit log is the camera program's
+    audited re-key, never a silent new key from first boot."""
+    layout = _layout(tmp_path, "software")
+    if audit_exists:
+        audit = layout.root / "var/lib/bodycam/data/audit/audit.jsonl"
+        audit.parent.mkdir(parents=True)
+        audit.write_text("")
+    made = write_identity(layout, Owner.current())
+    key_file = layout.root / "var/lib/bodycam/state" / KEY_FILE_NAME
+    assert key_file.exists() is (not audit_exists)
+    assert (made is None) is audit_exists

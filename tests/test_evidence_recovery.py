@@ -9,13 +9,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from test_evidence_support import AgeIdentity, age_decrypt, age_identity, make_store, record
+from test_evidence_support import (
+    AgeIdentity,
+    age_decrypt,
+    age_identity,
+    make_store,
+    new_session,
+    record,
+)
 
 from bodycam.firmware.evidence.age import CHUNK_SIZE
 from bodycam.firmware.evidence.age_stream import PAYLOAD_NONCE_SIZE, SEALED_CHUNK_SIZE
-from bodycam.firmware.evidence.device_key import DeviceKey
 from bodycam.firmware.evidence.recovery import RECOVERED_REASON, recover_unfinished
 from bodycam.firmware.evidence.salvage import chunk_layout
+from bodycam.firmware.evidence.session_key import SessionKey
 from bodycam.firmware.evidence.signed_log import read_records
 from bodycam.firmware.evidence.verify import verify_recording
 from bodycam.hal.clocks import ManualClock
@@ -31,7 +38,7 @@ class Crash:
     data_dir: Path
     directory: Path
     partial: Path
-    key: DeviceKey
+    key: SessionKey
     clock: ManualClock
     identity: AgeIdentity
 
@@ -45,7 +52,7 @@ class Crash:
 @pytest.fixture
 def crash(tmp_path: Path) -> Crash:
     identity = age_identity(tmp_path)
-    clock, key = ManualClock(), DeviceKey.generate()
+    clock, key = ManualClock(), new_session()
     writer = record(make_store(tmp_path, identity, clock, key), clock, segments=1)
     segment = writer.open_segment(10_000_000, clock.wall())
     segment.write(MEDIA)  # ~244 kB: three sealed chunks on disk, the rest in RAM
@@ -150,7 +157,7 @@ def test_recovery_interrupted_after_renaming(crash: Crash) -> None:
 
 def test_header_only_recording_and_interrupted_start(tmp_path: Path) -> None:
     identity = age_identity(tmp_path)
-    clock, key = ManualClock(), DeviceKey.generate()
+    clock, key = ManualClock(), new_session()
     writer = make_store(tmp_path, identity, clock, key).begin_recording(
         wall_start=clock.wall(), clock_synchronised=True, prerecord_us=0)
     staging = writer.directory.parent / ".BC-0001-20250101T090000Z-beef.creating"
@@ -170,7 +177,7 @@ def test_header_only_recording_and_interrupted_start(tmp_path: Path) -> None:
 
 def test_sealed_recordings_are_left_alone(tmp_path: Path) -> None:
     identity = age_identity(tmp_path)
-    clock, key = ManualClock(), DeviceKey.generate()
+    clock, key = ManualClock(), new_session()
     writer = record(make_store(tmp_path, identity, clock, key), clock)
     writer.seal("stopped by wearer")
     before = (writer.directory / "manifest.jsonl").read_bytes()

@@ -7,12 +7,18 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_evidence_support import TS_PACKET, AgeIdentity, age_decrypt, age_identity, make_store
+from test_evidence_support import (
+    TS_PACKET,
+    AgeIdentity,
+    age_decrypt,
+    age_identity,
+    make_store,
+    new_session,
+)
 
 from bodycam.firmware.evidence.age import CHUNK_SIZE
 from bodycam.firmware.evidence.age_stream import PAYLOAD_NONCE_SIZE, SEALED_CHUNK_SIZE
 from bodycam.firmware.evidence.api import SegmentWriter, StorageFullError
-from bodycam.firmware.evidence.device_key import DeviceKey
 from bodycam.firmware.evidence.salvage import chunk_layout
 from bodycam.firmware.evidence.segment_file import NULL_PACKET
 from bodycam.firmware.evidence.store import FileRecordingWriter
@@ -33,7 +39,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def writer(tmp_path: Path, identity: AgeIdentity, clock: ManualClock) -> FileRecordingWriter:
-    store = make_store(tmp_path, identity, clock, DeviceKey.generate())
+    store = make_store(tmp_path, identity, clock, new_session())
     return store.begin_recording(wall_start=clock.wall(), clock_synchronised=True,
                                  prerecord_us=0)
 
@@ -132,7 +138,7 @@ def test_write_below_reserve_raises_without_writing(tmp_path: Path, identity: Ag
         return free[0]
 
     # The statvfs call is the one thing substituted.
-    store = make_store(tmp_path, identity, clock, DeviceKey.generate(), reserve=60 * MIB,
+    store = make_store(tmp_path, identity, clock, new_session(), reserve=60 * MIB,
                        free_space=free_space)
     writer = store.begin_recording(wall_start=clock.wall(), clock_synchronised=False,
                                    prerecord_us=0)
@@ -155,7 +161,7 @@ def test_write_below_reserve_raises_without_writing(tmp_path: Path, identity: Ag
 
 def test_begin_recording_below_reserve_creates_nothing(tmp_path: Path, identity: AgeIdentity,
                                                        clock: ManualClock) -> None:
-    store = make_store(tmp_path, identity, clock, DeviceKey.generate(), free=10 * MIB,
+    store = make_store(tmp_path, identity, clock, new_session(), free=10 * MIB,
                        reserve=10 * MIB)
     with pytest.raises(StorageFullError):
         store.begin_recording(wall_start=clock.wall(), clock_synchronised=True, prerecord_us=0)

@@ -14,12 +14,12 @@ from test_evidence_support import (
     age_decrypt,
     age_identity,
     make_store,
+    new_session,
     record,
 )
 
 from bodycam.firmware.evidence.agekeys import recipient_fingerprint
 from bodycam.firmware.evidence.api import NoRecipientError, StorageWriteError
-from bodycam.firmware.evidence.device_key import DeviceKey
 from bodycam.firmware.evidence.signed_log import read_records
 from bodycam.firmware.evidence.store import FileEvidenceStore
 from bodycam.firmware.evidence.verify import verify_recording
@@ -38,7 +38,7 @@ def identity(tmp_path: Path) -> AgeIdentity:
 
 def _store(tmp_path: Path, clock: ManualClock, recipients: list[str]) -> FileEvidenceStore:
     return FileEvidenceStore(
-        data_dir=tmp_path / "data", recipients=recipients, device_key=DeviceKey.generate(),
+        data_dir=tmp_path / "data", recipients=recipients, signer=new_session(),
         device_id="BC-0001", firmware_version="0.1.0", config_digest="c0" * 32, clock=clock,
         reserve_bytes=0, sync_interval=0.5, free_space=lambda _path: 1 << 40)
 
@@ -68,7 +68,7 @@ def test_valid_recipients_are_used_when_one_is_broken(tmp_path: Path, clock: Man
 
 def test_recording_layout_and_header(tmp_path: Path, clock: ManualClock,
                                      identity: AgeIdentity) -> None:
-    key = DeviceKey.generate()
+    key = new_session()
     store = make_store(tmp_path, identity, clock, key)
     writer = store.begin_recording(wall_start=clock.wall(), clock_synchronised=False,
                                    prerecord_us=30_000_000)
@@ -80,15 +80,19 @@ def test_recording_layout_and_header(tmp_path: Path, clock: ManualClock,
     assert set(header) == {
         "event", "seq", "prev", "time", "sig", "format", "recording_id", "device_id",
         "device_public_key", "device_key_fingerprint", "firmware_version", "recipients",
-        "config_digest", "start", "clock_synchronised", "prerecord_us"}
-    assert header["device_public_key"] == key.public_key_b64
+        "config_digest", "start", "clock_synchronised", "prerecord_us",
+        "device_key_algorithm", "key_store", "audit_head", "signer"}
+    assert header["device_public_key"] == key.device_key.b64
+    assert (header["device_key_algorithm"], header["key_store"]) == ("ed25519", "software")
+    assert header["signer"] == key.certificate  # the session key's certificate
+    assert header["audit_head"] is None  # no audit log given to this store
     assert (header["clock_synchronised"], header["prerecord_us"]) == (False, 30_000_000)
     assert header["start"] == "2025-01-01T08:00:00.000Z"
 
 
 def test_manifest_records_segments_markers_gaps_and_seal(tmp_path: Path, clock: ManualClock,
                                                          identity: AgeIdentity) -> None:
-    writer = record(make_store(tmp_path, identity, clock, DeviceKey.generate()), clock)
+    writer = record(make_store(tmp_path, identity, clock, new_session()), clock)
     writer.note_gap("microphone", 12_000_000, None)
     writer.seal("stopped by wearer")
     records = read_records(writer.directory / "manifest.jsonl")
@@ -106,7 +110,7 @@ def test_manifest_records_segments_markers_gaps_and_seal(tmp_path: Path, clock: 
 
 def test_seal_needs_closed_segment_and_is_final(tmp_path: Path, clock: ManualClock,
                                                identity: AgeIdentity) -> None:
-    writer = record(make_store(tmp_path, identity, clock, DeviceKey.generate()), clock,
+    writer = record(make_store(tmp_path, identity, clock, new_session()), clock,
                     segments=0)
     segment = writer.open_segment(0, clock.wall())
     segment.write(TS_PACKET)
@@ -125,7 +129,7 @@ def test_seal_needs_closed_segment_and_is_final(tmp_path: Path, clock: ManualClo
 def test_segment_that_failed_to_close_is_salvaged_by_the_seal(
         tmp_path: Path, clock: ManualClock, identity: AgeIdentity,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    writer = record(make_store(tmp_path, identity, clock, DeviceKey.generate()), clock,
+    writer = record(make_store(tmp_path, identity, clock, new_session()), clock,
                     segments=1)
     segment = writer.open_segment(10_000_000, clock.wall())
     segment.write(TS_PACKET * 800)
@@ -154,7 +158,7 @@ def test_card_error_at_start_is_an_evidence_error_naming_the_fix(
         tmp_path: Path, clock: ManualClock, identity: AgeIdentity) -> None:
     """An OSError (read-only or damaged card) must reach the recorder as an EvidenceError,
     the one kind the storage contract promises, with the problem and the fix."""
-    store = make_store(tmp_path, identity, clock, DeviceKey.generate())
+    store = make_store(tmp_path, identity, clock, new_session())
     store.evidence_dir.parent.mkdir(parents=True)
     store.evidence_dir.write_bytes(b"")  # the evidence directory cannot be made
     with pytest.raises(StorageWriteError, match=r"cannot start a recording.*Fix: check"):
@@ -179,7 +183,7 @@ def test_first_recording_makes_its_new_directories_durable(
 
     for module in (durable, store_module):
         monkeypatch.setattr(module, "fsync_directory", spy)
-    store = make_store(tmp_path, identity, clock, DeviceKey.generate())
+    store = make_store(tmp_path, identity, clock, new_session())
     writer = store.begin_recording(wall_start=clock.wall(), clock_synchronised=True,
                                    prerecord_us=0)
     data_dir = store.evidence_dir.parent

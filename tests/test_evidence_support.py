@@ -10,7 +10,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from bodycam.firmware.evidence.device_key import DeviceKey
+from bodycam.firmware.evidence.device_key import SoftwareKeyStore
+from bodycam.firmware.evidence.session_key import SessionKey
 from bodycam.firmware.evidence.storage_space import FreeSpace
 from bodycam.firmware.evidence.store import FileEvidenceStore, FileRecordingWriter
 from bodycam.hal.clocks import ManualClock
@@ -41,12 +42,17 @@ def age_decrypt(identity: AgeIdentity, path: Path) -> subprocess.CompletedProces
                           capture_output=True, check=False)
 
 
-def make_store(tmp_path: Path, identity: AgeIdentity, clock: ManualClock, key: DeviceKey, *,
+def new_session(clock: ManualClock | None = None) -> SessionKey:
+    """A boot's session key, certified by a fresh in-memory software device key."""
+    return SessionKey(SoftwareKeyStore.generate(), clock or ManualClock())
+
+
+def make_store(tmp_path: Path, identity: AgeIdentity, clock: ManualClock, key: SessionKey, *,
                free: int = 100 * GIB, reserve: int = 0,
                free_space: FreeSpace | None = None) -> FileEvidenceStore:
     """A store whose free space is `free` bytes (or whatever `free_space` reports)."""
     return FileEvidenceStore(
-        data_dir=tmp_path / "data", recipients=[identity.recipient], device_key=key,
+        data_dir=tmp_path / "data", recipients=[identity.recipient], signer=key,
         device_id="BC-0001", firmware_version="0.1.0", config_digest="c0" * 32, clock=clock,
         reserve_bytes=reserve, sync_interval=0.5,
         free_space=free_space or (lambda _path: free))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 import shutil
@@ -13,6 +11,7 @@ from pathlib import Path
 
 import av
 import pytest
+from export_support import export, report_of, sha256
 from media_fixtures import (
     AUDIO,
     FPS,
@@ -23,12 +22,12 @@ from media_fixtures import (
     probe,
     record_with_recorder,
 )
-from test_evidence_support import AgeIdentity, age_identity, make_store
+from test_evidence_support import AgeIdentity, age_identity
 
 from bodycam.firmware.evidence.age_stream import PAYLOAD_NONCE_SIZE, SEALED_CHUNK_SIZE
 from bodycam.firmware.evidence.api import SegmentWriter
-from bodycam.firmware.evidence.device_key import DeviceKey
 from bodycam.firmware.evidence.recovery import recover_unfinished
+from bodycam.firmware.evidence.session_key import SessionKey
 from bodycam.firmware.evidence.signed_log import utc_iso
 from bodycam.firmware.evidence.store import FileEvidenceStore
 from bodycam.firmware.media.events import RecordingStarted
@@ -36,56 +35,8 @@ from bodycam.firmware.media.muxer import TsSegmentMuxer
 from bodycam.hal.clocks import ManualClock
 from bodycam.hal.interfaces import AudioChunk
 from bodycam.tools.avsync import measure_av_sync
-from bodycam.tools.evidence_cli import main
 
-
-@pytest.fixture
-def identity(tmp_path: Path) -> AgeIdentity:
-    return age_identity(tmp_path)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(start_monotonic=50.0)
-
-
-@pytest.fixture
-def key() -> DeviceKey:
-    return DeviceKey.generate()
-
-
-@pytest.fixture
-def store(tmp_path: Path, identity: AgeIdentity, clock: ManualClock,
-          key: DeviceKey) -> FileEvidenceStore:
-    return make_store(tmp_path, identity, clock, key)
-
-
-def recorded(store: FileEvidenceStore, clock: ManualClock, items: list[object],
-             segment_seconds: float) -> Path:
-    """The directory of a recording of `items` made by the real Recorder into `store`."""
-    events = record_with_recorder(store, clock, items,  # type: ignore[arg-type]
-                                  segment_seconds=segment_seconds)
-    started = next(e for e in events if isinstance(e, RecordingStarted))
-    return store.evidence_dir / started.recording_id
-
-
-@pytest.fixture
-def recording(store: FileEvidenceStore, clock: ManualClock) -> Path:
-    return recorded(store, clock, clip(6.0), 2.0)  # type: ignore[arg-type]
-
-
-def export(recording: Path, identity: AgeIdentity, out: Path, *extra: str) -> int:
-    return main(["export", str(recording), "-i", str(identity.identity_file),
-                 "-o", str(out), *extra])
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def report_of(out: Path) -> dict[str, object]:
-    parsed: dict[str, object] = json.loads(out.with_suffix(".report.json").read_text())
-    return parsed
+pytest_plugins = ("export_fixtures",)
 
 
 def test_export_joins_all_segments_into_one_mp4_with_a_report(
@@ -167,7 +118,7 @@ def record_cut_by_power_loss(store: FileEvidenceStore, clock: ManualClock) -> Pa
 
 
 def test_segment_cut_by_power_loss_is_salvaged_and_reported(
-        tmp_path: Path, store: FileEvidenceStore, clock: ManualClock, key: DeviceKey,
+        tmp_path: Path, store: FileEvidenceStore, clock: ManualClock, key: SessionKey,
         identity: AgeIdentity) -> None:
     record_cut_by_power_loss(store, clock)
     (recovered,) = recover_unfinished(store.evidence_dir.parent, key, clock)
@@ -204,10 +155,10 @@ def test_usage_errors_exit_2(tmp_path: Path, recording: Path, identity: AgeIdent
 # ------------------------------------------------------------------ adversarial review
 
 
-def test_plaintext_mp4_is_readable_by_the_custodian_only(
+def test_plaintext_mp4_and_report_are_readable_by_the_custodian_only(
         tmp_path: Path, recording: Path, identity: AgeIdentity) -> None:
-    """The MP4 is the only plaintext export writes; a default umask would make it
-    world-readable on a shared workstation."""
+    """The MP4 is the only plaintext export writes, and the report holds the markers and
+    wall times; a default umask would make them world-readable on a shared workstation."""
     import os
     import stat
 
@@ -218,6 +169,7 @@ def test_plaintext_mp4_is_readable_by_the_custodian_only(
     finally:
         os.umask(old)
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert stat.S_IMODE(out.with_suffix(".report.json").stat().st_mode) == 0o600
     assert report_of(out)["recording"] == recording.name  # the signed id
 
 
@@ -237,7 +189,7 @@ def test_unsealed_recording_is_exported_only_when_forced(
 
 @pytest.mark.parametrize("cut", [0, 30, None], ids=["empty", "in the header", "no chunk"])
 def test_segment_cut_before_its_first_whole_chunk_is_a_note_not_a_failure(
-        store: FileEvidenceStore, clock: ManualClock, key: DeviceKey,
+        store: FileEvidenceStore, clock: ManualClock, key: SessionKey,
         identity: AgeIdentity, cut: int | None) -> None:
     """Power lost just after a segment opened: recovery records 0 whole chunks, so no
     media of it exists anywhere. Exporting the rest must not need --force."""
@@ -312,7 +264,7 @@ def test_output_that_cannot_be_created_is_a_usage_error_before_verifying(
 
 
 def test_unrecovered_open_segment_is_included_when_forced(
-        tmp_path: Path, store: FileEvidenceStore, clock: ManualClock, key: DeviceKey,
+        tmp_path: Path, store: FileEvidenceStore, clock: ManualClock, key: SessionKey,
         identity: AgeIdentity) -> None:
     """Exported before the camera ran its recovery: the .partial is real media."""
     directory = record_cut_by_power_loss(store, clock)
@@ -326,6 +278,10 @@ def test_unrecovered_open_segment_is_included_when_forced(
     notes = " ".join(report["notes"])  # type: ignore[arg-type]
     assert re.search(r"included 00001\.age\.partial: [1-9]\d* whole chunks salvaged, "
                      r"recording not recovered on the device", notes)
+    # age authenticates chunks, not who made them: the note must not suggest otherwise
+    assert "nothing shows that the camera wrote it" in notes
+    assert "anyone holding the authority's public recipient can make such a file" in notes
+    assert "vouches" not in notes
     assert [s["file"] for s in report["segments"]] == ["00000.age", "00001.age.partial"]  # type: ignore[attr-defined]
     assert sha256(partial) == before  # export never changes the evidence
     frames = decode_all(out)["video"]

@@ -12,42 +12,18 @@ from pathlib import Path
 
 import av
 import pytest
+from export_support import export, recorded
 from media_fixtures import CAMERA_EPOCH_US, FPS, clip, decode_all
-from test_evidence_support import AgeIdentity, age_identity, make_store
-from test_export import export, flip_byte_in_chunk, record_cut_by_power_loss, recorded
+from test_evidence_support import AgeIdentity, age_identity
+from test_export import flip_byte_in_chunk, record_cut_by_power_loss
 
 from bodycam.firmware.evidence.age_stream import SEALED_CHUNK_SIZE
-from bodycam.firmware.evidence.device_key import DeviceKey
 from bodycam.firmware.evidence.recovery import recover_unfinished
+from bodycam.firmware.evidence.session_key import SessionKey
 from bodycam.firmware.evidence.store import FileEvidenceStore
 from bodycam.hal.clocks import ManualClock
 
-
-@pytest.fixture
-def identity(tmp_path: Path) -> AgeIdentity:
-    return age_identity(tmp_path)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(start_monotonic=50.0)
-
-
-@pytest.fixture
-def key() -> DeviceKey:
-    return DeviceKey.generate()
-
-
-@pytest.fixture
-def store(tmp_path: Path, identity: AgeIdentity, clock: ManualClock,
-          key: DeviceKey) -> FileEvidenceStore:
-    return make_store(tmp_path, identity, clock, key)
-
-
-@pytest.fixture
-def recording(store: FileEvidenceStore, clock: ManualClock) -> Path:
-    """6 s in three 2 s segments."""
-    return recorded(store, clock, clip(6.0), 2.0)  # type: ignore[arg-type]
+pytest_plugins = ("export_fixtures",)
 
 
 def report_of(out: Path) -> dict[str, object]:
@@ -112,7 +88,7 @@ def test_forced_export_with_no_decryptable_segment_fails(
 
 @pytest.fixture(params=[True, False], ids=["recovered", "not recovered"])
 def cut_recording(request: pytest.FixtureRequest, store: FileEvidenceStore,
-                  clock: ManualClock, key: DeviceKey) -> tuple[Path, bool]:
+                  clock: ManualClock, key: SessionKey) -> tuple[Path, bool]:
     """(directory, recovered): power lost during segment 1, before or after the
     device's recovery renamed 00001.age.partial to 00001.truncated.age."""
     directory = record_cut_by_power_loss(store, clock)

@@ -38,7 +38,7 @@ from bodycam.firmware.device.firstboot import (
     validate_provisioning,
     write_identity,
 )
-from bodycam.firmware.evidence.device_key import KEY_FILE_NAME, DeviceKey
+from bodycam.firmware.evidence.device_key import KEY_FILE_NAME, SoftwareKeyStore
 from bodycam.hal.clocks import ManualClock
 
 WHEN = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
@@ -165,10 +165,11 @@ def test_identity_is_written_once_and_follows_the_device_id(layout: DeviceLayout
     run_import(layout, hooks)
     identity = write_identity(layout, Owner.current(), hooks.audit)
     state_dir = layout.root / "var/lib/bodycam/state"
-    key = DeviceKey.load_or_create(state_dir)
+    key = SoftwareKeyStore.open(state_dir)
+    assert identity is not None
     text = identity.read_bytes().decode()
     assert identity.name == IDENTITY_FILE_NAME
-    assert "BC-0042" in text and key.public_key_b64 in text and key.fingerprint in text
+    assert "BC-0042" in text and key.public_key.b64 in text and key.fingerprint in text
     assert "\r\n" in text
     assert mode(state_dir / KEY_FILE_NAME) == 0o600 and mode(state_dir) == 0o700
     assert mode(layout.root / "var/lib/bodycam") == 0o700

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 from media_fixtures import FPS, clip, decode_all, probe, record_with_recorder
-from test_evidence_support import AgeIdentity, age_decrypt, age_identity, make_store
+from test_evidence_support import AgeIdentity, age_decrypt, age_identity, make_store, new_session
 
-from bodycam.firmware.evidence.device_key import DeviceKey
 from bodycam.firmware.evidence.signed_log import read_records
 from bodycam.firmware.evidence.verify import verify_recording
 from bodycam.firmware.media.events import RecordingSealed, RecordingStarted
@@ -23,7 +22,7 @@ def identity(tmp_path: Path) -> AgeIdentity:
 def test_recording_is_verified_and_every_segment_plays_after_age_decrypt(
         tmp_path: Path, identity: AgeIdentity) -> None:
     clock = ManualClock(start_monotonic=50.0)
-    store = make_store(tmp_path, identity, clock, DeviceKey.generate())
+    store = make_store(tmp_path, identity, clock, new_session())
     events = record_with_recorder(store, clock, clip(6.0), segment_seconds=2.0)
 
     started = next(e for e in events if isinstance(e, RecordingStarted))
@@ -68,7 +67,7 @@ def test_stored_segments_start_on_a_keyframe_with_headers_and_continue_each_othe
     from bodycam.firmware.media.h264 import NAL_PPS, NAL_SPS, iter_nal_units
 
     clock = ManualClock(start_monotonic=50.0)
-    store = make_store(tmp_path, identity, clock, DeviceKey.generate())
+    store = make_store(tmp_path, identity, clock, new_session())
     events = record_with_recorder(store, clock, clip(6.0), segment_seconds=2.0)
     started = next(e for e in events if isinstance(e, RecordingStarted))
     directory = store.evidence_dir / started.recording_id
@@ -121,7 +120,7 @@ def test_power_cut_right_after_the_ring_flush_keeps_the_ring(
 
     monkeypatch.setattr(os, "fsync", fsync_spy)
     clock = ManualClock(start_monotonic=50.0)
-    store = make_store(tmp_path, identity, clock, DeviceKey.generate())
+    store = make_store(tmp_path, identity, clock, new_session())
     events: list[object] = []
     recorder = Recorder(clock, store, video=stream.video_config, audio=stream.audio_config,
                         evidence=evidence_config(prerecord_seconds=10.0, segment_seconds=30.0),

@@ -36,7 +36,7 @@ from bodycam.firmware.device.selftest import (
 )
 from bodycam.firmware.device.selftest_cmd import UnavailableDisplay
 from bodycam.firmware.evidence.agekeys import generate_identity
-from bodycam.firmware.evidence.device_key import KEY_FILE_NAME, DeviceKey
+from bodycam.firmware.evidence.device_key import KEY_FILE_NAME, SoftwareKeyStore
 from bodycam.hal.clocks import ManualClock, SimClock
 from bodycam.hal.interfaces import AudioCallback, AudioChunk, Hardware, HardwareError
 from bodycam.hal.sim.hardware import SimHardware, build_sim_hardware
@@ -50,7 +50,7 @@ def sim_device_config(tmp_path: Path, *overrides: str) -> Config:
     device_file = tmp_path / "device.toml"
     device_file.write_text(f'[evidence]\nrecipients = ["{generate_identity()[1]}"]\n')
     (tmp_path / "data").mkdir()
-    DeviceKey.load_or_create(tmp_path / "state")
+    SoftwareKeyStore.create(tmp_path / "state")
     return load_config(shipped_file("sim.toml"), device_file, overrides=[
         f'storage.data_dir="{tmp_path / "data"}"', f'storage.state_dir="{tmp_path / "state"}"',
         "storage.reserve_mb=16", "storage.nearly_full_mb=32",
@@ -290,17 +290,20 @@ def test_recipient_checks() -> None:
 
 
 def test_device_key_checks(tmp_path: Path) -> None:
-    storage = StorageConfig(tmp_path, tmp_path / "state", reserve_mb=16, nearly_full_mb=32)
-    missing = check_device_key(storage)
+    config = load_config(overrides=[f'storage.state_dir="{tmp_path / "state"}"',
+                                    'device.key_store="software"'])
+    missing = check_device_key(config)
     assert not missing.ok
     assert "bodycam identity" in missing.fix
-    key = DeviceKey.load_or_create(storage.state_dir)
-    assert check_device_key(storage).detail == f"fingerprint {key.fingerprint}"
-    (storage.state_dir / KEY_FILE_NAME).write_text("not a key")
-    damaged = check_device_key(storage)
+    key = SoftwareKeyStore.create(config.storage.state_dir)
+    assert check_device_key(config).detail == (
+        f"fingerprint {key.fingerprint} (key file on the card: whoever copies the card can "
+        "copy it)")
+    (config.storage.state_dir / KEY_FILE_NAME).write_text("not a key")
+    damaged = check_device_key(config)
     assert not damaged.ok
     assert "damaged" in damaged.detail
-    assert damaged.fix.startswith("move the file aside")
+    assert "sets it aside" in damaged.detail
 
 
 def test_test_pattern_fills_the_panel() -> None:

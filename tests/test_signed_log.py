@@ -8,8 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from test_evidence_support import new_session
 
-from bodycam.firmware.evidence.device_key import DeviceKey
+from bodycam.firmware.evidence.session_key import SessionKey
 from bodycam.firmware.evidence.signed_log import (
     GENESIS_PREV,
     SignedLog,
@@ -21,8 +23,8 @@ from bodycam.hal.clocks import ManualClock
 
 
 @pytest.fixture
-def key() -> DeviceKey:
-    return DeviceKey.generate()
+def key() -> SessionKey:
+    return new_session()
 
 
 @pytest.fixture
@@ -30,7 +32,7 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
-def test_lines_are_canonical_chained_and_signed(tmp_path: Path, key: DeviceKey,
+def test_lines_are_canonical_chained_and_signed(tmp_path: Path, key: SessionKey,
                                                 clock: ManualClock) -> None:
     path = tmp_path / "audit.jsonl"
     with SignedLog.open(path, key, clock) as log:
@@ -44,24 +46,28 @@ def test_lines_are_canonical_chained_and_signed(tmp_path: Path, key: DeviceKey,
     assert "Straße".encode() in raw[0]
     assert (one["seq"], one["prev"], one["event"]) == (0, GENESIS_PREV, "boot")
     assert one["time"] == "2025-01-01T08:00:00.000Z"
-    assert one["device_public_key"] == key.public_key_b64
+    # The first line a session writes carries its certificate from the device key.
+    assert one["signer"] == key.certificate and one["signer"]["key"] == key.public_key_b64
+    assert one["signer"]["device_key"] == key.device_key.b64
     assert two["seq"] == 1 and two["time"] == "2025-01-01T08:00:01.500Z"
     assert two["prev"] == hashlib.sha256(raw[0]).hexdigest()
-    assert "device_public_key" not in two
+    assert "signer" not in two and "device_public_key" not in two
     unsigned = canonical_json({k: v for k, v in one.items() if k != "sig"})
-    key.public_key.verify(base64.b64decode(one["sig"]), unsigned)
+    session_public = Ed25519PublicKey.from_public_bytes(
+        base64.b64decode(key.public_key_b64))
+    session_public.verify(base64.b64decode(one["sig"]), unsigned)  # the session key signs
     assert first == one
     assert verify_log(path).status == "verified"
 
 
-def test_reserved_fields_are_refused(tmp_path: Path, key: DeviceKey,
+def test_reserved_fields_are_refused(tmp_path: Path, key: SessionKey,
                                      clock: ManualClock) -> None:
     with SignedLog.open(tmp_path / "a.jsonl", key, clock) as log, \
             pytest.raises(ValueError, match="set by the log itself"):
         log.append("x", seq=5)
 
 
-def test_reopening_continues_the_chain(tmp_path: Path, key: DeviceKey,
+def test_reopening_continues_the_chain(tmp_path: Path, key: SessionKey,
                                        clock: ManualClock) -> None:
     path = tmp_path / "audit.jsonl"
     with SignedLog.open(path, key, clock) as log:
@@ -77,7 +83,7 @@ def test_reopening_continues_the_chain(tmp_path: Path, key: DeviceKey,
 
 @pytest.mark.parametrize("tail", [b'{"event":"button","na', b"\x00" * 4096,
                                   b'{"not":"a record"}\n{"half'])
-def test_torn_tail_is_kept_aside_and_recorded(tmp_path: Path, key: DeviceKey,
+def test_torn_tail_is_kept_aside_and_recorded(tmp_path: Path, key: SessionKey,
                                               clock: ManualClock, tail: bytes) -> None:
     path = tmp_path / "audit.jsonl"
     with SignedLog.open(path, key, clock) as log:
@@ -98,12 +104,12 @@ def test_torn_tail_is_kept_aside_and_recorded(tmp_path: Path, key: DeviceKey,
     assert repair["seq"] == 2 and repair["offset"] == len(whole)
     assert path.read_bytes().startswith(whole)
     assert [r["event"] for r in read_records(path)] == ["boot", "button", "torn_tail", "boot"]
-    report = verify_log(path, key.public_key)
+    report = verify_log(path, [key.device_key])
     assert report.exit_code == 0, report.summary()
     assert any("power cut tore a line" in note for note in report.notes)
 
 
-def test_repair_interrupted_after_the_side_copy_reuses_it(tmp_path: Path, key: DeviceKey,
+def test_repair_interrupted_after_the_side_copy_reuses_it(tmp_path: Path, key: SessionKey,
                                                           clock: ManualClock) -> None:
     path = tmp_path / "audit.jsonl"
     with SignedLog.open(path, key, clock) as log:
@@ -116,12 +122,12 @@ def test_repair_interrupted_after_the_side_copy_reuses_it(tmp_path: Path, key: D
     assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.jsonl", "audit.jsonl.torn-1"]
 
 
-def test_a_log_torn_inside_its_first_line_starts_over(tmp_path: Path, key: DeviceKey,
+def test_a_log_torn_inside_its_first_line_starts_over(tmp_path: Path, key: SessionKey,
                                                       clock: ManualClock) -> None:
     path = tmp_path / "audit.jsonl"
     path.write_bytes(b'{"event":"bo')
     with SignedLog.open(path, key, clock) as log:
         assert log.torn_tail is not None and log.torn_tail["seq"] == 0
     first = read_records(path)[0]
-    assert first["prev"] == GENESIS_PREV and first["device_public_key"] == key.public_key_b64
+    assert first["prev"] == GENESIS_PREV and first["signer"]["device_key"] == key.device_key.b64
     assert verify_log(path).exit_code == 0

@@ -8,9 +8,12 @@ ExecStart paths (verify refuses a unit whose program does not exist).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +22,9 @@ from bodycam.firmware.device import firstboot
 
 UNIT_DIR = Path(__file__).resolve().parent.parent / "systemd"
 UNITS = sorted(p.name for p in UNIT_DIR.iterdir() if p.suffix in {".service", ".path"})
-MAX_EXPOSURE = 2.5
+SERVICES = [unit for unit in UNITS if unit.endswith(".service")]
+ROOT_HELPERS = ["bodycam-firstboot.service", "bodycam-provision.service"]
+MAX_EXPOSURE = 1.5
 HOST_UNIT_DIRS = (Path("/usr/lib/systemd/system"), Path("/lib/systemd/system"))
 _EXEC = re.compile(r"^Exec\w+=[-+!@:]*(/\S+)", re.MULTILINE)
 
@@ -82,25 +87,41 @@ def exposure(root: Path, unit: str) -> float:
     return float(match.group(1))
 
 
-def test_main_service_exposure_is_at_most_2_5(root: Path) -> None:
-    assert exposure(root, "bodycam.service") <= MAX_EXPOSURE
+def security_items(root: Path, unit: str) -> dict[str, bool]:
+    """systemd's own reading of the unit: check name -> whether the protection is set."""
+    done = analyze(root, "security", "--offline=true", "--json=short", unit)
+    assert done.returncode == 0, done.stderr
+    return {item["name"]: item["set"] for item in json.loads(done.stdout)}
+
+
+@pytest.mark.parametrize("unit", SERVICES)
+def test_exposure_is_at_most_1_5(root: Path, unit: str) -> None:
+    """The issue's bar for every service, the root helpers included."""
+    assert exposure(root, unit) <= MAX_EXPOSURE
     # systemd's own threshold check (0-100 scale) agrees.
     done = analyze(root, "security", "--offline=true",
-                   f"--threshold={int(MAX_EXPOSURE * 10)}", "bodycam.service")
+                   f"--threshold={int(MAX_EXPOSURE * 10)}", unit)
     assert done.returncode == 0, done.stdout
 
 
-def test_technician_guide_states_the_measured_score(root: Path) -> None:
+def test_technician_guide_states_the_measured_scores(root: Path) -> None:
     doc = (UNIT_DIR.parent / "docs/technician.md").read_text()
-    stated = re.search(r"security --offline=true bodycam.service` rates it\s+\*\*(\d\.\d)\*\*",
-                       doc)
-    assert stated, "docs/technician.md must state the exposure score"
-    assert float(stated.group(1)) == exposure(root, "bodycam.service")
+    stated = dict(re.findall(r"^\| `(\S+\.service)` \| \d\.\d \| \*\*(\d\.\d)\*\* \|", doc,
+                             re.MULTILINE))
+    assert sorted(stated) == SERVICES, "docs/technician.md must state every unit's score"
+    for unit, score in stated.items():
+        assert float(score) == exposure(root, unit), unit
 
 
-@pytest.mark.parametrize("unit", ["bodycam-firstboot.service", "bodycam-provision.service"])
-def test_root_helpers_are_sandboxed_too(root: Path, unit: str) -> None:
-    assert exposure(root, unit) <= MAX_EXPOSURE
+@pytest.mark.parametrize("unit", SERVICES)
+def test_no_network_in_any_unit(root: Path, unit: str) -> None:
+    """L11: nothing built yet talks to a network, so no unit may reach one (the offload
+    will be its own unit, allowed only to the configured server)."""
+    items = security_items(root, unit)
+    for check in ("PrivateNetwork=", "IPAddressDeny=", "RestrictAddressFamilies=~AF_(INET|INET6)",
+                  "RestrictAddressFamilies=~AF_PACKET"):
+        assert items[check], f"{unit}: {check} is open"
+    assert directives(unit)["IPAddressDeny"] == ["any"]
 
 
 def test_main_service_contract() -> None:
@@ -108,7 +129,7 @@ def test_main_service_contract() -> None:
     assert d["Type"] == ["notify"] and d["WatchdogSec"] and d["Restart"] == ["always"]
     assert d["StartLimitBurst"] and d["StartLimitIntervalSec"]
     assert d["User"] == [firstboot.SERVICE_USER]
-    assert d["SupplementaryGroups"] == ["video audio gpio spi i2c"]
+    assert d["SupplementaryGroups"] == ["video audio gpio spi i2c tss"]
     assert d["ProtectSystem"] == ["strict"] and "ReadWritePaths" not in d
     # The only writable tree is the state directory, the one provisioning allows.
     assert [f"/var/lib/{name}" for name in d["StateDirectory"]] == [
@@ -128,3 +149,104 @@ def test_units_match_the_first_boot_code() -> None:
         assert f" -m {firstboot.__name__}" in d["ExecStart"][0]
         assert set(d["ReadWritePaths"][0].split()) == {
             str(layout.config_dir), str(firstboot.SERVICE_WRITABLE), str(layout.boot)}
+
+
+def seconds(value: str) -> float:
+    """A systemd time span as used in these units ("60s", "3min", "180")."""
+    match = re.fullmatch(r"(\d+)(s|min)?", value)
+    assert match, f"unexpected time span {value!r}"
+    return int(match.group(1)) * (60 if match.group(2) == "min" else 1)
+
+
+@pytest.mark.parametrize("unit", ROOT_HELPERS)
+def test_root_helpers_cannot_hang_forever(unit: str) -> None:
+    """L3: a FIFO on the boot partition blocked firstboot for ever (oneshot units have no
+    start timeout by default), and the camera program waited behind it."""
+    d = directives(unit)
+    assert 0 < seconds(d["TimeoutStartSec"][0]) <= 300
+    assert 0 < seconds(d["TimeoutStopSec"][0]) <= 30
+
+
+def test_camera_program_starts_even_when_firstboot_fails_or_times_out() -> None:
+    """Ordering only (After=) plus Wants=: a failed or timed-out firstboot delays the
+    camera by at most its timeout. Requires=/Requisite=/BindsTo= would keep it down."""
+    d = directives("bodycam.service")
+    assert "bodycam-firstboot.service" in d["Wants"][0].split()
+    assert "bodycam-firstboot.service" in d["After"][0].split()
+    for strong in ("Requires", "Requisite", "BindsTo", "PartOf"):
+        assert not any("bodycam-firstboot" in v for v in d.get(strong, [])), strong
+    assert seconds(directives("bodycam-firstboot.service")["TimeoutStartSec"][0]) <= 180
+
+
+def test_the_camera_program_is_never_given_up() -> None:
+    """H5: 5 failed starts in 5 minutes used to leave a dead unit, a camera that cannot
+    record. Now the camera reboots (a clean reboot also clears a wedged camera or I2C
+    driver); restarts in between stay fast, and the burst keeps a crash loop from
+    running flat out."""
+    d = directives("bodycam.service")
+    assert d["Restart"] == ["always"] and seconds(d["RestartSec"][0]) <= 5
+    assert d["StartLimitAction"] == ["reboot"]
+    assert int(d["StartLimitBurst"][0]) >= 3 and seconds(d["StartLimitIntervalSec"][0]) > 0
+
+
+def test_plaintext_never_reaches_a_core_file_or_swap() -> None:
+    """M4: the unit's part (the program also makes itself non-dumpable; the installer
+    switches swap off and core dumps off system-wide)."""
+    d = directives("bodycam.service")
+    assert d["LimitCORE"] == ["0"] and d["MemorySwapMax"] == ["0"]
+
+
+# What the root helpers' code needs, and nothing more: installing files owned
+# root:bodycam (CHOWN, FOWNER, DAC_OVERRIDE), dropping to an unprivileged user for
+# parsing the untrusted file (SETUID, SETGID) and stopping that child if it hangs (KILL:
+# it no longer shares root's uid).
+HELPER_CAPABILITIES = {"CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE", "CAP_SETUID",
+                       "CAP_SETGID", "CAP_KILL"}
+
+
+@pytest.mark.parametrize("unit", ROOT_HELPERS)
+def test_root_helpers_keep_only_the_capabilities_their_code_uses(root: Path, unit: str) -> None:
+    d = directives(unit)
+    assert set(d["CapabilityBoundingSet"][0].split()) == HELPER_CAPABILITIES
+    items = security_items(root, unit)
+    for check in ("CapabilityBoundingSet=~CAP_SYS_ADMIN", "CapabilityBoundingSet=~CAP_SYS_MODULE",
+                  "CapabilityBoundingSet=~CAP_NET_ADMIN", "PrivateMounts=", "ProcSubset="):
+        assert items[check], f"{unit}: {check} is open"
+
+
+@pytest.mark.parametrize("unit", ROOT_HELPERS)
+def test_root_helpers_cannot_change_what_boots(unit: str) -> None:
+    """The boot partition stays writable for the provisioning files, but a helper gone
+    wrong must not rewrite the boot configuration or the kernel."""
+    read_only = {p.lstrip("-") for line in directives(unit)["ReadOnlyPaths"]
+                 for p in line.split()}
+    for name in ("config.txt", "cmdline.txt", "overlays", "kernel8.img", "kernel_2712.img"):
+        assert f"/boot/firmware/{name}" in read_only
+
+
+def test_notify_channel_works_without_a_network(tmp_path: Path) -> None:
+    """PrivateNetwork=yes must not cut the camera program off from systemd: its
+    READY/WATCHDOG messages go to a path socket (/run/systemd/notify), which a process in
+    its own, empty network namespace still reaches, while the network does not."""
+    path = tmp_path / "notify"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(str(path))
+    server.settimeout(60)
+    script = (
+        "import socket\n"
+        "from bodycam.firmware.device.sdnotify import SystemdNotifier\n"
+        f"SystemdNotifier(environ={{'NOTIFY_SOCKET': {str(path)!r}}}).ready()\n"
+        "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+        "try:\n"
+        "    s.connect(('192.0.2.1', 9))\n"
+        "    print('network reachable')\n"
+        "except OSError as exc:\n"
+        "    print('no network', exc.errno)\n")
+    try:
+        done = subprocess.run(["unshare", "--net", "--map-root-user", sys.executable, "-c",
+                               script], capture_output=True, text=True, check=False, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("no network"), done.stdout
+        assert b"READY=1" in server.recv(4096)
+    finally:
+        server.close()

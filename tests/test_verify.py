@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_evidence_support import age_identity, make_store, record
+from test_evidence_support import age_identity, make_store, new_session, record
 
-from bodycam.firmware.evidence.device_key import DeviceKey
+from bodycam.firmware.evidence.session_key import SessionKey
 from bodycam.firmware.evidence.signed_log import (
     GENESIS_PREV,
     SignedLog,
@@ -25,12 +25,12 @@ from bodycam.tools.evidence_cli import main as evidence_main
 
 
 @pytest.fixture
-def key() -> DeviceKey:
-    return DeviceKey.generate()
+def key() -> SessionKey:
+    return new_session()
 
 
 @pytest.fixture
-def recording(tmp_path: Path, key: DeviceKey) -> Path:
+def recording(tmp_path: Path, key: SessionKey) -> Path:
     """A sealed recording: header, open/close x2, marker, seal (7 lines)."""
     clock = ManualClock()
     writer = record(make_store(tmp_path, age_identity(tmp_path), clock, key), clock)
@@ -52,7 +52,7 @@ def _write_lines(directory: Path, lines: list[bytes]) -> None:
     (directory / "manifest.jsonl").write_bytes(b"".join(lines))
 
 
-def _forge(directory: Path, signer: DeviceKey,
+def _forge(directory: Path, signer: SessionKey,
            edit: Callable[[list[dict[str, Any]]], None]) -> None:
     """What a forger with their own key would do: edit, then re-chain and re-sign."""
     records = [json.loads(line) for line in _lines(directory)]
@@ -67,12 +67,12 @@ def _forge(directory: Path, signer: DeviceKey,
     _write_lines(directory, out)
 
 
-def test_untouched_recording_verifies(recording: Path, key: DeviceKey,
+def test_untouched_recording_verifies(recording: Path, key: SessionKey,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     code, out = verify(capsys, str(recording))
     assert code == 0
     assert "VERIFIED" in out and "NOT pinned" in out and "only detected with --device-key" in out
-    code, out = verify(capsys, str(recording), "--device-key", key.public_key_b64)
+    code, out = verify(capsys, str(recording), "--device-key", key.device_key.b64)
     assert code == 0 and "pinned" in out and "NOT pinned" not in out
 
 
@@ -119,7 +119,7 @@ def _resign_line(d: Path) -> None:
     lines = _lines(d)
     item = json.loads(lines[3])
     item["media_us"] = 4_000_000
-    item["sig"] = base64.b64encode(DeviceKey.generate().sign(signed_bytes(item))).decode()
+    item["sig"] = base64.b64encode(new_session().sign(signed_bytes(item))).decode()
     lines[3] = canonical_json(item) + b"\n"
     _write_lines(d, lines)
 
@@ -135,7 +135,8 @@ def _resign_line(d: Path) -> None:
     (_drop, "manifest.jsonl line 4 (seq 4): hash chain broken"),
     (_edit, "manifest.jsonl line 4 (seq 3): signature does not verify"),
     (_resign_line, "manifest.jsonl line 4 (seq 3): signature does not verify"),
-    (lambda d: (d / "00002.age").write_bytes(b"x"), "00002.age: not listed in the manifest"),
+    (lambda d: (d / "00002.age").write_bytes(b"x"),
+     "00002.age: a segment file for index 2, which the manifest never opened"),
 ])
 def test_tampering_is_an_integrity_failure_naming_where(
         recording: Path, capsys: pytest.CaptureFixture[str],
@@ -148,22 +149,23 @@ def test_tampering_is_an_integrity_failure_naming_where(
 
 
 def test_forged_manifest_is_caught_only_with_the_pinned_key(
-        recording: Path, key: DeviceKey, capsys: pytest.CaptureFixture[str]) -> None:
-    forger = DeviceKey.generate()
+        recording: Path, key: SessionKey, capsys: pytest.CaptureFixture[str]) -> None:
+    forger = new_session()
 
     def drop_marker(records: list[dict[str, Any]]) -> None:
         del records[3]
-        records[0]["device_public_key"] = forger.public_key_b64
+        records[0]["device_public_key"] = forger.device_key.b64
+        records[0]["signer"] = dict(forger.certificate)  # their own device key certifies
 
     _forge(recording, forger, drop_marker)
     code, out = verify(capsys, str(recording))
     assert code == 0  # internally consistent: exactly why keys must be pinned
     assert "NOT pinned" in out
     key_file = recording.parent / "device.pub"
-    key_file.write_text(key.public_key_b64 + "\n")
+    key_file.write_text(key.device_key.b64 + "\n")
     code, out = verify(capsys, str(recording), "--device-key", str(key_file))
     assert code == 1
-    assert f"not the pinned key {key.fingerprint}" in out
+    assert f"not the pinned key {key.device_key.fingerprint}" in out
     assert "line 1 (seq 0)" in out
 
 
@@ -183,7 +185,7 @@ def test_json_report(recording: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert report["problems"][0]["file"] == "00000.age"
 
 
-def test_audit_log_file_and_directory(tmp_path: Path, key: DeviceKey,
+def test_audit_log_file_and_directory(tmp_path: Path, key: SessionKey,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     audit = tmp_path / "audit"
     audit.mkdir()
@@ -191,7 +193,7 @@ def test_audit_log_file_and_directory(tmp_path: Path, key: DeviceKey,
         log.append("boot", firmware="0.1.0")
         log.append("state", to="recording")
     assert verify(capsys, str(audit))[0] == 0
-    assert verify(capsys, str(audit / "audit.jsonl"), "--device-key", key.public_key_b64)[0] == 0
+    assert verify(capsys, str(audit / "audit.jsonl"), "--device-key", key.device_key.b64)[0] == 0
     lines = (audit / "audit.jsonl").read_bytes().replace(b"recording", b"idle")
     (audit / "audit.jsonl").write_bytes(lines)
     code, out = verify(capsys, str(audit))
@@ -271,7 +273,8 @@ def _bytes_after_the_seal(d: Path) -> None:
 
 @pytest.mark.parametrize(("tamper", "expected"), [
     (_swap_segments_and_records, "seq 4 where 1 was expected"),
-    (_duplicate_segment_under_another_index, "00002.age: not listed in the manifest"),
+    (_duplicate_segment_under_another_index,
+     "00002.age: a segment file for index 2, which the manifest never opened"),
     (_extra_unsigned_field, "line 4 (seq 3): signature does not verify"),
     (_reformatted_line, "line 4 (seq 3): not in canonical JSON form"),
     (_not_a_number, "line 4 (seq 3): not in canonical JSON form"),
@@ -280,16 +283,16 @@ def _bytes_after_the_seal(d: Path) -> None:
     (_bytes_after_the_seal, "17 bytes after the seal"),
 ])
 def test_adversarial_tampering_is_an_integrity_failure(
-        recording: Path, key: DeviceKey, capsys: pytest.CaptureFixture[str],
+        recording: Path, key: SessionKey, capsys: pytest.CaptureFixture[str],
         tamper: Callable[[Path], None], expected: str) -> None:
     tamper(recording)
-    code, out = verify(capsys, str(recording), "--device-key", key.public_key_b64)
+    code, out = verify(capsys, str(recording), "--device-key", key.device_key.b64)
     assert code == 1, out
     assert expected in out
 
 
 def test_another_recording_of_the_same_device_in_its_place_is_caught(
-        tmp_path: Path, key: DeviceKey, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, key: SessionKey, capsys: pytest.CaptureFixture[str]) -> None:
     """Same key, so every signature verifies: only the signed recording id tells."""
     clock = ManualClock()
     store = make_store(tmp_path, age_identity(tmp_path), clock, key)
@@ -301,7 +304,7 @@ def test_another_recording_of_the_same_device_in_its_place_is_caught(
     for path in substitute.directory.iterdir():
         (wanted.directory / path.name).write_bytes(path.read_bytes())
 
-    code, out = verify(capsys, str(wanted.directory), "--device-key", key.public_key_b64)
+    code, out = verify(capsys, str(wanted.directory), "--device-key", key.device_key.b64)
     assert code == 1, out
     assert f"the manifest is signed for recording {substitute.recording_id}" in out
     renamed = tmp_path / "case-17"  # a custodian's own name is not an id: only a note
@@ -321,7 +324,7 @@ def test_cut_off_end_is_not_verified_and_says_it_may_be_incomplete(
     assert "may be incomplete" in out
 
 
-def _append_signed(directory: Path, key: DeviceKey, event: str, **fields: Any) -> None:
+def _append_signed(directory: Path, key: SessionKey, event: str, **fields: Any) -> None:
     """What buggy firmware would write: properly chained and signed, but wrong."""
     lines = _lines(directory)
     last = json.loads(lines[-1])
@@ -340,19 +343,19 @@ def _append_signed(directory: Path, key: DeviceKey, event: str, **fields: Any) -
     (("gap", {"source": "gps", "start_us": 0, "end_us": None}), "gap source 'gps'"),
 ])
 def test_marker_and_gap_records_out_of_range_are_failures(
-        tmp_path: Path, key: DeviceKey, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path, key: SessionKey, capsys: pytest.CaptureFixture[str],
         record_: tuple[str, dict[str, Any]], expected: str) -> None:
     clock = ManualClock()
     writer = record(make_store(tmp_path, age_identity(tmp_path), clock, key), clock)
     event, fields = record_
     _append_signed(writer.directory, key, event, **fields)
-    code, out = verify(capsys, str(writer.directory), "--device-key", key.public_key_b64)
+    code, out = verify(capsys, str(writer.directory), "--device-key", key.device_key.b64)
     assert code == 1, out
     assert expected in out
 
 
 def test_segment_renamed_before_its_record_is_unsealed_not_tampered(
-        recording: Path, key: DeviceKey, capsys: pytest.CaptureFixture[str]) -> None:
+        recording: Path, key: SessionKey, capsys: pytest.CaptureFixture[str]) -> None:
     """Power lost between the rename of 00001.age and its segment record: the device
     renames first, so this is a legitimate state; it verifies as not sealed (3) until
     the next start's recovery records the segment, after which it verifies (0)."""
@@ -364,7 +367,7 @@ def test_segment_renamed_before_its_record_is_unsealed_not_tampered(
     assert code == 3, out
     assert "00001.age: the open segment, complete and renamed" in out
     assert len(recover_unfinished(recording.parent.parent, key, ManualClock())) == 1
-    after = verify_recording(recording, key.public_key)
+    after = verify_recording(recording, [key.device_key])
     assert after.status == "verified", after.summary()
     assert after.segments == 2  # the recovered segment counts
 
@@ -384,11 +387,11 @@ def test_a_file_that_is_not_a_log_is_a_usage_error(
 
 
 def test_pinned_key_is_named_even_without_a_manifest(
-        recording: Path, key: DeviceKey, capsys: pytest.CaptureFixture[str]) -> None:
+        recording: Path, key: SessionKey, capsys: pytest.CaptureFixture[str]) -> None:
     (recording / "manifest.jsonl").unlink()
-    code, out = verify(capsys, str(recording), "--device-key", key.public_key_b64)
+    code, out = verify(capsys, str(recording), "--device-key", key.device_key.b64)
     assert code == 1
-    assert f"device key {key.fingerprint}: pinned" in out and "None" not in out
+    assert f"device key {key.device_key.fingerprint}: pinned" in out and "None" not in out
 
 
 def test_usage_error_with_json_answers_on_stdout(

@@ -26,7 +26,8 @@ from typing import Any
 from bodycam.firmware import __version__
 from bodycam.firmware.config.model import EvidenceConfig
 from bodycam.firmware.evidence.agekeys import generate_identity
-from bodycam.firmware.evidence.device_key import DeviceKey
+from bodycam.firmware.evidence.device_key import SoftwareKeyStore
+from bodycam.firmware.evidence.session_key import SessionKey
 from bodycam.firmware.evidence.store import FileEvidenceStore
 from bodycam.firmware.evidence.verify import verify_recording
 from bodycam.firmware.media.aac import AacEncoder
@@ -54,7 +55,8 @@ def bench_evidence_config(recipient: str, prerecord_seconds: float) -> EvidenceC
 
 def bench_store(data_dir: Path, recipient: str, clock: ManualClock) -> FileEvidenceStore:
     return FileEvidenceStore(
-        data_dir=data_dir, recipients=[recipient], device_key=DeviceKey.generate(),
+        data_dir=data_dir, recipients=[recipient],
+        signer=SessionKey(SoftwareKeyStore.generate(), clock),
         device_id="BENCH-0001", firmware_version=__version__, config_digest="bench",
         clock=clock, reserve_bytes=0, sync_interval=SYNC_INTERVAL_S)
 

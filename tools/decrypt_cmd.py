@@ -6,6 +6,8 @@ the whole file verified, so OUT never holds an incomplete result. On failure
 OUT.partial is removed unless --keep-partial asks to keep the verified prefix, which is
 how a segment cut short by power loss is salvaged. OUT.partial is also removed when
 writing it fails (disk full, interrupted): plaintext evidence is not left lying around.
+Without --force, nothing at OUT is replaced: not a link (never followed either), not a
+file that appears while decrypting (see export_output).
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from bodycam.firmware.evidence.age import AgeError, decrypt
 from bodycam.firmware.evidence.agekeys import read_identity_file
+from bodycam.tools.export_output import create_private, move_no_replace
 
 EXIT_OK = 0
-EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE
 EXIT_FAILED = 1
 STDOUT = "-"
 
@@ -70,21 +72,19 @@ def _to_stdout(identities: Sequence[X25519PrivateKey], src: BinaryIO) -> int:
         sys.stdout.buffer.flush()
     except AgeError as exc:
         return _age_error(exc, "")
-    except BrokenPipeError:
-        # the reader stopped early (`| head`): end quietly like age and other filters,
-        # with the conventional 128 + SIGPIPE status and no traceback
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_BROKEN_PIPE
+    # a reader that stops early (`| head`) raises BrokenPipeError: the console scripts'
+    # shared dispatcher ends quietly with 141, like age and other filters
     return EXIT_OK
 
 
 def _to_file(identities: Sequence[X25519PrivateKey], src: BinaryIO, out: Path,
              keep_partial: bool, force: bool) -> int:
-    if out.exists() and not force:
-        return _error(f"{out} already exists; choose another name or pass --force")
+    if os.path.lexists(out) and not force:
+        return _error(f"{out} already exists (a file, or a symbolic link, which is never "
+                      "followed); choose another name or pass --force to replace it")
     partial = out.with_name(out.name + ".partial")
     try:
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = create_private(partial)
     except FileExistsError:
         return _error(f"{partial} exists (left by an earlier run?); move or remove it first")
     except OSError as exc:
@@ -107,7 +107,20 @@ def _to_file(identities: Sequence[X25519PrivateKey], src: BinaryIO, out: Path,
     except BaseException:
         partial.unlink()
         raise
-    os.replace(partial, out)
+    return _publish(partial, out, force)
+
+
+def _publish(partial: Path, out: Path, force: bool) -> int:
+    """OUT.partial becomes OUT; without --force never over a file made meanwhile."""
+    if force:
+        os.replace(partial, out)  # replaces a link at OUT, never writes through it
+        return EXIT_OK
+    try:
+        move_no_replace(partial, out)
+    except FileExistsError:
+        partial.unlink()
+        return _error(f"{out} appeared while decrypting (made by something else); it was "
+                      f"not overwritten and {partial} was removed. Fix: choose another OUT")
     return EXIT_OK
 
 

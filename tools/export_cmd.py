@@ -19,7 +19,15 @@ Order of work, each step a precondition of the next:
    AAC bits, nothing re-encoded) into an MP4 with the index at the front (+faststart);
    segment timestamps are already continuous on the recording's timeline;
 4. write OUT.report.json: verification result, SHA-256 of every input file and of the
-   output, salvage notes, the recording's markers and gaps, tool version.
+   output, salvage notes, the recording's markers and gaps (with any wall time the
+   clock's steps put off the recording's start clock flagged), tool version.
+
+Inputs (export_inputs): only segment names the camera writes, read from the recording
+directory itself and never through a link; each file's one read is what is hashed,
+compared with the manifest's signed hash and decrypted. Outputs (export_output): the
+MP4 and the report are created mode 0600, never through a link, and never over a file
+that appeared while the export ran; the report is written before the MP4 takes its
+name, so an MP4 at OUT always has its report.
 
 Exit codes: 0 exported, 1 verification failure (without --force) or decryption failure,
 2 usage (bad arguments, not a recording directory, unreadable identity, OUT or its
@@ -30,32 +38,47 @@ always before any verification or decryption.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from bodycam.firmware import __version__
 from bodycam.firmware.evidence.age import AgeError, PayloadError, decrypt
 from bodycam.firmware.evidence.agekeys import read_identity_file
-from bodycam.firmware.evidence.device_key import parse_public_key
-from bodycam.firmware.evidence.signed_log import read_records
+from bodycam.firmware.evidence.public_keys import DevicePublicKey, parse_public_key
 from bodycam.firmware.evidence.store import MANIFEST_NAME
 from bodycam.firmware.evidence.verify import VerifyReport, verify_recording
+from bodycam.tools.export_inputs import (
+    InputChangedError,
+    Manifest,
+    RecordingFiles,
+    RefusedFileError,
+    SegmentBytes,
+    open_recording,
+)
 from bodycam.tools.export_mp4 import Mp4Joiner, UnreadableSegmentError
+from bodycam.tools.export_output import (
+    OutputError,
+    check_output,
+    create_private,
+    move_no_replace,
+    partial_path,
+    report_path,
+    write_new_private,
+    written_facts,
+)
 from bodycam.tools.export_salvage import (
     ChunkSalvage,
     PlainRun,
+    RefusedName,
     SegmentSource,
     SkippedChunk,
     header_failure,
@@ -119,12 +142,16 @@ class ExportJob:
     directory: Path
     output: Path
     identities: list[X25519PrivateKey]
-    pinned: Ed25519PublicKey | None
+    pinned: DevicePublicKey | None
     force: bool
     notes: list[str] = field(default_factory=list)
     inputs: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[RefusedName] = field(default_factory=list)
     _offset_s: float | None = None  # MP4 time minus manifest media time (None: no media)
     _hole_cut: int = 0  # packets left out because a hole cut them short
+    _manifest: Manifest | None = None  # as read once, before verification
+    _records_read: list[dict[str, Any]] | None = None
+    _mismatch_noted: set[str] = field(default_factory=set)
 
     @property
     def report_path(self) -> Path:
@@ -135,7 +162,10 @@ class ExportJob:
         directory: Path = args.directory
         output: Path = args.output
         _check_directory(directory)
-        _check_output(output, directory)
+        try:
+            check_output(output, directory)
+        except OutputError as exc:
+            raise UsageError(str(exc)) from None
         try:
             identities = [key for path in args.identity for key in read_identity_file(path)]
         except OSError as exc:
@@ -155,24 +185,72 @@ class ExportJob:
         return cls(directory, output, identities, pinned, args.force)
 
     def run(self) -> None:
-        report = verify_recording(self.directory, self.pinned)
+        with open_recording(self.directory) as files:
+            try:
+                self._run(files)
+            except InputChangedError as exc:
+                raise ExportError(
+                    f"{exc}: something else is writing to {self.directory}, so the report "
+                    "could not say what was exported; nothing was written. Fix: copy the "
+                    "recording to a directory nothing else writes to (cp -a) and export "
+                    "the copy") from None
+
+    def _run(self, files: RecordingFiles) -> None:
+        manifest_read = self._read_manifest(files)
+        report = verify_recording(self.directory,
+                                  [self.pinned] if self.pinned is not None else [])
+        if manifest_read:
+            files.check_unchanged(self._manifest)
         self._check_verification(report)
-        sources = self._segment_sources()
+        sources = self._segment_sources(files)
         if not sources:
-            raise ExportError(f"{self.directory} holds no segments: nothing to export")
-        partial = _partial_path(self.output)
-        _create_private(partial)
+            raise ExportError(f"{self.directory} holds no segments: nothing to export"
+                              + "".join(f"; {note}" for note in self.notes))
+        partial = partial_path(self.output)
         try:
-            summary = self._join(sources, partial)
-            os.replace(partial, self.output)
+            fd = create_private(partial)
+        except FileExistsError:
+            raise ExportError(f"{partial} exists (left by an interrupted export, or made "
+                              "by someone else since the check); it may hold plaintext. "
+                              "Fix: delete it securely, then export again") from None
+        try:
+            with os.fdopen(fd, "rb") as mp4:
+                summary = self._join(files, sources, partial)
+                try:
+                    output = written_facts(mp4, partial)
+                except OutputError as exc:
+                    raise ExportError(str(exc)) from None
+            self._write_report(report, {**output, **summary})
+            self._publish(partial)
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
-        self._write_report(report, summary)
+
+    def _read_manifest(self, files: RecordingFiles) -> bool:
+        """Read the manifest once, before verify does; False when it was refused."""
+        try:
+            self._manifest = files.manifest()
+        except RefusedFileError as exc:
+            self._fail_or_note(f"refused: {exc}; the manifest was not read")
+            return False
+        return True
 
     def _records(self) -> list[dict[str, Any]]:
-        manifest = self.directory / MANIFEST_NAME
-        return read_records(manifest) if manifest.is_file() else []
+        if self._records_read is None:
+            self._records_read = [] if self._manifest is None else self._manifest.records()
+        return self._records_read
+
+    def _publish(self, partial: Path) -> None:
+        """Give the MP4 its name OUT, never over a file someone made there meanwhile."""
+        try:
+            move_no_replace(partial, self.output)
+        except FileExistsError:
+            self.report_path.unlink(missing_ok=True)
+            raise ExportError(
+                f"{self.output} appeared while the export ran (made by something else); "
+                "it was not overwritten, and this export's MP4 and report were removed. "
+                f"Fix: choose another OUT, and check what writes to {self.output.parent}"
+            ) from None
 
     def _check_verification(self, report: VerifyReport) -> None:
         _progress(f"verification: {report.status}")
@@ -194,16 +272,23 @@ class ExportJob:
                     "records this in the report")
             self.notes.append(f"FORCED export of an unsealed recording: {problem}")
 
-    def _segment_sources(self) -> list[SegmentSource]:
+    def _segment_sources(self, files: RecordingFiles) -> list[SegmentSource]:
         """Segments in index order: the manifest's (the verified source of truth), then,
-        with --force, the files of a recording not recovered after a power cut."""
+        with --force, the files of a recording not recovered after a power cut. A name
+        the camera does not write is refused and never opened."""
         records = self._records()
-        by_index = manifest_sources(records)
+        manifest = manifest_sources(records)
+        for refused in manifest.refused.values():
+            self.refused.append(refused)
+            self._fail_or_note(refused.note())
+        by_index = manifest.by_index
         if not by_index and self.force:
             self.notes.append("no usable segment records in the manifest: exported the "
                               "segment files found in the directory")
         used = {index: source.file for index, source in by_index.items()}
-        for item in unaccounted_files(self.directory, records, used, force=self.force):
+        refused_names = {index: r.file for index, r in manifest.refused.items()}
+        for item in unaccounted_files(files.path, records, used, force=self.force,
+                                      refused=refused_names):
             if item.include:
                 by_index[item.index] = SegmentSource(item.index, item.file, salvage=True,
                                                      unrecovered=item.why)
@@ -211,24 +296,23 @@ class ExportJob:
                 self.notes.append(f"not included: {item.file} ({item.why})")
         return [by_index[i] for i in sorted(by_index)]
 
-    def _join(self, sources: Sequence[SegmentSource], out: Path) -> dict[str, Any]:
-        total = sum((self.directory / s.file).stat().st_size for s in sources
-                    if (self.directory / s.file).is_file())
+    def _join(self, files: RecordingFiles, sources: Sequence[SegmentSource],
+              out: Path) -> dict[str, Any]:
+        total = sum(files.size(s.file) for s in sources)
         done = 0
         with Mp4Joiner(out) as joiner:
-            self._declare_streams(joiner, sources)
+            self._declare_streams(files, joiner, sources)
             for number, source in enumerate(sources, 1):
-                path = self.directory / source.file
-                if not path.is_file():
-                    self._fail_or_note(f"segment {source.index} ({source.file}) is missing")
+                segment = self._read(files, source)
+                if segment is None:
                     continue
-                entry = self._input_entry(source, path)
+                entry = self._input_entry(source, segment)
                 if source.empty:
                     self._note_no_media(source)
                 else:
-                    self._add_segment(joiner, source, self._decrypt(source, path, entry),
-                                      entry)
-                done += path.stat().st_size
+                    self._add_segment(joiner, source,
+                                      self._decrypt(source, segment.data, entry), entry)
+                done += len(segment.data)
                 _progress(f"segment {number}/{len(sources)} {source.file}: "
                           f"{100 * done // max(total, 1)}%")
             summary = joiner.summary()
@@ -246,6 +330,26 @@ class ExportJob:
                               "decoded without the lost pictures), were left out")
         self._offset_s = joiner.mp4_offset_s
         return summary
+
+    def _read(self, files: RecordingFiles, source: SegmentSource) -> SegmentBytes | None:
+        """The segment's bytes, read once and checked against the manifest's signed hash;
+        None when it is missing or refused (the export fails, or with --force notes it)."""
+        label = f"segment {source.index} ({source.file})"
+        try:
+            segment = files.read_segment(source.file, source.sha256, source.size)
+        except FileNotFoundError:
+            self._fail_or_note(f"{label} is missing")
+            return None
+        except RefusedFileError as exc:
+            self.refused.append(RefusedName(source.index, source.file, str(exc)))
+            self._fail_or_note(f"refused: {label}: {exc}; it was not read")
+            return None
+        if segment.mismatch is not None and source.file not in self._mismatch_noted:
+            self._mismatch_noted.add(source.file)
+            self._fail_or_note(f"{label}: {segment.mismatch} (altered, or written to "
+                               "during the export); the bytes exported are those whose "
+                               "SHA-256 this report gives")
+        return segment
 
     def _add_segment(self, joiner: Mp4Joiner, source: SegmentSource,
                      salvage: ChunkSalvage, entry: dict[str, Any]) -> None:
@@ -277,58 +381,61 @@ class ExportJob:
         if damaged_tail and salvage.tail is not None:
             joiner.mark_hole(f"{label} chunk {salvage.tail.index}")
 
-    def _declare_streams(self, joiner: Mp4Joiner, sources: Sequence[SegmentSource]) -> None:
+    def _declare_streams(self, files: RecordingFiles, joiner: Mp4Joiner,
+                         sources: Sequence[SegmentSource]) -> None:
         """Give the MP4 every stream the recording has, before its header is written.
 
         A segment can declare a stream without holding any of its packets (audio is not
         kept in the pre-record buffer; a stalled microphone), and then its codec
         parameters are unknown. So look ahead, segment by segment, until each stream type
-        has been seen with packets; usually the first one or two segments suffice.
+        has been seen with packets; usually the first one or two segments suffice. The
+        join reads these files again: `read_segment` refuses bytes other than these.
         """
         for source in sources:
-            path = self.directory / source.file
-            if source.empty or not path.is_file():
+            if source.empty:
                 continue
             try:
-                with path.open("rb") as src:
-                    salvage = salvage_chunks(self.identities, src)
-            except AgeError:
+                data = files.read_segment(source.file, source.sha256, source.size).data
+                salvage = salvage_chunks(self.identities, io.BytesIO(data))
+            except (FileNotFoundError, RefusedFileError, AgeError):
                 continue  # reported with its details when the segment is joined
             for piece in salvage.pieces:
                 if isinstance(piece, PlainRun) and joiner.declare(piece.data):
                     return
 
-    def _input_entry(self, source: SegmentSource, path: Path) -> dict[str, Any]:
+    def _input_entry(self, source: SegmentSource, segment: SegmentBytes) -> dict[str, Any]:
         """The report's record of one input file (every one is hashed, used or not)."""
         entry: dict[str, Any] = {"file": source.file, "index": source.index,
-                                 "size": path.stat().st_size, "sha256": _sha256(path)}
+                                 "size": len(segment.data), "sha256": segment.sha256}
+        if segment.mismatch is not None:
+            entry["differs_from_manifest"] = segment.mismatch
         self.inputs.append(entry)
         return entry
 
-    def _decrypt(self, source: SegmentSource, path: Path,
+    def _decrypt(self, source: SegmentSource, data: bytes,
                  entry: dict[str, Any]) -> ChunkSalvage:
         """Decrypt with the conformance-tested decryptor; only a forced export of a
         damaged file falls back to chunk-by-chunk salvage."""
         buffer = io.BytesIO()
         try:
-            with path.open("rb") as src:
-                result = decrypt(self.identities, src, buffer, allow_truncated=source.salvage)
+            result = decrypt(self.identities, io.BytesIO(data), buffer,
+                             allow_truncated=source.salvage)
         except PayloadError as exc:
             self._fail_or_note(f"segment {source.index} ({source.file}) is damaged: {exc}")
-            return self._salvage_damaged(source, path, entry)
+            return self._salvage_damaged(source, data, entry)
         except AgeError as exc:  # the header: no chunk of the file can be trusted
-            return self._undecryptable(source, path, entry, exc)
+            return self._undecryptable(source, data, entry, exc)
         salvage = ChunkSalvage.whole(buffer.getvalue(), result.chunks, not result.truncated)
         if result.truncated or source.unrecovered:
             entry["salvaged_bytes"] = result.plaintext_bytes
             self._note_salvaged(source, salvage)
         return salvage
 
-    def _undecryptable(self, source: SegmentSource, path: Path, entry: dict[str, Any],
+    def _undecryptable(self, source: SegmentSource, data: bytes, entry: dict[str, Any],
                        exc: AgeError) -> ChunkSalvage:
         """A file whose header does not open: a cut file without a whole chunk is a
         note; anything else fails the export, or with --force is left out and named."""
-        chunks = whole_chunks_in(path, source.whole_chunks) if source.salvage else None
+        chunks = whole_chunks_in(data, source.whole_chunks) if source.salvage else None
         if chunks == 0:
             self._note_no_media(source)
         else:
@@ -339,12 +446,11 @@ class ExportJob:
                               f"and is left out: {why}")
         return ChunkSalvage((), 0, final_seen=False)
 
-    def _salvage_damaged(self, source: SegmentSource, path: Path,
+    def _salvage_damaged(self, source: SegmentSource, data: bytes,
                          entry: dict[str, Any]) -> ChunkSalvage:
         """Keep every chunk that authenticates; name each one that does not."""
         try:
-            with path.open("rb") as src:
-                salvage = salvage_chunks(self.identities, src)
+            salvage = salvage_chunks(self.identities, io.BytesIO(data))
         except AgeError as exc:
             raise ExportError(f"cannot decrypt {source.file}: {exc}") from None
         lost = list(salvage.skipped)
@@ -384,34 +490,36 @@ class ExportJob:
             raise ExportError(f"{problem}; --force exports the rest and records this")
         self.notes.append(f"FORCED past: {problem}")
 
-    def _write_report(self, report: VerifyReport, summary: dict[str, Any]) -> None:
-        manifest = self.directory / MANIFEST_NAME
+    def _write_report(self, report: VerifyReport, output: dict[str, Any]) -> None:
+        """OUT.report.json, mode 0600 (it holds markers and wall times), created new:
+        never through a link, never over a file."""
+        manifest = self._manifest
+        timeline = recording_timeline(self._records(), self._offset_s)
+        self.notes += [flag["note"] for flag in timeline["clock"]["flagged_wall_times"]]
         document = {
             "tool": TOOL, "tool_version": __version__,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "recording": report.recording_id or self.directory.name, "forced": self.force,
             "verification": report.to_json(),
-            "manifest": ({"file": MANIFEST_NAME, "sha256": _sha256(manifest)}
-                         if manifest.is_file() else None),
+            "manifest": ({"file": MANIFEST_NAME, "sha256": manifest.sha256}
+                         if manifest is not None else None),
             "segments": self.inputs,
-            "output": {"file": self.output.name, "size": self.output.stat().st_size,
-                       "sha256": _sha256(self.output), **summary},
-            **recording_timeline(self._records(), self._offset_s),
+            "refused": [{"index": r.index, "file": r.file, "why": r.why}
+                        for r in self.refused],
+            "output": {"file": self.output.name, **output},
+            **timeline,
             "notes": self.notes,
         }
-        self.report_path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
-                                    encoding="utf-8")
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        try:
+            write_new_private(self.report_path, text.encode("utf-8"))
+        except FileExistsError:
+            raise ExportError(
+                f"{self.report_path} appeared while the export ran (made by something "
+                "else; it was neither followed nor overwritten); this export's MP4 was "
+                f"removed. Fix: choose another OUT, and check what writes to "
+                f"{self.output.parent}") from None
 
-
-def report_path(output: Path) -> Path:
-    """OUT.report.json, OUT without a trailing .mp4: `case.v1` and `case.v2` differ."""
-    name = output.name
-    stem = name[:-4] if name.lower().endswith(".mp4") and len(name) > 4 else name
-    return output.with_name(stem + ".report.json")
-
-
-def _partial_path(output: Path) -> Path:
-    return output.with_name(output.name + ".partial")
 
 
 def _check_directory(directory: Path) -> None:
@@ -420,62 +528,6 @@ def _check_directory(directory: Path) -> None:
     if not (directory / MANIFEST_NAME).exists() and not any(directory.glob("*.age*")):
         raise UsageError(f"{directory} is not a recording directory (no {MANIFEST_NAME}, "
                          "no .age segment files); give evidence/<recording-id>/")
-
-
-def _check_output(output: Path, directory: Path) -> None:
-    """Fail as a usage error before verifying, not with a traceback after decrypting.
-
-    The plaintext must not land in the evidence (verify would then fail on the extra
-    files). Permission bits alone do not say whether the directory takes new files
-    (root ignores them; a read-only or special file system refuses all the same), so a
-    nameless temporary file is really created there.
-    """
-    parent = output.parent
-    fix = "Fix: choose -o in an existing directory you can write to"
-    if output.is_dir():
-        raise UsageError(f"{output} is a directory; give the MP4 file to create in it, "
-                         f"e.g. -o {output / 'recording.mp4'}")
-    if output.parent.resolve().is_relative_to(directory.resolve()):
-        raise UsageError(f"{output}: the output must not be inside the recording directory "
-                         f"{directory} (it would put plaintext and a report into the "
-                         "evidence); choose -o outside it")
-    for path in (output, report_path(output)):
-        if path.exists():
-            raise UsageError(f"{path} already exists; choose another OUT or move it away")
-    if _partial_path(output).exists():
-        raise UsageError(f"{_partial_path(output)} exists: an interrupted export left it "
-                         "and it holds plaintext. Fix: delete it securely (e.g. shred -u), "
-                         "then export again")
-    if not parent.is_dir():
-        raise UsageError(f"cannot create {output}: the directory {parent} does not exist. "
-                         f"{fix}, or create it first")
-    try:
-        with tempfile.TemporaryFile(dir=parent):
-            pass
-    except OSError as exc:
-        raise UsageError(f"cannot create {output}: the directory {parent} is not writable "
-                         f"({exc.strerror or exc}). {fix}") from None
-
-
-def _create_private(path: Path) -> None:
-    """Create the (empty) plaintext output with mode 0600 before libav opens it.
-
-    libav creates files with mode 0666 minus the umask (often world-readable); opening
-    an existing file keeps its mode, so the MP4 is private from its first byte.
-    """
-    try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
-    except FileExistsError:
-        raise ExportError(f"{path} exists (left by an interrupted export; it holds "
-                          "plaintext). Fix: delete it securely, then export again") from None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as src:
-        while block := src.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _progress(message: str) -> None:

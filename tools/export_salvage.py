@@ -21,6 +21,7 @@ on its way to the custodian.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,21 +30,32 @@ from typing import Any, BinaryIO, Final
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from bodycam.firmware.evidence.age import AgeError, NoIdentityMatch, open_payload
+from bodycam.firmware.evidence.age import (
+    AgeError,
+    HeaderError,
+    NoIdentityMatch,
+    UnsupportedError,
+    open_payload,
+)
+from bodycam.firmware.evidence.age_header import read_header
 from bodycam.firmware.evidence.age_stream import (
     CHUNK_SIZE,
+    PAYLOAD_NONCE_SIZE,
     SEALED_CHUNK_SIZE,
     TAG_SIZE,
     open_chunk,
     payload_aead,
 )
-from bodycam.firmware.evidence.salvage import TRUNCATED_SUFFIX, chunk_layout, segment_files
+from bodycam.firmware.evidence.salvage import TRUNCATED_SUFFIX, segment_files
 from bodycam.firmware.evidence.segment_file import PARTIAL_SUFFIX
+from bodycam.tools.export_inputs import name_refusal
 
 __all__ = [
     "ChunkSalvage",
+    "ManifestSources",
     "Piece",
     "PlainRun",
+    "RefusedName",
     "SegmentSource",
     "SkippedChunk",
     "UnaccountedFile",
@@ -201,6 +213,8 @@ class SegmentSource:
     salvage: bool  # recovery found it cut short: decrypt up to the last whole chunk
     whole_chunks: int | None = None  # as recovery counted them (None: not salvaged)
     unrecovered: str | None = None  # not in the manifest: why a forced export includes it
+    sha256: str | None = None  # of the ciphertext, as the manifest signed it
+    size: int | None = None  # bytes, as the manifest signed it
 
     @property
     def empty(self) -> bool:
@@ -208,21 +222,50 @@ class SegmentSource:
         return self.salvage and self.whole_chunks == 0
 
 
-def manifest_sources(records: Sequence[Mapping[str, Any]]) -> dict[int, SegmentSource]:
-    """index -> source for every segment the manifest closed or recovery accounted for."""
+@dataclass(frozen=True)
+class RefusedName:
+    """A file name the manifest gives for a segment that export will not open."""
+
+    index: int
+    file: str
+    why: str
+
+    def note(self) -> str:
+        return (f"refused: the manifest names {self.file!r} for segment {self.index}, "
+                f"which was not read: {self.why}")
+
+
+@dataclass(frozen=True)
+class ManifestSources:
+    """The segments the manifest accounts for, and the names it gives that are refused."""
+
+    by_index: dict[int, SegmentSource]
+    refused: dict[int, RefusedName]
+
+
+def manifest_sources(records: Sequence[Mapping[str, Any]]) -> ManifestSources:
+    """index -> source for every segment the manifest closed or recovery accounted for,
+    by a name the camera writes (any other name is refused: see export_inputs)."""
     by_index: dict[int, SegmentSource] = {}
+    refused: dict[int, RefusedName] = {}
     for record in records:
         event, index, name = record.get("event"), record.get("index"), record.get("file")
         if not isinstance(index, int) or not isinstance(name, str) or not name:
             continue
-        if event == "segment":
-            by_index[index] = SegmentSource(index, name, salvage=False)
-        elif event == "recovery" and index not in by_index:
-            chunks = record.get("whole_chunks")
-            by_index[index] = SegmentSource(
-                index, name, salvage=record.get("state") == "truncated",
-                whole_chunks=chunks if isinstance(chunks, int) else None)
-    return by_index
+        if not (event == "segment" or (event == "recovery" and index not in by_index)):
+            continue  # a segment record wins over recovery's account of the same file
+        if (why := name_refusal(index, name)) is not None:
+            refused.setdefault(index, RefusedName(index, name, why))
+            continue
+        digest, size, chunks = (record.get(k) for k in ("sha256", "size", "whole_chunks"))
+        by_index[index] = SegmentSource(
+            index, name, salvage=event == "recovery" and record.get("state") == "truncated",
+            whole_chunks=chunks if event == "recovery" and isinstance(chunks, int) else None,
+            sha256=digest if isinstance(digest, str) else None,
+            size=size if isinstance(size, int) else None)
+    for index in by_index:
+        refused.pop(index, None)  # a good record for the segment wins
+    return ManifestSources(by_index, refused)
 
 
 # ------------------------------------------------------------------ unaccounted files
@@ -247,22 +290,32 @@ _INCLUDED_BECAUSE: Final = {
 
 
 def unaccounted_files(directory: Path, records: Sequence[Mapping[str, Any]],
-                      used: Mapping[int, str], *, force: bool) -> list[UnaccountedFile]:
+                      used: Mapping[int, str], *, force: bool,
+                      refused: Mapping[int, str] | None = None) -> list[UnaccountedFile]:
     """Every segment-like file in `directory` that `used` (index -> file) leaves out.
 
     Nothing may be dropped silently: each file comes back either to be included (with
     --force, a segment the manifest opened but never closed, i.e. a recording that was
-    not recovered after a power cut) or with the reason it is left out.
+    not recovered after a power cut) or with the reason it is left out. A symbolic link
+    is never included, nor a file for a segment whose manifest record names another,
+    `refused` (index -> name), file: that record is damaged, not unfinished.
     """
     opened = {r.get("index") for r in records if r.get("event") == "segment_open"}
     no_segment_records = not opened and not used
     taken = dict(used)
+    refused = refused or {}
     found: list[UnaccountedFile] = []
     for index, name in segment_files(directory):
         if name in used.values():
             continue
-        if index in taken:
+        if (directory / name).is_symlink():
+            why = "a symbolic link (the camera never writes one; it may point outside " \
+                  "the recording)"
+        elif index in taken:
             why = f"segment {index} is exported from {taken[index]}"
+        elif index in refused:
+            why = f"the manifest's record for segment {index} names {refused[index]!r} " \
+                  "instead, which was refused"
         elif not force:
             why = "the manifest has no segment record for it; --force would consider it"
         elif index in opened or no_segment_records:
@@ -285,15 +338,18 @@ def _included_because(name: str) -> str:
 # ------------------------------------------------------------------ notes
 
 
-def whole_chunks_in(path: Path, recorded: int | None) -> int:
+def whole_chunks_in(data: bytes, recorded: int | None) -> int:
     """Whole chunks in a cut file: the signed recovery record's count if there is one,
-    else measured (from the file size alone when the header does not parse)."""
+    else measured from the bytes export read (from their length alone when the header
+    does not parse)."""
     if recorded is not None:
         return recorded
-    layout = chunk_layout(path)
-    if layout.header_bytes:
-        return layout.whole_chunks
-    return path.stat().st_size // SEALED_CHUNK_SIZE
+    src = io.BytesIO(data)
+    try:
+        read_header(src)
+    except (HeaderError, UnsupportedError):
+        return len(data) // SEALED_CHUNK_SIZE
+    return max(0, len(data) - src.tell() - PAYLOAD_NONCE_SIZE) // SEALED_CHUNK_SIZE
 
 
 def header_failure(exc: AgeError, whole_chunks: int | None) -> str:
@@ -312,5 +368,7 @@ def unrecovered_note(file: str, why: str, salvage: ChunkSalvage) -> str:
            "the final chunk is missing (the file ends early: the media after the last "
            "whole chunk is not in this copy)")
     return (f"included {file}: {salvage.chunks} whole chunks salvaged, recording not "
-            f"recovered on the device ({why}; the signed manifest holds no hash of it, so "
-            f"only age's chunk authentication vouches for it); {end}")
+            f"recovered on the device ({why}); the signed manifest holds no hash of it, "
+            "so nothing shows that the camera wrote it: age authenticates each chunk "
+            "against damage, not who made it, and anyone holding the authority's public "
+            f"recipient can make such a file; {end}")

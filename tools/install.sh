@@ -1,32 +1,46 @@
 #!/usr/bin/env bash
-# Install the bodycam firmware on Raspberry Pi OS Lite (Bookworm).
+# Install the bodycam firmware on Raspberry Pi OS Lite (Bookworm) and lock the camera.
 #
-#   sudo tools/install.sh [--root DIR] [--skip-selftest]
+#   sudo tools/install.sh [--root DIR] [--skip-selftest] [--keep-wifi]
+#   sudo tools/install.sh --keep-ssh ...     (development images only)
 #
 # Idempotent: every step first checks whether its effect is already there, prints
 # "changed: ..." for what it did, and a second run prints "nothing changed".
+# After a passing self-test it locks the camera: every login account locked (also the
+# Raspberry Pi Imager user running this), ssh masked, host keys, machine-id, random seed
+# and Wi-Fi passwords removed so that copies of the card share none of them; swap and
+# core files are off. Then it powers the Pi off (it cannot be logged in to any more).
+# --keep-ssh keeps ssh and the login accounts (never on a camera in service);
+# --keep-wifi keeps the stored Wi-Fi networks (the dock network, for a later offload).
 # --root (or BODYCAM_ROOT) installs into another tree instead of / (image building and
 # tests); the commands that act on the running system (apt-get, useradd, systemctl,
 # pip) are called as on the device, so a test replaces them with stubs on PATH.
 set -euo pipefail
 
-usage() { sed -n '2,11s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,20s/^# \{0,1\}//p' "$0"; }
 
 ROOT="${BODYCAM_ROOT:-/}"
 SKIP_SELFTEST=0
+KEEP_SSH=0
+KEEP_WIFI=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --root) ROOT="${2:?--root needs a directory}"; shift 2 ;;
         --root=*) ROOT="${1#--root=}"; shift ;;
         --skip-selftest) SKIP_SELFTEST=1; shift ;;
+        --keep-ssh) KEEP_SSH=1; shift ;;
+        --keep-wifi) KEEP_WIFI=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=tools/install_hardening.sh
+source "$SRC/tools/install_hardening.sh"
 SERVICE_USER=bodycam
-DEVICE_GROUPS=(video audio gpio spi i2c)
+# tss: /dev/tpmrm0 (the TPM key store; Debian's tpm-udev gives the node to this group)
+DEVICE_GROUPS=(video audio gpio spi i2c tss)
 PREFIX=/opt/bodycam
 VENV="$PREFIX/venv"
 UNIT_DIR=/etc/systemd/system
@@ -34,8 +48,11 @@ ENABLE_UNITS=(bodycam.service bodycam-firstboot.service bodycam-provision.path)
 # picamera2 and libcamera exist only as Raspberry Pi OS packages (the venv sees them via
 # --system-site-packages); portaudio19-dev and python3-dev build pyaudio; pip comes from
 # apt and installs into the venv with `pip --python`.
+# libtss2-dev and pkg-config build tpm2-pytss (the TPM key store); tpm2-tools brings
+# tpm-udev (the tss group and /dev/tpmrm0's permissions) and lets a technician look.
 APT_PACKAGES=(python3-venv python3-pip python3-dev build-essential portaudio19-dev
-              python3-picamera2 python3-libcamera python3-kms++ python3-lgpio)
+              python3-picamera2 python3-libcamera python3-kms++ python3-lgpio
+              libtss2-dev pkg-config tpm2-tools)
 # Raspberry Pi OS's simplejpeg/picamera2 are built against numpy 1.x: numpy 2 in the
 # venv would shadow the system numpy and break `import picamera2`.
 PIP_CONSTRAINTS="numpy<2"
@@ -59,6 +76,15 @@ if [ "$(id -u)" -ne 0 ]; then
     [ "$FAKE_ROOT" -eq 1 ] || die "run as root: sudo $0"
     echo "note: not root, so file owners are left as they are" >&2
 fi
+development_warning() {
+    [ "$KEEP_SSH" -eq 1 ] || return 0
+    cat >&2 <<'EOF'
+WARNING: --keep-ssh: DEVELOPMENT IMAGE. ssh stays on and the login accounts keep their
+WARNING: passwords and sudo: anyone who knows one can read the device key and plaintext
+WARNING: memory. Never put this card in service: run tools/install.sh without --keep-ssh.
+EOF
+}
+development_warning
 
 # ------------------------------------------------------------------ Debian packages
 missing=()
@@ -154,7 +180,7 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$want_hash" ]; then
     trap 'rm -f "$constraints"' EXIT
     echo "$PIP_CONSTRAINTS" > "$constraints"
     pip --python "$(r "$VENV/bin/python")" install --quiet --constraint "$constraints" \
-        "${SRC}[pi]"
+        "${SRC}[pi,tpm]"
     echo "$want_hash" > "$STAMP"
     changed "installed the firmware into $VENV (source $want_hash)"
 fi
@@ -190,6 +216,9 @@ ensure_file "$modules_conf" /etc/modules-load.d/bodycam.conf 0644
 rm -f "$modules_conf"
 [ "$CHANGES" -eq "$before" ] || reboot_needed=1
 
+# ------------------------------------------------------------------ swap and core files
+harden_memory
+
 # ------------------------------------------------------------------ self-test
 # Before provisioning there is no device file: an empty one means the shipped defaults,
 # and the recipients/device-key parts are reported as pending (install_selftest.py).
@@ -219,9 +248,32 @@ if [ "$SKIP_SELFTEST" -eq 0 ]; then
 table in /usr/share/doc/bodycam/technician.md), then run this installer again"
 fi
 
+# ------------------------------------------------------------------ lock the camera
+# Only after a passing self-test: until then the technician can still log in to fix it.
+warn_device_key
+if [ "$KEEP_SSH" -eq 1 ]; then
+    keep_ssh_with_own_host_keys
+else
+    lock_logins
+fi
+forget_clone_ids
+
 if [ "$CHANGES" -eq 0 ]; then
     echo "nothing changed"
-else
-    echo "$CHANGES change(s)."
+    exit 0
+fi
+echo "$CHANGES change(s)."
+development_warning
+if [ "$FAKE_ROOT" -eq 1 ]; then
+    echo "The tree is ready; its first boot makes the machine-id, host keys and device key."
+elif [ "$KEEP_SSH" -eq 1 ]; then
     [ "$reboot_needed" -eq 0 ] || echo "Reboot to switch on SPI/I2C: sudo reboot"
+else
+    # Nobody can log in (or sudo) any more, so the installer ends the session itself.
+    # Power off rather than reboot: the card can be copied as a master image before its
+    # first boot makes a device key; powered on again, it is a camera.
+    echo "The camera is locked (no login, no ssh). Powering off now: copy the card for a" \
+         "master image, or power it on to use the camera."
+    sync
+    systemctl poweroff
 fi

@@ -17,6 +17,7 @@ from bodycam.firmware.device.feedback import pattern_table_markdown
 
 REPO = Path(__file__).resolve().parents[1]  # a developer tool: runs from the source tree
 TECHNICIAN_GUIDE = REPO / "docs" / "technician.md"
+THREAT_MODEL = REPO / "docs" / "threat-model.md"
 
 
 def technician_guide() -> str:
@@ -33,7 +34,13 @@ def technician_guide() -> str:
                      for line in body.strip("\n").splitlines())
 
 
+def security_summary() -> str:
+    """The threat model's summary, word for word (the README's claims must be its own)."""
+    return section_text(THREAT_MODEL.read_text(encoding="utf-8"), "security-summary")
+
+
 SECTIONS: dict[str, Callable[[], str]] = {
+    "security-summary": security_summary,
     "config-reference": markdown_table,
     "state-diagram": lambda: "```mermaid\n" + mermaid_state_diagram().rstrip("\n") + "\n```",
     "feedback-patterns": pattern_table_markdown,

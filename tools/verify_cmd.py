@@ -1,7 +1,13 @@
-"""`bodycam-evidence verify DIR`: check a recording directory or an audit log.
+"""`bodycam-evidence verify PATH...`: check recordings, audit logs, or a whole camera.
 
 Exit 0 verified (sealed, also after power-loss recovery), 1 integrity failure, 2 usage
-error, 3 untampered but not sealed. See docs/formats.md for what is checked.
+error, 3 untampered but not sealed; with several reports the worst one counts (1 before
+3 before 0). See docs/formats.md for what is checked.
+
+Given an audit log (`--audit`, or a camera's data directory holding audit/ and
+evidence/), the recordings and the audit log are also checked against each other
+(firmware/evidence/verify_links.py): missing recordings, manifests cut back, an audit
+log rolled back, counter gaps.
 """
 
 from __future__ import annotations
@@ -9,50 +15,173 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from bodycam.firmware.evidence.device_key import parse_public_key
-from bodycam.firmware.evidence.store import MANIFEST_NAME
+from bodycam.firmware.evidence.agekeys import recipient_fingerprint
+from bodycam.firmware.evidence.anchor import check_anchor, heads_document, read_anchor
+from bodycam.firmware.evidence.public_keys import DevicePublicKey, parse_public_key
+from bodycam.firmware.evidence.recovery import QUARANTINE_DIR
+from bodycam.firmware.evidence.store import EVIDENCE_DIR, MANIFEST_NAME
 from bodycam.firmware.evidence.verify import (
+    EXIT_FAILED,
+    EXIT_UNSEALED,
     EXIT_USAGE,
+    EXIT_VERIFIED,
     VerifyReport,
     verify_log,
     verify_recording,
 )
+from bodycam.firmware.evidence.verify_links import audit_file, check_links, check_recipients
+
+_WHAT = ("give a recording directory (evidence/<recording-id>/), its manifest, an audit "
+         "log file, the audit/ directory, or a camera's data directory (audit/ and "
+         "evidence/)")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", type=Path, metavar="DIR",
-                        help="evidence/<recording-id>/ directory, an audit log file, or the "
-                             "audit/ directory")
-    parser.add_argument("--device-key", metavar="KEY",
+    parser.add_argument("paths", type=Path, nargs="+", metavar="PATH",
+                        help="evidence/<recording-id>/ directory, an audit log file, the "
+                             "audit/ directory, or a camera's data directory")
+    parser.add_argument("--audit", type=Path, metavar="LOG",
+                        help="the camera's audit log (file or audit/ directory): check the "
+                             "recordings and it against each other")
+    parser.add_argument("--device-key", metavar="KEY", action="append", default=[],
                         help="pin the device's public key (base64 as printed by `bodycam "
-                             "identity --public-key`, or a file containing it)")
+                             "identity --public-key`, or a file containing it); repeat for "
+                             "a camera that was re-keyed")
+    parser.add_argument("--expect-recipient", metavar="AGE1", action="append", default=[],
+                        help="fail unless every recording is encrypted to exactly these age "
+                             "recipients (repeat for each)")
+    parser.add_argument("--anchor", type=Path, metavar="HEADS",
+                        help="a heads document kept earlier (--heads-out, or an offload "
+                             "receipt's heads): fail if any log it holds was cut back or "
+                             "rewritten since")
+    parser.add_argument("--heads-out", type=Path, metavar="FILE",
+                        help="write the chain heads of what was verified (JSON) to keep "
+                             "outside the camera, for a later --anchor")
     parser.add_argument("--json", action="store_true", help="print a machine-readable report")
 
 
+class UsageError(Exception):
+    pass
+
+
 def run(args: argparse.Namespace) -> int:
-    path: Path = args.path
     try:
-        pinned = _pinned_key(args.device_key)
-        report = _verify(path, pinned)
+        pinned = [_pinned_key(text) for text in args.device_key]
+        expected = [_expected_recipient(text) for text in args.expect_recipient]
+        anchor = _read_anchor(args.anchor) if args.anchor else None
+        reports = _verify_all(args.paths, args.audit, pinned)
+        if anchor is not None:
+            _check_against_anchor(anchor, args.anchor, reports)
+        if args.heads_out is not None:
+            _write_heads(args.heads_out, reports)
     except UsageError as exc:
         print(f"bodycam-evidence verify: {exc}", file=sys.stderr)
         if args.json:  # a machine reading stdout gets an answer too
             print(json.dumps({"status": "usage_error", "exit_code": EXIT_USAGE,
                               "error": str(exc)}, ensure_ascii=False))
         return EXIT_USAGE
+    if expected:
+        for report in reports:
+            if report.kind == "recording":
+                check_recipients(report, expected)
+    code = worst_exit(reports)
     if args.json:
-        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        body = reports[0].to_json() if len(reports) == 1 else {
+            "status": {EXIT_VERIFIED: "verified", EXIT_FAILED: "failed",
+                       EXIT_UNSEALED: "unsealed"}[code],
+            "exit_code": code, "reports": [r.to_json() for r in reports]}
+        print(json.dumps(body, indent=2, ensure_ascii=False))
     else:
-        print(report.summary())
-    return report.exit_code
+        print("\n".join(report.summary() for report in reports))
+    return code
 
 
-class UsageError(Exception):
-    pass
+def _read_anchor(path: Path) -> dict[str, Any]:
+    try:
+        return read_anchor(path)
+    except ValueError as exc:
+        raise UsageError(f"--anchor: {exc}") from None
+
+
+def _check_against_anchor(anchor: dict[str, Any], path: Path,
+                          reports: list[VerifyReport]) -> None:
+    audit = next((r for r in reports if r.kind == "log"), None)
+    recordings = [r for r in reports if r.kind == "recording"]
+    links = next((r for r in reports if r.kind == "links"), None)
+    if links is None:
+        links = VerifyReport(path=path, kind="links", key_pinned=bool(reports) and
+                             reports[0].key_pinned)
+        links.records = audit.records if audit else 0
+        links.segments = len(recordings)
+        reports.append(links)
+    links.problems += check_anchor(anchor, audit, recordings)
+    links.notes.append(f"checked against the heads kept in {path}")
+
+
+def _write_heads(path: Path, reports: Sequence[VerifyReport]) -> None:
+    audit = next((r for r in reports if r.kind == "log"), None)
+    recordings = [r for r in reports if r.kind == "recording"]
+    if audit is None and not recordings:
+        raise UsageError("--heads-out: nothing was verified to take heads from")
+    document = heads_document(audit, recordings)
+    try:
+        with path.open("x", encoding="utf-8") as out:
+            json.dump(document, out, indent=2, sort_keys=True)
+            out.write("\n")
+    except FileExistsError:
+        raise UsageError(f"--heads-out {path} exists; an anchor is never overwritten, "
+                         "choose a new name") from None
+
+
+def worst_exit(reports: Sequence[VerifyReport]) -> int:
+    codes = {report.exit_code for report in reports}
+    for code in (EXIT_FAILED, EXIT_UNSEALED):
+        if code in codes:
+            return code
+    return EXIT_VERIFIED
+
+
+def _verify_all(paths: Sequence[Path], audit: Path | None,
+                pinned: Sequence[DevicePublicKey]) -> list[VerifyReport]:
+    if len(paths) == 1 and _is_data_dir(paths[0]) and audit is None:
+        return _verify_camera(paths[0], pinned)
+    reports = [_verify(path, pinned) for path in paths]
+    if audit is None:
+        return reports
+    log = audit_file(audit)
+    if not log.is_file():
+        raise UsageError(f"--audit {audit}: no audit log there; give the audit.jsonl file or "
+                         "the audit/ directory")
+    audit_report = verify_log(log, pinned)
+    recordings = [r for r in reports if r.kind == "recording"]
+    return [audit_report, *reports, check_links(audit_report, recordings)]
+
+
+def _is_data_dir(path: Path) -> bool:
+    return (path / "audit").is_dir() and (path / EVIDENCE_DIR).is_dir()
+
+
+def _verify_camera(data_dir: Path, pinned: Sequence[DevicePublicKey]) -> list[VerifyReport]:
+    """Everything on a camera's data partition: audit log, every recording, the links,
+    and what recovery quarantined (reported, never counted as evidence)."""
+    audit_report = verify_log(audit_file(data_dir / "audit"), pinned)
+    recordings = [verify_recording(d, pinned) for d in _recording_dirs(data_dir / EVIDENCE_DIR)]
+    held = [verify_recording(d, pinned) for d in _recording_dirs(data_dir / QUARANTINE_DIR)]
+    for report in held:
+        report.notes.append("quarantined by the camera's recovery, which would not vouch for "
+                            "it (see its recovery_refused audit record)")
+    links = check_links(audit_report, [*recordings, *held])
+    return [audit_report, *recordings, *held, links]
+
+
+def _recording_dirs(parent: Path) -> list[Path]:
+    if not parent.is_dir():
+        return []
+    return sorted(d for d in parent.iterdir() if d.is_dir() and not d.name.startswith("."))
 
 
 def _starts_like_a_signed_log(path: Path) -> bool:
@@ -69,9 +198,8 @@ def _starts_like_a_signed_log(path: Path) -> bool:
         return False
     return isinstance(record, dict) and bool({"seq", "prev", "sig"} & record.keys())
 
-def _pinned_key(text: str | None) -> Ed25519PublicKey | None:
-    if text is None:
-        return None
+
+def _pinned_key(text: str) -> DevicePublicKey:
     candidate = Path(text)
     if candidate.is_file():
         text = candidate.read_text(encoding="utf-8", errors="replace")
@@ -81,26 +209,31 @@ def _pinned_key(text: str | None) -> Ed25519PublicKey | None:
         raise UsageError(f"--device-key: {exc}") from None
 
 
-def _verify(path: Path, pinned: Ed25519PublicKey | None) -> VerifyReport:
+def _expected_recipient(text: str) -> str:
+    try:
+        return recipient_fingerprint(text.strip())
+    except ValueError as exc:
+        raise UsageError(f"--expect-recipient: {exc}") from None
+
+
+def _verify(path: Path, pinned: Sequence[DevicePublicKey]) -> VerifyReport:
     if path.is_file():
         if path.name == MANIFEST_NAME:
             return verify_recording(path, pinned)
         if path.suffix != ".jsonl" and not _starts_like_a_signed_log(path):
-            raise UsageError(
-                f"{path} is not a manifest or audit log (its first line is not a signed "
-                "record); give a recording directory (evidence/<recording-id>/), its "
-                f"{MANIFEST_NAME}, an audit log file or the audit/ directory")
+            raise UsageError(f"{path} is not a manifest or audit log (its first line is not a "
+                             f"signed record); {_WHAT}")
         return verify_log(path, pinned)
     if path.exists() and not path.is_dir():
-        raise UsageError(f"{path} is not a regular file or a directory; give a recording "
-                         "directory (evidence/<recording-id>/), an audit log file or the "
-                         "audit/ directory")
+        raise UsageError(f"{path} is not a regular file or a directory; {_WHAT}")
     if not path.is_dir():
-        raise UsageError(f"{path} does not exist; give a recording directory "
-                         "(evidence/<recording-id>/), an audit log file or the audit/ directory")
+        raise UsageError(f"{path} does not exist; {_WHAT}")
     if (path / MANIFEST_NAME).exists() or any(path.glob("*.age*")):
         return verify_recording(path, pinned)
     if any(path.glob("*.jsonl")):
         return verify_log(path, pinned)
+    if _is_data_dir(path):
+        raise UsageError(f"{path} is a camera's data directory: give it alone (without other "
+                         "paths or --audit) to check all of it")
     raise UsageError(f"{path} is neither a recording directory (no {MANIFEST_NAME}, no .age "
                      "files) nor an audit log directory (no *.jsonl)")

@@ -14,6 +14,7 @@ from typing import Literal
 
 DisplayDriver = Literal["ssd1351", "ssd1331", "ssd1306", "sh1106"]
 BatterySource = Literal["max17048", "none", "sim"]
+KeyStoreKind = Literal["auto", "tpm", "software"]
 MIB = 1024 * 1024  # the configuration states storage sizes in MiB ("mb" keys)
 
 
@@ -21,6 +22,8 @@ MIB = 1024 * 1024  # the configuration states storage sizes in MiB ("mb" keys)
 class DeviceConfig:
     id: str  # device serial, e.g. "BC-0001"; appears in file names and manifests
     unit: str  # organisational unit, e.g. "Ordnungsamt Mitte"
+    key_store: KeyStoreKind = "auto"  # where the signing key lives (auto: TPM if fitted)
+    tpm_tcti: str = "device:/dev/tpmrm0"  # how to reach the TPM (tpm2-tss TCTI string)
 
 
 @dataclass(frozen=True)

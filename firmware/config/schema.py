@@ -60,6 +60,13 @@ _SETTINGS = (
             "Device serial; appears in file names, manifests and the audit log. "
             '"UNSET" until provisioned.'),
     Setting("device.unit", Text(64), "Organisational unit the camera belongs to."),
+    Setting("device.key_store", Choice(("auto", "tpm", "software")),
+            "Where the device signing key lives: a TPM 2.0 (cannot be copied off the card), "
+            "a key file (can), or auto (the TPM when /dev/tpmrm0 exists). "
+            "See docs/threat-model.md."),
+    Setting("device.tpm_tcti", Text(128, r"(device|swtpm|mssim):[A-Za-z0-9/=,._:-]{1,120}",
+                                    "a tpm2-tss TCTI, e.g. device:/dev/tpmrm0"),
+            "How the camera reaches its TPM (only with a TPM key store)."),
     # evidence
     Setting("evidence.recipients", Recipients(),
             "Public age keys of the evidence authority (e.g. agency key + escrow key). "

@@ -9,17 +9,16 @@ never personal data: no location, no media content, no names.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
-from bodycam.firmware.config.model import Config
-from bodycam.firmware.evidence.durable import replace_file
-from bodycam.firmware.evidence.signed_log import SignedLog, Signer
+from bodycam.firmware.evidence.durable import fsync_directory
+from bodycam.firmware.evidence.signed_log import DamagedLogError, SignedLog, Signer
 from bodycam.hal.interfaces import Clock
 
 AUDIT_DIR_NAME = "audit"
 AUDIT_FILE_NAME = "audit.jsonl"
-CONFIG_DIGEST_FILE = "config.digest"
 
 log = logging.getLogger(__name__)
 
@@ -28,21 +27,53 @@ def audit_path(data_dir: Path) -> Path:
     return data_dir / AUDIT_DIR_NAME / AUDIT_FILE_NAME
 
 
+def _set_aside(path: Path) -> Path:
+    """A free ``audit-damaged-N.jsonl`` beside the log (still checked by `verify` as a
+    log of its own); nothing is deleted."""
+    for n in range(1000):
+        target = path.with_name(f"audit-damaged-{n}.jsonl")
+        if not os.path.lexists(target):
+            os.rename(path, target)
+            fsync_directory(path.parent)
+            return target
+    raise OSError(f"{path.parent}: too many damaged audit logs set aside; inspect it")
+
+
 class AuditLog:
     """Thread-safe (SignedLog serialises appends); each record is fsync'd before return."""
 
-    def __init__(self, log_file: SignedLog) -> None:
+    def __init__(self, log_file: SignedLog, damaged: tuple[Path, str] | None = None) -> None:
+        """`damaged`: an unreadable log this one replaced (where it went, and why)."""
         self._log = log_file
+        self.damaged = damaged
 
     @classmethod
     def open(cls, data_dir: Path, key: Signer, clock: Clock) -> AuditLog:
+        """Continue the audit log; one that cannot be continued (damaged beyond a torn
+        line, or not a file) is set aside whole and a new chain begins, so the camera can
+        always record. The caller audits and alarms `damaged`."""
         path = audit_path(data_dir)
         path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
-        return cls(SignedLog.open(path, key, clock))
+        try:
+            return cls(SignedLog.open(path, key, clock))
+        except DamagedLogError as exc:
+            aside = _set_aside(path)
+            log.error("audit log %s is damaged (%s); set aside as %s, a new chain begins",
+                      path, exc, aside.name)
+            return cls(SignedLog.open(path, key, clock), damaged=(aside, str(exc)))
 
     @property
     def path(self) -> Path:
         return self._log.path
+
+    @property
+    def previous_device_key(self) -> str | None:
+        """The device key (base64) that signed this log before this boot, if any."""
+        return self._log.previous_device_key
+
+    def head(self) -> tuple[int, str] | None:
+        """(seq, hash) of the last record: every recording's header names it."""
+        return self._log.head()
 
     def record(self, event: str, **fields: object) -> dict[str, Any]:
         """Append one record; also mirrored to the journal at INFO (same fields)."""
@@ -57,17 +88,3 @@ class AuditLog:
     def close(self) -> None:
         self._log.close()
 
-
-def remember_config_digest(config: Config) -> str | None:
-    """The configuration digest the device last ran with (None on its first start), and
-    remember the current one, so a configuration change is audited once, at the start
-    that uses it, by the one writer of the audit log."""
-    path = config.storage.state_dir / CONFIG_DIGEST_FILE
-    try:
-        previous = path.read_text(encoding="ascii").strip() or None
-    except FileNotFoundError:
-        previous = None
-    if previous != config.digest:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        replace_file(path, f"{config.digest}\n".encode("ascii"), 0o600)
-    return previous

@@ -29,7 +29,7 @@ import logging
 import math
 import queue
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal, Protocol
@@ -133,14 +133,19 @@ class Controller:
                  notifier: SystemdNotifier | None = None,
                  on_display_frame: FrameObserver | None = None,
                  on_state: StateObserver | None = None,
-                 device_fingerprint: str | None = None,
+                 integrity_alarms: Sequence[str] = (),
+                 device_key_fingerprint: str | None = None,
                  missing_sources: Mapping[Media, HardwareError] | None = None) -> None:
         """`can_begin`: why the evidence store would refuse a new recording now (None: it
         would not); `provisioning_fault`: the last rejected provisioning file's problems,
         alarmed at boot while the device runs on its previous configuration;
-        `device_fingerprint`: the device key's fingerprint, shown for the enrolment check
-        (None: nothing to show); `missing_sources`: media sources the hardware could not
-        open (alarmed at boot, recorded without, opened again later)."""
+        `integrity_alarms`: what assembling the device found on the card (quarantined
+        recordings, a re-key, a damaged audit log), alarmed at boot;
+        `device_key_fingerprint`: audited at boot and shown on the front display for the
+        enrolment check (None: nothing to show); `missing_sources`: media sources the
+        hardware could not open (alarmed at boot, recorded without, opened again later)."""
+        self._integrity_alarms = tuple(integrity_alarms)
+        self._device_key_fingerprint = device_key_fingerprint
         self._config = config
         self._hw = hardware
         self._clock = hardware.clock
@@ -169,8 +174,8 @@ class Controller:
         self._resume = ResumeFlag(config.storage.state_dir)
         self._auto_resumes = 0  # written with the flag when a recording starts
         self._resumed = False  # the open recording was started by a resume
-        self._identity = None if device_fingerprint is None else \
-            IdentityCard(config.device.id, device_fingerprint)
+        self._identity = None if device_key_fingerprint is None else \
+            IdentityCard(config.device.id, device_key_fingerprint)
         self._identity_until = -math.inf
         self._hang_reported = False
         renderer = DisplayRenderer(hardware.display.size, hardware.display.mode,
@@ -244,7 +249,8 @@ class Controller:
         synced = self._clock.synchronised()
         self._clock_watch = ClockWatch(synced, self._clock.wall(), self._clock.monotonic())
         self._audit.record("boot", firmware_version=__version__, device_id=config.device.id,
-                           config_digest=config.digest, clock_synchronised=synced)
+                           config_digest=config.digest, clock_synchronised=synced,
+                           device_key_fingerprint=self._device_key_fingerprint)
         self._note_config_change()
         self._display.start()
         self._hw.buttons.start(self.on_button_edge)
@@ -258,6 +264,8 @@ class Controller:
         if not synced and config.alarms.clock_unset_alarm:
             self._alarm("clock_unset", "wall clock not synchronised: times are unreliable",
                         "clock_unset")
+        for detail in self._integrity_alarms:
+            self._alarm("integrity", detail, "integrity")
         if self._provisioning_fault is not None:
             problems = "; ".join(line.strip() for line in
                                  self._provisioning_fault.splitlines() if line.strip())

@@ -34,7 +34,8 @@ Cue = Literal[
 ]
 CUE_NAMES: tuple[Cue, ...] = get_args(Cue)
 Alarm = Literal[
-    "button_stuck", "storage_fault", "camera_failed", "media_stall", "battery_low",
+    "button_stuck", "storage_fault", "camera_failed", "integrity", "media_stall",
+    "battery_low",
     "storage_nearly_full", "provisioning_rejected", "clock_unset",
 ]
 ALARM_NAMES: tuple[Alarm, ...] = get_args(Alarm)  # highest priority first
@@ -105,6 +106,10 @@ ALARMS: Mapping[Alarm, AlarmPattern] = MappingProxyType({
                                   "help: video is NOT recorded (sound is, if the microphone "
                                   "works); power the camera off and on, then have it "
                                   "checked"),
+    "integrity": AlarmPattern(Blink(1.0, 0.2), Blink(0.3, 0.3, 3), 600.0,
+                              "evidence integrity: a recording was quarantined, the device "
+                              "key changed or the audit log was damaged; the camera records "
+                              "normally, have the custodian read its audit log"),
     "media_stall": AlarmPattern(Blink(0.25, 0.25), Blink(0.1, 0.1, 4), 30.0,
                                 "camera or microphone delivers nothing (or the microphone is "
                                 "missing): the recording goes on with a gap, the source is "

@@ -43,15 +43,28 @@ from bodycam.firmware.config.loader import (
     load_config,
 )
 from bodycam.firmware.config.model import Config
+from bodycam.firmware.device.audit import audit_path
+from bodycam.firmware.device.identity import IDENTITY_SNAPSHOT, identity_text
 from bodycam.firmware.device.recipients_file import (
     RECIPIENTS_FILE_NAME,
     read_recipients,
     with_recipients,
 )
-from bodycam.firmware.evidence.device_key import KEY_FILE_NAME, DeviceKey
+from bodycam.firmware.evidence.device_key import SoftwareKeyStore
 from bodycam.firmware.evidence.durable import fsync_directory, replace_file
+from bodycam.firmware.evidence.key_stores import (
+    KeyStoreChoice,
+    create_key_store,
+    resolve_kind,
+)
+from bodycam.firmware.evidence.public_keys import (
+    DevicePublicKey,
+    fingerprint_of,
+    parse_public_key,
+)
 from bodycam.hal.clocks import SystemClock
 from bodycam.hal.interfaces import Clock
+from bodycam.hal.keystore import KeyMissingError, KeyStore
 
 __all__ = [
     "BOOT_CONFIG_NAME",
@@ -383,35 +396,72 @@ def _reject(layout: DeviceLayout, owner: Owner, clock: Clock, present: Sequence[
 # ------------------------------------------------------------------------ identity
 
 
-def write_identity(layout: DeviceLayout, owner: Owner, audit: Audit = log_audit) -> Path:
+def write_identity(layout: DeviceLayout, owner: Owner, audit: Audit = log_audit
+                   ) -> Path | None:
     """Make sure the device key exists and BODYCAM-IDENTITY.txt on the boot partition
-    matches it and the configured device id. Rewrites the file only when it differs."""
+    matches it and the configured device id. Rewrites the file only when it differs.
+
+    A software key is made here, only on a camera that never had one (no audit log yet): a
+    key that went missing later is replaced by the camera program as an audited re-key
+    with an alarm, never silently here. A TPM key is made by the camera program at its
+    first start (this sandboxed helper cannot reach the TPM), which leaves the identity
+    in its state directory for the next run of this helper to copy (the path unit
+    watches it). Returns None while there is no identity to write yet.
+    """
     config = load_config(layout.config_file) if layout.config_file.exists() else load_config()
     state_dir = layout.under_root(config.storage.state_dir)
     _make_service_dirs(layout.root, state_dir, owner)
-    created = not (state_dir / KEY_FILE_NAME).exists()
-    key = DeviceKey.load_or_create(state_dir)
-    os.chown(state_dir / KEY_FILE_NAME, owner.service_uid, owner.gid)
-    if created:
-        audit("device.key_generated", {"fingerprint": key.fingerprint})
-    lines = [
-        "bodycam device identity",
-        "",
-        f"Device id:   {config.device.id}",
-        f"Public key:  {key.public_key_b64}",
-        f"Fingerprint: {key.fingerprint}",
-        "",
-        "Give this file to the evidence custodian: recordings from this camera are",
-        "accepted only when signed by this key. The private key never leaves the camera.",
-    ]
-    data = (_CRLF.join(lines) + _CRLF).encode("utf-8")
+    choice = KeyStoreChoice(config.device.key_store, state_dir, config.device.tpm_tcti)
+    if resolve_kind(choice, layout.root) == "tpm":
+        text = _tpm_identity(state_dir / IDENTITY_SNAPSHOT)
+        if text is None:
+            return None
+    else:
+        key = _software_key(layout, config, choice, owner, audit)
+        if key is None:
+            return None
+        text = identity_text(config.device.id, key.kind,
+                             DevicePublicKey(key.algorithm, key.public_key_bytes()))
+    data = text.encode("utf-8")
     target = layout.boot_dir / IDENTITY_FILE_NAME
     with contextlib.suppress(FileNotFoundError):
         if target.read_bytes() == data:
             return target
     replace_file(target, data, 0o644, fat=True)
-    _log.info("wrote %s (fingerprint %s)", target, key.fingerprint)
+    _log.info("wrote %s", target)
     return target
+
+
+def _software_key(layout: DeviceLayout, config: Config, choice: KeyStoreChoice,
+                  owner: Owner, audit: Audit) -> KeyStore | None:
+    try:
+        return SoftwareKeyStore.open(choice.state_dir, owner_uid=owner.service_uid)
+    except KeyMissingError:
+        if audit_path(layout.under_root(config.storage.data_dir)).exists():
+            _log.error("the device key is gone although the camera has an audit log; the "
+                       "camera program makes a new one with a signed re-key record and an "
+                       "alarm, and the identity file follows")
+            return None
+    key = create_key_store(choice, "software", owner=(owner.service_uid, owner.gid))
+    audit("device.key_generated", {"fingerprint": fingerprint_of(key.public_key_bytes()),
+                                   "key_store": key.kind})
+    return key
+
+
+def _tpm_identity(snapshot: Path) -> str | None:
+    """The identity the camera program left for a TPM key, checked to hold a key."""
+    try:
+        text = snapshot.read_bytes().decode("utf-8")
+        parse_public_key(text)
+    except FileNotFoundError:
+        _log.info("TPM key store: the camera program makes the key at its first start; "
+                  "%s follows then", IDENTITY_FILE_NAME)
+        return None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        _log.error("%s holds no usable identity (%s); the camera program rewrites it at "
+                   "its next start", snapshot, exc)
+        return None
+    return text
 
 
 def _make_service_dirs(root: Path, directory: Path, owner: Owner) -> None:

@@ -19,9 +19,18 @@ from bodycam.firmware.device.controller import Controller, StateObserver
 from bodycam.firmware.device.display_worker import FrameObserver
 from bodycam.firmware.device.firstboot import DeviceLayout, pending_fault
 from bodycam.firmware.device.health import Media
+from bodycam.firmware.device.identity import (
+    BootIdentity,
+    open_boot_identity,
+    rekey_of,
+    write_identity_snapshot,
+)
 from bodycam.firmware.device.sdnotify import SystemdNotifier
-from bodycam.firmware.evidence.device_key import DeviceKey
-from bodycam.firmware.evidence.recovery import recover_unfinished
+from bodycam.firmware.evidence.recovery import (
+    RecoveryReport,
+    recover_unfinished,
+    sealed_in_audit_log,
+)
 from bodycam.firmware.evidence.storage_space import FreeSpace, statvfs_free_bytes
 from bodycam.firmware.evidence.store import FileEvidenceStore
 from bodycam.firmware.media.events import RecorderEvent
@@ -37,7 +46,7 @@ class Device:
 
     config: Config
     hardware: Hardware
-    key: DeviceKey
+    identity: BootIdentity
     store: FileEvidenceStore
     recorder: Recorder
     audit: AuditLog
@@ -76,7 +85,7 @@ class Device:
     def _release(self) -> None:
         """Seal and stop everything; each step runs even if an earlier one failed."""
         steps = (("recorder", self.recorder.shutdown), ("hardware", self.hardware.close),
-                 ("audit log", self.audit.close))
+                 ("audit log", self.audit.close), ("key store", self.identity.store.close))
         for name, step in steps:
             try:
                 step()
@@ -96,6 +105,11 @@ def assemble(config: Config, hardware: Hardware, *,
              missing_sources: Mapping[Media, HardwareError] | None = None) -> Device:
     """Open key, audit log and evidence store; recover what a power cut left unfinished.
 
+    Nothing found on the card stops the camera from reaching a state that can record:
+    a damaged audit log is set aside, a missing or untrusted key is replaced, a recording
+    recovery cannot vouch for is quarantined; each is audited and raises the integrity
+    alarm at boot (see identity.py, audit.py, recovery.py).
+
     `free_space` measures the data partition (the simulator and tests inject a
     scripted one to reach "storage full" without filling a disk). `device_layout` says
     where the provisioning fault marker is (default: the real root, /etc/bodycam).
@@ -105,17 +119,21 @@ def assemble(config: Config, hardware: Hardware, *,
     clock = hardware.clock
     data_dir = config.storage.data_dir
     data_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
-    key = DeviceKey.load_or_create(config.storage.state_dir)
-    audit = AuditLog.open(data_dir, key, clock)
-    for report in recover_unfinished(data_dir, key, clock):
-        audit.record("recovery", recording_id=report.recording_id,
-                     segments_salvaged=len(report.salvaged))
+    identity = open_boot_identity(config, clock)
+    _keep_identity_snapshot(config, identity)
+    session = identity.session
+    audit = AuditLog.open(data_dir, session, clock)
+    alarms = _integrity_findings(identity, audit)
+    reports = recover_unfinished(data_dir, session, clock,
+                                 lambda: sealed_in_audit_log(audit.path))
+    alarms += [alarm for report in reports if (alarm := _audit_recovery(audit, report))]
     store = FileEvidenceStore(
-        data_dir=data_dir, recipients=config.evidence.recipients, device_key=key,
+        data_dir=data_dir, recipients=config.evidence.recipients, signer=session,
         device_id=config.device.id, firmware_version=__version__,
         config_digest=config.digest, clock=clock,
         reserve_bytes=config.storage.reserve_bytes,
-        sync_interval=config.evidence.sync_interval_seconds, free_space=free_space)
+        sync_interval=config.evidence.sync_interval_seconds, free_space=free_space,
+        audit_head=audit.head)
     controller: Controller | None = None
 
     def to_controller(event: RecorderEvent) -> None:
@@ -129,9 +147,55 @@ def assemble(config: Config, hardware: Hardware, *,
                             provisioning_fault=provisioning_fault(device_layout or
                                                                   DeviceLayout()),
                             notifier=notifier, on_display_frame=on_display_frame,
-                            on_state=on_state, device_fingerprint=key.fingerprint,
+                            on_state=on_state, integrity_alarms=alarms,
+                            device_key_fingerprint=identity.fingerprint,
                             missing_sources=missing_sources)
-    return Device(config, hardware, key, store, recorder, audit, controller)
+    return Device(config, hardware, identity, store, recorder, audit, controller)
+
+
+def _keep_identity_snapshot(config: Config, identity: BootIdentity) -> None:
+    """The technician's BODYCAM-IDENTITY.txt comes from it; a failure to write it must
+    never keep the camera from recording."""
+    try:
+        write_identity_snapshot(config.storage.state_dir, config.device.id, identity)
+    except OSError:
+        log.exception("could not write the identity snapshot in %s", config.storage.state_dir)
+
+
+def _integrity_findings(identity: BootIdentity, audit: AuditLog) -> list[str]:
+    """Audit a damaged audit log and a re-key; the alarm texts for the wearer's boot."""
+    alarms: list[str] = []
+    if audit.damaged is not None:
+        aside, why = audit.damaged
+        audit.record("fault", reason=f"audit log damaged ({why}); set aside as {aside.name}, "
+                     "this is a new chain")
+        alarms.append(f"the audit log was damaged and set aside as {aside.name}")
+    rekey = rekey_of(identity, audit.previous_device_key)
+    if rekey is not None:
+        audit.record("rekey", **rekey.fields())
+        alarms.append(f"the device key changed from {rekey.old_fingerprint} to "
+                      f"{rekey.new_fingerprint}: {rekey.reason}; register the new key "
+                      "(`bodycam identity`) with the custodian")
+    return alarms
+
+
+def _audit_recovery(audit: AuditLog, report: RecoveryReport) -> str | None:
+    """One audit record per recovery outcome; the alarm text when it was refused."""
+    if report.refused:
+        audit.record("recovery_refused", recording_id=report.recording_id,
+                     quarantined_to=str(report.directory), reasons=list(report.refused))
+        return (f"recording {report.recording_id} could not be vouched for and was "
+                f"quarantined: {report.refused[0]}")
+    if report.abandoned_start:
+        audit.record("recording_abandoned", recording_id=report.recording_id)
+        return None
+    seal = report.seal
+    audit.record("recovery", recording_id=report.recording_id,
+                 segments_salvaged=len(report.salvaged),
+                 manifest_seq=seal.manifest_seq if seal else None,
+                 manifest_hash=seal.manifest_hash if seal else None,
+                 counter=seal.counter if seal else None)
+    return None
 
 
 def provisioning_fault(layout: DeviceLayout) -> str | None:

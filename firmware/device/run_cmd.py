@@ -17,6 +17,7 @@ from types import FrameType
 
 from bodycam.firmware.config.loader import DEVICE_CONFIG_FILE as DEVICE_CONFIG
 from bodycam.firmware.config.loader import ConfigError, load_config
+from bodycam.firmware.device.process_hardening import harden_process
 from bodycam.firmware.device.program import assemble
 from bodycam.firmware.device.sdnotify import SystemdNotifier
 from bodycam.firmware.device.states import State
@@ -39,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     # journald adds time and unit; keep lines short and free of personal data.
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("transitions").setLevel(logging.WARNING)
+    harden_process()  # plaintext media never in a core dump or swap (M4)
     notifier = SystemdNotifier()
     try:
         files = [args.config] if args.config.exists() else []

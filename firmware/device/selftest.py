@@ -35,8 +35,10 @@ from bodycam.firmware.device.card_speed import (
     judge_card,
     synced_write_bytes_per_s,
 )
+from bodycam.firmware.device.identity import key_store_choice
 from bodycam.firmware.evidence.agekeys import parse_recipient, recipient_fingerprint
-from bodycam.firmware.evidence.device_key import KEY_FILE_NAME, DeviceKey, DeviceKeyError
+from bodycam.firmware.evidence.key_stores import open_key_store, resolve_kind
+from bodycam.firmware.evidence.public_keys import DevicePublicKey
 from bodycam.firmware.evidence.storage_space import FREE_SPACE_FIX, statvfs_free_bytes
 from bodycam.hal.interfaces import (
     BUTTON_NAMES,
@@ -56,6 +58,7 @@ from bodycam.hal.interfaces import (
     PreviewFrame,
     VideoPacket,
 )
+from bodycam.hal.keystore import KeyMissingError, KeyStoreError
 
 log = logging.getLogger(__name__)
 
@@ -377,22 +380,32 @@ def check_recipients(evidence: EvidenceConfig) -> PartResult:
     return _ok(part, f"{len(evidence.recipients)} configured ({prints})")
 
 
-def check_device_key(storage: StorageConfig) -> PartResult:
-    part, path = "device-key", storage.state_dir / KEY_FILE_NAME
+def check_device_key(config: Config) -> PartResult:
+    """Open the device key the way the camera program does (never creating one) and say
+    which key store holds it: a key file on the card can be copied, a TPM's cannot."""
+    part = "device-key"
+    choice = key_store_choice(config)
     try:
-        if not path.is_file():
-            return _fail(part, f"no device signing key at {path}",
-                         "start the camera service once (it generates the key), then "
-                         "register it with the evidence custodian (`bodycam identity`)")
-        key = DeviceKey.load_or_create(storage.state_dir)
-    except DeviceKeyError as exc:
+        key = open_key_store(choice, resolve_kind(choice))
+    except KeyMissingError as exc:
+        return _fail(part, str(exc).partition(". Fix: ")[0],
+                     "start the camera service once (first boot makes the key), then "
+                     "register it with the evidence custodian (`bodycam identity`)")
+    except KeyStoreError as exc:
         problem, _, fix = str(exc).partition(". Fix: ")
-        return _fail(part, problem, fix)
+        return _fail(part, problem, fix or "see docs/threat-model.md")
     except OSError as exc:
-        return _fail(part, f"cannot read {path} ({exc.strerror or exc})",
-                     "run the self test as the camera's service user "
-                     "(sudo -u bodycam bodycam selftest)")
-    return _ok(part, f"fingerprint {key.fingerprint}")
+        return _fail(part, f"cannot read the device key in {choice.state_dir} "
+                     f"({exc.strerror or exc})", "run the self test as the camera's service "
+                     "user (sudo -u bodycam bodycam selftest)")
+    try:
+        public = DevicePublicKey(key.algorithm, key.public_key_bytes())
+        kind = key.kind
+    finally:
+        key.close()
+    where = "TPM, cannot be copied" if kind == "tpm" else \
+        "key file on the card: whoever copies the card can copy it"
+    return _ok(part, f"fingerprint {public.fingerprint} ({where})")
 
 
 # ------------------------------------------------------------------ the whole test
@@ -434,5 +447,5 @@ def run_selftest(hardware: Hardware, config: Config, seconds: float) -> list[Par
     results["recipients"] = _guarded("recipients",
                                      partial(check_recipients, config.evidence))
     results["device-key"] = _guarded("device-key",
-                                     partial(check_device_key, config.storage))
+                                     partial(check_device_key, config))
     return [results[part] for part in PARTS]

@@ -28,7 +28,7 @@ from bodycam.firmware.config.loader import DEVICE_CONFIG_FILE as DEVICE_CONFIG
 from bodycam.firmware.config.loader import ConfigError, load_config, shipped_file
 from bodycam.firmware.config.model import Config
 from bodycam.firmware.device.selftest import PartResult, run_selftest
-from bodycam.firmware.evidence.device_key import DeviceKey
+from bodycam.firmware.evidence.device_key import SoftwareKeyStore
 from bodycam.hal.clocks import SimClock, SystemClock
 from bodycam.hal.interfaces import (
     AudioCallback,
@@ -128,7 +128,7 @@ def _load_sim_config(device_file: Path | None, recipients: list[str],
         overrides.append("evidence.recipients=[" + ", ".join(f'"{r}"' for r in recipients)
                          + "]")
     config = load_config(*files, overrides=overrides)
-    DeviceKey.load_or_create(state)
+    SoftwareKeyStore.create(state)
     return config
 
 

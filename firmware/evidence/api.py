@@ -48,6 +48,16 @@ class SegmentInfo:
     wall_start: datetime
 
 
+@dataclass(frozen=True)
+class SealRecord:
+    """Where a recording's manifest ended: the audit log records it, so a manifest cut
+    back or replaced afterwards no longer matches what the audit log knows."""
+
+    manifest_seq: int
+    manifest_hash: str  # chain hash of the seal line
+    counter: int | None  # the key store's monotonic counter, taken by this seal
+
+
 class SegmentWriter(Protocol):
     """One open encrypted segment file (`NAME.age.partial` until closed)."""
 
@@ -96,7 +106,7 @@ class RecordingWriter(Protocol):
         """Record that the wall clock stepped (or its synchronisation changed) at media
         time `media_us`: wall times written after it are on the new clock."""
 
-    def seal(self, reason: str) -> None:
+    def seal(self, reason: str) -> SealRecord:
         """Write the seal record (end reason). The recording is then immutable."""
 
 

@@ -1,183 +1,224 @@
-"""The device's Ed25519 signing key: made on the device, kept on the device.
+"""The software key store: an Ed25519 device key in a file, for boards without a TPM.
 
-The key signs every manifest and audit-log line, so whoever holds it can forge
-evidence records. It is therefore generated on first use inside the state directory
-(directory 0700, file 0600), never exported, never logged; only its public half and a
-short fingerprint leave the device (via `bodycam identity`), to be registered by the
-evidence custodian, who pins it when verifying.
+The key certifies the per-boot session keys that sign every manifest and audit line
+(session_key.py), so whoever holds it can forge evidence. A file on the SD card protects
+it only while the card stays in the camera: anyone who copies the card copies the key
+(docs/threat-model.md). A TPM (bodycam.hal.tpm) is the store that keeps it on the device.
+
+Only first boot creates the key (`create`); `open` never does, so a key that vanished or
+was replaced is noticed and audited as a re-key by the camera program instead of being
+silently replaced. `open` trusts only a regular file (no symlink) owned by the calling
+user with no group/other permission bits in a directory nobody else can write: a file
+that anyone else could have read or replaced is not this device's secret any more.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
-import hashlib
-import logging
+import errno
 import os
 import secrets
 import stat
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
     PrivateFormat,
-    PublicFormat,
     load_pem_private_key,
 )
 
-from bodycam.firmware.evidence.api import EvidenceError
-from bodycam.firmware.evidence.durable import fsync_directory, write_new_file
+from bodycam.firmware.evidence.durable import fsync_directory, write_all
+from bodycam.firmware.evidence.public_keys import DevicePublicKey
+from bodycam.hal.keystore import KeyMissingError, KeyStore, KeyStoreError
 
 __all__ = [
     "KEY_FILE_NAME",
-    "DeviceKey",
     "DeviceKeyError",
-    "fingerprint",
-    "fsync_directory",
-    "parse_public_key",
-    "public_key_b64",
-    "verify_signature",
+    "KeyMissingError",
+    "SoftwareKeyStore",
+    "UntrustedKeyError",
+    "set_aside",
 ]
 
-KEY_FILE_NAME = "device-ed25519.pem"
-_DIR_MODE = 0o700
-_KEY_MODE = 0o600
-_RAW_KEY_LEN = 32
-_log = logging.getLogger(__name__)
+KEY_FILE_NAME: Final = "device-ed25519.pem"
+_DIR_MODE: Final = 0o700
+_KEY_MODE: Final = 0o600
+_MAX_KEY_FILE: Final = 4096
 
 
-class DeviceKeyError(EvidenceError):
+class DeviceKeyError(KeyStoreError):
     """The device key file exists but cannot be used (damaged, wrong type)."""
 
 
-def public_key_b64(pub: Ed25519PublicKey) -> str:
-    """Standard base64 of the raw 32-byte public key (what manifests and pins carry)."""
-    return base64.b64encode(pub.public_bytes(Encoding.Raw, PublicFormat.Raw)).decode("ascii")
+class UntrustedKeyError(KeyStoreError):
+    """The key file may have been read or replaced by someone else (modes, owner, link)."""
 
 
-def fingerprint(pub: Ed25519PublicKey) -> str:
-    """Short id a person can compare by eye: first 16 hex digits of SHA-256(raw key)."""
-    return hashlib.sha256(pub.public_bytes(Encoding.Raw, PublicFormat.Raw)).hexdigest()[:16]
+class SoftwareKeyStore(KeyStore):
+    """An Ed25519 private key held in process memory; repr() never shows key material."""
 
+    kind = "software"
+    algorithm = "ed25519"
 
-def parse_public_key(text: str) -> Ed25519PublicKey:
-    """A public key from its base64 form (as printed by `bodycam identity --public-key`),
-    or from what the technician hands over: `bodycam identity` output or the camera's
-    BODYCAM-IDENTITY.txt, whose "public key:" line holds it."""
-    labelled = [line.split(":", 1)[1] for line in text.splitlines()
-                if line.strip().lower().startswith("public key:")]
-    if len(labelled) == 1:
-        text = labelled[0]
-    try:
-        raw = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != _RAW_KEY_LEN:
-        raise ValueError(
-            "not a device public key: expected the base64 of 32 bytes as printed by "
-            "`bodycam identity --public-key`, or a BODYCAM-IDENTITY.txt / `bodycam identity` "
-            "output with one 'Public key:' line"
-        )
-    return Ed25519PublicKey.from_public_bytes(raw)
-
-
-def verify_signature(pub: Ed25519PublicKey, signature: bytes, data: bytes) -> bool:
-    try:
-        pub.verify(signature, data)
-    except InvalidSignature:
-        return False
-    return True
-
-
-@dataclass(frozen=True, repr=False)
-class DeviceKey:
-    """The private signing key; repr() never shows key material."""
-
-    _private: Ed25519PrivateKey
+    def __init__(self, private: Ed25519PrivateKey) -> None:
+        self._private = private
+        self._public = DevicePublicKey.from_raw(private.public_key().public_bytes_raw())
 
     def __repr__(self) -> str:
-        return f"DeviceKey(fingerprint={self.fingerprint})"
+        return f"SoftwareKeyStore(fingerprint={self.fingerprint})"
 
     @classmethod
-    def generate(cls) -> DeviceKey:
+    def generate(cls) -> SoftwareKeyStore:
         """An in-memory key (tests and the simulator's throwaway devices)."""
         return cls(Ed25519PrivateKey.generate())
 
     @classmethod
-    def load_or_create(cls, state_dir: Path) -> DeviceKey:
-        """The key in `state_dir`, generating it atomically there on first use."""
-        _ensure_private_dir(state_dir)
+    def open(cls, state_dir: Path, *, owner_uid: int | None = None) -> SoftwareKeyStore:
+        """The key in `state_dir`; raises KeyMissingError, UntrustedKeyError or
+        DeviceKeyError (each message names the fix). `owner_uid`: who must own the key
+        (default: this process; first boot runs as root for the service user)."""
+        uid = os.geteuid() if owner_uid is None else owner_uid
         path = state_dir / KEY_FILE_NAME
-        if not path.exists():
-            _create_key_file(path)
-        return cls(_load_key_file(path))
+        _check_private_dir(state_dir, uid)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise KeyMissingError(
+                f"no device key in {state_dir}. Fix: first boot creates it "
+                "(bodycam-firstboot.service); on a camera that had a key, this is a re-key "
+                "and is audited") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise UntrustedKeyError(f"{path} is a symbolic link; the device key must be "
+                                        "a file of its own. Fix: remove the link") from None
+            raise
+        try:
+            _check_key_file(path, os.fstat(fd), uid)
+            pem = os.read(fd, _MAX_KEY_FILE + 1)
+        finally:
+            os.close(fd)
+        return cls(_parse_pem(path, pem))
+
+    @classmethod
+    def create(cls, state_dir: Path, *, owner: tuple[int, int] | None = None
+               ) -> SoftwareKeyStore:
+        """Make a new key in `state_dir` (first boot, or an audited re-key).
+
+        Written under a temporary name (O_EXCL, no symlink followed, fchown on the open
+        file), fsync'd, then hard-linked into place, so a power cut never leaves half a key
+        under the real name and a key that already exists is never overwritten.
+        """
+        _make_private_dir(state_dir, owner)
+        private = Ed25519PrivateKey.generate()
+        pem = private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+        path = state_dir / KEY_FILE_NAME
+        tmp = state_dir / f".{KEY_FILE_NAME}.{secrets.token_hex(4)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     _KEY_MODE)
+        try:
+            try:
+                if owner is not None:
+                    os.fchown(fd, *owner)
+                os.fchmod(fd, _KEY_MODE)
+                write_all(fd, pem)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            try:
+                os.link(tmp, path, follow_symlinks=False)
+            except FileExistsError:
+                raise KeyStoreError(f"{path} already exists; a device key is never "
+                                    "overwritten. Fix: open it instead") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        fsync_directory(state_dir)
+        return cls(private)
+
+    def public_key_bytes(self) -> bytes:
+        return self._public.raw
 
     @property
-    def public_key(self) -> Ed25519PublicKey:
-        return self._private.public_key()
-
-    @property
-    def public_key_b64(self) -> str:
-        return public_key_b64(self.public_key)
+    def public_key(self) -> DevicePublicKey:
+        return self._public
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint(self.public_key)
+        return self._public.fingerprint
 
-    def sign(self, data: bytes) -> bytes:
-        return self._private.sign(data)
+    def sign(self, message: bytes) -> bytes:
+        return self._private.sign(message)
 
 
-def _ensure_private_dir(state_dir: Path) -> None:
+def set_aside(state_dir: Path, reason: str) -> Path | None:
+    """Move an unusable key file out of the way (kept for the investigation, never
+    deleted) so a new key can be made; returns where it went, None if there was none."""
+    path = state_dir / KEY_FILE_NAME
+    if not os.path.lexists(path):
+        return None
+    for n in range(1000):
+        target = state_dir / f"{KEY_FILE_NAME}.{reason}-{n}"
+        if not os.path.lexists(target):
+            os.rename(path, target)
+            fsync_directory(state_dir)
+            return target
+    raise KeyStoreError(f"{state_dir}: too many set-aside key files; inspect the directory")
+
+
+def _make_private_dir(state_dir: Path, owner: tuple[int, int] | None) -> None:
     state_dir.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
-    mode = stat.S_IMODE(state_dir.stat().st_mode)
-    if mode & 0o077:
-        _log.warning("state directory %s had mode %o; tightened to %o", state_dir, mode,
-                     _DIR_MODE)
-        state_dir.chmod(_DIR_MODE)
-
-
-def _create_key_file(path: Path) -> None:
-    """Write the new key under a temporary name, fsync, then hard-link it into place.
-
-    A power cut can therefore never leave a half-written key under the real name, and
-    `link` fails if another process created the key meanwhile (then that key wins).
-    """
-    pem = Ed25519PrivateKey.generate().private_bytes(
-        Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
-    )
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    info = os.lstat(state_dir)
+    if not stat.S_ISDIR(info.st_mode):
+        raise UntrustedKeyError(f"{state_dir} is not a directory (a link?); the device key "
+                                "needs a private directory. Fix: remove it and restart")
+    fd = os.open(state_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
-        write_new_file(tmp, pem, _KEY_MODE)
-        with contextlib.suppress(FileExistsError):
-            os.link(tmp, path)
+        if owner is not None:
+            os.fchown(fd, *owner)
+        os.fchmod(fd, _DIR_MODE)
     finally:
-        tmp.unlink(missing_ok=True)
-    fsync_directory(path.parent)
-    _log.info("generated the device signing key in %s", path.parent)
+        os.close(fd)
 
 
-def _load_key_file(path: Path) -> Ed25519PrivateKey:
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        _log.warning("device key file %s had mode %o; tightened to %o", path, mode, _KEY_MODE)
-        path.chmod(_KEY_MODE)
+def _check_private_dir(state_dir: Path, uid: int) -> None:
     try:
-        key = load_pem_private_key(path.read_bytes(), password=None)
-    except ValueError:
-        raise DeviceKeyError(
-            f"{path}: the device signing key is damaged and cannot be read. Fix: move the "
-            "file aside (keep it for the investigation), restart to generate a new key, and "
-            "register the new public key (`bodycam identity`) with the evidence custodian"
-        ) from None
+        info = os.lstat(state_dir)
+    except FileNotFoundError:
+        raise KeyMissingError(f"no state directory {state_dir}, so no device key. Fix: "
+                              "first boot creates both") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise UntrustedKeyError(f"{state_dir} is not a directory (a link?). Fix: remove it")
+    if info.st_uid != uid or stat.S_IMODE(info.st_mode) & 0o022:
+        raise UntrustedKeyError(
+            f"{state_dir} can be written by others (owner {info.st_uid}, mode "
+            f"{stat.S_IMODE(info.st_mode):o}), so the key in it may have been replaced. "
+            "Fix: the camera sets the key aside and makes a new one (audited)")
+
+
+def _check_key_file(path: Path, info: os.stat_result, uid: int) -> None:
+    mode = stat.S_IMODE(info.st_mode)
+    if not stat.S_ISREG(info.st_mode):
+        raise UntrustedKeyError(f"{path} is not a regular file. Fix: remove it")
+    if info.st_uid != uid:
+        raise UntrustedKeyError(f"{path} belongs to uid {info.st_uid}, not to the camera "
+                                f"program (uid {uid}), so it is not this device's own key")
+    if mode & 0o077:
+        raise UntrustedKeyError(f"{path} had mode {mode:o}: others could read or replace "
+                                "it, so it can no longer be trusted as this device's secret")
+
+
+def _parse_pem(path: Path, pem: bytes) -> Ed25519PrivateKey:
+    try:
+        key = load_pem_private_key(pem, password=None) if len(pem) <= _MAX_KEY_FILE else None
+    except (ValueError, TypeError):
+        key = None
+    if key is None:
+        raise DeviceKeyError(f"{path}: the device signing key is damaged and cannot be read. "
+                             "The camera sets it aside (kept for the investigation), makes a "
+                             "new key and audits the re-key; register the new public key "
+                             "(`bodycam identity`) with the evidence custodian")
     if not isinstance(key, Ed25519PrivateKey):
-        raise DeviceKeyError(
-            f"{path}: holds a {type(key).__name__}, not an Ed25519 key. Fix: move the file "
-            "aside and restart so the device generates its own Ed25519 key"
-        )
+        raise DeviceKeyError(f"{path}: holds a {type(key).__name__}, not an Ed25519 key; "
+                             "it is set aside and a new key made (audited)")
     return key

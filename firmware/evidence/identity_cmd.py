@@ -13,7 +13,14 @@ from pathlib import Path
 
 from bodycam.firmware.config.loader import DEVICE_CONFIG_FILE as DEVICE_CONFIG
 from bodycam.firmware.config.loader import ConfigError, load_config
-from bodycam.firmware.evidence.device_key import KEY_FILE_NAME, DeviceKey, DeviceKeyError
+from bodycam.firmware.evidence.key_stores import (
+    KeyStoreChoice,
+    create_key_store,
+    open_key_store,
+    resolve_kind,
+)
+from bodycam.firmware.evidence.public_keys import DevicePublicKey
+from bodycam.hal.keystore import KeyMissingError, KeyStoreError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -42,26 +49,36 @@ def run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_FAILED
-    state_dir: Path = args.state_dir or config.storage.state_dir
-    if not args.create and not (state_dir / KEY_FILE_NAME).exists():
-        print(f"no device key in {state_dir}. Fix: check --state-dir / storage.state_dir; "
-              "a new camera gets its key at first boot (or pass --create)", file=sys.stderr)
-        return EXIT_FAILED
+    choice = KeyStoreChoice(config.device.key_store, args.state_dir or config.storage.state_dir,
+                            config.device.tpm_tcti)
+    kind = resolve_kind(choice)
     try:
-        key = DeviceKey.load_or_create(state_dir)
+        try:
+            key = open_key_store(choice, kind)
+        except KeyMissingError as exc:
+            if not args.create:
+                print(f"{exc}. Fix: check --state-dir / storage.state_dir; a new camera gets "
+                      "its key at first boot (or pass --create)", file=sys.stderr)
+                return EXIT_FAILED
+            key = create_key_store(choice, kind)
     except PermissionError:
-        print(f"cannot read or create the device key in {state_dir}: permission denied. "
-              "Fix: run as the bodycam service user (sudo -u bodycam bodycam identity) or "
-              "pass --state-dir", file=sys.stderr)
+        print(f"cannot read or create the device key in {choice.state_dir}: permission "
+              "denied. Fix: run as the bodycam service user (sudo -u bodycam bodycam "
+              "identity) or pass --state-dir", file=sys.stderr)
         return EXIT_FAILED
-    except (DeviceKeyError, OSError) as exc:
+    except (KeyStoreError, OSError) as exc:
         print(exc, file=sys.stderr)
         return EXIT_FAILED
+    try:
+        public = DevicePublicKey(key.algorithm, key.public_key_bytes())
+    finally:
+        key.close()
     if args.public_key:
-        print(key.public_key_b64)
+        print(public.b64)
         return EXIT_OK
     print(f"device id:   {config.device.id}")
     print(f"unit:        {config.device.unit}")
-    print(f"public key:  {key.public_key_b64}")
-    print(f"fingerprint: {key.fingerprint}")
+    print(f"key store:   {key.kind} ({public.algorithm})")
+    print(f"public key:  {public.b64}")
+    print(f"fingerprint: {public.fingerprint}")
     return EXIT_OK

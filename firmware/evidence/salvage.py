@@ -33,6 +33,7 @@ __all__ = [
     "recovery_fields",
     "salvage_file",
     "segment_files",
+    "segment_index",
     "sha256_file",
 ]
 
@@ -82,6 +83,12 @@ def chunk_layout(path: Path) -> ChunkLayout:
         return ChunkLayout(header_bytes=header, whole_chunks=0, tail_bytes=size - header)
     return ChunkLayout(header_bytes=header, whole_chunks=payload // SEALED_CHUNK_SIZE,
                        tail_bytes=payload % SEALED_CHUNK_SIZE)
+
+
+def segment_index(name: str) -> int | None:
+    """The segment index a file name belongs to (any of the device's segment names)."""
+    match = _SEGMENT_FILE.match(name)
+    return int(match.group(1)) if match else None
 
 
 def segment_files(directory: Path, index: int | None = None) -> list[tuple[int, str]]:

@@ -4,8 +4,12 @@ Every line is the canonical JSON of one record (keys sorted, no spaces, UTF-8) w
 ``seq`` (0, 1, ...), ``prev`` (hex SHA-256 of the previous line's bytes without its
 newline; 64 zeros for the first), ``time`` (UTC, ISO 8601 with ``Z``), ``event``, the
 payload fields, and ``sig``: base64 Ed25519 over the canonical JSON of the record
-without ``sig``. The first record also names the signing key (``device_public_key``)
-so a log can be checked on its own; the custodian pins the key to rule out re-signing.
+without ``sig``, made by the boot's session key. The first record a session appends to
+a log carries ``signer``: the session key's certificate from the device key (see
+session_key.py), so a log can be checked on its own; the custodian pins the device key
+to rule out re-signing. (Logs written before session keys existed name the device key
+in their first record, ``device_public_key``, and every line is signed by it directly;
+the verifier still reads them.)
 
 Each line is written with one ``write`` and fsync'd before ``append`` returns: evidence
 must survive a power cut at any instant. A cut mid-write leaves a torn last line; the
@@ -18,9 +22,11 @@ See docs/formats.md.
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import json
 import os
+import stat
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -36,7 +42,9 @@ __all__ = [
     "GENESIS_PREV",
     "KEY_FIELD",
     "RESERVED_FIELDS",
+    "SIGNER_FIELD",
     "TORN_TAIL_EVENT",
+    "DamagedLogError",
     "SignedLog",
     "Signer",
     "canonical_json",
@@ -48,20 +56,31 @@ __all__ = [
 ]
 
 GENESIS_PREV: Final = "0" * 64
-RESERVED_FIELDS: Final = frozenset({"seq", "prev", "time", "event", "sig"})
+SIGNER_FIELD: Final = "signer"
+RESERVED_FIELDS: Final = frozenset({"seq", "prev", "time", "event", "sig", SIGNER_FIELD})
 TORN_TAIL_EVENT: Final = "torn_tail"
+# Names the device key: in a recording header, and in the first record of a log written
+# before session keys (where that key signed every line itself).
 KEY_FIELD: Final = "device_public_key"
 # Owner writes, group (the offload service) reads, nobody else: no secrets inside,
 # but no reason to expose evidence metadata either.
 FILE_MODE: Final = 0o640
 _TAIL_WINDOW = 64 * 1024
+_MAX_TAIL_SEARCH = 16 * 1024 * 1024
+
+
+class DamagedLogError(OSError):
+    """The log's end cannot be found: not a torn line but a damaged or foreign file."""
 
 
 class Signer(Protocol):
-    """What a log needs from the device key (DeviceKey satisfies it)."""
+    """What a log needs from the boot's session key (SessionKey satisfies it)."""
 
     @property
     def public_key_b64(self) -> str: ...
+
+    @property
+    def certificate(self) -> Mapping[str, Any]: ...
 
     def sign(self, data: bytes) -> bytes: ...
 
@@ -96,8 +115,8 @@ def is_record(line: bytes) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(line)
-    except (UnicodeDecodeError, ValueError):
-        return None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None  # deep nesting is damage (or an attack), never a crash
     if (isinstance(value, dict) and isinstance(value.get("seq"), int)
             and isinstance(value.get("sig"), str)):
         return value
@@ -114,9 +133,12 @@ class SignedLog:
     """One open log file. Thread-safe: the audit log is appended from several threads."""
 
     def __init__(self, path: Path, fd: int, key: Signer, clock: Clock, *, next_seq: int,
-                 prev: str) -> None:
-        """Use `SignedLog.open`; this only binds already-validated state."""
+                 prev: str, introduce: bool = True) -> None:
+        """Use `SignedLog.open`; this only binds already-validated state. `introduce`:
+        the next record must carry the signer's certificate (the log's last lines were
+        signed by another key, or there are none)."""
         self._path = path
+        self._introduce = introduce
         self._fd: int | None = fd
         self._key = key
         self._clock = clock
@@ -125,21 +147,40 @@ class SignedLog:
         self._lock = threading.Lock()
         self._torn_tails: list[dict[str, Any]] = []
         self._broken = False
+        # Base64 device key that certified the log's last lines before this open (None:
+        # new log): the camera compares it with its own to notice a re-key.
+        self.previous_device_key: str | None = None
 
     @classmethod
     def open(cls, path: Path, key: Signer, clock: Clock) -> SignedLog:
         """Open or create the log; continues the chain and repairs a torn last line."""
-        created = not path.exists()
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, FILE_MODE)
+        created = not os.path.lexists(path)
         try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+                         | os.O_NOFOLLOW | os.O_NONBLOCK, FILE_MODE)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO):
+                raise DamagedLogError(f"{path} is not a regular file (a link, directory or "
+                                      "device where the log belongs)") from None
+            raise
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise DamagedLogError(f"{path} is not a regular file (a FIFO or device where "
+                                      "the log belongs)")
             if created:
                 fsync_directory(path.parent)
-            end, last_line = _find_last_whole_line(fd)
+            try:
+                end, last_line = _find_last_whole_line(fd)
+            except DamagedLogError as exc:
+                raise DamagedLogError(f"{path}: {exc}") from None
             size = os.fstat(fd).st_size
             record = is_record(last_line) if last_line else None
+            signer = _last_signer(fd, end)
             log = cls(path, fd, key, clock,
                       next_seq=record["seq"] + 1 if record else 0,
-                      prev=line_hash(last_line) if last_line else GENESIS_PREV)
+                      prev=line_hash(last_line) if last_line else GENESIS_PREV,
+                      introduce=signer is None or signer[0] != key.public_key_b64)
+            log.previous_device_key = signer[1] if signer else None
             log._repair(end, size)
         except BaseException:
             os.close(fd)
@@ -153,6 +194,11 @@ class SignedLog:
     @property
     def next_seq(self) -> int:
         return self._next_seq
+
+    def head(self) -> tuple[int, str] | None:
+        """(seq, hash) of the last line: what another chain names to anchor this one."""
+        with self._lock:
+            return (self._next_seq - 1, self._prev) if self._next_seq else None
 
     @property
     def torn_tail(self) -> dict[str, Any] | None:
@@ -184,8 +230,8 @@ class SignedLog:
                 "time": utc_iso(self._clock.wall()),
                 "event": event,
             }
-            if self._next_seq == 0:
-                record.setdefault(KEY_FIELD, self._key.public_key_b64)
+            if self._introduce:
+                record[SIGNER_FIELD] = dict(self._key.certificate)
             record["sig"] = base64.b64encode(self._key.sign(signed_bytes(record))).decode()
             line = canonical_json(record)
             try:
@@ -196,6 +242,7 @@ class SignedLog:
                 raise
             self._prev = line_hash(line)
             self._next_seq += 1
+            self._introduce = False
             return record
 
     def close(self) -> None:
@@ -271,6 +318,32 @@ def _keep_side_copy(log_path: Path, seq: int, data: bytes) -> Path:
     raise OSError(f"{log_path}: too many torn-tail side files; inspect the directory")
 
 
+def _last_signer(fd: int, end: int) -> tuple[str, str] | None:
+    """(session key, device key), base64, that signed the log's last lines, found by
+    scanning back from `end` to the record that introduced them: the latest ``signer``
+    certificate, or a legacy log's first record (its device key signed every line).
+    None for an empty log."""
+    window = _TAIL_WINDOW
+    while True:
+        start = max(0, end - window)
+        data = os.pread(fd, end - start, start)
+        lines = data.split(b"\n")
+        complete = lines if start == 0 else lines[1:]  # the first may begin earlier
+        for raw in reversed(complete):
+            record = is_record(raw + b"\n") if raw else None
+            if record is None:
+                continue
+            signer = record.get(SIGNER_FIELD)
+            if isinstance(signer, dict):
+                return str(signer.get("key")), str(signer.get("device_key"))
+            if record["seq"] == 0:
+                legacy = str(record.get(KEY_FIELD))
+                return legacy, legacy
+        if start == 0:
+            return None
+        window *= 4
+
+
 def _find_last_whole_line(fd: int) -> tuple[int, bytes]:
     """(offset just past the last well-formed record line, that line) scanning backwards.
 
@@ -294,4 +367,8 @@ def _find_last_whole_line(fd: int) -> tuple[int, bytes]:
             line_end = line_start
         if start == 0:
             return 0, b""
+        if window >= _MAX_TAIL_SEARCH:
+            raise DamagedLogError(
+                f"no whole record in the last {window // (1024 * 1024)} MiB; a power cut "
+                "tears at most one line, so the file was damaged or overwritten")
         window *= 4

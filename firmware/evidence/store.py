@@ -16,7 +16,7 @@ import os
 import re
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -28,12 +28,12 @@ from bodycam.firmware.evidence.api import (
     EvidenceError,
     GapKind,
     NoRecipientError,
+    SealRecord,
     SegmentInfo,
     SegmentWriter,
     StorageFullError,
     StorageWriteError,
 )
-from bodycam.firmware.evidence.device_key import DeviceKey
 from bodycam.firmware.evidence.durable import fsync_directory, make_dirs
 from bodycam.firmware.evidence.salvage import (
     missing_segment,
@@ -45,6 +45,7 @@ from bodycam.firmware.evidence.segment_file import (
     EncryptedSegment,
     segment_file_name,
 )
+from bodycam.firmware.evidence.session_key import SessionKey
 from bodycam.firmware.evidence.signed_log import SignedLog, utc_iso
 from bodycam.firmware.evidence.storage_space import FreeSpace, SpaceGuard, statvfs_free_bytes
 from bodycam.hal.interfaces import Clock
@@ -55,6 +56,8 @@ __all__ = [
     "MANIFEST_FORMAT",
     "MANIFEST_NAME",
     "RECORDING_ID_PATTERN",
+    "RECOVERED_REASON",
+    "AuditHead",
     "Event",
     "FileEvidenceStore",
     "FileRecordingWriter",
@@ -63,8 +66,10 @@ __all__ = [
 
 EVIDENCE_DIR: Final = "evidence"
 MANIFEST_NAME: Final = "manifest.jsonl"
-MANIFEST_FORMAT: Final = "bodycam-manifest/1"
+# /2: session-key signers with certificates, audit-log anchor in the header, counters.
+MANIFEST_FORMAT: Final = "bodycam-manifest/2"
 STAGING_SUFFIX: Final = ".creating"
+RECOVERED_REASON: Final = "recovered after power loss"  # the seal reason recovery writes
 DIR_MODE: Final = 0o750
 # What make_recording_id produces: <device-id>-<UTC yyyymmddThhmmssZ>-<4 hex>.
 RECORDING_ID_PATTERN: Final = re.compile(r".+-\d{8}T\d{6}Z-[0-9a-f]{4}")
@@ -72,6 +77,12 @@ RECORDING_ID_PATTERN: Final = re.compile(r".+-\d{8}T\d{6}Z-[0-9a-f]{4}")
 # chunks fit above the reserve.
 _START_ALLOWANCE: Final = 1024 * 1024
 _log = logging.getLogger(__name__)
+# The audit log's head (seq, hash) when a recording begins, or None (no audit log yet).
+AuditHead = Callable[[], tuple[int, str] | None]
+
+
+def _no_audit_head() -> tuple[int, str] | None:
+    return None
 
 
 class Event:
@@ -98,7 +109,8 @@ class FileRecordingWriter:
 
     def __init__(self, *, directory: Path, recording_id: str, manifest: SignedLog,
                  recipients: Sequence[X25519PublicKey], clock: Clock, space: SpaceGuard,
-                 sync_interval: float) -> None:
+                 sync_interval: float, signer: SessionKey) -> None:
+        self._signer = signer
         self._directory = directory
         self._recording_id = recording_id
         self._manifest = manifest
@@ -159,11 +171,13 @@ class FileRecordingWriter:
                      wall_before=utc_iso(wall_before), wall_after=utc_iso(wall_after),
                      synchronised=synchronised)
 
-    def seal(self, reason: str) -> None:
+    def seal(self, reason: str) -> SealRecord:
         """Final record; the manifest is closed and the writer refuses further changes.
 
         A segment whose close() failed (I/O error) is salvaged first, exactly as
         recovery would after a power cut, so the seal still accounts for every file.
+        The seal takes the key store's next counter value (a TPM's, off the recording
+        path: the media is all written by now) and returns where the manifest ends.
         """
         with self._lock:
             self._check_writable()
@@ -173,9 +187,14 @@ class FileRecordingWriter:
             if self._open is not None:
                 self._salvage_failed(self._open.index)
                 self._open = None
-            self._manifest.append(Event.SEAL, reason=reason, segments=self._next_index)
+            record = self._manifest.append(Event.SEAL, reason=reason,
+                                           segments=self._next_index,
+                                           counter=self._signer.next_counter())
             self._sealed = True
+            head = self._manifest.head()
             self._manifest.close()
+        assert head is not None  # the seal was just written
+        return SealRecord(head[0], head[1], record["counter"])
 
     def _salvage_failed(self, index: int) -> None:
         found = [salvage_file(self._directory, i, name)
@@ -206,14 +225,17 @@ class FileRecordingWriter:
 class FileEvidenceStore:
     """EvidenceStore on a local file system (the SD card's data partition)."""
 
-    def __init__(self, *, data_dir: Path, recipients: Sequence[str], device_key: DeviceKey,
+    def __init__(self, *, data_dir: Path, recipients: Sequence[str], signer: SessionKey,
                  device_id: str, firmware_version: str, config_digest: str, clock: Clock,
                  reserve_bytes: int, sync_interval: float,
-                 free_space: FreeSpace = statvfs_free_bytes) -> None:
+                 free_space: FreeSpace = statvfs_free_bytes,
+                 audit_head: AuditHead = _no_audit_head) -> None:
         """Invalid recipient strings are reported and skipped here; with none left,
-        `begin_recording` refuses (the device must never record without encryption)."""
+        `begin_recording` refuses (the device must never record without encryption).
+        `audit_head` names the audit log's last line, which every header records."""
         self._data_dir = data_dir
-        self._key = device_key
+        self._key = signer
+        self._audit_head = audit_head
         self._device_id = device_id
         self._firmware_version = firmware_version
         self._config_digest = config_digest
@@ -277,11 +299,16 @@ class FileEvidenceStore:
         recording_id, final = self._fresh_id(parent, wall_start)
         staging = parent / f".{recording_id}{STAGING_SUFFIX}"
         staging.mkdir(mode=DIR_MODE)
+        device = self._key.device_key
+        audit = self._audit_head()
         with SignedLog.open(staging / MANIFEST_NAME, self._key, self._clock) as log:
             log.append(
                 Event.HEADER, format=MANIFEST_FORMAT, recording_id=recording_id,
-                device_id=self._device_id, device_public_key=self._key.public_key_b64,
-                device_key_fingerprint=self._key.fingerprint,
+                device_id=self._device_id, device_public_key=device.b64,
+                device_key_algorithm=device.algorithm,
+                device_key_fingerprint=device.fingerprint,
+                key_store=self._key.key_store_kind,
+                audit_head=None if audit is None else {"seq": audit[0], "hash": audit[1]},
                 firmware_version=self._firmware_version,
                 recipients=list(self._fingerprints), config_digest=self._config_digest,
                 start=utc_iso(wall_start), clock_synchronised=clock_synchronised,
@@ -292,7 +319,7 @@ class FileEvidenceStore:
             directory=final, recording_id=recording_id,
             manifest=SignedLog.open(final / MANIFEST_NAME, self._key, self._clock),
             recipients=self._recipients, clock=self._clock, space=self._space,
-            sync_interval=self._sync_interval)
+            sync_interval=self._sync_interval, signer=self._key)
 
     def _fresh_id(self, parent: Path, wall_start: datetime) -> tuple[str, Path]:
         while True:

@@ -1,9 +1,11 @@
 """Verify a recording directory or a signed log, as the custodian (and export) needs it.
 
-The checks run without any private key: signatures, the hash chain, seq continuity,
-canonical form, record order, and every file the manifest names (existence, size,
-SHA-256), plus files the manifest does *not* name. A report, not an exception, comes
-back so the caller can show every problem with its file and line at once.
+The checks run without any private key: signatures and certificates, the hash chain, seq
+continuity, canonical form and counters (verify_chain.py), record order, and every file
+the manifest names (existence, size, SHA-256), plus files the manifest does *not* name.
+A report, not an exception, comes back so the caller can show every problem with its
+file and line at once. Checking an audit log together with the recordings it names is
+verify_links.py.
 
 Without a pinned device key the key in the log's first record is trusted: that proves
 the log is internally consistent, but someone who rewrites the whole log with their own
@@ -12,39 +14,41 @@ key is only caught when the custodian pins the key registered for the device.
 
 from __future__ import annotations
 
-import base64
-import json
-from collections.abc import Callable
+import hashlib
+import os
+import re
+import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from bodycam.firmware.evidence.device_key import (
-    fingerprint,
-    parse_public_key,
-    public_key_b64,
-    verify_signature,
-)
-from bodycam.firmware.evidence.recovery import RECOVERED_REASON
-from bodycam.firmware.evidence.salvage import sha256_file
+from bodycam.firmware.evidence.public_keys import DevicePublicKey
+from bodycam.firmware.evidence.salvage import TRUNCATED_SUFFIX, segment_index
 from bodycam.firmware.evidence.segment_file import PARTIAL_SUFFIX
-from bodycam.firmware.evidence.signed_log import (
-    GENESIS_PREV,
-    KEY_FIELD,
-    TORN_TAIL_EVENT,
-    canonical_json,
-    line_hash,
-    signed_bytes,
+from bodycam.firmware.evidence.signed_log import TORN_TAIL_EVENT
+from bodycam.firmware.evidence.store import (
+    MANIFEST_NAME,
+    RECORDING_ID_PATTERN,
+    RECOVERED_REASON,
+    Event,
 )
-from bodycam.firmware.evidence.store import MANIFEST_NAME, RECORDING_ID_PATTERN, Event
+from bodycam.firmware.evidence.verify_chain import (
+    ChainResult,
+    CounterValue,
+    Line,
+    NotARegularFileError,
+    Problem,
+    check_chain,
+    open_regular,
+)
 
 __all__ = [
     "EXIT_FAILED",
     "EXIT_UNSEALED",
     "EXIT_USAGE",
     "EXIT_VERIFIED",
+    "CounterGap",
     "Problem",
     "VerifyReport",
     "verify_log",
@@ -62,30 +66,30 @@ _UNSEALED_NOTE: Final = (
     "the recording is not sealed, so it may be incomplete: a power cut before the device "
     "restarted looks exactly like an end that was cut off (the device's recovery seals it "
     "on its next start)")
+_HASH_BLOCK: Final = 1024 * 1024
 
 
 @dataclass(frozen=True)
-class Problem:
-    """One integrity failure, located as precisely as the data allows."""
+class CounterGap:
+    """Counter values missing between two records of an audit log (see verify_log)."""
 
-    file: str
-    message: str
-    line: int | None = None
-    seq: int | None = None
+    line: int
+    after: int
+    next: int
+    problem: Problem
 
-    def __str__(self) -> str:
-        where = self.file
-        if self.line is not None:
-            where += f" line {self.line}"
-        if self.seq is not None:
-            where += f" (seq {self.seq})"
-        return f"{where}: {self.message}"
+    @property
+    def missing(self) -> range:
+        return range(self.after + 1, self.next)
+
+
+Kind = Literal["recording", "log", "links"]
 
 
 @dataclass
 class VerifyReport:
     path: Path
-    kind: Literal["recording", "log"]
+    kind: Kind
     key_pinned: bool
     key_fingerprint: str | None = None
     problems: list[Problem] = field(default_factory=list)
@@ -97,6 +101,14 @@ class VerifyReport:
     recording_id: str | None = None  # as signed in the header
     recovered: bool = False
     torn_bytes: int = 0  # after the last newline: a power cut, not yet repaired
+    device_keys: list[str] = field(default_factory=list)  # fingerprints, in order of use
+    key_stores: list[str] = field(default_factory=list)  # "software"/"tpm" per certificate
+    counters: list[CounterValue] = field(default_factory=list)
+    counter_gaps: list[CounterGap] = field(default_factory=list)
+    recipients: list[str] = field(default_factory=list)  # fingerprints, from the header
+    # The records and chain hashes, for checks across logs (verify_links.py).
+    lines: list[Line] = field(default_factory=list, repr=False)
+    hashes: dict[int, str] = field(default_factory=dict, repr=False)
 
     @property
     def torn(self) -> bool:
@@ -123,7 +135,10 @@ class VerifyReport:
             "seal_reason": self.seal_reason, "recovered": self.recovered,
             "recording_id": self.recording_id,
             "key_pinned": self.key_pinned, "device_key_fingerprint": self.key_fingerprint,
+            "device_keys": list(self.device_keys), "key_stores": sorted(set(self.key_stores)),
+            "last_counter": self.counters[-1].value if self.counters else None,
             "records": self.records, "segments": self.segments,
+            "recipients": list(self.recipients),
             "problems": [{"file": p.file, "line": p.line, "seq": p.seq, "message": p.message}
                          for p in self.problems],
             "notes": list(self.notes),
@@ -141,59 +156,116 @@ class VerifyReport:
                          + (" (with salvaged segments, see the recovery records)"
                             if self.recovered and self.seal_reason != RECOVERED_REASON
                             else ""))
-        lines.append(f"  {self.records} records" + (f", {self.segments} segments"
-                                                     if self.kind == "recording" else ""))
-        if self.key_pinned:
-            lines.append(f"  device key {self.key_fingerprint}: pinned")
+        if self.kind == "links":
+            lines.append(f"  audit log ({self.records} records) checked against "
+                         f"{self.segments} recording(s)")
         else:
-            lines.append(f"  device key {self.key_fingerprint}: NOT pinned; the key in the "
+            lines.append(f"  {self.records} records" + (f", {self.segments} segments"
+                                                         if self.kind == "recording" else ""))
+        if self.recipients:
+            lines.append(f"  encrypted to recipients {', '.join(self.recipients)} (signed in "
+                         "the header; check with --expect-recipient)")
+        keys = ", ".join(self.device_keys) or self.key_fingerprint
+        if self.key_pinned:
+            lines.append(f"  device key {keys}: pinned")
+        else:
+            lines.append(f"  device key {keys}: NOT pinned; the key in the "
                          "log itself was trusted, so a log re-signed with another key is "
                          "only detected with --device-key")
+        if self.key_stores:
+            stores = sorted(set(self.key_stores))
+            lines.append(f"  key store: {', '.join(stores)}"
+                         + ("" if "tpm" in stores else " (no hardware counter: a log cut "
+                            "back on the card is caught only against an outside anchor)"))
         lines += [f"  note: {note}" for note in self.notes]
         lines += [f"  PROBLEM: {problem}" for problem in self.problems]
         return "\n".join(lines)
 
+    def absorb(self, chain: ChainResult) -> None:
+        """Take over what the chain check found."""
+        self.problems += chain.problems
+        self.notes += chain.notes
+        self.torn_bytes += chain.torn_bytes
+        self.counters += chain.counters
+        self.key_stores += chain.key_stores
+        for key in chain.device_keys:
+            if key.fingerprint not in self.device_keys:
+                self.device_keys.append(key.fingerprint)
+        if self.key_fingerprint is None and self.device_keys:
+            self.key_fingerprint = self.device_keys[0]
+        self.lines += chain.lines
+        self.hashes.update(chain.hashes)
 
-@dataclass(frozen=True)
-class _Line:
-    number: int
-    record: dict[str, Any]
 
-    @property
-    def event(self) -> Any:
-        return self.record.get("event")
-
-
-def _new_report(path: Path, kind: Literal["recording", "log"],
-                pinned: Ed25519PublicKey | None) -> VerifyReport:
+def _new_report(path: Path, kind: Kind,
+                pinned: Sequence[DevicePublicKey]) -> VerifyReport:
     """A pinned key is named in the report even when no record could be read."""
-    report = VerifyReport(path=path, kind=kind, key_pinned=pinned is not None)
-    if pinned is not None:
-        report.key_fingerprint = fingerprint(pinned)
+    report = VerifyReport(path=path, kind=kind, key_pinned=bool(pinned))
+    if pinned:
+        report.key_fingerprint = pinned[0].fingerprint
     return report
 
 
-def verify_log(path: Path, pinned_key: Ed25519PublicKey | None = None) -> VerifyReport:
-    """Verify one signed log file, or every ``*.jsonl`` in a directory (each its own chain)."""
-    report = _new_report(path, "log", pinned_key)
+def _chain(path: Path, pinned: Sequence[DevicePublicKey], report: VerifyReport) -> ChainResult:
+    """The chain check, with a file that cannot be read reported as the problem it is."""
+    try:
+        chain = check_chain(path, pinned)
+    except OSError as exc:
+        why = str(exc) if isinstance(exc, NotARegularFileError) else \
+            f"cannot be read ({exc.strerror or exc})"
+        report.problems.append(Problem(path.name, why))
+        return ChainResult()
+    report.absorb(chain)
+    return chain
+
+
+def verify_log(path: Path, pinned: Sequence[DevicePublicKey] = ()) -> VerifyReport:
+    """Verify one signed log file, or every ``*.jsonl`` in a directory (each its own chain).
+
+    An audit log's counter values must follow each other without a gap (each boot and
+    each seal takes the next one); a gap is a problem here, which the check together with
+    the recordings (verify_links.py) can explain by a seal whose audit record a power cut
+    lost.
+    """
+    report = _new_report(path, "log", pinned)
     files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
     if not files:
         report.problems.append(Problem(path.name, "no *.jsonl log file in this directory"))
     for log_file in files:
-        report.records += len(_check_chain(log_file, pinned_key, report))
+        chain = _chain(log_file, pinned, report)
+        report.records += len(chain.lines)
+        for line in chain.lines:
+            if line.event == TORN_TAIL_EVENT:
+                _check_side_file(log_file.parent, line, report, log_file.name)
+        _find_counter_gaps(log_file.name, chain, report)
     return report
 
 
-def verify_recording(path: Path, pinned_key: Ed25519PublicKey | None = None) -> VerifyReport:
+def _find_counter_gaps(name: str, chain: ChainResult, report: VerifyReport) -> None:
+    for before, after in zip(chain.counters, chain.counters[1:], strict=False):
+        if after.value > before.value + 1:
+            missing = after.value - before.value - 1
+            problem = Problem(name, f"the key store's counter jumps from {before.value} (line "
+                              f"{before.line}) to {after.value}: {missing} boot(s) or seal(s) "
+                              "are not in this log (records removed or the log rolled back; "
+                              "or a seal whose audit record a power cut lost: verify "
+                              "together with the recordings to tell)", after.line)
+            report.problems.append(problem)
+            report.counter_gaps.append(CounterGap(after.line, before.value, after.value,
+                                                  problem))
+
+
+def verify_recording(path: Path, pinned: Sequence[DevicePublicKey] = ()) -> VerifyReport:
     """Verify `evidence/<recording-id>/`: manifest chain, record order, every file."""
     directory = path.parent if path.name == MANIFEST_NAME else path
-    report = _new_report(directory, "recording", pinned_key)
+    report = _new_report(directory, "recording", pinned)
     manifest = directory / MANIFEST_NAME
-    if not manifest.is_file():
+    if not os.path.lexists(manifest):
         report.problems.append(Problem(MANIFEST_NAME, "missing: the recording cannot be "
                                        "verified without its signed manifest"))
         return report
-    lines = _check_chain(manifest, pinned_key, report)
+    chain = _chain(manifest, pinned, report)
+    lines = chain.lines
     report.records = len(lines)
     expected = _check_order(lines, directory, report)
     _check_files(directory, lines, expected, report)
@@ -206,104 +278,7 @@ def verify_recording(path: Path, pinned_key: Ed25519PublicKey | None = None) -> 
     return report
 
 
-# ------------------------------------------------------------------------------ the chain
-
-
-def _check_chain(path: Path, pinned: Ed25519PublicKey | None,
-                 report: VerifyReport) -> list[_Line]:
-    """Signatures, prev hashes, seq continuity and canonical form of every line."""
-    name = path.name
-    pieces = path.read_bytes().split(b"\n")
-    if pieces[-1]:
-        report.torn_bytes += len(pieces[-1])
-        report.notes.append(f"{name}: the last line ({len(pieces)}) is incomplete, "
-                            f"{len(pieces[-1])} bytes (power cut; repaired on the device's "
-                            "next start)")
-    key = pinned
-    prev, expected_seq = GENESIS_PREV, 0
-    lines: list[_Line] = []
-    for number, raw in enumerate(pieces[:-1], start=1):
-        record = _parse(raw)
-        if record is None:
-            report.problems.append(Problem(name, "not a JSON record (altered or inserted "
-                                           "bytes)", number))
-            prev = line_hash(raw)
-            continue
-        seq = record.get("seq")
-
-        def fail(message: str, number: int = number, seq: Any = seq) -> None:
-            report.problems.append(Problem(name, message, number,
-                                           seq if isinstance(seq, int) else None))
-
-        if seq != expected_seq:
-            fail(f"seq {seq} where {expected_seq} was expected (a line was dropped, inserted "
-                 "or moved)")
-        if record.get("prev") != prev:
-            fail("hash chain broken: 'prev' is not the SHA-256 of the line before (a line "
-                 "before it was altered, dropped, inserted or moved)")
-        if not _is_canonical(record, raw):
-            fail("not in canonical JSON form (the line was re-written)")
-        if number == 1:
-            key = _chain_key(record, pinned, report, fail)
-        if key is not None and not _signature_ok(key, record):
-            fail("signature does not verify (the line was altered after signing, or signed "
-                 "with another key)")
-        if record.get("event") == TORN_TAIL_EVENT:
-            _check_side_file(path.parent, _Line(number, record), report, name)
-        prev = line_hash(raw)
-        expected_seq = (seq if isinstance(seq, int) else expected_seq) + 1
-        lines.append(_Line(number, record))
-    return lines
-
-
-def _parse(raw: bytes) -> dict[str, Any] | None:
-    """The record on a line, or None; hostile input (deep nesting) must not crash us."""
-    try:
-        value = json.loads(raw)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _is_canonical(record: dict[str, Any], raw: bytes) -> bool:
-    """Python's parser accepts NaN/Infinity, which canonical JSON cannot hold."""
-    try:
-        return canonical_json(record) == raw
-    except ValueError:
-        return False
-
-
-def _chain_key(first: dict[str, Any], pinned: Ed25519PublicKey | None, report: VerifyReport,
-               fail: Callable[[str], None]) -> Ed25519PublicKey | None:
-    """The key to check signatures with: the pinned one, else the one the log names."""
-    named: Ed25519PublicKey | None = None
-    try:
-        named = parse_public_key(str(first.get(KEY_FIELD, "")))
-    except ValueError:
-        fail(f"the first record carries no valid '{KEY_FIELD}'")
-    if pinned is not None:
-        report.key_fingerprint = fingerprint(pinned)
-        if named is not None and public_key_b64(named) != public_key_b64(pinned):
-            fail(f"the log names device key {fingerprint(named)}, not the pinned key "
-                 f"{fingerprint(pinned)} (re-signed with another key, or another device)")
-        return pinned
-    report.key_fingerprint = fingerprint(named) if named else None
-    return named
-
-
-def _signature_ok(key: Ed25519PublicKey, record: dict[str, Any]) -> bool:
-    try:
-        signature = base64.b64decode(str(record.get("sig", "")), validate=True)
-        payload = signed_bytes(record)
-    except ValueError:
-        return False
-    return verify_signature(key, signature, payload)
-
-
 # ------------------------------------------------------------------------------ order
-
-
-_Fail = Callable[[_Line, str], None]
 
 
 @dataclass(frozen=True)
@@ -311,83 +286,136 @@ class _Expected:
     file: str
     size: int
     sha256: str
-    line: _Line
+    line: Line
 
 
-def _check_order(lines: list[_Line], directory: Path,
-                 report: VerifyReport) -> dict[str, _Expected]:
+class _Order:
     """Header first, seal last, segments 0..n-1 opened and closed in order."""
 
-    def fail(line: _Line, message: str) -> None:
-        report.problems.append(Problem(MANIFEST_NAME, message, line.number,
-                                       line.record.get("seq")))
+    def __init__(self, report: VerifyReport) -> None:
+        self.report = report
+        self.expected: dict[str, _Expected] = {}
+        self.opened: dict[int, Line] = {}
+        self.open_now: int | None = None
+        self.last_start: int | None = None
 
-    expected: dict[str, _Expected] = {}
+    def fail(self, line: Line, message: str) -> None:
+        seq = line.record.get("seq")
+        self.report.problems.append(Problem(MANIFEST_NAME, message, line.number,
+                                            seq if type(seq) is int else None))
+
+    def segment_open(self, line: Line) -> None:
+        record = line.record
+        index = record.get("index")
+        if type(index) is not int:
+            self.fail(line, "segment_open record without an index")
+            return
+        if self.open_now is not None:
+            self.fail(line, f"segment {index} opened while segment {self.open_now} is still "
+                      "open")
+        if index != len(self.opened):
+            self.fail(line, f"segment {index} opened where segment {len(self.opened)} was "
+                      "expected (segments reordered or missing)")
+        start = record.get("media_start_us")
+        if isinstance(start, int) and self.last_start is not None and start < self.last_start:
+            self.fail(line, f"media time goes backwards ({start} µs after {self.last_start} µs)")
+        self.last_start = start if isinstance(start, int) else self.last_start
+        self.opened[index] = line
+        self.open_now = index
+
+    def segment(self, line: Line) -> None:
+        record = line.record
+        index = record.get("index")
+        if index != self.open_now or index not in self.opened:
+            self.fail(line, f"segment {index} closed but segment {self.open_now} is the open "
+                      "one (segments reordered, or a record was dropped)")
+        else:
+            start_record = self.opened[index].record
+            for key in ("file", "media_start_us"):
+                if record.get(key) != start_record.get(key):
+                    self.fail(line, f"{key} {record.get(key)!r} differs from its opening "
+                              f"record ({start_record.get(key)!r})")
+            start, end = record.get("media_start_us"), record.get("media_end_us")
+            if not (isinstance(start, int) and isinstance(end, int) and end >= start):
+                self.fail(line, f"media end {end} µs is before the start {start} µs")
+        self.open_now = None
+        self.report.segments += 1
+        self.expect(line)
+
+    def recovery(self, line: Line) -> None:
+        """A salvaged segment: only ever one the manifest opened (H1: a file recovery
+        "found" for an index nobody opened was put there from elsewhere)."""
+        record = line.record
+        self.report.recovered = True
+        index = record.get("index")
+        if type(index) is not int or index not in self.opened:
+            self.fail(line, f"recovery record for segment {index!r}, which was never opened "
+                      "(a file from elsewhere spliced in?)")
+        if index == self.open_now:
+            self.open_now = None
+            if record.get("file"):
+                self.report.segments += 1  # the open segment, salvaged by recovery
+        if record.get("file"):
+            self.expect(line)
+
+    def seal(self, line: Line) -> None:
+        record = line.record
+        self.report.sealed = True
+        self.report.seal_reason = str(record.get("reason"))
+        if self.open_now is not None:
+            self.fail(line, f"sealed while segment {self.open_now} was open and never closed")
+        if record.get("segments") != len(self.opened):
+            self.fail(line, f"the seal counts {record.get('segments')} segments but "
+                      f"{len(self.opened)} were opened")
+
+    def expect(self, line: Line) -> None:
+        record = line.record
+        name, size, digest = record.get("file"), record.get("size"), record.get("sha256")
+        if not (isinstance(name, str) and isinstance(size, int) and isinstance(digest, str)):
+            self.fail(line, "the record lacks file, size or sha256")
+            return
+        if name in self.expected or "/" in name or name in ("", ".", ".."):
+            self.fail(line, f"file name {name!r} is invalid or listed twice")
+            return
+        self.expected[name] = _Expected(name, size, digest, line)
+
+
+def _check_order(lines: list[Line], directory: Path,
+                 report: VerifyReport) -> dict[str, _Expected]:
+    order = _Order(report)
     if not lines or lines[0].event != Event.HEADER:
         if lines:
-            fail(lines[0], f"the first record is {lines[0].event!r}, not the header")
+            order.fail(lines[0], f"the first record is {lines[0].event!r}, not the header")
         else:
             report.problems.append(Problem(MANIFEST_NAME, "the manifest holds no record"))
     else:
         _check_recording_id(lines[0], directory, report)
-    opened: dict[int, _Line] = {}
-    open_now: int | None = None
-    last_start: int | None = None
     for line in lines:
-        record, event = line.record, line.event
+        event = line.event
         if report.sealed:
-            fail(line, "record after the seal (the recording was sealed)")
+            order.fail(line, "record after the seal (the recording was sealed)")
         if event == Event.HEADER and line is not lines[0]:
-            fail(line, "a second header")
+            order.fail(line, "a second header")
         elif event == Event.SEGMENT_OPEN:
-            index = record.get("index")
-            if not isinstance(index, int):
-                fail(line, "segment_open record without an index")
-                continue
-            if open_now is not None:
-                fail(line, f"segment {index} opened while segment {open_now} is still open")
-            if index != len(opened):
-                fail(line, f"segment {index} opened where segment {len(opened)} was expected "
-                     "(segments reordered or missing)")
-            start = record.get("media_start_us")
-            if isinstance(start, int) and last_start is not None and start < last_start:
-                fail(line, f"media time goes backwards ({start} µs after {last_start} µs)")
-            last_start = start if isinstance(start, int) else last_start
-            opened[index] = line
-            open_now = index
+            order.segment_open(line)
         elif event == Event.MARKER:
-            _check_marker(line, fail)
+            _check_marker(line, order)
         elif event == Event.GAP:
-            _check_gap(line, fail)
+            _check_gap(line, order)
         elif event == Event.SEGMENT:
-            _check_segment(line, opened, open_now, fail)
-            open_now = None
-            report.segments += 1
-            _expect(expected, line, fail)
+            order.segment(line)
         elif event == Event.RECOVERY:
-            report.recovered = True
-            if record.get("index") == open_now:
-                open_now = None
-                if record.get("file"):
-                    report.segments += 1  # the open segment, salvaged by recovery
-            if record.get("file"):
-                _expect(expected, line, fail)
+            order.recovery(line)
         elif event == Event.SEAL:
-            report.sealed = True
-            report.seal_reason = str(record.get("reason"))
-            if open_now is not None:
-                fail(line, f"sealed while segment {open_now} was open and never closed")
-            if record.get("segments") != len(opened):
-                fail(line, f"the seal counts {record.get('segments')} segments but "
-                     f"{len(opened)} were opened")
+            order.seal(line)
     report.recovered = report.recovered or report.seal_reason == RECOVERED_REASON
-    if open_now is not None and not report.sealed:
-        report.notes.append(f"segment {open_now} is open (being recorded, or power was lost "
-                            "and the device has not restarted yet)")
-    return expected
+    if order.open_now is not None and not report.sealed:
+        report.notes.append(f"segment {order.open_now} is open (being recorded, or power was "
+                            "lost and the device has not restarted yet)")
+    return order.expected
 
 
-def _check_recording_id(header: _Line, directory: Path, report: VerifyReport) -> None:
+def _check_recording_id(header: Line, directory: Path, report: VerifyReport) -> None:
     """The directory must hold the recording it is named after.
 
     Another recording of the same device verifies on its own (same key), so putting it
@@ -396,6 +424,9 @@ def _check_recording_id(header: _Line, directory: Path, report: VerifyReport) ->
     """
     signed = header.record.get("recording_id")
     report.recording_id = str(signed)
+    recipients = header.record.get("recipients")
+    if isinstance(recipients, list):
+        report.recipients = [str(r) for r in recipients]
     if signed == directory.name:
         return
     if RECORDING_ID_PATTERN.fullmatch(directory.name):
@@ -412,89 +443,91 @@ def _is_media_time(value: Any) -> bool:
     return type(value) is int and value >= 0
 
 
-def _check_marker(line: _Line, fail: _Fail) -> None:
+def _check_marker(line: Line, order: _Order) -> None:
     media_us = line.record.get("media_us")
     if not _is_media_time(media_us):
-        fail(line, f"marker at {media_us!r} µs is not a media time (a whole number of "
-             "microseconds from the recording's start)")
+        order.fail(line, f"marker at {media_us!r} µs is not a media time (a whole number of "
+                   "microseconds from the recording's start)")
 
 
-def _check_gap(line: _Line, fail: _Fail) -> None:
+def _check_gap(line: Line, order: _Order) -> None:
     record = line.record
     source, start, end = record.get("source"), record.get("start_us"), record.get("end_us")
     if source not in GAP_SOURCES:
-        fail(line, f"gap source {source!r} is not one of {', '.join(GAP_SOURCES)}")
+        order.fail(line, f"gap source {source!r} is not one of {', '.join(GAP_SOURCES)}")
     if not _is_media_time(start) or not (end is None or _is_media_time(end)):
-        fail(line, f"gap from {start!r} µs to {end!r} µs: not media times")
+        order.fail(line, f"gap from {start!r} µs to {end!r} µs: not media times")
     elif end is not None and end < start:
-        fail(line, f"gap from {start} µs to {end} µs ends before it starts")
-
-
-def _check_segment(line: _Line, opened: dict[int, _Line], open_now: int | None,
-                   fail: _Fail) -> None:
-    record = line.record
-    index = record.get("index")
-    if index != open_now or index not in opened:
-        fail(line, f"segment {index} closed but segment {open_now} is the open one "
-             "(segments reordered, or a record was dropped)")
-        return
-    start_record = opened[index].record
-    for key in ("file", "media_start_us"):
-        if record.get(key) != start_record.get(key):
-            fail(line, f"{key} {record.get(key)!r} differs from its opening record "
-                 f"({start_record.get(key)!r})")
-    start, end = record.get("media_start_us"), record.get("media_end_us")
-    if not (isinstance(start, int) and isinstance(end, int) and end >= start):
-        fail(line, f"media end {end} µs is before the start {start} µs")
-
-
-def _expect(expected: dict[str, _Expected], line: _Line, fail: _Fail) -> None:
-    record = line.record
-    name, size, digest = record.get("file"), record.get("size"), record.get("sha256")
-    if not (isinstance(name, str) and isinstance(size, int) and isinstance(digest, str)):
-        fail(line, "the record lacks file, size or sha256")
-        return
-    if name in expected or "/" in name or name in ("", ".", ".."):
-        fail(line, f"file name {name!r} is invalid or listed twice")
-        return
-    expected[name] = _Expected(name, size, digest, line)
+        order.fail(line, f"gap from {start} µs to {end} µs ends before it starts")
 
 
 # ------------------------------------------------------------------------------ files
 
 
-def _check_files(directory: Path, lines: list[_Line], expected: dict[str, _Expected],
+def _check_files(directory: Path, lines: list[Line], expected: dict[str, _Expected],
                  report: VerifyReport) -> None:
     for item in expected.values():
         _check_file(directory, item, report, MANIFEST_NAME)
     side_files = {str(line.record.get("file")) for line in lines
                   if line.event == TORN_TAIL_EVENT}
+    for line in lines:
+        if line.event == TORN_TAIL_EVENT:
+            _check_side_file(directory, line, report, MANIFEST_NAME)
     # Opened but neither closed nor recovered: the segment being written, as .partial,
-    # or already renamed when power was lost before its record was written (the device
-    # renames first, so a final name never means an incomplete file).
-    unclosed = {str(line.record.get("file")) for line in lines
-                if line.event == Event.SEGMENT_OPEN} - set(expected)
+    # already renamed when power was lost before its record was written (the device
+    # renames first, so a final name never means an incomplete file), or renamed
+    # .truncated.age by a recovery that power cut short.
+    done = {line.record.get("index") for line in lines
+            if line.event in (Event.SEGMENT, Event.RECOVERY)}
+    opened = {line.record.get("index") for line in lines if line.event == Event.SEGMENT_OPEN}
+    unclosed = opened - done
     for path in sorted(directory.iterdir()):
         name = path.name
         if name == MANIFEST_NAME or name in expected or name in side_files:
             continue
-        if not report.sealed and name.removesuffix(PARTIAL_SUFFIX) in unclosed:
+        if not report.sealed and _is_pending_side_file(name, len(lines)) and _is_regular(path):
+            report.notes.append(f"{name}: bytes of a torn line a repair kept aside before "
+                                "power was lost again (recorded at the device's next start)")
+            continue
+        if not report.sealed and segment_index(name) in unclosed and _is_regular(path):
             report.notes.append(
                 f"{name}: the open segment (not verifiable until closed)"
                 if name.endswith(PARTIAL_SUFFIX) else
+                f"{name}: the open segment, cut short by a power cut; a recovery that was "
+                "itself interrupted renamed it (recorded at the device's next start)"
+                if name.endswith(TRUNCATED_SUFFIX) else
                 f"{name}: the open segment, complete and renamed, but power was lost before "
                 "its record was written (not verifiable until the device's next start "
                 "records it)")
+            continue
+        index = segment_index(name)
+        if index is not None and index not in opened:
+            report.problems.append(Problem(name, f"a segment file for index {index}, which "
+                                           "the manifest never opened (spliced in from "
+                                           "elsewhere?)"))
             continue
         report.problems.append(Problem(name, "not listed in the manifest (inserted, or its "
                                        "manifest record was removed)"))
 
 
-def _check_side_file(directory: Path, line: _Line, report: VerifyReport, log_name: str) -> None:
+def _is_pending_side_file(name: str, next_seq: int) -> bool:
+    """A torn-tail side file for the manifest's next line (signed_log.py names them),
+    left by a repair a power cut interrupted before its record."""
+    return re.fullmatch(rf"{re.escape(MANIFEST_NAME)}\.torn-{next_seq}(\.\d+)?", name) is not None
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _check_side_file(directory: Path, line: Line, report: VerifyReport, log_name: str) -> None:
     record = line.record
     name, size, digest = record.get("file"), record.get("bytes"), record.get("sha256")
     if isinstance(name, str) and isinstance(size, int) and isinstance(digest, str) \
-            and "/" not in name:
+            and "/" not in name and name not in ("", ".", ".."):
         report.notes.append(f"{log_name} line {line.number}: a power cut tore a line; its "
                             f"{size} bytes are kept in {name}")
         _check_file(directory, _Expected(name, size, digest, line), report, log_name)
@@ -504,17 +537,24 @@ def _check_side_file(directory: Path, line: _Line, report: VerifyReport, log_nam
 
 
 def _check_file(directory: Path, item: _Expected, report: VerifyReport, log_name: str) -> None:
-    path = directory / item.file
     listed = f"listed at {log_name} line {item.line.number}"
-    if not path.is_file():
+    try:
+        stream = open_regular(directory / item.file)
+    except FileNotFoundError:
         report.problems.append(Problem(item.file, f"missing ({listed})"))
         return
-    size = path.stat().st_size
-    if size != item.size:
-        report.problems.append(Problem(item.file, f"{size} bytes, but {item.size} are "
-                                       f"{listed} (truncated or extended)"))
+    except OSError as exc:
+        report.problems.append(Problem(item.file, f"{exc} ({listed})"))
         return
-    if sha256_file(path) != item.sha256:
+    with stream:
+        size = os.fstat(stream.fileno()).st_size
+        if size != item.size:
+            report.problems.append(Problem(item.file, f"{size} bytes, but {item.size} are "
+                                           f"{listed} (truncated or extended)"))
+            return
+        digest = hashlib.sha256()
+        while block := stream.read(_HASH_BLOCK):
+            digest.update(block)
+    if digest.hexdigest() != item.sha256:
         report.problems.append(Problem(item.file, f"SHA-256 differs from the one {listed} "
                                        "(content altered, or files swapped)"))
-

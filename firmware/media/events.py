@@ -63,6 +63,11 @@ class RecordingSealed(RecorderEvent):
     reason: str
     segments: int
     sealed: bool = True
+    # Where the manifest ended and the counter the seal took: the audit record of this
+    # event anchors the manifest, so cutting it back afterwards is detected.
+    manifest_seq: int | None = None
+    manifest_hash: str | None = None
+    counter: int | None = None
 
 
 @dataclass(frozen=True)

@@ -436,7 +436,10 @@ class Recorder:
                 self._fault(error, rec.recording_id)
         if outcome.reason == STORAGE_FULL_REASON:
             self._emit(StorageFull(rec.recording_id))
-        self._emit(RecordingSealed(rec.recording_id, outcome.reason, len(rec.segments)))
+        seal = outcome.record
+        self._emit(RecordingSealed(rec.recording_id, outcome.reason, len(rec.segments),
+                                   manifest_seq=seal.manifest_seq,
+                                   manifest_hash=seal.manifest_hash, counter=seal.counter))
 
     def _housekeeping(self) -> None:
         now = self._clock.monotonic()

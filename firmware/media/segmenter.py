@@ -19,6 +19,7 @@ from bodycam.firmware.config.model import AudioConfig, VideoConfig
 from bodycam.firmware.evidence.api import (
     GapKind,
     RecordingWriter,
+    SealRecord,
     SegmentInfo,
     SegmentWriter,
     StorageFullError,
@@ -65,6 +66,7 @@ class ClockStep:
 class SealOutcome:
     reason: str  # the reason written to the seal record
     errors: tuple[Exception, ...]  # what went wrong while closing the last segment
+    record: SealRecord  # where the manifest ended (the audit log records it)
 
 
 class SegmentedRecording:
@@ -187,8 +189,8 @@ class SegmentedRecording:
             for kind, since in self._stalled.items():
                 self.writer.note_gap(kind, self._relative(since), self.media_end_us)
         self._stalled.clear()
-        self.writer.seal(reason)
-        return SealOutcome(reason, tuple(errors))
+        record = self.writer.seal(reason)
+        return SealOutcome(reason, tuple(errors), record)
 
     def _can_start_with(self, item: VideoPacket | AudioChunk) -> bool:
         if isinstance(item, VideoPacket):

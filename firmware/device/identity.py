@@ -1,0 +1,160 @@
+"""The camera program's signing identity for one boot: key store, session key, re-keys.
+
+First boot makes the device key (firstboot.py). The camera program only opens it; when
+it cannot (the key file is gone, damaged, readable by others, or the TPM does not
+answer) recording must still be possible, so it makes a new key, and that is never
+silent: the caller writes a signed ``rekey`` record naming the old and the new key and
+raises the integrity alarm. A key the audit log does not know (one swapped in on the
+card) is the same event, noticed by comparing with the key that signed the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from bodycam.firmware.config.model import Config
+from bodycam.firmware.evidence.device_key import (
+    DeviceKeyError,
+    KeyMissingError,
+    UntrustedKeyError,
+    set_aside,
+)
+from bodycam.firmware.evidence.durable import replace_file
+from bodycam.firmware.evidence.key_stores import (
+    KeyStoreChoice,
+    Kind,
+    create_key_store,
+    open_key_store,
+    resolve_kind,
+)
+from bodycam.firmware.evidence.public_keys import DevicePublicKey, parse_public_key
+from bodycam.firmware.evidence.session_key import SessionKey
+from bodycam.hal.interfaces import Clock
+from bodycam.hal.keystore import KeyStore, KeyStoreError
+
+__all__ = ["IDENTITY_SNAPSHOT", "BootIdentity", "Rekey", "identity_text", "key_store_choice",
+           "open_boot_identity", "rekey_of", "write_identity_snapshot"]
+
+# In the state directory: what BODYCAM-IDENTITY.txt must say. The camera program writes
+# it (it is the one process that can reach a TPM); first boot copies it onto the boot
+# partition (bodycam-provision.path watches it).
+IDENTITY_SNAPSHOT = "device-identity.txt"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Rekey:
+    """Why this boot signs with a key the logs did not know (the ``rekey`` record)."""
+
+    reason: str
+    old_fingerprint: str | None
+    new_fingerprint: str
+    set_aside: str | None = None  # where an unusable key file was moved
+
+    def fields(self) -> dict[str, object]:
+        return {"reason": self.reason, "old_device_key_fingerprint": self.old_fingerprint,
+                "device_key_fingerprint": self.new_fingerprint, "set_aside": self.set_aside}
+
+
+@dataclass(frozen=True)
+class BootIdentity:
+    store: KeyStore
+    session: SessionKey
+    new_key_reason: str | None  # a key was made this boot, and why
+    set_aside: Path | None
+
+    @property
+    def fingerprint(self) -> str:
+        return self.session.device_key.fingerprint
+
+
+def key_store_choice(config: Config) -> KeyStoreChoice:
+    return KeyStoreChoice(config.device.key_store, config.storage.state_dir,
+                          config.device.tpm_tcti)
+
+
+def open_boot_identity(config: Config, clock: Clock) -> BootIdentity:
+    """Open the device key (making one only when recording would otherwise be
+    impossible) and certify this boot's session key with it."""
+    choice = key_store_choice(config)
+    fallback = None
+    if resolve_kind(choice) == "tpm":
+        try:
+            return _certify(choice, "tpm", clock, None)
+        except KeyStoreError as exc:
+            log.error("the TPM key store cannot be used (%s); the software key signs instead "
+                      "so the camera can record", exc)
+            fallback = f"TPM unavailable ({exc}); the software key signs instead"
+    return _certify(choice, "software", clock, fallback)
+
+
+def _certify(choice: KeyStoreChoice, kind: Kind, clock: Clock,
+             why: str | None) -> BootIdentity:
+    store, made, aside = _open_or_create(choice, kind)
+    reason = "; ".join(r for r in (why, made) if r) or None
+    return BootIdentity(store, SessionKey(store, clock), reason, aside)
+
+
+def _open_or_create(choice: KeyStoreChoice, kind: Kind
+                    ) -> tuple[KeyStore, str | None, Path | None]:
+    """(store, why a new key was made or None, where an unusable key file went)."""
+    try:
+        return open_key_store(choice, kind), None, None
+    except KeyMissingError as exc:
+        return create_key_store(choice, kind), str(exc), None
+    except (UntrustedKeyError, DeviceKeyError) as exc:
+        label = "untrusted" if isinstance(exc, UntrustedKeyError) else "damaged"
+        aside = set_aside(choice.state_dir, label)
+        return create_key_store(choice, kind), str(exc), aside
+
+
+def identity_text(device_id: str, store_kind: str, public: DevicePublicKey) -> str:
+    """BODYCAM-IDENTITY.txt, CRLF (read on Windows laptops)."""
+    where = "TPM 2.0 (cannot be copied)" if store_kind == "tpm" else "key file on the card"
+    lines = [
+        "bodycam device identity",
+        "",
+        f"Device id:   {device_id}",
+        f"Key store:   {where}",
+        f"Public key:  {public.b64}",
+        f"Fingerprint: {public.fingerprint}",
+        "",
+        "Give this file to the evidence custodian: recordings from this camera are",
+        "accepted only when signed by this key. Compare the fingerprint with the one",
+        "the camera shows on its display before enrolling it.",
+    ]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def write_identity_snapshot(state_dir: Path, device_id: str, identity: BootIdentity) -> None:
+    """Keep <state>/device-identity.txt equal to this boot's key (written only on change,
+    so the path unit wakes first boot's helper only when there is something new)."""
+    text = identity_text(device_id, identity.store.kind, identity.session.device_key)
+    path = state_dir / IDENTITY_SNAPSHOT
+    try:
+        if path.read_bytes().decode("utf-8") == text:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass
+    replace_file(path, text.encode("utf-8"), 0o600)
+
+
+def rekey_of(identity: BootIdentity, previous_device_key: str | None) -> Rekey | None:
+    """The re-key this boot is, if any: a key was made although the audit log already
+    had one, or the audit log was last signed under another device key."""
+    if previous_device_key is None:
+        return None  # a new audit log: this is the device's first key
+    new = identity.fingerprint
+    try:
+        old: str | None = parse_public_key(previous_device_key).fingerprint
+    except ValueError:
+        old = None
+    if identity.new_key_reason is None and old == new:
+        return None
+    reason = identity.new_key_reason or (
+        "the device key is not the one that signed the audit log so far (replaced on the "
+        "card, or the TPM was cleared)")
+    return Rekey(reason, old, new, str(identity.set_aside) if identity.set_aside else None)
