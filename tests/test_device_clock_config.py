@@ -1,10 +1,17 @@
-"""Clock changes and configuration changes reach the signed audit log."""
+"""Clock changes and configuration changes reach the signed audit log; clock steps while
+recording also reach the manifest and the export report (L12), and a configuration
+change names the recipients before and after (H3)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import AuthorityIdentity, MakeConfig, MakeDevice
 
 from bodycam.firmware.device.config_memory import FILE_NAME as CONFIG_MEMORY_FILE
@@ -134,3 +141,37 @@ def test_a_clock_step_while_recording_is_signed_into_the_manifest(
     segments = [r for r in records if r["event"] == "segment"]
     assert 1_000_000 < media[0] < media[1] <= segments[-1]["media_end_us"]
     assert records[-1]["event"] == "seal"
+
+
+@pytest.mark.slow
+def test_the_export_report_explains_a_marker_after_the_step_by_the_clock_record(
+        make_sim_device: MakeDevice, authority_identity: AuthorityIdentity,
+        tmp_path: Path) -> None:
+    """The two halves of L12 together: the camera signs the step into the manifest, the
+    custodian's export report flags the marker's wall time and names that record."""
+    rig = make_sim_device()
+    rig.tap("record")
+    rig.wait_state("recording")
+    rig.sleep(2.0)
+    rig.clock.set_wall(rig.clock.wall() - timedelta(days=365))
+    rig.wait_audit(lambda r: r["event"] == "clock" and r["step_seconds"] < -3e7)
+    rig.sleep(1.5)
+    rig.tap("record")  # a marker, on the new clock
+    rig.wait_audit(lambda r: r["event"] == "marker")
+    rig.sleep(1.5)
+    rig.hold("record", rig.config.buttons.hold_seconds + 0.3)
+    rig.wait_state("display_on")
+    rig.stop()
+
+    [recording] = rig.recordings()
+    out = tmp_path / "case.mp4"
+    done = subprocess.run([sys.executable, "-m", "bodycam.tools.evidence_cli", "export",
+                           str(recording), "-i", str(authority_identity.path), "-o", str(out)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    [report_path] = tmp_path.glob("case*.json")
+    clock = json.loads(report_path.read_text(encoding="utf-8"))["clock"]
+    assert len(clock["steps"]) == 1
+    [flag] = [f for f in clock["flagged_wall_times"] if f["what"] == "marker 1"]
+    assert flag["went_back"] is True and flag["explained_by"] == [0]
+    assert flag["off_s"] < -3e7
