@@ -54,7 +54,12 @@ from bodycam.firmware.device.gestures import Gesture, GestureRecognizer, event_f
 from bodycam.firmware.device.health import HealthMonitor, Media
 from bodycam.firmware.device.recorder_events import recorder_audit_record, refusal_event
 from bodycam.firmware.device.renderer import DisplayRenderer, IdentityCard, OverlayState
-from bodycam.firmware.device.resume import HEALTHY_SECONDS, MAX_AUTO_RESUMES, ResumeFlag
+from bodycam.firmware.device.resume import (
+    HEALTHY_SECONDS,
+    MAX_AUTO_RESUMES,
+    RESUME_CAUSE,
+    ResumeFlag,
+)
 from bodycam.firmware.device.sdnotify import SystemdNotifier
 from bodycam.firmware.device.sources import MediaSources
 from bodycam.firmware.device.states import (
@@ -310,7 +315,7 @@ class Controller:
                 "cannot keep it restarting: press RECORD to record"))
             return
         self._auto_resumes = pending.auto_resumes + 1
-        self._apply("resume_recording", cause="restarted while recording")
+        self._apply("resume_recording", cause=RESUME_CAUSE)
         self._auto_resumes = 0
         if self._machine.state != "recording":  # refused: the refusal is audited
             self._forget_recording()
@@ -320,7 +325,7 @@ class Controller:
         fields: dict[str, object] = {"auto_resumes": pending.auto_resumes + 1}
         if pending.damaged is not None:
             fields["note"] = f"recording flag {pending.damaged}"
-        self._audit.record("recording_resumed", reason="restarted while recording",
+        self._audit.record("recording_resumed", reason=RESUME_CAUSE,
                            **fields)
 
     def _boot_problem(self) -> str | None:

@@ -35,6 +35,7 @@ FORMAT: Final = "bodycam-resume/1"
 MAX_AUTO_RESUMES: Final = 3  # automatic resumes in a row before the camera stops trying
 HEALTHY_SECONDS: Final = 300.0  # a resumed recording this old ends the row
 MODE: Final = 0o600
+RESUME_CAUSE: Final = "restarted while recording"  # the state change's cause in the audit log
 
 
 @dataclass(frozen=True)
