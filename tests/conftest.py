@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -32,12 +32,13 @@ from gpiozero.pins.mock import MockFactory, MockPin
 from bodycam.firmware.config.loader import load_config, shipped_file
 from bodycam.firmware.config.model import Config, PinsConfig
 from bodycam.firmware.device.firstboot import DeviceLayout
+from bodycam.firmware.device.health import Media
 from bodycam.firmware.device.program import Device, assemble
 from bodycam.firmware.device.sdnotify import SystemdNotifier
 from bodycam.firmware.device.states import State
 from bodycam.firmware.evidence.agekeys import format_identity_file, generate_identity
 from bodycam.hal.clocks import SimClock
-from bodycam.hal.interfaces import ButtonName
+from bodycam.hal.interfaces import ButtonName, HardwareError
 from bodycam.hal.sim.hardware import SimHardware, build_sim_hardware
 
 MIB = 1024 * 1024
@@ -136,19 +137,24 @@ class RunningSimDevice:
 
     def __init__(self, config: Config, *, speed: float,
                  notifier: SystemdNotifier | None = None,
-                 layout: DeviceLayout | None = None) -> None:
+                 layout: DeviceLayout | None = None,
+                 prepare: Callable[[SimHardware], None] | None = None,
+                 missing_sources: Mapping[Media, HardwareError] | None = None) -> None:
         self.config = config
         self.clock = SimClock(speed=speed)
         self.pins = PinLog()
         self.hardware: SimHardware = build_sim_hardware(config, self.clock,
                                                         pin_factory=self.pins)
+        if prepare is not None:  # e.g. a microphone that is dead before the device boots
+            prepare(self.hardware)
         self.free_space = FreeSpaceDial()
         self.layout = layout or DeviceLayout(root=config.storage.data_dir.parent / "root")
         self._changed = threading.Condition()
         self.transitions: list[tuple[State, State, str]] = []
         self.device: Device = assemble(config, self.hardware, on_state=self._note_state,
                                        free_space=self.free_space, notifier=notifier,
-                                       device_layout=self.layout)
+                                       device_layout=self.layout,
+                                       missing_sources=missing_sources)
         self._thread = self.device.start_in_thread()
         if not self.device.controller.ready.wait(WAIT_S):
             raise AssertionError(f"simulated device did not boot: {self.device.failure!r}")
@@ -267,16 +273,21 @@ MakeDevice = Callable[..., RunningSimDevice]
 @pytest.fixture
 def make_sim_device(make_sim_config: MakeConfig) -> Iterator[MakeDevice]:
     """`make(*overrides, recipients=None, name="device", speed=DEFAULT_SPEED,
-    notifier=None, layout=None)`: boot one; every device made is powered off at
-    teardown."""
+    notifier=None, layout=None, prepare=None, missing_sources=None)`: boot one; every
+    device made is powered off at teardown. `prepare(hardware)` runs before the device
+    is assembled; `missing_sources` is what the Pi's hardware could not open at boot."""
     made: list[RunningSimDevice] = []
 
     def make(*overrides: str, recipients: Sequence[str] | None = None,
              name: str = "device", speed: float = DEFAULT_SPEED,
              notifier: SystemdNotifier | None = None,
-             layout: DeviceLayout | None = None) -> RunningSimDevice:
+             layout: DeviceLayout | None = None,
+             prepare: Callable[[SimHardware], None] | None = None,
+             missing_sources: Mapping[Media, HardwareError] | None = None
+             ) -> RunningSimDevice:
         config = make_sim_config(*overrides, recipients=recipients, name=name)
-        rig = RunningSimDevice(config, speed=speed, notifier=notifier, layout=layout)
+        rig = RunningSimDevice(config, speed=speed, notifier=notifier, layout=layout,
+                               prepare=prepare, missing_sources=missing_sources)
         made.append(rig)
         return rig
 

@@ -179,6 +179,7 @@ class FakeRecording:
     segments: list[FakeSegment] = field(default_factory=list)
     markers: list[tuple[int, datetime]] = field(default_factory=list)
     gaps: list[tuple[GapKind, int, int | None]] = field(default_factory=list)
+    clock_steps: list[dict[str, object]] = field(default_factory=list)
     seal_reason: str | None = None
 
     def open_segment(self, media_start_us: int, wall_start: datetime) -> FakeSegment:
@@ -194,6 +195,13 @@ class FakeRecording:
 
     def note_gap(self, kind: GapKind, start_us: int, end_us: int | None) -> None:
         self.gaps.append((kind, start_us, end_us))
+
+    def note_clock_step(self, media_us: int, *, step_seconds: float, wall_before: datetime,
+                        wall_after: datetime, synchronised: bool) -> None:
+        assert self.seal_reason is None, "clock step after seal"
+        self.clock_steps.append({"media_us": media_us, "step_seconds": step_seconds,
+                                 "wall_before": wall_before, "wall_after": wall_after,
+                                 "synchronised": synchronised})
 
     def seal(self, reason: str) -> SealRecord:
         assert self.seal_reason is None, "sealed twice"

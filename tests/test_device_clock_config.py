@@ -1,12 +1,25 @@
-"""Clock changes and configuration changes reach the signed audit log."""
+"""Clock changes and configuration changes reach the signed audit log; clock steps while
+recording also reach the manifest and the export report (L12), and a configuration
+change names the recipients before and after (H3)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
-from conftest import MakeDevice
+import pytest
+from conftest import AuthorityIdentity, MakeConfig, MakeDevice
 
-from bodycam.firmware.evidence.verify import verify_log
+from bodycam.firmware.device.config_memory import FILE_NAME as CONFIG_MEMORY_FILE
+from bodycam.firmware.device.config_memory import LEGACY_FILE_NAME
+from bodycam.firmware.evidence.agekeys import generate_identity, recipient_fingerprint
+from bodycam.firmware.evidence.signed_log import read_records
+from bodycam.firmware.evidence.store import MANIFEST_NAME
+from bodycam.firmware.evidence.verify import verify_log, verify_recording
 
 
 def test_clock_sync_changes_and_steps_are_audited(make_sim_device: MakeDevice) -> None:
@@ -41,3 +54,124 @@ def test_configuration_change_is_audited_once_at_the_start_that_uses_it(
     assert len(changed) == 2
     assert changed[1]["previous_digest"] == first[0]["config_digest"]
     assert changed[1]["config_digest"] != first[0]["config_digest"]
+
+
+# ------------------------------------------------------------------ recipients (H3 part)
+
+
+def test_swapped_or_added_recipients_are_named_in_the_signed_log(
+        make_sim_device: MakeDevice, authority_identity: AuthorityIdentity) -> None:
+    """One line in bodycam-recipients.txt could send all future evidence to another key;
+    the signed `config_changed` record must show who could decrypt before and after."""
+    _secret, attacker = generate_identity()
+    authority = recipient_fingerprint(authority_identity.recipient)
+    stranger = recipient_fingerprint(attacker)
+
+    def boot(recipients: tuple[str, ...]) -> list[dict[str, Any]]:
+        rig = make_sim_device(recipients=recipients, name="camera")
+        rig.stop()
+        assert verify_log(rig.device.audit.path).status == "verified"
+        return [r for r in rig.audit() if r["event"] == "config_changed"]
+
+    [first] = boot((authority_identity.recipient,))
+    assert first["previous_recipients"] is None and first["recipients"] == [authority]
+    swapped = boot((attacker,))[-1]
+    assert swapped["previous_recipients"] == [authority]
+    assert swapped["recipients"] == [stranger]
+    added = boot((authority_identity.recipient, attacker))[-1]
+    assert added["previous_recipients"] == [stranger]
+    assert added["recipients"] == [authority, stranger]
+
+
+def test_a_camera_that_remembered_only_the_digest_says_the_old_recipients_are_unknown(
+        make_sim_config: MakeConfig, make_sim_device: MakeDevice) -> None:
+    old = make_sim_config("evidence.prerecord_seconds=5", name="camera")
+    state_dir = old.storage.state_dir
+    state_dir.mkdir(parents=True)
+    (state_dir / LEGACY_FILE_NAME).write_text(f"{old.digest}\n", encoding="ascii")
+    rig = make_sim_device(name="camera")
+    rig.stop()
+    [changed] = [r for r in rig.audit() if r["event"] == "config_changed"]
+    assert changed["previous_digest"] == old.digest
+    assert changed["previous_recipients"] is None
+    assert changed["recipients"] == [recipient_fingerprint(r)
+                                     for r in rig.config.evidence.recipients]
+    assert not (state_dir / LEGACY_FILE_NAME).exists()
+    assert (state_dir / CONFIG_MEMORY_FILE).stat().st_mode & 0o777 == 0o600
+
+
+# ------------------------------------------------------------------ clock steps (L12)
+
+
+def test_a_clock_step_while_recording_is_signed_into_the_manifest(
+        make_sim_device: MakeDevice) -> None:
+    """The audit's clockjump.py: the wall clock set back a year mid-recording."""
+    rig = make_sim_device()
+    rig.tap("record")
+    rig.wait_state("recording")
+    rig.sleep(2.0)
+    before = rig.clock.wall()
+    rig.clock.set_wall(before - timedelta(days=365))
+    rig.wait_audit(lambda r: r["event"] == "clock" and r["step_seconds"] < -3e7)
+    rig.sleep(1.5)
+    rig.clock.set_synchronised(False)
+    rig.wait_audit(lambda r: r["event"] == "clock" and r["synchronised"] is False)
+    rig.sleep(1.5)
+    rig.hold("record", rig.config.buttons.hold_seconds + 0.3)
+    rig.wait_state("display_on")
+    rig.clock.set_wall(rig.clock.wall() + timedelta(hours=2))  # not recording: audit only
+    rig.wait_audit(lambda r: r["event"] == "clock" and r["step_seconds"] > 7000)
+    rig.stop()
+
+    [recording] = rig.recordings()
+    report = verify_recording(recording)
+    assert report.status == "verified" and report.sealed, report.summary()
+    records = read_records(recording / MANIFEST_NAME)
+    steps = [r for r in records if r["event"] == "clock"]
+    assert len(steps) == 2
+    year, unsync = steps
+    assert -365 * 86400 - 5 < year["step_seconds"] < -365 * 86400 + 5
+    wall_before = datetime.fromisoformat(year["wall_before"])
+    wall_after = datetime.fromisoformat(year["wall_after"])
+    assert abs((wall_after - wall_before).total_seconds() - year["step_seconds"]) < 0.002
+    assert abs((wall_before - before).total_seconds()) < 3  # the old clock, when noticed
+    assert year["synchronised"] is True
+    assert unsync["synchronised"] is False and abs(unsync["step_seconds"]) <= 2
+    media = [r["media_us"] for r in (year, unsync)]
+    segments = [r for r in records if r["event"] == "segment"]
+    assert 1_000_000 < media[0] < media[1] <= segments[-1]["media_end_us"]
+    assert records[-1]["event"] == "seal"
+
+
+@pytest.mark.slow
+def test_the_export_report_explains_a_marker_after_the_step_by_the_clock_record(
+        make_sim_device: MakeDevice, authority_identity: AuthorityIdentity,
+        tmp_path: Path) -> None:
+    """The two halves of L12 together: the camera signs the step into the manifest, the
+    custodian's export report flags the marker's wall time and names that record."""
+    rig = make_sim_device()
+    rig.tap("record")
+    rig.wait_state("recording")
+    rig.sleep(2.0)
+    rig.clock.set_wall(rig.clock.wall() - timedelta(days=365))
+    rig.wait_audit(lambda r: r["event"] == "clock" and r["step_seconds"] < -3e7)
+    rig.sleep(1.5)
+    rig.tap("record")  # a marker, on the new clock
+    rig.wait_audit(lambda r: r["event"] == "marker")
+    rig.sleep(1.5)
+    rig.hold("record", rig.config.buttons.hold_seconds + 0.3)
+    rig.wait_state("display_on")
+    rig.stop()
+
+    [recording] = rig.recordings()
+    out = tmp_path / "case.mp4"
+    done = subprocess.run([sys.executable, "-m", "bodycam.tools.evidence_cli", "export",
+                           str(recording), "-i", str(authority_identity.path), "-o", str(out)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    [report_path] = tmp_path.glob("case*.json")
+    clock = json.loads(report_path.read_text(encoding="utf-8"))["clock"]
+    assert len(clock["steps"]) == 1
+    [flag] = [f for f in clock["flagged_wall_times"] if f["what"] == "marker 1"]
+    assert flag["went_back"] is True and flag["explained_by"] == [0]
+    assert flag["off_s"] < -3e7

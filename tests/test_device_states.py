@@ -66,6 +66,13 @@ NOT_PRODUCIBLE: dict[tuple[State, Event], str] = {
                                   "always leaves display_on first",
     ("docked", "recording_sealed"): "the seal arrives before the next dock poll re-posts "
                                     "dock after a stop (a race, not a property)",
+    **{(s, "resume_recording"): "posted by the controller only right after the boot, when "
+                                "the state directory says it was recording; "
+                                "test_device_resume.py drives it from idle and fault"
+       for s in ("idle", "display_on", "recording", "docked", "fault")},
+    **{(s, "display_hold"): "DISPLAY's down edge acts here, so the press's hold is "
+                            "swallowed (gestures.py: one press, one action)"
+       for s in ("idle", "display_on", "fault")},
 }
 
 
@@ -202,6 +209,10 @@ def press_power(rig: RunningSimDevice) -> None:
     rig.hardware.panel.press("power")
 
 
+def press_display(rig: RunningSimDevice) -> None:
+    rig.hardware.panel.press("display")
+
+
 def tap_power(rig: RunningSimDevice) -> None:
     rig.tap("power")
 
@@ -296,6 +307,10 @@ def _cases() -> list[Case]:
              gesture("record", "short"), variant="no_recipient"),
         Case("recording", "record_hold", enter_recording, press_record,
              gesture("record", HOLD)),
+        Case("recording", "display_hold", enter_recording, press_display,
+             gesture("display", HOLD)),
+        Case("docked", "display_hold", enter_docked, press_display, gesture("display", HOLD),
+             action_record=event_named("identity_shown")),
         Case("fault", "record_hold", enter_boot_fault, press_record,
              gesture("record", HOLD), variant="no_recipient"),
         Case("idle", "no_recipient", enter_norecipient_idle, tap_record,

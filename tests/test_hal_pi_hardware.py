@@ -76,9 +76,8 @@ class ClosableMockFactory(MockFactory):
         self.closed = True
 
 
-def test_a_failing_part_closes_everything_opened_before(
-    monkeypatch: pytest.MonkeyPatch, config: Config
-) -> None:
+def fake_gpio_and_spi(monkeypatch: pytest.MonkeyPatch) -> tuple[ClosableMockFactory, MagicMock]:
+    """Stand-ins for the GPIO chip and the SPI bus, which cannot exist on this machine."""
     factory = ClosableMockFactory()
     gpio_chip = MagicMock(name="gpiozero.pins.lgpio", spec=ModuleType)
     gpio_chip.LGPIOFactory = lambda: factory
@@ -86,9 +85,38 @@ def test_a_failing_part_closes_everything_opened_before(
     monkeypatch.setitem(sys.modules, "lgpio", MagicMock(name="lgpio"))
     monkeypatch.setitem(sys.modules, "gpiozero.pins.lgpio", gpio_chip)
     monkeypatch.setitem(sys.modules, "spidev", spi)
-    without(monkeypatch, "picamera2", "libcamera")  # the camera is the last part opened
+    return factory, spi
 
-    with pytest.raises(HardwareError, match="picamera2"):
+
+def test_a_failing_required_part_closes_everything_opened_before(
+    monkeypatch: pytest.MonkeyPatch, config: Config
+) -> None:
+    factory, _spi = fake_gpio_and_spi(monkeypatch)
+    without(monkeypatch, "spidev")  # the display, the last required part, cannot open
+
+    with pytest.raises(HardwareError, match="spidev"):
         build_pi_hardware(config)
-    spi.SpiDev.return_value.close.assert_called_once()  # display released its bus
-    assert factory.closed  # and every button, LED and input pin with the factory
+    assert factory.closed  # every button, LED and input pin went with the factory
+
+
+def test_camera_and_microphone_that_cannot_open_are_missing_not_fatal(
+    monkeypatch: pytest.MonkeyPatch, config: Config
+) -> None:
+    """H5: a microphone missing at boot used to end `bodycam run` (restart loop, then a
+    dead unit). Now the program gets the hardware and is told what is missing."""
+    factory, spi = fake_gpio_and_spi(monkeypatch)
+    without(monkeypatch, "pyaudio", "picamera2", "libcamera")
+    config = replace(config, audio=replace(config.audio, enabled=True))
+
+    hardware = build_pi_hardware(config)
+    try:
+        assert set(hardware.missing) == {"camera", "microphone"}
+        assert "python3-pyaudio" in str(hardware.missing["microphone"])
+        assert "picamera2" in str(hardware.missing["camera"])
+        with pytest.raises(HardwareError, match="pyaudio"):  # every start tries again
+            hardware.microphone.start(lambda _chunk: None)
+        assert not hardware.microphone.running and not hardware.camera.running
+    finally:
+        hardware.close()
+    spi.SpiDev.return_value.close.assert_called_once()
+    assert factory.closed

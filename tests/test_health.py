@@ -1,4 +1,5 @@
-"""HealthMonitor stale detection and the health-gated watchdog, on a manual clock."""
+"""HealthMonitor on a manual clock: media stalls are reported, the watchdog gate follows
+only the program's own liveness (the recorder's progress), never a media source."""
 
 from __future__ import annotations
 
@@ -13,85 +14,112 @@ from bodycam.firmware.device.sdnotify import SystemdNotifier
 from bodycam.hal.clocks import ManualClock
 
 STALL = 3.0
+HANG = 30.0
 
 
-def test_fresh_monitor_is_healthy_during_the_first_stall_period() -> None:
+class Progress:
+    """A recorder's progress stamp that the test moves by hand."""
+
+    def __init__(self, t: float = 0.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_a_source_is_watched_from_its_start_and_gets_a_stall_period() -> None:
     clock = ManualClock()
     health = HealthMonitor(clock, STALL)
+    clock.advance(10.0)
+    assert health.stalled() == []  # nothing started: nothing to wait for
+    health.watch("camera")
     clock.advance(STALL)
-    report = health.check()
-    assert report.ok
-    assert report.problems == []
-    assert str(report) == "healthy"
+    assert health.stalled() == []
+    clock.advance(0.5)
+    assert health.stalled() == ["camera"]
+    assert health.silent_for("camera") == pytest.approx(3.5)
+    assert health.silent_for("microphone") is None
 
 
-def test_every_silent_source_is_named_with_how_long() -> None:
-    clock = ManualClock()
-    health = HealthMonitor(clock, STALL, watch_loop=True)
-    clock.advance(4.5)
-    report = health.check()
-    assert not report.ok
-    assert report.problems == [
-        "camera stalled: no video packets for 4.5 s (limit 3 s)",
-        "microphone stalled: no audio chunks for 4.5 s (limit 3 s)",
-        "controller stalled: controller loop has not run for 4.5 s (limit 3 s)",
-    ]
-
-
-def test_only_the_stalled_camera_is_reported() -> None:
+def test_only_the_stalled_source_is_reported() -> None:
     clock = ManualClock(start_monotonic=100.0)
-    health = HealthMonitor(clock, STALL, watch_loop=True)
+    health = HealthMonitor(clock, STALL)
+    health.watch("camera")
+    health.watch("microphone")
     clock.advance(2.0)
     health.note_video(clock.monotonic())  # last frame at 102.0, then the camera hangs
     for _ in range(6):
         clock.advance(1.0)
         health.note_audio(clock.monotonic())
-        health.note_loop(clock.monotonic())
-    report = health.check(clock.monotonic())
-    assert report.problems == ["camera stalled: no video packets for 6.0 s (limit 3 s)"]
+    assert health.stalled() == ["camera"]
+    assert health.silent_for("camera") == pytest.approx(6.0)
 
 
-def test_microphone_is_not_watched_when_audio_is_disabled() -> None:
+def test_unwatch_forgets_and_watch_again_grants_a_new_stall_period() -> None:
     clock = ManualClock()
-    health = HealthMonitor(clock, STALL, audio_enabled=False)
-    clock.advance(10.0)
-    health.note_video(10.0)
-    assert health.check().ok
-
-
-def test_loop_heartbeat_is_watched_only_when_asked_for() -> None:
-    clock = ManualClock()
-    health = HealthMonitor(clock, STALL, audio_enabled=False)
-    watched = HealthMonitor(clock, STALL, audio_enabled=False, watch_loop=True)
+    health = HealthMonitor(clock, STALL)
+    health.watch("camera")
     clock.advance(5.0)
-    for monitor in (health, watched):
-        monitor.note_video(5.0)
-    assert health.check().ok
-    assert watched.check().problems == [
-        "controller stalled: controller loop has not run for 5.0 s (limit 3 s)"]
-
-
-def test_paused_source_is_ignored_and_resume_grants_a_new_stall_period() -> None:
-    clock = ManualClock()
-    health = HealthMonitor(clock, STALL, audio_enabled=False)
-    health.pause("camera")
-    clock.advance(10.0)
-    assert health.check().ok
-    health.resume("camera")
+    assert health.stalled() == ["camera"]
+    health.unwatch("camera")
+    assert health.stalled() == []
+    health.watch("camera")  # a restart
     clock.advance(STALL)
-    assert health.check().ok
+    assert health.stalled() == []
     clock.advance(0.5)
-    assert health.check().problems == ["camera stalled: no video packets for 3.5 s (limit 3 s)"]
+    assert health.stalled() == ["camera"]
+
+
+def test_delivered_after_tells_a_restart_that_worked_from_one_that_did_not() -> None:
+    clock = ManualClock()
+    health = HealthMonitor(clock, STALL)
+    health.watch("microphone")
+    clock.advance(1.0)
+    restarted_at = clock.monotonic()
+    health.watch("microphone", restarted_at)
+    assert not health.delivered_after("microphone", restarted_at)
+    clock.advance(0.5)
+    health.note_audio(clock.monotonic())
+    assert health.delivered_after("microphone", restarted_at)
 
 
 def test_note_from_another_thread_is_seen() -> None:
     clock = ManualClock()
-    health = HealthMonitor(clock, STALL, audio_enabled=False)
+    health = HealthMonitor(clock, STALL)
+    health.watch("camera")
     clock.advance(5.0)
     camera_thread = threading.Thread(target=health.note_video, args=(5.0,))
     camera_thread.start()
     camera_thread.join()
-    assert health.check().ok
+    assert health.stalled() == []
+
+
+def test_stalled_media_never_make_the_program_dead() -> None:
+    """The H5 cause: a stalled source used to withhold the watchdog pings."""
+    clock = ManualClock()
+    progress = Progress()
+    health = HealthMonitor(clock, STALL, recorder_progress=progress)
+    health.watch("camera")
+    health.watch("microphone")
+    for _ in range(100):  # 100 s in which neither source delivers anything
+        clock.advance(1.0)
+        progress.t = clock.monotonic()
+        assert health.alive().ok
+    assert health.stalled() == ["camera", "microphone"]
+
+
+def test_a_recorder_without_progress_is_a_hang() -> None:
+    clock = ManualClock()
+    progress = Progress()
+    health = HealthMonitor(clock, STALL, recorder_progress=progress, hang_seconds=HANG)
+    clock.advance(HANG)
+    assert health.alive().ok
+    clock.advance(0.5)
+    report = health.alive()
+    assert not report.ok
+    assert str(report) == "recorder stalled: no progress for 30.5 s (limit 30 s)"
+    progress.t = clock.monotonic()
+    assert health.alive().ok
 
 
 def test_due_for_ping_applies_the_interval_and_records_the_ping() -> None:
@@ -113,34 +141,44 @@ def test_never_due_without_a_watchdog() -> None:
     assert not health.due_for_ping()
 
 
-def test_stall_seconds_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="stall_seconds must be positive"):
-        HealthMonitor(ManualClock(), 0)
+@pytest.mark.parametrize("kwargs", [{"stall_seconds": 0}, {"stall_seconds": 3.0,
+                                                           "hang_seconds": -1.0}])
+def test_limits_must_be_positive(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="must be positive"):
+        HealthMonitor(ManualClock(), **kwargs)
 
 
-def test_a_stalled_camera_stops_the_watchdog_pings(tmp_path: Path) -> None:
-    """The main loop's gate end to end: pings reach systemd only while frames arrive."""
+def test_the_gate_pings_through_a_camera_stall_and_stops_for_a_hung_recorder(
+        tmp_path: Path) -> None:
+    """The main loop's gate end to end on a real datagram socket: a camera that hangs at
+    4 s changes nothing; a recorder that stops making progress at 20 s does."""
     path = tmp_path / "notify"
     systemd = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     systemd.bind(str(path))
     systemd.setblocking(False)
     notifier = SystemdNotifier({"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "2000000"})
     clock = ManualClock()
-    health = HealthMonitor(clock, STALL, audio_enabled=False,
-                           ping_interval=notifier.watchdog_interval())
+    progress = Progress()
+    health = HealthMonitor(clock, STALL, ping_interval=notifier.watchdog_interval(),
+                           recorder_progress=progress, hang_seconds=5.0)
+    health.watch("camera")
     pings: list[float] = []
     try:
-        for _ in range(40):  # 10 s of a 4 Hz main loop; the camera hangs at 4 s
+        for _ in range(120):  # 30 s of a 4 Hz main loop
             clock.advance(0.25)
             now = clock.monotonic()
             if now < 4.0:
                 health.note_video(now)
-            if health.check(now).ok and health.due_for_ping(now):
+            if now < 20.0:
+                progress.t = now
+            if health.alive(now).ok and health.due_for_ping(now):
                 notifier.watchdog()
                 assert systemd.recv(64) == b"WATCHDOG=1"
                 pings.append(now)
     finally:
         systemd.close()
         notifier.close()
-    # last frame at 3.75 s: stale from 7.0 s on (more than 3 s), so the 7.25 s ping is withheld
-    assert pings == [0.25, 1.25, 2.25, 3.25, 4.25, 5.25, 6.25]
+    assert health.stalled(30.0) == ["camera"]
+    # one ping a second from 0.25 s; the recorder's last progress (19.75 s) is more than
+    # 5 s old from 24.75 s on, so the ping due at 25.25 s is withheld, and every later one
+    assert pings == [0.25 + i for i in range(25)]

@@ -46,6 +46,7 @@ from bodycam.firmware.media.events import (
     StorageFull,
 )
 from bodycam.firmware.media.recorder import Recorder
+from bodycam.firmware.media.segmenter import ClockStep
 from bodycam.hal.interfaces import AudioChunk, VideoPacket
 
 
@@ -504,3 +505,44 @@ def test_backlog_stays_bounded_while_storage_is_slower_than_the_camera(
     assert h.recorder.dropped > 0
     assert h.of(QueueOverflow)
     assert h.recording.seal_reason == "stopped by wearer"
+
+
+def test_a_clock_step_is_noted_in_the_open_recording_at_the_newest_media(
+        harness_factory: type[Harness]) -> None:
+    """L12: the manifest says where its wall times jump; nothing without a recording."""
+    h = harness_factory()
+    items = clip(3.0)
+    before = datetime(2025, 1, 1, 8, 0, 0)
+    step = ClockStep(-3600.0, before, before.replace(hour=7), synchronised=True)
+    h.recorder.note_clock_step(step)  # not recording: nothing to note it in
+    h.recorder.start_recording()
+    h.feed(between(items, 0, 1.5))
+    h.recorder.note_clock_step(step)
+    h.feed(between(items, 1.5, 3))
+    h.recorder.stop_recording("done")
+    h.settle()
+    h.recorder.note_clock_step(step)  # sealed: nothing to note it in either
+    h.settle()
+    (noted,) = h.recording.clock_steps
+    assert noted == {"media_us": 1_480_000, "step_seconds": -3600.0, "wall_before": before,
+                     "wall_after": before.replace(hour=7), "synchronised": True}
+    assert not h.of(RecorderFault)
+
+
+def test_progress_moves_with_the_worker_and_stands_still_when_it_hangs(
+        harness_factory: type[Harness]) -> None:
+    """What the watchdog follows (health.py): a worker stuck in storage stops it."""
+    store = BlockingStore()
+    h = harness_factory(store)
+    h.clock.advance(5.0)
+    h.settle()
+    assert h.recorder.progress >= 1005.0
+    h.recorder.start_recording()
+    assert store.entered.wait(10.0)  # the worker is stuck in begin_recording
+    stuck_at = h.recorder.progress
+    h.clock.advance(60.0)
+    threading.Event().wait(0.3)  # several worker ticks, had it been free (real time)
+    assert h.recorder.progress == stuck_at
+    store.release.set()
+    h.settle()
+    assert h.recorder.progress >= 1065.0

@@ -9,7 +9,9 @@ from PIL import Image
 
 from bodycam.firmware.device.renderer import (
     DisplayRenderer,
+    IdentityCard,
     OverlayState,
+    fingerprint_lines,
     format_elapsed,
 )
 from bodycam.hal.interfaces import PanelMode, PreviewFrame
@@ -178,3 +180,89 @@ def test_bad_arguments_name_the_fix() -> None:
                           (-3, "00:00")])
 def test_elapsed_time_format(seconds: float, text: str) -> None:
     assert format_elapsed(seconds) == text
+
+
+# ------------------------------------------------------------------ identity screen (L10)
+
+# Every panel size the configuration allows (config/schema: display.height's sizes).
+IDENTITY_PANELS: list[tuple[tuple[int, int], PanelMode]] = [
+    ((128, 128), "RGB"), ((128, 96), "RGB"), ((96, 64), "RGB"), ((128, 64), "1"),
+    ((128, 32), "1")]
+IDENTITY_IDS = [f"{w}x{h}-{'mono' if m == '1' else 'rgb'}" for (w, h), m in IDENTITY_PANELS]
+FINGERPRINT = "6c3d81134cbd4d82"
+
+
+def ink_bands(image: Image.Image) -> list[tuple[int, int]]:
+    """Row ranges [top, bottom) holding ink, separated by blank rows: one per text line."""
+    rows = (pixels(image).max(axis=(1, 2)) > 64).tolist()
+    bands, top = [], None
+    for y, inked in enumerate([*rows, False]):
+        if inked and top is None:
+            top = y
+        elif not inked and top is not None:
+            bands.append((top, y))
+            top = None
+    return bands
+
+
+def identity(size: tuple[int, int], mode: PanelMode, fingerprint: str = FINGERPRINT,
+             device_id: str = "BC-0001") -> Image.Image:
+    card = IdentityCard(device_id, fingerprint)
+    return DisplayRenderer(size, mode).render(None, OverlayState(identity=card))
+
+
+def test_fingerprint_is_grouped_in_fours_two_groups_a_line() -> None:
+    assert fingerprint_lines(FINGERPRINT) == ["6c3d 8113", "4cbd 4d82"]
+    assert fingerprint_lines("0123456789abcdef0123") == ["0123 4567", "89ab cdef", "0123"]
+
+
+@pytest.mark.parametrize(("size", "mode"), IDENTITY_PANELS, ids=IDENTITY_IDS)
+def test_identity_screen_draws_every_fingerprint_character_legibly(
+        size: tuple[int, int], mode: PanelMode) -> None:
+    """Each fingerprint line is a band of its own (nothing overlaps), at least 7 px tall
+    (the smallest bitmap glyph a person reads at arm's length), inside the panel, and a
+    change of any single character changes the pixels of its own line."""
+    image = identity(size, mode)
+    assert (image.mode, image.size) == ("RGB", size)
+    bands = ink_bands(image)
+    assert len(bands) >= 2
+    title_and_id = len(bands) - 2  # the fingerprint's two lines, plus title/id if room
+    assert title_and_id in (0, 1, 2)
+    lines = bands[1:3] if title_and_id else bands[:2]
+    assert all(bottom - top >= 7 for top, bottom in lines), bands
+    px = pixels(image)
+    assert not px[0].any() and not px[-1].any()  # nothing cut off at the edges
+    assert not px[:, 0].any() and not px[:, -1].any()
+    for position, char in enumerate(FINGERPRINT):
+        other = "0" if char != "0" else "1"
+        changed = FINGERPRINT[:position] + other + FINGERPRINT[position + 1:]
+        diff = np.abs(pixels(identity(size, mode, changed)) - px).max(axis=(1, 2)) > 64
+        top, bottom = lines[position // 8]
+        assert diff[top:bottom].any(), f"character {position} is not drawn"
+        assert not diff[:top].any() and not diff[bottom:].any()
+
+
+def test_identity_screen_uses_the_room_it_has() -> None:
+    """The fingerprint is what gets compared: it is drawn larger on larger panels, and
+    scaled up 2x on a 128x64 monochrome panel (crisp bitmap pixels)."""
+
+    def line_height(size: tuple[int, int], mode: PanelMode) -> int:
+        top, bottom = ink_bands(identity(size, mode))[1]
+        return bottom - top
+
+    assert line_height((128, 128), "RGB") > line_height((96, 64), "RGB")
+    assert line_height((128, 64), "1") >= 2 * 7
+
+
+def test_a_long_device_id_is_cut_to_the_panel_not_over_it() -> None:
+    image = identity((96, 64), "RGB", device_id="X" * 32)
+    px = pixels(image)
+    assert not px[:, 0].any() and not px[:, -1].any()
+
+
+def test_identity_replaces_everything_else() -> None:
+    busy = OverlayState(recording=True, elapsed_s=5, battery_low=True, marker_flash=True,
+                        fault="storage",
+                        identity=IdentityCard("BC-0001", FINGERPRINT))
+    with_all = DisplayRenderer((128, 128)).render(frame(gradient()), busy)
+    assert np.array_equal(pixels(with_all), pixels(identity((128, 128), "RGB")))

@@ -53,6 +53,8 @@ from typing import IO, Any, Final
 
 import av
 
+from bodycam.firmware.device.resume import FILE_NAME as RESUME_FLAG
+from bodycam.firmware.device.resume import RESUME_CAUSE
 from bodycam.firmware.evidence.age import HeaderError, decrypt
 from bodycam.firmware.evidence.agekeys import (
     format_identity_file,
@@ -290,6 +292,8 @@ def nothing_deleted(before: dict[str, FileState], data_dir: Path) -> list[str]:
             if _sha256(data[:old.size]) == old.sha256 or _torn_kept(path, data, old):
                 continue
             problems.append(f"{rel}: its first {old.size} bytes changed")
+        elif Path(rel).name == RESUME_FLAG:
+            continue  # "was recording": removed once the restart's resumed recording ends
         elif rel.endswith(PARTIAL_SUFFIX):
             index = path.name[:5]
             renamed = [p for p in path.parent.glob(f"{index}*.truncated.age")
@@ -498,10 +502,12 @@ def _media_time_of_last_frame(frames: list[tuple[float, bool]],
 
 
 def _press_wall(workdir: Path) -> float:
-    """Device wall time (POSIX s) of the last RECORD press, from the signed audit log."""
+    """Device wall time (POSIX s) of the last RECORD press, from the signed audit log
+    (not the restart's own resumed recording, which no one pressed for)."""
     audit = workdir / "data" / "audit" / "audit.jsonl"
     presses = [r for r in read_records(audit)
-               if r.get("event") == "state" and r.get("to") == "recording"]
+               if r.get("event") == "state" and r.get("to") == "recording"
+               and r.get("cause") != RESUME_CAUSE]
     if not presses:
         raise TrialError(f"{audit} has no state change to recording")
     return _wall_of(str(presses[-1]["time"]))

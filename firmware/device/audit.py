@@ -13,14 +13,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bodycam.firmware.config.model import Config
-from bodycam.firmware.evidence.durable import fsync_directory, replace_file
+from bodycam.firmware.evidence.durable import fsync_directory
 from bodycam.firmware.evidence.signed_log import DamagedLogError, SignedLog, Signer
 from bodycam.hal.interfaces import Clock
 
 AUDIT_DIR_NAME = "audit"
 AUDIT_FILE_NAME = "audit.jsonl"
-CONFIG_DIGEST_FILE = "config.digest"
 
 log = logging.getLogger(__name__)
 
@@ -90,17 +88,3 @@ class AuditLog:
     def close(self) -> None:
         self._log.close()
 
-
-def remember_config_digest(config: Config) -> str | None:
-    """The configuration digest the device last ran with (None on its first start), and
-    remember the current one, so a configuration change is audited once, at the start
-    that uses it, by the one writer of the audit log."""
-    path = config.storage.state_dir / CONFIG_DIGEST_FILE
-    try:
-        previous = path.read_text(encoding="ascii").strip() or None
-    except FileNotFoundError:
-        previous = None
-    if previous != config.digest:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        replace_file(path, f"{config.digest}\n".encode("ascii"), 0o600)
-    return previous

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from bodycam.firmware.config.model import MIB, PowerConfig, StorageConfig
 from bodycam.firmware.device.feedback import Alarm
@@ -65,7 +66,19 @@ class Report:
     fields: Mapping[str, object] = field(default_factory=dict)
 
 
-Effect = Apply | RaiseAlarm | ClearAlarm | Report
+@dataclass(frozen=True, slots=True)
+class ClockChanged:
+    """The wall clock stepped or its synchronisation changed: audited as `clock`, and an
+    open recording's manifest records it (L12: its wall times jump from here)."""
+
+    step_seconds: float  # new minus old wall clock
+    wall_before: datetime  # the old clock's reading when the change was noticed
+    wall_after: datetime  # the new clock's reading at the same moment
+    synchronised: bool
+    was_synchronised: bool
+
+
+Effect = Apply | RaiseAlarm | ClearAlarm | Report | ClockChanged
 
 
 class Conditions:
@@ -165,19 +178,18 @@ class ClockWatch:
     when the clock is synchronised.
     """
 
-    def __init__(self, synchronised: bool, offset: float) -> None:
+    def __init__(self, synchronised: bool, wall: datetime, monotonic: float) -> None:
         self._synchronised = synchronised
-        self._offset = offset  # wall seconds minus monotonic seconds
+        self._offset = wall.timestamp() - monotonic  # wall seconds minus monotonic seconds
 
-    def poll(self, synchronised: bool, offset: float) -> list[Effect]:
+    def poll(self, synchronised: bool, wall: datetime, monotonic: float) -> list[Effect]:
+        """`wall` and `monotonic`: both clocks read together, now."""
         effects: list[Effect] = []
-        step = offset - self._offset
+        offset = wall.timestamp() - monotonic
+        step = round(offset - self._offset, 3)
         if abs(step) > CLOCK_JUMP_SECONDS or synchronised != self._synchronised:
-            effects.append(Report("clock", {
-                "synchronised": synchronised,
-                "was_synchronised": self._synchronised,
-                "step_seconds": round(step, 3),
-            }))
+            effects.append(ClockChanged(step, wall - timedelta(seconds=step), wall,
+                                        synchronised, self._synchronised))
         if synchronised and not self._synchronised:
             effects.append(ClearAlarm("clock_unset", "clock_unset",
                                       "wall clock synchronised"))

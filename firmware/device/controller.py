@@ -16,24 +16,32 @@ latched in conditions.py, which says what happened; this thread only acts on it.
 Stealth mode (POWER short press, only if the configuration allows it) darkens the LEDs,
 silences the buzzer and keeps the front display off in every state, also while
 recording; it never touches the recording itself.
+
+The camera and microphone are started, stopped and reopened by sources.py; a stalled
+or missing one is a gap and an alarm, never the end of a recording. The systemd
+watchdog follows this loop and the recorder's progress only (health.py). A restart
+while recording records again at once (resume.py).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal, Protocol
 
 from bodycam.firmware import __version__
 from bodycam.firmware.config.model import Config
-from bodycam.firmware.device.audit import AuditLog, remember_config_digest
+from bodycam.firmware.device import config_memory
+from bodycam.firmware.device.audit import AuditLog
 from bodycam.firmware.device.conditions import (
     Apply,
     ClearAlarm,
+    ClockChanged,
     ClockWatch,
     Conditions,
     Effect,
@@ -43,10 +51,17 @@ from bodycam.firmware.device.conditions import (
 from bodycam.firmware.device.display_worker import DisplayWorker, FrameObserver
 from bodycam.firmware.device.feedback import Alarm, Feedback
 from bodycam.firmware.device.gestures import Gesture, GestureRecognizer, event_for
-from bodycam.firmware.device.health import HealthMonitor
+from bodycam.firmware.device.health import HealthMonitor, Media
 from bodycam.firmware.device.recorder_events import recorder_audit_record, refusal_event
-from bodycam.firmware.device.renderer import DisplayRenderer, OverlayState
+from bodycam.firmware.device.renderer import DisplayRenderer, IdentityCard, OverlayState
+from bodycam.firmware.device.resume import (
+    HEALTHY_SECONDS,
+    MAX_AUTO_RESUMES,
+    RESUME_CAUSE,
+    ResumeFlag,
+)
 from bodycam.firmware.device.sdnotify import SystemdNotifier
+from bodycam.firmware.device.sources import MediaSources
 from bodycam.firmware.device.states import (
     STATE_INFO,
     DeviceStateMachine,
@@ -66,6 +81,7 @@ from bodycam.firmware.media.events import (
     StorageFull,
 )
 from bodycam.firmware.media.recorder import Recorder
+from bodycam.firmware.media.segmenter import ClockStep
 from bodycam.hal.interfaces import (
     AudioChunk,
     ButtonName,
@@ -81,6 +97,8 @@ TICK_SECONDS = 0.02  # gesture holds, alarms and the watchdog are checked this o
 POWER_POLL_SECONDS = 1.0
 INBOX_SIZE = 1024
 MARKER_FLASH_SECONDS = 1.0
+IDENTITY_SECONDS = 60.0  # how long the device key fingerprint stays on the front display
+IDENTITY_STATES: frozenset[State] = frozenset({"idle", "docked"})  # it may show in these
 SEAL_FAILED = "the seal record could not be written; recovery seals it at the next start"
 FaultCause = Literal["storage", "other"]
 
@@ -121,12 +139,16 @@ class Controller:
                  on_display_frame: FrameObserver | None = None,
                  on_state: StateObserver | None = None,
                  integrity_alarms: Sequence[str] = (),
-                 device_key_fingerprint: str | None = None) -> None:
+                 device_key_fingerprint: str | None = None,
+                 missing_sources: Mapping[Media, HardwareError] | None = None) -> None:
         """`can_begin`: why the evidence store would refuse a new recording now (None: it
         would not); `provisioning_fault`: the last rejected provisioning file's problems,
         alarmed at boot while the device runs on its previous configuration;
         `integrity_alarms`: what assembling the device found on the card (quarantined
-        recordings, a re-key, a damaged audit log), alarmed at boot."""
+        recordings, a re-key, a damaged audit log), alarmed at boot;
+        `device_key_fingerprint`: audited at boot and shown on the front display for the
+        enrolment check (None: nothing to show); `missing_sources`: media sources the
+        hardware could not open (alarmed at boot, recorded without, opened again later)."""
         self._integrity_alarms = tuple(integrity_alarms)
         self._device_key_fingerprint = device_key_fingerprint
         self._config = config
@@ -147,10 +169,20 @@ class Controller:
                                   stealth_allowed=config.privacy.stealth_allowed,
                                   reminder_interval=config.alarms.reminder_interval_seconds)
         self._health = HealthMonitor(self._clock, config.evidence.stall_seconds,
+                                     ping_interval=self._notifier.watchdog_interval(),
+                                     recorder_progress=lambda: recorder.progress)
+        self._sources = MediaSources(hardware, self._health,
                                      audio_enabled=config.audio.enabled,
-                                     ping_interval=self._notifier.watchdog_interval())
-        for source in ("camera", "microphone"):  # watched from when they are started
-            self._health.pause(source)
+                                     on_video=self._on_video, on_audio=self._on_audio,
+                                     on_preview=self._on_preview)
+        self._missing_sources = dict(missing_sources or {})
+        self._resume = ResumeFlag(config.storage.state_dir)
+        self._auto_resumes = 0  # written with the flag when a recording starts
+        self._resumed = False  # the open recording was started by a resume
+        self._identity = None if device_key_fingerprint is None else \
+            IdentityCard(config.device.id, device_key_fingerprint)
+        self._identity_until = -math.inf
+        self._hang_reported = False
         renderer = DisplayRenderer(hardware.display.size, hardware.display.mode,
                                    config.display.mirror, rotation=0)  # the HAL display rotates
         self._display = DisplayWorker(hardware.display, renderer, self._clock,
@@ -159,11 +191,10 @@ class Controller:
         self._recording_started_at: float | None = None
         self._marker_until = 0.0
         self._conditions = Conditions(config.power, config.storage)
-        self._clock_watch = ClockWatch(synchronised=False, offset=0.0)  # set at boot
+        self._clock_watch = ClockWatch(False, self._clock.wall(), 0.0)  # set at boot
         self._stalled: set[str] = set()  # sources the recorder reports as stalled
         self._fault_cause: FaultCause | None = None
         self._next_power_poll = 0.0
-        self._camera_on = False
         self._dropped_messages = 0
         self._reported_drops = 0
         self.ready = threading.Event()
@@ -221,18 +252,20 @@ class Controller:
     def _boot(self) -> None:
         config = self._config
         synced = self._clock.synchronised()
-        self._clock_watch = ClockWatch(synced, self._wall_offset())
+        self._clock_watch = ClockWatch(synced, self._clock.wall(), self._clock.monotonic())
         self._audit.record("boot", firmware_version=__version__, device_id=config.device.id,
                            config_digest=config.digest, clock_synchronised=synced,
                            device_key_fingerprint=self._device_key_fingerprint)
-        previous = remember_config_digest(config)
-        if previous != config.digest:
-            self._audit.record("config_changed", previous_digest=previous,
-                               config_digest=config.digest, sources=list(config.sources))
+        self._note_config_change()
         self._display.start()
         self._hw.buttons.start(self.on_button_edge)
+        for source, error in self._missing_sources.items():
+            self._audit.record("fault", reason=str(error))
+            self._act(self._sources.opened_failed(source, error, self._clock.monotonic()))
+        self._refresh_media_alarms()
         problem = self._boot_problem()
         self._apply("boot_failed" if problem else "boot_ok", cause=problem or "boot checks")
+        self._resume_after_restart()
         if not synced and config.alarms.clock_unset_alarm:
             self._alarm("clock_unset", "wall clock not synchronised: times are unreliable",
                         "clock_unset")
@@ -248,6 +281,52 @@ class Controller:
         self._poll_power()
         self._notifier.ready(f"state={self._machine.state}")
         self.ready.set()
+
+    def _note_config_change(self) -> None:
+        """Audit `config_changed` at the first start with a new configuration, naming the
+        recipients before and after (a swapped recipient must show in the signed log)."""
+        config = self._config
+        try:
+            previous = config_memory.remember(config)
+        except OSError as exc:
+            self._audit.record("fault", reason=f"cannot remember the configuration in "
+                               f"{config.storage.state_dir}: {exc}")
+            return
+        if previous.digest == config.digest:
+            return
+        self._audit.record(
+            "config_changed", previous_digest=previous.digest, config_digest=config.digest,
+            sources=list(config.sources),
+            previous_recipients=None if previous.recipients is None
+            else list(previous.recipients),
+            recipients=config_memory.recipient_fingerprints(config.evidence.recipients))
+
+    def _resume_after_restart(self) -> None:
+        """Record again at once if the program ended while recording (resume.py)."""
+        pending = self._resume.pending()
+        if pending is None:
+            return
+        if pending.auto_resumes >= MAX_AUTO_RESUMES:
+            self._forget_recording()
+            self._feedback.cue("refused")  # "NOT recording": the wearer must press RECORD
+            self._audit.record("recording_not_resumed", reason=(
+                f"the program restarted {pending.auto_resumes + 1} times in a row while "
+                "recording; not resumed, so that a recording that crashes the camera "
+                "cannot keep it restarting: press RECORD to record"))
+            return
+        self._auto_resumes = pending.auto_resumes + 1
+        self._apply("resume_recording", cause=RESUME_CAUSE)
+        self._auto_resumes = 0
+        if self._machine.state != "recording":  # refused: the refusal is audited
+            self._forget_recording()
+            self._audit.record("recording_not_resumed", reason="restarted while recording, "
+                               "but recording is refused now (see the refused record)")
+            return
+        fields: dict[str, object] = {"auto_resumes": pending.auto_resumes + 1}
+        if pending.damaged is not None:
+            fields["note"] = f"recording flag {pending.damaged}"
+        self._audit.record("recording_resumed", reason=RESUME_CAUSE,
+                           **fields)
 
     def _boot_problem(self) -> str | None:
         if not self._config.evidence.recipients:
@@ -268,10 +347,12 @@ class Controller:
         polls: tuple[Callable[[], None], ...] = ()
         if now >= self._next_power_poll:
             self._next_power_poll = now + POWER_POLL_SECONDS
-            polls = (self._poll_power, self._poll_storage, self._poll_clock)
+            polls = (self._poll_power, self._poll_storage, self._poll_clock,
+                     partial(self._poll_sources, now), partial(self._poll_resume, now))
         steps: tuple[Callable[[], None], ...] = (
             partial(self._gestures.tick, now), *polls, partial(self._feedback.tick, now),
-            self._report_dropped, partial(self._ping_watchdog, now))
+            self._report_dropped, partial(self._end_identity, now),
+            partial(self._ping_watchdog, now))
         for step in steps:
             if self._powered_off():
                 return
@@ -287,8 +368,18 @@ class Controller:
                                " button edges or recorder events dropped so far")
 
     def _ping_watchdog(self, now: float) -> None:
-        """Only while every source the controller runs delivers (see health.py)."""
-        if self._health.check(now).ok and self._health.due_for_ping(now):
+        """While this loop runs and the recorder makes progress; never gated on media
+        (health.py). A hung recorder is audited once before the watchdog restarts us."""
+        report = self._health.alive(now)
+        if not report.ok:
+            if not self._hang_reported:
+                self._hang_reported = True
+                log.error("%s: no watchdog pings, systemd restarts the program", report)
+                self._audit.record("fault", reason=f"{report}: the watchdog restarts the "
+                                   "program (a recording resumes after the restart)")
+            return
+        self._hang_reported = False
+        if self._health.due_for_ping(now):
             self._notifier.watchdog()
 
     # ------------------------------------------------------------------ events
@@ -321,6 +412,8 @@ class Controller:
             self._alarm("button_stuck", cause, "button_stuck")
         elif result.action == "toggle_stealth":
             self._toggle_stealth()
+        elif result.action == "show_identity":
+            self._show_identity(cause)
         if refusal is not None:  # after acting, like every record
             self._audit.record("refused", reason=cause, state=self._machine.state)
         return result
@@ -368,11 +461,11 @@ class Controller:
                     self._apply("recording_sealed", cause=f"recording ended: {reason}")
             case StallStarted(source=source):
                 self._stalled.add(source)
-                self._alarm(f"{source}_stall", f"no data from the {source}", "media_stall")
+                self._alarm(f"{source}_stall", f"no data from the {source}")
+                self._refresh_media_alarms()
             case StallEnded(source=source):
                 self._stalled.discard(source)
-                if not self._stalled:
-                    self._feedback.set_alarm("media_stall", False)
+                self._refresh_media_alarms()
                 self._audit.record("alarm_cleared", alarm=f"{source}_stall",
                                    detail=f"the {source} delivers again")
             case _:
@@ -399,8 +492,13 @@ class Controller:
             self._feedback.cue("recording_started")
         elif stopped and self._recording_started_at is not None:  # not after a refused start
             self._feedback.cue("recording_stopped")
-        if stopped:
+        if started:  # after the wearer's confirmation: a file write waits for the card
+            self._remember_recording(self._auto_resumes)
+        elif stopped:
             self._recording_started_at = None
+            self._forget_recording()
+        if dest not in IDENTITY_STATES:
+            self._identity_until = -math.inf
         if dest == "fault":
             self._fault_cause = "storage" if self._conditions.storage_full else "other"
         elif source == "fault":
@@ -413,7 +511,11 @@ class Controller:
 
     def _display_content(self, state: State) -> DisplayContent:
         """What the front display shows in `state`: nothing at all in stealth mode."""
-        return "off" if self._feedback.stealth else STATE_INFO[state].display
+        if self._feedback.stealth:
+            return "off"
+        if state in IDENTITY_STATES and self._clock.monotonic() < self._identity_until:
+            return "identity"
+        return STATE_INFO[state].display
 
     def _set_media(self, state: State) -> None:
         """Camera on when something needs it; pre-record buffering in the ready states."""
@@ -421,34 +523,27 @@ class Controller:
         info = STATE_INFO[state]
         needs_camera = info.recording or info.display == "preview" or (
             buffering and state in ("idle", "display_on"))
-        if needs_camera and not self._camera_on:
-            self._start_sources()
+        if needs_camera and not self._sources.on:
+            self._act(self._sources.start(self._clock.monotonic()))
+            self._refresh_media_alarms()
         if buffering and state in ("idle", "display_on"):
             self._recorder.start_buffering()
         elif not info.recording:
             self._recorder.stop_buffering()
-        if not needs_camera and self._camera_on:
-            self._stop_sources()
+        if not needs_camera and self._sources.on:
+            self._act(self._sources.stop())
 
-    def _start_sources(self) -> None:
-        try:
-            self._hw.camera.start(self._on_video, self._on_preview)
-            if self._config.audio.enabled:
-                self._hw.microphone.start(self._on_audio)
-        except HardwareError as exc:
-            self._audit.record("fault", reason=str(exc))
-            self._alarm("hardware", str(exc))
-        self._health.resume("camera")
-        if self._config.audio.enabled:
-            self._health.resume("microphone")
-        self._camera_on = True
+    def _poll_sources(self, now: float) -> None:
+        """Reopen a stalled or failed source when due (sources.py); alarm what lasts."""
+        self._act(self._sources.tick(now))
+        self._refresh_media_alarms()
 
-    def _stop_sources(self) -> None:
-        self._hw.camera.stop()
-        self._hw.microphone.stop()
-        self._health.pause("camera")
-        self._health.pause("microphone")
-        self._camera_on = False
+    def _refresh_media_alarms(self) -> None:
+        """The wearer's patterns follow what is wrong now: a stall the recorder reports
+        or a microphone that failed is `media_stall`, a camera that failed `camera_failed`."""
+        failed = self._sources.failed
+        self._feedback.set_alarm("media_stall", bool(self._stalled) or "microphone" in failed)
+        self._feedback.set_alarm("camera_failed", "camera" in failed)
 
     # media callbacks: camera/mic threads, never block
     def _on_video(self, packet: VideoPacket) -> None:
@@ -469,6 +564,44 @@ class Controller:
         self._marker_until = self._clock.monotonic() + MARKER_FLASH_SECONDS
         self._feedback.cue("marker")
         self._audit.record("marker")
+
+    # ------------------------------------------------------------------ recording flag
+
+    def _remember_recording(self, auto_resumes: int) -> None:
+        """A restart from here on records again (resume.py); a failure is only audited."""
+        self._resumed = auto_resumes > 0
+        error = self._resume.recording_started(auto_resumes)
+        if error is not None:
+            self._audit.record("fault", reason=error)
+
+    def _forget_recording(self) -> None:
+        error = self._resume.recording_ended()
+        if error is not None:
+            self._audit.record("fault", reason=error)
+
+    def _poll_resume(self, now: float) -> None:
+        """A resumed recording that keeps running ends the row of automatic resumes."""
+        started = self._recording_started_at
+        if self._resumed and started is not None and now - started >= HEALTHY_SECONDS:
+            self._resumed = False
+            self._remember_recording(0)
+
+    # ------------------------------------------------------------------ identity screen
+
+    def _show_identity(self, cause: str) -> None:
+        """Show the device key fingerprint for IDENTITY_SECONDS (enrolment check, L10)."""
+        if self._identity is None or self._machine.state not in IDENTITY_STATES:
+            return
+        self._identity_until = self._clock.monotonic() + IDENTITY_SECONDS
+        self._display.set_content(self._display_content(self._machine.state))
+        self._audit.record("identity_shown", fingerprint=self._identity.fingerprint,
+                           seconds=IDENTITY_SECONDS, cause=cause,
+                           shown=not self._feedback.stealth)
+
+    def _end_identity(self, now: float) -> None:
+        if self._identity_until != -math.inf and now >= self._identity_until:
+            self._identity_until = -math.inf
+            self._display.set_content(self._display_content(self._machine.state))
 
     def _toggle_stealth(self) -> None:
         """Flip stealth if the configuration allows it; audited either way. Only what the
@@ -507,15 +640,24 @@ class Controller:
                         self._audit.record("alarm_cleared", alarm=kind, detail=detail)
                 case Report(event=name, fields=fields):
                     self._audit.record(name, **fields)
+                case ClockChanged():
+                    self._clock_changed(effect)
 
     def _poll_power(self) -> None:
         self._act(self._conditions.poll_power(self._hw.power.read(), self._machine.state))
 
     def _poll_clock(self) -> None:
-        self._act(self._clock_watch.poll(self._clock.synchronised(), self._wall_offset()))
+        self._act(self._clock_watch.poll(self._clock.synchronised(), self._clock.wall(),
+                                         self._clock.monotonic()))
 
-    def _wall_offset(self) -> float:
-        return self._clock.wall().timestamp() - self._clock.monotonic()
+    def _clock_changed(self, change: ClockChanged) -> None:
+        """Audited always; an open recording's manifest also says where its wall times
+        jump (the recorder ignores it when nothing is recorded)."""
+        self._recorder.note_clock_step(ClockStep(change.step_seconds, change.wall_before,
+                                                 change.wall_after, change.synchronised))
+        self._audit.record("clock", synchronised=change.synchronised,
+                           was_synchronised=change.was_synchronised,
+                           step_seconds=change.step_seconds)
 
     def _poll_storage(self) -> None:
         self._act(self._conditions.poll_storage(
@@ -526,10 +668,12 @@ class Controller:
         started = self._recording_started_at
         now = self._clock.monotonic()
         fault = "FAULT" if self._machine.state == "fault" else None
+        identity = self._identity if now < self._identity_until else None
         return OverlayState(recording=started is not None,
                             elapsed_s=now - started if started is not None else 0.0,
                             marker_flash=now < self._marker_until,
-                            battery_low=self._conditions.battery_low, fault=fault)
+                            battery_low=self._conditions.battery_low, fault=fault,
+                            identity=identity)
 
     # ------------------------------------------------------------------ shutdown
 
@@ -539,7 +683,7 @@ class Controller:
         self._notifier.stopping()
         if not self._recorder.shutdown():
             self._audit.record("fault", reason="recorder did not stop within its timeout")
-        self._stop_sources()
+        self._act(self._sources.stop())
         self._display.set_content("off")
         self._drain_recorder_events()
         self._audit.record("shutdown", reason=cause)

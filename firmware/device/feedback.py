@@ -4,7 +4,8 @@ The wearer cannot see the outward display, so every state change they cause must
 felt or seen on top: one vibration pulse when recording starts, two when it stops, a long
 buzz when a start was refused (they must never believe they are recording when they are
 not), a reminder tone while recording, and alarms for a stuck button, failed storage, a
-low battery, nearly full storage, a rejected provisioning file and a never-set clock.
+low battery, nearly full storage, a rejected provisioning file, a never-set clock and a
+camera that stays dead.
 
 One buzzer, one voice: when an alarm repeat and the reminder fall due together, only the
 alarm sounds (it also tells the wearer the camera is alive).
@@ -33,7 +34,8 @@ Cue = Literal[
 ]
 CUE_NAMES: tuple[Cue, ...] = get_args(Cue)
 Alarm = Literal[
-    "button_stuck", "storage_fault", "integrity", "media_stall", "battery_low",
+    "button_stuck", "storage_fault", "camera_failed", "integrity", "media_stall",
+    "battery_low",
     "storage_nearly_full", "provisioning_rejected", "clock_unset",
 ]
 ALARM_NAMES: tuple[Alarm, ...] = get_args(Alarm)  # highest priority first
@@ -99,13 +101,19 @@ ALARMS: Mapping[Alarm, AlarmPattern] = MappingProxyType({
                                   "storage failed: a recording could not be sealed; restart "
                                   "the camera (recovery seals it) and have the SD card "
                                   "checked"),
+    "camera_failed": AlarmPattern(Blink(0.75, 0.25), Blink(0.3, 0.1, 3), 60.0,
+                                  "the camera delivers no video and reopening it did not "
+                                  "help: video is NOT recorded (sound is, if the microphone "
+                                  "works); power the camera off and on, then have it "
+                                  "checked"),
     "integrity": AlarmPattern(Blink(1.0, 0.2), Blink(0.3, 0.3, 3), 600.0,
                               "evidence integrity: a recording was quarantined, the device "
                               "key changed or the audit log was damaged; the camera records "
                               "normally, have the custodian read its audit log"),
     "media_stall": AlarmPattern(Blink(0.25, 0.25), Blink(0.1, 0.1, 4), 30.0,
-                                "camera or microphone delivers nothing: the recording goes "
-                                "on with a gap; check the camera/microphone"),
+                                "camera or microphone delivers nothing (or the microphone is "
+                                "missing): the recording goes on with a gap, the source is "
+                                "reopened by itself; check the camera/microphone"),
     "battery_low": AlarmPattern(Blink(0.5, 0.5), Blink(0.2, 0.2, 2), 120.0,
                                 "battery low: dock soon"),
     "storage_nearly_full": AlarmPattern(Blink(0.5, 1.5), Blink(0.2, 0.2, 3), 300.0,

@@ -64,6 +64,7 @@ DEFAULT_BINDINGS: Bindings = MappingProxyType({
     ("record", "short"): "record_short",
     ("record", "hold"): "record_hold",
     ("display", "down"): "display_press",
+    ("display", "hold"): "display_hold",
     ("power", "hold"): "power_hold",
     ("power", "short"): "stealth_toggle",
     ("record", "stuck"): "button_stuck",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bodycam.firmware import __version__
@@ -17,6 +18,7 @@ from bodycam.firmware.device.audit import AuditLog
 from bodycam.firmware.device.controller import Controller, StateObserver
 from bodycam.firmware.device.display_worker import FrameObserver
 from bodycam.firmware.device.firstboot import DeviceLayout, pending_fault
+from bodycam.firmware.device.health import Media
 from bodycam.firmware.device.identity import (
     BootIdentity,
     open_boot_identity,
@@ -33,7 +35,7 @@ from bodycam.firmware.evidence.storage_space import FreeSpace, statvfs_free_byte
 from bodycam.firmware.evidence.store import FileEvidenceStore
 from bodycam.firmware.media.events import RecorderEvent
 from bodycam.firmware.media.recorder import Recorder
-from bodycam.hal.interfaces import Hardware
+from bodycam.hal.interfaces import Hardware, HardwareError
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +101,8 @@ def assemble(config: Config, hardware: Hardware, *,
              on_display_frame: FrameObserver | None = None,
              on_state: StateObserver | None = None,
              free_space: FreeSpace = statvfs_free_bytes,
-             device_layout: DeviceLayout | None = None) -> Device:
+             device_layout: DeviceLayout | None = None,
+             missing_sources: Mapping[Media, HardwareError] | None = None) -> Device:
     """Open key, audit log and evidence store; recover what a power cut left unfinished.
 
     Nothing found on the card stops the camera from reaching a state that can record:
@@ -110,6 +113,8 @@ def assemble(config: Config, hardware: Hardware, *,
     `free_space` measures the data partition (the simulator and tests inject a
     scripted one to reach "storage full" without filling a disk). `device_layout` says
     where the provisioning fault marker is (default: the real root, /etc/bodycam).
+    `missing_sources`: camera/microphone the hardware could not open; the device records
+    without them, alarms, and keeps trying to open them.
     """
     clock = hardware.clock
     data_dir = config.storage.data_dir
@@ -143,7 +148,8 @@ def assemble(config: Config, hardware: Hardware, *,
                                                                   DeviceLayout()),
                             notifier=notifier, on_display_frame=on_display_frame,
                             on_state=on_state, integrity_alarms=alarms,
-                            device_key_fingerprint=identity.fingerprint)
+                            device_key_fingerprint=identity.fingerprint,
+                            missing_sources=missing_sources)
     return Device(config, hardware, identity, store, recorder, audit, controller)
 
 

@@ -1,4 +1,5 @@
-"""Front-display images: the mirrored live view, the recording mark, the fault screen.
+"""Front-display images: the mirrored live view, the recording mark, the fault screen,
+and the identity screen (the device key fingerprint, for the enrolment check).
 
 The person being filmed must see themselves as in a mirror, so the preview is flipped
 horizontally; the overlay is drawn afterwards and never flipped, so "REC" reads correctly.
@@ -9,10 +10,18 @@ so that it survives the panel's dithering unchanged.
 The image is composed upright and then rotated by `rotation` degrees clockwise into the
 panel's orientation (the same convention as luma's `rotate`, which must then stay 0).
 Blanking the panel when the display is off is the display driver's job, not this one's.
+
+The identity screen lets a technician compare the fingerprint the custodian was given
+(BODYCAM-IDENTITY.txt, from a removable card anyone could have edited) with what the
+camera itself says, on a second channel (security audit L10). The fingerprint is drawn
+in groups of four, as large as the panel allows: a scaled-up bitmap font on monochrome
+panels (crisp through the dither), the TrueType default elsewhere.
 """
 
 from __future__ import annotations
 
+import re
+import textwrap
 from dataclasses import dataclass
 from functools import cache
 
@@ -40,6 +49,26 @@ class OverlayState:
     marker_flash: bool = False  # a marker was just set
     battery_low: bool = False
     fault: str | None = None  # short reason word; replaces the live view with a fault screen
+    identity: IdentityCard | None = None  # replaces everything with the identity screen
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityCard:
+    """What the identity screen shows: the device id and its key's fingerprint."""
+
+    device_id: str
+    fingerprint: str  # as `bodycam identity` and BODYCAM-IDENTITY.txt print it
+
+
+IDENTITY_TITLE = "DEVICE KEY"
+GROUP = 4  # fingerprint characters per group, as people read them aloud
+HEX_DIGITS = "0123456789abcdef"
+
+
+def fingerprint_lines(fingerprint: str, per_line: int = 2) -> list[str]:
+    """The fingerprint in groups of four, `per_line` groups to a line."""
+    groups = textwrap.wrap(fingerprint, GROUP)
+    return [" ".join(groups[i:i + per_line]) for i in range(0, len(groups), per_line)]
 
 
 def format_elapsed(seconds: float) -> str:
@@ -90,7 +119,9 @@ class DisplayRenderer:
         self._warn = WHITE if mono else AMBER
 
     def render(self, preview: PreviewFrame | None, overlay: OverlayState) -> Image.Image:
-        if overlay.fault is not None:
+        if overlay.identity is not None:
+            image = self._identity_screen(overlay.identity)
+        elif overlay.fault is not None:
             image = self._fault_screen(overlay.fault)
         else:
             image = self._live(preview)
@@ -204,3 +235,93 @@ class DisplayRenderer:
         draw.text(((cw - (right - left)) // 2 - left, ch - self._pad - bottom), word,
                   fill=WHITE, font=self._font)
         return image
+
+    # ------------------------------------------------------------------ identity screen
+
+    def _identity_screen(self, card: IdentityCard) -> Image.Image:
+        """The fingerprint as large as fits, centred; above it the title and below it the
+        device id when the panel has room for them (a 128x32 panel shows only the
+        fingerprint: it is what must be compared)."""
+        image = Image.new("RGB", self._canvas, BLACK)
+        cw, ch = self._canvas
+        pad = self._pad
+        title = self._text_image(IDENTITY_TITLE, self._font, 1)
+        device_id = card.device_id
+        while device_id and self._font.getlength(device_id) > cw - 2 * pad:
+            device_id = device_id[:-1]
+        footer = self._text_image(device_id, self._font, 1)
+        lines = fingerprint_lines(card.fingerprint)
+        for above, below in ((title, footer), (title, None), (None, None)):
+            top = pad + (above.height + pad if above is not None else 0)
+            bottom = ch - pad - (below.height + pad if below is not None else 0)
+            blocks = self._fitting_lines(lines, (cw - 2 * pad, bottom - top))
+            if blocks is not None:
+                break
+        else:
+            blocks = [self._text_image(line, self._font, 1) for line in lines]
+        if above is not None:
+            self._centred(image, above, pad)
+        if below is not None:
+            self._centred(image, below, ch - pad - below.height)
+        y = top + (bottom - top - sum(b.height for b in blocks)) // 2
+        for block in blocks:
+            self._centred(image, block, y)
+            y += block.height
+        return image
+
+    def _fitting_lines(self, lines: list[str],
+                       room: tuple[int, int]) -> list[Image.Image] | None:
+        """The fingerprint lines at the largest size that fits `room` (width, height):
+        integer scales of the bitmap font on monochrome panels (they stay crisp), the
+        TrueType default down to 8 px elsewhere; None when nothing fits."""
+        if self.mode == "1":
+            fonts = [(self._font, scale) for scale in (3, 2, 1)]
+        else:
+            fonts = [(_font(px), 1) for px in range(room[1] // max(1, len(lines)), 7, -1)]
+        for font, scale in fonts:
+            # sized for the widest hex digit in every place, so that the size (and so the
+            # layout) does not depend on which digits this fingerprint happens to have
+            widest = max(HEX_DIGITS, key=font.getlength)
+            worst = [re.sub(r"\S", widest, line) for line in lines]
+            if _fits([self._text_image(line, font, scale) for line in worst], room):
+                return [self._text_image(line, font, scale) for line in lines]
+        return None
+
+    def _text_image(self, text: str, font: Font, scale: int) -> Image.Image:
+        """`text` in white on black, cropped to the ink rows of digits and letters plus a
+        line gap, scaled by `scale` (nearest neighbour: bitmap pixels stay square)."""
+        left, _, right, _ = (int(v) for v in font.getbbox(text or " "))
+        top, bottom = _ink_rows(font, self.mode)
+        gap = max(1, (bottom - top) // 4)
+        image = Image.new("RGB", (max(1, right - left), bottom - top + gap), BLACK)
+        draw = self._draw(image)
+        draw.text((-left, -top), text, fill=WHITE, font=font)
+        if scale == 1:
+            return image
+        return image.resize((image.width * scale, image.height * scale),
+                            Image.Resampling.NEAREST)
+
+    @staticmethod
+    def _centred(image: Image.Image, block: Image.Image, y: int) -> None:
+        image.paste(block, ((image.width - block.width) // 2, y))
+
+
+@cache
+def _ink_rows(font: Font, mode: PanelMode) -> tuple[int, int]:
+    """First and last+1 pixel rows any character of a fingerprint, a title or a device id
+    inks in `font` (a bitmap font's box includes empty rows above the capitals)."""
+    sample = "0123456789abcdefABCDEFKVY-"
+    left, top, right, bottom = (int(v) for v in font.getbbox(sample))
+    image = Image.new("L", (right - left + 1, bottom - top + 1), 0)
+    draw = ImageDraw.Draw(image)
+    if mode == "1":
+        draw.fontmode = "1"
+    draw.text((-left, -top), sample, fill=255, font=font)
+    ink = image.getbbox()
+    if ink is None:
+        return top, bottom
+    return top + ink[1], top + ink[3]
+
+
+def _fits(blocks: list[Image.Image], room: tuple[int, int]) -> bool:
+    return max(b.width for b in blocks) <= room[0] and sum(b.height for b in blocks) <= room[1]

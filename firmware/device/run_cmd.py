@@ -1,8 +1,10 @@
 """`bodycam run`: the camera's service program on the Raspberry Pi hardware.
 
 Started by systemd (Type=notify): READY=1 once booted, STATUS= on state changes,
-watchdog pings from the controller loop only while camera frames keep arriving, and a
-clean stop on SIGTERM (an open recording is sealed first).
+watchdog pings from the controller loop while it and the recorder make progress (never
+gated on the camera or microphone: health.py), and a clean stop on SIGTERM (an open
+recording is sealed first). A camera or microphone that cannot be opened does not stop
+the program: it records without it, alarms, and keeps trying (hal/pi/reopen.py).
 """
 
 from __future__ import annotations
@@ -57,11 +59,14 @@ def run(args: argparse.Namespace) -> int:
         log.error("%s", exc)
         notifier.status(f"hardware error: {exc.device}")
         return 1
+    for source, problem in hardware.missing.items():
+        log.error("%s; running without the %s until it can be opened", problem, source)
 
     def on_state(source: State, dest: State, cause: str) -> None:
         notifier.status(f"{dest} ({cause})")
 
-    device = assemble(config, hardware, notifier=notifier, on_state=on_state)
+    device = assemble(config, hardware, notifier=notifier, on_state=on_state,
+                      missing_sources=hardware.missing)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         device.controller.request_shutdown(signal.Signals(signum).name)

@@ -17,6 +17,11 @@ Decisions the table encodes (and why):
 - Nothing but the wearer's hold, POWER, a critical battery or a storage/recorder failure
   ends a recording. Docking while recording is acknowledged but changes nothing; the
   controller tracks the dock level and re-posts `dock` once the device is idle again.
+- A restart while recording (crash, watchdog, power cut) resumes at once: right after
+  the boot the controller posts `resume_recording` when the state directory says it was
+  recording (resume.py); the same refusal checks as a press apply.
+- DISPLAY held while docked shows the device key's fingerprint (enrolment check on a
+  second channel). Only in the dock, so it cannot happen on duty, and it never records.
 - Refusals (`no_recipient`, `storage_full`, `record_refused`) lead to `fault`, which the
   wearer sees as a pattern. RECORD from fault simply tries again (a transient fault must
   not block evidence); DISPLAY acknowledges the fault.
@@ -44,9 +49,9 @@ STATES: tuple[State, ...] = get_args(State)
 INITIAL_STATE: State = "booting"
 
 Event = Literal[
-    "boot_ok", "boot_failed",
-    "record_down", "record_short", "record_hold", "display_press", "power_hold",
-    "button_stuck", "stealth_toggle",
+    "boot_ok", "boot_failed", "resume_recording",
+    "record_down", "record_short", "record_hold", "display_press", "display_hold",
+    "power_hold", "button_stuck", "stealth_toggle",
     "battery_critical", "storage_full", "no_recipient", "record_refused", "fault_cleared",
     "dock", "undock",
     "recording_sealed", "shutdown_done",
@@ -55,8 +60,10 @@ EVENTS: tuple[Event, ...] = get_args(Event)
 
 OutcomeKind = Literal["transition", "internal", "ignore"]
 # Named commands for internal rules; transitions need none (STATE_INFO implies them).
-Action = Literal["add_marker", "stuck_alarm", "toggle_stealth"]
-DisplayContent = Literal["off", "preview", "fault"]
+Action = Literal["add_marker", "stuck_alarm", "toggle_stealth", "show_identity"]
+# "identity" (the device key fingerprint, for enrolment) is never a state's own content:
+# the controller shows it for a while on top of idle/docked.
+DisplayContent = Literal["off", "preview", "fault", "identity"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +148,9 @@ RULES: tuple[Rule, ...] = (
     go("boot_failed", ["booting"], "fault", "a check failed; the reason is logged and shown"),
     ignore("boot_ok", _others("booting"), "boot already finished"),
     ignore("boot_failed", _others("booting"), "boot already finished"),
+    go("resume_recording", ["idle", "fault"], "recording",
+       "the program restarted while recording: record again at once (resume.py)"),
+    ignore("resume_recording", _others("idle", "fault"), "only right after the boot"),
     # --- RECORD button
     go("record_down", (*READY, "docked", "fault"), "recording",
        "one press starts at once (from fault: try again)"),
@@ -157,6 +167,10 @@ RULES: tuple[Rule, ...] = (
     go("display_press", ["fault"], "idle", "wearer acknowledges the fault"),
     ignore("display_press", ["recording"], "the REC mark must stay visible"),
     ignore("display_press", ["booting", "docked", *ENDING], "no display in this state"),
+    stay("display_hold", ["docked"],
+         "show the device key fingerprint for the enrolment check; records nothing",
+         action="show_identity"),
+    ignore("display_hold", _others("docked"), "the fingerprint is shown only in the dock"),
     # --- POWER button
     go("power_hold", LIVE, "shutting_down", "an open recording is sealed first"),
     ignore("power_hold", ENDING, "already shutting down"),

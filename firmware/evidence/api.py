@@ -101,6 +101,11 @@ class RecordingWriter(Protocol):
     def note_gap(self, kind: GapKind, start_us: int, end_us: int | None) -> None:
         """Record that a source delivered no data from start_us (end_us None: still open)."""
 
+    def note_clock_step(self, media_us: int, *, step_seconds: float, wall_before: datetime,
+                        wall_after: datetime, synchronised: bool) -> None:
+        """Record that the wall clock stepped (or its synchronisation changed) at media
+        time `media_us`: wall times written after it are on the new clock."""
+
     def seal(self, reason: str) -> SealRecord:
         """Write the seal record (end reason). The recording is then immutable."""
 

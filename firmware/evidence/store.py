@@ -93,6 +93,7 @@ class Event:
     SEGMENT: Final = "segment"
     MARKER: Final = "marker"
     GAP: Final = "gap"
+    CLOCK: Final = "clock"
     RECOVERY: Final = "recovery"
     SEAL: Final = "seal"
 
@@ -163,6 +164,12 @@ class FileRecordingWriter:
 
     def note_gap(self, kind: GapKind, start_us: int, end_us: int | None) -> None:
         self._append(Event.GAP, source=kind, start_us=start_us, end_us=end_us)
+
+    def note_clock_step(self, media_us: int, *, step_seconds: float, wall_before: datetime,
+                        wall_after: datetime, synchronised: bool) -> None:
+        self._append(Event.CLOCK, media_us=media_us, step_seconds=step_seconds,
+                     wall_before=utc_iso(wall_before), wall_after=utc_iso(wall_after),
+                     synchronised=synchronised)
 
     def seal(self, reason: str) -> SealRecord:
         """Final record; the manifest is closed and the writer refuses further changes.

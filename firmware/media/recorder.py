@@ -59,6 +59,7 @@ from bodycam.firmware.media.segmenter import (
     RECORDER_ERROR_REASON,
     STORAGE_ERROR_REASON,
     STORAGE_FULL_REASON,
+    ClockStep,
     SegmentedRecording,
     WallAnchor,
 )
@@ -72,7 +73,7 @@ OVERFLOW_REPORT_S = 1.0  # at most one QueueOverflow event per second
 DEFAULT_QUEUE_CAPACITY = 512  # media items (~10 s of 30 fps video plus 50 chunks/s)
 
 CommandName = Literal["start_buffering", "stop_buffering", "start_recording",
-                      "stop_recording", "add_marker", "barrier", "shutdown"]
+                      "stop_recording", "add_marker", "clock_step", "barrier", "shutdown"]
 EventHandler = Callable[[RecorderEvent], None]
 
 
@@ -83,6 +84,7 @@ class _Command:
     wall: datetime  # wall-clock time of the call (the press)
     media_us: int | None  # newest media timestamp known at the call
     reason: str = ""
+    clock_step: ClockStep | None = None  # only for "clock_step"
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -165,8 +167,20 @@ class Recorder:
         self._overflow_reported = 0
         self._overflow_reported_at: float | None = None
         self._thread: threading.Thread | None = None
+        self._progress = clock.monotonic()
 
     # ------------------------------------------------------------------ any thread
+
+    @property
+    def progress(self) -> float:
+        """clock.monotonic() of the worker's last step (a loop turn or a muxed item).
+
+        The watchdog follows it (health.py): a worker that stands still writes no
+        evidence, and only a restart gets it going again. A long pre-record flush or
+        drain moves it with every item, so only a real hang (a deadlock, a storage call
+        that never returns) leaves it behind.
+        """
+        return self._progress
 
     @property
     def mode(self) -> RecorderMode:
@@ -226,13 +240,19 @@ class Recorder:
         """Mark the current moment (media time of the newest packet at the call)."""
         self._command("add_marker")
 
+    def note_clock_step(self, step: ClockStep) -> None:
+        """The wall clock stepped: an open recording's manifest records it at the media
+        time of the newest packet (nothing happens without a recording)."""
+        self._command("clock_step", step=step)
+
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything submitted so far has been processed (tests, bench)."""
         return self._command("barrier").done.wait(timeout)
 
-    def _command(self, name: CommandName, reason: str = "") -> _Command:
+    def _command(self, name: CommandName, reason: str = "",
+                 step: ClockStep | None = None) -> _Command:
         command = _Command(name, self._clock.monotonic(), self._clock.wall(),
-                           self._inbox.newest_us, reason)
+                           self._inbox.newest_us, reason, step)
         self._inbox.put_command(command)
         return command
 
@@ -241,6 +261,7 @@ class Recorder:
     def _run(self) -> None:
         running = True
         while running:
+            self._progress = self._clock.monotonic()
             handled: list[_Command] = []
             for item in self._inbox.take(0 if self._backlog else TICK_S):
                 if isinstance(item, _Command):
@@ -277,6 +298,8 @@ class Recorder:
             self._stop_recording(cmd.reason)
         elif cmd.name == "add_marker":
             self._add_marker(cmd)
+        elif cmd.name == "clock_step":
+            self._note_clock_step(cmd)
         elif cmd.name == "barrier":
             self._drain_backlog()
         elif cmd.name == "shutdown":
@@ -328,6 +351,12 @@ class Recorder:
         origin = rec.origin_us if rec.origin_us is not None else media_us
         self._emit(MarkerAdded(rec.recording_id, max(0, media_us - origin)))
 
+    def _note_clock_step(self, cmd: _Command) -> None:
+        rec = self._recording
+        if rec is None or cmd.clock_step is None:
+            return
+        rec.note_clock_step(cmd.media_us if cmd.media_us is not None else 0, cmd.clock_step)
+
     def _on_media(self, item: MediaItem) -> None:
         source: GapKind = "camera" if isinstance(item, VideoPacket) else "microphone"
         if source in self._stalls:
@@ -354,6 +383,7 @@ class Recorder:
         rec = self._recording
         if rec is None:
             return
+        self._progress = self._clock.monotonic()
         try:
             closed = rec.add(item)
         except StorageFullError:

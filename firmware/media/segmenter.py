@@ -52,6 +52,17 @@ class WallAnchor:
 
 
 @dataclass(frozen=True)
+class ClockStep:
+    """The wall clock moved against the monotonic clock (or its synchronisation changed):
+    what it read just before and just after, as the controller's clock watch saw it."""
+
+    step_seconds: float  # wall_after - wall_before; 0 for a change of synchronisation only
+    wall_before: datetime
+    wall_after: datetime
+    synchronised: bool
+
+
+@dataclass(frozen=True)
 class SealOutcome:
     reason: str  # the reason written to the seal record
     errors: tuple[Exception, ...]  # what went wrong while closing the last segment
@@ -117,6 +128,13 @@ class SegmentedRecording:
 
     def add_marker(self, media_us: int, wall: datetime) -> None:
         self.writer.add_marker(self._relative(media_us), wall)
+
+    def note_clock_step(self, media_us: int, step: ClockStep) -> None:
+        """The wall clock stepped when the newest media was at `media_us` (camera clock),
+        so the manifest says from where on its wall times are on the new clock."""
+        self.writer.note_clock_step(self._relative(media_us), step_seconds=step.step_seconds,
+                                    wall_before=step.wall_before, wall_after=step.wall_after,
+                                    synchronised=step.synchronised)
 
     def source_stalled(self, kind: GapKind, since_us: int) -> None:
         """A source delivered nothing after `since_us` (camera clock)."""

@@ -5,12 +5,19 @@ created here and passed explicitly to every GPIO user (buttons, LEDs, dock/charg
 inputs, the display's DC/RST lines) instead of relying on gpiozero's global default.
 Pi-only libraries are imported lazily by the drivers, so importing this module works on
 a custodian's x86 workstation; a missing library is a HardwareError with the fix.
+
+The camera and the microphone are optional at boot (reopen.py): one that cannot be
+opened is listed in `PiHardware.missing` and the program runs without it (recording
+video only, or sound only, with an alarm) instead of exiting into a restart loop that
+would end with a unit that records nothing at all. Buttons, LEDs, power and the display
+are still required: without them the wearer cannot work the camera or be told anything.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from gpiozero import Factory
@@ -24,6 +31,7 @@ from bodycam.hal.pi.deps import require
 from bodycam.hal.pi.display import PiLumaDisplay, open_pi_display
 from bodycam.hal.pi.microphone import DisabledMicrophone, PiMicrophone
 from bodycam.hal.pi.power import PiPower, open_pi_power
+from bodycam.hal.pi.reopen import MediaSource, ReopeningCamera, ReopeningMicrophone
 
 GPIO_FIX = (
     "run on a Raspberry Pi with a current Raspberry Pi OS (the lgpio factory opens "
@@ -54,15 +62,17 @@ def lgpio_pin_factory() -> Factory:
 class PiHardware(Hardware):
     """The real device; closing it also releases the camera, the sound card and the pins."""
 
-    camera: PiCamera
+    camera: ReopeningCamera
     display: PiLumaDisplay
     power: PiPower
     pin_factory: Factory
+    missing: dict[MediaSource, HardwareError] = field(default_factory=dict)
+    """Camera/microphone that could not be opened at boot (opened again on every start)."""
 
     def close(self) -> None:
         super().close()
         self.camera.close()
-        if isinstance(self.microphone, PiMicrophone):
+        if isinstance(self.microphone, ReopeningMicrophone):
             self.microphone.close()
         self.pin_factory.close()
 
@@ -118,12 +128,33 @@ class PiParts:
         """The sound card, or a DisabledMicrophone (nothing opened) without [audio]."""
         if not self._config.audio.enabled:
             return DisabledMicrophone()
-        return self._release_later(PiMicrophone(self._config.audio, self.clock, device))
+        return self._release_later(self.microphone_opener(device)())
 
     def camera(self) -> PiCamera:
-        display = self._config.display
-        return self._release_later(open_pi_camera(
-            self._config.video, (display.width, display.height), display.fps))
+        return self._release_later(self.camera_opener()())
+
+    def microphone_opener(self, device: str | None = None) -> Callable[[], PiMicrophone]:
+        """Opens the configured sound card each time it is called (reopen.py)."""
+        audio, clock = self._config.audio, self.clock
+        return lambda: PiMicrophone(audio, clock, device)
+
+    def camera_opener(self) -> Callable[[], PiCamera]:
+        """Opens and configures the camera each time it is called (reopen.py)."""
+        video, display = self._config.video, self._config.display
+        return lambda: open_pi_camera(video, (display.width, display.height), display.fps)
+
+    def optional(self, name: MediaSource, part: ReopeningCamera | ReopeningMicrophone,
+                 missing: dict[MediaSource, HardwareError]) -> None:
+        """Open `part` now if it can be; if not, note why and go on without it."""
+        self._opened.callback(part.close)
+        try:
+            part.open()
+        except HardwareError as exc:
+            missing[name] = exc
+        except Exception as exc:  # a driver's own error: the same, a part we lack
+            missing[name] = HardwareError(
+                name, "opening it", f"{type(exc).__name__}: {exc}",
+                "see the journal; the camera program keeps trying to open it")
 
     def _release_later(self, part: _Closable) -> _Closable:
         self._opened.callback(part.close)
@@ -131,19 +162,26 @@ class PiParts:
 
 
 def build_pi_hardware(config: Config, *, microphone_device: str | None = None) -> PiHardware:
-    """Open every device; on any failure the ones already opened are closed again.
+    """Open every device; on a failure of a required one, those already opened are closed
+    again. A camera or microphone that cannot be opened is listed in `missing` instead.
 
     `microphone_device` selects a capture device by name substring (None: the default
     input); [audio] has no key for it yet.
     """
+    missing: dict[MediaSource, HardwareError] = {}
     with ExitStack() as opened:  # closes what was opened if anything later fails
         parts = PiParts(config, SystemClock(), opened)
         buttons = parts.buttons()
         indicators = parts.indicators()
         power = parts.power()
         display = parts.display()
-        microphone = parts.microphone(microphone_device)
-        camera = parts.camera()
+        microphone: Microphone = DisabledMicrophone()
+        if config.audio.enabled:
+            microphone = ReopeningMicrophone(parts.microphone_opener(microphone_device),
+                                             parts.clock)
+            parts.optional("microphone", microphone, missing)
+        camera = ReopeningCamera(parts.camera_opener(), parts.clock)
+        parts.optional("camera", camera, missing)
         opened.pop_all()  # success: the parts now belong to PiHardware
     return PiHardware(
         camera=camera,
@@ -154,4 +192,5 @@ def build_pi_hardware(config: Config, *, microphone_device: str | None = None) -
         power=power,
         clock=parts.clock,
         pin_factory=parts.pin_factory(),
+        missing=missing,
     )

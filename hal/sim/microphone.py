@@ -14,7 +14,13 @@ import numpy as np
 import numpy.typing as npt
 
 from bodycam.firmware.config.model import AudioConfig
-from bodycam.hal.interfaces import AudioCallback, AudioChunk, Clock, Microphone
+from bodycam.hal.interfaces import (
+    AudioCallback,
+    AudioChunk,
+    Clock,
+    HardwareError,
+    Microphone,
+)
 from bodycam.hal.sim.pacing import GridPacer
 
 BEEP_HZ = 1000
@@ -52,12 +58,18 @@ class SimMicrophone(Microphone):
         self._pacer = GridPacer("sim-microphone", clock,
                                 Fraction(chunk_ms, 1000), self._produce)
         self.failed = False
+        self._plugged = True
+        self._stream_dead = False  # opened before an unplug: delivers nothing until reopened
 
     @property
     def running(self) -> bool:
         return self._pacer.running
 
     def start(self, on_audio: AudioCallback) -> None:
+        if not self._plugged:
+            raise HardwareError("microphone", "simulated USB microphone", "not connected",
+                                "plug the microphone in")
+        self._stream_dead = False
         self._on_audio = on_audio
         self._pacer.start()
 
@@ -72,8 +84,18 @@ class SimMicrophone(Microphone):
         """A dead microphone: the stream stays open but no audio ever arrives again."""
         self.failed = True
 
+    def unplug(self) -> None:
+        """A USB microphone pulled out: the open stream goes silent for good and start()
+        raises HardwareError until `plug()`."""
+        self._plugged = False
+        self._stream_dead = True
+
+    def plug(self) -> None:
+        """Plugged back in: only a new start() (stop, then start) hears it again."""
+        self._plugged = True
+
     def _produce(self, index: int) -> None:
-        if self.failed:
+        if self.failed or self._stream_dead:
             return
         first = index * self._chunk_frames
         mono = synth_samples(first, self._chunk_frames, self._audio.sample_rate, self._rng)
