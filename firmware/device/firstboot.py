@@ -296,7 +296,8 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
 
 def _try_restart(unit: str) -> int:
     """Restart the camera program on its new configuration; only when it changed, since
-    a restart ends a recording (sealed cleanly, but a new recording starts after it)."""
+    a restart ends a running recording: it is sealed cleanly and, being a clean stop,
+    not resumed (a running camera's boot partition is written only at the bench)."""
     done = subprocess.run(["systemctl", "try-restart", unit], capture_output=True,
                           text=True, check=False)
     if done.returncode != 0:
