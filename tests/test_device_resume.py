@@ -14,6 +14,7 @@ from conftest import AuthorityIdentity, MakeDevice, RunningSimDevice
 
 from bodycam.firmware.device import controller as controller_module
 from bodycam.firmware.device.resume import FILE_NAME, FORMAT, MAX_AUTO_RESUMES
+from bodycam.firmware.device.sim_cmd import sim_state_dir
 from bodycam.firmware.evidence.recovery import RECOVERED_REASON
 from bodycam.firmware.evidence.signed_log import read_records
 from bodycam.firmware.evidence.store import EVIDENCE_DIR
@@ -84,7 +85,7 @@ def test_killed_while_recording_records_again_at_once(
         while not (data_dir / EVIDENCE_DIR).is_dir() or not recordings(data_dir):
             assert time.monotonic() < deadline, "the recording directory never appeared"
             time.sleep(0.01)
-        assert (data_dir / "state" / FILE_NAME).exists()
+        assert (sim_state_dir(data_dir) / FILE_NAME).exists()
         first.kill()  # the watchdog's SIGABRT, an OOM kill or a power cut: no seal
     finally:
         first.close()
@@ -96,7 +97,7 @@ def test_killed_while_recording_records_again_at_once(
         assert second.wait(START_TIMEOUT_S) == 0
     finally:
         second.close()
-    assert not (data_dir / "state" / FILE_NAME).exists()  # the clean stop forgot it
+    assert not (sim_state_dir(data_dir) / FILE_NAME).exists()  # the clean stop forgot it
 
     audit = read_records(data_dir / "audit" / "audit.jsonl")
     restart_boot = max(i for i, r in enumerate(audit) if r["event"] == "boot")

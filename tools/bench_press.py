@@ -33,6 +33,7 @@ from bodycam.firmware.config.loader import load_config, shipped_file
 from bodycam.firmware.config.model import Config
 from bodycam.firmware.device.firstboot import DeviceLayout
 from bodycam.firmware.device.program import Device, assemble
+from bodycam.firmware.device.sim_cmd import sim_state_dir
 from bodycam.firmware.device.states import State
 from bodycam.firmware.evidence.agekeys import generate_identity
 from bodycam.hal.clocks import SimClock
@@ -48,7 +49,7 @@ SETTLE_S = 0.07  # > debounce_ms (50): the next edge of the same button is accep
 def press_config(data_dir: Path, recipient: str) -> Config:
     """The simulator's configuration with a short hold and the smallest storage reserve."""
     return load_config(shipped_file("sim.toml"), overrides=[
-        f'storage.data_dir="{data_dir}"', f'storage.state_dir="{data_dir}-state"',
+        f'storage.data_dir="{data_dir}"', f'storage.state_dir="{sim_state_dir(data_dir)}"',
         f'evidence.recipients=["{recipient}"]', f"buttons.hold_seconds={HOLD_SECONDS}",
         "storage.reserve_mb=16", "storage.nearly_full_mb=32"])
 

@@ -26,6 +26,7 @@ from bodycam.firmware.cli import main as bodycam_main
 from bodycam.firmware.config.loader import shipped_file
 from bodycam.firmware.device.audit import audit_path
 from bodycam.firmware.device.identity import IDENTITY_SNAPSHOT
+from bodycam.firmware.device.sim_cmd import sim_state_dir
 from bodycam.firmware.evidence.agekeys import format_identity_file, generate_identity
 from bodycam.firmware.evidence.verify import verify_log, verify_recording
 from bodycam.tools.evidence_cli import main as evidence_main
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"audit log: {audit}  verify: {audit_report.status}")
     # The whole card as a custodian checks it, with the device key registered at
     # enrolment pinned: audit log and recordings, and each against the other.
-    identity_file = Path(f"{device_dir}-state") / IDENTITY_SNAPSHOT
+    identity_file = sim_state_dir(device_dir.resolve()) / IDENTITY_SNAPSHOT
     print(f"\nbodycam-evidence verify {device_dir} --device-key {identity_file}")
     whole = evidence_main(["verify", str(device_dir), "--device-key", str(identity_file)])
     failures += whole != 0

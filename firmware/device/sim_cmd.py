@@ -62,9 +62,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "--quiet implies WARNING)")
 
 
+def sim_state_dir(data_dir: Path) -> Path:
+    """Where the simulator keeps a camera's key: beside its data, never inside it (the
+    loader refuses storage directories inside each other, as on the camera)."""
+    return data_dir.with_name(f"{data_dir.name}-state")
+
+
 def sim_config(args: argparse.Namespace) -> Config:
     data_dir = args.data_dir.resolve()
-    state_dir = data_dir.with_name(f"{data_dir.name}-state")
+    state_dir = sim_state_dir(data_dir)
     overrides = [f'storage.data_dir="{data_dir}"', f'storage.state_dir="{state_dir}"']
     if args.recipient:
         listed = ", ".join(f'"{r}"' for r in args.recipient)
