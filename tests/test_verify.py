@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from test_evidence_support import age_identity, make_store, new_session, record
 
+from bodycam.firmware.evidence.device_key import SoftwareKeyStore
 from bodycam.firmware.evidence.session_key import SessionKey
 from bodycam.firmware.evidence.signed_log import (
     GENESIS_PREV,
@@ -422,3 +423,61 @@ def test_reader_going_away_is_not_a_traceback(recording: Path) -> None:
     err = proc.stderr.read().decode()
     assert proc.wait(30) == 141, err
     assert "Traceback" not in err
+
+
+def _legacy_log(path: Path, device: SoftwareKeyStore, events: list[dict[str, Any]]) -> None:
+    """A log as firmware before session keys wrote it: the first record names the
+    Ed25519 device key and that key signs every line itself."""
+    prev, out = GENESIS_PREV, []
+    for seq, fields in enumerate(events):
+        item = {**fields, "seq": seq, "prev": prev, "time": "2025-01-01T08:00:00.000Z"}
+        if seq == 0:
+            item["device_public_key"] = device.public_key.b64
+        item["sig"] = base64.b64encode(device.sign(signed_bytes(item))).decode()
+        line = canonical_json(item)
+        prev = line_hash(line)
+        out.append(line + b"\n")
+    path.write_bytes(b"".join(out))
+
+
+def test_logs_of_the_firmware_before_session_keys_still_verify(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Recordings and audit logs made before this format change stay evidence: verified
+    against the pinned Ed25519 key; tampering with them is still caught; an audit log
+    continued by the new firmware (a session certified by the same key) verifies whole."""
+    device = SoftwareKeyStore.generate()
+    audit = tmp_path / "audit.jsonl"
+    _legacy_log(audit, device, [{"event": "boot"}, {"event": "state", "to": "idle"}])
+    pin = device.public_key.b64
+    assert verify(capsys, str(audit), "--device-key", pin)[0] == 0
+    other = SoftwareKeyStore.generate().public_key.b64
+    code, out = verify(capsys, str(audit), "--device-key", other)
+    assert code == 1 and "not the pinned key" in out
+
+    clock = ManualClock()
+    with SignedLog.open(audit, SessionKey(device, clock), clock) as log:  # new firmware
+        log.append("boot")
+    code, out = verify(capsys, str(audit), "--device-key", pin)
+    assert code == 0, out
+    lines = audit.read_bytes().replace(b'"to":"idle"', b'"to":"rec"')
+    audit.write_bytes(lines)
+    code, out = verify(capsys, str(audit), "--device-key", pin)
+    assert code == 1 and "line 2 (seq 1): signature does not verify" in out
+
+
+def test_a_log_cannot_be_passed_off_as_legacy_by_stripping_its_certificate(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without its `signer` a new-format first line names no device key that signed it:
+    whoever strips the certificate gets a log nothing verifies."""
+    device = SoftwareKeyStore.generate()
+    clock = ManualClock()
+    path = tmp_path / "audit.jsonl"
+    with SignedLog.open(path, SessionKey(device, clock), clock) as log:
+        log.append("boot")
+        log.append("state", to="idle")
+    records = [json.loads(line) for line in path.read_bytes().splitlines()]
+    del records[0]["signer"]
+    records[0]["device_public_key"] = device.public_key.b64  # claim the legacy form
+    path.write_bytes(b"".join(canonical_json(r) + b"\n" for r in records))
+    code, out = verify(capsys, str(path), "--device-key", device.public_key.b64)
+    assert code == 1 and "signature does not verify" in out
