@@ -106,6 +106,7 @@ class VerifyReport:
     counters: list[CounterValue] = field(default_factory=list)
     counter_gaps: list[CounterGap] = field(default_factory=list)
     recipients: list[str] = field(default_factory=list)  # fingerprints, from the header
+    directory_name: str | None = None  # a recording's directory name, as the user knows it
     # The records and chain hashes, for checks across logs (verify_links.py).
     lines: list[Line] = field(default_factory=list, repr=False)
     hashes: dict[int, str] = field(default_factory=dict, repr=False)
@@ -257,10 +258,16 @@ def _find_counter_gaps(name: str, chain: ChainResult, report: VerifyReport) -> N
                                                   problem))
 
 
-def verify_recording(path: Path, pinned: Sequence[DevicePublicKey] = ()) -> VerifyReport:
-    """Verify `evidence/<recording-id>/`: manifest chain, record order, every file."""
+def verify_recording(path: Path, pinned: Sequence[DevicePublicKey] = (), *,
+                     name: str | None = None) -> VerifyReport:
+    """Verify `evidence/<recording-id>/`: manifest chain, record order, every file.
+
+    `name`: the directory's name when `path` reaches it another way (export passes
+    /proc/self/fd/N, the directory it holds open, so what is verified is what it reads).
+    """
     directory = path.parent if path.name == MANIFEST_NAME else path
     report = _new_report(directory, "recording", pinned)
+    report.directory_name = name or directory.name
     manifest = directory / MANIFEST_NAME
     if not os.path.lexists(manifest):
         report.problems.append(Problem(MANIFEST_NAME, "missing: the recording cannot be "
@@ -269,7 +276,7 @@ def verify_recording(path: Path, pinned: Sequence[DevicePublicKey] = ()) -> Veri
     chain = _chain(manifest, pinned, report)
     lines = chain.lines
     report.records = len(lines)
-    expected = _check_order(lines, directory, report)
+    expected = _check_order(lines, report)
     _check_files(directory, lines, expected, report)
     if report.sealed and report.torn:
         # Nothing is ever written after a seal, so these bytes cannot be a power cut.
@@ -382,8 +389,7 @@ class _Order:
         self.expected[name] = _Expected(name, size, digest, line)
 
 
-def _check_order(lines: list[Line], directory: Path,
-                 report: VerifyReport) -> dict[str, _Expected]:
+def _check_order(lines: list[Line], report: VerifyReport) -> dict[str, _Expected]:
     order = _Order(report)
     if not lines or lines[0].event != Event.HEADER:
         if lines:
@@ -391,7 +397,7 @@ def _check_order(lines: list[Line], directory: Path,
         else:
             report.problems.append(Problem(MANIFEST_NAME, "the manifest holds no record"))
     else:
-        _check_recording_id(lines[0], directory, report)
+        _check_recording_id(lines[0], report)
     for line in lines:
         event = line.event
         if report.sealed:
@@ -417,7 +423,7 @@ def _check_order(lines: list[Line], directory: Path,
     return order.expected
 
 
-def _check_recording_id(header: Line, directory: Path, report: VerifyReport) -> None:
+def _check_recording_id(header: Line, report: VerifyReport) -> None:
     """The directory must hold the recording it is named after.
 
     Another recording of the same device verifies on its own (same key), so putting it
@@ -426,18 +432,19 @@ def _check_recording_id(header: Line, directory: Path, report: VerifyReport) -> 
     """
     signed = header.record.get("recording_id")
     report.recording_id = str(signed)
+    name = report.directory_name or report.path.name
     recipients = header.record.get("recipients")
     if isinstance(recipients, list):
         report.recipients = [str(r) for r in recipients]
-    if signed == directory.name:
+    if signed == name:
         return
-    if RECORDING_ID_PATTERN.fullmatch(directory.name):
+    if RECORDING_ID_PATTERN.fullmatch(name):
         report.problems.append(Problem(
             MANIFEST_NAME, f"the manifest is signed for recording {signed}, but the "
-            f"directory is {directory.name} (another recording put in its place?)",
+            f"directory is {name} (another recording put in its place?)",
             header.number, header.record.get("seq")))
     else:
-        report.notes.append(f"directory name {directory.name!r} is not the recording id "
+        report.notes.append(f"directory name {name!r} is not the recording id "
                             f"{signed!r} (renamed copy?)")
 
 
