@@ -36,18 +36,25 @@ def _layout(tmp_path: Path, key_store: str) -> DeviceLayout:
     return layout
 
 
-def test_auto_follows_the_store_the_key_was_made_in(tmp_path: Path) -> None:
-    """A TPM that vanishes must not quietly turn the camera into a software-key camera:
-    `auto` is decided once, when the key is made, and recorded."""
-    root = tmp_path / "root"
-    (root / "sys/class/tpm/tpm0").mkdir(parents=True)  # what a sandboxed helper sees
+def test_auto_never_turns_a_tpm_camera_into_a_key_file_camera(tmp_path: Path) -> None:
+    """`auto` takes the TPM whenever one is fitted, whatever the record on the card says
+    (a card holder writing "software" there gains nothing), and a camera whose first key
+    was made in a TPM keeps asking for the TPM when the kernel no longer shows one (it
+    then signs with a RAM-only key and alarms: see the integrity tests). The record is
+    written once, by the first key, and never overwritten (a fallback cannot)."""
+    fitted, bare = tmp_path / "fitted", tmp_path / "bare"
+    (fitted / "sys/class/tpm/tpm0").mkdir(parents=True)  # what a sandboxed helper sees
+    bare.mkdir()
     choice = KeyStoreChoice("auto", tmp_path / "state")
-    assert resolve_kind(choice, root) == "tpm"
-    create_key_store(choice, "software")
+    assert (resolve_kind(choice, fitted), resolve_kind(choice, bare)) == ("tpm", "software")
+    create_key_store(choice, "software")  # a camera without a TPM: its first key
     assert (choice.state_dir / KEY_STORE_FILE).read_text() == "software\n"
-    assert resolve_kind(choice, root) == "software"
-    (choice.state_dir / KEY_STORE_FILE).write_text("tpm\n")
-    assert resolve_kind(choice, tmp_path / "no-tpm-here") == "tpm"
+    assert resolve_kind(choice, fitted) == "tpm"  # a TPM fitted later wins (a re-key)
+    (choice.state_dir / KEY_STORE_FILE).write_text("tpm\n")  # first key was a TPM's
+    assert resolve_kind(choice, bare) == "tpm"  # the TPM vanished: still asked for
+    (choice.state_dir / KEY_FILE_NAME).unlink()
+    create_key_store(choice, "software")
+    assert (choice.state_dir / KEY_STORE_FILE).read_text() == "tpm\n"  # never overwritten
 
 
 def test_a_tpm_identity_reaches_the_boot_partition_from_the_program(tmp_path: Path) -> None:

@@ -397,3 +397,109 @@ def test_m2_a_damaged_key_file_is_set_aside_and_the_camera_records(
     assert "damaged" in rekey["reason"]
     assert Path(rekey["set_aside"]).read_text() == "garbage\n"
     still_records(rig)
+
+
+# ------------------------------------------------------------------------------ review
+
+
+def test_a_tpm_that_does_not_answer_for_one_boot_costs_that_boot_only(
+        make_sim_device: MakeDevice, swtpm: SwTpm,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A TPM camera whose TPM is silent for one start must neither stop recording nor
+    become a camera with a copyable key file: it signs that boot with a key held only in
+    RAM (audited, alarmed, never written, never offered for enrolment) and goes back to
+    its TPM key at the next start. verify names the boot as lacking the TPM's word."""
+    tpm = ('device.key_store="tpm"', f'device.tpm_tcti="{swtpm.tcti}"')
+    rig = make_sim_device(*tpm)
+    rig.stop()
+    tpm_key = device_key(rig)
+    state = rig.config.storage.state_dir
+    snapshot = (state / "device-identity.txt").read_bytes()
+
+    swtpm.stop()
+    rig = boot_again(make_sim_device, *tpm)
+    [rekey] = events(rig.audit(), "rekey")
+    assert "TPM unavailable" in rekey["reason"] and "only in RAM" in rekey["reason"]
+    assert rig.device.identity.store.kind == "ephemeral"
+    still_records(rig)
+    assert not list(state.glob("*.pem"))  # no key file was made
+    assert (state / "device-identity.txt").read_bytes() == snapshot  # nothing to enrol
+
+    swtpm.start()  # on new ports: a TCTI for them
+    rig = boot_again(make_sim_device, 'device.key_store="tpm"',
+                     f'device.tpm_tcti="{swtpm.tcti}"')
+    assert device_key(rig) == tpm_key  # the TPM key again
+    rig.stop()
+    code, out = verify(capsys, str(rig.config.storage.data_dir / "audit"),
+                       "--device-key", tpm_key)
+    assert code == 1 and "a downgrade" in out
+
+
+def test_files_and_links_where_storage_directories_belong_are_set_aside(
+        make_sim_device: MakeDevice, tmp_path: Path) -> None:
+    """H4 through a link (data_dir -> RAM: evidence gone at the next restart) and M2
+    through files named like the camera's directories: the camera sets each aside (never
+    follows, never deletes), records into real directories and says so."""
+    rig = make_sim_device()
+    rig.stop()
+    data = rig.config.storage.data_dir
+    ram = tmp_path / "dev-shm"
+    ram.mkdir()
+    shutil.move(data, tmp_path / "held")
+    data.symlink_to(ram)
+    rig = boot_again(make_sim_device)
+    assert not data.is_symlink() and data.is_dir()
+    assert (data.parent / "data.not-a-directory-0").is_symlink()
+    faults = [r["reason"] for r in events(rig.audit(), "fault")]
+    assert any("was not a directory" in reason for reason in faults)
+    still_records(rig)
+    assert list((data / "evidence").iterdir()) and not list(ram.iterdir())
+
+    (data / "audit").rename(tmp_path / "audit-held")
+    (data / "audit").write_text("not a directory")
+    shutil.move(data / "evidence", tmp_path / "evidence-held")
+    (data / "evidence").mkdir()
+    (data / "evidence" / "stray-file").write_text("x")
+    (data / QUARANTINE_DIR).write_text("not a directory either")
+    rig = boot_again(make_sim_device)
+    [refused] = events(rig.audit(), "recovery_refused")
+    assert refused["recording_id"] == "stray-file"
+    assert (data / QUARANTINE_DIR / "stray-file").read_text() == "x"
+    assert (data / "audit.not-a-directory-0").read_text() == "not a directory"
+    still_records(rig)
+
+
+def test_the_key_and_the_audit_log_deleted_together_is_still_a_rekey(
+        make_sim_device: MakeDevice) -> None:
+    """Without its audit log the camera still knows its previous key from the identity
+    it left, so a key deleted with the audit log is not a silent new key."""
+    rig = make_sim_device()
+    rig.stop()
+    old = parse_public_key(device_key(rig)).fingerprint
+    (rig.config.storage.state_dir / KEY_FILE_NAME).unlink()
+    shutil.rmtree(rig.config.storage.data_dir / "audit")
+    rig = boot_again(make_sim_device)
+    records = rig.audit()
+    [rekey] = events(records, "rekey")
+    assert rekey["old_device_key_fingerprint"] == old
+    assert any("audit log is missing" in r["reason"] for r in events(records, "fault"))
+    rig.stop()
+
+
+def test_verify_of_a_camera_checks_logs_set_aside_with_the_live_one(
+        make_sim_device: MakeDevice, capsys: pytest.CaptureFixture[str]) -> None:
+    """After a damaged audit log was set aside (M2), the recordings made before it still
+    link to it: the camera-wide verify reads every audit log, not only the live one."""
+    rig = make_sim_device()
+    record_and_stop(rig)
+    data, pub = rig.config.storage.data_dir, device_key(rig)
+    audit = data / "audit" / "audit.jsonl"
+    audit.write_bytes(audit.read_bytes() + b"\0" * (20 * 1024 * 1024))
+    rig = boot_again(make_sim_device)
+    rig.stop()
+    (data / "audit" / "audit-damaged-0.jsonl").write_bytes(
+        (data / "audit" / "audit-damaged-0.jsonl").read_bytes().rstrip(b"\0"))
+    code, out = verify(capsys, str(data), "--device-key", pub)
+    assert "is not named in the audit log" not in out
+    assert "was rewritten or replaced" not in out
+    assert code == 0, out

@@ -159,7 +159,7 @@ def test_open_never_creates_and_names_the_fix(tpm: SwTpm) -> None:
         TpmKeyStore.open(tpm.tcti)
     message = str(missing.value)
     assert f"no bodycam device key at {KEY_HANDLE:#010x}" in message
-    assert "cleared or replaced" in message and "Fix:" in message and "firstboot" in message
+    assert "cleared or replaced" in message and "Fix:" in message and "camera program creates" in message
     with ESAPI(tpm.tcti) as esapi:  # and nothing was left behind by the failed open
         _more, data = esapi.get_capability(TPM2_CAP.HANDLES, KEY_HANDLE, 1)
         assert KEY_HANDLE not in [int(h) for h in data.data.handles]
@@ -225,7 +225,7 @@ def test_a_cleared_tpm_fails_open_and_the_rekey_keeps_the_counter_rising(tpm: Sw
         esapi.clear(ESYS_TR.LOCKOUT)  # TPM2_Clear: owner objects and indices are gone
     with pytest.raises(TpmKeyMissingError, match="cleared or replaced"):
         TpmKeyStore.open(tpm.tcti)
-    rekeyed = TpmKeyStore.create(tpm.tcti)  # what firstboot does, recording the rekey
+    rekeyed = TpmKeyStore.create(tpm.tcti)  # what the camera program does, recording the rekey
     assert rekeyed.public_key_bytes() != old_public
     assert rekeyed.next_counter() > last
     rekeyed.close()

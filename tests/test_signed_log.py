@@ -131,3 +131,17 @@ def test_a_log_torn_inside_its_first_line_starts_over(tmp_path: Path, key: Sessi
     first = read_records(path)[0]
     assert first["prev"] == GENESIS_PREV and first["signer"]["device_key"] == key.device_key.b64
     assert verify_log(path).exit_code == 0
+
+
+def test_the_search_for_the_last_signer_is_bounded(tmp_path: Path, key: SessionKey,
+                                                   clock: ManualClock) -> None:
+    """Review of M2: 40 MB of well-formed records without a signer used to be read whole
+    at every start (on a 512 MB camera, memory runs out); beyond 16 MiB the previous
+    signer is unknown instead."""
+    path = tmp_path / "audit.jsonl"
+    with SignedLog.open(path, key, clock) as log:
+        log.append("boot")
+    with path.open("ab") as out:
+        out.write(b'{"seq":5,"sig":"x"}\n' * (17 * 1024 * 1024 // 20 + 1))
+    with SignedLog.open(path, new_session(), clock) as log:
+        assert log.previous_device_key is None

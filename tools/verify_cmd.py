@@ -152,11 +152,10 @@ def _verify_all(paths: Sequence[Path], audit: Path | None,
     reports = [_verify(path, pinned) for path in paths]
     if audit is None:
         return reports
-    log = audit_file(audit)
-    if not log.is_file():
+    if not audit_file(audit).is_file():
         raise UsageError(f"--audit {audit}: no audit log there; give the audit.jsonl file or "
                          "the audit/ directory")
-    audit_report = verify_log(log, pinned)
+    audit_report = verify_log(audit, pinned)  # a directory: logs set aside checked too
     recordings = [r for r in reports if r.kind == "recording"]
     return [audit_report, *reports, check_links(audit_report, recordings)]
 
@@ -168,7 +167,7 @@ def _is_data_dir(path: Path) -> bool:
 def _verify_camera(data_dir: Path, pinned: Sequence[DevicePublicKey]) -> list[VerifyReport]:
     """Everything on a camera's data partition: audit log, every recording, the links,
     and what recovery quarantined (reported, never counted as evidence)."""
-    audit_report = verify_log(audit_file(data_dir / "audit"), pinned)
+    audit_report = verify_log(data_dir / "audit", pinned)  # with logs set aside as damaged
     recordings = [verify_recording(d, pinned) for d in _recording_dirs(data_dir / EVIDENCE_DIR)]
     held = [verify_recording(d, pinned) for d in _recording_dirs(data_dir / QUARANTINE_DIR)]
     for report in held:

@@ -9,11 +9,10 @@ never personal data: no location, no media content, no names.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
-from bodycam.firmware.evidence.durable import fsync_directory
+from bodycam.firmware.evidence.durable import ensure_real_directory, set_aside
 from bodycam.firmware.evidence.signed_log import DamagedLogError, SignedLog, Signer
 from bodycam.hal.interfaces import Clock
 
@@ -25,18 +24,6 @@ log = logging.getLogger(__name__)
 
 def audit_path(data_dir: Path) -> Path:
     return data_dir / AUDIT_DIR_NAME / AUDIT_FILE_NAME
-
-
-def _set_aside(path: Path) -> Path:
-    """A free ``audit-damaged-N.jsonl`` beside the log (still checked by `verify` as a
-    log of its own); nothing is deleted."""
-    for n in range(1000):
-        target = path.with_name(f"audit-damaged-{n}.jsonl")
-        if not os.path.lexists(target):
-            os.rename(path, target)
-            fsync_directory(path.parent)
-            return target
-    raise OSError(f"{path.parent}: too many damaged audit logs set aside; inspect it")
 
 
 class AuditLog:
@@ -53,11 +40,11 @@ class AuditLog:
         line, or not a file) is set aside whole and a new chain begins, so the camera can
         always record. The caller audits and alarms `damaged`."""
         path = audit_path(data_dir)
-        path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+        ensure_real_directory(path.parent, 0o750)
         try:
             return cls(SignedLog.open(path, key, clock))
         except DamagedLogError as exc:
-            aside = _set_aside(path)
+            aside = set_aside(path, lambda n: f"audit-damaged-{n}.jsonl")
             log.error("audit log %s is damaged (%s); set aside as %s, a new chain begins",
                       path, exc, aside.name)
             return cls(SignedLog.open(path, key, clock), damaged=(aside, str(exc)))
@@ -65,6 +52,11 @@ class AuditLog:
     @property
     def path(self) -> Path:
         return self._log.path
+
+    @property
+    def created(self) -> bool:
+        """This start made the audit log (it was not there)."""
+        return self._log.created
 
     @property
     def previous_device_key(self) -> str | None:

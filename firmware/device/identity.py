@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bodycam.firmware.config.model import Config
+from bodycam.firmware.config.safe_read import read_regular
 from bodycam.firmware.evidence.device_key import (
     DeviceKeyError,
     KeyMissingError,
+    SoftwareKeyStore,
     UntrustedKeyError,
     set_aside,
 )
@@ -35,7 +37,7 @@ from bodycam.hal.interfaces import Clock
 from bodycam.hal.keystore import KeyStore, KeyStoreError
 
 __all__ = ["IDENTITY_SNAPSHOT", "BootIdentity", "Rekey", "identity_text", "key_store_choice",
-           "open_boot_identity", "rekey_of", "write_identity_snapshot"]
+           "open_boot_identity", "previous_identity", "rekey_of", "write_identity_snapshot"]
 
 # In the state directory: what BODYCAM-IDENTITY.txt must say. The camera program writes
 # it (it is the one process that can reach a TPM); first boot copies it onto the boot
@@ -80,22 +82,23 @@ def open_boot_identity(config: Config, clock: Clock) -> BootIdentity:
     """Open the device key (making one only when recording would otherwise be
     impossible) and certify this boot's session key with it."""
     choice = key_store_choice(config)
-    fallback = None
-    if resolve_kind(choice) == "tpm":
-        try:
-            return _certify(choice, "tpm", clock, None)
-        except KeyStoreError as exc:
-            log.error("the TPM key store cannot be used (%s); the software key signs instead "
-                      "so the camera can record", exc)
-            fallback = f"TPM unavailable ({exc}); the software key signs instead"
-    return _certify(choice, "software", clock, fallback)
+    if resolve_kind(choice) == "software":
+        return _certify(choice, "software", clock)
+    try:
+        return _certify(choice, "tpm", clock)
+    except KeyStoreError as exc:
+        log.error("the TPM key store cannot be used (%s); this boot signs with a key held "
+                  "only in RAM so the camera can record", exc)
+        store = SoftwareKeyStore.ephemeral()
+        return BootIdentity(store, SessionKey(store, clock), (
+            f"TPM unavailable ({exc}): this boot signs with a key that exists only in RAM; "
+            "its recordings cannot be tied to the camera's registered key. Check the TPM "
+            "board; the camera tries it again at every start"), None)
 
 
-def _certify(choice: KeyStoreChoice, kind: Kind, clock: Clock,
-             why: str | None) -> BootIdentity:
+def _certify(choice: KeyStoreChoice, kind: Kind, clock: Clock) -> BootIdentity:
     store, made, aside = _open_or_create(choice, kind)
-    reason = "; ".join(r for r in (why, made) if r) or None
-    return BootIdentity(store, SessionKey(store, clock), reason, aside)
+    return BootIdentity(store, SessionKey(store, clock), made, aside)
 
 
 def _open_or_create(choice: KeyStoreChoice, kind: Kind
@@ -142,11 +145,26 @@ def write_identity_snapshot(state_dir: Path, device_id: str, identity: BootIdent
     replace_file(path, text.encode("utf-8"), 0o600)
 
 
+def previous_identity(state_dir: Path) -> str | None:
+    """The identity the camera's previous start left (read before this start rewrites
+    it): the device key it had, for noticing a re-key when the audit log is gone too."""
+    try:
+        text = read_regular(state_dir / IDENTITY_SNAPSHOT, 4096,
+                            follow_symlinks=False).decode("utf-8")
+        return parse_public_key(text).b64
+    except (OSError, ValueError):
+        return None
+
+
 def rekey_of(identity: BootIdentity, previous_device_key: str | None) -> Rekey | None:
-    """The re-key this boot is, if any: a key was made although the audit log already
-    had one, or the audit log was last signed under another device key."""
+    """The re-key this boot is, if any: a key was made although the device had one (its
+    audit log or its last identity names one), or the device key is another one.
+
+    This catches accidents and naive swaps on the camera itself; the guarantee is the
+    custodian's pinned verification, since whoever holds the card can also edit what this
+    compares with."""
     if previous_device_key is None:
-        return None  # a new audit log: this is the device's first key
+        return None  # the device's first key
     new = identity.fingerprint
     try:
         old: str | None = parse_public_key(previous_device_key).fingerprint

@@ -22,17 +22,20 @@ from bodycam.firmware.device.health import Media
 from bodycam.firmware.device.identity import (
     BootIdentity,
     open_boot_identity,
+    previous_identity,
     rekey_of,
     write_identity_snapshot,
 )
 from bodycam.firmware.device.sdnotify import SystemdNotifier
+from bodycam.firmware.evidence.durable import ensure_real_directory
+from bodycam.firmware.evidence.public_keys import DevicePublicKey, parse_public_key
 from bodycam.firmware.evidence.recovery import (
     RecoveryReport,
     recover_unfinished,
     sealed_in_audit_log,
 )
 from bodycam.firmware.evidence.storage_space import FreeSpace, statvfs_free_bytes
-from bodycam.firmware.evidence.store import FileEvidenceStore
+from bodycam.firmware.evidence.store import DIR_MODE, EVIDENCE_DIR, FileEvidenceStore
 from bodycam.firmware.media.events import RecorderEvent
 from bodycam.firmware.media.recorder import Recorder
 from bodycam.hal.interfaces import Hardware, HardwareError
@@ -118,14 +121,16 @@ def assemble(config: Config, hardware: Hardware, *,
     """
     clock = hardware.clock
     data_dir = config.storage.data_dir
-    data_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
+    moved = _real_directories(config)
+    before = previous_identity(config.storage.state_dir)
     identity = open_boot_identity(config, clock)
     _keep_identity_snapshot(config, identity)
     session = identity.session
     audit = AuditLog.open(data_dir, session, clock)
-    alarms = _integrity_findings(identity, audit)
+    alarms = _integrity_findings(identity, audit, before, moved)
     reports = recover_unfinished(data_dir, session, clock,
-                                 lambda: sealed_in_audit_log(audit.path))
+                                 lambda: sealed_in_audit_log(audit.path),
+                                 trusted=_earlier_keys(audit, identity))
     alarms += [alarm for report in reports if (alarm := _audit_recovery(audit, report))]
     store = FileEvidenceStore(
         data_dir=data_dir, recipients=config.evidence.recipients, signer=session,
@@ -153,24 +158,58 @@ def assemble(config: Config, hardware: Hardware, *,
     return Device(config, hardware, identity, store, recorder, audit, controller)
 
 
+def _real_directories(config: Config) -> list[str]:
+    """The storage directories made real directories: a file or a link found in their
+    place (a link could send evidence to RAM, lost at the next restart) is set aside,
+    never followed. What was moved, for the audit log."""
+    data = config.storage.data_dir
+    wanted = ((config.storage.state_dir, 0o700), (data, 0o750),
+              (data / EVIDENCE_DIR, DIR_MODE))
+    return [f"{path} was not a directory (a file or a link); set aside as {aside.name}"
+            for path, mode in wanted if (aside := ensure_real_directory(path, mode))]
+
+
+def _earlier_keys(audit: AuditLog, identity: BootIdentity) -> list[DevicePublicKey]:
+    """The device key the audit log was signed with before a re-key this boot: recovery
+    may still finish that key's unsealed recordings."""
+    try:
+        earlier = parse_public_key(audit.previous_device_key or "")
+    except ValueError:
+        return []
+    return [earlier] if earlier != identity.session.device_key else []
+
+
 def _keep_identity_snapshot(config: Config, identity: BootIdentity) -> None:
     """The technician's BODYCAM-IDENTITY.txt comes from it; a failure to write it must
-    never keep the camera from recording."""
+    never keep the camera from recording. A key held only in RAM (a TPM camera whose TPM
+    did not answer) is never written there: nobody may register it."""
+    if identity.store.kind == "ephemeral":
+        return
     try:
         write_identity_snapshot(config.storage.state_dir, config.device.id, identity)
     except OSError:
         log.exception("could not write the identity snapshot in %s", config.storage.state_dir)
 
 
-def _integrity_findings(identity: BootIdentity, audit: AuditLog) -> list[str]:
-    """Audit a damaged audit log and a re-key; the alarm texts for the wearer's boot."""
+def _integrity_findings(identity: BootIdentity, audit: AuditLog, before: str | None,
+                        moved: list[str]) -> list[str]:
+    """Audit what the start found wrong (a damaged or missing audit log, directories set
+    aside, a re-key); the alarm texts for the wearer's boot. `before`: the device key of
+    the camera's previous start, if it left its identity."""
     alarms: list[str] = []
+    for what in moved:
+        audit.record("fault", reason=what)
+        alarms.append(what)
+    if audit.created and audit.damaged is None and before is not None:
+        audit.record("fault", reason="the audit log is missing although the camera has run "
+                     "before (its identity was recorded); a new chain begins")
+        alarms.append("the audit log was missing: a new chain begins")
     if audit.damaged is not None:
         aside, why = audit.damaged
         audit.record("fault", reason=f"audit log damaged ({why}); set aside as {aside.name}, "
                      "this is a new chain")
         alarms.append(f"the audit log was damaged and set aside as {aside.name}")
-    rekey = rekey_of(identity, audit.previous_device_key)
+    rekey = rekey_of(identity, audit.previous_device_key or before)
     if rekey is not None:
         audit.record("rekey", **rekey.fields())
         alarms.append(f"the device key changed from {rekey.old_fingerprint} to "

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from bodycam.firmware.evidence.durable import fsync_directory, write_all
+from bodycam.firmware.evidence.durable import set_aside as durable_set_aside
 from bodycam.firmware.evidence.public_keys import DevicePublicKey
 from bodycam.hal.keystore import KeyMissingError, KeyStore, KeyStoreError
 
@@ -73,6 +74,17 @@ class SoftwareKeyStore(KeyStore):
     def generate(cls) -> SoftwareKeyStore:
         """An in-memory key (tests and the simulator's throwaway devices)."""
         return cls(Ed25519PrivateKey.generate())
+
+    @classmethod
+    def ephemeral(cls) -> SoftwareKeyStore:
+        """A key that exists only in this process's RAM, never written anywhere: what a
+        TPM camera signs with for one boot when its TPM does not answer, so the camera
+        can record without ever leaving a copyable key on the card. Certificates name it
+        "ephemeral"; nothing can be registered for it, so its lines never pass a pinned
+        verification: the custodian sees exactly which recordings lack the TPM's word."""
+        store = cls(Ed25519PrivateKey.generate())
+        store.kind = "ephemeral"
+        return store
 
     @classmethod
     def open(cls, state_dir: Path, *, owner_uid: int | None = None) -> SoftwareKeyStore:
@@ -157,13 +169,7 @@ def set_aside(state_dir: Path, reason: str) -> Path | None:
     path = state_dir / KEY_FILE_NAME
     if not os.path.lexists(path):
         return None
-    for n in range(1000):
-        target = state_dir / f"{KEY_FILE_NAME}.{reason}-{n}"
-        if not os.path.lexists(target):
-            os.rename(path, target)
-            fsync_directory(state_dir)
-            return target
-    raise KeyStoreError(f"{state_dir}: too many set-aside key files; inspect the directory")
+    return durable_set_aside(path, lambda n: f"{KEY_FILE_NAME}.{reason}-{n}")
 
 
 def _make_private_dir(state_dir: Path, owner: tuple[int, int] | None) -> None:

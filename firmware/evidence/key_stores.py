@@ -1,12 +1,14 @@
-"""Choosing, opening and (first boot only) creating the device's key store.
+"""Choosing, opening and (first key only) creating the device's key store.
 
-`auto` means the TPM when the kernel shows one (/dev/tpmrm0), else the software key file,
-decided once: creating a key records its store in the state directory, and `auto` then
-follows that record. A TPM board that stops answering therefore never quietly turns the
-camera into a software-key camera; the program signs with a software key only as an
-audited, alarmed fallback and tries the TPM again at every start (device/identity.py).
-The camera program never creates a key on its own except as such an audited re-key;
-first boot creates it (firstboot.py).
+`auto` means the TPM whenever the kernel shows one (/dev/tpmrm0, or its sysfs entry for
+sandboxed callers), else the software key file. The first key made records its store in
+the state directory; that record only ever adds the TPM: a camera whose record says
+"tpm" but whose TPM the kernel no longer shows still asks for the TPM (and, failing,
+signs that boot with a key held only in RAM, audited and alarmed: device/identity.py),
+so neither a TPM that stops answering nor an edited record turns it into a camera with
+a copyable key file. A software key is made by first boot (firstboot.py), a TPM key by
+the camera program at its first start (the sandboxed first-boot helper cannot reach the
+TPM); anything later is an audited re-key.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from bodycam.firmware.evidence.durable import replace_file
 from bodycam.hal.keystore import KeyStore
 
 __all__ = ["KEY_STORE_FILE", "TPM_DEVICE", "KeyStoreChoice", "Kind", "create_key_store",
-           "open_key_store", "resolve_kind", "tpm_fitted"]
+           "open_key_store", "recorded_kind", "resolve_kind", "tpm_fitted"]
 
 TPM_DEVICE: Final = Path("/dev/tpmrm0")
 # Seen also by units that hide /dev (PrivateDevices=yes: the first-boot helper).
@@ -49,18 +51,23 @@ def tpm_fitted(root: Path = Path("/")) -> bool:
 
 
 def resolve_kind(choice: KeyStoreChoice, root: Path = Path("/")) -> Kind:
-    """The configured store; for `auto`, the one the key was made in, else the TPM if
-    the kernel shows one (below `root`: tests and image building)."""
+    """The configured store; for `auto`, the TPM when the kernel shows one (below `root`:
+    tests and image building) or when the first key was made in one, else software."""
     if choice.kind != "auto":
         return choice.kind
+    if tpm_fitted(root):
+        return "tpm"
+    return "tpm" if recorded_kind(choice) == "tpm" else "software"
+
+
+def recorded_kind(choice: KeyStoreChoice) -> str | None:
+    """What the first key's creation recorded ("tpm", "software"), if anything."""
     try:  # root reads it at first boot: no link followed, no FIFO waited on
         recorded = read_regular(choice.state_dir / KEY_STORE_FILE, 64,
                                 follow_symlinks=False).decode("ascii").strip()
     except (OSError, ValueError):
-        recorded = ""
-    if recorded in ("tpm", "software"):
-        return "tpm" if recorded == "tpm" else "software"
-    return "tpm" if tpm_fitted(root) else "software"
+        return None
+    return recorded if recorded in ("tpm", "software") else None
 
 
 def open_key_store(choice: KeyStoreChoice, kind: Kind, *,
@@ -82,7 +89,7 @@ def create_key_store(choice: KeyStoreChoice, kind: Kind, *,
         store = TpmKeyStore.create(tcti=choice.tpm_tcti)
     else:
         store = SoftwareKeyStore.create(choice.state_dir, owner=owner)
-    if choice.kind == "auto":
+    if recorded_kind(choice) is None:  # the device's first key; never overwritten
         replace_file(choice.state_dir / KEY_STORE_FILE, f"{kind}\n".encode("ascii"), 0o600,
                      owner)
     return store

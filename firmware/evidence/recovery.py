@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from bodycam.firmware.evidence.api import SealRecord
-from bodycam.firmware.evidence.durable import fsync_directory, make_dirs
+from bodycam.firmware.evidence.durable import ensure_real_directory, set_aside
+from bodycam.firmware.evidence.public_keys import DevicePublicKey
 from bodycam.firmware.evidence.salvage import (
     SalvagedSegment,
     missing_segment,
@@ -76,36 +77,60 @@ class RecoveryReport:
 
 
 def recover_unfinished(data_dir: Path, signer: SessionKey, clock: Clock,
-                       sealed_index: SealedIndex = dict) -> list[RecoveryReport]:
+                       sealed_index: SealedIndex = dict,
+                       trusted: Sequence[DevicePublicKey] = ()) -> list[RecoveryReport]:
     """Seal (or quarantine) every unsealed recording under `data_dir`; call before
-    recording starts. `sealed_index` is asked only when there is something to recover."""
+    recording starts. `sealed_index` is asked only when there is something to recover.
+    `trusted`: device keys besides this boot's whose recordings recovery may finish (the
+    key before a re-key this boot made)."""
     parent = data_dir / EVIDENCE_DIR
     if not parent.is_dir():
         return []
+    known = _LazySealed(sealed_index)
+    keys = (signer.device_key, *trusted)
     reports: list[RecoveryReport] = []
-    sealed: dict[str, int] | None = None
     for directory in sorted(parent.iterdir()):
-        if directory.is_symlink() or not directory.is_dir():
-            reports.append(_quarantine(data_dir, directory, directory.name, (
-                "not a recording directory (a link or a file where recordings belong)",)))
-            continue
-        if directory.name.startswith(".") and directory.name.endswith(STAGING_SUFFIX):
-            _log.warning("%s: power was lost while creating this recording; it holds no "
-                         "segments and is left as it is", directory)
-            recording_id = directory.name[1:-len(STAGING_SUFFIX)]
-            reports.append(RecoveryReport(recording_id, directory, (), 0, abandoned_start=True))
-            continue
-        if _last_event(directory / MANIFEST_NAME) == Event.SEAL:
-            continue
-        if sealed is None:
-            sealed = sealed_index()
         try:
-            reports.append(_recover_or_refuse(data_dir, directory, signer, clock, sealed))
+            report = _look_at(data_dir, directory, signer, clock, sealed=known, keys=keys)
         except Exception as exc:  # one damaged recording must never keep the camera down
             _log.exception("%s: recovery failed; left as it is", directory)
-            reports.append(RecoveryReport(directory.name, directory, (), 0, refused=(
-                f"recovery failed ({type(exc).__name__}: {exc}); left in place",)))
+            report = RecoveryReport(directory.name, directory, (), 0, refused=(
+                f"recovery failed ({type(exc).__name__}: {exc}); left in place",))
+        if report is not None:
+            reports.append(report)
     return reports
+
+
+class _LazySealed:
+    """The audit log's sealed recordings, read once and only if something needs it."""
+
+    def __init__(self, read: SealedIndex) -> None:
+        self._read = read
+        self._found: dict[str, int] | None = None
+
+    def get(self) -> dict[str, int]:
+        if self._found is None:
+            self._found = self._read()
+        return self._found
+
+
+def _look_at(data_dir: Path, directory: Path, signer: SessionKey, clock: Clock, *,
+             sealed: _LazySealed, keys: Sequence[DevicePublicKey]) -> RecoveryReport | None:
+    """What recovery does with one entry of evidence/ (None: nothing, it is sealed)."""
+    if directory.is_symlink() or not directory.is_dir():
+        return _quarantine(data_dir, directory, directory.name, (
+            "not a recording directory (a link or a file where recordings belong)",))
+    if directory.name.startswith(".") and directory.name.endswith(STAGING_SUFFIX):
+        _log.warning("%s: power was lost while creating this recording; it holds no "
+                     "segments and is left as it is", directory)
+        recording_id = directory.name[1:-len(STAGING_SUFFIX)]
+        return RecoveryReport(recording_id, directory, (), 0, abandoned_start=True)
+    if _last_event(directory / MANIFEST_NAME) == Event.SEAL:
+        return None
+    reasons = _reasons_to_refuse(directory, keys, sealed.get())
+    if reasons:
+        return _quarantine(data_dir, directory, directory.name, reasons)
+    return _recover(directory, signer, clock)
 
 
 def _last_event(manifest: Path) -> str | None:
@@ -124,22 +149,14 @@ def _last_event(manifest: Path) -> str | None:
     return None
 
 
-def _recover_or_refuse(data_dir: Path, directory: Path, signer: SessionKey, clock: Clock,
-                       sealed: dict[str, int]) -> RecoveryReport:
-    reasons = _reasons_to_refuse(directory, signer, sealed)
-    if reasons:
-        return _quarantine(data_dir, directory, directory.name, reasons)
-    return _recover(directory, signer, clock)
-
-
-def _reasons_to_refuse(directory: Path, signer: SessionKey,
+def _reasons_to_refuse(directory: Path, keys: Sequence[DevicePublicKey],
                        sealed: dict[str, int]) -> tuple[str, ...]:
     """Everything that stops recovery from vouching for this recording."""
     reasons: list[str] = []
     if directory.name in sealed:
         reasons.append(f"the audit log records it as sealed (audit line "
                        f"{sealed[directory.name]}), yet its manifest is not: cut back")
-    report = verify_recording(directory, [signer.device_key])  # names unopened files too
+    report = verify_recording(directory, keys)  # names unopened files too
     reasons += [str(problem) for problem in report.problems]
     return tuple(reasons)
 
@@ -149,16 +166,9 @@ def _quarantine(data_dir: Path, directory: Path, recording_id: str,
     """Move the recording whole out of the evidence tree; never change a byte of it."""
     reasons = tuple(reasons)
     target_parent = data_dir / QUARANTINE_DIR
-    make_dirs(target_parent, DIR_MODE)
-    for n in range(1000):
-        target = target_parent / (recording_id + (f".{n}" if n else ""))
-        if not os.path.lexists(target):
-            break
-    else:
-        raise OSError(f"{target_parent}: no free name for {recording_id}")
-    os.rename(directory, target)
-    fsync_directory(target_parent)
-    fsync_directory(directory.parent)
+    ensure_real_directory(target_parent, DIR_MODE)
+    target = set_aside(directory, lambda n: recording_id + (f".{n}" if n else ""),
+                       into=target_parent)
     _log.error("%s: NOT recovered, moved to %s: %s", recording_id, target, "; ".join(reasons))
     return RecoveryReport(recording_id, target, (), 0, refused=reasons)
 

@@ -150,6 +150,7 @@ class SignedLog:
         # Base64 device key that certified the log's last lines before this open (None:
         # new log): the camera compares it with its own to notice a re-key.
         self.previous_device_key: str | None = None
+        self.created = False  # this open made the file
 
     @classmethod
     def open(cls, path: Path, key: Signer, clock: Clock) -> SignedLog:
@@ -181,6 +182,7 @@ class SignedLog:
                       prev=line_hash(last_line) if last_line else GENESIS_PREV,
                       introduce=signer is None or signer[0] != key.public_key_b64)
             log.previous_device_key = signer[1] if signer else None
+            log.created = created
             log._repair(end, size)
         except BaseException:
             os.close(fd)
@@ -339,8 +341,8 @@ def _last_signer(fd: int, end: int) -> tuple[str, str] | None:
             if record["seq"] == 0:
                 legacy = str(record.get(KEY_FIELD))
                 return legacy, legacy
-        if start == 0:
-            return None
+        if start == 0 or window >= _MAX_TAIL_SEARCH:
+            return None  # not within reach: unknown (a damaged or hostile tail)
         window *= 4
 
 

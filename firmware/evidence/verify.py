@@ -107,9 +107,23 @@ class VerifyReport:
     counter_gaps: list[CounterGap] = field(default_factory=list)
     recipients: list[str] = field(default_factory=list)  # fingerprints, from the header
     directory_name: str | None = None  # a recording's directory name, as the user knows it
-    # The records and chain hashes, for checks across logs (verify_links.py).
+    # The records and chain hashes (seq -> hash per file), for checks across logs
+    # (verify_links.py, anchor.py). An audit directory can hold a live log and logs set
+    # aside as damaged: each is its own chain.
     lines: list[Line] = field(default_factory=list, repr=False)
-    hashes: dict[int, str] = field(default_factory=dict, repr=False)
+    chains: dict[str, dict[int, str]] = field(default_factory=dict, repr=False)
+
+    @property
+    def hashes(self) -> dict[int, str]:
+        """The chain of the live log (audit.jsonl, a manifest, or the only one)."""
+        for name in ("audit.jsonl", MANIFEST_NAME):
+            if name in self.chains:
+                return self.chains[name]
+        return next(iter(self.chains.values()), {})
+
+    def holds(self, seq: int, digest: str) -> bool:
+        """Some chain of this report has line `seq` with this hash."""
+        return any(chain.get(seq) == digest for chain in self.chains.values())
 
     @property
     def torn(self) -> bool:
@@ -184,8 +198,8 @@ class VerifyReport:
         lines += [f"  PROBLEM: {problem}" for problem in self.problems]
         return "\n".join(lines)
 
-    def absorb(self, chain: ChainResult) -> None:
-        """Take over what the chain check found."""
+    def absorb(self, chain: ChainResult, name: str) -> None:
+        """Take over what the chain check of the file `name` found."""
         self.problems += chain.problems
         self.notes += chain.notes
         self.torn_bytes += chain.torn_bytes
@@ -197,7 +211,7 @@ class VerifyReport:
         if self.key_fingerprint is None and self.device_keys:
             self.key_fingerprint = self.device_keys[0]
         self.lines += chain.lines
-        self.hashes.update(chain.hashes)
+        self.chains[name] = chain.hashes
 
 
 def _new_report(path: Path, kind: Kind,
@@ -218,7 +232,7 @@ def _chain(path: Path, pinned: Sequence[DevicePublicKey], report: VerifyReport) 
             f"cannot be read ({exc.strerror or exc})"
         report.problems.append(Problem(path.name, why))
         return ChainResult()
-    report.absorb(chain)
+    report.absorb(chain, path.name)
     return chain
 
 

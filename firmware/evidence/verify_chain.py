@@ -49,6 +49,8 @@ __all__ = [
     "open_regular",
 ]
 
+# Manifests of the firmware before session keys; audit logs of that time have no format.
+LEGACY_FORMAT: Final = "bodycam-manifest/1"
 # Far above any record the camera writes (a header with eight recipients is ~2 KiB).
 MAX_LINE_BYTES: Final = 1024 * 1024
 # Records that take a counter value besides a session certificate: a manifest's seal, and
@@ -202,13 +204,20 @@ class _Signers:
         self._use_device(number, seq, device)
 
     def legacy_first_line(self, number: int, seq: int | None, record: dict[str, Any]) -> None:
-        """A log written before session keys: the device key signs every line itself."""
+        """A log written before session keys: the Ed25519 device key (the only kind that
+        firmware had) signs every line itself. Nothing newer may take this form, or a
+        log could shed its counters and links by posing as an old one."""
         try:
             device = DevicePublicKey.from_raw(
                 base64.b64decode(str(record.get(KEY_FIELD, "")), validate=True))
         except (binascii.Error, ValueError):
             self._fail(number, seq, f"the first record carries neither a signer "
                        f"certificate nor a valid '{KEY_FIELD}'")
+            return
+        if device.algorithm != "ed25519" or record.get("format") not in (None, LEGACY_FORMAT):
+            self._fail(number, seq, "the first record has no signer certificate, which only "
+                       f"logs of the old format ({LEGACY_FORMAT}, Ed25519 device keys) may "
+                       "lack: a newer log posing as an old one")
             return
         self.line_key = device
         self._use_device(number, seq, device)
@@ -219,6 +228,12 @@ class _Signers:
             return
         self.device = device
         self._result.device_keys.append(device)
+        if previous is not None and previous.algorithm == "ecdsa-p256" and \
+                device.algorithm != "ecdsa-p256":
+            self._fail(number, seq, f"the device key changes from the TPM key "
+                       f"{previous.fingerprint} to a key outside a TPM "
+                       f"({device.fingerprint}): a downgrade; lines from here on lack the "
+                       "TPM's word (a TPM that did not answer, or forged)")
         if self._pinned:
             if device not in self._pinned:
                 pins = ", ".join(k.fingerprint for k in self._pinned)

@@ -16,7 +16,8 @@ Design (docs/tpm.md has the whole story, with measurements):
 * Counter: NV index COUNTER_INDEX 0x01BB0C01, TPM_NT_COUNTER, 64 bits. The TPM only lets
   it go up, and a counter defined after a TPM2_Clear (or after deleting this one) starts
   at the highest value any counter on the TPM ever had, so it cannot be rewound.
-* `TpmKeyStore.create` (firstboot only) vs `TpmKeyStore.open` (every start): open never
+* `TpmKeyStore.create` (the first key, or an audited re-key, by the camera program) vs
+  `TpmKeyStore.open` (every start): open never
   creates; a cleared TPM gives TpmKeyMissingError, which the program audits as a rekey.
 * Signing is slow on real chips (about 69 ms per ECDSA P-256 signature on an SLB9670):
   the key certifies one RAM-only session key per boot and is off the recording path.

@@ -105,8 +105,8 @@ def check_key(public: TPM2B_PUBLIC, where: str) -> None:
             f"{where}: the object at {KEY_HANDLE:#010x} is not a bodycam device key "
             f"({'; '.join(problems)}); another program or person put it there. Fix: find "
             f"out who (the owner authorization was used), then remove it with "
-            f"`tpm2_evictcontrol -C o -c {KEY_HANDLE:#010x}` and let firstboot create a "
-            "new device key (the audit log records it as a rekey)")
+            f"`tpm2_evictcontrol -C o -c {KEY_HANDLE:#010x}` and restart the camera, which "
+            "creates a new device key (the audit log records it as a rekey)")
 
 
 def check_counter(public: TPM2B_NV_PUBLIC, where: str) -> None:
@@ -119,7 +119,7 @@ def check_counter(public: TPM2B_NV_PUBLIC, where: str) -> None:
             f"{where}: NV index {COUNTER_INDEX:#010x} is not a monotonic counter "
             f"(type {kind}, {area.dataSize} bytes); another program or person defined it. "
             f"Fix: remove it with `tpm2_nvundefine -C o {COUNTER_INDEX:#010x}` and define "
-            f"the counter with `{DEFINE_COUNTER}` (firstboot does that when it creates the "
+            f"the counter with `{DEFINE_COUNTER}` (the camera does that when it creates the "
             "key); a new counter starts above every value this TPM's counters ever had")
 
 

@@ -52,7 +52,8 @@ _VENDOR_STRINGS: Final = (TPM2_PT_VENDOR.STRING_1, TPM2_PT_VENDOR.STRING_2,
 
 class TpmKeyMissingError(KeyMissingError):
     """The TPM answers but holds no bodycam key: never created here, or the TPM was
-    cleared or replaced. Only firstboot may react by creating one (a recorded rekey)."""
+    cleared or replaced. Only the camera program reacts, by creating one (a recorded
+    rekey with an alarm)."""
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,9 @@ class TpmKeyStore(KeyStore):
                 raise TpmKeyMissingError(
                     f"TPM {tcti}: no bodycam device key at {KEY_HANDLE:#010x}: it was never "
                     "created in this TPM, or the TPM was cleared or replaced (the old key is "
-                    "gone for good). Fix: if this camera had a key, this is a rekey: let "
-                    "firstboot (bodycam.firmware.device.firstboot) create a new one, which "
-                    "the audit log records, and give the new public key to the evidence "
+                    "gone for good). Fix: if this camera had a key, this is a rekey: the "
+                    "camera program creates a new one at its start, which the audit log "
+                    "records, and give the new public key to the evidence "
                     "custodian")
             self._key = esapi.tr_from_tpmpublic(KEY_HANDLE)
             public, _name, _qualified = esapi.read_public(self._key)
@@ -127,7 +128,8 @@ class TpmKeyStore(KeyStore):
 
     @classmethod
     def open(cls, tcti: str = DEFAULT_TCTI) -> TpmKeyStore:
-        """The key firstboot created; TpmKeyMissingError when there is none (never creates)."""
+        """The key made at the camera's first start; TpmKeyMissingError when there is
+        none (never creates)."""
         esapi = _connect(tcti)
         try:
             return cls(esapi, tcti)
