@@ -264,9 +264,10 @@ def _find_counter_gaps(name: str, chain: ChainResult, report: VerifyReport) -> N
             missing = after.value - before.value - 1
             problem = Problem(name, f"the key store's counter jumps from {before.value} (line "
                               f"{before.line}) to {after.value}: {missing} boot(s) or seal(s) "
-                              "are not in this log (records removed or the log rolled back; "
-                              "or a seal whose audit record a power cut lost: verify "
-                              "together with the recordings to tell)", after.line)
+                              "are not in this log: records removed or the log rolled back, "
+                              "or (rarely) power lost in the instant between taking a value "
+                              "and writing its record; verify together with the recordings "
+                              "to find seals that explain it", after.line)
             report.problems.append(problem)
             report.counter_gaps.append(CounterGap(after.line, before.value, after.value,
                                                   problem))
