@@ -16,8 +16,12 @@ never writes a link, so refusing every one loses nothing.
 Once: each file is read into memory once and hashed; that one read is what gets
 decrypted, hashed in the report and compared with the hash the manifest signed. A
 writer racing with the export therefore cannot make the MP4 differ from the report.
-The manifest, which `verify` reads on its own, must not change while verify reads it
-(same inode, size, mtime and ctime before and after).
+The manifest's one read is also what `verify` checks, and verify checks the directory
+held open (through /proc/self/fd), not whatever its path names by then: a directory
+renamed or swapped after the open cannot lend its VERIFIED to the one exported. A
+manifest that changes meanwhile all the same (inode, size, mtime and ctime before and
+after verify) stops the export: something is writing to the store.
+
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from bodycam.firmware.evidence.verify_chain import MAX_LINE_BYTES
 
 __all__ = [
     "MAX_MANIFEST_BYTES",
+    "HeldDirectoryError",
     "InputChangedError",
     "Manifest",
     "RecordingFiles",
@@ -52,6 +57,7 @@ __all__ = [
 # 770 bytes of manifest, about 7 MiB a day of recording at the default 10 s segments:
 # this only stops a planted giant from exhausting memory.
 MAX_MANIFEST_BYTES: Final = 64 << 20
+
 # What the camera names a segment file (recovery may add -N before .truncated.age).
 _SEGMENT_NAME: Final = re.compile(r"(\d{5})(?:-\d+)?(?:\.age|\.truncated\.age)")
 _CAMERA_NAMES: Final = "NNNNN.age or NNNNN[-N].truncated.age, NNNNN the segment's index"
@@ -63,6 +69,10 @@ class RefusedFileError(Exception):
 
 class InputChangedError(Exception):
     """A file changed while the export read it: the report could not say what was used."""
+
+
+class HeldDirectoryError(Exception):
+    """The directory held open cannot be reached by path, so it cannot be verified."""
 
 
 def name_refusal(index: int, name: str) -> str | None:
@@ -115,6 +125,12 @@ class RecordingFiles:
     fd: int
     _seen: dict[str, str] = field(default_factory=dict)  # name -> SHA-256 of its first read
 
+    @property
+    def held(self) -> Path:
+        """A path to the directory held open, for code that takes paths (verify): the
+        very directory export reads, even if `path` names another one by now."""
+        return Path(f"/proc/self/fd/{self.fd}")
+
     def manifest(self) -> Manifest | None:
         """The manifest's bytes (None: there is none). RefusedFileError: a link or not a file."""
         try:
@@ -133,7 +149,8 @@ class RecordingFiles:
         return Manifest(data, before)
 
     def check_unchanged(self, manifest: Manifest | None) -> None:
-        """InputChangedError unless the manifest is still the one read (verify read it too)."""
+        """InputChangedError unless the manifest is still the one read: verify checks that
+        read, but a manifest changing meanwhile means something is writing to the store."""
         try:
             now: tuple[int, ...] | None = _identity(
                 os.stat(MANIFEST_NAME, dir_fd=self.fd, follow_symlinks=False))
@@ -194,10 +211,21 @@ class RecordingFiles:
 
 @contextmanager
 def open_recording(directory: Path) -> Iterator[RecordingFiles]:
-    """The recording directory, held open so every file is read from this one."""
+    """The recording directory, held open so every file is read, and verified, from this
+    one. HeldDirectoryError when /proc cannot reach it (verify would read another)."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        yield RecordingFiles(directory, fd)
+        files = RecordingFiles(directory, fd)
+        try:
+            reachable = os.path.samestat(os.stat(files.held), os.fstat(fd))
+        except OSError:
+            reachable = False
+        if not reachable:
+            raise HeldDirectoryError(
+                f"{files.held} does not lead to the directory export holds open, so it "
+                "could not verify the very directory it exports. Fix: run the export where "
+                "/proc is mounted (Linux; `mount -t proc proc /proc`)")
+        yield files
     finally:
         os.close(fd)
 
