@@ -7,6 +7,7 @@ and a manifest line nested too deep to parse.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -209,13 +210,16 @@ def test_a_forced_export_reports_the_bytes_it_used(
         tmp_path: Path, recording: Path, identity: AgeIdentity,
         monkeypatch: pytest.MonkeyPatch) -> None:
     swapped = (recording / "00000.age").read_bytes()
+    signed = (recording / "00001.age").stat().st_size
     replace_after(monkeypatch, "verify_recording",
                   lambda: (recording / "00001.age").write_bytes(swapped))
     out = tmp_path / "out.mp4"
     assert export(recording, identity, out, "--force") == 0
     report = report_of(out)
     entry = report["segments"][1]  # type: ignore[index]
-    assert entry["file"] == "00001.age" and entry["sha256"] == sha256(recording / "00001.age")
+    used = swapped[:signed]  # never more than the manifest signed
+    assert entry["file"] == "00001.age" and entry["size"] == len(used)
+    assert entry["sha256"] == hashlib.sha256(used).hexdigest()
     differs = entry["differs_from_manifest"]
     assert "the manifest signed" in differs
     notes = " ".join(report["notes"])  # type: ignore[arg-type]
@@ -423,3 +427,103 @@ def test_verify_checks_the_manifest_bytes_export_read_not_a_second_read(
     assert report_of(out)["verification"]["status"] == "failed"  # type: ignore[index]
     assert report_of(out)["manifest"]["sha256"] == sha256(manifest)  # type: ignore[index]
 
+
+# ------------------------------------------------------------ bounded reads of segments
+
+GIANT = 50 << 30  # bytes: a sparse file costs no disk, but its size in memory if read
+# Runs the export in a child process that may not map more than 8 GiB (so reading the
+# giant file fails at once instead of filling the machine), and reports its peak RSS.
+_BOUNDED_EXPORT = """
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30))
+from bodycam.tools.evidence_cli import main
+code = main(sys.argv[1:])
+print(json.dumps({"code": code,
+                  "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss << 10}))
+"""
+
+
+def bounded_export(recording: Path, identity: AgeIdentity, out: Path,
+                   *extra: str) -> tuple[int, str]:
+    """(exit code, stderr) of a real export that must not have held 1 GiB at any time."""
+    result = subprocess.run(
+        [sys.executable, "-c", _BOUNDED_EXPORT, "export", str(recording), "-i",
+         str(identity.identity_file), "-o", str(out), *extra],
+        capture_output=True, text=True, check=False)
+    assert result.stdout, result.stderr  # no answer: killed, or a traceback
+    answer = json.loads(result.stdout.splitlines()[-1])
+    assert answer["peak_rss"] < 1 << 30, answer
+    return answer["code"], result.stderr
+
+
+def test_a_segment_grown_huge_is_read_only_up_to_its_signed_size(
+        tmp_path: Path, recording: Path, identity: AgeIdentity) -> None:
+    """A sparse 50 GB 00001.age whose first bytes are the genuine segment: the forced
+    export uses the signed bytes and says the file is larger, without reading the rest."""
+    segment = recording / "00001.age"
+    signed = segment.stat().st_size
+    genuine = sha256(segment)
+    os.truncate(segment, GIANT)
+    out = tmp_path / "out.mp4"
+    code, err = bounded_export(recording, identity, out)
+    assert code == 1 and not out.exists()
+    assert f"00001.age: {GIANT} bytes, but {signed} are listed" in err  # verify: fstat
+
+    code, err = bounded_export(recording, identity, out, "--force")
+    assert code == 0, err
+    entry = report_of(out)["segments"][1]  # type: ignore[index]
+    assert entry["size"] == signed and entry["sha256"] == genuine
+    assert entry["differs_from_manifest"] == (
+        f"the file is larger than the {signed} bytes the manifest signed; only its first "
+        f"{signed} bytes were read, and they are the bytes it signed (bytes were added "
+        "after them)")
+    assert decode_all(out)["video"] == 6 * FPS  # every segment, whole
+
+
+def drop_last_records(directory: Path, count: int) -> None:
+    """Cut the manifest's last records, as a power cut before they were written does."""
+    manifest = directory / "manifest.jsonl"
+    lines = manifest.read_bytes().splitlines(keepends=True)
+    manifest.write_bytes(b"".join(lines[:-count]))
+
+
+def test_a_huge_file_without_a_signed_size_is_refused_unread(
+        tmp_path: Path, recording: Path, identity: AgeIdentity) -> None:
+    """A recording cut by power loss before segment 2's record: a forced export includes
+    00002.age although the manifest gives no size for it; a sparse 50 GB one is refused."""
+    drop_last_records(recording, 2)  # segment 2's record and the seal
+    os.truncate(recording / "00002.age", GIANT)
+    out = tmp_path / "out.mp4"
+    code, err = bounded_export(recording, identity, out, "--force")
+    assert code == 0, err
+    report = report_of(out)
+    (refused,) = report["refused"]  # type: ignore[misc]
+    assert refused["file"] == "00002.age"
+    assert refused["why"] == (
+        f"00002.age holds {GIANT} bytes, more than the {export_inputs.MAX_SEGMENT_BYTES} "
+        "of the largest segment the camera can write (a planted or sparse file); it was "
+        "not read")
+    assert [s["file"] for s in report["segments"]] == ["00000.age", "00001.age"]  # type: ignore[attr-defined]
+    assert decode_all(out)["video"] == 4 * FPS
+
+
+def test_a_hostile_signed_size_does_not_lift_the_limit(
+        tmp_path: Path, recording: Path, identity: AgeIdentity) -> None:
+    """A forced export of a manifest rewritten to sign 1 TB for segment 2 (its signature
+    fails, but --force goes on): the limit is the largest real segment, not that size."""
+    rewrite_manifest(recording, lambda r: r.update(size=1 << 40)
+                     if r.get("file") == "00002.age" and "size" in r else None)
+    os.truncate(recording / "00002.age", GIANT)
+    out = tmp_path / "out.mp4"
+    code, err = bounded_export(recording, identity, out, "--force")
+    assert code == 0, err
+    (refused,) = report_of(out)["refused"]  # type: ignore[misc]
+    assert refused["file"] == "00002.age" and "it was not read" in refused["why"]
+    assert decode_all(out)["video"] == 4 * FPS
+
+
+def test_the_segment_limit_is_that_of_the_largest_segment_the_camera_can_write() -> None:
+    """600 s (a cut waits up to one more segment length for a keyframe) at 25 Mbit/s
+    video and 320 kbit/s audio, twice over: a few GB, far above any real segment, far
+    below a planted giant."""
+    assert export_inputs.MAX_SEGMENT_BYTES == 2 * 600 * (25_000 + 320) * 1000 // 8

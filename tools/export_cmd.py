@@ -23,10 +23,10 @@ Order of work, each step a precondition of the next:
    clock's steps put off the recording's start clock flagged), tool version.
 
 Inputs (export_inputs): only segment names the camera writes, read from the recording
-directory itself and never through a link; each file's one read is what is hashed,
-compared with the manifest's signed hash and decrypted. Verification checks the
-directory export holds open and the manifest bytes export read, so a directory swapped
-at DIR meanwhile cannot lend its result.
+directory itself and never through a link, and never more than the manifest signed;
+each file's one read is what is hashed, compared with the manifest's signed hash and
+decrypted. Verification checks the directory export holds open and the manifest bytes
+export read, so a directory swapped at DIR meanwhile cannot lend its result.
 Outputs (export_output): the MP4 and the report are created mode 0600, never through a
 link, and never over a file that appeared while the export ran; the report is written
 before the MP4 takes its name, so an MP4 at OUT always has its report.
