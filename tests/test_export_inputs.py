@@ -7,12 +7,14 @@ and a manifest line nested too deep to parse.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from media_fixtures import FPS, clip, decode_all
 from test_evidence_support import AgeIdentity
 
 from bodycam.firmware.evidence.store import FileEvidenceStore
+from bodycam.firmware.evidence.verify import verify_recording
 from bodycam.firmware.evidence.verify_chain import MAX_LINE_BYTES
 from bodycam.hal.clocks import ManualClock
 from bodycam.tools import export_cmd, export_inputs
@@ -207,13 +210,16 @@ def test_a_forced_export_reports_the_bytes_it_used(
         tmp_path: Path, recording: Path, identity: AgeIdentity,
         monkeypatch: pytest.MonkeyPatch) -> None:
     swapped = (recording / "00000.age").read_bytes()
+    signed = (recording / "00001.age").stat().st_size
     replace_after(monkeypatch, "verify_recording",
                   lambda: (recording / "00001.age").write_bytes(swapped))
     out = tmp_path / "out.mp4"
     assert export(recording, identity, out, "--force") == 0
     report = report_of(out)
     entry = report["segments"][1]  # type: ignore[index]
-    assert entry["file"] == "00001.age" and entry["sha256"] == sha256(recording / "00001.age")
+    used = swapped[:signed]  # never more than the manifest signed
+    assert entry["file"] == "00001.age" and entry["size"] == len(used)
+    assert entry["sha256"] == hashlib.sha256(used).hexdigest()
     differs = entry["differs_from_manifest"]
     assert "the manifest signed" in differs
     notes = " ".join(report["notes"])  # type: ignore[arg-type]
@@ -236,17 +242,14 @@ def test_a_segment_changed_between_two_reads_of_one_export_fails_even_forced(
     assert "00000.age changed while it was being exported" in err and "Fix:" in err
 
 
-@pytest.mark.parametrize("force", [False, True], ids=["plain", "forced"])
-def test_a_manifest_changed_while_verify_reads_it_stops_the_export(
-        tmp_path: Path, recording: Path, identity: AgeIdentity, *, force: bool,
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """A writer shows verify the genuine manifest and export a forged one (swapped in
-    before and back after verify reads): the report would call the forgery verified."""
+def forge_but_show_verify_the_genuine(monkeypatch: pytest.MonkeyPatch,
+                                      recording: Path) -> Path:
+    """Forge the manifest's seal reason (same size), but put the genuine bytes back for
+    as long as export's call of verify_recording runs; the manifest's path."""
     manifest = recording / "manifest.jsonl"
     genuine = manifest.read_bytes()
     forged = genuine.replace(b'"stopped by wearer"', b'"STOPPED BY WEARER"')
     manifest.write_bytes(forged)
-    os.utime(manifest, (1_600_000_000, 1_600_000_000))
     real = export_cmd.verify_recording
 
     def shown_the_genuine_one(*args: Any, **kwargs: Any) -> Any:
@@ -257,6 +260,17 @@ def test_a_manifest_changed_while_verify_reads_it_stops_the_export(
             manifest.write_bytes(forged)
 
     monkeypatch.setattr(export_cmd, "verify_recording", shown_the_genuine_one)
+    return manifest
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["plain", "forced"])
+def test_a_manifest_changed_while_verify_reads_it_stops_the_export(
+        tmp_path: Path, recording: Path, identity: AgeIdentity, *, force: bool,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A writer shows verify the genuine manifest and export a forged one (swapped in
+    before and back after verify reads): the report would call the forgery verified."""
+    manifest = forge_but_show_verify_the_genuine(monkeypatch, recording)
+    os.utime(manifest, (1_600_000_000, 1_600_000_000))
     out = tmp_path / "out.mp4"
     assert export(recording, identity, out, *(["--force"] if force else [])) == 1
     assert not out.exists() and not out.with_suffix(".report.json").exists()
@@ -307,3 +321,209 @@ def test_a_giant_manifest_is_refused_before_it_fills_memory(
     assert "FORCED past: refused: manifest.jsonl is larger than" in notes
     assert report_of(out)["manifest"] is None
     assert decode_all(out)["video"] == 6 * FPS  # every segment file, named in the notes
+
+
+# ------------------------------------------------ the directory verified is the one read
+
+
+def forge_manifest(directory: Path) -> None:
+    """Rewrite the seal reason: the line's signature fails."""
+    manifest = directory / "manifest.jsonl"
+    manifest.write_bytes(manifest.read_bytes().replace(b'"stopped by wearer"',
+                                                       b'"STOPPED BY WEARER"'))
+
+
+def plant_segment(directory: Path) -> None:
+    """A segment file the manifest never opened (it would be exported with --force)."""
+    shutil.copyfile(directory / "00000.age", directory / "00003.age")
+
+
+def swap_after_open(monkeypatch: pytest.MonkeyPatch, directory: Path, other: Path) -> None:
+    """Right after export opens `directory`, move it away and put `other` in its place
+    (someone with write access to the case folder, racing the export)."""
+    real = export_cmd.open_recording
+
+    @contextmanager
+    def open_then_swap(path: Path) -> Iterator[export_inputs.RecordingFiles]:
+        with real(path) as files:
+            directory.rename(directory.with_name("moved-away"))
+            other.rename(directory)
+            yield files
+
+    monkeypatch.setattr(export_cmd, "open_recording", open_then_swap)
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["plain", "forced"])
+@pytest.mark.parametrize("tamper", [forge_manifest, plant_segment],
+                         ids=["forged manifest", "planted segment file"])
+def test_a_directory_swapped_after_the_open_does_not_lend_its_verification(
+        tmp_path: Path, recording: Path, identity: AgeIdentity, *, force: bool,
+        tamper: Callable[[Path], None], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Export holds a tampered copy open and reads it; the genuine recording is swapped
+    in at the path before verification. Verifying by path would call the copy VERIFIED:
+    its manifest, or a file the manifest does not account for, would go unchecked."""
+    case = tmp_path / "case" / recording.name
+    shutil.copytree(recording, case)
+    tamper(case)
+    swap_after_open(monkeypatch, case, recording)
+    out = tmp_path / "out.mp4"
+    code = export(case, identity, out, *(["--force"] if force else []))
+    held = tmp_path / "case" / "moved-away"  # where the tampered copy is now
+    assert held.is_dir() and not recording.exists()  # the swap did happen
+    if not force:
+        assert code == 1 and not out.exists()
+        assert "verification failed (" in capsys.readouterr().err
+        return
+    assert code == 0
+    report = report_of(out)
+    verification = report["verification"]
+    assert verification["status"] == "failed"  # type: ignore[index]
+    assert verification["path"] == str(case)  # as the custodian named it  # type: ignore[index]
+    assert report["manifest"]["sha256"] == sha256(held / "manifest.jsonl")  # type: ignore[index]
+    if tamper is plant_segment:  # the held directory's files are the ones accounted for
+        assert "not included: 00003.age" in " ".join(report["notes"])  # type: ignore[arg-type]
+
+
+def test_verify_through_the_held_directory_opens_files_as_by_path(
+        tmp_path: Path, recording: Path) -> None:
+    """/proc/self/fd/N is followed (it is not the final component), a link inside the
+    directory is not, and the recording id is checked against the real name."""
+    with export_inputs.open_recording(recording) as files:
+        report = verify_recording(files.held, name=recording.name)
+    assert report.status == "verified", report.summary()
+    assert report.notes == []  # no "directory name ... is not the recording id"
+
+    elsewhere = tmp_path / "elsewhere.age"
+    shutil.copyfile(recording / "00001.age", elsewhere)  # the very same bytes
+    (recording / "00001.age").unlink()
+    (recording / "00001.age").symlink_to(elsewhere)
+    with export_inputs.open_recording(recording) as files:
+        report = verify_recording(files.held, name="BC-0001-20990101T000000Z-0000")
+    problems = [str(p) for p in report.problems]
+    assert any("00001.age is a symbolic link" in p for p in problems), problems
+    assert any("but the directory is BC-0001-20990101T000000Z-0000" in p for p in problems)
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["plain", "forced"])
+def test_verify_checks_the_manifest_bytes_export_read_not_a_second_read(
+        tmp_path: Path, recording: Path, identity: AgeIdentity, *, force: bool,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A writer shows export a forged manifest and verify the genuine one, on a file
+    system whose times cannot tell the rewrites apart (FAT and exFAT, as SD cards use,
+    keep coarse modification times and no change time; simulated: a same-size rewrite
+    keeps the identity export compares). Only verifying the very bytes export read
+    catches it."""
+    monkeypatch.setattr(export_inputs, "_identity",
+                        lambda st: (st.st_dev, st.st_ino, st.st_size))
+    manifest = forge_but_show_verify_the_genuine(monkeypatch, recording)
+    out = tmp_path / "out.mp4"
+    code = export(recording, identity, out, *(["--force"] if force else []))
+    if not force:
+        assert code == 1 and not out.exists()
+        assert "verification failed (manifest.jsonl line 8" in capsys.readouterr().err
+        return
+    assert code == 0
+    assert report_of(out)["verification"]["status"] == "failed"  # type: ignore[index]
+    assert report_of(out)["manifest"]["sha256"] == sha256(manifest)  # type: ignore[index]
+
+
+# ------------------------------------------------------------ bounded reads of segments
+
+GIANT = 50 << 30  # bytes: a sparse file costs no disk, but its size in memory if read
+# Runs the export in a child process that may not map more than 8 GiB (so reading the
+# giant file fails at once instead of filling the machine), and reports its peak RSS.
+_BOUNDED_EXPORT = """
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30))
+from bodycam.tools.evidence_cli import main
+code = main(sys.argv[1:])
+print(json.dumps({"code": code,
+                  "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss << 10}))
+"""
+
+
+def bounded_export(recording: Path, identity: AgeIdentity, out: Path,
+                   *extra: str) -> tuple[int, str]:
+    """(exit code, stderr) of a real export that must not have held 1 GiB at any time."""
+    result = subprocess.run(
+        [sys.executable, "-c", _BOUNDED_EXPORT, "export", str(recording), "-i",
+         str(identity.identity_file), "-o", str(out), *extra],
+        capture_output=True, text=True, check=False)
+    assert result.stdout, result.stderr  # no answer: killed, or a traceback
+    answer = json.loads(result.stdout.splitlines()[-1])
+    assert answer["peak_rss"] < 1 << 30, answer
+    return answer["code"], result.stderr
+
+
+def test_a_segment_grown_huge_is_read_only_up_to_its_signed_size(
+        tmp_path: Path, recording: Path, identity: AgeIdentity) -> None:
+    """A sparse 50 GB 00001.age whose first bytes are the genuine segment: the forced
+    export uses the signed bytes and says the file is larger, without reading the rest."""
+    segment = recording / "00001.age"
+    signed = segment.stat().st_size
+    genuine = sha256(segment)
+    os.truncate(segment, GIANT)
+    out = tmp_path / "out.mp4"
+    code, err = bounded_export(recording, identity, out)
+    assert code == 1 and not out.exists()
+    assert f"00001.age: {GIANT} bytes, but {signed} are listed" in err  # verify: fstat
+
+    code, err = bounded_export(recording, identity, out, "--force")
+    assert code == 0, err
+    entry = report_of(out)["segments"][1]  # type: ignore[index]
+    assert entry["size"] == signed and entry["sha256"] == genuine
+    assert entry["differs_from_manifest"] == (
+        f"the file is larger than the {signed} bytes the manifest signed; only its first "
+        f"{signed} bytes were read, and they are the bytes it signed (bytes were added "
+        "after them)")
+    assert decode_all(out)["video"] == 6 * FPS  # every segment, whole
+
+
+def drop_last_records(directory: Path, count: int) -> None:
+    """Cut the manifest's last records, as a power cut before they were written does."""
+    manifest = directory / "manifest.jsonl"
+    lines = manifest.read_bytes().splitlines(keepends=True)
+    manifest.write_bytes(b"".join(lines[:-count]))
+
+
+def test_a_huge_file_without_a_signed_size_is_refused_unread(
+        tmp_path: Path, recording: Path, identity: AgeIdentity) -> None:
+    """A recording cut by power loss before segment 2's record: a forced export includes
+    00002.age although the manifest gives no size for it; a sparse 50 GB one is refused."""
+    drop_last_records(recording, 2)  # segment 2's record and the seal
+    os.truncate(recording / "00002.age", GIANT)
+    out = tmp_path / "out.mp4"
+    code, err = bounded_export(recording, identity, out, "--force")
+    assert code == 0, err
+    report = report_of(out)
+    (refused,) = report["refused"]  # type: ignore[misc]
+    assert refused["file"] == "00002.age"
+    assert refused["why"] == (
+        f"00002.age holds {GIANT} bytes, more than the {export_inputs.MAX_SEGMENT_BYTES} "
+        "of the largest segment the camera can write (a planted or sparse file); it was "
+        "not read")
+    assert [s["file"] for s in report["segments"]] == ["00000.age", "00001.age"]  # type: ignore[attr-defined]
+    assert decode_all(out)["video"] == 4 * FPS
+
+
+def test_a_hostile_signed_size_does_not_lift_the_limit(
+        tmp_path: Path, recording: Path, identity: AgeIdentity) -> None:
+    """A forced export of a manifest rewritten to sign 1 TB for segment 2 (its signature
+    fails, but --force goes on): the limit is the largest real segment, not that size."""
+    rewrite_manifest(recording, lambda r: r.update(size=1 << 40)
+                     if r.get("file") == "00002.age" and "size" in r else None)
+    os.truncate(recording / "00002.age", GIANT)
+    out = tmp_path / "out.mp4"
+    code, err = bounded_export(recording, identity, out, "--force")
+    assert code == 0, err
+    (refused,) = report_of(out)["refused"]  # type: ignore[misc]
+    assert refused["file"] == "00002.age" and "it was not read" in refused["why"]
+    assert decode_all(out)["video"] == 4 * FPS
+
+
+def test_the_segment_limit_is_that_of_the_largest_segment_the_camera_can_write() -> None:
+    """600 s (a cut waits up to one more segment length for a keyframe) at 25 Mbit/s
+    video and 320 kbit/s audio, twice over: a few GB, far above any real segment, far
+    below a planted giant."""
+    assert export_inputs.MAX_SEGMENT_BYTES == 2 * 600 * (25_000 + 320) * 1000 // 8

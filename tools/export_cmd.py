@@ -23,11 +23,13 @@ Order of work, each step a precondition of the next:
    clock's steps put off the recording's start clock flagged), tool version.
 
 Inputs (export_inputs): only segment names the camera writes, read from the recording
-directory itself and never through a link; each file's one read is what is hashed,
-compared with the manifest's signed hash and decrypted. Outputs (export_output): the
-MP4 and the report are created mode 0600, never through a link, and never over a file
-that appeared while the export ran; the report is written before the MP4 takes its
-name, so an MP4 at OUT always has its report.
+directory itself and never through a link, and never more than the manifest signed;
+each file's one read is what is hashed, compared with the manifest's signed hash and
+decrypted. Verification checks the directory export holds open and the manifest bytes
+export read, so a directory swapped at DIR meanwhile cannot lend its result.
+Outputs (export_output): the MP4 and the report are created mode 0600, never through a
+link, and never over a file that appeared while the export ran; the report is written
+before the MP4 takes its name, so an MP4 at OUT always has its report.
 
 Exit codes: 0 exported, 1 verification failure (without --force) or decryption failure,
 2 usage (bad arguments, not a recording directory, unreadable identity, OUT or its
@@ -57,6 +59,7 @@ from bodycam.firmware.evidence.public_keys import DevicePublicKey, parse_public_
 from bodycam.firmware.evidence.store import MANIFEST_NAME
 from bodycam.firmware.evidence.verify import VerifyReport, verify_recording
 from bodycam.tools.export_inputs import (
+    HeldDirectoryError,
     InputChangedError,
     Manifest,
     RecordingFiles,
@@ -185,20 +188,21 @@ class ExportJob:
         return cls(directory, output, identities, pinned, args.force)
 
     def run(self) -> None:
-        with open_recording(self.directory) as files:
-            try:
+        try:
+            with open_recording(self.directory) as files:
                 self._run(files)
-            except InputChangedError as exc:
-                raise ExportError(
-                    f"{exc}: something else is writing to {self.directory}, so the report "
-                    "could not say what was exported; nothing was written. Fix: copy the "
-                    "recording to a directory nothing else writes to (cp -a) and export "
-                    "the copy") from None
+        except HeldDirectoryError as exc:
+            raise ExportError(str(exc)) from None
+        except InputChangedError as exc:
+            raise ExportError(
+                f"{exc}: something else is writing to {self.directory}, so the report "
+                "could not say what was exported; nothing was written. Fix: copy the "
+                "recording to a directory nothing else writes to (cp -a) and export "
+                "the copy") from None
 
     def _run(self, files: RecordingFiles) -> None:
         manifest_read = self._read_manifest(files)
-        report = verify_recording(self.directory,
-                                  [self.pinned] if self.pinned is not None else [])
+        report = self._verify(files)
         if manifest_read:
             files.check_unchanged(self._manifest)
         self._check_verification(report)
@@ -225,6 +229,17 @@ class ExportJob:
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
+
+    def _verify(self, files: RecordingFiles) -> VerifyReport:
+        """Verify what this export reads: the directory held open (not whatever the path
+        names by now) and the manifest bytes read from it; the report names the
+        directory as the custodian gave it."""
+        report = verify_recording(
+            files.held, [self.pinned] if self.pinned is not None else [],
+            name=Path(os.path.abspath(self.directory)).name,
+            manifest_bytes=None if self._manifest is None else self._manifest.data)
+        report.path = self.directory
+        return report
 
     def _read_manifest(self, files: RecordingFiles) -> bool:
         """Read the manifest once, before verify does; False when it was refused."""
@@ -287,7 +302,7 @@ class ExportJob:
                               "segment files found in the directory")
         used = {index: source.file for index, source in by_index.items()}
         refused_names = {index: r.file for index, r in manifest.refused.items()}
-        for item in unaccounted_files(files.path, records, used, force=self.force,
+        for item in unaccounted_files(files.held, records, used, force=self.force,
                                       refused=refused_names):
             if item.include:
                 by_index[item.index] = SegmentSource(item.index, item.file, salvage=True,

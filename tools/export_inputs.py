@@ -16,8 +16,16 @@ never writes a link, so refusing every one loses nothing.
 Once: each file is read into memory once and hashed; that one read is what gets
 decrypted, hashed in the report and compared with the hash the manifest signed. A
 writer racing with the export therefore cannot make the MP4 differ from the report.
-The manifest, which `verify` reads on its own, must not change while verify reads it
-(same inode, size, mtime and ctime before and after).
+The manifest's one read is also what `verify` checks, and verify checks the directory
+held open (through /proc/self/fd), not whatever its path names by then: a directory
+renamed or swapped after the open cannot lend its VERIFIED to the one exported. A
+manifest that changes meanwhile all the same (inode, size, mtime and ctime before and
+after verify) stops the export: something is writing to the store.
+
+Bounded: a segment is read up to the size its record signed (and one byte more, to
+tell a longer file), and a file no record accounts for up to the largest segment the
+camera can write; a file larger than that is refused after fstat, unread. A hostile
+manifest naming a huge or sparse file therefore costs no more memory than a real one.
 """
 
 from __future__ import annotations
@@ -33,12 +41,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from bodycam.firmware.config.rules import FloatRange, IntRange
+from bodycam.firmware.config.schema import SETTINGS
 from bodycam.firmware.evidence.signed_log import is_record
 from bodycam.firmware.evidence.store import MANIFEST_NAME
 from bodycam.firmware.evidence.verify_chain import MAX_LINE_BYTES
 
 __all__ = [
     "MAX_MANIFEST_BYTES",
+    "MAX_SEGMENT_BYTES",
+    "HeldDirectoryError",
     "InputChangedError",
     "Manifest",
     "RecordingFiles",
@@ -52,6 +64,25 @@ __all__ = [
 # 770 bytes of manifest, about 7 MiB a day of recording at the default 10 s segments:
 # this only stops a planted giant from exhausting memory.
 MAX_MANIFEST_BYTES: Final = 64 << 20
+
+
+def _highest(key: str) -> float:
+    """The largest value the configuration schema allows for the numeric setting `key`."""
+    rule = SETTINGS[key].rule
+    if not isinstance(rule, IntRange | FloatRange):
+        raise TypeError(f"{key} is not a numeric setting")
+    return rule.high
+
+
+# The largest segment the camera can write: the longest segment (the cut waits for the
+# next keyframe, at most one more segment length away) at the highest bitrates the
+# schema allows, twice over because a bitrate is a target busy scenes exceed (as the
+# recorder's pre-record ceiling). About 3.8 GB: bounds what a forced export holds of a
+# file the manifest gives no size for, or a size larger than this.
+MAX_SEGMENT_BYTES: Final = int(
+    2 * 2 * _highest("evidence.segment_seconds")
+    * (_highest("video.bitrate_kbps") + _highest("audio.bitrate_kbps")) * 1000 / 8)
+_GROWTH_BLOCK: Final = 1 << 20  # read beyond the size fstat gave (a file being written)
 # What the camera names a segment file (recovery may add -N before .truncated.age).
 _SEGMENT_NAME: Final = re.compile(r"(\d{5})(?:-\d+)?(?:\.age|\.truncated\.age)")
 _CAMERA_NAMES: Final = "NNNNN.age or NNNNN[-N].truncated.age, NNNNN the segment's index"
@@ -63,6 +94,10 @@ class RefusedFileError(Exception):
 
 class InputChangedError(Exception):
     """A file changed while the export read it: the report could not say what was used."""
+
+
+class HeldDirectoryError(Exception):
+    """The directory held open cannot be reached by path, so it cannot be verified."""
 
 
 def name_refusal(index: int, name: str) -> str | None:
@@ -115,6 +150,12 @@ class RecordingFiles:
     fd: int
     _seen: dict[str, str] = field(default_factory=dict)  # name -> SHA-256 of its first read
 
+    @property
+    def held(self) -> Path:
+        """A path to the directory held open, for code that takes paths (verify): the
+        very directory export reads, even if `path` names another one by now."""
+        return Path(f"/proc/self/fd/{self.fd}")
+
     def manifest(self) -> Manifest | None:
         """The manifest's bytes (None: there is none). RefusedFileError: a link or not a file."""
         try:
@@ -133,7 +174,8 @@ class RecordingFiles:
         return Manifest(data, before)
 
     def check_unchanged(self, manifest: Manifest | None) -> None:
-        """InputChangedError unless the manifest is still the one read (verify read it too)."""
+        """InputChangedError unless the manifest is still the one read: verify checks that
+        read, but a manifest changing meanwhile means something is writing to the store."""
         try:
             now: tuple[int, ...] | None = _identity(
                 os.stat(MANIFEST_NAME, dir_fd=self.fd, follow_symlinks=False))
@@ -152,20 +194,50 @@ class RecordingFiles:
 
     def read_segment(self, name: str, signed_sha256: str | None,
                      signed_size: int | None) -> SegmentBytes:
-        """Read `name` once. FileNotFoundError, RefusedFileError; InputChangedError when an earlier
-        read in this export gave other bytes."""
-        fd = self._open(name)
-        with os.fdopen(fd, "rb") as src:
-            data = src.read()
+        """Read `name` once, at most its signed size (see `_read_bounded`).
+        FileNotFoundError, RefusedFileError; InputChangedError when an earlier read in
+        this export gave other bytes."""
+        data, longer = self._read_bounded(name, signed_size)
         digest = hashlib.sha256(data).hexdigest()
         if self._seen.setdefault(name, digest) != digest:
             raise InputChangedError(f"{name} changed while it was being exported")
         mismatch = None
-        if signed_size is not None and len(data) != signed_size:
+        if longer:
+            mismatch = (f"the file is larger than the {signed_size} bytes the manifest "
+                        f"signed; only its first {len(data)} bytes were read" + (
+                            "" if signed_sha256 is None else
+                            ", and they are the bytes it signed (bytes were added after "
+                            "them)" if digest == signed_sha256 else
+                            ", and even they differ from the bytes it signed"))
+        elif signed_size is not None and len(data) != signed_size:
             mismatch = f"{len(data)} bytes, but the manifest signed {signed_size}"
         elif signed_sha256 is not None and digest != signed_sha256:
             mismatch = "its SHA-256 differs from the one the manifest signed"
         return SegmentBytes(data, digest, mismatch)
+
+    def _read_bounded(self, name: str, signed_size: int | None) -> tuple[bytes, bool]:
+        """(bytes, whether the file holds more): never more than the signed size, nor
+        than MAX_SEGMENT_BYTES. A file larger than its signed size gives that many bytes
+        and is not read beyond them; one larger than any segment the camera writes, with
+        no smaller signed size to stop at, is refused (RefusedFileError), unread."""
+        fd = self._open(name)
+        capped = signed_size is None or signed_size >= MAX_SEGMENT_BYTES
+        limit = MAX_SEGMENT_BYTES if signed_size is None else \
+            max(0, min(signed_size, MAX_SEGMENT_BYTES))
+        with os.fdopen(fd, "rb") as src:
+            size = os.fstat(fd).st_size
+            if capped and size > limit:
+                raise RefusedFileError(_too_large(name, size))
+            # allocate for the file as it is, not for the limit; then whatever it grew by
+            data = src.read(min(size, limit) + 1)
+            while len(data) <= limit and (
+                    more := src.read(min(_GROWTH_BLOCK, limit + 1 - len(data)))):
+                data += more
+            if len(data) <= limit:
+                return data, False
+            if capped:
+                raise RefusedFileError(_too_large(name, os.fstat(fd).st_size))
+        return data[:limit], True
 
     def is_link(self, name: str) -> bool:
         try:
@@ -194,12 +266,28 @@ class RecordingFiles:
 
 @contextmanager
 def open_recording(directory: Path) -> Iterator[RecordingFiles]:
-    """The recording directory, held open so every file is read from this one."""
+    """The recording directory, held open so every file is read, and verified, from this
+    one. HeldDirectoryError when /proc cannot reach it (verify would read another)."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        yield RecordingFiles(directory, fd)
+        files = RecordingFiles(directory, fd)
+        try:
+            reachable = os.path.samestat(os.stat(files.held), os.fstat(fd))
+        except OSError:
+            reachable = False
+        if not reachable:
+            raise HeldDirectoryError(
+                f"{files.held} does not lead to the directory export holds open, so it "
+                "could not verify the very directory it exports. Fix: run the export where "
+                "/proc is mounted (Linux; `mount -t proc proc /proc`)")
+        yield files
     finally:
         os.close(fd)
+
+
+def _too_large(name: str, size: int) -> str:
+    return (f"{name} holds {size} bytes, more than the {MAX_SEGMENT_BYTES} of the largest "
+            "segment the camera can write (a planted or sparse file); it was not read")
 
 
 def _identity(st: os.stat_result) -> tuple[int, ...]:

@@ -223,10 +223,11 @@ def _new_report(path: Path, kind: Kind,
     return report
 
 
-def _chain(path: Path, pinned: Sequence[DevicePublicKey], report: VerifyReport) -> ChainResult:
+def _chain(path: Path, pinned: Sequence[DevicePublicKey], report: VerifyReport,
+           data: bytes | None = None) -> ChainResult:
     """The chain check, with a file that cannot be read reported as the problem it is."""
     try:
-        chain = check_chain(path, pinned)
+        chain = check_chain(path, pinned, data=data)
     except OSError as exc:
         why = str(exc) if isinstance(exc, NotARegularFileError) else \
             f"cannot be read ({exc.strerror or exc})"
@@ -274,21 +275,24 @@ def _find_counter_gaps(name: str, chain: ChainResult, report: VerifyReport) -> N
 
 
 def verify_recording(path: Path, pinned: Sequence[DevicePublicKey] = (), *,
-                     name: str | None = None) -> VerifyReport:
+                     name: str | None = None,
+                     manifest_bytes: bytes | None = None) -> VerifyReport:
     """Verify `evidence/<recording-id>/`: manifest chain, record order, every file.
 
     `name`: the directory's name when `path` reaches it another way (export passes
     /proc/self/fd/N, the directory it holds open, so what is verified is what it reads).
+    `manifest_bytes`: the manifest as the caller (export) read it, verified instead of
+    the file, which a writer could change between the caller's read and verify's.
     """
     directory = path.parent if path.name == MANIFEST_NAME else path
     report = _new_report(directory, "recording", pinned)
     report.directory_name = name or directory.name
     manifest = directory / MANIFEST_NAME
-    if not os.path.lexists(manifest):
+    if manifest_bytes is None and not os.path.lexists(manifest):
         report.problems.append(Problem(MANIFEST_NAME, "missing: the recording cannot be "
                                        "verified without its signed manifest"))
         return report
-    chain = _chain(manifest, pinned, report)
+    chain = _chain(manifest, pinned, report, manifest_bytes)
     lines = chain.lines
     report.records = len(lines)
     expected = _check_order(lines, report)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import io
 import json
 import os
 import stat
@@ -255,14 +256,19 @@ class _Signers:
 
 
 def check_chain(path: Path, pinned: Sequence[DevicePublicKey] = (),
-                on_line: Callable[[Line], None] | None = None) -> ChainResult:
+                on_line: Callable[[Line], None] | None = None, *,
+                data: bytes | None = None) -> ChainResult:
     """Check every line of the log at `path`; raises OSError/NotARegularFileError only when the
-    file cannot be opened at all (the caller reports that as a problem)."""
+    file cannot be opened at all (the caller reports that as a problem).
+
+    `data`: the file's bytes as the caller already read them, checked instead of a second
+    read that a writer could answer with other bytes (`path` then only names the file).
+    """
     name = path.name
     result = ChainResult()
     signers = _Signers(name, pinned, result)
     prev, expected_seq = GENESIS_PREV, 0
-    with open_regular(path) as stream:
+    with io.BytesIO(data) if data is not None else open_regular(path) as stream:
         for number, (raw, digest, length, whole) in enumerate(_raw_lines(stream), start=1):
             if not whole:
                 result.torn_bytes = length
