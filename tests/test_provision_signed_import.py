@@ -13,6 +13,7 @@ import json
 import os
 import pwd
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import provisioning_rig
@@ -46,7 +47,13 @@ from bodycam.firmware.device.firstboot import (
     main,
     pending_fault,
 )
-from bodycam.firmware.device.provisioning_checker import CheckRequest, Verdict, run_checker
+from bodycam.firmware.device.process_hardening import is_dumpable
+from bodycam.firmware.device.provisioning_checker import (
+    CheckRequest,
+    Verdict,
+    refused,
+    run_checker,
+)
 from bodycam.firmware.device.provisioning_signature import fingerprint, public_key_file
 from bodycam.firmware.device.provisioning_trust import STATE_NAME
 from bodycam.firmware.evidence.agekeys import generate_identity
@@ -345,6 +352,38 @@ def test_nothing_is_parsed_before_its_signature_verified(provisioned: DeviceLayo
     assert import_from_boot(provisioned, Owner.current(), ManualClock(WHEN), hooks.audit,
                             hooks.indicate, checker=checker) is ImportResult.REJECTED
     assert requests == []
+
+
+def test_root_installs_only_the_signed_bytes(provisioned: DeviceLayout,
+                                            hooks: Recorder) -> None:
+    """The unprivileged checker's answer is not trusted blindly: for a bodycam.toml it
+    must be the very bytes whose signature root verified (here a checker that answers
+    with another, valid, configuration)."""
+    def checker(request: CheckRequest) -> Verdict:
+        verdict = run_checker(request)
+        return replace(verdict, data=VALID.replace(RECIPIENT, ATTACKER_RECIPIENT).encode())
+
+    before = provisioned.config_file.read_bytes()
+    drop(provisioned, VALID.replace("BC-0042", "BC-0043"))
+    assert import_from_boot(provisioned, Owner.current(), ManualClock(WHEN), hooks.audit,
+                            hooks.indicate, checker=checker) is ImportResult.REJECTED
+    assert provisioned.config_file.read_bytes() == before
+    assert "answered with other bytes than the signed bodycam.toml" in error_text(provisioned)
+
+
+@pytest.mark.parametrize("caller_is_root", [True, False], ids=["as-caller", "non-root"])
+def test_the_checker_cannot_be_traced(monkeypatch: pytest.MonkeyPatch,
+                                      caller_is_root: bool) -> None:
+    """What makes its answer safe to take: no other process of its uid can ptrace the
+    child and change the bytes it returns. The kernel also clears the flag when root's
+    child changes uid (with fs.suid_dumpable=0); the child does not rely on that, nor on
+    being started by root ("non-root": the path without a uid change)."""
+    monkeypatch.setattr(provisioning_checker, "check",
+                        lambda _request: refused(f"dumpable={is_dumpable()}"))
+    if not caller_is_root:
+        monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    verdict = run_checker(CheckRequest(None, None, None))
+    assert [f.text for f in verdict.problems] == ["dumpable=False"]
 
 
 @pytest.mark.parametrize(("failure", "expected"), [

@@ -8,8 +8,10 @@ accepted provisioning if the image did not bring it), refusing an unsigned file,
 key's signature, a serial older than the last accepted one, and the same serial on
 anything but a re-install of exactly the files accepted with it. Only signed bytes go on,
 to a child process without privilege that parses and validates them
-(provisioning_checker) and returns the exact bytes to install. A valid configuration
-that could never record on this card (its reserve) is refused too.
+(provisioning_checker) and returns the exact bytes to install: for a bodycam.toml
+alone root checks they are the signed ones (a recipients file is merged in by the child:
+`_check_answer` says why that is safe). A valid configuration that could never record
+on this card (its reserve) is refused too.
 
 Accepted: installed as /etc/bodycam/bodycam.toml (root:bodycam 0640, atomically), the
 files removed from the boot partition, the change audited. Refused: nothing changes; the
@@ -224,6 +226,7 @@ def _accept(layout: DeviceLayout, found: _Found, checker: Checker,
                                        _installed(layout)))
         if verdict.problems:
             raise _RejectedError(verdict.problems)
+        _check_answer(found, verdict)
     device_id = trust.device or (verdict.device_id if verdict else "")
     wrong_camera = [Finding(f"{name} is signed for camera {sig.device}, but this camera is "
                             f"{device_id or 'not provisioned yet'}: sign it for this camera "
@@ -239,6 +242,31 @@ def _accept(layout: DeviceLayout, found: _Found, checker: Checker,
                      found.hashes(), verdict.device_id if verdict else device_id, signer,
                      pin=new_key if new_key else (signer if trust.key is None else None),
                      rotated_from=trust.key if new_key else None)
+
+
+def _check_answer(found: _Found, verdict: Verdict) -> None:
+    """Root installs only signed bytes: for a bodycam.toml alone the checker's answer
+    must be those bytes exactly (compared here, not parsed). Raises _RejectedError.
+
+    A recipients file is merged into the configuration by the checker, whose text root
+    could only compare by parsing it, which is what the child is there to avoid. That is
+    safe because the child only ever sees signed bytes, answers on a pipe only it holds,
+    and cannot be reached by other processes (it runs as nobody, marked non-dumpable, so
+    none can ptrace it or write its memory); inside it, the digest and recipients root
+    audits are those of the very text it returns. A wrong merge would take a bug in it or
+    a signed file that subverts the parser, and whoever can have the agency sign a file
+    can have any configuration installed anyway. The camera program parses what was
+    installed at every start and signs its digest and recipients into the audit log.
+    """
+    if RECIPIENTS_FILE_NAME in found.inputs or BOOT_CONFIG_NAME not in found.inputs:
+        return
+    if verdict.data != found.inputs[BOOT_CONFIG_NAME].data:
+        raise _RejectedError([Finding(
+            f"the provisioning check answered with other bytes than the signed "
+            f"{BOOT_CONFIG_NAME} (a fault of the camera's software, not of the file); "
+            "nothing was installed. Fix: reinstall the camera's software "
+            "(tools/install.sh) and provision again; if it happens again, report this "
+            "camera", "")])
 
 
 def _verified(found: _Found, trust: Trust) -> tuple[dict[str, Signature],
