@@ -12,12 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AuthorityIdentity, MakeConfig, MakeDevice
+from conftest import AuthorityIdentity, MakeConfig, MakeDevice, RunningSimDevice
 
-from bodycam.firmware.device.config_memory import FILE_NAME as CONFIG_MEMORY_FILE
-from bodycam.firmware.device.config_memory import LEGACY_FILE_NAME
 from bodycam.firmware.evidence.agekeys import generate_identity, recipient_fingerprint
-from bodycam.firmware.evidence.signed_log import read_records
+from bodycam.firmware.evidence.signed_log import canonical_json, line_hash, read_records
 from bodycam.firmware.evidence.store import MANIFEST_NAME
 from bodycam.firmware.evidence.verify import verify_log, verify_recording
 
@@ -83,21 +81,104 @@ def test_swapped_or_added_recipients_are_named_in_the_signed_log(
     assert added["recipients"] == [authority, stranger]
 
 
-def test_a_camera_that_remembered_only_the_digest_says_the_old_recipients_are_unknown(
+def config_changes(rig: RunningSimDevice) -> list[dict[str, Any]]:
+    return [r for r in rig.audit() if r["event"] == "config_changed"]
+
+
+def test_editing_the_card_cannot_hide_a_swap_of_the_recipients(
+        make_sim_config: MakeConfig, make_sim_device: MakeDevice,
+        authority_identity: AuthorityIdentity) -> None:
+    """/etc/bodycam and the state directory are on the card's ext4 partition: the card
+    holder swaps the recipients in the installed configuration and rewrites what the
+    camera remembered (state/config.json, as the firmware before this fix kept it) to
+    match. The next start still signs the swap, because the previous configuration comes
+    from the camera's own signed `boot` record."""
+    first = make_sim_device(name="camera")
+    first.stop()
+    [boot] = [r for r in first.audit() if r["event"] == "boot"]
+    authority = recipient_fingerprint(authority_identity.recipient)
+    assert boot["recipients"] == [authority]
+    _secret, attacker = generate_identity()
+    edited = make_sim_config(recipients=(attacker,), name="camera")
+    state_dir = edited.storage.state_dir
+    (state_dir / "config.json").write_text(json.dumps({
+        "format": "bodycam-config-memory/1", "config_digest": edited.digest,
+        "recipients": [recipient_fingerprint(attacker)]}), encoding="ascii")
+    (state_dir / "config.digest").write_text(f"{edited.digest}\n", encoding="ascii")
+    rig = make_sim_device(recipients=(attacker,), name="camera")
+    rig.stop()
+    changed = config_changes(rig)[-1]
+    assert changed["previous_digest"] == boot["config_digest"]
+    assert changed["config_digest"] == edited.digest
+    assert changed["previous_recipients"] == [authority]
+    assert changed["recipients"] == [recipient_fingerprint(attacker)]
+    assert verify_log(rig.device.audit.path).status == "verified"
+
+
+def append_line(path: Path, **fields: Any) -> None:
+    """Append a record the way the card holder can: chained to the last line, but
+    signed with nothing the camera trusts (its own signature field is junk)."""
+    last = path.read_bytes().splitlines()[-1]
+    record = {**fields, "seq": json.loads(last)["seq"] + 1, "prev": line_hash(last),
+              "time": "2025-01-01T08:00:00.000Z", "sig": "AAAA"}
+    with path.open("ab") as stream:
+        stream.write(canonical_json(record) + b"\n")
+
+
+def test_a_forged_boot_line_cannot_hide_a_change(
         make_sim_config: MakeConfig, make_sim_device: MakeDevice) -> None:
-    old = make_sim_config("evidence.prerecord_seconds=5", name="camera")
-    state_dir = old.storage.state_dir
-    state_dir.mkdir(parents=True)
-    (state_dir / LEGACY_FILE_NAME).write_text(f"{old.digest}\n", encoding="ascii")
+    """The card holder appends a `boot` line naming the edited configuration, so that it
+    looks like the one the camera last ran with: unsigned, it is passed over."""
+    first = make_sim_device(name="camera")
+    first.stop()
+    edited = make_sim_config("evidence.prerecord_seconds=5", name="camera")
+    append_line(first.device.audit.path, event="boot", config_digest=edited.digest,
+                recipients=[recipient_fingerprint(r) for r in edited.evidence.recipients])
+    rig = make_sim_device("evidence.prerecord_seconds=5", name="camera")
+    rig.stop()
+    changed = config_changes(rig)[-1]
+    assert changed["previous_digest"] == first.config.digest
+    assert changed["config_digest"] == edited.digest
+
+
+def test_an_old_boot_line_copied_to_the_end_cannot_hide_going_back(
+        make_sim_device: MakeDevice) -> None:
+    """The agency changed the configuration from A to B; the card holder puts A back and
+    copies the camera's own (genuinely signed) boot line of A to the end of the log. It
+    is no longer tied to the log by the hash chain, so the previous configuration is
+    unknown, and the start with A is audited."""
+    first = make_sim_device(name="camera")
+    first.stop()
+    path = first.device.audit.path
+    [boot_a] = [line for line in path.read_bytes().splitlines(keepends=True)
+                if json.loads(line)["event"] == "boot"]
+    second = make_sim_device("evidence.prerecord_seconds=5", name="camera")
+    second.stop()
+    assert config_changes(second)[-1]["config_digest"] == second.config.digest
+    with path.open("ab") as stream:
+        stream.write(boot_a)
     rig = make_sim_device(name="camera")
     rig.stop()
-    [changed] = [r for r in rig.audit() if r["event"] == "config_changed"]
-    assert changed["previous_digest"] == old.digest
+    changed = config_changes(rig)[-1]
+    assert changed["config_digest"] == first.config.digest
+    assert changed["previous_digest"] is None and changed["previous_recipients"] is None
+
+
+def test_a_boot_record_without_recipients_says_the_old_recipients_are_unknown(
+        make_sim_device: MakeDevice) -> None:
+    """Firmware before this change signed the digest into `boot` but not the
+    recipients: after the upgrade, a change says so (null) instead of guessing."""
+    old = make_sim_device("evidence.prerecord_seconds=5", name="camera")
+    old.device.audit.record("boot", firmware_version="0.0.9", device_id="BC-0001",
+                            config_digest=old.config.digest, clock_synchronised=True)
+    old.stop()
+    rig = make_sim_device(name="camera")
+    rig.stop()
+    changed = config_changes(rig)[-1]
+    assert changed["previous_digest"] == old.config.digest
     assert changed["previous_recipients"] is None
     assert changed["recipients"] == [recipient_fingerprint(r)
                                      for r in rig.config.evidence.recipients]
-    assert not (state_dir / LEGACY_FILE_NAME).exists()
-    assert (state_dir / CONFIG_MEMORY_FILE).stat().st_mode & 0o777 == 0o600
 
 
 # ------------------------------------------------------------------ clock steps (L12)

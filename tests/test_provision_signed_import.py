@@ -8,9 +8,12 @@ key, a renamed, altered, replayed or misaddressed file), and the camera refusing
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import pwd
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import provisioning_rig
@@ -44,8 +47,15 @@ from bodycam.firmware.device.firstboot import (
     main,
     pending_fault,
 )
-from bodycam.firmware.device.provisioning_checker import CheckRequest, Verdict, run_checker
+from bodycam.firmware.device.process_hardening import is_dumpable
+from bodycam.firmware.device.provisioning_checker import (
+    CheckRequest,
+    Verdict,
+    refused,
+    run_checker,
+)
 from bodycam.firmware.device.provisioning_signature import fingerprint, public_key_file
+from bodycam.firmware.device.provisioning_trust import STATE_NAME
 from bodycam.firmware.evidence.agekeys import generate_identity
 from bodycam.hal.clocks import ManualClock
 
@@ -167,6 +177,70 @@ def test_the_same_signing_may_be_installed_again(provisioned: DeviceLayout,
     assert run_import(provisioned, hooks) is ImportResult.UNCHANGED
 
 
+def keep(path: Path) -> tuple[Path, bytes, bytes]:
+    """A file on the boot partition and its signature, as someone copying them keeps them."""
+    return path, path.read_bytes(), path.with_name(path.name + ".sig").read_bytes()
+
+
+def put_back(*kept: tuple[Path, bytes, bytes]) -> None:
+    for path, data, signature in kept:
+        path.write_bytes(data)
+        path.with_name(path.name + ".sig").write_bytes(signature)
+
+
+def test_another_file_signed_with_the_accepted_serial_is_refused(
+        provisioned: DeviceLayout, hooks: Recorder) -> None:
+    """The agency signed two recipients files with one serial (the default serial is the
+    signing time in seconds: two signings in one second). The camera accepted one; the
+    other must not replace it, and neither may come back once replaced."""
+    serial = next_serial()
+    sign_beside(drop_recipients(provisioned, recipients_file(OTHER), signed=False),
+                serial=serial)
+    assert run_import(provisioned, hooks) is ImportResult.INSTALLED
+    sign_beside(drop_recipients(provisioned, recipients_file(ATTACKER_RECIPIENT),
+                                signed=False), serial=serial)
+    assert_refused(provisioned, hooks, "not one of the files accepted with it")
+    assert installed_recipients(provisioned) == [OTHER]
+
+
+def test_the_files_of_one_signing_are_installed_together_and_again(
+        provisioned: DeviceLayout, hooks: Recorder) -> None:
+    """`bodycam-provision write` signs bodycam.toml and the recipients file with one
+    serial: accepted together, and again together (the files stay on the boot partition
+    when a power cut ends the import after the serial was saved). One of them alone would
+    change the configuration those two made, so it is refused."""
+    serial = next_serial()
+    paths = (drop(provisioned, VALID, signed=False),
+             drop_recipients(provisioned, recipients_file(OTHER), signed=False))
+    for path in paths:
+        sign_beside(path, serial=serial)
+    config, recipients = (keep(path) for path in paths)
+    assert run_import(provisioned, hooks) is ImportResult.INSTALLED
+    assert installed_recipients(provisioned) == [RECIPIENT, OTHER]
+    before = provisioned.config_file.read_bytes()
+    provisioned.config_file.write_bytes(VALID.encode())  # the install a power cut undid
+    put_back(config, recipients)
+    assert run_import(provisioned, hooks) is ImportResult.INSTALLED
+    assert provisioned.config_file.read_bytes() == before
+    put_back(config, recipients)
+    assert run_import(provisioned, hooks) is ImportResult.UNCHANGED
+    put_back(config)
+    assert run_import(provisioned, hooks) is ImportResult.REJECTED
+    assert "not one of the files accepted with it" in error_text(provisioned)
+    assert installed_recipients(provisioned) == [RECIPIENT, OTHER]
+
+
+def test_a_damaged_record_of_the_accepted_files_closes_provisioning(
+        provisioned: DeviceLayout, hooks: Recorder) -> None:
+    state = provisioned.etc_dir / STATE_NAME
+    record = json.loads(state.read_text())
+    assert record["files"] == {BOOT_CONFIG_NAME: hashlib.sha256(VALID.encode()).hexdigest()}
+    state.write_text(json.dumps({**record, "files": {BOOT_CONFIG_NAME: "not a hash"}}))
+    drop_recipients(provisioned, recipients_file(OTHER))
+    assert_refused(provisioned, hooks, "'files' is not a table of file names and SHA-256 "
+                                       "hashes; reinstall the image")
+
+
 def test_file_signed_for_another_camera_is_refused(provisioned: DeviceLayout,
                                                    hooks: Recorder) -> None:
     path = drop_recipients(provisioned, recipients_file(OTHER), signed=False)
@@ -278,6 +352,38 @@ def test_nothing_is_parsed_before_its_signature_verified(provisioned: DeviceLayo
     assert import_from_boot(provisioned, Owner.current(), ManualClock(WHEN), hooks.audit,
                             hooks.indicate, checker=checker) is ImportResult.REJECTED
     assert requests == []
+
+
+def test_root_installs_only_the_signed_bytes(provisioned: DeviceLayout,
+                                            hooks: Recorder) -> None:
+    """The unprivileged checker's answer is not trusted blindly: for a bodycam.toml it
+    must be the very bytes whose signature root verified (here a checker that answers
+    with another, valid, configuration)."""
+    def checker(request: CheckRequest) -> Verdict:
+        verdict = run_checker(request)
+        return replace(verdict, data=VALID.replace(RECIPIENT, ATTACKER_RECIPIENT).encode())
+
+    before = provisioned.config_file.read_bytes()
+    drop(provisioned, VALID.replace("BC-0042", "BC-0043"))
+    assert import_from_boot(provisioned, Owner.current(), ManualClock(WHEN), hooks.audit,
+                            hooks.indicate, checker=checker) is ImportResult.REJECTED
+    assert provisioned.config_file.read_bytes() == before
+    assert "answered with other bytes than the signed bodycam.toml" in error_text(provisioned)
+
+
+@pytest.mark.parametrize("caller_is_root", [True, False], ids=["as-caller", "non-root"])
+def test_the_checker_cannot_be_traced(monkeypatch: pytest.MonkeyPatch,
+                                      caller_is_root: bool) -> None:
+    """What makes its answer safe to take: no other process of its uid can ptrace the
+    child and change the bytes it returns. The kernel also clears the flag when root's
+    child changes uid (with fs.suid_dumpable=0); the child does not rely on that, nor on
+    being started by root ("non-root": the path without a uid change)."""
+    monkeypatch.setattr(provisioning_checker, "check",
+                        lambda _request: refused(f"dumpable={is_dumpable()}"))
+    if not caller_is_root:
+        monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    verdict = run_checker(CheckRequest(None, None, None))
+    assert [f.text for f in verdict.problems] == ["dumpable=False"]
 
 
 @pytest.mark.parametrize(("failure", "expected"), [

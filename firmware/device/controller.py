@@ -253,10 +253,14 @@ class Controller:
         config = self._config
         synced = self._clock.synchronised()
         self._clock_watch = ClockWatch(synced, self._clock.wall(), self._clock.monotonic())
+        previous = self._previous_config()
         self._audit.record("boot", firmware_version=__version__, device_id=config.device.id,
-                           config_digest=config.digest, clock_synchronised=synced,
+                           config_digest=config.digest,
+                           recipients=config_memory.recipient_fingerprints(
+                               config.evidence.recipients),
+                           clock_synchronised=synced,
                            device_key_fingerprint=self._device_key_fingerprint)
-        self._note_config_change()
+        self._note_config_change(previous)
         self._display.start()
         self._hw.buttons.start(self.on_button_edge)
         for source, error in self._missing_sources.items():
@@ -282,16 +286,20 @@ class Controller:
         self._notifier.ready(f"state={self._machine.state}")
         self.ready.set()
 
-    def _note_config_change(self) -> None:
+    def _previous_config(self) -> config_memory.PreviousConfig:
+        """What the last boot this camera signed ran with (read before this boot's record
+        joins the log). An unreadable log counts as unknown: the change is then audited."""
+        try:
+            return config_memory.previous_config(self._audit)
+        except OSError as exc:
+            self._audit.record("fault", reason=f"cannot read the last boot record from the "
+                               f"audit log ({exc}); the configuration counts as changed")
+            return config_memory.UNKNOWN
+
+    def _note_config_change(self, previous: config_memory.PreviousConfig) -> None:
         """Audit `config_changed` at the first start with a new configuration, naming the
         recipients before and after (a swapped recipient must show in the signed log)."""
         config = self._config
-        try:
-            previous = config_memory.remember(config)
-        except OSError as exc:
-            self._audit.record("fault", reason=f"cannot remember the configuration in "
-                               f"{config.storage.state_dir}: {exc}")
-            return
         if previous.digest == config.digest:
             return
         self._audit.record(

@@ -3,9 +3,10 @@
 The camera's import runs as root, because it installs root-owned files. Parsing TOML
 and age keys from a card that anyone may write is the riskiest thing it does, so root
 never does it: it forks a child that first sheds every privilege (no supplementary
-groups, the gid and uid of `nobody`, which owns no file), then parses and validates
-the bytes root read (after their signatures verified) and answers through a pipe with
-the verdict and, when the files are valid, the exact bytes to install.
+groups, the gid and uid of `nobody`, which owns no file) and marks itself non-dumpable
+(no other process running as nobody can ptrace it), then parses and validates the bytes
+root read (after their signatures verified) and answers through a pipe with the verdict
+and, when the files are valid, the exact bytes to install.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bodycam.firmware.config.loader import (
     shipped_file,
 )
 from bodycam.firmware.config.problems import redacted_text
+from bodycam.firmware.device.process_hardening import make_undumpable
 from bodycam.firmware.device.provisioning_validate import (
     validate_config,
     validate_with_recipients,
@@ -180,6 +182,7 @@ def _child(request: CheckRequest, ids: tuple[int, int] | None, answer_fd: int) -
             os.setuid(uid)
             if os.getuid() != uid or os.geteuid() != uid or _can_regain_root():
                 raise PermissionError("privileges were not dropped")
+        make_undumpable()  # no other process of this uid may ptrace it and alter the answer
         verdict = check(request)
         code = 0
     except BaseException as exc:  # whatever happens: answer, then exit

@@ -5,10 +5,13 @@ appears). Each file and its signature NAME.sig is read once, into memory, refusi
 links, FIFOs and directories (boot_files); the signatures are verified against the
 agency's provisioning key pinned in /etc/bodycam (provisioning_trust; pinned at the first
 accepted provisioning if the image did not bring it), refusing an unsigned file, another
-key's signature, and a serial older than the last accepted one. Only signed bytes go on,
+key's signature, a serial older than the last accepted one, and the same serial on
+anything but a re-install of exactly the files accepted with it. Only signed bytes go on,
 to a child process without privilege that parses and validates them
-(provisioning_checker) and returns the exact bytes to install. A valid configuration
-that could never record on this card (its reserve) is refused too.
+(provisioning_checker) and returns the exact bytes to install: for a bodycam.toml
+alone root checks they are the signed ones (a recipients file is merged in by the child:
+`_check_answer` says why that is safe). A valid configuration that could never record
+on this card (its reserve) is refused too.
 
 Accepted: installed as /etc/bodycam/bodycam.toml (root:bodycam 0640, atomically), the
 files removed from the boot partition, the change audited. Refused: nothing changes; the
@@ -142,6 +145,7 @@ class _Accepted:
 
     verdict: Verdict | None  # None: only a key rotation
     serial: int
+    files: dict[str, str]  # SHA-256 of each file by name
     device_id: str
     signer: Ed25519PublicKey
     pin: Ed25519PublicKey | None  # a key to pin now: first use, or a rotation
@@ -158,6 +162,11 @@ class _Found:
     @property
     def entries(self) -> list[BootFile]:
         return [*self.inputs.values(), *self.signatures.values()]
+
+    def hashes(self) -> dict[str, str]:
+        """SHA-256 of each input by name (every input was read whole)."""
+        return {name: hashlib.sha256(entry.data or b"").hexdigest()
+                for name, entry in self.inputs.items()}
 
     def text(self, name: str) -> ConfigText | None:
         entry = self.inputs.get(name)
@@ -217,6 +226,7 @@ def _accept(layout: DeviceLayout, found: _Found, checker: Checker,
                                        _installed(layout)))
         if verdict.problems:
             raise _RejectedError(verdict.problems)
+        _check_answer(found, verdict)
     device_id = trust.device or (verdict.device_id if verdict else "")
     wrong_camera = [Finding(f"{name} is signed for camera {sig.device}, but this camera is "
                             f"{device_id or 'not provisioned yet'}: sign it for this camera "
@@ -229,9 +239,34 @@ def _accept(layout: DeviceLayout, found: _Found, checker: Checker,
     if verdict is not None:
         _check_capacity(layout, found, verdict, capacity)
     return _Accepted(verdict, max(sig.serial for sig in signatures.values()),
-                     verdict.device_id if verdict else device_id, signer,
+                     found.hashes(), verdict.device_id if verdict else device_id, signer,
                      pin=new_key if new_key else (signer if trust.key is None else None),
                      rotated_from=trust.key if new_key else None)
+
+
+def _check_answer(found: _Found, verdict: Verdict) -> None:
+    """Root installs only signed bytes: for a bodycam.toml alone the checker's answer
+    must be those bytes exactly (compared here, not parsed). Raises _RejectedError.
+
+    A recipients file is merged into the configuration by the checker, whose text root
+    could only compare by parsing it, which is what the child is there to avoid. That is
+    safe because the child only ever sees signed bytes, answers on a pipe only it holds,
+    and cannot be reached by other processes (it runs as nobody, marked non-dumpable, so
+    none can ptrace it or write its memory); inside it, the digest and recipients root
+    audits are those of the very text it returns. A wrong merge would take a bug in it or
+    a signed file that subverts the parser, and whoever can have the agency sign a file
+    can have any configuration installed anyway. The camera program parses what was
+    installed at every start and signs its digest and recipients into the audit log.
+    """
+    if RECIPIENTS_FILE_NAME in found.inputs or BOOT_CONFIG_NAME not in found.inputs:
+        return
+    if verdict.data != found.inputs[BOOT_CONFIG_NAME].data:
+        raise _RejectedError([Finding(
+            f"the provisioning check answered with other bytes than the signed "
+            f"{BOOT_CONFIG_NAME} (a fault of the camera's software, not of the file); "
+            "nothing was installed. Fix: reinstall the camera's software "
+            "(tools/install.sh) and provision again; if it happens again, report this "
+            "camera", "")])
 
 
 def _verified(found: _Found, trust: Trust) -> tuple[dict[str, Signature],
@@ -240,10 +275,11 @@ def _verified(found: _Found, trust: Trust) -> tuple[dict[str, Signature],
     signed with, and the new key a rotation file brings. Raises _RejectedError."""
     findings: list[Finding] = []
     signatures: dict[str, Signature] = {}
+    again = trust.files is not None and found.hashes() == trust.files
     for name, entry in found.inputs.items():
         assert entry.data is not None  # unreadable entries were refused before
         try:
-            signatures[name] = _signature(found, name, entry.data, trust)
+            signatures[name] = _signature(found, name, entry.data, trust, again=again)
         except _RejectedError as exc:
             findings += exc.findings
     if findings:
@@ -270,9 +306,11 @@ def _verified(found: _Found, trust: Trust) -> tuple[dict[str, Signature],
     return signatures, new_key
 
 
-def _signature(found: _Found, name: str, data: bytes, trust: Trust) -> Signature:
-    """The signature of `name` if it vouches for `data` and is not older than the last
-    accepted one. Raises _RejectedError."""
+def _signature(found: _Found, name: str, data: bytes, trust: Trust, *,
+               again: bool) -> Signature:
+    """The signature of `name` if it vouches for `data` and is newer than the last
+    accepted one, or has its serial and `again` (the files are exactly those accepted
+    with it). Raises _RejectedError."""
     sig_name = name + SIGNATURE_SUFFIX
     entry = found.signatures.get(name)
     if entry is None or entry.data is None:
@@ -289,14 +327,26 @@ def _signature(found: _Found, name: str, data: bytes, trust: Trust) -> Signature
                                  "make it with bodycam-provision sign", "signature")]
                         ) from None
     problem = sig.problem(name, data)
-    if problem is None and trust.serial is not None and sig.serial < trust.serial:
-        problem = (f"{name} was signed with serial {sig.serial}, older than the "
-                   f"provisioning this camera already accepted (serial {trust.serial}): an "
-                   "old file cannot be installed again; sign it again (a new signature "
-                   "gets a new serial)")
+    if problem is None and trust.serial is not None:
+        problem = _serial_problem(name, sig.serial, trust.serial, again=again)
     if problem is not None:
         raise _RejectedError([Finding(problem, "signature")])
     return sig
+
+
+def _serial_problem(name: str, serial: int, accepted: int, *, again: bool) -> str | None:
+    """Why a signature's serial cannot be taken after `accepted`, if it cannot."""
+    if serial > accepted or (serial == accepted and again):
+        return None
+    if serial < accepted:
+        return (f"{name} was signed with serial {serial}, older than the provisioning this "
+                f"camera already accepted (serial {accepted}): an old file cannot be "
+                "installed again; sign it again (a new signature gets a new serial)")
+    return (f"{name} was signed with serial {serial}, the serial of the provisioning this "
+            "camera already accepted, but it is not one of the files accepted with it (a "
+            "file signed with that serial is taken again only together with exactly "
+            "those files, as a re-install); sign it again (a new signature gets a new "
+            "serial), with `bodycam-provision write` for all the files at once")
 
 
 def _rotation_key(found: _Found, trust: Trust) -> Ed25519PublicKey:
@@ -343,9 +393,9 @@ def _install(layout: DeviceLayout, owner: Owner, found: _Found, accepted: _Accep
     on the boot partition, and the next boot installs it (same serial) then.
     """
     ensure_config_dir(layout, owner)
-    files = (owner.uid, owner.gid)
+    owned_by = (owner.uid, owner.gid)
     if accepted.pin is not None:
-        save_pinned_key(layout.etc_dir, accepted.pin, files)
+        save_pinned_key(layout.etc_dir, accepted.pin, owned_by)
         if accepted.rotated_from is None:
             _log.warning("pinned the provisioning key %s at first use: from now on only "
                          "files it signs are accepted", fingerprint(accepted.pin))
@@ -355,14 +405,14 @@ def _install(layout: DeviceLayout, owner: Owner, found: _Found, accepted: _Accep
             audit("provisioning.key_replaced", {
                 "old": fingerprint(accepted.rotated_from), "new": fingerprint(accepted.pin)})
     save_state(layout.etc_dir, accepted.serial, accepted.device_id,
-               fingerprint(accepted.signer), files)
+               fingerprint(accepted.signer), owned_by, files=accepted.files)
     result = ImportResult.KEY_REPLACED
     verdict = accepted.verdict
     if verdict is not None:
         sha = hashlib.sha256(verdict.data).hexdigest()
         previous = _sha256_or_none(layout.config_file)
         if previous != sha:
-            replace_file(layout.config_file, verdict.data, _CONFIG_MODE, files)
+            replace_file(layout.config_file, verdict.data, _CONFIG_MODE, owned_by)
         result = ImportResult.INSTALLED if previous != sha else ImportResult.UNCHANGED
         audit("config.provisioned", {
             "sha256": sha, "previous_sha256": previous, "changed": previous != sha,

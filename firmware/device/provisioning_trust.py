@@ -7,15 +7,20 @@ Both live in /etc/bodycam, which only root writes:
   first accepted provisioning (trust on first use: whoever provisions a fresh camera
   first decides whose key it trusts).
 - provisioning-state.json: the serial of the last accepted signature (older ones are
-  refused, so an old signed file cannot be replayed), the device id it set, and the
-  fingerprint of the key that signed it.
+  refused, so an old signed file cannot be replayed), the SHA-256 of each file accepted
+  with it (the same serial is taken again only for exactly those files: two files signed
+  with one serial, e.g. in the same second, must not replace each other), the device id
+  it set, and the fingerprint of the key that signed it.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -35,6 +40,7 @@ STATE_NAME = "provisioning-state.json"
 _LIMIT = 4096
 _PUBLIC_MODE = 0o644
 _STATE_MODE = 0o640
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class TrustError(RuntimeError):
@@ -46,6 +52,9 @@ class Trust:
     key: Ed25519PublicKey | None  # None: nothing pinned yet (trust on first use)
     serial: int | None  # None: never provisioned with a signature
     device: str | None  # the device id the last accepted provisioning set
+    # SHA-256 by file name of what was accepted with `serial` (None: state written by
+    # firmware that did not keep them, or never provisioned)
+    files: Mapping[str, str] | None = None
 
 
 def load_trust(etc_dir: Path) -> Trust:
@@ -71,7 +80,17 @@ def load_trust(etc_dir: Path) -> Trust:
     serial, device = state.get("serial"), state.get("device")
     if not isinstance(serial, int) or not isinstance(device, str):
         raise TrustError(f"{state_path} lacks its serial or device id; reinstall the image")
-    return Trust(key, serial, device)
+    files = state.get("files")
+    if files is not None and not _is_file_hashes(files):
+        raise TrustError(f"{state_path}: 'files' is not a table of file names and SHA-256 "
+                         "hashes; reinstall the image")
+    return Trust(key, serial, device, files)
+
+
+def _is_file_hashes(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(name, str) and isinstance(sha, str) and _SHA256.fullmatch(sha)
+        for name, sha in value.items())
 
 
 def save_pinned_key(etc_dir: Path, key: Ed25519PublicKey, owner: tuple[int, int]) -> None:
@@ -79,7 +98,8 @@ def save_pinned_key(etc_dir: Path, key: Ed25519PublicKey, owner: tuple[int, int]
 
 
 def save_state(etc_dir: Path, serial: int, device: str, signer: str,
-               owner: tuple[int, int]) -> None:
-    data = json.dumps({"serial": serial, "device": device, "signer": signer},
-                      sort_keys=True) + "\n"
+               owner: tuple[int, int], *, files: Mapping[str, str]) -> None:
+    """Record an accepted provisioning: `files` maps each file's name to its SHA-256."""
+    data = json.dumps({"serial": serial, "device": device, "signer": signer,
+                       "files": dict(files)}, sort_keys=True) + "\n"
     replace_file(etc_dir / STATE_NAME, data.encode("utf-8"), _STATE_MODE, owner)

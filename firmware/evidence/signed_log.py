@@ -28,7 +28,8 @@ import json
 import os
 import stat
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -41,11 +42,13 @@ __all__ = [
     "FILE_MODE",
     "GENESIS_PREV",
     "KEY_FIELD",
+    "LOOK_BACK_BYTES",
     "RESERVED_FIELDS",
     "SIGNER_FIELD",
     "TORN_TAIL_EVENT",
     "DamagedLogError",
     "SignedLog",
+    "SignedRecord",
     "Signer",
     "canonical_json",
     "is_record",
@@ -67,6 +70,18 @@ KEY_FIELD: Final = "device_public_key"
 FILE_MODE: Final = 0o640
 _TAIL_WINDOW = 64 * 1024
 _MAX_TAIL_SEARCH = 16 * 1024 * 1024
+# How far back `last_record` looks: far more than one boot writes to the audit log.
+LOOK_BACK_BYTES: Final = _MAX_TAIL_SEARCH
+_MAX_CANDIDATES = 64
+
+
+@dataclass(frozen=True)
+class SignedRecord:
+    """A record found in a log, with the record that introduced the key that signed it:
+    the latest with a ``signer`` certificate at or before it, or a legacy log's first."""
+
+    record: dict[str, Any]
+    introducer: dict[str, Any]
 
 
 class DamagedLogError(OSError):
@@ -202,6 +217,26 @@ class SignedLog:
         with self._lock:
             return (self._next_seq - 1, self._prev) if self._next_seq else None
 
+    def last_record(self, event: str, accept: Callable[[SignedRecord], bool],
+                    within: int = LOOK_BACK_BYTES) -> dict[str, Any] | None:
+        """The last `event` record that `accept` takes, reading back from the end over
+        at most `within` bytes (not the whole log). Read-only.
+
+        The card holder can append lines but not sign them, and can copy old lines: so
+        `accept` sees each candidate with the record that introduced its signer (to check
+        the signature), and only a record tied to the log's end by an unbroken hash chain,
+        from the line before its session on, is returned. None when the chain breaks or
+        the window ends first, or when more than a few dozen candidates wait for their
+        signer (a pile of look-alikes): the caller then knows nothing, which it must never
+        take for "the same as before". A log cut back to an earlier record is a consistent
+        chain, and only `verify` can tell (security audit H2).
+        """
+        with self._lock:
+            if self._fd is None:
+                raise ValueError(f"{self._path}: the log is closed")
+            end = os.fstat(self._fd).st_size
+            return _last_accepted(self._fd, end, max(0, end - within), event, accept)
+
     @property
     def torn_tail(self) -> dict[str, Any] | None:
         """The last ``torn_tail`` record `open` appended, if it had to repair the log."""
@@ -321,29 +356,85 @@ def _keep_side_copy(log_path: Path, seq: int, data: bytes) -> Path:
 
 
 def _last_signer(fd: int, end: int) -> tuple[str, str] | None:
-    """(session key, device key), base64, that signed the log's last lines, found by
-    scanning back from `end` to the record that introduced them: the latest ``signer``
-    certificate, or a legacy log's first record (its device key signed every line).
-    None for an empty log."""
-    window = _TAIL_WINDOW
-    while True:
-        start = max(0, end - window)
-        data = os.pread(fd, end - start, start)
-        lines = data.split(b"\n")
-        complete = lines if start == 0 else lines[1:]  # the first may begin earlier
-        for raw in reversed(complete):
-            record = is_record(raw + b"\n") if raw else None
-            if record is None:
-                continue
-            signer = record.get(SIGNER_FIELD)
-            if isinstance(signer, dict):
-                return str(signer.get("key")), str(signer.get("device_key"))
-            if record["seq"] == 0:
-                legacy = str(record.get(KEY_FIELD))
-                return legacy, legacy
-        if start == 0 or window >= _MAX_TAIL_SEARCH:
-            return None  # not within reach: unknown (a damaged or hostile tail)
-        window *= 4
+    """(session key, device key), base64, that signed the log's last lines (None for an
+    empty log)."""
+    introducer = _introducer(fd, end)
+    if introducer is None:
+        return None
+    signer = introducer.get(SIGNER_FIELD)
+    if isinstance(signer, dict):
+        return str(signer.get("key")), str(signer.get("device_key"))
+    legacy = str(introducer.get(KEY_FIELD))
+    return legacy, legacy
+
+
+def _introducer(fd: int, end: int) -> dict[str, Any] | None:
+    """The record that introduced the key signing the lines before `end`, scanning back
+    at most _MAX_TAIL_SEARCH bytes (a hostile tail of signer-less lines must not be read
+    whole at every start); None when there is none within reach."""
+    for _line, record in _records_backwards(fd, end, max(0, end - _MAX_TAIL_SEARCH)):
+        if _introduces(record):
+            return record
+    return None
+
+
+def _introduces(record: dict[str, Any]) -> bool:
+    """Whether the lines from `record` on are signed by a key it names: it carries a
+    ``signer`` certificate, or it is a legacy log's first record (whose device key then
+    signed every line)."""
+    return isinstance(record.get(SIGNER_FIELD), dict) or record["seq"] == 0
+
+
+def _last_accepted(fd: int, end: int, floor: int, event: str,
+                   accept: Callable[[SignedRecord], bool]) -> dict[str, Any] | None:
+    """SignedLog.last_record over the bytes [floor, end).
+
+    Every link from the end back to the line before the found record's introducer must
+    hold: so a session's lines copied to the end, which no longer follow the line before
+    them, are not taken for the latest.
+    """
+    pending: list[dict[str, Any]] = []  # candidates, latest first, awaiting their signer
+    found: dict[str, Any] | None = None
+    later: dict[str, Any] | None = None
+    for line, record in _records_backwards(fd, end, floor):
+        if later is not None and (later.get("prev") != line_hash(line)
+                                  or later.get("seq") != record["seq"] + 1):
+            return None  # what lies before is not tied to the end: removed, moved or copied
+        if found is not None:
+            return found  # its introducer follows this line: tied
+        later = record
+        if record.get("event") == event:
+            if len(pending) == _MAX_CANDIDATES:
+                return None
+            pending.append(record)
+        if _introduces(record):
+            found = next((c for c in pending if accept(SignedRecord(c, record))), None)
+            pending.clear()
+    at_start = later is not None and later["seq"] == 0 and later.get("prev") == GENESIS_PREV
+    return found if at_start else None
+
+
+def _records_backwards(fd: int, end: int, floor: int) -> Iterator[tuple[bytes, dict[str, Any]]]:
+    """(line, record) of each well-formed record line in the bytes [floor, end), last
+    first; garbled lines, the bytes after the last newline and a line that begins before
+    `floor` are passed over. Reads back a window at a time, so finding something near
+    the end of a long log costs only the end."""
+    pos, head = end, b""  # head: bytes from pos on up to the first newline, not yet seen
+    while pos > floor:
+        start = max(floor, pos - _TAIL_WINDOW)
+        buf = os.pread(fd, pos - start, start) + head
+        pos = start
+        first = 0 if start == 0 else buf.find(b"\n") + 1  # that line may begin earlier
+        if start > 0 and first == 0:
+            head = buf  # no newline yet: all of it belongs to a line that began earlier
+            continue
+        head = buf[:first]
+        pieces = buf[first:].split(b"\n")
+        for piece in reversed(pieces[:-1]):  # the last piece follows the last newline
+            line = piece + b"\n"
+            record = is_record(line)
+            if record is not None:
+                yield line, record
 
 
 def _find_last_whole_line(fd: int) -> tuple[int, bytes]:

@@ -48,6 +48,7 @@ __all__ = [
     "Problem",
     "check_chain",
     "open_regular",
+    "signature_ok",
 ]
 
 # Manifests of the firmware before session keys; audit logs of that time have no format.
@@ -305,7 +306,7 @@ def check_chain(path: Path, pinned: Sequence[DevicePublicKey] = (),
                 signers.certificate(number, iseq, record[SIGNER_FIELD])
             elif number == 1:
                 signers.legacy_first_line(number, iseq, record)
-            if signers.line_key is None or not _signature_ok(signers.line_key, record):
+            if signers.line_key is None or not signature_ok(signers.line_key, record):
                 fail("signature does not verify (the line was altered after signing, or "
                      "signed with another key)")
             _note_counter(result, name, number, record)
@@ -320,7 +321,8 @@ def check_chain(path: Path, pinned: Sequence[DevicePublicKey] = (),
     return result
 
 
-def _signature_ok(key: DevicePublicKey, record: dict[str, Any]) -> bool:
+def signature_ok(key: DevicePublicKey, record: dict[str, Any]) -> bool:
+    """Whether `key` signed `record` (its ``sig`` over the rest); never raises."""
     try:
         signature = base64.b64decode(str(record.get("sig", "")), validate=True)
         payload = signed_bytes(record)
