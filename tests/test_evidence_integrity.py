@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import MakeDevice, RunningSimDevice
+from test_evidence_support import TS_PACKET, age_identity, make_store
 
 from bodycam.firmware.evidence.device_key import KEY_FILE_NAME, SoftwareKeyStore
 from bodycam.firmware.evidence.public_keys import parse_public_key
-from bodycam.firmware.evidence.recovery import QUARANTINE_DIR
+from bodycam.firmware.evidence.recovery import QUARANTINE_DIR, recover_unfinished
 from bodycam.firmware.evidence.session_key import SessionKey
 from bodycam.firmware.evidence.signed_log import SignedLog
 from bodycam.firmware.evidence.verify import verify_log, verify_recording
@@ -503,3 +505,40 @@ def test_verify_of_a_camera_checks_logs_set_aside_with_the_live_one(
     assert "is not named in the audit log" not in out
     assert "was rewritten or replaced" not in out
     assert code == 0, out
+
+
+def test_a_file_put_in_place_of_the_segment_a_power_cut_left_open_is_not_recovered(
+        tmp_path: Path) -> None:
+    """Acceptance audit N1: pull the battery while recording, encrypt any video to the
+    authority's public key (no secret needed), put it in place of the open segment's
+    .partial, boot. Recovery used to vouch for it ("recovered after power loss") and the
+    export showed the planted picture. The segment's open record now signs the hash of the
+    age header and nonce the camera made, which no other file can match."""
+    identity = age_identity(tmp_path)
+    clock = ManualClock()
+    session = SessionKey(SoftwareKeyStore.generate(), clock)
+    writer = make_store(tmp_path, identity, clock, session).begin_recording(
+        wall_start=clock.wall(), clock_synchronised=True, prerecord_us=0)
+    segment = writer.open_segment(0, clock.wall())
+    segment.write(TS_PACKET * 2000)
+    segment.tick(clock.monotonic() + 1.0)  # a sealed chunk reached the card: power cut
+    partial = writer.directory / "00000.age.partial"
+    genuine = partial.read_bytes()
+    planted = tmp_path / "planted.ts"
+    planted.write_bytes(TS_PACKET * 2000)
+    subprocess.run(["age", "-r", identity.recipient, "-o", str(partial), str(planted)],
+                   check=True)
+    report = verify_recording(writer.directory, [session.device_key])
+    assert any("not the one the camera signed" in str(p) for p in report.problems)
+
+    [refused] = recover_unfinished(tmp_path / "data", session, clock)
+    assert any("not the one the camera signed" in r for r in refused.refused)
+    assert refused.directory.parent.name == QUARANTINE_DIR
+
+    # The genuine cut file, put back, is recovered as before.
+    held = tmp_path / "data" / "evidence" / writer.directory.name
+    shutil.move(refused.directory, held)
+    (held / "00000.age.partial").write_bytes(genuine)
+    [recovered] = recover_unfinished(tmp_path / "data", session, clock)
+    assert not recovered.refused and recovered.seal is not None
+    assert verify_recording(held, [session.device_key]).status == "verified"

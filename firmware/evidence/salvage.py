@@ -15,7 +15,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, BinaryIO, Final, Literal
 
 from bodycam.firmware.evidence.age import CHUNK_SIZE, HeaderError, UnsupportedError
 from bodycam.firmware.evidence.age_header import read_header
@@ -30,6 +30,7 @@ __all__ = [
     "SalvagedSegment",
     "chunk_layout",
     "missing_segment",
+    "preamble_sha256",
     "recovery_fields",
     "salvage_file",
     "segment_files",
@@ -124,6 +125,21 @@ def recovery_fields(item: SalvagedSegment, segment_open: dict[str, Any]) -> dict
             "whole_bytes": item.layout.whole_bytes, "tail_bytes": item.layout.tail_bytes,
             "media_start_us": segment_open.get("media_start_us"),
             "wall_start": segment_open.get("wall_start")}
+
+
+def preamble_sha256(stream: BinaryIO) -> str | None:
+    """SHA-256 of an age file's header and payload nonce, read from the start of
+    `stream` (what the manifest's segment_open record signs); None when the file does not
+    even hold a whole header and nonce."""
+    stream.seek(0)
+    try:
+        read_header(stream)
+    except (HeaderError, UnsupportedError, ValueError):
+        return None
+    size = stream.tell() + PAYLOAD_NONCE_SIZE
+    stream.seek(0)
+    preamble = stream.read(size)
+    return hashlib.sha256(preamble).hexdigest() if len(preamble) == size else None
 
 
 def sha256_file(path: Path) -> str:

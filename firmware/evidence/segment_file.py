@@ -62,8 +62,15 @@ class EncryptedSegment:
     def __init__(self, *, directory: Path, index: int,
                  recipients: Sequence[X25519PublicKey], clock: Clock, space: SpaceGuard,
                  sync_interval: float, media_start_us: int, wall_start: datetime,
-                 on_closed: Callable[[SegmentInfo], None]) -> None:
-        """Create ``NNNNN.age.partial`` exclusively (the caller checked free space)."""
+                 on_closed: Callable[[SegmentInfo], None],
+                 on_preamble: Callable[[bytes], None] | None = None) -> None:
+        """Create ``NNNNN.age.partial`` exclusively (the caller checked free space).
+
+        `on_preamble` gets the file's first bytes (age header and payload nonce) before
+        the file exists: the manifest signs their hash in the segment's open record, so a
+        segment cut short by a power cut can be told from a file put in its place (nobody
+        without the authority's identity can make chunks that follow this header).
+        """
         self._directory = directory
         self._index = index
         self._name = segment_file_name(index)
@@ -84,11 +91,17 @@ class EncryptedSegment:
         self._sync_interval_us = round(sync_interval * 1_000_000)
         self._media_end_us = media_start_us  # newest media written (media_written)
         self._synced_media_us = media_start_us  # media covered by the last fsync
+        self._fd = -1  # the file does not exist yet
+        self._preamble = bytearray()
+        self._encryptor = AgeEncryptor(recipients, self._sink)  # header into _preamble
+        preamble = bytes(self._preamble)
+        if on_preamble is not None:
+            on_preamble(preamble)
         self._fd = os.open(directory / (self._name + PARTIAL_SUFFIX),
                            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
         try:
             fsync_directory(directory)
-            self._encryptor = AgeEncryptor(recipients, self._sink)
+            self._sink(preamble)
         except BaseException:
             os.close(self._fd)
             raise
@@ -206,6 +219,9 @@ class EncryptedSegment:
         self._sync(now)
 
     def _sink(self, ciphertext: bytes) -> None:
+        if self._fd < 0:  # the preamble, before the file exists (see __init__)
+            self._preamble += ciphertext
+            return
         try:
             write_all(self._fd, ciphertext)
         except OSError as exc:

@@ -11,6 +11,7 @@ hashes, times. No location, no content, no names.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import re
@@ -133,7 +134,11 @@ class FileRecordingWriter:
         return self._directory
 
     def open_segment(self, media_start_us: int, wall_start: datetime) -> SegmentWriter:
-        """Record the intent first, then create the file: recovery can trust the record."""
+        """Record the intent first, then create the file: recovery can trust the record.
+
+        The record also signs the hash of the file's age header and payload nonce (made
+        in memory before the file exists), which a file put in the segment's place cannot
+        match."""
         with self._lock:
             self._check_writable()
             if self._open is not None:
@@ -141,20 +146,25 @@ class FileRecordingWriter:
                                    "still open; close it before opening the next")
             index = self._next_index
             self._space.ensure(_START_ALLOWANCE // 4, f"segment {index}")
-            self._open_record = self._manifest.append(
-                Event.SEGMENT_OPEN, index=index, file=segment_file_name(index),
-                media_start_us=media_start_us, wall_start=utc_iso(wall_start))
-            self._next_index += 1
+
+            def record_intent(preamble: bytes) -> None:
+                self._open_record = self._manifest.append(
+                    Event.SEGMENT_OPEN, index=index, file=segment_file_name(index),
+                    media_start_us=media_start_us, wall_start=utc_iso(wall_start),
+                    preamble_sha256=hashlib.sha256(preamble).hexdigest())
+                self._next_index += 1
+
             try:
                 segment = EncryptedSegment(
                     directory=self._directory, index=index, recipients=self._recipients,
                     clock=self._clock, space=self._space, sync_interval=self._sync_interval,
                     media_start_us=media_start_us, wall_start=wall_start,
-                    on_closed=self._segment_closed)
+                    on_closed=self._segment_closed, on_preamble=record_intent)
             except BaseException:
-                # The open record is written: account for whatever reached the card.
-                with contextlib.suppress(OSError):
-                    self._salvage_failed(index)
+                if self._next_index > index:
+                    # The open record is written: account for whatever reached the card.
+                    with contextlib.suppress(OSError):
+                        self._salvage_failed(index)
                 raise
             self._open = segment
             return segment

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from bodycam.firmware.evidence.public_keys import DevicePublicKey
-from bodycam.firmware.evidence.salvage import TRUNCATED_SUFFIX, segment_index
+from bodycam.firmware.evidence.salvage import TRUNCATED_SUFFIX, preamble_sha256, segment_index
 from bodycam.firmware.evidence.segment_file import PARTIAL_SUFFIX
 from bodycam.firmware.evidence.signed_log import TORN_TAIL_EVENT
 from bodycam.firmware.evidence.store import (
@@ -494,8 +494,13 @@ def _check_gap(line: Line, order: _Order) -> None:
 
 def _check_files(directory: Path, lines: list[Line], expected: dict[str, _Expected],
                  report: VerifyReport) -> None:
+    preambles = {line.record.get("index"): line.record.get("preamble_sha256")
+                 for line in lines if line.event == Event.SEGMENT_OPEN}
     for item in expected.values():
         _check_file(directory, item, report, MANIFEST_NAME)
+        if item.line.event == Event.RECOVERY:  # salvaged: is it the file that was opened?
+            _check_preamble(directory / item.file, preambles.get(item.line.record.get("index")),
+                            report)
     side_files = {str(line.record.get("file")) for line in lines
                   if line.event == TORN_TAIL_EVENT}
     for line in lines:
@@ -518,6 +523,7 @@ def _check_files(directory: Path, lines: list[Line], expected: dict[str, _Expect
                                 "power was lost again (recorded at the device's next start)")
             continue
         if not report.sealed and segment_index(name) in unclosed and _is_regular(path):
+            _check_preamble(path, preambles.get(segment_index(name)), report)
             report.notes.append(
                 f"{name}: the open segment (not verifiable until closed)"
                 if name.endswith(PARTIAL_SUFFIX) else
@@ -536,6 +542,26 @@ def _check_files(directory: Path, lines: list[Line], expected: dict[str, _Expect
             continue
         report.problems.append(Problem(name, "not listed in the manifest (inserted, or its "
                                        "manifest record was removed)"))
+
+
+def _check_preamble(path: Path, signed: object, report: VerifyReport) -> None:
+    """A segment the camera did not close (salvaged, or still open) has no signed hash of
+    its own; its first bytes must still be the age header and nonce the camera signed
+    when it opened it, or the file was put there in its place (docs/formats.md)."""
+    if not isinstance(signed, str):
+        return  # made before segment_open signed the preamble
+    try:
+        with open_regular(path) as stream:
+            found = preamble_sha256(stream)
+    except OSError:
+        return  # reported with the file's other checks
+    if found is None:  # a power cut inside the header: nothing of the file decrypts
+        report.notes.append(f"{path.name}: not even its age header reached the card; "
+                            "nothing of it decrypts")
+    elif found != signed:
+        report.problems.append(Problem(path.name, "its age header is not the one the camera "
+                                       "signed when it opened this segment (a file put in "
+                                       "the segment's place)"))
 
 
 def _is_pending_side_file(name: str, next_seq: int) -> bool:
