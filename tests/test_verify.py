@@ -21,6 +21,8 @@ from bodycam.firmware.evidence.signed_log import (
     line_hash,
     signed_bytes,
 )
+from bodycam.firmware.evidence.verify import verify_log, verify_recording
+from bodycam.firmware.evidence.verify_links import check_links
 from bodycam.hal.clocks import ManualClock
 from bodycam.tools.evidence_cli import main as evidence_main
 
@@ -481,3 +483,52 @@ def test_a_log_cannot_be_passed_off_as_legacy_by_stripping_its_certificate(
     path.write_bytes(b"".join(canonical_json(r) + b"\n" for r in records))
     code, out = verify(capsys, str(path), "--device-key", device.public_key.b64)
     assert code == 1 and "signature does not verify" in out
+
+
+@pytest.mark.parametrize("bad", [[1], {}, {"a": [1]}, None, 1.5, -1, 10**30])
+def test_no_field_of_any_record_crashes_verify(tmp_path: Path, bad: object) -> None:
+    """Acceptance audit N4: one unhashable field (`"index":[1]`, `"event":{}`) in any
+    manifest or audit record crashed verify with a traceback, leaving no report for the
+    other recordings. Every field of every line, replaced: a report, never an exception."""
+    clock = ManualClock()
+    key = new_session(clock)
+    writer = record(make_store(tmp_path, age_identity(tmp_path), clock, key), clock)
+    writer.seal("stopped by wearer")
+    audit = tmp_path / "audit.jsonl"
+    with SignedLog.open(audit, key, clock) as log:
+        log.append("boot")
+        log.append("recording_sealed", recording_id=writer.recording_id, manifest_seq=6,
+                   manifest_hash="a" * 64, counter=None, sealed=True)
+    for path in (writer.directory / "manifest.jsonl", audit):
+        original = path.read_bytes()
+        lines = original.splitlines()
+        for number, line in enumerate(lines):
+            fields = json.loads(line)
+            for name in fields:
+                damaged = {**fields, name: bad}
+                path.write_bytes(b"\n".join([*lines[:number], json.dumps(damaged).encode(),
+                                             *lines[number + 1:]]) + b"\n")
+                logs, recording = verify_log(audit), verify_recording(writer.directory)
+                links = check_links(logs, [recording])
+                for report in (logs, recording, links):
+                    report.summary()
+                    json.dumps(report.to_json())
+        path.write_bytes(original)
+
+
+def test_a_damaged_index_does_not_crash_a_forced_export(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Acceptance audit N4, export side: `"index":[1]` in a segment_open record."""
+    clock = ManualClock()
+    identity = age_identity(tmp_path)
+    writer = record(make_store(tmp_path, identity, clock, new_session(clock)), clock,
+                    segments=1, packets=50)
+    writer.seal("stopped by wearer")
+    manifest = writer.directory / "manifest.jsonl"
+    records = [json.loads(line) for line in manifest.read_bytes().splitlines()]
+    records[1]["index"] = [1]
+    manifest.write_bytes(b"".join(canonical_json(r) + b"\n" for r in records))
+    code = evidence_main(["export", str(writer.directory), "-i", str(identity.identity_file),
+                          "-o", str(tmp_path / "out.mp4"), "--force"])
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err and code in (0, 1), out.err

@@ -300,7 +300,8 @@ def unaccounted_files(directory: Path, records: Sequence[Mapping[str, Any]],
     is never included, nor a file for a segment whose manifest record names another,
     `refused` (index -> name), file: that record is damaged, not unfinished.
     """
-    opened = {r.get("index") for r in records if r.get("event") == "segment_open"}
+    opened = {index for r in records if r.get("event") == "segment_open"
+              and type(index := r.get("index")) is int}  # a damaged record names none
     no_segment_records = not opened and not used
     taken = dict(used)
     refused = refused or {}

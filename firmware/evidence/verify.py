@@ -494,13 +494,12 @@ def _check_gap(line: Line, order: _Order) -> None:
 
 def _check_files(directory: Path, lines: list[Line], expected: dict[str, _Expected],
                  report: VerifyReport) -> None:
-    preambles = {line.record.get("index"): line.record.get("preamble_sha256")
+    preambles = {line.index: line.record.get("preamble_sha256")
                  for line in lines if line.event == Event.SEGMENT_OPEN}
     for item in expected.values():
         _check_file(directory, item, report, MANIFEST_NAME)
         if item.line.event == Event.RECOVERY:  # salvaged: is it the file that was opened?
-            _check_preamble(directory / item.file, preambles.get(item.line.record.get("index")),
-                            report)
+            _check_preamble(directory / item.file, preambles.get(item.line.index), report)
     side_files = {str(line.record.get("file")) for line in lines
                   if line.event == TORN_TAIL_EVENT}
     for line in lines:
@@ -510,9 +509,8 @@ def _check_files(directory: Path, lines: list[Line], expected: dict[str, _Expect
     # already renamed when power was lost before its record was written (the device
     # renames first, so a final name never means an incomplete file), or renamed
     # .truncated.age by a recovery that power cut short.
-    done = {line.record.get("index") for line in lines
-            if line.event in (Event.SEGMENT, Event.RECOVERY)}
-    opened = {line.record.get("index") for line in lines if line.event == Event.SEGMENT_OPEN}
+    done = {line.index for line in lines if line.event in (Event.SEGMENT, Event.RECOVERY)}
+    opened = {line.index for line in lines if line.event == Event.SEGMENT_OPEN}
     unclosed = opened - done
     for path in sorted(directory.iterdir()):
         name = path.name

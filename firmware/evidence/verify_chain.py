@@ -88,8 +88,17 @@ class Line:
     hash: str
 
     @property
-    def event(self) -> Any:
-        return self.record.get("event")
+    def event(self) -> str | None:
+        """The record type; None when it is not a string (a damaged or hostile line,
+        which must never be used as a key or set member: that would crash the check)."""
+        event = self.record.get("event")
+        return event if isinstance(event, str) else None
+
+    @property
+    def index(self) -> int | None:
+        """A segment record's index; None unless it is a whole number."""
+        index = self.record.get("index")
+        return index if type(index) is int else None
 
 
 @dataclass(frozen=True)
@@ -334,7 +343,7 @@ def signature_ok(key: DevicePublicKey, record: dict[str, Any]) -> bool:
 def _note_counter(result: ChainResult, name: str, number: int,
                   record: dict[str, Any]) -> None:
     event = record.get("event")
-    if event in COUNTER_EVENTS and "counter" in record:
+    if isinstance(event, str) and event in COUNTER_EVENTS and "counter" in record:
         value = record["counter"]
         if type(value) is int and value >= 0:
             result.counters.append(CounterValue(number, value, str(event)))
