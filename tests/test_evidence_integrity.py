@@ -542,3 +542,25 @@ def test_a_file_put_in_place_of_the_segment_a_power_cut_left_open_is_not_recover
     [recovered] = recover_unfinished(tmp_path / "data", session, clock)
     assert not recovered.refused and recovered.seal is not None
     assert verify_recording(held, [session.device_key]).status == "verified"
+
+
+def test_a_foreign_key_with_the_right_mode_and_owner_is_never_used(
+        make_sim_device: MakeDevice) -> None:
+    """Acceptance audit N3: a planted 0600 key of the service user used to sign the next
+    boot (only a rekey record said so), and the README told custodians to register a
+    re-keyed camera's new key. Now it is set aside like an untrusted one."""
+    rig = make_sim_device()
+    rig.stop()
+    state = rig.config.storage.state_dir
+    foreign = SoftwareKeyStore.create(state.parent / "attacker")
+    (state / KEY_FILE_NAME).unlink()
+    shutil.copy(state.parent / "attacker" / KEY_FILE_NAME, state / KEY_FILE_NAME)
+    (state / KEY_FILE_NAME).chmod(0o600)
+
+    rig = boot_again(make_sim_device)
+    assert rig.device.identity.fingerprint != foreign.fingerprint
+    [rekey] = events(rig.audit(), "rekey")
+    assert "a key put in its place" in rekey["reason"]
+    assert Path(rekey["set_aside"]).read_bytes() == \
+        (state.parent / "attacker" / KEY_FILE_NAME).read_bytes()
+    still_records(rig)

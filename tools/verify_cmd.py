@@ -29,6 +29,7 @@ from bodycam.firmware.evidence.verify import (
     EXIT_UNSEALED,
     EXIT_USAGE,
     EXIT_VERIFIED,
+    UNSEALED_NOTE,
     VerifyReport,
     verify_log,
     verify_recording,
@@ -151,6 +152,10 @@ def _verify_all(paths: Sequence[Path], audit: Path | None,
         return _verify_camera(paths[0], pinned)
     reports = [_verify(path, pinned) for path in paths]
     if audit is None:
+        if all(r.kind == "log" for r in reports):
+            reports[-1].notes.append(
+                "the recordings were not checked against this log: give the camera's data "
+                "directory, or the recordings with --audit")
         return reports
     if not audit_file(audit).is_file():
         raise UsageError(f"--audit {audit}: no audit log there; give the audit.jsonl file or "
@@ -170,7 +175,8 @@ def _verify_camera(data_dir: Path, pinned: Sequence[DevicePublicKey]) -> list[Ve
     audit_report = verify_log(data_dir / "audit", pinned)  # with logs set aside as damaged
     recordings = [verify_recording(d, pinned) for d in _recording_dirs(data_dir / EVIDENCE_DIR)]
     held = [verify_recording(d, pinned) for d in _recording_dirs(data_dir / QUARANTINE_DIR)]
-    for report in held:
+    for report in held:  # recovery will never seal these: say so instead
+        report.notes = [n for n in report.notes if n != UNSEALED_NOTE]
         report.notes.append("quarantined by the camera's recovery, which would not vouch for "
                             "it (see its recovery_refused audit record)")
     links = check_links(audit_report, [*recordings, *held])

@@ -78,14 +78,20 @@ def key_store_choice(config: Config) -> KeyStoreChoice:
                           config.device.tpm_tcti)
 
 
-def open_boot_identity(config: Config, clock: Clock) -> BootIdentity:
+def open_boot_identity(config: Config, clock: Clock,
+                       expected: str | None = None) -> BootIdentity:
     """Open the device key (making one only when recording would otherwise be
-    impossible) and certify this boot's session key with it."""
+    impossible) and certify this boot's session key with it.
+
+    `expected`: the device key (base64) the camera signed with so far (its audit log, or
+    the identity its last start left). A key file holding another key was put there: it
+    is set aside like an untrusted one, never used, so a planted key can never sign.
+    """
     choice = key_store_choice(config)
     if resolve_kind(choice) == "software":
-        return _certify(choice, "software", clock)
+        return _certify(choice, "software", clock, expected)
     try:
-        return _certify(choice, "tpm", clock)
+        return _certify(choice, "tpm", clock, None)
     except KeyStoreError as exc:
         log.error("the TPM key store cannot be used (%s); this boot signs with a key held "
                   "only in RAM so the camera can record", exc)
@@ -96,8 +102,16 @@ def open_boot_identity(config: Config, clock: Clock) -> BootIdentity:
             "board; the camera tries it again at every start"), None)
 
 
-def _certify(choice: KeyStoreChoice, kind: Kind, clock: Clock) -> BootIdentity:
+def _certify(choice: KeyStoreChoice, kind: Kind, clock: Clock,
+             expected: str | None) -> BootIdentity:
     store, made, aside = _open_or_create(choice, kind)
+    if made is None and expected is not None and kind == "software" \
+            and DevicePublicKey(store.algorithm, store.public_key_bytes()).b64 != expected:
+        store.close()
+        made = ("the key file holds another key than the one this camera signed with so "
+                "far: a key put in its place; set aside, never used")
+        aside = set_aside(choice.state_dir, "foreign")
+        store = create_key_store(choice, kind)
     return BootIdentity(store, SessionKey(store, clock), made, aside)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from bodycam.firmware import __version__
 from bodycam.firmware.config.model import Config
-from bodycam.firmware.device.audit import AuditLog
+from bodycam.firmware.device.audit import AuditLog, audit_path
 from bodycam.firmware.device.controller import Controller, StateObserver
 from bodycam.firmware.device.display_worker import FrameObserver
 from bodycam.firmware.device.firstboot import DeviceLayout, pending_fault
@@ -30,10 +30,12 @@ from bodycam.firmware.device.sdnotify import SystemdNotifier
 from bodycam.firmware.evidence.durable import ensure_real_directory
 from bodycam.firmware.evidence.public_keys import DevicePublicKey, parse_public_key
 from bodycam.firmware.evidence.recovery import (
+    QUARANTINE_DIR,
     RecoveryReport,
     recover_unfinished,
     sealed_in_audit_log,
 )
+from bodycam.firmware.evidence.signed_log import last_device_key
 from bodycam.firmware.evidence.storage_space import FreeSpace, statvfs_free_bytes
 from bodycam.firmware.evidence.store import DIR_MODE, EVIDENCE_DIR, FileEvidenceStore
 from bodycam.firmware.media.events import RecorderEvent
@@ -123,7 +125,8 @@ def assemble(config: Config, hardware: Hardware, *,
     data_dir = config.storage.data_dir
     moved = _real_directories(config)
     before = previous_identity(config.storage.state_dir)
-    identity = open_boot_identity(config, clock)
+    signed_so_far = last_device_key(audit_path(data_dir)) or before
+    identity = open_boot_identity(config, clock, signed_so_far)
     _keep_identity_snapshot(config, identity)
     session = identity.session
     audit = AuditLog.open(data_dir, session, clock)
@@ -221,8 +224,10 @@ def _integrity_findings(identity: BootIdentity, audit: AuditLog, before: str | N
 def _audit_recovery(audit: AuditLog, report: RecoveryReport) -> str | None:
     """One audit record per recovery outcome; the alarm text when it was refused."""
     if report.refused:
+        where = ("quarantined_to" if report.directory.parent.name == QUARANTINE_DIR
+                 else "left_in_place")
         audit.record("recovery_refused", recording_id=report.recording_id,
-                     quarantined_to=str(report.directory), reasons=list(report.refused))
+                     reasons=list(report.refused), **{where: str(report.directory)})
         return (f"recording {report.recording_id} could not be vouched for and was "
                 f"quarantined: {report.refused[0]}")
     if report.abandoned_start:

@@ -52,6 +52,7 @@ __all__ = [
     "Signer",
     "canonical_json",
     "is_record",
+    "last_device_key",
     "line_hash",
     "read_records",
     "signed_bytes",
@@ -353,6 +354,26 @@ def _keep_side_copy(log_path: Path, seq: int, data: bytes) -> Path:
             continue
         return side
     raise OSError(f"{log_path}: too many torn-tail side files; inspect the directory")
+
+
+def last_device_key(path: Path) -> str | None:
+    """The device key (base64) that certified the last lines of the log at `path`, read
+    without changing it (and without following a link or waiting on a FIFO): what a
+    start compares its key with before it signs anything. None when unknown."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        end, _line = _find_last_whole_line(fd)
+        signer = _last_signer(fd, end)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return signer[1] if signer else None
 
 
 def _last_signer(fd: int, end: int) -> tuple[str, str] | None:

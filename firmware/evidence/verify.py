@@ -48,6 +48,7 @@ __all__ = [
     "EXIT_UNSEALED",
     "EXIT_USAGE",
     "EXIT_VERIFIED",
+    "UNSEALED_NOTE",
     "CounterGap",
     "Problem",
     "VerifyReport",
@@ -62,7 +63,7 @@ EXIT_UNSEALED: Final = 3
 
 Status = Literal["verified", "unsealed", "failed"]
 GAP_SOURCES: Final = ("camera", "microphone")
-_UNSEALED_NOTE: Final = (
+UNSEALED_NOTE: Final = (
     "the recording is not sealed, so it may be incomplete: a power cut before the device "
     "restarted looks exactly like an end that was cut off (the device's recovery seals it "
     "on its next start)")
@@ -302,7 +303,7 @@ def verify_recording(path: Path, pinned: Sequence[DevicePublicKey] = (), *,
         report.problems.append(Problem(MANIFEST_NAME, f"{report.torn_bytes} bytes after the "
                                        "seal (appended after the recording was sealed)"))
     elif not report.sealed and lines:
-        report.notes.append(_UNSEALED_NOTE)
+        report.notes.append(UNSEALED_NOTE)
     return report
 
 
