@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from bodycam.firmware.evidence.agekeys import IDENTITY_HRP
 
@@ -56,7 +57,8 @@ class ConfigProblem:
             object.__setattr__(self, name, redacted_text(getattr(self, name)))
 
     def __str__(self) -> str:
-        shown = repr(self.given)
+        # A path as the person wrote it, not as Python shows the object.
+        shown = repr(str(self.given) if isinstance(self.given, PurePath) else self.given)
         if len(shown) > _MAX_SHOWN:
             shown = shown[: _MAX_SHOWN - 3] + "..."
         where = f"{self.source}: {self.key}" if self.key else self.source
