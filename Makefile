@@ -15,7 +15,7 @@ APT_TEST := $(APT_BASE) build-essential portaudio19-dev libcap-dev age ffmpeg mt
 .PHONY: demo test lint typecheck unit deps deps-dev clean
 
 demo: $(VENV)/.base
-	$(PY) -m bodycam.tools.demo --out $(DEMO_OUT)
+	$(PY) -m bodycam.tools.dev.demo --out $(DEMO_OUT)
 
 test: $(VENV)/.dev lint typecheck unit
 

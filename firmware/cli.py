@@ -18,7 +18,7 @@ COMMANDS = (
     Command("diagram", "print the state machine as a Mermaid state diagram",
             "bodycam.firmware.device.diagram_cmd"),
     Command("bench", "measure the pipeline, press-to-record latency, startup and display",
-            "bodycam.tools.bench"),
+            "bodycam.tools.bench.command"),
     Command("selftest", "check camera, microphone, display, buttons and battery gauge",
             "bodycam.firmware.device.selftest_cmd"),
     Command("hal-demo", "exercise the simulated hardware layer and write sample outputs",

@@ -36,7 +36,7 @@ from bodycam.firmware.device.health import Media
 from bodycam.firmware.device.program import Device, assemble
 from bodycam.firmware.device.sdnotify import SystemdNotifier
 from bodycam.firmware.device.states import State
-from bodycam.firmware.evidence.agekeys import format_identity_file, generate_identity
+from bodycam.firmware.evidence.age.keys import format_identity_file, generate_identity
 from bodycam.hal.clocks import SimClock
 from bodycam.hal.interfaces import ButtonName, HardwareError
 from bodycam.hal.sim.hardware import SimHardware, build_sim_hardware

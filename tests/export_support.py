@@ -13,7 +13,7 @@ from test_evidence_support import AgeIdentity
 from bodycam.firmware.evidence.store import FileEvidenceStore
 from bodycam.firmware.media.events import RecordingStarted
 from bodycam.hal.clocks import ManualClock
-from bodycam.tools.evidence_cli import main
+from bodycam.tools.custody.cli import main
 
 
 def recorded(store: FileEvidenceStore, clock: ManualClock, items: list[object],

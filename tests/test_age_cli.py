@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from bodycam.firmware.evidence.age import CHUNK_SIZE, AgeEncryptor
-from bodycam.firmware.evidence.agekeys import (
+from bodycam.firmware.evidence.age.keys import (
     format_recipient,
     generate_identity,
     parse_recipient,
     read_identity_file,
 )
-from bodycam.tools.evidence_cli import main
+from bodycam.tools.custody.cli import main
 
 
 @pytest.fixture
@@ -160,7 +160,7 @@ def test_a_link_at_the_output_is_neither_followed_nor_replaced(
 def test_an_output_made_while_decrypting_is_not_replaced(
         identity: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from bodycam.tools import decrypt_cmd
+    from bodycam.tools.custody import decrypt_cmd
 
     path, recipient = identity
     _encrypt_file(tmp_path / "seg.age", recipient, b"plain")
@@ -202,7 +202,7 @@ def test_write_error_removes_the_plaintext_partial(identity: tuple[Path, str],
         "import resource, signal, sys\n"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
         f"resource.setrlimit(resource.RLIMIT_FSIZE, ({CHUNK_SIZE}, {CHUNK_SIZE}))\n"
-        "from bodycam.tools.evidence_cli import main\n"
+        "from bodycam.tools.custody.cli import main\n"
         f"sys.exit(main(['decrypt', '-i', {str(path)!r}, '-o', {str(out)!r}, "
         f"{str(source)!r}]))\n")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
@@ -224,7 +224,7 @@ def test_decrypt_to_a_reader_that_stops_early_ends_quietly(tmp_path: Path) -> No
         encryptor.write(os.urandom(4 * 1024 * 1024))
         encryptor.close()
     pipeline = subprocess.run(
-        f"{sys.executable} -m bodycam.tools.evidence_cli decrypt -i {identity} {sealed} "
+        f"{sys.executable} -m bodycam.tools.custody.cli decrypt -i {identity} {sealed} "
         "| head -c 10 > /dev/null; echo ${PIPESTATUS[0]}",
         shell=True, executable="/bin/bash", capture_output=True, text=True, check=True)
     assert pipeline.stdout.strip() == "141"

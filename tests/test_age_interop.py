@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bodycam.firmware.evidence.age import CHUNK_SIZE, AgeEncryptor, TruncatedError, decrypt
-from bodycam.firmware.evidence.agekeys import (
+from bodycam.firmware.evidence.age.keys import (
     format_recipient,
     generate_identity,
     parse_recipient,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bodycam.firmware.evidence.agekeys import (
+from bodycam.firmware.evidence.age.keys import (
     bech32_decode,
     bech32_encode,
     format_identity,

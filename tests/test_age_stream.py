@@ -21,7 +21,7 @@ from bodycam.firmware.evidence.age import (
     TruncatedError,
     decrypt,
 )
-from bodycam.firmware.evidence.age_header import read_header
+from bodycam.firmware.evidence.age.header import read_header
 
 SEALED = CHUNK_SIZE + 16
 KEY = X25519PrivateKey.generate()

@@ -19,7 +19,7 @@ from bodycam.firmware.evidence.age import (
     PayloadError,
     decrypt,
 )
-from bodycam.firmware.evidence.agekeys import generate_identity, parse_identity
+from bodycam.firmware.evidence.age.keys import generate_identity, parse_identity
 
 VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "age-vectors"
 EXPECTED: dict[str, type[AgeError] | None] = {

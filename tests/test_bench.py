@@ -12,8 +12,8 @@ import pytest
 
 from bodycam.firmware.config.model import AudioConfig, VideoConfig
 from bodycam.hal.interfaces import AudioChunk, VideoPacket
-from bodycam.tools.bench_media import encode_stream, replay
-from bodycam.tools.bench_report import FIGURES, format_table
+from bodycam.tools.bench.media import encode_stream, replay
+from bodycam.tools.bench.report import FIGURES, format_table
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 
 from bodycam.firmware.cli import main
 from bodycam.firmware.config.loader import shipped_file
-from bodycam.firmware.evidence.agekeys import generate_identity
+from bodycam.firmware.evidence.age.keys import generate_identity
 
 
 def _write(tmp_path: Path, text: str) -> Path:

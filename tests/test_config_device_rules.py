@@ -21,8 +21,8 @@ from bodycam.firmware.config.device_rules import (
     load_device_config,
 )
 from bodycam.firmware.config.loader import ConfigError, ConfigText, load_config
-from bodycam.firmware.evidence.agekeys import generate_identity
-from bodycam.tools.provision_cli import main as provision_main
+from bodycam.firmware.evidence.age.keys import generate_identity
+from bodycam.tools.provision.cli import main as provision_main
 
 RECIPIENT = generate_identity()[1]
 DEVICE = f'[device]\nid = "BC-0001"\n[evidence]\nrecipients = ["{RECIPIENT}"]\n'

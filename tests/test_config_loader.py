@@ -16,7 +16,7 @@ from bodycam.firmware.config.loader import (
     resolve,
     shipped_file,
 )
-from bodycam.firmware.evidence.agekeys import generate_identity
+from bodycam.firmware.evidence.age.keys import generate_identity
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bodycam.firmware.config.loader import ConfigError, ConfigProblem, load_config
-from bodycam.firmware.evidence.agekeys import generate_identity
+from bodycam.firmware.evidence.age.keys import generate_identity
 
 SECRET, RECIPIENT = generate_identity()
 _, OTHER_RECIPIENT = generate_identity()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from conftest import AuthorityIdentity, MakeConfig, MakeDevice, RunningSimDevice
 
-from bodycam.firmware.evidence.agekeys import generate_identity, recipient_fingerprint
+from bodycam.firmware.evidence.age.keys import generate_identity, recipient_fingerprint
 from bodycam.firmware.evidence.signed_log import canonical_json, line_hash, read_records
 from bodycam.firmware.evidence.store import MANIFEST_NAME
 from bodycam.firmware.evidence.verify import verify_log, verify_recording
@@ -246,7 +246,7 @@ def test_the_export_report_explains_a_marker_after_the_step_by_the_clock_record(
 
     [recording] = rig.recordings()
     out = tmp_path / "case.mp4"
-    done = subprocess.run([sys.executable, "-m", "bodycam.tools.evidence_cli", "export",
+    done = subprocess.run([sys.executable, "-m", "bodycam.tools.custody.cli", "export",
                            str(recording), "-i", str(authority_identity.path), "-o", str(out)],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr

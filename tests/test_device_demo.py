@@ -26,7 +26,7 @@ from PIL import Image
 
 from bodycam.firmware.cli import main
 from bodycam.firmware.device.renderer import DisplayRenderer, OverlayState
-from bodycam.firmware.evidence.agekeys import format_identity_file, generate_identity
+from bodycam.firmware.evidence.age.keys import format_identity_file, generate_identity
 from bodycam.firmware.evidence.verify import verify_log, verify_recording
 from bodycam.hal.clocks import DEFAULT_SIM_WALL
 from bodycam.hal.interfaces import PowerStatus, PreviewFrame

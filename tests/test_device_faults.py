@@ -18,7 +18,7 @@ from conftest import MIB, AuthorityIdentity, MakeDevice, RunningSimDevice
 
 from bodycam.firmware.device.feedback import ALARMS
 from bodycam.firmware.evidence.age import decrypt
-from bodycam.firmware.evidence.agekeys import parse_identity
+from bodycam.firmware.evidence.age.keys import parse_identity
 from bodycam.firmware.evidence.signed_log import SignedLog
 from bodycam.firmware.evidence.verify import verify_log, verify_recording
 

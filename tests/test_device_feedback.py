@@ -3,7 +3,7 @@
 The red LED is the wearer's confirmation that recording started; it must be switched
 before the start cue (whose buzzer and vibration patterns start gpiozero threads) and
 before the camera is started, so it is never delayed by them (press_to_recording latency,
-tools/bench_press.py). Observed on the mock GPIO pins' shared change log.
+tools/bench/press.py). Observed on the mock GPIO pins' shared change log.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from bodycam.firmware.evidence.recovery import RECOVERED_REASON
 from bodycam.firmware.evidence.signed_log import read_records
 from bodycam.firmware.evidence.store import EVIDENCE_DIR
 from bodycam.firmware.evidence.verify import verify_log, verify_recording
-from bodycam.tools.powerloss import FAST_VIDEO, SimProcess, write_scenario
+from bodycam.tools.bench.powerloss import FAST_VIDEO, SimProcess, write_scenario
 
 Record = dict[str, Any]
 SPEED = 3.0

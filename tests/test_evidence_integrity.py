@@ -26,8 +26,8 @@ from bodycam.firmware.evidence.session_key import SessionKey
 from bodycam.firmware.evidence.signed_log import SignedLog
 from bodycam.firmware.evidence.verify import verify_log, verify_recording
 from bodycam.hal.clocks import ManualClock
-from bodycam.tools.evidence_cli import main as evidence_main
-from bodycam.tools.swtpm import SwTpm
+from bodycam.tools.custody.cli import main as evidence_main
+from bodycam.tools.dev.swtpm import SwTpm
 
 Record = dict[str, Any]
 SEGMENTED = "evidence.segment_seconds=2"

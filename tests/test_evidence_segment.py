@@ -17,7 +17,7 @@ from test_evidence_support import (
 )
 
 from bodycam.firmware.evidence.age import CHUNK_SIZE
-from bodycam.firmware.evidence.age_stream import PAYLOAD_NONCE_SIZE, SEALED_CHUNK_SIZE
+from bodycam.firmware.evidence.age.stream import PAYLOAD_NONCE_SIZE, SEALED_CHUNK_SIZE
 from bodycam.firmware.evidence.api import SegmentWriter, StorageFullError
 from bodycam.firmware.evidence.salvage import chunk_layout
 from bodycam.firmware.evidence.segment_file import NULL_PACKET

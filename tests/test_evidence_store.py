@@ -18,7 +18,7 @@ from test_evidence_support import (
     record,
 )
 
-from bodycam.firmware.evidence.agekeys import recipient_fingerprint
+from bodycam.firmware.evidence.age.keys import recipient_fingerprint
 from bodycam.firmware.evidence.api import NoRecipientError, StorageWriteError
 from bodycam.firmware.evidence.signed_log import read_records
 from bodycam.firmware.evidence.store import FileEvidenceStore

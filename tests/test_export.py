@@ -24,7 +24,7 @@ from media_fixtures import (
 )
 from test_evidence_support import AgeIdentity, age_identity
 
-from bodycam.firmware.evidence.age_stream import PAYLOAD_NONCE_SIZE, SEALED_CHUNK_SIZE
+from bodycam.firmware.evidence.age.stream import PAYLOAD_NONCE_SIZE, SEALED_CHUNK_SIZE
 from bodycam.firmware.evidence.api import SegmentWriter
 from bodycam.firmware.evidence.recovery import recover_unfinished
 from bodycam.firmware.evidence.session_key import SessionKey
@@ -34,7 +34,7 @@ from bodycam.firmware.media.events import RecordingStarted
 from bodycam.firmware.media.muxer import TsSegmentMuxer
 from bodycam.hal.clocks import ManualClock
 from bodycam.hal.interfaces import AudioChunk
-from bodycam.tools.avsync import measure_av_sync
+from bodycam.tools.bench.avsync import measure_av_sync
 
 pytest_plugins = ("export_fixtures",)
 

@@ -17,7 +17,7 @@ from test_export import _mux_segment
 from bodycam.firmware.evidence.signed_log import utc_iso
 from bodycam.firmware.evidence.store import FileEvidenceStore, FileRecordingWriter
 from bodycam.hal.clocks import ManualClock
-from bodycam.tools.export_clock import wall_flags
+from bodycam.tools.custody.export.clock import wall_flags
 
 pytest_plugins = ("export_fixtures",)
 

@@ -17,7 +17,7 @@ from media_fixtures import CAMERA_EPOCH_US, FPS, clip, decode_all
 from test_evidence_support import AgeIdentity, age_identity
 from test_export import flip_byte_in_chunk, record_cut_by_power_loss
 
-from bodycam.firmware.evidence.age_stream import SEALED_CHUNK_SIZE
+from bodycam.firmware.evidence.age.stream import SEALED_CHUNK_SIZE
 from bodycam.firmware.evidence.recovery import recover_unfinished
 from bodycam.firmware.evidence.session_key import SessionKey
 from bodycam.firmware.evidence.store import FileEvidenceStore

@@ -27,9 +27,10 @@ from bodycam.firmware.evidence.store import FileEvidenceStore
 from bodycam.firmware.evidence.verify import verify_recording
 from bodycam.firmware.evidence.verify_chain import MAX_LINE_BYTES
 from bodycam.hal.clocks import ManualClock
-from bodycam.tools import export_cmd, export_inputs
-from bodycam.tools.export_inputs import name_refusal
-from bodycam.tools.export_salvage import unaccounted_files
+from bodycam.tools.custody.export import command as export_cmd
+from bodycam.tools.custody.export import inputs as export_inputs
+from bodycam.tools.custody.export.inputs import name_refusal
+from bodycam.tools.custody.export.salvage import unaccounted_files
 
 pytest_plugins = ("export_fixtures",)
 SECRET = "secret-segment.age"
@@ -43,7 +44,7 @@ def hook(event, args):
     if event == "open" and args and any(w in str(args[0]) for w in ("{SECRET}", "00001.age")):
         seen.append(str(args[0]))
 sys.addaudithook(hook)
-from bodycam.tools.evidence_cli import main
+from bodycam.tools.custody.cli import main
 code = main(sys.argv[1:])
 print(json.dumps({{"code": code, "opened": seen}}))
 """
@@ -436,7 +437,7 @@ GIANT = 50 << 30  # bytes: a sparse file costs no disk, but its size in memory i
 _BOUNDED_EXPORT = """
 import json, resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30))
-from bodycam.tools.evidence_cli import main
+from bodycam.tools.custody.cli import main
 code = main(sys.argv[1:])
 print(json.dumps({"code": code,
                   "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss << 10}))

@@ -14,8 +14,9 @@ import pytest
 from export_support import export, report_of
 from test_evidence_support import AgeIdentity
 
-from bodycam.tools import export_cmd, export_output
-from bodycam.tools.export_output import move_no_replace
+from bodycam.tools.custody.export import command as export_cmd
+from bodycam.tools.custody.export import output as export_output
+from bodycam.tools.custody.export.output import move_no_replace
 
 pytest_plugins = ("export_fixtures",)
 

@@ -17,8 +17,8 @@ from bodycam.firmware.evidence.age import (
     NoIdentityMatch,
     decrypt,
 )
-from bodycam.firmware.evidence.age_stream import SEALED_CHUNK_SIZE
-from bodycam.tools.export_salvage import (
+from bodycam.firmware.evidence.age.stream import SEALED_CHUNK_SIZE
+from bodycam.tools.custody.export.salvage import (
     ChunkSalvage,
     PlainRun,
     SkippedChunk,

@@ -46,9 +46,9 @@ from tpm2_pytss import (
 from bodycam.hal.keystore import KeyStoreError
 from bodycam.hal.tpm import COUNTER_INDEX, KEY_HANDLE, TpmKeyMissingError, TpmKeyStore
 from bodycam.hal.tpm.objects import counter_public, srk_template
-from bodycam.tools.bench_tpm import main as bench_main
-from bodycam.tools.bench_tpm import measure_swtpm
-from bodycam.tools.swtpm import MISSING, SwTpm
+from bodycam.tools.bench.tpm import main as bench_main
+from bodycam.tools.bench.tpm import measure_swtpm
+from bodycam.tools.dev.swtpm import MISSING, SwTpm
 
 if shutil.which("swtpm") is None:
     if os.environ.get("CI") == "true":

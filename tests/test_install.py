@@ -1,4 +1,4 @@
-"""tools/install.sh against a fake root shaped like a Raspberry Pi OS Bookworm card
+"""tools/install/install.sh against a fake root shaped like a Raspberry Pi OS Bookworm card
 prepared with Raspberry Pi Imager (user `pi` with sudo, ssh host keys, a Wi-Fi profile).
 
 apt-get/dpkg-query, groupadd/useradd/usermod, systemctl and pip are stand-ins on PATH:
@@ -225,7 +225,7 @@ class FakeSystem:
         env.pop("SUDO_USER", None)
         env.update(self.extra_env)
         self.mark()
-        command = ["bash", str(self.src / "tools/install.sh"), "--root", str(self.root)]
+        command = ["bash", str(self.src / "tools/install/install.sh"), "--root", str(self.root)]
         return subprocess.run([*command, *extra], env=env, capture_output=True, text=True,
                               check=False, timeout=120)
 
@@ -544,7 +544,7 @@ def test_the_agency_provisioning_key_goes_into_the_image(fake: FakeSystem,
                                                           tmp_path: Path) -> None:
     """H3: a camera from this image trusts the agency's key from its first boot (no
     trust on first use); a file that is not such a key is refused before anything."""
-    from bodycam.tools.provision_cli import main as provision
+    from bodycam.tools.provision.cli import main as provision
 
     wrong = tmp_path / "wrong.pub"
     wrong.write_text("# not a key\nage1qqqq\n")

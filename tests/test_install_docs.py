@@ -1,4 +1,4 @@
-"""docs/technician.md (installed by tools/install.sh) agrees with the code it describes."""
+"""docs/technician.md (installed by tools/install/install.sh) agrees with the code it describes."""
 
 from __future__ import annotations
 

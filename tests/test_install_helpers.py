@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bodycam.tools.install_configtxt import enable_buses
-from bodycam.tools.install_configtxt import main as configtxt_main
-from bodycam.tools.install_selftest import judge
+from bodycam.tools.install.configtxt import enable_buses
+from bodycam.tools.install.configtxt import main as configtxt_main
+from bodycam.tools.install.selftest import judge
 
 
 def lines(text: str) -> list[str]:

@@ -12,7 +12,7 @@ from media_fixtures import AUDIO, FPS, VIDEO, MediaItem, clip, decode_all, probe
 from bodycam.firmware.evidence.api import StorageFullError
 from bodycam.firmware.media.muxer import TS_PACKET_SIZE, TS_TIME_OFFSET_US, TsSegmentMuxer
 from bodycam.hal.interfaces import AudioChunk, VideoPacket
-from bodycam.tools.avsync import measure_av_sync
+from bodycam.tools.bench.avsync import measure_av_sync
 
 FRAME_US = 1_000_000 // FPS
 

@@ -103,9 +103,9 @@ def test_power_cut_right_after_the_ring_flush_keeps_the_ring(
 
     from bodycam.firmware.config.model import VideoConfig
     from bodycam.firmware.evidence.age import decrypt
-    from bodycam.firmware.evidence.agekeys import parse_identity
+    from bodycam.firmware.evidence.age.keys import parse_identity
     from bodycam.firmware.media.recorder import Recorder
-    from bodycam.tools.bench_media import encode_stream, replay
+    from bodycam.tools.bench.media import encode_stream, replay
 
     fps, ring_s = 30, 8.0
     # Camera-like bitrate (noisy picture, 3 Mbit/s): one 64 KiB age chunk is ~0.2 s.

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from bodycam.firmware.evidence.age import decrypt
-from bodycam.firmware.evidence.agekeys import read_identity_file
-from bodycam.tools.powerloss import FAST_VIDEO, SimProcess, make_identity, write_scenario
+from bodycam.firmware.evidence.age.keys import read_identity_file
+from bodycam.tools.bench.powerloss import FAST_VIDEO, SimProcess, make_identity, write_scenario
 
 pytestmark = pytest.mark.slow
 

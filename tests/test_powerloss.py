@@ -3,7 +3,7 @@
 Each kill point runs `bodycam sim` as a subprocess, SIGKILLs it mid-recording, restarts
 it (recovery runs at start, as in the field) and then does what the custodian does:
 verify, decrypt (truncation-tolerant), export. Loss is measured in MEDIA time (see
-tools/powerloss.py), so a slow or busy machine changes when things happen, not what the
+tools/bench/powerloss.py), so a slow or busy machine changes when things happen, not what the
 measurement means. The page cache survives SIGKILL, so the second half of a real power
 cut, losing written-but-unsynced bytes, is covered by cutting a finished segment at
 arbitrary byte lengths (test_cut_at_any_byte_salvages_whole_chunks).
@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from bodycam.firmware.evidence.age import CHUNK_SIZE, decrypt
-from bodycam.firmware.evidence.age_stream import PAYLOAD_NONCE_SIZE, SEALED_CHUNK_SIZE
-from bodycam.firmware.evidence.agekeys import read_identity_file
+from bodycam.firmware.evidence.age.keys import read_identity_file
+from bodycam.firmware.evidence.age.stream import PAYLOAD_NONCE_SIZE, SEALED_CHUNK_SIZE
 from bodycam.firmware.evidence.recovery import RECOVERED_REASON
 from bodycam.firmware.evidence.salvage import chunk_layout
-from bodycam.tools.powerloss import (
+from bodycam.tools.bench.powerloss import (
     FAST_VIDEO,
     LOSS_BOUND_S,
     TrialResult,

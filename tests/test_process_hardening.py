@@ -71,7 +71,7 @@ def fake_proc(tmp_path: Path, swaps: list[str], swap_max: str | None) -> tuple[P
 
 def test_swap_on_the_card_without_a_limit_is_reported_with_the_fix(tmp_path: Path) -> None:
     warning = swap_warning(*fake_proc(tmp_path, ["/var/swap"], "max"))
-    assert warning and "/var/swap" in warning and "tools/install.sh" in warning
+    assert warning and "/var/swap" in warning and "tools/install/install.sh" in warning
 
 
 def test_swap_without_the_memory_controller_is_reported(tmp_path: Path) -> None:

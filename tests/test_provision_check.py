@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bodycam.firmware.evidence.agekeys import generate_identity
-from bodycam.tools.provision_cli import main
+from bodycam.firmware.evidence.age.keys import generate_identity
+from bodycam.tools.provision.cli import main
 
 SECRET, RECIPIENT = generate_identity()
 OTHER = generate_identity()[1]  # a second authority key, for recipients files

@@ -51,7 +51,7 @@ from bodycam.firmware.device.firstboot import (
     pending_fault,
 )
 from bodycam.firmware.device.identity import IDENTITY_SNAPSHOT
-from bodycam.firmware.evidence.agekeys import generate_identity
+from bodycam.firmware.evidence.age.keys import generate_identity
 from bodycam.firmware.evidence.device_key import KEY_FILE_NAME
 from bodycam.hal.clocks import ManualClock
 

@@ -23,7 +23,7 @@ from bodycam.firmware.device.provisioning_signature import (
     parse_signature,
     sign,
 )
-from bodycam.tools.provision_cli import main
+from bodycam.tools.provision.cli import main
 
 AGENCY_FP = fingerprint(AGENCY.public_key())
 

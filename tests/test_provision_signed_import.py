@@ -56,7 +56,7 @@ from bodycam.firmware.device.provisioning_checker import (
 )
 from bodycam.firmware.device.provisioning_signature import fingerprint, public_key_file
 from bodycam.firmware.device.provisioning_trust import STATE_NAME
-from bodycam.firmware.evidence.agekeys import generate_identity
+from bodycam.firmware.evidence.age.keys import generate_identity
 from bodycam.hal.clocks import ManualClock
 
 ATTACKER = Ed25519PrivateKey.generate()

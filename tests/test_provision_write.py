@@ -17,13 +17,13 @@ import pytest
 from signed_provisioning import write_key_files
 from test_provision_check import INVALID_FILES, OTHER, VALID, write_case
 
+from bodycam.tools.provision.cli import main
 from bodycam.tools.provision.partitions import (
     SECTOR,
     PartitionError,
     find_boot_partition,
     read_partitions,
 )
-from bodycam.tools.provision_cli import main
 
 IMAGE_MIB = 40
 BOOT_START = 2048  # sectors, as Raspberry Pi OS: 1 MiB alignment

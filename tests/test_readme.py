@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bodycam.tools.readme import SECTIONS, section_text
+from bodycam.tools.dev.readme import SECTIONS, section_text
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -15,7 +15,7 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 @pytest.mark.parametrize("name", sorted(SECTIONS))
 def test_generated_section_is_current(name: str) -> None:
     assert section_text(README, name) == SECTIONS[name]().strip("\n"), (
-        f"README section {name} is stale: run `.venv/bin/python -m bodycam.tools.readme`")
+        f"README section {name} is stale: run `.venv/bin/python -m bodycam.tools.dev.readme`")
 
 
 def test_readme_opens_with_the_two_commands() -> None:

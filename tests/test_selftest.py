@@ -35,7 +35,7 @@ from bodycam.firmware.device.selftest import (
     run_selftest,
 )
 from bodycam.firmware.device.selftest_cmd import UnavailableDisplay
-from bodycam.firmware.evidence.agekeys import generate_identity
+from bodycam.firmware.evidence.age.keys import generate_identity
 from bodycam.firmware.evidence.device_key import KEY_FILE_NAME, SoftwareKeyStore
 from bodycam.hal.clocks import ManualClock, SimClock
 from bodycam.hal.interfaces import AudioCallback, AudioChunk, Hardware, HardwareError

@@ -19,7 +19,7 @@ from bodycam.firmware.device.selftest_cmd import (
     format_results,
     open_pi_parts,
 )
-from bodycam.firmware.evidence.agekeys import generate_identity, recipient_fingerprint
+from bodycam.firmware.evidence.age.keys import generate_identity, recipient_fingerprint
 from bodycam.hal.interfaces import HardwareError
 from bodycam.hal.pi import hardware as pi_hardware
 

@@ -24,7 +24,7 @@ from bodycam.firmware.evidence.signed_log import (
 from bodycam.firmware.evidence.verify import verify_log, verify_recording
 from bodycam.firmware.evidence.verify_links import check_links
 from bodycam.hal.clocks import ManualClock
-from bodycam.tools.evidence_cli import main as evidence_main
+from bodycam.tools.custody.cli import main as evidence_main
 
 
 @pytest.fixture
@@ -416,7 +416,7 @@ def test_reader_going_away_is_not_a_traceback(recording: Path) -> None:
     """`bodycam-evidence verify ... | head -1`: the pipe closes early; exit quietly."""
     import subprocess
     import sys
-    script = ("import sys; from bodycam.tools.evidence_cli import main; "
+    script = ("import sys; from bodycam.tools.custody.cli import main; "
               "sys.exit(main(['verify', sys.argv[1]]))")
     proc = subprocess.Popen([sys.executable, "-c", script, str(recording)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)

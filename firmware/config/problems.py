@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from bodycam.firmware.evidence.agekeys import IDENTITY_HRP
+from bodycam.firmware.evidence.age.keys import IDENTITY_HRP
 
 COMMAND_LINE = "command line"
 _MAX_SHOWN = 100

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from bodycam.firmware.evidence.agekeys import format_recipient, parse_recipient
+from bodycam.firmware.evidence.age.keys import format_recipient, parse_recipient
 
 
 class InvalidValueError(Exception):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from bodycam.firmware.device.audit import AuditLog
-from bodycam.firmware.evidence.agekeys import recipient_fingerprint
+from bodycam.firmware.evidence.age.keys import recipient_fingerprint
 
 BOOT_EVENT: Final = "boot"
 

@@ -273,7 +273,7 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
     try:
         owner = Owner.service_user(args.user)
     except KeyError:
-        _log.error("user %r does not exist; fix: run tools/install.sh (it creates it)",
+        _log.error("user %r does not exist; fix: run tools/install/install.sh (it creates it)",
                    args.user)
         return 1
     with _exclusive(layout, owner):

@@ -99,7 +99,7 @@ def swap_warning(proc_swaps: Path = PROC_SWAPS, proc_cgroup: Path = PROC_CGROUP,
     if not disks or swap_limit(proc_cgroup, cgroup_root) == "0":
         return None
     return (f"swap on {', '.join(disks)} is active and this process's swap limit is not 0: "
-            "plaintext media could be written to it; fix: run tools/install.sh again "
+            "plaintext media could be written to it; fix: run tools/install/install.sh again "
             "(it switches swap off)")
 
 

@@ -187,7 +187,7 @@ def _child(request: CheckRequest, ids: tuple[int, int] | None, answer_fd: int) -
         code = 0
     except BaseException as exc:  # whatever happens: answer, then exit
         fix = (" Fix: the firstboot units need CAP_SETUID and CAP_SETGID (reinstall with "
-               "tools/install.sh)" if isinstance(exc, PermissionError) else "")
+               "tools/install/install.sh)" if isinstance(exc, PermissionError) else "")
         verdict = refused(f"the provisioning check failed ({type(exc).__name__}: "
                           f"{redacted_text(str(exc))}); nothing was installed.{fix}")
     try:

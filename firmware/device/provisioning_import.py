@@ -265,7 +265,7 @@ def _check_answer(found: _Found, verdict: Verdict) -> None:
             f"the provisioning check answered with other bytes than the signed "
             f"{BOOT_CONFIG_NAME} (a fault of the camera's software, not of the file); "
             "nothing was installed. Fix: reinstall the camera's software "
-            "(tools/install.sh) and provision again; if it happens again, report this "
+            "(tools/install/install.sh) and provision again; if it happens again, report this "
             "camera", "")])
 
 

@@ -17,7 +17,7 @@ from pathlib import PurePath
 
 from bodycam.firmware.config.loader import ConfigError, ConfigProblem, ConfigText, load_config
 from bodycam.firmware.config.rules import MAX_RECIPIENTS, too_many_recipients
-from bodycam.firmware.evidence.agekeys import (
+from bodycam.firmware.evidence.age.keys import (
     IDENTITY_HRP,
     format_recipient,
     parse_recipient,

@@ -36,7 +36,7 @@ from bodycam.firmware.device.card_speed import (
     synced_write_bytes_per_s,
 )
 from bodycam.firmware.device.identity import key_store_choice
-from bodycam.firmware.evidence.agekeys import parse_recipient, recipient_fingerprint
+from bodycam.firmware.evidence.age.keys import parse_recipient, recipient_fingerprint
 from bodycam.firmware.evidence.key_stores import open_key_store, resolve_kind
 from bodycam.firmware.evidence.public_keys import DevicePublicKey
 from bodycam.firmware.evidence.storage_space import FREE_SPACE_FIX, statvfs_free_bytes

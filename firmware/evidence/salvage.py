@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, Final, Literal
 
 from bodycam.firmware.evidence.age import CHUNK_SIZE, HeaderError, UnsupportedError
-from bodycam.firmware.evidence.age_header import read_header
-from bodycam.firmware.evidence.age_stream import PAYLOAD_NONCE_SIZE, SEALED_CHUNK_SIZE
+from bodycam.firmware.evidence.age.header import read_header
+from bodycam.firmware.evidence.age.stream import PAYLOAD_NONCE_SIZE, SEALED_CHUNK_SIZE
 from bodycam.firmware.evidence.durable import fsync_directory
 from bodycam.firmware.evidence.segment_file import PARTIAL_SUFFIX
 

@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from bodycam.firmware.evidence.agekeys import parse_recipient, recipient_fingerprint
+from bodycam.firmware.evidence.age.keys import parse_recipient, recipient_fingerprint
 from bodycam.firmware.evidence.api import (
     EvidenceError,
     GapKind,

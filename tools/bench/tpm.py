@@ -10,7 +10,7 @@ camera's existing key (no key is ever created there) and measures signatures onl
 camera's counter is bound to its logs, so it is advanced only with `--counter`, on a
 camera out of service (its next session then starts `runs + 1` higher).
 
-    python -m bodycam.tools.bench_tpm [--runs 50] [--tcti TCTI [--counter]]
+    python -m bodycam.tools.bench.tpm [--runs 50] [--tcti TCTI [--counter]]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bodycam.hal.tpm import TpmKeyStore
-from bodycam.tools.swtpm import SwTpm
+from bodycam.tools.dev.swtpm import SwTpm
 
 RUNS = 50
 _MESSAGE = b'{"event":"session_key","public_key":"' + b"A" * 43 + b'"}'  # a certificate's size
@@ -65,7 +65,7 @@ def measure_swtpm(runs: int = RUNS) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bodycam.tools.bench_tpm",
+    parser = argparse.ArgumentParser(prog="python -m bodycam.tools.bench.tpm",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=RUNS, help="samples per figure")
     parser.add_argument("--tcti", help="measure this TPM's existing bodycam key (sign only) "

@@ -8,11 +8,13 @@ from bodycam.firmware.commands import Command, dispatch
 
 COMMANDS = (
     Command("keygen", "create an evidence-authority identity (age X25519 key)",
-            "bodycam.tools.keygen_cmd"),
-    Command("decrypt", "decrypt one age file (like `age -d`)", "bodycam.tools.decrypt_cmd"),
-    Command("verify", "verify a recording directory or an audit log", "bodycam.tools.verify_cmd"),
+            "bodycam.tools.custody.keygen_cmd"),
+    Command("decrypt", "decrypt one age file (like `age -d`)",
+            "bodycam.tools.custody.decrypt_cmd"),
+    Command("verify", "verify recordings, audit logs, or a camera's whole data directory",
+            "bodycam.tools.custody.verify_cmd"),
     Command("export", "verify, decrypt and join a recording into one MP4 with a report",
-            "bodycam.tools.export_cmd"),
+            "bodycam.tools.custody.export.command"),
 )
 
 

@@ -31,13 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bodycam.tools.bench_age import measure_encrypt_ratio
-from bodycam.tools.bench_display import measure_display
-from bodycam.tools.bench_media import BenchStream, encode_stream
-from bodycam.tools.bench_pipeline import measure_aac_alone, measure_pipeline
-from bodycam.tools.bench_prerecord import measure_prerecord_rss
-from bodycam.tools.bench_press import measure_press_latency
-from bodycam.tools.bench_report import (
+from bodycam.tools.bench.age import measure_encrypt_ratio
+from bodycam.tools.bench.display import measure_display
+from bodycam.tools.bench.media import BenchStream, encode_stream
+from bodycam.tools.bench.pipeline import measure_aac_alone, measure_pipeline
+from bodycam.tools.bench.prerecord import measure_prerecord_rss
+from bodycam.tools.bench.press import measure_press_latency
+from bodycam.tools.bench.report import (
     FIGURES,
     TARGETS,
     format_table,
@@ -45,7 +45,7 @@ from bodycam.tools.bench_report import (
     target_limit,
     target_met,
 )
-from bodycam.tools.bench_sim import measure_sim_av_sync, measure_startup
+from bodycam.tools.bench.sim import measure_sim_av_sync, measure_startup
 
 EXIT_OK = 0
 EXIT_MEASUREMENT_FAILED = 1
@@ -82,23 +82,23 @@ HOW_MEASURED = {
                 "(first part buffered in the pre-record ring, then recorded), TS mux + AAC "
                 "(PyAV), age encryption, FileEvidenceStore in a temp dir; clock follows media "
                 "time; CPU = time.process_time() of the whole process over the pipeline only; "
-                "median over runs (bodycam.tools.bench_pipeline); prerecord_flush_s = wall "
+                "median over runs (bodycam.tools.bench.pipeline); prerecord_flush_s = wall "
                 "time from the press until the ring (pipeline_prerecord_seconds of video "
                 "and audio) is muxed, encrypted and written (synced but for the last "
                 "sync interval)",
     "prerecord": "fresh subprocess loads the encoded stream, a real Recorder buffers 30 s + "
-                 "2 s; peak RSS = VmHWM (bodycam.tools.bench_prerecord)",
+                 "2 s; peak RSS = VmHWM (bodycam.tools.bench.prerecord)",
     "av_sync": "`bodycam sim` with a record-at-1.5 s / hold-to-stop scenario, exported with "
                "`bodycam-evidence export`, flash/beep offsets by tools.avsync (audio - "
-               "video) over all pairs (bodycam.tools.bench_sim)",
+               "video) over all pairs (bodycam.tools.bench.sim)",
     "encrypt": "tools.bench_age.measure_encrypt_ratio: median CPU of 3 runs, ours / age",
     "press": "simulated device at real speed: RECORD mock pin driven low -> red LED mock "
              "pin high with state recording, from gpiozero's mock pin change logs; "
-             "buttons.hold_seconds shortened for the stop (bodycam.tools.bench_press)",
+             "buttons.hold_seconds shortened for the stop (bodycam.tools.bench.press)",
     "startup": "spawn `python -m bodycam.firmware.cli sim` -> line 'booting -> idle'; "
-               "median after one unmeasured first boot (bodycam.tools.bench_sim)",
+               "median after one unmeasured first boot (bodycam.tools.bench.sim)",
     "display": "DisplayRenderer.render of a 256x144 preview with the REC overlay, after a "
-               "warm-up; panel conversion timed separately (bodycam.tools.bench_display)",
+               "warm-up; panel conversion timed separately (bodycam.tools.bench.display)",
 }
 
 Figures = dict[str, float]

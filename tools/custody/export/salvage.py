@@ -37,8 +37,8 @@ from bodycam.firmware.evidence.age import (
     UnsupportedError,
     open_payload,
 )
-from bodycam.firmware.evidence.age_header import read_header
-from bodycam.firmware.evidence.age_stream import (
+from bodycam.firmware.evidence.age.header import read_header
+from bodycam.firmware.evidence.age.stream import (
     CHUNK_SIZE,
     PAYLOAD_NONCE_SIZE,
     SEALED_CHUNK_SIZE,
@@ -48,7 +48,7 @@ from bodycam.firmware.evidence.age_stream import (
 )
 from bodycam.firmware.evidence.salvage import TRUNCATED_SUFFIX, segment_files
 from bodycam.firmware.evidence.segment_file import PARTIAL_SUFFIX
-from bodycam.tools.export_inputs import name_refusal
+from bodycam.tools.custody.export.inputs import name_refusal
 
 __all__ = [
     "ChunkSalvage",

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bodycam.firmware.evidence.agekeys import format_identity_file, generate_identity
+from bodycam.firmware.evidence.age.keys import format_identity_file, generate_identity
 from bodycam.firmware.evidence.durable import replace_file, write_new_file
 
 EXIT_OK = 0

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bodycam.firmware.evidence.agekeys import recipient_fingerprint
+from bodycam.firmware.evidence.age.keys import recipient_fingerprint
 from bodycam.firmware.evidence.anchor import check_anchor, heads_document, read_anchor
 from bodycam.firmware.evidence.public_keys import DevicePublicKey, parse_public_key
 from bodycam.firmware.evidence.recovery import QUARANTINE_DIR

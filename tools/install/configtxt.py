@@ -7,7 +7,7 @@ ships `#dtparam=spi=on` commented out: that line is switched on in place, as ras
 does; otherwise the setting is appended below an `[all]` header.
 
 Runs with the system python3 before the virtual environment exists (stdlib only):
-    python3 tools/install_configtxt.py /boot/firmware/config.txt
+    python3 tools/install/configtxt.py /boot/firmware/config.txt
 prints one line per change and nothing when the file already has everything.
 """
 
@@ -112,7 +112,7 @@ def enable_buses(text: str) -> tuple[str, list[str]]:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: install_configtxt.py /boot/firmware/config.txt", file=sys.stderr)
+        print("usage: configtxt.py /boot/firmware/config.txt", file=sys.stderr)
         return 2
     path = Path(argv[0])
     try:

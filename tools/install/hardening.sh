@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Operating-system hardening for tools/install.sh (sourced by it; uses its r, changed,
+# Operating-system hardening for tools/install/install.sh (sourced by it; uses its r, changed,
 # die, ROOT_OPT, UNIT_DIR, FAKE_ROOT). Issue 9, findings M4 and M5:
 #
 #   harden_memory      no swap on the card and no core files: the camera program holds
@@ -73,7 +73,7 @@ harden_memory() {
 
     local before=$CHANGES
     ensure_content "$SYSCTL_FILE" 0644 <<'EOF'
-# bodycam (tools/install.sh): no process on the camera writes a core file. The camera
+# bodycam (tools/install/install.sh): no process on the camera writes a core file. The camera
 # program's memory holds plaintext media; it also makes itself non-dumpable, and with
 # suid_dumpable=0 the kernel never dumps a non-dumpable process, not even to a pipe.
 # Sorted after systemd-coredump's 50-coredump.conf, so it wins if that is installed.
@@ -84,7 +84,7 @@ EOF
         sysctl --quiet --load "$SYSCTL_FILE"
     fi
     ensure_content "$COREDUMP_DROPIN" 0644 <<'EOF'
-# bodycam (tools/install.sh): should systemd-coredump ever be installed, it keeps nothing.
+# bodycam (tools/install/install.sh): should systemd-coredump ever be installed, it keeps nothing.
 [Coredump]
 Storage=none
 ProcessSizeMax=0
@@ -220,7 +220,7 @@ forget_clone_ids() {
 # share them); ssh makes new ones when it starts.
 keep_ssh_with_own_host_keys() {
     ensure_content "$SSH_KEYGEN_DROPIN" 0644 <<'EOF'
-# bodycam (tools/install.sh --keep-ssh): the installer removes the host keys so that
+# bodycam (tools/install/install.sh --keep-ssh): the installer removes the host keys so that
 # copies of a card never share them; each camera makes its own before sshd starts.
 [Service]
 ExecStartPre=

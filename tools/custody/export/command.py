@@ -54,11 +54,11 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from bodycam.firmware import __version__
 from bodycam.firmware.evidence.age import AgeError, PayloadError, decrypt
-from bodycam.firmware.evidence.agekeys import read_identity_file
+from bodycam.firmware.evidence.age.keys import read_identity_file
 from bodycam.firmware.evidence.public_keys import DevicePublicKey, parse_public_key
 from bodycam.firmware.evidence.store import MANIFEST_NAME
 from bodycam.firmware.evidence.verify import VerifyReport, verify_recording
-from bodycam.tools.export_inputs import (
+from bodycam.tools.custody.export.inputs import (
     HeldDirectoryError,
     InputChangedError,
     Manifest,
@@ -67,8 +67,8 @@ from bodycam.tools.export_inputs import (
     SegmentBytes,
     open_recording,
 )
-from bodycam.tools.export_mp4 import Mp4Joiner, UnreadableSegmentError
-from bodycam.tools.export_output import (
+from bodycam.tools.custody.export.mp4 import Mp4Joiner, UnreadableSegmentError
+from bodycam.tools.custody.export.output import (
     OutputError,
     check_output,
     create_private,
@@ -78,7 +78,7 @@ from bodycam.tools.export_output import (
     write_new_private,
     written_facts,
 )
-from bodycam.tools.export_salvage import (
+from bodycam.tools.custody.export.salvage import (
     ChunkSalvage,
     PlainRun,
     RefusedName,
@@ -91,7 +91,7 @@ from bodycam.tools.export_salvage import (
     unrecovered_note,
     whole_chunks_in,
 )
-from bodycam.tools.export_timeline import recording_timeline
+from bodycam.tools.custody.export.timeline import recording_timeline
 
 EXIT_OK = 0
 EXIT_FAILED = 1

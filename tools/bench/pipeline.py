@@ -25,7 +25,7 @@ from typing import Any
 
 from bodycam.firmware import __version__
 from bodycam.firmware.config.model import EvidenceConfig
-from bodycam.firmware.evidence.agekeys import generate_identity
+from bodycam.firmware.evidence.age.keys import generate_identity
 from bodycam.firmware.evidence.device_key import SoftwareKeyStore
 from bodycam.firmware.evidence.session_key import SessionKey
 from bodycam.firmware.evidence.store import FileEvidenceStore
@@ -40,7 +40,7 @@ from bodycam.firmware.media.events import (
 from bodycam.firmware.media.recorder import Recorder
 from bodycam.hal.clocks import ManualClock
 from bodycam.hal.interfaces import AudioChunk
-from bodycam.tools.bench_media import US_PER_S, BenchStream, drive, replay
+from bodycam.tools.bench.media import US_PER_S, BenchStream, drive, replay
 
 SEGMENT_SECONDS = 10.0
 SYNC_INTERVAL_S = 0.5

@@ -21,7 +21,7 @@ from typing import BinaryIO
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from bodycam.firmware.evidence.age_errors import HeaderError, UnsupportedError
+from bodycam.firmware.evidence.age.errors import HeaderError, UnsupportedError
 
 VERSION_LINE = b"age-encryption.org/v1\n"
 STANZA_PREFIX = b"->"

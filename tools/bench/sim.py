@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bodycam.firmware.evidence.agekeys import format_identity_file, generate_identity
-from bodycam.tools.avsync import measure_av_sync
+from bodycam.firmware.evidence.age.keys import format_identity_file, generate_identity
+from bodycam.tools.bench.avsync import measure_av_sync
 
 READY_LINE = "booting -> idle"
 SIM_TIMEOUT_S = 120.0
@@ -81,7 +81,7 @@ def measure_sim_av_sync(workdir: Path, *, speed: float, record_seconds: float,
         raise RuntimeError(f"expected one recording from the sync scenario, found "
                            f"{len(recordings)} in {data / 'evidence'}")
     mp4 = workdir / "avsync.mp4"
-    _run([sys.executable, "-m", "bodycam.tools.evidence_cli", "export", str(recordings[0]),
+    _run([sys.executable, "-m", "bodycam.tools.custody.cli", "export", str(recordings[0]),
           "-i", str(identity), "-o", str(mp4)], "bodycam-evidence export")
     sync = measure_av_sync(mp4)
     if not sync["count"]:

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from bodycam.firmware.evidence.signed_log import utc_iso
-from bodycam.tools.export_clock import (
+from bodycam.tools.custody.export.clock import (
     clock_section,
     clock_steps,
     parse_wall,

@@ -35,7 +35,7 @@ from bodycam.firmware.device.firstboot import DeviceLayout
 from bodycam.firmware.device.program import Device, assemble
 from bodycam.firmware.device.sim_cmd import sim_state_dir
 from bodycam.firmware.device.states import State
-from bodycam.firmware.evidence.agekeys import generate_identity
+from bodycam.firmware.evidence.age.keys import generate_identity
 from bodycam.hal.clocks import SimClock
 from bodycam.hal.interfaces import ButtonName
 from bodycam.hal.sim.hardware import SimHardware, build_sim_hardware

@@ -7,7 +7,7 @@ payload copies, as from a camera; audio kept in the ring too, the worst case) an
 reports its peak RSS (VmHWM), its RSS before buffering and the ring's own payload bytes.
 The target is "100 MB plus the buffer" (MiB here).
 
-Child entry point: ``python -m bodycam.tools.bench_prerecord INDEX.json --seconds 30``
+Child entry point: ``python -m bodycam.tools.bench.prerecord INDEX.json --seconds 30``
 (prints one JSON object).
 """
 
@@ -22,11 +22,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bodycam.firmware.evidence.agekeys import generate_identity
+from bodycam.firmware.evidence.age.keys import generate_identity
 from bodycam.firmware.media.recorder import Recorder
 from bodycam.hal.clocks import ManualClock
-from bodycam.tools.bench_media import BenchStream, drive, load_stream, replay, save_stream
-from bodycam.tools.bench_pipeline import bench_evidence_config, bench_store
+from bodycam.tools.bench.media import BenchStream, drive, load_stream, replay, save_stream
+from bodycam.tools.bench.pipeline import bench_evidence_config, bench_store
 
 MIB = 1024 * 1024
 BASE_ALLOWANCE_MB = 100.0  # the target: peak RSS <= this + the buffer itself
@@ -38,7 +38,7 @@ def measure_prerecord_rss(stream: BenchStream, seconds: float = 30.0) -> dict[st
     with tempfile.TemporaryDirectory(prefix="bodycam-bench-rss-") as tmp:
         index = save_stream(stream, Path(tmp))
         result = subprocess.run(
-            [sys.executable, "-m", "bodycam.tools.bench_prerecord", str(index),
+            [sys.executable, "-m", "bodycam.tools.bench.prerecord", str(index),
              "--seconds", str(seconds)],
             capture_output=True, text=True, check=False, timeout=300)
     if result.returncode != 0:

@@ -4,7 +4,7 @@ Recording encrypts every byte of video on the camera, whose CPUs have no AES and
 headroom, so the in-process encryptor must stay close to the Go reference (target:
 within 1.5x). CPU time, not wall time, is compared so that a busy machine or disk
 does not distort the ratio. Used by the benchmark command; also runnable alone:
-``python -m bodycam.tools.bench_age``.
+``python -m bodycam.tools.bench.age``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from bodycam.firmware.evidence.age import AgeEncryptor
-from bodycam.firmware.evidence.agekeys import generate_identity, parse_recipient
+from bodycam.firmware.evidence.age.keys import generate_identity, parse_recipient
 
 RUNS = 3
 _WRITE_SIZE = 1 << 20

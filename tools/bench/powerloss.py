@@ -25,7 +25,7 @@ what was written but not yet fsync'd, at most `sync_interval_seconds` + one 0.1 
 (docs/formats.md, "Loss window"). `cut_and_salvage` checks the other half of that claim:
 a segment cut at ANY byte length still salvages and decrypts up to its last whole chunk.
 
-Run: ``python -m bodycam.tools.powerloss --trials 5`` prints a JSON summary.
+Run: ``python -m bodycam.tools.bench.powerloss --trials 5`` prints a JSON summary.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ import av
 from bodycam.firmware.device.resume import FILE_NAME as RESUME_FLAG
 from bodycam.firmware.device.resume import RESUME_CAUSE
 from bodycam.firmware.evidence.age import HeaderError, decrypt
-from bodycam.firmware.evidence.agekeys import (
+from bodycam.firmware.evidence.age.keys import (
     format_identity_file,
     generate_identity,
     read_identity_file,
@@ -66,7 +66,7 @@ from bodycam.firmware.evidence.salvage import salvage_file
 from bodycam.firmware.evidence.segment_file import PARTIAL_SUFFIX
 from bodycam.firmware.evidence.signed_log import read_records
 from bodycam.firmware.evidence.store import EVIDENCE_DIR, MANIFEST_NAME
-from bodycam.tools.avsync import WHITE_LEVEL
+from bodycam.tools.bench.avsync import WHITE_LEVEL
 
 __all__ = [
     "FAST_VIDEO",
@@ -518,7 +518,7 @@ def _wall_of(iso: str) -> float:
 
 
 def _evidence_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bodycam.tools.evidence_cli", *args],
+    return subprocess.run([sys.executable, "-m", "bodycam.tools.custody.cli", *args],
                           capture_output=True, text=True, timeout=_RUN_TIMEOUT_S, check=False)
 
 
@@ -593,7 +593,7 @@ def _sha256(data: bytes) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bodycam.tools.powerloss",
+        prog="python -m bodycam.tools.bench.powerloss",
         description="SIGKILL the simulated camera mid-recording, recover, verify, export, "
                     "and print the measured loss window as JSON.")
     parser.add_argument("--trials", type=int, default=5, help="number of kills (default 5)")

@@ -27,9 +27,9 @@ from bodycam.firmware.config.loader import shipped_file
 from bodycam.firmware.device.audit import audit_path
 from bodycam.firmware.device.identity import IDENTITY_SNAPSHOT
 from bodycam.firmware.device.sim_cmd import sim_state_dir
-from bodycam.firmware.evidence.agekeys import format_identity_file, generate_identity
+from bodycam.firmware.evidence.age.keys import format_identity_file, generate_identity
 from bodycam.firmware.evidence.verify import verify_log, verify_recording
-from bodycam.tools.evidence_cli import main as evidence_main
+from bodycam.tools.custody.cli import main as evidence_main
 
 DEMO_KEY_NAME = "DEMO-ONLY-authority-identity.txt"
 

@@ -6,7 +6,7 @@ pass and say nothing about the hardware. They are shown as pending; every other 
 must pass. Once provisioned, every part must pass.
 
 Runs with the system python3 (stdlib only):
-    python3 tools/install_selftest.py [--unprovisioned] -- BODYCAM_COMMAND...
+    python3 tools/install/selftest.py [--unprovisioned] -- BODYCAM_COMMAND...
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import os
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from bodycam.firmware.evidence.age_header import hkdf_sha256
+from bodycam.firmware.evidence.age.header import hkdf_sha256
 
 CHUNK_SIZE = 64 * 1024
 TAG_SIZE = 16

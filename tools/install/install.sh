@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Install the bodycam firmware on Raspberry Pi OS Lite (Bookworm) and lock the camera.
 #
-#   sudo tools/install.sh [--root DIR] [--skip-selftest] [--keep-wifi]
+#   sudo tools/install/install.sh [--root DIR] [--skip-selftest] [--keep-wifi]
 #                         [--provisioning-key agency.key.pub]
-#   sudo tools/install.sh --keep-ssh ...     (development images only)
+#   sudo tools/install/install.sh --keep-ssh ...     (development images only)
 #
 # Idempotent: every step first checks whether its effect is already there, prints
 # "changed: ..." for what it did, and a second run prints "nothing changed".
@@ -41,9 +41,9 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# shellcheck source=tools/install_hardening.sh
-source "$SRC/tools/install_hardening.sh"
+SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=tools/install/hardening.sh
+source "$SRC/tools/install/hardening.sh"
 SERVICE_USER=bodycam
 # tss: /dev/tpmrm0 (the TPM key store; Debian's tpm-udev gives the node to this group)
 DEVICE_GROUPS=(video audio gpio spi i2c tss)
@@ -87,7 +87,7 @@ development_warning() {
     cat >&2 <<'EOF'
 WARNING: --keep-ssh: DEVELOPMENT IMAGE. ssh stays on and the login accounts keep their
 WARNING: passwords and sudo: anyone who knows one can read the device key and plaintext
-WARNING: memory. Never put this card in service: run tools/install.sh without --keep-ssh.
+WARNING: memory. Never put this card in service: run tools/install/install.sh without --keep-ssh.
 EOF
 }
 development_warning
@@ -221,7 +221,7 @@ done
 
 # ------------------------------------------------------------------ SPI and I2C
 reboot_needed=0
-config_changes="$(python3 "$SRC/tools/install_configtxt.py" "$(r /boot/firmware/config.txt)")" \
+config_changes="$(python3 "$SRC/tools/install/configtxt.py" "$(r /boot/firmware/config.txt)")" \
     || die "could not update /boot/firmware/config.txt (see above)"
 while IFS= read -r line; do
     [ -n "$line" ] && { changed "$line"; reboot_needed=1; }
@@ -238,7 +238,7 @@ harden_memory
 
 # ------------------------------------------------------------------ self-test
 # Before provisioning there is no device file: an empty one means the shipped defaults,
-# and the recipients/device-key parts are reported as pending (install_selftest.py).
+# and the recipients/device-key parts are reported as pending (tools/install/selftest.py).
 if [ "$SKIP_SELFTEST" -eq 0 ]; then
     echo "running the self-test (bodycam selftest) as $SERVICE_USER ..."
     selftest=("$VENV/bin/bodycam" selftest)
@@ -259,7 +259,7 @@ if [ "$SKIP_SELFTEST" -eq 0 ]; then
         fi
     fi
     selftest_ok=1
-    python3 "$SRC/tools/install_selftest.py" "${judge[@]}" -- "${selftest[@]}" || selftest_ok=0
+    python3 "$SRC/tools/install/selftest.py" "${judge[@]}" -- "${selftest[@]}" || selftest_ok=0
     [ "$was_running" -eq 0 ] || systemctl start bodycam.service
     [ "$selftest_ok" -eq 1 ] || die "the self-test failed: fix the parts marked FAIL (wiring
 table in /usr/share/doc/bodycam/technician.md), then run this installer again"

@@ -22,8 +22,8 @@ from typing import BinaryIO
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from bodycam.firmware.evidence.age import AgeError, decrypt
-from bodycam.firmware.evidence.agekeys import read_identity_file
-from bodycam.tools.export_output import create_private, move_no_replace
+from bodycam.firmware.evidence.age.keys import read_identity_file
+from bodycam.tools.custody.export.output import create_private, move_no_replace
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -1,6 +1,6 @@
 """Keeps the README's generated sections equal to the code they describe.
 
-`python -m bodycam.tools.readme` rewrites the sections between their markers; the test
+`python -m bodycam.tools.dev.readme` rewrites the sections between their markers; the test
 suite fails when a section is stale, so the README cannot drift from the state table,
 the feedback patterns or the configuration schema.
 """
@@ -15,7 +15,7 @@ from bodycam.firmware.config.reference import markdown_table
 from bodycam.firmware.device.diagram_cmd import mermaid_state_diagram
 from bodycam.firmware.device.feedback import pattern_table_markdown
 
-REPO = Path(__file__).resolve().parents[1]  # a developer tool: runs from the source tree
+REPO = Path(__file__).resolve().parents[2]  # a developer tool: runs from the source tree
 TECHNICIAN_GUIDE = REPO / "docs" / "technician.md"
 THREAT_MODEL = REPO / "docs" / "threat-model.md"
 

@@ -19,7 +19,7 @@ from typing import BinaryIO, NoReturn
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from bodycam.firmware.evidence.age_errors import (
+from bodycam.firmware.evidence.age.errors import (
     AgeError,
     HeaderError,
     HmacError,
@@ -28,8 +28,8 @@ from bodycam.firmware.evidence.age_errors import (
     TruncatedError,
     UnsupportedError,
 )
-from bodycam.firmware.evidence.age_header import Header, encode_header, header_mac, read_header
-from bodycam.firmware.evidence.age_stream import (
+from bodycam.firmware.evidence.age.header import Header, encode_header, header_mac, read_header
+from bodycam.firmware.evidence.age.stream import (
     CHUNK_SIZE,
     PAYLOAD_NONCE_SIZE,
     SEALED_CHUNK_SIZE,
@@ -39,7 +39,7 @@ from bodycam.firmware.evidence.age_stream import (
     open_chunk,
     payload_aead,
 )
-from bodycam.firmware.evidence.age_x25519 import new_file_key, unwrap, wrap
+from bodycam.firmware.evidence.age.x25519 import new_file_key, unwrap, wrap
 
 __all__ = [
     "CHUNK_SIZE",

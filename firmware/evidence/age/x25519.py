@@ -13,9 +13,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from bodycam.firmware.evidence.age_errors import HeaderError
-from bodycam.firmware.evidence.age_header import Stanza, b64decode, b64encode, hkdf_sha256
-from bodycam.firmware.evidence.agekeys import public_bytes
+from bodycam.firmware.evidence.age.errors import HeaderError
+from bodycam.firmware.evidence.age.header import Stanza, b64decode, b64encode, hkdf_sha256
+from bodycam.firmware.evidence.age.keys import public_bytes
 
 STANZA_TYPE = "X25519"
 FILE_KEY_SIZE = 16

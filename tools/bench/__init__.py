@@ -1,0 +1,1 @@
+"""Benchmarks (`bodycam bench`, the power-loss harness, the TPM bench): figures, never pass/fail."""

@@ -1,0 +1,1 @@
+"""The evidence custodian's tools (`bodycam-evidence`): verify, export, decrypt, keygen."""

@@ -1,0 +1,1 @@
+"""Developer tools: the demo, the README generator, a private software TPM."""

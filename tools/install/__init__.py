@@ -1,0 +1,1 @@
+"""Installing the firmware on a Raspberry Pi (install.sh and its Python helpers)."""
