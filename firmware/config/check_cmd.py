@@ -23,16 +23,19 @@ UNSET_ID = "UNSET"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", type=Path, metavar="FILE",
-                        help="device configuration, e.g. /etc/bodycam/bodycam.toml")
+    parser.add_argument("files", type=Path, nargs="+", metavar="FILE",
+                        help="device configuration, e.g. /etc/bodycam/bodycam.toml; more "
+                             "files (e.g. the server's camera-offload.toml) are layered "
+                             "above it as `bodycam run --config` does")
     parser.add_argument("--require-recipients", action="store_true",
                         help="fail (not just warn) when evidence.recipients is empty")
 
 
 def run(args: argparse.Namespace) -> int:
-    path: Path = args.file
+    files: list[Path] = args.files
+    path = files[0] if len(files) == 1 else Path(" + ".join(map(str, files)))
     try:
-        config = load_device_config(path)
+        config = load_device_config(*files)
     except ConfigError as exc:
         return _fail(path, exc.problems)
     if not config.evidence.recipients:
@@ -76,6 +79,10 @@ def _summary(config: Config) -> str:
         f"display:    {display.driver} {display.width}x{display.height}",
         f"battery:    {config.power.battery_source}",
         f"storage:    {config.storage.data_dir}",
+        "offload:    " + (f"{config.offload.server_url}, "
+                          + (f"{config.offload.bandwidth_kbps} kbit/s"
+                             if config.offload.bandwidth_kbps else "unlimited")
+                          if config.offload.enabled else "off (no server_url)"),
         f"digest:     {config.digest}",
     )
     return "\n".join(f"  {line}" for line in lines)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bodycam.firmware.config.offload_rules import parse_server_url
 from bodycam.firmware.config.problems import ConfigProblem
 from bodycam.firmware.config.rules import Pin, toml_literal
 from bodycam.firmware.config.schema import DISPLAY_SIZES, SETTINGS
@@ -187,6 +188,44 @@ def check_storage_apart(values: Values) -> list[ConfigProblem]:
                      "and /var/lib/bodycam/state)")]
 
 
+_OFFLOAD_NEEDS: Mapping[str, str] = {
+    "offload.server_ca": "the CA that signs the server's certificate (without it the camera "
+                         "cannot tell the server from an impostor)",
+    "offload.server_key": "the server's signing key (without it no receipt can be checked, "
+                          "so nothing would ever be offloaded)",
+}
+
+
+def check_offload(values: Values) -> list[ConfigProblem]:
+    """A server URL needs its pinned CA and key, and an address the firewall can allow:
+    an IP in the URL, or offload.server_address beside a host name."""
+    url = str(values["offload.server_url"].value)
+    if not url:
+        return []
+    problems = [_problem(values, key, "the value from the server's camera-offload.toml",
+                         f"offload.server_url is set ({_origin(values, 'offload.server_url')})"
+                         f"; the camera needs {why}: copy {key.partition('.')[2]} from "
+                         "camera-offload.toml")
+                for key, why in _OFFLOAD_NEEDS.items() if not values[key].value]
+    server = parse_server_url(url)
+    address = str(values["offload.server_address"].value)
+    if server.address is None and not address:
+        problems.append(_problem(
+            values, "offload.server_url", "an IP address as the host, or a host name "
+            "together with offload.server_address",
+            f"{server.host} is a name and the camera looks up no names (its firewall lets "
+            "it reach one address only): set offload.server_address to the server's IP on "
+            "the dock network, or write that IP in the URL"))
+    elif server.address is not None and address and address != server.address:
+        blamed, _ = _later(values, "offload.server_url", "offload.server_address")
+        problems.append(_problem(
+            values, blamed, f"the same address as the URL's ({server.address})",
+            f"offload.server_url names {server.address} but offload.server_address is "
+            f"{address}: the camera would connect to one and check the certificate of the "
+            "other; leave server_address empty"))
+    return problems
+
+
 # Each check with the keys it reads: it is skipped when one of them is invalid, so one
 # typo does not cascade into follow-up errors.
 CHECKS: tuple[CheckSpec, ...] = (
@@ -202,6 +241,8 @@ CHECKS: tuple[CheckSpec, ...] = (
     (check_video_rate, ("video.width", "video.height", "video.fps")),
     (check_keyframes, ("video.keyframe_interval", "video.fps", "evidence.segment_seconds")),
     (check_storage_apart, ("storage.data_dir", "storage.state_dir")),
+    (check_offload, ("offload.server_url", "offload.server_address", "offload.server_ca",
+                     "offload.server_key")),
 )
 
 

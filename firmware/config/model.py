@@ -128,6 +128,24 @@ class PrivacyConfig:
 
 
 @dataclass(frozen=True)
+class OffloadConfig:
+    """The pinned evidence server (docs/offload-protocol.md); server_url "" = no offload."""
+
+    server_url: str = ""  # https://host:port
+    server_address: str = ""  # the IP to connect to when the URL names a host
+    server_ca: str = ""  # PEM of the CA that signs the server's TLS certificate
+    server_key: str = ""  # base64 raw Ed25519: receipts and time statements verify under it
+    bandwidth_kbps: int = 0  # 0 = unlimited
+    timeout_seconds: float = 30.0
+    retry_max_seconds: float = 300.0
+    failures_before_alarm: int = 3
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.server_url)
+
+
+@dataclass(frozen=True)
 class Config:
     device: DeviceConfig
     evidence: EvidenceConfig
@@ -140,5 +158,6 @@ class Config:
     storage: StorageConfig
     alarms: AlarmsConfig
     privacy: PrivacyConfig
+    offload: OffloadConfig = field(default_factory=OffloadConfig)
     sources: tuple[str, ...] = field(default=())  # files/flags it was built from, in order
     digest: str = ""  # SHA-256 of the canonical effective configuration (for manifests)

@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bodycam.firmware.config.offload_rules import (
+    CaCertificates,
+    Ed25519Key,
+    HttpsUrl,
+    IpAddress,
+)
 from bodycam.firmware.config.rules import (
     AbsolutePath,
     Choice,
@@ -168,6 +174,33 @@ _SETTINGS = (
     # privacy
     Setting("privacy.stealth_allowed", Flag(),
             "Whether the wearer may suppress lights, sounds and display while recording."),
+    # offload (the evidence server; `bodycam-server init` writes the first four keys to
+    # camera-offload.toml, which is layered as it is)
+    Setting("offload.server_url", HttpsUrl(),
+            "The agency's evidence server; while docked the camera offloads every sealed "
+            "recording and its audit log there, and takes its time from it. Empty: no "
+            "offload, everything stays on the card."),
+    Setting("offload.server_address", IpAddress(),
+            "Where the camera connects when server_url names the server by a host name "
+            "(the camera looks up no names: its firewall lets it reach this one address); "
+            "TLS still checks the name."),
+    Setting("offload.server_ca", CaCertificates(),
+            "PEM of the CA that signs the server's TLS certificate (pinned: no other CA "
+            "is trusted). Required with server_url."),
+    Setting("offload.server_key", Ed25519Key(),
+            "The server's Ed25519 signing key: receipts and time must verify under it, or "
+            "the camera removes nothing and sets no clock. Required with server_url."),
+    Setting("offload.bandwidth_kbps", IntRange(0, 10_000_000, "kbit/s"),
+            "Upload rate limit per camera, so a dock room at shift change does not flood "
+            "the uplink; 0 = unlimited."),
+    Setting("offload.timeout_seconds", FloatRange(5, 600, "s"),
+            "A connection or answer that takes longer counts as a failed attempt."),
+    Setting("offload.retry_max_seconds", FloatRange(5, 3600, "s"),
+            "Longest wait between attempts after failures (the wait doubles from 5 s)."),
+    Setting("offload.failures_before_alarm", IntRange(1, 100),
+            "Failed attempts in a row (server unreachable, errors) before the docked "
+            "pattern shows \"offload failing\"; a refusal (damaged, storage full, wrong "
+            "server) shows it at once."),
 )
 
 SETTINGS: dict[str, Setting] = {s.key: s for s in _SETTINGS}

@@ -29,8 +29,10 @@ log = logging.getLogger("bodycam")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, default=DEVICE_CONFIG,
-                        help=f"device configuration file (default {DEVICE_CONFIG})")
+    parser.add_argument("--config", type=Path, action="append", default=[],
+                        help=f"configuration file (default {DEVICE_CONFIG}); repeat to "
+                             "layer more, e.g. the evidence server's camera-offload.toml, "
+                             "above the first")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         dest="overrides", help="override one setting (repeatable)")
     parser.add_argument("--log-level", default="INFO",
@@ -44,11 +46,12 @@ def run(args: argparse.Namespace) -> int:
     harden_process()  # plaintext media never in a core dump or swap (M4)
     notifier = SystemdNotifier()
     try:
-        files = [args.config] if args.config.exists() else []
-        if not files:
+        first, *layered = args.config or [DEVICE_CONFIG]
+        if not first.exists():
             log.warning("%s not found: running on the shipped defaults (no recipients, so "
-                        "recording is refused until the camera is provisioned)", args.config)
-        config = load_device_config(*files, overrides=args.overrides)
+                        "recording is refused until the camera is provisioned)", first)
+        files = [first] if first.exists() else []
+        config = load_device_config(*files, *layered, overrides=args.overrides)
     except ConfigError as exc:
         log.error("configuration invalid, not starting:\n%s", exc)
         notifier.status("configuration invalid")
