@@ -1,0 +1,1 @@
+"""The camera's offload to the agency's evidence server (docs/offload-protocol.md)."""
