@@ -18,11 +18,16 @@ from bodycam.hal.interfaces import Clock
 
 # systemd-timesyncd touches this file once it has synchronised the system clock.
 TIMESYNCD_MARKER = Path("/run/systemd/timesync/synchronized")
+# bodycam-clock.service writes this once it has set the clock from the evidence server's
+# signed time in the dock (firmware/offload/set_clock.py).
+DOCK_TIME_MARKER = Path("/run/bodycam-clock/synchronized")
 
 
-def timesyncd_synchronised(marker: Path = TIMESYNCD_MARKER) -> bool:
-    """Default sync probe: True once systemd-timesyncd has set the clock since boot."""
-    return marker.exists()
+def timesyncd_synchronised(marker: Path = TIMESYNCD_MARKER,
+                           dock: Path = DOCK_TIME_MARKER) -> bool:
+    """Default sync probe: True once NTP or the dock's signed time set the clock since
+    boot (both markers live in /run, gone at the next boot)."""
+    return marker.exists() or dock.exists()
 
 
 class SystemClock(Clock):

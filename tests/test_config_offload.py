@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from offload_support import make_pki, offload_toml, server_key_b64
 
 from bodycam.firmware.cli import main as bodycam_main
 from bodycam.firmware.config.loader import ConfigError, ConfigProblem, load_config
 from bodycam.firmware.config.model import OffloadConfig
-from offload_support import make_pki, offload_toml, server_key_b64
 
 PKI = make_pki()
 KEY = server_key_b64(Ed25519PrivateKey.generate())

@@ -109,6 +109,15 @@ def test_system_clock_uses_the_injected_sync_probe() -> None:
 
 def test_timesyncd_probe_checks_the_marker_file(tmp_path: Path) -> None:
     marker = tmp_path / "synchronized"
-    assert not timesyncd_synchronised(marker)
+    dock = tmp_path / "dock-synchronized"
+    assert not timesyncd_synchronised(marker, dock)
     marker.touch()
-    assert timesyncd_synchronised(marker)
+    assert timesyncd_synchronised(marker, dock)
+
+
+def test_the_docks_signed_time_also_counts_as_synchronised(tmp_path: Path) -> None:
+    """bodycam-clock.service leaves its marker once it set the clock in the dock."""
+    dock = tmp_path / "dock-synchronized"
+    assert not timesyncd_synchronised(tmp_path / "none", dock)
+    dock.write_text("2026-12-06T08:00:00.000Z")
+    assert timesyncd_synchronised(tmp_path / "none", dock)
