@@ -14,7 +14,7 @@ manifest itself verifies is verify.py's question (the server asked it before it 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -22,7 +22,7 @@ from bodycam.firmware.evidence.receipts import RECEIPT_FORMAT, StatementError, v
 from bodycam.firmware.evidence.signed_log import TORN_TAIL_EVENT, is_record, line_hash
 
 __all__ = ["RECEIPT_NAME", "ListedFile", "ReceiptError", "SealedManifest", "check_receipt",
-           "read_sealed_manifest"]
+           "read_sealed_manifest", "sealed_manifest"]
 
 RECEIPT_NAME: Final = "receipt.json"
 _MEDIA_EVENTS: Final = frozenset({"segment", "recovery"})
@@ -70,20 +70,24 @@ def read_sealed_manifest(data: bytes) -> SealedManifest | None:
     records = [is_record(line) for line in lines]
     if not records or any(r is None for r in records):
         return None
-    header, seal = records[0], records[-1]
-    assert header is not None and seal is not None
-    if header.get("event") != "header" or seal.get("event") != "seal":
+    return sealed_manifest([r for r in records if r is not None], line_hash(lines[-1]))
+
+
+def sealed_manifest(records: Sequence[Mapping[str, Any]], seal_hash: str
+                    ) -> SealedManifest | None:
+    """The facts of a manifest's records, header first and seal last (`seal_hash`: the
+    seal line's chain hash); None unless it is sealed."""
+    if not records:
         return None
-    files: list[ListedFile] = []
-    for record in records:
-        assert record is not None
-        listed = _listed(record)
-        if listed is not None:
-            files.append(listed)
+    header, seal = records[0], records[-1]
+    if header.get("event") != "header" or seal.get("event") != "seal" \
+            or type(seal.get("seq")) is not int:
+        return None
+    files = tuple(listed for record in records if (listed := _listed(record)) is not None)
     return SealedManifest(
         recording_id=str(header.get("recording_id")), device_id=str(header.get("device_id")),
         device_key_fingerprint=str(header.get("device_key_fingerprint")),
-        seal_seq=int(seal["seq"]), seal_hash=line_hash(lines[-1]), files=tuple(files))
+        seal_seq=int(seal["seq"]), seal_hash=seal_hash, files=files)
 
 
 def _listed(record: Mapping[str, Any]) -> ListedFile | None:

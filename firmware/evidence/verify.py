@@ -42,6 +42,7 @@ from bodycam.firmware.evidence.verify_chain import (
     check_chain,
     open_regular,
 )
+from bodycam.firmware.evidence.verify_offloaded import RECEIPT_NAME, offloaded_files
 
 __all__ = [
     "EXIT_FAILED",
@@ -101,6 +102,7 @@ class VerifyReport:
     seal_reason: str | None = None
     recording_id: str | None = None  # as signed in the header
     recovered: bool = False
+    offloaded: bool = False  # segments removed after a matching receipt (verify_offloaded)
     torn_bytes: int = 0  # after the last newline: a power cut, not yet repaired
     device_keys: list[str] = field(default_factory=list)  # fingerprints, in order of use
     key_stores: list[str] = field(default_factory=list)  # "software"/"tpm" per certificate
@@ -149,6 +151,7 @@ class VerifyReport:
             "path": str(self.path), "kind": self.kind, "status": self.status,
             "exit_code": self.exit_code, "sealed": self.sealed,
             "seal_reason": self.seal_reason, "recovered": self.recovered,
+            "offloaded": self.offloaded,
             "recording_id": self.recording_id,
             "key_pinned": self.key_pinned, "device_key_fingerprint": self.key_fingerprint,
             "device_keys": list(self.device_keys), "key_stores": sorted(set(self.key_stores)),
@@ -277,13 +280,16 @@ def _find_counter_gaps(name: str, chain: ChainResult, report: VerifyReport) -> N
 
 def verify_recording(path: Path, pinned: Sequence[DevicePublicKey] = (), *,
                      name: str | None = None,
-                     manifest_bytes: bytes | None = None) -> VerifyReport:
+                     manifest_bytes: bytes | None = None,
+                     server_key: str | None = None) -> VerifyReport:
     """Verify `evidence/<recording-id>/`: manifest chain, record order, every file.
 
     `name`: the directory's name when `path` reaches it another way (export passes
     /proc/self/fd/N, the directory it holds open, so what is verified is what it reads).
     `manifest_bytes`: the manifest as the caller (export) read it, verified instead of
     the file, which a writer could change between the caller's read and verify's.
+    `server_key`: the evidence server's key (base64) a receipt.json must be signed by
+    (verify_offloaded.py); None trusts the key the receipt names.
     """
     directory = path.parent if path.name == MANIFEST_NAME else path
     report = _new_report(directory, "recording", pinned)
@@ -297,7 +303,8 @@ def verify_recording(path: Path, pinned: Sequence[DevicePublicKey] = (), *,
     lines = chain.lines
     report.records = len(lines)
     expected = _check_order(lines, report)
-    _check_files(directory, lines, expected, report)
+    offloaded = offloaded_files(directory, lines, report, server_key)
+    _check_files(directory, lines, expected, report, offloaded)
     if report.sealed and report.torn:
         # Nothing is ever written after a seal, so these bytes cannot be a power cut.
         report.problems.append(Problem(MANIFEST_NAME, f"{report.torn_bytes} bytes after the "
@@ -494,10 +501,14 @@ def _check_gap(line: Line, order: _Order) -> None:
 
 
 def _check_files(directory: Path, lines: list[Line], expected: dict[str, _Expected],
-                 report: VerifyReport) -> None:
+                 report: VerifyReport, offloaded: frozenset[str] = frozenset()) -> None:
+    """`offloaded`: segment files a matching receipt covers (verify_offloaded.py): their
+    absence is no problem; a copy still there is checked like any other."""
     preambles = {line.index: line.record.get("preamble_sha256")
                  for line in lines if line.event == Event.SEGMENT_OPEN}
     for item in expected.values():
+        if item.file in offloaded and not os.path.lexists(directory / item.file):
+            continue
         _check_file(directory, item, report, MANIFEST_NAME)
         if item.line.event == Event.RECOVERY:  # salvaged: is it the file that was opened?
             _check_preamble(directory / item.file, preambles.get(item.line.index), report)
@@ -515,7 +526,8 @@ def _check_files(directory: Path, lines: list[Line], expected: dict[str, _Expect
     unclosed = opened - done
     for path in sorted(directory.iterdir()):
         name = path.name
-        if name == MANIFEST_NAME or name in expected or name in side_files:
+        if name == MANIFEST_NAME or name in expected or name in side_files or \
+                (report.sealed and name == RECEIPT_NAME):  # judged by verify_offloaded
             continue
         if not report.sealed and _is_pending_side_file(name, len(lines)) and _is_regular(path):
             report.notes.append(f"{name}: bytes of a torn line a repair kept aside before "

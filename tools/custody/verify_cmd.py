@@ -15,10 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bodycam.firmware.config.offload_rules import Ed25519Key
+from bodycam.firmware.config.rules import InvalidValueError
 from bodycam.firmware.evidence.age.keys import recipient_fingerprint
 from bodycam.firmware.evidence.anchor import check_anchor, heads_document, read_anchor
 from bodycam.firmware.evidence.public_keys import DevicePublicKey, parse_public_key
@@ -62,6 +65,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--heads-out", type=Path, metavar="FILE",
                         help="write the chain heads of what was verified (JSON) to keep "
                              "outside the camera, for a later --anchor")
+    parser.add_argument("--server-key", metavar="KEY",
+                        help="pin the evidence server whose receipts may cover segments an "
+                             "offload removed (base64 server_key, or its camera-offload.toml)")
     parser.add_argument("--json", action="store_true", help="print a machine-readable report")
 
 
@@ -74,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
         pinned = [_pinned_key(text) for text in args.device_key]
         expected = [_expected_recipient(text) for text in args.expect_recipient]
         anchor = _read_anchor(args.anchor) if args.anchor else None
-        reports = _verify_all(args.paths, args.audit, pinned)
+        server_key = _server_key(args.server_key) if args.server_key else None
+        reports = _verify_all(args.paths, args.audit, pinned, server_key)
         if anchor is not None:
             _check_against_anchor(anchor, args.anchor, reports)
         if args.heads_out is not None:
@@ -147,10 +154,11 @@ def worst_exit(reports: Sequence[VerifyReport]) -> int:
 
 
 def _verify_all(paths: Sequence[Path], audit: Path | None,
-                pinned: Sequence[DevicePublicKey]) -> list[VerifyReport]:
+                pinned: Sequence[DevicePublicKey], server_key: str | None = None
+                ) -> list[VerifyReport]:
     if len(paths) == 1 and _is_data_dir(paths[0]) and audit is None:
-        return _verify_camera(paths[0], pinned)
-    reports = [_verify(path, pinned) for path in paths]
+        return _verify_camera(paths[0], pinned, server_key)
+    reports = [_verify(path, pinned, server_key) for path in paths]
     if audit is None:
         if all(r.kind == "log" for r in reports):
             reports[-1].notes.append(
@@ -169,11 +177,13 @@ def _is_data_dir(path: Path) -> bool:
     return (path / "audit").is_dir() and (path / EVIDENCE_DIR).is_dir()
 
 
-def _verify_camera(data_dir: Path, pinned: Sequence[DevicePublicKey]) -> list[VerifyReport]:
+def _verify_camera(data_dir: Path, pinned: Sequence[DevicePublicKey],
+                   server_key: str | None = None) -> list[VerifyReport]:
     """Everything on a camera's data partition: audit log, every recording, the links,
     and what recovery quarantined (reported, never counted as evidence)."""
     audit_report = verify_log(data_dir / "audit", pinned)  # with logs set aside as damaged
-    recordings = [verify_recording(d, pinned) for d in _recording_dirs(data_dir / EVIDENCE_DIR)]
+    recordings = [verify_recording(d, pinned, server_key=server_key)
+                  for d in _recording_dirs(data_dir / EVIDENCE_DIR)]
     held = [verify_recording(d, pinned) for d in _recording_dirs(data_dir / QUARANTINE_DIR)]
     for report in held:  # recovery will never seal these: say so instead
         report.notes = [n for n in report.notes if n != UNSEALED_NOTE]
@@ -214,6 +224,26 @@ def _pinned_key(text: str) -> DevicePublicKey:
         raise UsageError(f"--device-key: {exc}") from None
 
 
+def _server_key(text: str) -> str:
+    """--server-key: the base64 key itself, or a file holding it (e.g. the server's
+    camera-offload.toml)."""
+    candidate = Path(text)
+    if candidate.is_file():
+        try:
+            found = tomllib.loads(candidate.read_text(encoding="utf-8"))
+            text = str(found.get("offload", {}).get("server_key", ""))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            text = candidate.read_text(encoding="utf-8", errors="replace").strip()
+    try:
+        key = str(Ed25519Key().convert(text.strip()))
+    except InvalidValueError as exc:
+        raise UsageError(f"--server-key: {exc.issues[0][1]}") from None
+    if not key:
+        raise UsageError("--server-key: no key given; give the base64 server_key of the "
+                         "server's camera-offload.toml, or that file")
+    return key
+
+
 def _expected_recipient(text: str) -> str:
     try:
         return recipient_fingerprint(text.strip())
@@ -221,10 +251,11 @@ def _expected_recipient(text: str) -> str:
         raise UsageError(f"--expect-recipient: {exc}") from None
 
 
-def _verify(path: Path, pinned: Sequence[DevicePublicKey]) -> VerifyReport:
+def _verify(path: Path, pinned: Sequence[DevicePublicKey],
+            server_key: str | None = None) -> VerifyReport:
     if path.is_file():
         if path.name == MANIFEST_NAME:
-            return verify_recording(path, pinned)
+            return verify_recording(path, pinned, server_key=server_key)
         if path.suffix != ".jsonl" and not _starts_like_a_signed_log(path):
             raise UsageError(f"{path} is not a manifest or audit log (its first line is not a "
                              f"signed record); {_WHAT}")
@@ -234,7 +265,7 @@ def _verify(path: Path, pinned: Sequence[DevicePublicKey]) -> VerifyReport:
     if not path.is_dir():
         raise UsageError(f"{path} does not exist; {_WHAT}")
     if (path / MANIFEST_NAME).exists() or any(path.glob("*.age*")):
-        return verify_recording(path, pinned)
+        return verify_recording(path, pinned, server_key=server_key)
     if any(path.glob("*.jsonl")):
         return verify_log(path, pinned)
     if _is_data_dir(path):
