@@ -79,6 +79,7 @@ from bodycam.firmware.evidence.public_keys import (
     fingerprint_of,
     parse_public_key,
 )
+from bodycam.firmware.offload.firewall import DROPIN, write_dropin
 from bodycam.hal.clocks import SystemClock
 from bodycam.hal.interfaces import Clock
 from bodycam.hal.keystore import KeyMissingError, KeyStore, KeyStoreError
@@ -288,10 +289,38 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
         except (IdentityError, KeyStoreError) as exc:
             _log.error("identity not written: %s", exc)
             return 1
+        firewall_changed = _allow_offload_server(layout)
+    if firewall_changed and layout.root == Path("/"):
+        _reload_units()
     _log.info("provisioning: %s", result.value)
     if result is ImportResult.INSTALLED and args.restart_if_changed:
         return _try_restart(args.restart_if_changed)
     return 1 if result is ImportResult.REJECTED else 0
+
+
+def _allow_offload_server(layout: DeviceLayout) -> bool:
+    """The camera program's firewall follows the installed configuration: its one
+    allowed address is the pinned evidence server's (firmware/offload/firewall.py).
+    True when the drop-in changed. A failure is logged: the unit then keeps the old
+    drop-in, and IPAddressDeny=any still stops everything else."""
+    try:
+        config = (load_device_config(layout.config_file) if layout.config_file.exists()
+                  else load_device_config())
+        return write_dropin(config.offload, layout.under_root(DROPIN))
+    except (ConfigError, OSError) as exc:
+        _log.error("the camera program's firewall drop-in %s was not updated: %s; fix: "
+                   "check /etc/bodycam/bodycam.toml ([offload]) and that the directory is "
+                   "writable, then reboot", DROPIN, exc)
+        return False
+
+
+def _reload_units() -> None:
+    """systemd reads the new drop-in before bodycam.service (re)starts."""
+    done = subprocess.run(["systemctl", "daemon-reload"], capture_output=True, text=True,
+                          check=False)
+    if done.returncode != 0:
+        _log.error("systemctl daemon-reload failed: %s; the camera program keeps its "
+                   "previous firewall until the next boot", done.stderr.strip())
 
 
 def _try_restart(unit: str) -> int:
