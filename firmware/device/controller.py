@@ -17,6 +17,12 @@ Stealth mode (POWER short press, only if the configuration allows it) darkens th
 silences the buzzer and keeps the front display off in every state, also while
 recording; it never touches the recording itself.
 
+In the dock the offload worker (firmware/offload/) empties the card on a thread of its
+own: this thread only tells it docked/undocked on entering and leaving the docked state
+(so a recording still running when docked goes up once it is sealed and the state is
+docked again) and shows what it reports (OffloadStatus) as the docked pattern and the
+offload_failing alarm.
+
 The camera and microphone are started, stopped and reopened by sources.py; a stalled
 or missing one is a gap and an alarm, never the end of a recording. The systemd
 watchdog follows this loop and the recorder's progress only (health.py). A restart
@@ -82,6 +88,7 @@ from bodycam.firmware.media.events import (
 )
 from bodycam.firmware.media.recorder import Recorder
 from bodycam.firmware.media.segmenter import ClockStep
+from bodycam.firmware.offload.status import OffloadStatus
 from bodycam.hal.interfaces import (
     AudioChunk,
     ButtonName,
@@ -119,7 +126,13 @@ class ShutdownRequest:
     cause: str  # e.g. the signal's name; becomes the seal reason and the audit cause
 
 
-Message = ButtonEdge | ShutdownRequest | RecorderEvent
+Message = ButtonEdge | ShutdownRequest | RecorderEvent | OffloadStatus
+
+
+class DockLink(Protocol):
+    """What the controller may ask of the offload worker: never blocks."""
+
+    def set_docked(self, docked: bool) -> None: ...
 
 
 class StateObserver(Protocol):
@@ -140,7 +153,8 @@ class Controller:
                  on_state: StateObserver | None = None,
                  integrity_alarms: Sequence[str] = (),
                  device_key_fingerprint: str | None = None,
-                 missing_sources: Mapping[Media, HardwareError] | None = None) -> None:
+                 missing_sources: Mapping[Media, HardwareError] | None = None,
+                 offload: DockLink | None = None) -> None:
         """`can_begin`: why the evidence store would refuse a new recording now (None: it
         would not); `provisioning_fault`: the last rejected provisioning file's problems,
         alarmed at boot while the device runs on its previous configuration;
@@ -148,7 +162,10 @@ class Controller:
         recordings, a re-key, a damaged audit log), alarmed at boot;
         `device_key_fingerprint`: audited at boot and shown on the front display for the
         enrolment check (None: nothing to show); `missing_sources`: media sources the
-        hardware could not open (alarmed at boot, recorded without, opened again later)."""
+        hardware could not open (alarmed at boot, recorded without, opened again later);
+        `offload`: the offload worker, told when the device enters and leaves docked
+        (None: no server configured, the dock only charges)."""
+        self._offload = offload
         self._integrity_alarms = tuple(integrity_alarms)
         self._device_key_fingerprint = device_key_fingerprint
         self._config = config
@@ -346,6 +363,8 @@ class Controller:
             self._gestures.feed(message.button, message.pressed, message.t)
         elif isinstance(message, ShutdownRequest):
             self._apply("power_hold", cause=f"shutdown requested ({message.cause})")
+        elif isinstance(message, OffloadStatus):
+            self._on_offload(message)
         else:
             self._on_recorder_event(message)
 
@@ -507,6 +526,8 @@ class Controller:
             self._forget_recording()
         if dest not in IDENTITY_STATES:
             self._identity_until = -math.inf
+        if (dest == "docked") != (source == "docked"):
+            self._dock_changed(docked=dest == "docked")
         if dest == "fault":
             self._fault_cause = "storage" if self._conditions.storage_full else "other"
         elif source == "fault":
@@ -682,6 +703,34 @@ class Controller:
                             marker_flash=now < self._marker_until,
                             battery_low=self._conditions.battery_low, fault=fault,
                             identity=identity)
+
+    # ------------------------------------------------------------------ offload
+
+    def _dock_changed(self, *, docked: bool) -> None:
+        """Tell the worker; leaving the dock ends its pattern and its alarm (the wearer
+        on duty needs neither; the next dock tries again)."""
+        if self._offload is not None:
+            self._offload.set_docked(docked)
+        if not docked:
+            self._feedback.set_dock_activity("waiting")
+            if "offload_failing" in self._feedback.active_alarms:
+                self._feedback.set_alarm("offload_failing", False)
+                self._audit.record("alarm_cleared", alarm="offload_failing",
+                                   detail="left the dock; the next dock tries again")
+
+    def _on_offload(self, status: OffloadStatus) -> None:
+        """The worker's news: the docked pattern, and the alarm while it fails. A status
+        that arrives after the camera left the dock only belongs to the audit log."""
+        if self._machine.state != "docked":
+            return
+        self._feedback.set_dock_activity(status.activity)
+        failing = status.activity == "failing"
+        if failing and "offload_failing" not in self._feedback.active_alarms:
+            self._alarm("offload_failing", status.detail, "offload_failing")
+        elif status.activity == "offloaded" and \
+                "offload_failing" in self._feedback.active_alarms:  # a retry got through
+            self._feedback.set_alarm("offload_failing", False)
+            self._audit.record("alarm_cleared", alarm="offload_failing", detail=status.detail)
 
     # ------------------------------------------------------------------ shutdown
 

@@ -7,6 +7,10 @@ not), a reminder tone while recording, and alarms for a stuck button, failed sto
 low battery, nearly full storage, a rejected provisioning file, a never-set clock and a
 camera that stays dead.
 
+In the dock the green LED also says how the offload goes (offloading, all offloaded,
+failing; firmware/offload/), and "offload failing" is an alarm the technician sees at
+the dock (it ends when the camera leaves the dock: it is not the wearer's business).
+
 One buzzer, one voice: when an alarm repeat and the reminder fall due together, only the
 alarm sounds (it also tells the wearer the camera is alive).
 
@@ -26,6 +30,7 @@ from types import MappingProxyType
 from typing import Literal, get_args
 
 from bodycam.firmware.device.states import STATES, State
+from bodycam.firmware.offload.status import ACTIVITIES, Activity
 from bodycam.hal.interfaces import LED_NAMES, Blink, Clock, Indicators, LedName, LedState
 
 Cue = Literal[
@@ -36,7 +41,7 @@ CUE_NAMES: tuple[Cue, ...] = get_args(Cue)
 Alarm = Literal[
     "button_stuck", "storage_fault", "camera_failed", "integrity", "media_stall",
     "battery_low",
-    "storage_nearly_full", "provisioning_rejected", "clock_unset",
+    "storage_nearly_full", "offload_failing", "provisioning_rejected", "clock_unset",
 ]
 ALARM_NAMES: tuple[Alarm, ...] = get_args(Alarm)  # highest priority first
 DEFAULT_REMINDER_INTERVAL = 120.0  # seconds: often enough that nobody forgets a recording
@@ -76,6 +81,22 @@ STATE_LEDS: Mapping[State, StateLeds] = MappingProxyType({
     "fault": StateLeds(False, Blink(0.2, 0.2), False),
     "shutting_down": StateLeds(False, False, Blink(0.1, 0.1)),
     "off": StateLeds(False, False, False),
+})
+
+# The docked state's green LED by what the offload does (amber stays with the alarms:
+# "offload failing" is one of them).
+DOCK_LEDS: Mapping[Activity, StateLeds] = MappingProxyType({
+    "waiting": STATE_LEDS["docked"],
+    "offloading": StateLeds(Blink(0.25, 0.25), False, False),
+    "offloaded": StateLeds(True, False, False),
+    "failing": StateLeds(Blink(0.1, 0.9), False, False),
+})
+DOCK_MEANING: Mapping[Activity, str] = MappingProxyType({
+    "waiting": "charging; reaching the evidence server, or no offload configured",
+    "offloading": "offloading recordings and the audit log to the evidence server",
+    "offloaded": "every sealed recording is on the evidence server (segments removed "
+                 "from the card after its signed receipt)",
+    "failing": "offload failing: see the offload_failing alarm (amber) and the audit log",
 })
 
 CUES: Mapping[Cue, CuePattern] = MappingProxyType({
@@ -118,12 +139,19 @@ ALARMS: Mapping[Alarm, AlarmPattern] = MappingProxyType({
                                 "battery low: dock soon"),
     "storage_nearly_full": AlarmPattern(Blink(0.5, 1.5), Blink(0.2, 0.2, 3), 300.0,
                                         "storage nearly full: offload soon"),
+    "offload_failing": AlarmPattern(Blink(0.2, 0.8), Blink(0.5, 0.5, 2), None,
+                                    "docked, but the offload fails: the server is "
+                                    "unreachable, full, not the pinned one, or refused a "
+                                    "recording (damaged, forged receipt); every byte stays "
+                                    "on the card; read the camera's audit log "
+                                    "(offload_refused / offload_failed) and the server's "
+                                    "`recordings`"),
     "provisioning_rejected": AlarmPattern(Blink(2.0, 2.0), Blink(0.6, 0.2, 2), None,
                                           "the provisioning file on the boot partition was "
                                           "rejected: read BODYCAM-ERROR.txt"),
     "clock_unset": AlarmPattern(Blink(0.1, 2.9), Blink(0.6, 0.2, 1), None,
-                                "clock never set: give the camera network time (dock "
-                                "time sync is not built yet)"),
+                                "clock never set: dock the camera (it takes the evidence "
+                                "server's signed time) or give it network time"),
 })
 
 
@@ -141,6 +169,7 @@ class Feedback:
         self._reminder_interval = reminder_interval
         self._stealth = False
         self._state: State = "off"
+        self._dock: Activity = "waiting"
         self._next_reminder: float | None = None
         self._alarms: dict[Alarm, float | None] = {}  # active alarm -> next repeat time
         self._applied: dict[LedName, LedState] = {}
@@ -160,6 +189,11 @@ class Feedback:
         elif state != "recording":
             self._next_reminder = None
         self._state = state
+        self._apply_leds()
+
+    def set_dock_activity(self, activity: Activity) -> None:
+        """What the docked pattern says (shown while the state is docked)."""
+        self._dock = activity
         self._apply_leds()
 
     def cue(self, cue: Cue) -> None:
@@ -218,7 +252,7 @@ class Feedback:
             self._out.beep(pattern)
 
     def _apply_leds(self) -> None:
-        leds = STATE_LEDS[self._state]
+        leds = DOCK_LEDS[self._dock] if self._state == "docked" else STATE_LEDS[self._state]
         alarm = next((a for a in ALARM_NAMES if a in self._alarms), None)
         for name in LED_NAMES:
             wanted = leds.get(name)
@@ -254,6 +288,10 @@ def pattern_table_markdown() -> str:
              "uses it):", "", "| State | Green | Red | Amber |", "|---|---|---|---|"]
     lines += [f"| {s} | {_led_text(STATE_LEDS[s].green)} | {_led_text(STATE_LEDS[s].red)} "
               f"| {_led_text(STATE_LEDS[s].amber)} |" for s in STATES]
+    lines += ["", "In the dock, the green LED says what the offload does:", "",
+              "| Docked | Green | Meaning |", "|---|---|---|"]
+    lines += [f"| {a} | {_led_text(DOCK_LEDS[a].green)} | {DOCK_MEANING[a]} |"
+              for a in ACTIVITIES]
     lines += ["", "Alarms, most important first:", "",
               "| Alarm | Amber LED | Buzzer | Repeats | Meaning |", "|---|---|---|---|---|"]
     for name in ALARM_NAMES:

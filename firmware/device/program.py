@@ -40,6 +40,9 @@ from bodycam.firmware.evidence.storage_space import FreeSpace, statvfs_free_byte
 from bodycam.firmware.evidence.store import DIR_MODE, EVIDENCE_DIR, FileEvidenceStore
 from bodycam.firmware.media.events import RecorderEvent
 from bodycam.firmware.media.recorder import Recorder
+from bodycam.firmware.offload.status import OffloadStatus
+from bodycam.firmware.offload.timesync import ClockCorrector
+from bodycam.firmware.offload.worker import OffloadWorker
 from bodycam.hal.interfaces import Hardware, HardwareError
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,7 @@ class Device:
     recorder: Recorder
     audit: AuditLog
     controller: Controller
+    offload: OffloadWorker | None = None  # None: no evidence server configured
     failure: BaseException | None = field(default=None, init=False)
     """Why `run` ended abnormally; read it after the run thread has been joined."""
 
@@ -67,6 +71,8 @@ class Device:
         """
         try:
             self.recorder.start()
+            if self.offload is not None:
+                self.offload.start()
             self.controller.run()
         except BaseException as exc:
             self.failure = exc
@@ -89,7 +95,9 @@ class Device:
 
     def _release(self) -> None:
         """Seal and stop everything; each step runs even if an earlier one failed."""
-        steps = (("recorder", self.recorder.shutdown), ("hardware", self.hardware.close),
+        offload = self.offload.stop if self.offload is not None else (lambda: None)
+        steps = (("offload", offload), ("recorder", self.recorder.shutdown),
+                 ("hardware", self.hardware.close),
                  ("audit log", self.audit.close), ("key store", self.identity.store.close))
         for name, step in steps:
             try:
@@ -107,7 +115,8 @@ def assemble(config: Config, hardware: Hardware, *,
              on_state: StateObserver | None = None,
              free_space: FreeSpace = statvfs_free_bytes,
              device_layout: DeviceLayout | None = None,
-             missing_sources: Mapping[Media, HardwareError] | None = None) -> Device:
+             missing_sources: Mapping[Media, HardwareError] | None = None,
+             clock_corrector: ClockCorrector | None = None) -> Device:
     """Open key, audit log and evidence store; recover what a power cut left unfinished.
 
     Nothing found on the card stops the camera from reaching a state that can record:
@@ -119,7 +128,9 @@ def assemble(config: Config, hardware: Hardware, *,
     scripted one to reach "storage full" without filling a disk). `device_layout` says
     where the provisioning fault marker is (default: the real root, /etc/bodycam).
     `missing_sources`: camera/microphone the hardware could not open; the device records
-    without them, alarms, and keeps trying to open them.
+    without them, alarms, and keeps trying to open them. `clock_corrector`: how the
+    dock's signed time sets the clock (the Pi: a request to bodycam-clock.service; the
+    simulator: its clock; None: measured and audited only).
     """
     clock = hardware.clock
     data_dir = config.storage.data_dir
@@ -144,12 +155,18 @@ def assemble(config: Config, hardware: Hardware, *,
         audit_head=audit.head)
     controller: Controller | None = None
 
-    def to_controller(event: RecorderEvent) -> None:
+    def to_controller(event: RecorderEvent | OffloadStatus) -> None:
         if controller is not None:
             controller.post(event)
 
     recorder = Recorder(clock, store, video=config.video, audio=config.audio,
                         evidence=config.evidence, on_event=to_controller)
+    offload = None
+    if config.offload.enabled:
+        offload = OffloadWorker(config.offload, device_id=config.device.id, signer=session,
+                                audit=audit, audit_path=audit.path,
+                                evidence_dir=store.evidence_dir, clock=clock,
+                                report=to_controller, corrector=clock_corrector)
     controller = Controller(config, hardware, recorder, audit, free_bytes=store.free_bytes,
                             can_begin=store.can_begin,
                             provisioning_fault=provisioning_fault(device_layout or
@@ -157,8 +174,8 @@ def assemble(config: Config, hardware: Hardware, *,
                             notifier=notifier, on_display_frame=on_display_frame,
                             on_state=on_state, integrity_alarms=alarms,
                             device_key_fingerprint=identity.fingerprint,
-                            missing_sources=missing_sources)
-    return Device(config, hardware, identity, store, recorder, audit, controller)
+                            missing_sources=missing_sources, offload=offload)
+    return Device(config, hardware, identity, store, recorder, audit, controller, offload)
 
 
 def _real_directories(config: Config) -> list[str]:

@@ -22,6 +22,7 @@ from bodycam.firmware.device.process_hardening import harden_process
 from bodycam.firmware.device.program import assemble
 from bodycam.firmware.device.sdnotify import SystemdNotifier
 from bodycam.firmware.device.states import State
+from bodycam.firmware.offload.timesync import ClockRequestFile
 from bodycam.hal.interfaces import HardwareError
 from bodycam.hal.pi.hardware import build_pi_hardware  # imports Pi libraries lazily
 
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         notifier.status(f"{dest} ({cause})")
 
     device = assemble(config, hardware, notifier=notifier, on_state=on_state,
-                      missing_sources=hardware.missing)
+                      missing_sources=hardware.missing, clock_corrector=ClockRequestFile())
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         device.controller.request_shutdown(signal.Signals(signum).name)

@@ -27,6 +27,7 @@ from bodycam.firmware.device.program import Device, assemble
 from bodycam.firmware.device.scenario import ScenarioError, load_scenario
 from bodycam.firmware.device.sim_driver import ScenarioDriver, interactive_loop
 from bodycam.firmware.device.states import State
+from bodycam.firmware.offload.timesync import SimClockSetter
 from bodycam.hal.clocks import SimClock
 from bodycam.hal.sim.hardware import build_sim_hardware
 
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     # data directory, so a developer's machine's /etc/bodycam is never read.
     layout = DeviceLayout(root=config.storage.data_dir / "root")
     device = assemble(config, hardware, on_display_frame=frames, on_state=note_state,
-                      device_layout=layout)
+                      device_layout=layout, clock_corrector=SimClockSetter())
     with _forward_signals(device):
         thread = device.start_in_thread()
         if not _wait_ready(device, READY_TIMEOUT_S):

@@ -25,9 +25,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal, NoReturn
+from typing import Final, NoReturn
 
 from bodycam.firmware.config.model import OffloadConfig
 from bodycam.firmware.evidence.offloaded import ReceiptError, check_receipt
@@ -45,6 +44,7 @@ from bodycam.firmware.offload.connection import (
 )
 from bodycam.firmware.offload.protocol import OffloadClient
 from bodycam.firmware.offload.removal import Audit, keep_receipt, remove_segments
+from bodycam.firmware.offload.status import Activity, OffloadStatus
 from bodycam.firmware.offload.timesync import (
     CORRECT_ABOVE_S,
     ClockCorrector,
@@ -55,9 +55,8 @@ from bodycam.firmware.offload.upload import DamagedOnCardError, upload_recording
 from bodycam.hal.clocks import SystemClock
 from bodycam.hal.interfaces import Clock
 
-__all__ = ["Activity", "OffloadStatus", "OffloadWorker"]
+__all__ = ["OffloadWorker"]
 
-Activity = Literal["waiting", "offloading", "offloaded", "failing"]
 FIRST_RETRY_S: Final = 5.0
 STOP_WAIT_S: Final = 5.0
 _MAX_RECEIPT: Final = 64 * 1024
@@ -65,14 +64,6 @@ _MAX_RECEIPT: Final = 64 * 1024
 _RECORDING_REFUSALS: Final = frozenset({"damaged", "fork", "invalid", "unsealed",
                                         "incomplete"})
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class OffloadStatus:
-    """What the docked pattern should say, and why (for the alarm record)."""
-
-    activity: Activity
-    detail: str
 
 
 class UndockedError(Exception):
