@@ -51,9 +51,11 @@ __all__ = [
     "EXIT_VERIFIED",
     "UNSEALED_NOTE",
     "CounterGap",
+    "ManifestFile",
     "Problem",
     "VerifyReport",
     "verify_log",
+    "verify_manifest",
     "verify_recording",
 ]
 
@@ -305,13 +307,45 @@ def verify_recording(path: Path, pinned: Sequence[DevicePublicKey] = (), *,
     expected = _check_order(lines, report)
     offloaded = offloaded_files(directory, lines, report, server_key)
     _check_files(directory, lines, expected, report, offloaded)
+    _check_end(lines, report)
+    return report
+
+
+@dataclass(frozen=True)
+class ManifestFile:
+    """A file a manifest names, with the size and SHA-256 it signed."""
+
+    name: str
+    size: int
+    sha256: str
+
+
+def verify_manifest(manifest_bytes: bytes, pinned: Sequence[DevicePublicKey], *,
+                    recording_id: str) -> tuple[VerifyReport, list[ManifestFile]]:
+    """Verify a manifest's bytes alone, before any of its files exist (the evidence
+    server, when a camera sends it): chain, signatures under `pinned`, record order, the
+    signed recording id against `recording_id`. Returns the report and every file the
+    manifest names (segments, salvaged segments, torn-line side files) as signed; the
+    caller checks each file against these when it arrives."""
+    directory = Path(recording_id)
+    report = _new_report(directory, "recording", pinned)
+    report.directory_name = recording_id
+    lines = _chain(directory / MANIFEST_NAME, pinned, report, manifest_bytes).lines
+    report.records = len(lines)
+    named = list(_check_order(lines, report).values())
+    named += [item for line in lines if line.event == TORN_TAIL_EVENT
+              if (item := _side_file(line, report, MANIFEST_NAME)) is not None]
+    _check_end(lines, report)
+    return report, [ManifestFile(item.file, item.size, item.sha256) for item in named]
+
+
+def _check_end(lines: list[Line], report: VerifyReport) -> None:
     if report.sealed and report.torn:
         # Nothing is ever written after a seal, so these bytes cannot be a power cut.
         report.problems.append(Problem(MANIFEST_NAME, f"{report.torn_bytes} bytes after the "
                                        "seal (appended after the recording was sealed)"))
     elif not report.sealed and lines:
         report.notes.append(UNSEALED_NOTE)
-    return report
 
 
 # ------------------------------------------------------------------------------ order
@@ -588,17 +622,24 @@ def _is_regular(path: Path) -> bool:
         return False
 
 
-def _check_side_file(directory: Path, line: Line, report: VerifyReport, log_name: str) -> None:
+def _side_file(line: Line, report: VerifyReport, log_name: str) -> _Expected | None:
+    """The side file a torn-tail record names, or None (reported) when it names none."""
     record = line.record
     name, size, digest = record.get("file"), record.get("bytes"), record.get("sha256")
     if isinstance(name, str) and isinstance(size, int) and isinstance(digest, str) \
             and "/" not in name and name not in ("", ".", ".."):
+        return _Expected(name, size, digest, line)
+    report.problems.append(Problem(log_name, "torn-tail record lacks file, bytes or sha256",
+                                   line.number, record.get("seq")))
+    return None
+
+
+def _check_side_file(directory: Path, line: Line, report: VerifyReport, log_name: str) -> None:
+    item = _side_file(line, report, log_name)
+    if item is not None:
         report.notes.append(f"{log_name} line {line.number}: a power cut tore a line; its "
-                            f"{size} bytes are kept in {name}")
-        _check_file(directory, _Expected(name, size, digest, line), report, log_name)
-    else:
-        report.problems.append(Problem(log_name, "torn-tail record lacks file, bytes or sha256",
-                                       line.number, record.get("seq")))
+                            f"{item.size} bytes are kept in {item.file}")
+        _check_file(directory, item, report, log_name)
 
 
 def _check_file(directory: Path, item: _Expected, report: VerifyReport, log_name: str) -> None:

@@ -1,0 +1,27 @@
+"""The HTTP application: the offload API's routers on one FastAPI app.
+
+No state of its own: everything a request needs is in the database and the blob store
+(ServerContext), so any number of processes serve the same cameras.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from bodycam.server.context import ServerContext
+from bodycam.server.device_audit.views import router as audit_router
+from bodycam.server.errors import ApiError, api_error_response
+from bodycam.server.identity.views import router as time_router
+from bodycam.server.ingest.views import router as ingest_router
+
+__all__ = ["create_app"]
+
+
+def create_app(context: ServerContext) -> FastAPI:
+    app = FastAPI(title="bodycam evidence server", docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    app.state.context = context
+    app.add_exception_handler(ApiError, api_error_response)
+    for router in (time_router, ingest_router, audit_router):
+        app.include_router(router)
+    return app

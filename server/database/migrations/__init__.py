@@ -1,0 +1,1 @@
+"""Alembic's script directory for the server's schema (see database/migrations.py)."""

@@ -1,0 +1,1 @@
+"""Cameras' audit logs, received incrementally with the chain checked across uploads."""

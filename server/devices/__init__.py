@@ -1,0 +1,1 @@
+"""Cameras: enrolment of their device keys, and who signed a request."""

@@ -1,0 +1,1 @@
+"""The server's identity: its Ed25519 signing key (receipts, time), TLS, the cameras' pin."""

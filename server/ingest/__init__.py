@@ -1,0 +1,1 @@
+"""The offload protocol's upload path: manifest, resumable files, receipt."""

@@ -1,0 +1,1 @@
+"""Recordings the server holds: their files, state, receipts, and fetching them out."""

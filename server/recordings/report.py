@@ -1,0 +1,101 @@
+"""`bodycam-server recordings`: every recording and what the server holds of it.
+
+state:
+- `complete`: every file the manifest names is stored and verified;
+- `damaged`: a file arrived with other bytes than the signed ones (named); it stays so
+  until a good copy arrives;
+- `receiving`: files are missing, and bytes arrived within the last RECEIVING_S;
+- `incomplete`: files are missing (named, with the bytes held of each) and nothing has
+  arrived for longer: the camera stopped sending.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from sqlalchemy import select
+
+from bodycam.server.context import ServerContext
+from bodycam.server.recordings.models import Recording, RecordingFile
+
+__all__ = ["RECEIVING_S", "RecordingSummary", "as_json", "format_table", "summaries"]
+
+RECEIVING_S: Final = 15 * 60
+
+
+@dataclass
+class RecordingSummary:
+    id: str
+    device: str
+    start: str | None
+    end: str | None
+    segments_stored: int
+    segments_expected: int
+    bytes_stored: int
+    bytes_expected: int
+    state: str
+    damaged: list[str] = field(default_factory=list)
+    gaps: list[dict[str, int | str]] = field(default_factory=list)
+    receipt: bool = False
+    fork: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _summary(recording: Recording, files: list[RecordingFile], now: float) -> RecordingSummary:
+    stored = [f for f in files if f.complete]
+    summary = RecordingSummary(
+        id=recording.id, device=recording.device_id, start=recording.start,
+        end=recording.end, segments_stored=len(stored), segments_expected=len(files),
+        bytes_stored=sum(f.size if f.complete else f.stored for f in files),
+        bytes_expected=recording.bytes, state="complete",
+        receipt=recording.receipt is not None, fork=recording.fork)
+    summary.damaged = [f.name for f in files if f.damaged and not f.complete]
+    summary.gaps = [{"name": f.name, "stored": f.stored, "size": f.size}
+                    for f in files if not f.complete]
+    if summary.damaged:
+        summary.state = "damaged"
+    elif summary.gaps:
+        recent = now - recording.last_activity < RECEIVING_S
+        summary.state = "receiving" if recent else "incomplete"
+    return summary
+
+
+def summaries(context: ServerContext) -> list[RecordingSummary]:
+    with context.database.transaction() as session:
+        recordings = list(session.scalars(select(Recording).order_by(
+            Recording.device_id, Recording.start, Recording.id)))
+        files: dict[str, list[RecordingFile]] = {r.id: [] for r in recordings}
+        for row in session.scalars(select(RecordingFile).order_by(RecordingFile.position)):
+            files.setdefault(row.recording_id, []).append(row)
+    now = context.clock()
+    return [_summary(r, files[r.id], now) for r in recordings]
+
+
+def _detail(summary: RecordingSummary) -> str:
+    if summary.state == "damaged":
+        return "damaged: " + ", ".join(summary.damaged)
+    if summary.gaps:
+        return f"{summary.state}: missing " + ", ".join(
+            f"{g['name']} ({g['stored']}/{g['size']} bytes)" for g in summary.gaps)
+    return summary.state
+
+
+def format_table(items: list[RecordingSummary]) -> str:
+    if not items:
+        return "no recordings yet"
+    lines = []
+    for s in items:
+        lines.append(f"{s.id}  device {s.device}  {s.start} .. {s.end}  "
+                     f"segments {s.segments_stored}/{s.segments_expected}  "
+                     f"{s.bytes_stored}/{s.bytes_expected} bytes  {_detail(s)}  "
+                     f"receipt {'issued' if s.receipt else 'not issued'}"
+                     + ("  FORK: another manifest was sent (see --json)" if s.fork else ""))
+    return "\n".join(lines)
+
+
+def as_json(items: list[RecordingSummary]) -> str:
+    return json.dumps([s.to_json() for s in items], indent=2)

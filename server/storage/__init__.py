@@ -1,0 +1,1 @@
+"""Content-addressed blob storage: a folder in the data directory, or S3."""
