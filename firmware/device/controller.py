@@ -88,7 +88,7 @@ from bodycam.firmware.media.events import (
 )
 from bodycam.firmware.media.recorder import Recorder
 from bodycam.firmware.media.segmenter import ClockStep
-from bodycam.firmware.offload.status import OffloadStatus
+from bodycam.firmware.offload.status import Activity, OffloadStatus
 from bodycam.hal.interfaces import (
     AudioChunk,
     ButtonName,
@@ -237,6 +237,11 @@ class Controller:
     @property
     def state(self) -> State:
         return self._machine.state
+
+    @property
+    def dock_activity(self) -> Activity:
+        """What the docked pattern says about the offload (read from any thread)."""
+        return self._feedback.dock_activity
 
     # ------------------------------------------------------------------ main loop
 

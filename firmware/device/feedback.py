@@ -179,6 +179,10 @@ class Feedback:
         return self._stealth
 
     @property
+    def dock_activity(self) -> Activity:
+        return self._dock
+
+    @property
     def active_alarms(self) -> frozenset[Alarm]:
         return frozenset(self._alarms)
 

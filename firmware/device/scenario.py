@@ -13,10 +13,13 @@ simulated time) and exactly one action::
     for = 3.5                  # ... for this many seconds
 
     battery = 12               # set the simulated battery level (percent)
-    dock = true                # put the camera into / take it out of the dock
+    dock = true                # put the camera into / take it out of the dock; with an
+                               # [offload] server configured it offloads there for real
     stall = "camera"           # camera | microphone delivers nothing ...
     for = 4                    # ... for this many seconds
     end = true                 # stop the simulation (recordings are sealed first)
+    end = "offloaded"          # ... as soon as the docked camera has offloaded everything,
+                               # or at `at` at the latest
 
 Parsing is strict so a typo in a demo or test scenario fails loudly instead of silently
 doing nothing.
@@ -33,6 +36,7 @@ from typing import Literal, get_args
 from bodycam.hal.interfaces import BUTTON_NAMES
 
 ActionKind = Literal["press", "hold", "battery", "dock", "stall", "end"]
+END_WHEN_OFFLOADED = "offloaded"
 ACTIONS: tuple[ActionKind, ...] = get_args(ActionKind)
 STALL_SOURCES = ("camera", "microphone")
 SHORT_PRESS_SECONDS = 0.15
@@ -47,7 +51,7 @@ class ScenarioEvent:
     at: float  # seconds of simulated time since the program started
     action: ActionKind
     target: str = ""  # button name or stall source
-    value: float | bool = 0.0  # battery percent, dock state
+    value: float | bool | str = 0.0  # battery percent, dock state, end condition
     duration: float = 0.0  # hold / stall length (seconds); short press for "press"
 
 
@@ -60,6 +64,12 @@ class Scenario:
     def end_time(self) -> float | None:
         ends = [e.at for e in self.events if e.action == "end"]
         return min(ends) if ends else None
+
+    @property
+    def ends_when_offloaded(self) -> bool:
+        """The first `end` is `end = "offloaded"`: stop early once the offload is done."""
+        ends = sorted((e for e in self.events if e.action == "end"), key=lambda e: e.at)
+        return bool(ends) and ends[0].value == END_WHEN_OFFLOADED
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -125,8 +135,11 @@ def _parse_event(raw: object, where: str) -> ScenarioEvent:
         if percent > 100:
             raise ScenarioError(f"{where}: 'battery' is a percentage 0-100, got {percent}")
         return ScenarioEvent(at, action, value=percent)
+    if action == "end" and value == END_WHEN_OFFLOADED:
+        return ScenarioEvent(at, action, value=value)
     if not isinstance(value, bool):
-        raise ScenarioError(f"{where}: {action!r} must be true or false, got {value!r}")
+        also = f' (or "{END_WHEN_OFFLOADED}")' if action == "end" else ""
+        raise ScenarioError(f"{where}: {action!r} must be true or false{also}, got {value!r}")
     if action == "end" and not value:
         raise ScenarioError(f"{where}: 'end' must be true (remove the event to not end)")
     return ScenarioEvent(at, action, value=value)

@@ -118,7 +118,9 @@ def run(args: argparse.Namespace) -> int:
                       f"{READY_TIMEOUT_S:g} s", file=sys.stderr)
                 device.controller.request_shutdown("sim start timeout")
         elif scenario is not None:
-            ScenarioDriver(scenario, hardware, clock).run(device.controller.finished)
+            ScenarioDriver(scenario, hardware, clock,
+                           offloaded=lambda: device.controller.dock_activity == "offloaded",
+                           ).run(device.controller.finished)
             device.controller.request_shutdown("scenario end")
         elif sys.stdin.isatty():
             interactive_loop(device, hardware, clock)

@@ -73,9 +73,13 @@ class ScenarioDriver:
     """Plays a scenario on the simulated hardware at its simulated times, on the caller's
     thread, so the device program runs exactly as it would with a person pressing."""
 
-    def __init__(self, scenario: Scenario, hardware: SimHardware, clock: Clock) -> None:
+    def __init__(self, scenario: Scenario, hardware: SimHardware, clock: Clock,
+                 offloaded: Callable[[], bool] = lambda: False) -> None:
+        """`offloaded`: whether the docked camera has offloaded everything (for
+        `end = "offloaded"`)."""
         self._steps = scenario_steps(scenario, hardware)
         self._end = scenario.end_time
+        self._early = offloaded if scenario.ends_when_offloaded else (lambda: False)
         self._clock = clock
 
     def run(self, finished: threading.Event) -> None:
@@ -87,11 +91,12 @@ class ScenarioDriver:
             if step.at > end or not self._wait_until(step.at, finished):
                 return
             step.act()
-        self._wait_until(end, finished)
+        self._wait_until(end, finished, self._early)
 
-    def _wait_until(self, t: float, finished: threading.Event) -> bool:
+    def _wait_until(self, t: float, finished: threading.Event,
+                    early: Callable[[], bool] = lambda: False) -> bool:
         while (left := t - self._clock.monotonic()) > 0:
-            if finished.is_set():
+            if finished.is_set() or early():
                 return False
             self._clock.sleep(min(left, 0.05))
         return not finished.is_set()

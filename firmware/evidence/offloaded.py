@@ -13,11 +13,14 @@ manifest itself verifies is verify.py's question (the server asked it before it 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from bodycam.firmware.evidence.public_keys import fingerprint_of
 from bodycam.firmware.evidence.receipts import RECEIPT_FORMAT, StatementError, verify_statement
 from bodycam.firmware.evidence.signed_log import TORN_TAIL_EVENT, is_record, line_hash
 
@@ -86,8 +89,22 @@ def sealed_manifest(records: Sequence[Mapping[str, Any]], seal_hash: str
     files = tuple(listed for record in records if (listed := _listed(record)) is not None)
     return SealedManifest(
         recording_id=str(header.get("recording_id")), device_id=str(header.get("device_id")),
-        device_key_fingerprint=str(header.get("device_key_fingerprint")),
+        device_key_fingerprint=_sealing_device_key(records),
         seal_seq=int(seal["seq"]), seal_hash=seal_hash, files=files)
+
+
+def _sealing_device_key(records: Sequence[Mapping[str, Any]]) -> str:
+    """Fingerprint of the device key that certified the seal's signer (the last one the
+    manifest names: after a re-key, recovery seals an older recording with the new
+    key), or the header's for a manifest from before session keys."""
+    for record in reversed(records):
+        signer = record.get("signer")
+        if isinstance(signer, dict) and isinstance(signer.get("device_key"), str):
+            try:
+                return fingerprint_of(base64.b64decode(signer["device_key"], validate=True))
+            except (binascii.Error, ValueError):
+                break
+    return str(records[0].get("device_key_fingerprint"))
 
 
 def _listed(record: Mapping[str, Any]) -> ListedFile | None:

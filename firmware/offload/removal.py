@@ -29,8 +29,10 @@ class Audit(Protocol):
     def record(self, event: str, **fields: object) -> dict[str, Any]: ...
 
 
-def keep_receipt(recording: CardRecording, receipt: bytes, audit: Audit) -> None:
-    """Write `receipt.json` (a checked receipt) and audit it. An identical file from an
+def keep_receipt(recording: CardRecording, receipt: bytes, audit: Audit, *, sent: int = 0,
+                 held: int = 0) -> None:
+    """Write `receipt.json` (a checked receipt) and audit it, with the bytes this upload
+    sent and those the server held already (a resumed upload). An identical file from an
     interrupted earlier run is kept as it is; a different one is never replaced."""
     path = recording.receipt_path
     try:
@@ -42,7 +44,7 @@ def keep_receipt(recording: CardRecording, receipt: bytes, audit: Audit) -> None
     audit.record("offload_receipt", recording_id=recording.recording_id,
                  receipt_sha256=hashlib.sha256(receipt).hexdigest(),
                  manifest_seq=manifest.seal_seq, manifest_hash=manifest.seal_hash,
-                 files=len(manifest.files), bytes=manifest.bytes)
+                 files=len(manifest.files), bytes=manifest.bytes, sent=sent, held=held)
 
 
 def remove_segments(recording: CardRecording, receipt: bytes, audit: Audit) -> list[str]:

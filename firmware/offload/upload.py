@@ -15,6 +15,7 @@ offloaded as if whole).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import BinaryIO, Final
 
 from bodycam.firmware.evidence.offloaded import ListedFile
@@ -23,10 +24,19 @@ from bodycam.firmware.offload.card import CardRecording
 from bodycam.firmware.offload.connection import OffloadError, RefusedError
 from bodycam.firmware.offload.protocol import OffloadClient, ServerFile, refused_offset
 
-__all__ = ["CHUNK", "DamagedOnCardError", "upload_recording"]
+__all__ = ["CHUNK", "DamagedOnCardError", "Uploaded", "upload_recording"]
 
 CHUNK: Final = 4 * 1024 * 1024  # bytes per PATCH: few requests per segment, bounded RAM
 _MAX_RESYNC: Final = 3  # 409s in a row for one file before it counts as a failure
+
+
+@dataclass
+class Uploaded:
+    """The server's receipt (unchecked) and what it took."""
+
+    receipt: bytes = b""
+    sent: int = 0  # bytes sent this time
+    held: int = 0  # bytes the server already held when this upload began (resumed)
 
 
 class DamagedOnCardError(OffloadError):
@@ -36,8 +46,8 @@ class DamagedOnCardError(OffloadError):
 
 
 def upload_recording(client: OffloadClient, recording: CardRecording,
-                     pace: Callable[[int], None]) -> bytes:
-    """Upload `recording` and return the server's receipt (unchecked: the caller checks
+                     pace: Callable[[int], None]) -> Uploaded:
+    """Upload `recording`; the server's receipt comes back unchecked (the caller checks
     it against the pinned key and the manifest). Raises RefusedError, DamagedOnCardError,
     OffloadError, or whatever `pace` raises to stop."""
     rid = recording.recording_id
@@ -47,18 +57,24 @@ def upload_recording(client: OffloadClient, recording: CardRecording,
     if strange:
         raise OffloadError(f"the server asks for {', '.join(strange)}, which the manifest of "
                            f"{rid} does not name; nothing of it was sent")
+    done = Uploaded()
     for listed in recording.manifest.files:
         held = listing.get(listed.name)
+        done.held += held.size if held is not None and held.complete else \
+            held.offset if held is not None else 0
         if held is None or not held.complete:
-            _upload_file(client, recording, listed, held, pace)
-    return client.post_receipt(rid)
+            done.sent += _upload_file(client, recording, listed, held, pace)
+    done.receipt = client.post_receipt(rid)
+    return done
 
 
 def _upload_file(client: OffloadClient, recording: CardRecording, listed: ListedFile,
-                 held: ServerFile | None, pace: Callable[[int], None]) -> None:
+                 held: ServerFile | None, pace: Callable[[int], None]) -> int:
+    """Send the file from the server's offset; the bytes sent."""
     rid = recording.recording_id
     offset = held.offset if held is not None else client.head_file(rid, listed.name).offset
     resyncs = 0
+    sent = 0
     with _open_listed(recording, listed) as stream:
         while offset < listed.size:
             stream.seek(offset)
@@ -76,9 +92,11 @@ def _upload_file(client: OffloadClient, recording: CardRecording, listed: Listed
                 offset = moved
                 continue
             resyncs = 0
+            sent += len(chunk)
             offset = state.offset
             if state.complete:
-                return
+                return sent
+    return sent
 
 
 def _open_listed(recording: CardRecording, listed: ListedFile) -> BinaryIO:

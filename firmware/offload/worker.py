@@ -51,7 +51,7 @@ from bodycam.firmware.offload.timesync import (
     TimeSync,
     take_server_time,
 )
-from bodycam.firmware.offload.upload import DamagedOnCardError, upload_recording
+from bodycam.firmware.offload.upload import DamagedOnCardError, Uploaded, upload_recording
 from bodycam.hal.clocks import SystemClock
 from bodycam.hal.interfaces import Clock
 
@@ -242,9 +242,13 @@ class OffloadWorker:
         """Upload (unless a receipt is already kept), check the receipt, remove."""
         rid = recording.recording_id
         kept = recording.receipt_path.exists()
+        uploaded = Uploaded()
         try:
-            receipt = (_read_receipt(recording) if kept
-                       else upload_recording(client, recording, pace))
+            if kept:
+                receipt = _read_receipt(recording)
+            else:
+                uploaded = upload_recording(client, recording, pace)
+                receipt = uploaded.receipt
             check_receipt(receipt, recording.manifest, self._config.server_key)
         except ReceiptError as exc:
             where = "receipt.json on the card" if kept else "the server's receipt"
@@ -257,7 +261,8 @@ class OffloadWorker:
                 raise
             self._refuse(rid, refusal.code, refusal.message, "server")
         if not kept:
-            keep_receipt(recording, receipt, self._audit)
+            keep_receipt(recording, receipt, self._audit, sent=uploaded.sent,
+                         held=uploaded.held)
         remove_segments(recording, receipt, self._audit)
 
     def _refuse(self, recording_id: str, code: str, reason: str, by: str) -> NoReturn:
