@@ -81,7 +81,7 @@ def _send(client: OffloadClient, after: tuple[int, str] | None, batch: list[byte
     if receipt.get("seq") != seq or receipt.get("hash") != digest:
         raise WrongServerError(f"the audit receipt names line {receipt.get('seq')!r} "
                           f"({receipt.get('hash')!r}), not the last line sent ({seq}, {digest})")
-    audit.record("offload_audit", seq=seq, hash=digest, lines=len(batch),
+    audit.record("offload_audit", audit_seq=seq, audit_hash=digest, lines=len(batch),
                  receipt_sha256=hashlib.sha256(raw).hexdigest())
     return seq, digest
 
