@@ -37,6 +37,7 @@ from bodycam.firmware.device.program import Device, assemble
 from bodycam.firmware.device.sdnotify import SystemdNotifier
 from bodycam.firmware.device.states import State
 from bodycam.firmware.evidence.age.keys import format_identity_file, generate_identity
+from bodycam.firmware.offload.timesync import ClockCorrector
 from bodycam.hal.clocks import SimClock
 from bodycam.hal.interfaces import ButtonName, HardwareError
 from bodycam.hal.sim.hardware import SimHardware, build_sim_hardware
@@ -139,7 +140,8 @@ class RunningSimDevice:
                  notifier: SystemdNotifier | None = None,
                  layout: DeviceLayout | None = None,
                  prepare: Callable[[SimHardware], None] | None = None,
-                 missing_sources: Mapping[Media, HardwareError] | None = None) -> None:
+                 missing_sources: Mapping[Media, HardwareError] | None = None,
+                 clock_corrector: ClockCorrector | None = None) -> None:
         self.config = config
         self.clock = SimClock(speed=speed)
         self.pins = PinLog()
@@ -154,7 +156,8 @@ class RunningSimDevice:
         self.device: Device = assemble(config, self.hardware, on_state=self._note_state,
                                        free_space=self.free_space, notifier=notifier,
                                        device_layout=self.layout,
-                                       missing_sources=missing_sources)
+                                       missing_sources=missing_sources,
+                                       clock_corrector=clock_corrector)
         self._thread = self.device.start_in_thread()
         if not self.device.controller.ready.wait(WAIT_S):
             raise AssertionError(f"simulated device did not boot: {self.device.failure!r}")
@@ -283,11 +286,12 @@ def make_sim_device(make_sim_config: MakeConfig) -> Iterator[MakeDevice]:
              notifier: SystemdNotifier | None = None,
              layout: DeviceLayout | None = None,
              prepare: Callable[[SimHardware], None] | None = None,
-             missing_sources: Mapping[Media, HardwareError] | None = None
-             ) -> RunningSimDevice:
+             missing_sources: Mapping[Media, HardwareError] | None = None,
+             clock_corrector: ClockCorrector | None = None) -> RunningSimDevice:
         config = make_sim_config(*overrides, recipients=recipients, name=name)
         rig = RunningSimDevice(config, speed=speed, notifier=notifier, layout=layout,
-                               prepare=prepare, missing_sources=missing_sources)
+                               prepare=prepare, missing_sources=missing_sources,
+                               clock_corrector=clock_corrector)
         made.append(rig)
         return rig
 

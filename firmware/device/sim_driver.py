@@ -24,6 +24,7 @@ from bodycam.firmware.device.scenario import Scenario, ScenarioEvent
 from bodycam.hal.interfaces import BUTTON_NAMES, ButtonName, Clock
 from bodycam.hal.sim.hardware import SimHardware
 
+END_LABEL = "end"  # the end step does nothing itself: run() stops there (or earlier)
 TAIL_SECONDS = 2.0  # without an `end` event, run this long after the last event
 HOLD_SECONDS = 3.5  # an uppercase key in interactive mode holds the button this long
 _BUTTON_BY_NAME: dict[str, ButtonName] = {name: name for name in BUTTON_NAMES}
@@ -66,7 +67,7 @@ def _steps_for(event: ScenarioEvent, hw: SimHardware) -> list[Step]:
         source = hw.camera if target == "camera" else hw.microphone
         return [Step(at, f"{target} stalls {event.duration:g} s",
                      lambda: source.stall(event.duration))]
-    return [Step(at, "end", lambda: None)]
+    return [Step(at, END_LABEL, lambda: None)]
 
 
 class ScenarioDriver:
@@ -87,7 +88,7 @@ class ScenarioDriver:
         finished on its own (e.g. battery critical)."""
         last = self._steps[-1].at if self._steps else 0.0
         end = self._end if self._end is not None else last + TAIL_SECONDS
-        for step in self._steps:
+        for step in (s for s in self._steps if s.label != END_LABEL):
             if step.at > end or not self._wait_until(step.at, finished):
                 return
             step.act()
