@@ -22,14 +22,16 @@ import pytest
 from export_support import recorded
 from media_fixtures import clip
 from offload_client import OffloadClient
-from server_rig import ServeProcess, free_port, run_server
+from server_rig import ServeProcess, run_server
 from test_evidence_support import AgeIdentity, age_identity, make_store, new_session
 
 from bodycam.firmware.device.identity import identity_text
 from bodycam.firmware.evidence.session_key import SessionKey
 from bodycam.firmware.evidence.signed_log import SignedLog
 from bodycam.hal.clocks import ManualClock
+from bodycam.server.database.engine import Database
 from bodycam.tools.dev.moto_s3 import CREDENTIALS, MotoS3
+from bodycam.tools.dev.ports import free_port
 from bodycam.tools.dev.postgres import PostgresCluster
 
 BACKENDS = ("sqlite", "postgresql", "s3")
@@ -156,11 +158,30 @@ class Server:
 
     def client(self, camera: Camera, port: int | None = None) -> OffloadClient:
         url = f"https://127.0.0.1:{port or self.port}"
-        return OffloadClient(url, self.ca, camera.key, camera.device_id)
+        return OffloadClient(url, self.ca, camera.key, camera.device_id, origin=self.url)
 
     def stop(self) -> None:
         for process in self.processes:
             process.stop()
+
+    def stored_objects(self) -> list[str]:
+        """Every blob and piece in the store (folder or S3), to see what was kept."""
+        args = self.backend.init_args
+        if "--blobs" in args:
+            bucket, _, prefix = args[args.index("--blobs") + 1].removeprefix("s3://").partition("/")
+            endpoint = args[args.index("--s3-endpoint") + 1]
+            client = boto3.client("s3", endpoint_url=endpoint, **_boto_credentials())
+            listed = client.list_objects_v2(Bucket=bucket, Prefix=prefix)
+            return sorted(item["Key"] for item in listed.get("Contents", []))
+        root = self.data_dir / "blobs"
+        return sorted(str(p.relative_to(root)) for part in ("blobs", "pieces")
+                      for p in (root / part).rglob("*") if p.is_file())
+
+    def database(self) -> Database:
+        args = self.backend.init_args
+        url = (args[args.index("--database") + 1] if "--database" in args
+               else f"sqlite:///{self.data_dir / 'server.db'}")
+        return Database(url)
 
 
 def make_server(directory: Path, backend: Backend) -> Server:

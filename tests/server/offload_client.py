@@ -29,9 +29,13 @@ def tls_context(ca: Path) -> ssl.SSLContext:
 
 
 class OffloadClient:
+    """Connects to `url`; signs for `origin` (the URL the server was set up with: several
+    processes behind one name, as a load balancer would put them)."""
+
     def __init__(self, url: str, ca: Path, key: SessionKey, device_id: str, *,
-                 skew: float = 0.0) -> None:
+                 skew: float = 0.0, origin: str | None = None) -> None:
         self.url = url
+        self.origin = origin or url
         self.key = key
         self.device_id = device_id
         self.skew = skew
@@ -42,7 +46,7 @@ class OffloadClient:
 
     def signed(self, method: str, path: str, *, body: bytes | None = None,
                body_sha256: bytes | None = None) -> dict[str, str]:
-        return sign_request(self.key, self.device_id, method, self.url + path,
+        return sign_request(self.key, self.device_id, method, self.origin + path,
                             now=time.time() + self.skew, body=body, body_sha256=body_sha256)
 
     def request(self, method: str, path: str, *, body: bytes | None = None,

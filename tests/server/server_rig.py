@@ -22,12 +22,6 @@ from typing import Final
 READY_S: Final = 60.0
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
 
 def server_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "bodycam.server.cli", *args]

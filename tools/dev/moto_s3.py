@@ -15,18 +15,14 @@ import time
 from types import TracebackType
 from typing import Final
 
+from bodycam.tools.dev.ports import free_port
+
 __all__ = ["CREDENTIALS", "MotoS3"]
 
 CREDENTIALS: Final = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                       "AWS_DEFAULT_REGION": "us-east-1"}
 _READY_S: Final = 30.0
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class MotoS3:
@@ -41,7 +37,7 @@ class MotoS3:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> MotoS3:
-        self.port = _free_port()
+        self.port = free_port()
         self._process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import Final
+
+from bodycam.tools.dev.ports import free_port
 
 __all__ = ["MISSING", "PostgresCluster"]
 
@@ -25,12 +26,6 @@ MISSING: Final = (f"PostgreSQL 15 is not installed ({BIN}/initdb is missing): in
                   "Debian package postgresql (`make .venv/.dev` does)")
 _START_S: Final = 60
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class PostgresCluster:
@@ -62,7 +57,7 @@ class PostgresCluster:
         data = self.directory / "data"
         self._run("initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
                   "--no-instructions")
-        self.port = _free_port()
+        self.port = free_port()
         options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} "
                    f"-c unix_socket_directories={self.directory} -c fsync=on "
                    "-c max_connections=200")
