@@ -20,12 +20,12 @@ demo: $(VENV)/.base
 test: $(VENV)/.dev lint typecheck unit
 
 lint: $(VENV)/.dev
-	$(VENV)/bin/ruff check hal firmware tools tests config
+	$(VENV)/bin/ruff check hal firmware tools server tests config
 
 typecheck: $(VENV)/.dev
 	@rm -rf .mypy-tree && mkdir -p .mypy-tree/bodycam
-	@for d in hal firmware tools; do ln -s ../../$$d .mypy-tree/bodycam/$$d; done
-	cd .mypy-tree && ../$(VENV)/bin/mypy -p bodycam.hal -p bodycam.firmware -p bodycam.tools
+	@for d in hal firmware tools server; do ln -s ../../$$d .mypy-tree/bodycam/$$d; done
+	cd .mypy-tree && ../$(VENV)/bin/mypy -p bodycam.hal -p bodycam.firmware -p bodycam.tools -p bodycam.server
 
 unit: $(VENV)/.dev
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
@@ -34,7 +34,7 @@ $(VENV)/.base: pyproject.toml
 	@bash .ci/apt-deps.sh $(APT_BASE)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e .
+	$(PY) -m pip install -q -e '.[server]'
 	touch $@
 
 $(VENV)/.dev: pyproject.toml $(VENV)/.base

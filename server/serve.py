@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Any, Final
 
 import uvicorn
@@ -67,6 +69,10 @@ def _remove_stale_spools(directory: Path) -> None:
             continue
 
 
+def _stopped(_signal: int, _frame: FrameType | None) -> None:
+    """The graceful shutdown already happened; nothing is left to do."""
+
+
 def serve(data_dir: Path, listen: str | None) -> None:
     """Runs until SIGTERM/SIGINT. Raises the setup errors with their fixes."""
     context = ServerContext.open(data_dir)
@@ -80,6 +86,10 @@ def serve(data_dir: Path, listen: str | None) -> None:
         ssl_context_factory=lambda _config, _default: tls, server_header=False,
         timeout_graceful_shutdown=_GRACE_S, log_level=os.environ.get("LOG_LEVEL", "info"))
     notifier = SystemdNotifier()
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again with
+    # the handlers it found: these make that a plain return, so a stop exits with 0.
+    for handled in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(handled, _stopped)
     try:
         _NotifyingServer(config, notifier).run()
     finally:

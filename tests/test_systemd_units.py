@@ -23,7 +23,11 @@ from bodycam.firmware.device.identity import IDENTITY_SNAPSHOT
 from bodycam.firmware.device.provisioning_import import NEW_KEY_NAME
 
 UNIT_DIR = Path(__file__).resolve().parent.parent / "systemd"
-UNITS = sorted(p.name for p in UNIT_DIR.iterdir() if p.suffix in {".service", ".path"})
+# The camera's units; the evidence server's (it runs on the agency's machine and needs a
+# network) is checked in tests/server/test_server_unit.py.
+SERVER_UNIT = "bodycam-server.service"
+UNITS = sorted(p.name for p in UNIT_DIR.iterdir()
+               if p.suffix in {".service", ".path"} and p.name != SERVER_UNIT)
 SERVICES = [unit for unit in UNITS if unit.endswith(".service")]
 ROOT_HELPERS = ["bodycam-firstboot.service", "bodycam-provision.service"]
 MAX_EXPOSURE = 1.5

@@ -13,14 +13,14 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Update, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bodycam.server.settings import SettingsError
 
-__all__ = ["Database", "sqlalchemy_url"]
+__all__ = ["Database", "compare_and_set", "sqlalchemy_url"]
 
 _BUSY_MS = 60_000
 
@@ -73,3 +73,12 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def compare_and_set(session: Session, statement: Update) -> bool:
+    """Run an UPDATE whose WHERE holds the values the caller read; True if it changed a
+    row (the caller's view was still current), False if another process got there first.
+    RETURNING, because a driver's rowcount is not the same promise on every database."""
+    table = statement.table
+    key = next(iter(table.primary_key.columns))  # type: ignore[attr-defined]
+    return session.execute(statement.returning(key)).first() is not None

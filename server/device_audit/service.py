@@ -26,6 +26,7 @@ from bodycam.firmware.evidence.signed_log import utc_iso
 from bodycam.firmware.evidence.verify_chain import ChainResult, check_chain
 from bodycam.firmware.offload.signature import SignedRequest
 from bodycam.server.context import ServerContext
+from bodycam.server.database.engine import compare_and_set
 from bodycam.server.device_audit.models import AuditChunk
 from bodycam.server.devices.models import Device
 from bodycam.server.devices.service import enrolled_keys
@@ -165,10 +166,10 @@ def append_audit(context: ServerContext, signed: SignedRequest, after_header: st
     except StorageError as exc:
         raise storage_refusal(exc) from None
     with context.database.transaction() as session:
-        won = session.execute(update(Device).where(
+        won = compare_and_set(session, update(Device).where(
             Device.id == device.id, Device.version == device.version).values(
             audit_seq=seq, audit_hash=digest, audit_counter=counter,
-            version=Device.version + 1)).rowcount == 1  # type: ignore[attr-defined]
+            version=Device.version + 1))
         if won:
             session.add(AuditChunk(device_id=device.id, first_seq=len(stored.hashes),
                                    last_seq=seq, blob=blob, received_at=datetime.now(UTC)))

@@ -109,8 +109,9 @@ class DatabaseNonceStore:
     def remember(self, session_key: str, nonce: str, expires: float) -> bool:
         dialect = postgresql if not self._database.is_sqlite else sqlite
         statement = dialect.insert(SeenNonce).values(
-            session_key=session_key, nonce=nonce, expires=expires).on_conflict_do_nothing()
+            session_key=session_key, nonce=nonce, expires=expires).on_conflict_do_nothing(
+        ).returning(SeenNonce.nonce)
         with self._database.transaction() as session:
             now = expires - NONCE_WINDOW_S  # what has expired by now can be forgotten
             session.execute(delete(SeenNonce).where(SeenNonce.expires < now))
-            return bool(session.execute(statement).rowcount == 1)  # type: ignore[attr-defined]
+            return session.execute(statement).first() is not None

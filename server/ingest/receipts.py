@@ -18,6 +18,7 @@ from bodycam.firmware.evidence.receipts import RECEIPT_FORMAT, sign_statement
 from bodycam.firmware.evidence.signed_log import utc_iso
 from bodycam.firmware.offload.signature import SignedRequest
 from bodycam.server.context import ServerContext
+from bodycam.server.database.engine import compare_and_set
 from bodycam.server.errors import ApiError, storage_refusal
 from bodycam.server.ingest.uploads import FileKey, finish_file
 from bodycam.server.recordings.models import Recording
@@ -71,9 +72,9 @@ def issue_receipt(context: ServerContext, signed: SignedRequest,
         "bytes": recording.bytes, "sealed": True, "stored_at": utc_iso(datetime.now(UTC)),
     })
     with context.database.transaction() as session:
-        first = session.execute(update(Recording).where(
+        first = compare_and_set(session, update(Recording).where(
             Recording.id == recording_id, Recording.receipt.is_(None)).values(
-            receipt=json.dumps(receipt, sort_keys=True))).rowcount == 1  # type: ignore[attr-defined]
+            receipt=json.dumps(receipt, sort_keys=True)))
         if not first:  # another process signed one a moment ago: that one stands
             row = session.get(Recording, recording_id)
             assert row is not None and row.receipt is not None

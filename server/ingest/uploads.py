@@ -27,6 +27,7 @@ from starlette.requests import ClientDisconnect
 
 from bodycam.firmware.offload.signature import SignedRequest
 from bodycam.server.context import ServerContext
+from bodycam.server.database.engine import compare_and_set
 from bodycam.server.errors import ApiError, storage_refusal
 from bodycam.server.recordings.models import FilePiece, Recording, RecordingFile
 from bodycam.server.recordings.service import FileState, file_state, own_recording
@@ -84,8 +85,8 @@ def finish_file(context: ServerContext, key: FileKey) -> FileState:
     values = ({"complete": True, "damaged": None} if good
               else {"stored": 0, "damaged": damage})
     with context.database.transaction() as session:
-        won = session.execute(update(RecordingFile).where(*where).values(
-            generation=RecordingFile.generation + 1, **values)).rowcount == 1  # type: ignore[attr-defined]
+        won = compare_and_set(session, update(RecordingFile).where(*where).values(
+            generation=RecordingFile.generation + 1, **values))
         if won:
             session.execute(delete(FilePiece).where(FilePiece.recording_id == key.recording_id,
                                                     FilePiece.name == key.name))
@@ -125,13 +126,13 @@ def _claim(context: ServerContext, key: FileKey, state: FileState, spool: Spool)
         spool.discard()
         raise
     with context.database.transaction() as session:
-        won = session.execute(update(RecordingFile).where(
+        won = compare_and_set(session, update(RecordingFile).where(
             RecordingFile.recording_id == key.recording_id, RecordingFile.name == key.name,
             RecordingFile.stored == state.stored,
             RecordingFile.generation == state.generation,
             RecordingFile.complete.is_(False)).values(
             stored=state.stored + spool.length,
-            generation=RecordingFile.generation + 1)).rowcount == 1  # type: ignore[attr-defined]
+            generation=RecordingFile.generation + 1))
         if won:
             session.add(FilePiece(recording_id=key.recording_id, name=key.name,
                                   offset=state.stored, length=spool.length, key=piece,

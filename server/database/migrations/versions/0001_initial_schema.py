@@ -66,6 +66,7 @@ def upgrade() -> None:
     op.create_table('recordings',
     sa.Column('id', sa.String(length=80), nullable=False),
     sa.Column('device_id', sa.String(length=32), nullable=False),
+    sa.Column('device_key', sa.String(length=16), nullable=False),
     sa.Column('manifest_sha256', sa.String(length=64), nullable=False),
     sa.Column('manifest_seq', sa.Integer(), nullable=False),
     sa.Column('manifest_hash', sa.String(length=64), nullable=False),
