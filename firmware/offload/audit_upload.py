@@ -25,13 +25,14 @@ from bodycam.firmware.evidence.receipts import (
 )
 from bodycam.firmware.evidence.signed_log import is_record, line_hash
 from bodycam.firmware.evidence.verify_chain import open_regular
-from bodycam.firmware.offload.connection import OffloadError, WrongServerError
+from bodycam.firmware.offload.connection import OffloadError, RefusedError, WrongServerError
 from bodycam.firmware.offload.protocol import OffloadClient
 from bodycam.firmware.offload.removal import Audit
 
 __all__ = ["AuditForkedError", "AuditSent", "upload_audit_log"]
 
 BATCH_BYTES: Final = 1024 * 1024
+_HEAD_ATTEMPTS: Final = 3
 _MAX_LINE: Final = 1024 * 1024
 
 
@@ -49,7 +50,20 @@ class AuditSent:
 
 def upload_audit_log(client: OffloadClient, path: Path, server_key: str,
                      audit: Audit) -> AuditSent:
-    """Bring the server's copy of the audit log up to the lines on the card now."""
+    """Bring the server's copy of the audit log up to the lines on the card now. When
+    the server's head moved meanwhile (409 head_moved: another upload of this camera's
+    log got there first), ask again and go on from there."""
+    for attempt in range(_HEAD_ATTEMPTS):
+        try:
+            return _upload_from_head(client, path, server_key, audit)
+        except RefusedError as refusal:
+            if refusal.code != "head_moved" or attempt == _HEAD_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _upload_from_head(client: OffloadClient, path: Path, server_key: str,
+                      audit: Audit) -> AuditSent:
     head = client.audit_head()
     sent = 0
     batch: list[bytes] = []
