@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bodycam.tools.install.configtxt import enable_buses
+from bodycam.tools.install.configtxt import enable_buses, enable_usb_gadget
 from bodycam.tools.install.configtxt import main as configtxt_main
 from bodycam.tools.install.selftest import judge
 
@@ -56,9 +56,21 @@ def test_script_edits_in_place_and_is_idempotent(tmp_path: Path,
     path = tmp_path / "config.txt"
     path.write_text("#dtparam=i2c_arm=on\n#dtparam=spi=on\n")
     assert configtxt_main([str(path)]) == 0
-    assert path.read_text() == "dtparam=i2c_arm=on\ndtparam=spi=on\n"
+    assert path.read_text() == ("dtparam=i2c_arm=on\ndtparam=spi=on\n# bodycam: USB "
+                                "gadget Ethernet: the dock link on the USB port\n"
+                                "dtoverlay=dwc2,dr_mode=peripheral\n")
     assert configtxt_main([str(path)]) == 0
-    assert capsys.readouterr().out.count("config.txt:") == 2  # only the first run changed
+    assert capsys.readouterr().out.count("config.txt:") == 3  # only the first run changed
+
+
+def test_the_usb_port_becomes_the_dock_link_once() -> None:
+    """USB gadget Ethernet: the dwc2 overlay in peripheral mode for every model; a line
+    for one model only, or one in host mode, does not count."""
+    new, changes = enable_usb_gadget("[pi4]\ndtoverlay=dwc2,dr_mode=peripheral\n[all]\n"
+                                     "dtoverlay=dwc2,dr_mode=host\n")
+    assert lines(new)[-1] == "dtoverlay=dwc2,dr_mode=peripheral"
+    assert changes == ["config.txt: dtoverlay=dwc2,dr_mode=peripheral (added)"]
+    assert enable_usb_gadget(new) == (new, [])
 
 
 def test_selftest_judgement() -> None:

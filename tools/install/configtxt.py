@@ -1,10 +1,12 @@
-"""Switch on the SPI and I2C buses in the Raspberry Pi's config.txt, idempotently.
+"""Switch on the SPI and I2C buses and the USB gadget port in config.txt, idempotently.
 
 config.txt is read top to bottom by the firmware; lines below a conditional section
 header such as `[pi4]` apply to that model only, and `[all]` ends the condition. A
 setting therefore counts only where it applies to every model. The Raspberry Pi OS file
 ships `#dtparam=spi=on` commented out: that line is switched on in place, as raspi-config
-does; otherwise the setting is appended below an `[all]` header.
+does; otherwise the setting is appended below an `[all]` header. The dock link is USB
+gadget Ethernet: `dtoverlay=dwc2,dr_mode=peripheral` makes the camera's USB port (the
+Pi 4's and 5's USB-C, the Zero 2 W's data port) a device the dock's host talks to.
 
 Runs with the system python3 before the virtual environment exists (stdlib only):
     python3 tools/install/configtxt.py /boot/firmware/config.txt
@@ -21,6 +23,9 @@ from pathlib import Path
 
 # The front display uses SPI0; the battery gauge I2C1 (pins 3 and 5 on the header).
 REQUIRED = (("spi", "SPI for the front display"), ("i2c_arm", "I2C for the battery gauge"))
+# The camera's USB port as a device (gadget), so the dock can be its network link.
+OVERLAY = ("dwc2,dr_mode=peripheral", "USB gadget Ethernet: the dock link on the USB port")
+_OVERLAY_LINE = re.compile(r"\s*dtoverlay\s*=\s*dwc2\b(?P<rest>[^#]*)")
 _ON = {"on", "true", "yes", "1", ""}
 _DTPARAM = re.compile(r"\s*dtparam\s*=\s*(?P<items>.*?)\s*(?:#.*)?$")
 _COMMENTED = re.compile(r"\s*#+\s*(?P<line>dtparam\s*=.*)$")
@@ -105,9 +110,28 @@ def enable_buses(text: str) -> tuple[str, list[str]]:
             lines.append("[all]")
         lines += [f"# bodycam: {why}", wanted]
         changes.append(f"config.txt: {wanted} (added)")
+    return _joined(text, lines, changes), changes
+
+
+def enable_usb_gadget(text: str) -> tuple[str, list[str]]:
+    """The dwc2 overlay in peripheral mode for every model (the dock link), if missing."""
+    lines = text.splitlines()
+    overlay, why = OVERLAY
+    scope = _applies_to_all(lines)
+    found = [m for n, line in enumerate(lines) if scope[n]
+             and (m := _OVERLAY_LINE.match(line)) is not None]
+    if found and "dr_mode=peripheral" in found[-1].group("rest"):
+        return text, []
+    if not scope or not scope[-1]:
+        lines.append("[all]")
+    lines += [f"# bodycam: {why}", f"dtoverlay={overlay}"]
+    changes = [f"config.txt: dtoverlay={overlay} (added)"]
+    return _joined(text, lines, changes), changes
+
+
+def _joined(text: str, lines: list[str], changes: list[str]) -> str:
     newline = "\r\n" if "\r\n" in text else "\n"  # edited on Windows: keep it that way
-    new_text = newline.join(lines) + newline if changes else text
-    return new_text, changes
+    return newline.join(lines) + newline if changes else text
 
 
 def main(argv: list[str]) -> int:
@@ -123,6 +147,8 @@ def main(argv: list[str]) -> int:
               "Bookworm, or pass --root to a tree that has it", file=sys.stderr)
         return 1
     new_text, changes = enable_buses(text)
+    new_text, more = enable_usb_gadget(new_text)
+    changes += more
     if changes:
         tmp = path.with_name(f".{path.name}.bodycam-tmp")
         tmp.write_text(new_text, encoding="utf-8")
