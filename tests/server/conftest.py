@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import secrets
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,9 +119,27 @@ def make_camera(directory: Path, seconds: float = 6.0, segment_seconds: float = 
     return Camera(key, "BC-0001", directory / "data", recording, audit, authority, clock)
 
 
+@pytest.fixture(scope="session")
+def recorded_camera(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Camera]:
+    """Recorded once per session (the Recorder encodes for real); each test gets a copy."""
+    directory = tmp_path_factory.mktemp("recorded") / "camera"
+    return directory, make_camera(directory)
+
+
 @pytest.fixture
-def camera(tmp_path: Path) -> Camera:
-    return make_camera(tmp_path / "camera")
+def camera(tmp_path: Path, recorded_camera: tuple[Path, Camera]) -> Camera:
+    """A card of its own for each test (tests append to its audit log)."""
+    source, template = recorded_camera
+    target = tmp_path / "camera"
+    shutil.copytree(source, target)
+
+    def moved(path: Path) -> Path:
+        return target / path.relative_to(source)
+
+    authority = AgeIdentity(moved(template.authority.identity_file),
+                            template.authority.recipient)
+    return Camera(template.key, template.device_id, moved(template.data_dir),
+                  moved(template.recording), moved(template.audit), authority, template.clock)
 
 
 @dataclass
