@@ -8,9 +8,11 @@ DEMO_OUT ?= demo-out
 # and the programs the tests drive for real (age, ffprobe, mtools, sfdisk, systemd-analyze);
 # libtss2-dev + pkg-config build tpm2-pytss; the tests run a real software TPM (swtpm);
 # tpm2-tools are the commands the TPM key store's error messages tell a technician to run.
+# iproute2: the offload's network tests build real links (tools/dev/netns.py).
 APT_BASE := python3-venv python3-dev
 APT_TEST := $(APT_BASE) build-essential portaudio19-dev libcap-dev age ffmpeg mtools dosfstools fdisk systemd \
-	libtss2-dev pkg-config swtpm swtpm-tools tpm2-tools
+	libtss2-dev pkg-config swtpm swtpm-tools tpm2-tools \
+	iproute2
 
 .PHONY: demo test lint typecheck unit deps deps-dev clean
 
