@@ -241,8 +241,21 @@ def _file_key(header: Header, identities: Sequence[Identity]) -> bytes:
     raise NoIdentityMatch(
         f"no given identity ({len(identities)} tried) is a recipient of this file "
         f"(stanza types: {', '.join(types) or 'none'}); use the agency identity file "
-        "whose public key the camera was provisioned with"
+        f"whose public key the camera was provisioned with{_kind_hint(types, identities)}"
     )
+
+
+def _kind_hint(types: Sequence[str], identities: Sequence[Identity]) -> str:
+    """After a move from X25519 to post-quantum keys, the likeliest reason for no match."""
+    given_hybrid = {isinstance(i, hybrid.HybridIdentity) for i in identities}
+    if x25519.STANZA_TYPE in types and given_hybrid == {True}:
+        return (" (it is encrypted to an X25519 key and only post-quantum identities were "
+                "given: recordings made before the move need the X25519 identity kept for "
+                "them)")
+    if hybrid.STANZA_TYPE in types and given_hybrid == {False}:
+        return (" (it is encrypted to a post-quantum key and only X25519 identities were "
+                "given: use the AGE-SECRET-KEY-PQ-1... identity)")
+    return ""
 
 
 class _PayloadReader:

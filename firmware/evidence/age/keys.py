@@ -51,6 +51,7 @@ __all__ = [
     "format_recipient",
     "generate_identity",
     "is_post_quantum",
+    "mixed_recipients_problem",
     "parse_identity",
     "parse_recipient",
     "public_bytes",
@@ -97,6 +98,19 @@ def refuse_mixed_recipients(recipients: Iterable[Recipient]) -> None:
         raise ValueError(MIXED_RECIPIENTS)
 
 
+def mixed_recipients_problem(labelled: Iterable[tuple[str, str]]) -> str | None:
+    """For (where, recipient string) pairs, e.g. ("line 3", "age1pq1..."): None, or
+    MIXED_RECIPIENTS naming where each kind is listed (for configuration messages)."""
+    hybrid: list[str] = []
+    classic: list[str] = []
+    for where, text in labelled:
+        (hybrid if text.strip().lower().startswith(_HYBRID_START) else classic).append(where)
+    if not hybrid or not classic:
+        return None
+    return (f"{MIXED_RECIPIENTS} (post-quantum: {', '.join(hybrid)}; X25519: "
+            f"{', '.join(classic)})")
+
+
 def _shorten(s: str) -> str:
     return repr(s if len(s) <= 24 else s[:20] + "...")
 
@@ -105,10 +119,10 @@ def parse_recipient(s: str) -> Recipient:
     """Public key from an ``age1pq1...`` or ``age1...`` recipient string."""
     text = s.strip()
     if text.upper().startswith(IDENTITY_HRP):
-        # Never echo it: it is a secret key given where a public one belongs.
+        # Never echo it, nor its prefix (configuration messages redact that word anyway).
         raise ValueError(
-            "not an age recipient: this is a secret identity (AGE-SECRET-KEY-1... or "
-            "AGE-SECRET-KEY-PQ-1...); treat that key as exposed and make a new one. "
+            "not an age recipient: this is a secret identity key where its public key "
+            "belongs; treat that key as exposed and make a new one. "
             f"{_EXPECTED_RECIPIENT[0].upper()}{_EXPECTED_RECIPIENT[1:]}; keygen prints the "
             "public key"
         )
