@@ -13,6 +13,7 @@ import pytest
 
 from bodycam.firmware.evidence.age import CHUNK_SIZE, AgeEncryptor, TruncatedError, decrypt
 from bodycam.firmware.evidence.age.keys import (
+    format_identity_file,
     format_recipient,
     generate_identity,
     parse_recipient,
@@ -99,3 +100,24 @@ def test_truncated_age_file_releases_the_same_prefix_as_age(age_identity: Path,
     assert theirs.returncode != 0
     assert ours.getvalue() == theirs.stdout == data[:2 * CHUNK_SIZE]
     assert info.value.released_bytes == 2 * CHUNK_SIZE
+
+
+def _age_version() -> tuple[int, ...]:
+    text = _run(str(AGE), "--version").decode().strip().lstrip("v")
+    return tuple(int(part) for part in text.split("-")[0].split(".")[:2])
+
+
+def test_hybrid_files_need_age_1_3_as_the_readme_says(tmp_path: Path) -> None:
+    """Debian's age 1.1.1 cannot read post-quantum files (nor the identity file); age >=
+    1.3 can. Whichever is installed, the README's statement is checked against it."""
+    secret, recipient = generate_identity(post_quantum=True)
+    identity = tmp_path / "pq.key"
+    identity.write_text(format_identity_file(secret))
+    file = tmp_path / "pq.age"
+    file.write_bytes(_ours_encrypt(b"evidence", [recipient]))
+    done = subprocess.run([str(AGE), "-d", "-i", str(identity), str(file)],
+                          capture_output=True, check=False)
+    if _age_version() >= (1, 3):
+        assert done.returncode == 0 and done.stdout == b"evidence"
+    else:
+        assert done.returncode != 0 and b"unknown identity type" in done.stderr
