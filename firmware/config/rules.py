@@ -256,8 +256,9 @@ class AbsolutePath(Rule):
         return Path(text)
 
 
-# Every recipient can read every recording, and each costs an X25519 operation and a
-# header stanza at every segment, on the recorder's thread. An agency needs its own key
+# Every recipient can read every recording, and each costs an X25519 exchange or an HPKE
+# encapsulation and a header stanza (98 or 1557 bytes) at every segment, on the
+# recorder's thread. An agency needs its own key
 # and perhaps an escrow or court key; 8 leaves room for that and a rotation overlap,
 # while a long list is itself the sign of a mistake or of someone adding readers.
 MAX_RECIPIENTS = 8
