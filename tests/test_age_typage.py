@@ -14,16 +14,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from age_support import ours_encrypt
 from test_evidence_support import AgeIdentity, make_store, new_session, record
 
-from bodycam.firmware.evidence.age import CHUNK_SIZE, AgeEncryptor, decrypt
+from bodycam.firmware.evidence.age import CHUNK_SIZE, decrypt
 from bodycam.firmware.evidence.age.header import read_header
 from bodycam.firmware.evidence.age.keys import (
     format_identity_file,
     format_recipient,
     generate_identity,
     parse_identity,
-    parse_recipient,
 )
 from bodycam.hal.clocks import ManualClock
 from bodycam.tools.custody.cli import main as evidence_main
@@ -66,14 +66,6 @@ def pq(tmp_path_factory: pytest.TempPathFactory) -> AgeIdentity:
     return AgeIdentity(path, recipient)
 
 
-def _ours_encrypt(data: bytes, recipients: list[str]) -> bytes:
-    out = io.BytesIO()
-    encryptor = AgeEncryptor([parse_recipient(r) for r in recipients], out.write)
-    encryptor.write(data)
-    encryptor.close()
-    return out.getvalue()
-
-
 def _payload(size: int) -> bytes:
     return random.Random(size).randbytes(size)
 
@@ -101,7 +93,7 @@ def test_our_identities_give_the_same_recipient_in_typage(tmp_path: Path) -> Non
 def test_typage_decrypts_what_our_encryptor_wrote_to_a_hybrid_recipient(
         pq: AgeIdentity, size: int) -> None:
     data = _payload(size)
-    ciphertext = _ours_encrypt(data, [pq.recipient])
+    ciphertext = ours_encrypt(data, [pq.recipient])
     assert [s.type for s in read_header(io.BytesIO(ciphertext)).stanzas] == ["mlkem768x25519"]
     assert typage("decrypt", str(pq.identity_file), data=ciphertext) == data
 
@@ -124,7 +116,7 @@ def test_typage_decrypts_the_camera_segments(tmp_path: Path, pq: AgeIdentity) ->
 def test_typage_decrypts_several_hybrid_recipients_each(tmp_path: Path) -> None:
     pairs = [generate_identity(post_quantum=True) for _ in range(3)]
     data = _payload(CHUNK_SIZE + 7)
-    ciphertext = _ours_encrypt(data, [r for _, r in pairs])
+    ciphertext = ours_encrypt(data, [r for _, r in pairs])
     for n, (secret, _) in enumerate(pairs):
         path = _identity_file(tmp_path, secret, f"id{n}.key")
         assert typage("decrypt", str(path), data=ciphertext) == data
@@ -134,7 +126,7 @@ def test_typage_decrypts_our_x25519_files(tmp_path: Path) -> None:
     secret, recipient = generate_identity()
     data = _payload(2 * CHUNK_SIZE + 3)
     path = _identity_file(tmp_path, secret, "x.key")
-    assert typage("decrypt", str(path), data=_ours_encrypt(data, [recipient])) == data
+    assert typage("decrypt", str(path), data=ours_encrypt(data, [recipient])) == data
 
 
 # ------------------------------------------------------------------ typage -> custodian
