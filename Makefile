@@ -4,13 +4,18 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_OUT ?= demo-out
+INTEROP := tests/interop
+export NODE_20_19 := const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)
 # Debian packages: the venv module, compilers/headers for pyaudio and python-prctl,
 # and the programs the tests drive for real (age, ffprobe, mtools, sfdisk, systemd-analyze);
 # libtss2-dev + pkg-config build tpm2-pytss; the tests run a real software TPM (swtpm);
 # tpm2-tools are the commands the TPM key store's error messages tell a technician to run.
+# iproute2: the offload's network tests build real links (tools/dev/netns.py).
+# nodejs (>= 20.19, with npm): typage, the second age implementation (tests/interop).
 APT_BASE := python3-venv python3-dev
 APT_TEST := $(APT_BASE) build-essential portaudio19-dev libcap-dev age ffmpeg mtools dosfstools fdisk systemd \
-	libtss2-dev pkg-config swtpm swtpm-tools tpm2-tools
+	libtss2-dev pkg-config swtpm swtpm-tools tpm2-tools \
+	iproute2 nodejs
 
 .PHONY: demo test lint typecheck unit deps deps-dev clean
 
@@ -37,10 +42,20 @@ $(VENV)/.base: pyproject.toml
 	$(PY) -m pip install -q -e '.[server]'
 	touch $@
 
-$(VENV)/.dev: pyproject.toml $(VENV)/.base
+$(VENV)/.dev: pyproject.toml $(VENV)/.base $(INTEROP)/node_modules/.package-lock.json
 	@bash .ci/apt-deps.sh $(APT_TEST)
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
+
+# typage (npm age-encryption) exactly as pinned by its package-lock.json; npm ci writes
+# node_modules/.package-lock.json last, so an interrupted install is redone.
+$(INTEROP)/node_modules/.package-lock.json: $(INTEROP)/package.json $(INTEROP)/package-lock.json
+	@bash .ci/apt-deps.sh nodejs
+	@command -v npm >/dev/null && node -e "$$NODE_20_19" || { \
+		echo "typage needs Node.js >= 20.19 with npm (found: $$(node --version 2>&1))." \
+		"Install them, e.g. on Debian 13: sudo apt-get install nodejs npm; then run make again" >&2; \
+		exit 1; }
+	cd $(INTEROP) && npm ci --no-audit --no-fund --loglevel=error
 
 clean:
 	rm -rf $(VENV) .mypy-tree .mypy_cache .ruff_cache .pytest_cache $(DEMO_OUT) build *.egg-info

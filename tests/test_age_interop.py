@@ -10,12 +10,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from age_support import ours_encrypt
 
-from bodycam.firmware.evidence.age import CHUNK_SIZE, AgeEncryptor, TruncatedError, decrypt
+from bodycam.firmware.evidence.age import CHUNK_SIZE, TruncatedError, decrypt
 from bodycam.firmware.evidence.age.keys import (
+    format_identity_file,
     format_recipient,
     generate_identity,
-    parse_recipient,
     read_identity_file,
 )
 
@@ -42,14 +43,6 @@ def age_identity(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _ours_encrypt(data: bytes, recipients: list[str]) -> bytes:
-    out = io.BytesIO()
-    enc = AgeEncryptor([parse_recipient(r) for r in recipients], out.write)
-    enc.write(data)
-    enc.close()
-    return out.getvalue()
-
-
 def _age_recipient(identity: Path) -> str:
     return _run(str(AGE_KEYGEN), "-y", str(identity)).decode().strip()
 
@@ -71,7 +64,7 @@ def test_age_decrypts_ours(size: int, age_identity: Path, tmp_path: Path) -> Non
     data = random.Random(size).randbytes(size)
     _, other = generate_identity()
     file = tmp_path / "ours.age"
-    file.write_bytes(_ours_encrypt(data, [other, _age_recipient(age_identity)]))
+    file.write_bytes(ours_encrypt(data, [other, _age_recipient(age_identity)]))
     assert _run(str(AGE), "-d", "-i", str(age_identity), str(file)) == data
 
 
@@ -99,3 +92,24 @@ def test_truncated_age_file_releases_the_same_prefix_as_age(age_identity: Path,
     assert theirs.returncode != 0
     assert ours.getvalue() == theirs.stdout == data[:2 * CHUNK_SIZE]
     assert info.value.released_bytes == 2 * CHUNK_SIZE
+
+
+def _age_version() -> tuple[int, ...]:
+    text = _run(str(AGE), "--version").decode().strip().lstrip("v")
+    return tuple(int(part) for part in text.split("-")[0].split(".")[:2])
+
+
+def test_hybrid_files_need_age_1_3_as_the_readme_says(tmp_path: Path) -> None:
+    """Debian's age 1.1.1 cannot read post-quantum files (nor the identity file); age >=
+    1.3 can. Whichever is installed, the README's statement is checked against it."""
+    secret, recipient = generate_identity(post_quantum=True)
+    identity = tmp_path / "pq.key"
+    identity.write_text(format_identity_file(secret))
+    file = tmp_path / "pq.age"
+    file.write_bytes(ours_encrypt(b"evidence", [recipient]))
+    done = subprocess.run([str(AGE), "-d", "-i", str(identity), str(file)],
+                          capture_output=True, check=False)
+    if _age_version() >= (1, 3):
+        assert done.returncode == 0 and done.stdout == b"evidence"
+    else:
+        assert done.returncode != 0 and b"unknown identity type" in done.stderr

@@ -12,6 +12,7 @@ import pytest
 
 from bodycam.firmware.config.model import AudioConfig, VideoConfig
 from bodycam.hal.interfaces import AudioChunk, VideoPacket
+from bodycam.tools.bench.age_header import measure_headers
 from bodycam.tools.bench.media import encode_stream, replay
 from bodycam.tools.bench.report import FIGURES, format_table
 
@@ -44,6 +45,12 @@ def test_quick_bench_measured_what_it_claims(quick_report: dict[str, Any]) -> No
     for run in details["pipeline"]["runs"]:
         assert run["verification"] == "verified"
         assert run["dropped_items"] == 0
+        assert run["recipient"] == "x25519"
+    for run in details["pipeline"]["runs_hybrid"]:
+        assert run["verification"] == "verified"
+        assert run["dropped_items"] == 0
+        assert run["recipient"] == "hybrid"
+    assert len(details["pipeline"]["runs_hybrid"]) == len(details["pipeline"]["runs"])
     assert details["pipeline"]["video"] == "1920x1080@30"
     assert details["prerecord"]["bytes_held"] > 0
     assert details["av_sync"]["pairs"] >= 1
@@ -72,3 +79,16 @@ def test_replay_loops_the_stream_with_continuous_timestamps_and_fresh_payloads()
     assert [i.pts_us for i in items] == sorted(i.pts_us for i in items)
     assert frames[5].data == stream.video[0].data
     assert frames[5].data is not stream.video[0].data  # a camera delivers fresh buffers
+
+
+def test_header_benchmark_measures_real_headers_of_each_kind() -> None:
+    """The sizes are fixed by the age format: 168 bytes for one X25519 stanza, 1627 for
+    one mlkem768x25519 stanza (1120-byte encapsulated key); 98 and 1557 more per extra
+    recipient."""
+    one, two = measure_headers(3), measure_headers(3, recipients_per_header=2)
+    assert (one["x25519"]["header_bytes"], one["hybrid"]["header_bytes"]) == (168, 1627)
+    assert (two["x25519"]["header_bytes"], two["hybrid"]["header_bytes"]) == (266, 3184)
+    for kind in ("x25519", "hybrid"):
+        for step in ("create", "decrypt"):
+            timing = one[kind][step]
+            assert 0 < timing["median_ms"] <= timing["p99_ms"]

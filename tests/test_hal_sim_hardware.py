@@ -130,7 +130,7 @@ def test_power_is_scriptable_and_drains_with_simulated_time() -> None:
 def test_hal_demo_reports_derived_facts_only(tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "demo"
-    assert main(["hal-demo", "--out", str(out), "--seconds", "2.2", "--speed", "4"]) == 0
+    assert main(["hal-demo", "--out", str(out), "--seconds", "2.2", "--speed", "2"]) == 0
     assert "Simulated hardware self-demo" in capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == ["display.png", "summary.json"]
     summary = json.loads((out / "summary.json").read_text())

@@ -119,6 +119,10 @@ def add_member(etc, group, user):
 """
 
 STUBS = {
+    "dpkg": """
+arch = STATE / "arch"
+print(arch.read_text().strip() if arch.exists() else "arm64")
+""",
     "dpkg-query": """
 installed = STATE / "packages"
 if installed.exists() and args[-1] in installed.read_text().split():
@@ -295,6 +299,20 @@ def test_first_run_installs_everything(fake: FakeSystem) -> None:
         assert (etc_dir.stat().st_uid, etc_dir.stat().st_gid) == (0, gid)
         assert (state_dir.stat().st_uid, state_dir.stat().st_gid) == (fake.ids("bodycam"), gid)
     assert done.stdout.strip().splitlines()[-1].startswith("The tree is ready")
+
+
+@pytest.mark.parametrize("arch", ["armhf", "armel"])
+def test_a_32_bit_image_is_refused_before_anything_changes(fake: FakeSystem, arch: str) -> None:
+    """Post-quantum evidence encryption needs cryptography >= 47 with ML-KEM: 64-bit only."""
+    (fake.state / "arch").write_text(arch)
+    before = sorted(str(p.relative_to(fake.root)) for p in fake.root.rglob("*"))
+    done = fake.install()
+    assert done.returncode == 1
+    assert f"32-bit image (Debian architecture {arch})" in done.stderr
+    assert "Nothing was changed" in done.stderr
+    assert 'Fix: write "Raspberry Pi OS Lite (64-bit)"' in done.stderr
+    assert sorted(str(p.relative_to(fake.root)) for p in fake.root.rglob("*")) == before
+    assert [c for c in fake.calls() if not c.startswith("dpkg ")] == []
 
 
 def test_second_run_changes_nothing(fake: FakeSystem) -> None:

@@ -28,7 +28,7 @@ class DeviceConfig:
 
 @dataclass(frozen=True)
 class EvidenceConfig:
-    recipients: tuple[str, ...]  # age1... X25519 recipients of the evidence authority
+    recipients: tuple[str, ...]  # age1pq1... or age1... recipients (never mixed)
     segment_seconds: float  # target segment length (cut at the next keyframe)
     prerecord_seconds: float  # 0-120
     prerecord_audio: bool  # whether the pre-record buffer keeps audio

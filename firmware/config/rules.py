@@ -16,9 +16,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
-
-from bodycam.firmware.evidence.age.keys import format_recipient, parse_recipient
+from bodycam.firmware.evidence.age.keys import (
+    Recipient,
+    format_recipient,
+    mixed_recipients_problem,
+    parse_recipient,
+)
 
 
 class InvalidValueError(Exception):
@@ -253,8 +256,9 @@ class AbsolutePath(Rule):
         return Path(text)
 
 
-# Every recipient can read every recording, and each costs an X25519 operation and a
-# header stanza at every segment, on the recorder's thread. An agency needs its own key
+# Every recipient can read every recording, and each costs an X25519 exchange or an HPKE
+# encapsulation and a header stanza (98 or 1557 bytes) at every segment, on the
+# recorder's thread. An agency needs its own key
 # and perhaps an escrow or court key; 8 leaves room for that and a rotation overlap,
 # while a long list is itself the sign of a mistake or of someone adding readers.
 MAX_RECIPIENTS = 8
@@ -267,13 +271,16 @@ def too_many_recipients(count: int) -> str:
 
 
 class Recipients(Rule):
-    """age X25519 recipients; each is checked by the evidence module's own parser."""
+    """age recipients, post-quantum or X25519 but never both; each is checked by the
+    evidence module's own parser."""
 
     type_name = "list of strings"
 
     def allowed(self) -> str:
-        return (f"list of at most {MAX_RECIPIENTS} age1... public keys (from age-keygen or "
-                "bodycam-evidence keygen), no duplicates; [] = recording is refused")
+        return (f"list of at most {MAX_RECIPIENTS} age public keys, either all age1pq1... "
+                "(post-quantum, from bodycam-evidence keygen --pq) or all age1... (X25519, "
+                "from bodycam-evidence keygen or age-keygen), no duplicates; [] = recording "
+                "is refused")
 
     def convert(self, value: object) -> object:
         if not isinstance(value, list):
@@ -283,7 +290,7 @@ class Recipients(Rule):
                                        too_many_recipients(len(value)))
         issues: list[tuple[object, str]] = []
         seen: dict[bytes, int] = {}
-        canonical: list[str] = []
+        canonical: list[tuple[str, str]] = []
         for position, item in enumerate(value, start=1):
             key = self._parse(item, position, issues)
             if key is None:
@@ -295,14 +302,17 @@ class Recipients(Rule):
                                      "recipient once"))
                 continue
             seen[raw] = position
-            canonical.append(recipient)
+            canonical.append((f"entry {position}", recipient))
+        mixed = mixed_recipients_problem(canonical)
+        if mixed is not None:
+            issues.append((f"a list of {len(value)}", mixed))
         if issues:
             raise InvalidValueError(issues)
-        return tuple(canonical)
+        return tuple(recipient for _, recipient in canonical)
 
     @staticmethod
     def _parse(item: object, position: int,
-               issues: list[tuple[object, str]]) -> X25519PublicKey | None:
+               issues: list[tuple[object, str]]) -> Recipient | None:
         if not isinstance(item, str):
             issues.append((item, f"entry {position} must be a string in double quotes"))
             return None

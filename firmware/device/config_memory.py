@@ -1,7 +1,7 @@
 """The configuration the camera last started with, as its own signed audit log says.
 
 Every `boot` record carries the configuration's digest and the evidence recipients'
-fingerprints (first 16 hex of SHA-256 of the X25519 key, the ids a manifest header
+fingerprints (first 16 hex of SHA-256 of the raw public key, the ids a manifest header
 lists). At the next start the controller compares the running configuration with the
 last `boot` record this camera signed and audits `config_changed` when they differ,
 naming who could decrypt before and who can now (security audit H3).

@@ -1,10 +1,10 @@
 """An age recipients file (`bodycam-recipients.txt`) merged into a bodycam.toml.
 
-The custodian hands out keys as age recipients files (one ``age1...`` per line, ``#``
-comments, blank lines), so a technician may drop that file beside bodycam.toml instead
-of copying keys into it. The camera keeps a single configuration file: the recipients
-are written into its ``[evidence] recipients`` and the result is validated like any
-other provisioning file.
+The custodian hands out keys as age recipients files (one ``age1pq1...`` or ``age1...``
+per line, never both kinds, ``#`` comments, blank lines), so a technician may drop that
+file beside bodycam.toml instead of copying keys into it. The camera keeps a single
+configuration file: the recipients are written into its ``[evidence] recipients`` and
+the result is validated like any other provisioning file.
 """
 
 from __future__ import annotations
@@ -20,13 +20,15 @@ from bodycam.firmware.config.rules import MAX_RECIPIENTS, too_many_recipients
 from bodycam.firmware.evidence.age.keys import (
     IDENTITY_HRP,
     format_recipient,
+    mixed_recipients_problem,
     parse_recipient,
 )
 
 __all__ = ["RECIPIENTS_FILE_NAME", "read_recipients", "with_recipients"]
 
 RECIPIENTS_FILE_NAME = "bodycam-recipients.txt"
-_ALLOWED = "one age1... public key per line; # comments and blank lines"
+_ALLOWED = ("one public key per line, all age1pq1... (post-quantum) or all age1... "
+            "(X25519); # comments and blank lines")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -50,8 +52,9 @@ def read_recipients(source: str, data: bytes) -> tuple[str, ...]:
             continue
         try:
             if IDENTITY_HRP in line.upper():  # anywhere on the line: quote none of it
-                raise ValueError("this line holds a secret key (AGE-SECRET-KEY-1...); only "
-                                 "public age1... keys belong here, and that key is exposed")
+                raise ValueError("this line holds a secret identity key; only public "
+                                 "age1pq1... or age1... keys belong here, and that key is "
+                                 "exposed")
             recipient = format_recipient(parse_recipient(line))
         except ValueError as exc:
             problems.append(ConfigProblem(source, f"line {number}", line, _ALLOWED,
@@ -63,9 +66,13 @@ def read_recipients(source: str, data: bytes) -> tuple[str, ...]:
                                           "recipient once"))
             continue
         seen[recipient] = number
+    mixed = mixed_recipients_problem((f"line {n}", r) for r, n in seen.items())
+    if mixed is not None:
+        problems.append(ConfigProblem(source, "", f"{len(seen)} recipients", _ALLOWED, mixed))
     if not seen and not problems:
         problems.append(ConfigProblem(source, "", "no recipient", _ALLOWED,
-                                      "add the evidence authority's age1... key(s)"))
+                                      "add the evidence authority's age1pq1... (or age1...) "
+                                      "key(s)"))
     if len(seen) > MAX_RECIPIENTS:
         problems.append(ConfigProblem(source, "", f"{len(seen)} recipients", _ALLOWED,
                                       too_many_recipients(len(seen))))

@@ -24,9 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
-
 from bodycam.firmware.evidence.age import CHUNK_SIZE, AgeEncryptor
+from bodycam.firmware.evidence.age.keys import Recipient
 from bodycam.firmware.evidence.api import SegmentInfo, StorageWriteError
 from bodycam.firmware.evidence.durable import fsync_directory, write_all
 from bodycam.firmware.evidence.signed_log import FILE_MODE
@@ -60,7 +59,7 @@ class EncryptedSegment:
     """SegmentWriter on an age stream; `on_closed` records the finished segment."""
 
     def __init__(self, *, directory: Path, index: int,
-                 recipients: Sequence[X25519PublicKey], clock: Clock, space: SpaceGuard,
+                 recipients: Sequence[Recipient], clock: Clock, space: SpaceGuard,
                  sync_interval: float, media_start_us: int, wall_start: datetime,
                  on_closed: Callable[[SegmentInfo], None],
                  on_preamble: Callable[[bytes], None] | None = None) -> None:

@@ -22,9 +22,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
-
-from bodycam.firmware.evidence.age.keys import parse_recipient, recipient_fingerprint
+from bodycam.firmware.evidence.age.keys import (
+    Recipient,
+    parse_recipient,
+    recipient_fingerprint,
+    refuse_mixed_recipients,
+)
 from bodycam.firmware.evidence.api import (
     EvidenceError,
     GapKind,
@@ -109,7 +112,7 @@ class FileRecordingWriter:
     """RecordingWriter: one open recording; one segment open at a time."""
 
     def __init__(self, *, directory: Path, recording_id: str, manifest: SignedLog,
-                 recipients: Sequence[X25519PublicKey], clock: Clock, space: SpaceGuard,
+                 recipients: Sequence[Recipient], clock: Clock, space: SpaceGuard,
                  sync_interval: float, signer: SessionKey) -> None:
         self._signer = signer
         self._directory = directory
@@ -251,7 +254,7 @@ class FileEvidenceStore:
         self._config_digest = config_digest
         self._clock = clock
         self._sync_interval = sync_interval
-        self._recipients: list[X25519PublicKey] = []
+        self._recipients: list[Recipient] = []
         self._fingerprints: list[str] = []
         self._recipient_problems: list[str] = []
         for text in recipients:
@@ -261,6 +264,13 @@ class FileEvidenceStore:
             except ValueError as exc:
                 self._recipient_problems.append(str(exc))
                 _log.error("evidence recipient skipped: %s", exc)
+        try:  # the configuration refuses this too; never a file a quantum computer opens
+            refuse_mixed_recipients(self._recipients)
+        except ValueError as exc:
+            self._recipient_problems.append(str(exc))
+            self._recipients.clear()
+            self._fingerprints.clear()
+            _log.error("evidence recipients refused: %s", exc)
         self._space = SpaceGuard(data_dir, reserve_bytes, clock, free_space)
 
     @property
@@ -279,7 +289,7 @@ class FileEvidenceStore:
             return NoRecipientError(
                 f"no valid evidence recipient ({details}); recording refused because it "
                 "would not be encrypted. Fix: set [evidence] recipients to the authority's "
-                "age1... public key and restart"
+                "age1pq1... (or age1...) public key(s) and restart"
             )
         try:
             self._space.ensure(_START_ALLOWANCE, "a new recording")

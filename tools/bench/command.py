@@ -9,6 +9,8 @@ not be made). Each figure comes from the real code path; the modules named in
 * bench_prerecord: peak RSS of a fresh process holding a full 30 s pre-record ring;
 * bench_sim: A/V sync of a `bodycam sim` recording exported for court; startup time;
 * bench_age: CPU of our age encryption against the `age` binary;
+* bench_age_header: a segment's age header, X25519 against post-quantum hybrid
+  recipients: its size, the camera's time to make it, the custodian's to open it;
 * bench_press: press-to-recording on the simulated device at real speed;
 * bench_display: composing one front-display frame;
 * bench_report: figure names, targets, machine context and the human table.
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bodycam.tools.bench.age import measure_encrypt_ratio
+from bodycam.tools.bench.age_header import measure_headers
 from bodycam.tools.bench.display import measure_display
 from bodycam.tools.bench.media import BenchStream, encode_stream
 from bodycam.tools.bench.pipeline import measure_aac_alone, measure_pipeline
@@ -66,14 +69,17 @@ class Plan:
     presses: int
     startup_runs: int
     display_frames: int
+    header_samples: int
 
 
 FULL = Plan(stream_seconds=4, pipeline_runs=7, pipeline_media_seconds=60,
             pipeline_prerecord_seconds=30, prerecord_seconds=30, sync_record_seconds=10,
-            sync_speed=3, encrypt_mb=64, presses=30, startup_runs=5, display_frames=500)
+            sync_speed=3, encrypt_mb=64, presses=30, startup_runs=5, display_frames=500,
+            header_samples=500)
 QUICK = Plan(stream_seconds=2, pipeline_runs=3, pipeline_media_seconds=10,
              pipeline_prerecord_seconds=4, prerecord_seconds=30, sync_record_seconds=4,
-             sync_speed=3, encrypt_mb=16, presses=5, startup_runs=3, display_frames=200)
+             sync_speed=3, encrypt_mb=16, presses=5, startup_runs=3, display_frames=200,
+             header_samples=100)
 
 
 HOW_MEASURED = {
@@ -85,13 +91,21 @@ HOW_MEASURED = {
                 "median over runs (bodycam.tools.bench.pipeline); prerecord_flush_s = wall "
                 "time from the press until the ring (pipeline_prerecord_seconds of video "
                 "and audio) is muxed, encrypted and written (synced but for the last "
-                "sync interval)",
+                "sync interval); every run is made twice in a row, to one X25519 and to "
+                "one post-quantum hybrid recipient (figures *_hybrid; the ratio is the "
+                "median of the pairs' ratios)",
     "prerecord": "fresh subprocess loads the encoded stream, a real Recorder buffers 30 s + "
                  "2 s; peak RSS = VmHWM (bodycam.tools.bench.prerecord)",
     "av_sync": "`bodycam sim` with a record-at-1.5 s / hold-to-stop scenario, exported with "
                "`bodycam-evidence export`, flash/beep offsets by tools.avsync (audio - "
                "video) over all pairs (bodycam.tools.bench.sim)",
     "encrypt": "tools.bench_age.measure_encrypt_ratio: median CPU of 3 runs, ours / age",
+    "age_header": "one recipient of each kind; creation = constructing an AgeEncryptor (file "
+                  "key, stanza, header MAC, nonce: what the camera does per segment), "
+                  "decryption = open_payload with the identity (parse, unwrap, MAC: what "
+                  "the custodian does per segment); perf_counter wall time, median and p99 "
+                  "over header_samples after 5 warm-ups, the kinds interleaved; bytes "
+                  "without the 16-byte payload nonce (bodycam.tools.bench.age_header)",
     "press": "simulated device at real speed: RECORD mock pin driven low -> red LED mock "
              "pin high with state recording, from gpiozero's mock pin change logs; "
              "buttons.hold_seconds shortened for the stop (bodycam.tools.bench.press)",
@@ -148,10 +162,17 @@ class _Stream:
 def _pipeline(stream: _Stream) -> Section:
     def section(plan: Plan, _work: Path) -> tuple[Figures, dict[str, Any]]:
         encoded = stream.get(plan.stream_seconds)
-        runs = [measure_pipeline(encoded, plan.pipeline_media_seconds,
-                                 plan.pipeline_prerecord_seconds)
-                for _ in range(plan.pipeline_runs)]
+        runs: list[dict[str, Any]] = []
+        hybrid: list[dict[str, Any]] = []
+        for _ in range(plan.pipeline_runs):  # interleaved: load drifts hit both kinds
+            for kind, into in ((False, runs), (True, hybrid)):
+                into.append(measure_pipeline(encoded, plan.pipeline_media_seconds,
+                                             plan.pipeline_prerecord_seconds,
+                                             post_quantum=kind))
         cpu = statistics.median(r["cpu_s_per_media_s"] for r in runs)
+        cpu_hybrid = statistics.median(r["cpu_s_per_media_s"] for r in hybrid)
+        ratio = statistics.median(h["cpu_s_per_media_s"] / x["cpu_s_per_media_s"]
+                                  for x, h in zip(runs, hybrid, strict=True))
         factor = statistics.median(r["realtime_factor"] for r in runs)
         flush = statistics.median(r["prerecord_flush_s"] for r in runs)
         aac = statistics.median(measure_aac_alone(encoded, plan.pipeline_media_seconds)
@@ -167,10 +188,16 @@ def _pipeline(stream: _Stream) -> Section:
             "aac_encoder_alone_cpu_s_per_media_s": aac,
             "cpu_s_per_media_s_min_max": [min(r["cpu_s_per_media_s"] for r in runs),
                                           max(r["cpu_s_per_media_s"] for r in runs)],
+            "cpu_s_per_media_s_min_max_hybrid": [
+                min(r["cpu_s_per_media_s"] for r in hybrid),
+                max(r["cpu_s_per_media_s"] for r in hybrid)],
             "runs": runs,
+            "runs_hybrid": hybrid,
         }
-        return {"pipeline_cpu_s_per_media_s": cpu, "pipeline_realtime_factor": factor,
-                "prerecord_flush_s": flush}, details
+        return {"pipeline_cpu_s_per_media_s": cpu,
+                "pipeline_cpu_s_per_media_s_hybrid": cpu_hybrid,
+                "pipeline_cpu_ratio_hybrid_vs_x25519": ratio,
+                "pipeline_realtime_factor": factor, "prerecord_flush_s": flush}, details
     return section
 
 
@@ -192,6 +219,16 @@ def _encrypt(plan: Plan, _work: Path) -> tuple[Figures, dict[str, Any]]:
     result = measure_encrypt_ratio(plan.encrypt_mb)
     return ({"encrypt_cpu_ratio_vs_age": result["encrypt_cpu_ratio_vs_age"]},
             {**result, "size_mb": plan.encrypt_mb})
+
+
+def _age_header(plan: Plan, _work: Path) -> tuple[Figures, dict[str, Any]]:
+    result = measure_headers(plan.header_samples)
+    figures = {}
+    for kind in ("x25519", "hybrid"):
+        figures[f"age_header_bytes_{kind}"] = float(result[kind]["header_bytes"])
+        figures[f"age_header_create_ms_{kind}"] = result[kind]["create"]["median_ms"]
+        figures[f"age_header_decrypt_ms_{kind}"] = result[kind]["decrypt"]["median_ms"]
+    return figures, result
 
 
 def _press(plan: Plan, _work: Path) -> tuple[Figures, dict[str, Any]]:
@@ -216,7 +253,8 @@ def _display(plan: Plan, _work: Path) -> tuple[Figures, dict[str, Any]]:
 def sections() -> dict[str, Section]:
     stream = _Stream()
     return {"pipeline": _pipeline(stream), "prerecord": _prerecord(stream),
-            "av_sync": _av_sync, "encrypt": _encrypt, "press": _press,
+            "av_sync": _av_sync, "encrypt": _encrypt, "age_header": _age_header,
+            "press": _press,
             "startup": _startup, "display": _display}
 
 

@@ -62,13 +62,14 @@ def bench_store(data_dir: Path, recipient: str, clock: ManualClock) -> FileEvide
 
 
 def measure_pipeline(stream: BenchStream, media_seconds: float,
-                     prerecord_seconds: float) -> dict[str, Any]:
-    """Buffer `prerecord_seconds`, then record up to `media_seconds` in total, sealed."""
+                     prerecord_seconds: float, *, post_quantum: bool = False) -> dict[str, Any]:
+    """Buffer `prerecord_seconds`, then record up to `media_seconds` in total, sealed,
+    encrypted to one X25519 recipient or (`post_quantum`) one hybrid recipient."""
     items = list(replay(stream, media_seconds))  # copies made here, outside the measurement
     split_us = round(prerecord_seconds * US_PER_S)
     buffered = [i for i in items if i.pts_us < split_us]
     live = items[len(buffered):]
-    _secret, recipient = generate_identity()
+    _secret, recipient = generate_identity(post_quantum=post_quantum)
     clock = ManualClock()
     events: list[RecorderEvent] = []
     with tempfile.TemporaryDirectory(prefix="bodycam-bench-") as tmp:
@@ -103,6 +104,7 @@ def measure_pipeline(stream: BenchStream, media_seconds: float,
         "cpu_s_per_media_s": cpu / result["media_s"],
         "realtime_factor": result["media_s"] / wall,
         "dropped_items": recorder.dropped,
+        "recipient": "hybrid" if post_quantum else "x25519",
         **result,
     }
 

@@ -36,6 +36,10 @@ class Target:
 
 TARGETS: dict[str, Target] = {
     "pipeline_cpu_s_per_media_s": Target("<", 0.02, "< 0.02"),
+    # Post-quantum recipients cost one HPKE encapsulation per segment (every 10 s): no
+    # visible change is expected; 5 % is inside the run-to-run spread on a shared machine.
+    "pipeline_cpu_s_per_media_s_hybrid": Target("<", 0.02, "< 0.02"),
+    "pipeline_cpu_ratio_hybrid_vs_x25519": Target("<", 1.05, "< 1.05 (no visible change)"),
     "pipeline_realtime_factor": Target(">", 1.0, "> 1 (keeps up)"),
     # Live media waits behind the ring; with the 0.5 s sync interval this keeps a power
     # cut right after the press within the 2 s loss bound for what came after the press.
@@ -44,6 +48,14 @@ TARGETS: dict[str, Target] = {
     "av_sync_ms_median": Target("<", 20.0, "|x| < 20"),
     "av_sync_ms_max_abs": Target("<", 20.0, "< 20"),
     "encrypt_cpu_ratio_vs_age": Target("<=", 1.5, "<= 1.5"),
+    # One recipient; per segment. The size is what every segment file carries, the times
+    # are the camera's (create) and the custodian's (decrypt) per segment.
+    "age_header_bytes_x25519": Target("<", 256.0, "< 256"),
+    "age_header_bytes_hybrid": Target("<", 2048.0, "< 2048"),
+    "age_header_create_ms_x25519": Target("<", 5.0, "< 5"),
+    "age_header_create_ms_hybrid": Target("<", 5.0, "< 5"),
+    "age_header_decrypt_ms_x25519": Target("<", 5.0, "< 5"),
+    "age_header_decrypt_ms_hybrid": Target("<", 5.0, "< 5"),
     "press_to_recording_ms_p50": Target("<", 20.0, "< 20"),
     "press_to_recording_ms_p99": Target("<", 20.0, "< 20"),
     "startup_ms": Target("<", 1500.0, "< 1500"),
@@ -130,8 +142,17 @@ def _notes(details: dict[str, Any]) -> list[str]:
                      f"(target {p['video_kbps_target']}), {p['runs'][0]['media_s']:.0f} s "
                      f"media x {len(p['runs'])} runs; CPU/media s min-max "
                      f"{p['cpu_s_per_media_s_min_max'][0]:.4f}-"
-                     f"{p['cpu_s_per_media_s_min_max'][1]:.4f}, of which the AAC encoder "
-                     f"alone {p['aac_encoder_alone_cpu_s_per_media_s']:.4f}")
+                     f"{p['cpu_s_per_media_s_min_max'][1]:.4f} (hybrid recipient "
+                     f"{p['cpu_s_per_media_s_min_max_hybrid'][0]:.4f}-"
+                     f"{p['cpu_s_per_media_s_min_max_hybrid'][1]:.4f}), of which the AAC "
+                     f"encoder alone {p['aac_encoder_alone_cpu_s_per_media_s']:.4f}")
+    if "age_header" in details:
+        h = details["age_header"]
+        notes.append("age header p99: create " + ", ".join(
+            f"{kind} {h[kind]['create']['p99_ms']:.3f} ms" for kind in ("x25519", "hybrid"))
+            + "; decrypt " + ", ".join(
+            f"{kind} {h[kind]['decrypt']['p99_ms']:.3f} ms" for kind in ("x25519", "hybrid"))
+            + f" ({h['samples']} samples)")
     if "prerecord" in details:
         r = details["prerecord"]
         notes.append(f"pre-record: buffer holds {r['bytes_held']} bytes "

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from bodycam.firmware.commands import Command, dispatch
 
 COMMANDS = (
-    Command("keygen", "create an evidence-authority identity (age X25519 key)",
+    Command("keygen", "create an evidence-authority identity (--pq: post-quantum hybrid)",
             "bodycam.tools.custody.keygen_cmd"),
     Command("decrypt", "decrypt one age file (like `age -d`)",
             "bodycam.tools.custody.decrypt_cmd"),

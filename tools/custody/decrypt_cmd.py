@@ -19,10 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
 from bodycam.firmware.evidence.age import AgeError, decrypt
-from bodycam.firmware.evidence.age.keys import read_identity_file
+from bodycam.firmware.evidence.age.keys import Identity, read_identity_file
 from bodycam.tools.custody.export.output import create_private, move_no_replace
 
 EXIT_OK = 0
@@ -64,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         return _to_file(identities, src, Path(args.output), args.keep_partial, args.force)
 
 
-def _to_stdout(identities: Sequence[X25519PrivateKey], src: BinaryIO) -> int:
+def _to_stdout(identities: Sequence[Identity], src: BinaryIO) -> int:
     if sys.stdout.isatty():
         return _error("refusing to write binary plaintext to a terminal; pass -o OUT")
     try:
@@ -77,7 +75,7 @@ def _to_stdout(identities: Sequence[X25519PrivateKey], src: BinaryIO) -> int:
     return EXIT_OK
 
 
-def _to_file(identities: Sequence[X25519PrivateKey], src: BinaryIO, out: Path,
+def _to_file(identities: Sequence[Identity], src: BinaryIO, out: Path,
              keep_partial: bool, force: bool) -> int:
     if os.path.lexists(out) and not force:
         return _error(f"{out} already exists (a file, or a symbolic link, which is never "

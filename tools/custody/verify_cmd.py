@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from bodycam.firmware.config.offload_rules import Ed25519Key
+from bodycam.firmware.config.problems import ConfigError
 from bodycam.firmware.config.rules import InvalidValueError
+from bodycam.firmware.device.recipients_file import read_recipients
 from bodycam.firmware.evidence.age.keys import recipient_fingerprint
 from bodycam.firmware.evidence.anchor import check_anchor, heads_document, read_anchor
 from bodycam.firmware.evidence.public_keys import DevicePublicKey, parse_public_key
@@ -57,7 +59,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "a camera that was re-keyed")
     parser.add_argument("--expect-recipient", metavar="AGE1", action="append", default=[],
                         help="fail unless every recording is encrypted to exactly these age "
-                             "recipients (repeat for each)")
+                             "recipients (age1pq1... or age1...; repeat for each), or to those "
+                             "in a recipients file named here")
     parser.add_argument("--anchor", type=Path, metavar="HEADS",
                         help="a heads document kept earlier (--heads-out, or an offload "
                              "receipt's heads): fail if any log it holds was cut back or "
@@ -78,7 +81,8 @@ class UsageError(Exception):
 def run(args: argparse.Namespace) -> int:
     try:
         pinned = [_pinned_key(text) for text in args.device_key]
-        expected = [_expected_recipient(text) for text in args.expect_recipient]
+        expected = [fingerprint for text in args.expect_recipient
+                    for fingerprint in _expected_recipients(text)]
         anchor = _read_anchor(args.anchor) if args.anchor else None
         server_key = _server_key(args.server_key) if args.server_key else None
         reports = _verify_all(args.paths, args.audit, pinned, server_key)
@@ -244,9 +248,18 @@ def _server_key(text: str) -> str:
     return key
 
 
-def _expected_recipient(text: str) -> str:
+def _expected_recipients(text: str) -> list[str]:
+    """Fingerprints of one recipient, or of every recipient in a recipients file (an
+    age1pq1... key is 1959 characters: a file is easier to hand over than to paste)."""
+    candidate = Path(text)
+    if not text.startswith("age1") and candidate.is_file():
+        try:
+            return list(map(recipient_fingerprint, read_recipients(
+                text, candidate.read_bytes())))
+        except ConfigError as exc:
+            raise UsageError(f"--expect-recipient: {exc}") from None
     try:
-        return recipient_fingerprint(text.strip())
+        return [recipient_fingerprint(text.strip())]
     except ValueError as exc:
         raise UsageError(f"--expect-recipient: {exc}") from None
 

@@ -92,6 +92,22 @@ EOF
 }
 development_warning
 
+# ------------------------------------------------------------------ 64-bit only
+# Evidence is encrypted to post-quantum age recipients (ML-KEM-768 + X25519), which needs
+# pyca/cryptography >= 47 built with ML-KEM and HPKE X-Wing. The project builds and tests
+# that on 64-bit Raspberry Pi OS (arm64) only: there are no wheels for the Pi Zero/1
+# (armv6), a build from source on Raspberry Pi OS links its OpenSSL 3.0, which has no
+# ML-KEM, and the camera stack (picamera2, tpm2-pytss) is only tested there. Refused
+# before anything is changed, with what to do.
+arch="$(dpkg --print-architecture)"
+case "$arch" in
+    armhf|armel|i386)
+        die "this is a 32-bit image (Debian architecture $arch); the camera needs 64-bit \
+Raspberry Pi OS. Nothing was changed. Fix: write \"Raspberry Pi OS Lite (64-bit)\" \
+(Bookworm or later) to the card with Raspberry Pi Imager and run this installer again. \
+A Pi 3, 4, 5 or Zero 2 W runs it; a Pi 1 or Zero (W) cannot (their CPUs are 32-bit only)." ;;
+esac
+
 # ------------------------------------------------------------------ Debian packages
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

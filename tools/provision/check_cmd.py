@@ -44,8 +44,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def add_recipients_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipients", type=Path, metavar="RECIPIENTS",
-                        help="an age recipients file (one age1... per line) whose keys are "
-                             f"added to FILE's, written as {RECIPIENTS_FILE_NAME}")
+                        help="an age recipients file (one age1pq1... or age1... per line) "
+                             f"whose keys are added to FILE's, written as "
+                             f"{RECIPIENTS_FILE_NAME}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,13 +1,19 @@
-"""age v1 (age-encryption.org/v1) streaming encryption and decryption, X25519 only.
+"""age v1 (age-encryption.org/v1) streaming encryption and decryption.
 
-Built on `cryptography` primitives (X25519, HKDF-SHA256, HMAC-SHA256, ChaCha20-Poly1305;
-ChaCha20 because the Pi's CPUs have no AES instructions). Files written here decrypt
-with the standard `age -d -i KEY`, and files from `age -r` decrypt here.
+Recipients and identities: post-quantum hybrid (``mlkem768x25519``, ``age1pq1...``,
+hybrid.py) and X25519 (``age1...``, x25519.py). Passphrase (scrypt), armor and plugins
+are refused cleanly. Built on `cryptography` primitives (HPKE with the X-Wing KEM,
+ML-KEM-768, X25519, HKDF-SHA256, HMAC-SHA256, ChaCha20-Poly1305; ChaCha20 because the
+Pi's CPUs have no AES instructions); only age's text framing is written here. Files
+written here decrypt with `age -d -i KEY` (age >= 1.3 for hybrid recipients) and with
+typage, and their files decrypt here.
 
 The encryptor never holds more than one 64 KiB chunk of plaintext and hands only
-ciphertext to its sink, so no plaintext media ever reaches storage. The decryptor
-releases plaintext chunk by chunk, each only after its tag verified, exactly as `age -d`
-does: after a failure, everything released before it is authentic.
+ciphertext to its sink, so no plaintext media ever reaches storage. It refuses to mix
+hybrid and X25519 recipients in one file (keys.MIXED_RECIPIENTS says why); the
+decryptor reads such files, as age does. The decryptor releases plaintext chunk by
+chunk, each only after its tag verified, exactly as `age -d` does: after a failure,
+everything released before it is authentic.
 """
 
 from __future__ import annotations
@@ -17,8 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, NoReturn
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-
+from bodycam.firmware.evidence.age import hybrid, x25519
 from bodycam.firmware.evidence.age.errors import (
     AgeError,
     HeaderError,
@@ -28,7 +33,14 @@ from bodycam.firmware.evidence.age.errors import (
     TruncatedError,
     UnsupportedError,
 )
-from bodycam.firmware.evidence.age.header import Header, encode_header, header_mac, read_header
+from bodycam.firmware.evidence.age.header import (
+    Header,
+    Stanza,
+    encode_header,
+    header_mac,
+    read_header,
+)
+from bodycam.firmware.evidence.age.keys import Identity, Recipient, refuse_mixed_recipients
 from bodycam.firmware.evidence.age.stream import (
     CHUNK_SIZE,
     PAYLOAD_NONCE_SIZE,
@@ -39,7 +51,6 @@ from bodycam.firmware.evidence.age.stream import (
     open_chunk,
     payload_aead,
 )
-from bodycam.firmware.evidence.age.x25519 import new_file_key, unwrap, wrap
 
 __all__ = [
     "CHUNK_SIZE",
@@ -56,7 +67,6 @@ __all__ = [
 ]
 
 Sink = Callable[[bytes], object]
-_PQ_STANZA_TYPES = frozenset({"mlkem768x25519"})
 
 
 class AgeEncryptor:
@@ -76,12 +86,14 @@ class AgeEncryptor:
     If `sink` raises, the stream is broken: further calls raise RuntimeError.
     """
 
-    def __init__(self, recipients: Sequence[X25519PublicKey], sink: Callable[[bytes], None],
+    def __init__(self, recipients: Sequence[Recipient], sink: Callable[[bytes], None],
                  ) -> None:
         if not recipients:
-            raise ValueError("an age file needs at least one recipient public key (age1...)")
-        file_key = new_file_key()
-        header = encode_header([wrap(file_key, r) for r in recipients], file_key)
+            raise ValueError("an age file needs at least one recipient public key "
+                             "(age1pq1... or age1...)")
+        refuse_mixed_recipients(recipients)
+        file_key = x25519.new_file_key()
+        header = encode_header([_wrap(file_key, r) for r in recipients], file_key)
         nonce = new_payload_nonce()
         self._aead = payload_aead(file_key, nonce)
         self._sink = sink
@@ -149,6 +161,18 @@ class AgeEncryptor:
         self._ciphertext += len(data)
 
 
+def _wrap(file_key: bytes, recipient: Recipient) -> Stanza:
+    if isinstance(recipient, hybrid.HybridRecipient):
+        return hybrid.wrap(file_key, recipient)
+    return x25519.wrap(file_key, recipient)
+
+
+def _unwrap(stanza: Stanza, identity: Identity) -> bytes | None:
+    if isinstance(identity, hybrid.HybridIdentity):
+        return hybrid.unwrap(stanza, identity)
+    return x25519.unwrap(stanza, identity)
+
+
 @dataclass(frozen=True)
 class DecryptResult:
     plaintext_bytes: int  # plaintext released to the destination
@@ -156,7 +180,7 @@ class DecryptResult:
     truncated: bool  # only with allow_truncated: the file ended before its final chunk
 
 
-def decrypt(identities: Sequence[X25519PrivateKey], src: BinaryIO, dst: Sink | BinaryIO, *,
+def decrypt(identities: Sequence[Identity], src: BinaryIO, dst: Sink | BinaryIO, *,
             allow_truncated: bool = False) -> DecryptResult:
     """Decrypt the age file `src` into `dst` (a callable or a binary file).
 
@@ -172,7 +196,7 @@ def decrypt(identities: Sequence[X25519PrivateKey], src: BinaryIO, dst: Sink | B
     return _PayloadReader(file_key, nonce, src, write).run(allow_truncated)
 
 
-def open_payload(identities: Sequence[X25519PrivateKey], src: BinaryIO) -> tuple[bytes, bytes]:
+def open_payload(identities: Sequence[Identity], src: BinaryIO) -> tuple[bytes, bytes]:
     """Read and authenticate the header; returns (file key, payload nonce).
 
     `src` is left at the first payload chunk. Raises HeaderError, NoIdentityMatch,
@@ -180,7 +204,8 @@ def open_payload(identities: Sequence[X25519PrivateKey], src: BinaryIO) -> tuple
     """
     header = read_header(src)
     if not identities:
-        raise ValueError("decrypt needs at least one identity (AGE-SECRET-KEY-1...)")
+        raise ValueError("decrypt needs at least one identity (AGE-SECRET-KEY-PQ-1... or "
+                         "AGE-SECRET-KEY-1...)")
     file_key = _file_key(header, identities)
     if not hmac.compare_digest(header_mac(file_key, header.mac_input), header.mac):
         raise HmacError("the header MAC does not verify: the file header was altered")
@@ -199,30 +224,38 @@ def _sink_of(dst: Sink | BinaryIO) -> Sink:
     raise TypeError("dst must be a binary file or a callable taking bytes")
 
 
-def _file_key(header: Header, identities: Sequence[X25519PrivateKey]) -> bytes:
+def _file_key(header: Header, identities: Sequence[Identity]) -> bytes:
     types = [s.type for s in header.stanzas]
     if "scrypt" in types:
         if len(types) != 1:
             raise HeaderError("an scrypt (passphrase) stanza must be the only stanza")
         raise UnsupportedError(
             "the file is passphrase-encrypted (scrypt); this tool only decrypts files "
-            "for X25519 identities: use `age -d` and the passphrase"
+            "for post-quantum and X25519 identities: use `age -d` and the passphrase"
         )
     for identity in identities:
         for stanza in header.stanzas:
-            file_key = unwrap(stanza, identity)
+            file_key = _unwrap(stanza, identity)
             if file_key is not None:
                 return file_key
-    if _PQ_STANZA_TYPES.intersection(types):
-        raise UnsupportedError(
-            "the file is encrypted to a post-quantum (ML-KEM hybrid) recipient, which this "
-            "tool does not support, and none of its X25519 stanzas matches: use `age -d`"
-        )
     raise NoIdentityMatch(
         f"no given identity ({len(identities)} tried) is a recipient of this file "
         f"(stanza types: {', '.join(types) or 'none'}); use the agency identity file "
-        "whose public key the camera was provisioned with"
+        f"whose public key the camera was provisioned with{_kind_hint(types, identities)}"
     )
+
+
+def _kind_hint(types: Sequence[str], identities: Sequence[Identity]) -> str:
+    """After a move from X25519 to post-quantum keys, the likeliest reason for no match."""
+    given_hybrid = {isinstance(i, hybrid.HybridIdentity) for i in identities}
+    if x25519.STANZA_TYPE in types and given_hybrid == {True}:
+        return (" (it is encrypted to an X25519 key and only post-quantum identities were "
+                "given: recordings made before the move need the X25519 identity kept for "
+                "them)")
+    if hybrid.STANZA_TYPE in types and given_hybrid == {False}:
+        return (" (it is encrypted to a post-quantum key and only X25519 identities were "
+                "given: use the AGE-SECRET-KEY-PQ-1... identity)")
+    return ""
 
 
 class _PayloadReader:

@@ -42,7 +42,7 @@ class HmacError(AgeError):
 
 class UnsupportedError(AgeError):
     """A valid age feature this tool deliberately does not implement (passphrase/scrypt,
-    ASCII armor, post-quantum or plugin recipients). Nothing was decrypted."""
+    ASCII armor, plugin recipients). Nothing was decrypted."""
 
     summary = "unsupported age feature"
 

@@ -12,10 +12,10 @@ import os
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from bodycam.firmware.evidence.age.errors import HeaderError
 from bodycam.firmware.evidence.age.header import Stanza, b64decode, b64encode, hkdf_sha256
-from bodycam.firmware.evidence.age.keys import public_bytes
 
 STANZA_TYPE = "X25519"
 FILE_KEY_SIZE = 16
@@ -23,6 +23,20 @@ _LABEL = b"age-encryption.org/v1/X25519"
 _ZERO_NONCE = bytes(12)
 _SHARE_SIZE = 32
 _BODY_SIZE = FILE_KEY_SIZE + 16
+
+
+def public_bytes(pub: X25519PublicKey) -> bytes:
+    return pub.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def can_receive(point: X25519PublicKey) -> bool:
+    """False for a low-order point: every shared secret with it is all zeros, so no file
+    encrypted to it could be opened (age refuses such a secret)."""
+    try:
+        X25519PrivateKey.generate().exchange(point)
+    except ValueError:
+        return False
+    return True
 
 
 def _wrap_key(shared: bytes, share: bytes, recipient: bytes) -> ChaCha20Poly1305:

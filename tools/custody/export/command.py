@@ -50,11 +50,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
 from bodycam.firmware import __version__
 from bodycam.firmware.evidence.age import AgeError, PayloadError, decrypt
-from bodycam.firmware.evidence.age.keys import read_identity_file
+from bodycam.firmware.evidence.age.keys import Identity, read_identity_file
 from bodycam.firmware.evidence.public_keys import DevicePublicKey, parse_public_key
 from bodycam.firmware.evidence.store import MANIFEST_NAME
 from bodycam.firmware.evidence.verify import VerifyReport, verify_recording
@@ -144,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
 class ExportJob:
     directory: Path
     output: Path
-    identities: list[X25519PrivateKey]
+    identities: list[Identity]
     pinned: DevicePublicKey | None
     force: bool
     notes: list[str] = field(default_factory=list)

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from bodycam.firmware.evidence.age import (
@@ -38,6 +37,7 @@ from bodycam.firmware.evidence.age import (
     open_payload,
 )
 from bodycam.firmware.evidence.age.header import read_header
+from bodycam.firmware.evidence.age.keys import Identity
 from bodycam.firmware.evidence.age.stream import (
     CHUNK_SIZE,
     PAYLOAD_NONCE_SIZE,
@@ -112,7 +112,7 @@ class ChunkSalvage:
         return cls((PlainRun(0, 0, plaintext),) if plaintext else (), chunks, final_seen)
 
 
-def salvage_chunks(identities: Sequence[X25519PrivateKey], src: BinaryIO) -> ChunkSalvage:
+def salvage_chunks(identities: Sequence[Identity], src: BinaryIO) -> ChunkSalvage:
     """Decrypt `src` chunk by chunk, skipping (not stopping at) chunks that fail.
 
     Header failures still raise (HeaderError, NoIdentityMatch, HmacError): without a
@@ -136,7 +136,7 @@ def salvage_chunks(identities: Sequence[X25519PrivateKey], src: BinaryIO) -> Chu
     return collector.result()
 
 
-def _payload_aead(identities: Sequence[X25519PrivateKey], src: BinaryIO) -> ChaCha20Poly1305:
+def _payload_aead(identities: Sequence[Identity], src: BinaryIO) -> ChaCha20Poly1305:
     """The payload cipher, once the header proved the file key (age.open_payload)."""
     return payload_aead(*open_payload(identities, src))
 

@@ -1,0 +1,97 @@
+"""A real network link for tests and benchmarks: a namespace and a veth pair.
+
+The offload's faults (a link cut in the middle of a segment) and its throughput on a
+dock's 50 Mbit/s uplink are tested on a real kernel link, not a mock: the far end lives
+in a network namespace of its own, joined to this one by a veth pair, shaped with
+`tc ... tbf` and cut with `ip link set ... down`. This machine's kernel has no netem, so
+delay and loss are not offered. Needs root (CI runs as root) and iproute2.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import subprocess
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Final
+
+__all__ = ["MISSING", "VethLink"]
+
+MISSING: Final = ("ip (iproute2) is not installed or this is not root: the network tests "
+                  "need both (`make .venv/.dev` installs iproute2; CI runs as root)")
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
+
+
+class VethLink:
+    """`with VethLink() as link:` a namespace `link.namespace` whose address
+    `link.far_address` this side reaches at `link.near_address`; both ends up."""
+
+    def __init__(self, *, subnet: int | None = None, rate_mbit: float | None = None) -> None:
+        """`subnet`: the third octet of 10.77.N.0/24 (random when None); `rate_mbit`
+        shapes this side's sending with a token bucket (tbf) to that rate."""
+        tag = secrets.token_hex(3)
+        self.namespace = f"bc-{tag}"
+        self._near, self._far = f"bcn{tag}", f"bcf{tag}"
+        octet = subnet if subnet is not None else 1 + secrets.randbelow(250)
+        self.near_address, self.far_address = f"10.77.{octet}.1", f"10.77.{octet}.2"
+        self._rate = rate_mbit
+        self._up = False
+
+    def __enter__(self) -> VethLink:
+        if shutil.which("ip") is None:
+            raise RuntimeError(MISSING)
+        _ip("netns", "add", self.namespace)
+        try:
+            _ip("link", "add", self._near, "type", "veth", "peer", "name", self._far)
+            _ip("link", "set", self._far, "netns", self.namespace)
+            _ip("addr", "add", f"{self.near_address}/24", "dev", self._near)
+            self.run(["ip", "addr", "add", f"{self.far_address}/24", "dev", self._far])
+            self.run(["ip", "link", "set", "lo", "up"])
+            self.restore()
+            if self._rate is not None:
+                self.shape(self._rate)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        subprocess.run(["ip", "link", "del", self._near], capture_output=True, check=False)
+        subprocess.run(["ip", "netns", "del", self.namespace], capture_output=True,
+                       check=False)
+
+    def run(self, command: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        """Run `command` inside the namespace (the far end) and wait for it."""
+        return subprocess.run(["ip", "netns", "exec", self.namespace, *command], check=True,
+                              capture_output=True, text=True)
+
+    def popen(self, command: Sequence[str]) -> subprocess.Popen[bytes]:
+        """Start `command` inside the namespace (a server on the far end)."""
+        return subprocess.Popen(["ip", "netns", "exec", self.namespace, *command],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def shape(self, rate_mbit: float) -> None:
+        """Limit what this side sends to `rate_mbit` (a dock's uplink)."""
+        subprocess.run(["tc", "qdisc", "replace", "dev", self._near, "root", "tbf", "rate",
+                        f"{rate_mbit}mbit", "burst", "64kb", "latency", "50ms"],
+                       check=True, capture_output=True)
+
+    def cut(self) -> None:
+        """The cable pulled: both ends down, packets in flight lost."""
+        _ip("link", "set", self._near, "down")
+        self.run(["ip", "link", "set", self._far, "down"])
+        self._up = False
+
+    def restore(self) -> None:
+        _ip("link", "set", self._near, "up")
+        self.run(["ip", "link", "set", self._far, "up"])
+        self._up = True
+
+    @property
+    def up(self) -> bool:
+        return self._up
