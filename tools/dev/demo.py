@@ -117,9 +117,9 @@ def run_demo(args: argparse.Namespace, out: Path, server: EmbeddedServer, identi
     server.run("recordings")
     held = {item["id"]: item for item in server.recordings()}
     for n, recording_id in enumerate(card.recordings, start=1):
-        state = held.get(recording_id, {}).get("state", "not on the server")
+        state = held[recording_id]["state"] if recording_id in held else "missing"
         if state != "complete":
-            print(f"PROBLEM: {recording_id} is {state} on the server", file=sys.stderr)
+            print(f"PROBLEM: recording {recording_id} on the server: {state}")
             failures += 1
             continue
         fetched = out / "fetched"

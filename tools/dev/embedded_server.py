@@ -108,9 +108,9 @@ class EmbeddedServer:
         assert self._process is not None
         deadline = time.monotonic() + READY_S
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise ServerError(f"bodycam-server serve exited with "
-                                  f"{self._process.returncode}; see {self.log}")
+            if (code := self._process.poll()) is not None:
+                self._process = None
+                raise ServerError(f"bodycam-server serve exited with {code}; see {self.log}")
             with contextlib.suppress(TimeoutError):
                 if "READY=1" in notify.recv(4096).decode(errors="replace").splitlines():
                     return
