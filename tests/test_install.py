@@ -275,7 +275,8 @@ def test_first_run_installs_everything(fake: FakeSystem) -> None:
     assert sorted(c.split()[-1] for c in called(calls, "groupadd")) == ["gpio", "i2c", "spi", "tss"]
     assert sorted(c.split()[-1] for c in called(calls, "systemctl --root")
                   if " enable " in c) == [
-        "bodycam-firstboot.service", "bodycam-provision.path", "bodycam.service"]
+        "bodycam-clock.path", "bodycam-firstboot.service", "bodycam-provision.path",
+        "bodycam.service"]
     [pip] = called(calls, "pip")
     assert f"--python {root}/opt/bodycam/venv/bin/python install" in pip
     assert pip.endswith(f"{fake.src}[pi,tpm]") and "--constraint" in pip

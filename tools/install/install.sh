@@ -51,7 +51,9 @@ DEVICE_GROUPS=(video audio gpio spi i2c tss)
 PREFIX=/opt/bodycam
 VENV="$PREFIX/venv"
 UNIT_DIR=/etc/systemd/system
-ENABLE_UNITS=(bodycam.service bodycam-firstboot.service bodycam-provision.path)
+# bodycam-clock.path: the dock's signed time reaches the clock (bodycam-clock.service)
+ENABLE_UNITS=(bodycam.service bodycam-firstboot.service bodycam-provision.path
+              bodycam-clock.path)
 # picamera2 and libcamera exist only as Raspberry Pi OS packages (the venv sees them via
 # --system-site-packages); portaudio19-dev and python3-dev build pyaudio; pip comes from
 # apt and installs into the venv with `pip --python`.
