@@ -136,6 +136,9 @@ def test_demo_offloads_to_its_own_server_and_the_card_keeps_no_segment(
     fetched = out / "fetched" / recording.name
     assert (fetched / "manifest.jsonl").read_bytes() == (recording / "manifest.jsonl").read_bytes()
     assert "note: offloaded: the evidence server's receipt (the pinned server key" in stdout
+    # serve ran as under systemd: told READY=1, and STOPPING=1 reached the socket too
+    log = (out / "server.log").read_text()
+    assert "cannot notify systemd" not in log and "Traceback" not in log, log
     assert stdout.rstrip().endswith("demo finished")
 
 

@@ -48,6 +48,8 @@ class EmbeddedServer:
         self.port = free_port()
         self.url = f"https://127.0.0.1:{self.port}"
         self._process: subprocess.Popen[bytes] | None = None
+        self._notify: socket.socket | None = None
+        self._notify_dir: tempfile.TemporaryDirectory[str] | None = None
 
     @property
     def offload_file(self) -> Path:
@@ -86,23 +88,22 @@ class EmbeddedServer:
         return items
 
     def start(self) -> None:
-        """`serve` in its own process (output to `log`); returns once it said READY=1."""
-        with tempfile.TemporaryDirectory(prefix="bodycam-notify-") as folder:
-            address = str(Path(folder) / "notify")  # short: AF_UNIX paths are <= 107 bytes
-            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
-                notify.bind(address)
-                notify.settimeout(0.5)
-                print(f"$ bodycam-server serve --data-dir {shlex.quote(str(self.data_dir))}"
-                      f"   (in the background; log: {self.log})", flush=True)
-                with self.log.open("ab") as log:
-                    self._process = subprocess.Popen(
-                        [sys.executable, "-m", "bodycam.server.cli", "serve",
-                         "--data-dir", str(self.data_dir), "--listen",
-                         f"127.0.0.1:{self.port}"],
-                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                        env={**os.environ, "NOTIFY_SOCKET": address,
-                             "LOG_LEVEL": "warning"})
-                self._await_ready(notify)
+        """`serve` in its own process (output to `log`); returns once it said READY=1.
+        The notification socket stays open until stop(): serve also says STOPPING=1."""
+        self._notify_dir = tempfile.TemporaryDirectory(prefix="bodycam-notify-")
+        address = str(Path(self._notify_dir.name) / "notify")  # AF_UNIX: <= 107 bytes
+        self._notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._notify.bind(address)
+        self._notify.settimeout(0.5)
+        print(f"$ bodycam-server serve --data-dir {shlex.quote(str(self.data_dir))}"
+              f"   (in the background; log: {self.log})", flush=True)
+        with self.log.open("ab") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "bodycam.server.cli", "serve",
+                 "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{self.port}"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**os.environ, "NOTIFY_SOCKET": address, "LOG_LEVEL": "warning"})
+        self._await_ready(self._notify)
 
     def _await_ready(self, notify: socket.socket) -> None:
         assert self._process is not None
@@ -110,6 +111,7 @@ class EmbeddedServer:
         while time.monotonic() < deadline:
             if (code := self._process.poll()) is not None:
                 self._process = None
+                self._close_notify()
                 raise ServerError(f"bodycam-server serve exited with {code}; see {self.log}")
             with contextlib.suppress(TimeoutError):
                 if "READY=1" in notify.recv(4096).decode(errors="replace").splitlines():
@@ -118,19 +120,31 @@ class EmbeddedServer:
         raise ServerError(f"bodycam-server serve was not ready within {READY_S:g} s; "
                           f"see {self.log}")
 
+    def _close_notify(self) -> None:
+        if self._notify is not None:
+            self._notify.close()
+            self._notify = None
+        if self._notify_dir is not None:
+            self._notify_dir.cleanup()
+            self._notify_dir = None
+
     def stop(self) -> int | None:
         """SIGTERM as systemd stops it; its exit status (None if it was not running)."""
         process, self._process = self._process, None
         if process is None:
+            self._close_notify()
             return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                return process.wait(STOP_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        return process.returncode
+        try:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    return process.wait(STOP_S)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            return process.returncode
+        finally:
+            self._close_notify()
 
     def __enter__(self) -> EmbeddedServer:
         return self
