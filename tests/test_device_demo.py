@@ -42,6 +42,7 @@ from bodycam.hal.sim.scene import Scene
 from bodycam.server.cli import main as server_main
 from bodycam.tools.custody.cli import main as evidence_main
 from bodycam.tools.dev import demo
+from bodycam.tools.dev.demo_custody import card_check
 from bodycam.tools.dev.embedded_server import EmbeddedServer, ServerError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -187,7 +188,19 @@ def test_a_demo_whose_camera_never_docks_says_the_card_still_holds_segments(
                      r"left, 0 signed receipt\(s\) kept", stdout), stdout
     [recording] = sorted((tmp_path / "out" / "device" / "evidence").iterdir())
     assert f"PROBLEM: recording {recording.name} on the server: missing" in stdout
+    assert f"  still on the card: {recording.name}/00000.age" in stdout
     assert stdout.rstrip().endswith("demo finished WITH PROBLEMS (see above)")
+
+
+def test_the_card_check_counts_what_no_sealed_manifest_names(tmp_path: Path) -> None:
+    """An unsealed or quarantined recording is also something the dock did not take."""
+    for name in ("quarantine/SIM-0001-x/00000.age", ".creating-y/00000.age.partial",
+                 "SIM-0001-z/manifest.jsonl"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"age")
+    check = card_check(tmp_path)
+    assert check.left == [".creating-y/00000.age.partial", "quarantine/SIM-0001-x/00000.age"]
+    assert not check.empty and check.recordings == []
 
 
 def test_a_server_that_cannot_start_is_named_and_nothing_is_left_running(

@@ -111,6 +111,8 @@ def run_demo(args: argparse.Namespace, out: Path, server: EmbeddedServer, identi
     print("\n--- the card after the dock ---")
     card = card_check(device_dir / "evidence")
     print(("ok: " if card.empty else "PROBLEM: ") + card.summary())
+    for name in card.left:
+        print(f"  still on the card: {name}")
     failures = int(not card.empty)
 
     print("\n--- as the evidence custodian, from the server ---")
@@ -126,7 +128,6 @@ def run_demo(args: argparse.Namespace, out: Path, server: EmbeddedServer, identi
         server.run("fetch", recording_id, "--out", str(fetched))
         failures += not export_fetched(fetched / recording_id, identity,
                                        out / f"recording-{n}.mp4")
-    failures += not card.recordings
     audit_ok = check_card(device_dir, camera_identity, server)
     gif = out / "front-display.gif"
     frames = make_gif(frames_dir, gif)

@@ -17,6 +17,7 @@ from pathlib import Path
 import av
 
 from bodycam.firmware.evidence.offloaded import RECEIPT_NAME
+from bodycam.firmware.evidence.store import MANIFEST_NAME
 from bodycam.firmware.evidence.verify import verify_recording
 from bodycam.firmware.offload.card import sealed_recordings
 from bodycam.tools.custody.cli import main as evidence_main
@@ -26,28 +27,30 @@ __all__ = ["CardCheck", "card_check", "export_fetched", "probe_summary"]
 
 @dataclass(frozen=True)
 class CardCheck:
-    """What the camera's card still holds of its sealed recordings."""
+    """What the camera's card still holds below its evidence folder."""
 
-    recordings: list[str]  # ids, oldest first
-    segments_left: dict[str, list[str]]  # recording id -> segment files still there
+    recordings: list[str]  # ids of the sealed recordings, oldest first
+    left: list[str]  # every other file than a manifest or a receipt (segments, ...)
     receipts: int
 
     @property
     def empty(self) -> bool:
-        return bool(self.recordings) and not any(self.segments_left.values()) \
+        return bool(self.recordings) and not self.left \
             and self.receipts == len(self.recordings)
 
     def summary(self) -> str:
-        left = sum(len(names) for names in self.segments_left.values())
-        return (f"{len(self.recordings)} recording(s) on the card: {left} segment file(s) "
-                f"left, {self.receipts} signed receipt(s) kept ({RECEIPT_NAME} beside "
-                "each manifest)")
+        return (f"{len(self.recordings)} recording(s) on the card: {len(self.left)} "
+                f"segment file(s) left, {self.receipts} signed receipt(s) kept "
+                f"({RECEIPT_NAME} beside each {MANIFEST_NAME})")
 
 
 def card_check(evidence_dir: Path) -> CardCheck:
+    """Counts every file, not only the sealed recordings' segments: an unsealed or
+    quarantined recording left on the card is also something the dock did not take."""
     recordings = sealed_recordings(evidence_dir)
-    return CardCheck([r.recording_id for r in recordings],
-                     {r.recording_id: r.present_media() for r in recordings},
+    left = sorted(str(path.relative_to(evidence_dir)) for path in evidence_dir.rglob("*")
+                  if path.is_file() and path.name not in (MANIFEST_NAME, RECEIPT_NAME))
+    return CardCheck([r.recording_id for r in recordings], left,
                      sum(r.receipt_path.exists() for r in recordings))
 
 
