@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MakeDevice, RunningSimDevice
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from device_rig import MakeDevice, RunningSimDevice
 from offload_server import EvidenceServer, evidence_server, make_server, run_server
 from offload_support import make_pki, server_key_b64
 
