@@ -11,12 +11,8 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 import pytest
-
-if TYPE_CHECKING:  # fixtures' types only: tests never import conftest at run time
-    from conftest import Camera, Server
+from server_fixtures import Camera, Server
 
 SETTINGS = ("server.toml", "camera-offload.toml", "identity")
 
@@ -57,7 +53,7 @@ def test_an_online_copy_database_then_blobs_restores_the_server_whole(
     server.stop()
     shutil.rmtree(server.data_dir)  # the disk is lost
 
-    restored = type(server)(tmp_path / "restored", server.backend, port=server.port)
+    restored = Server(tmp_path / "restored", server.backend, port=server.port)
     restore(tmp_path / "backup", restored.data_dir, server.data_dir)
     code, out, err = restored.run("recordings", "--json")
     assert code == 0, err
