@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+
 import pytest
 from server_fixtures import Camera, Server
 
