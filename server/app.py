@@ -13,6 +13,7 @@ from bodycam.server.device_audit.views import router as audit_router
 from bodycam.server.errors import ApiError, api_error_response
 from bodycam.server.identity.views import router as time_router
 from bodycam.server.ingest.views import router as ingest_router
+from bodycam.server.people.views import router as session_router
 
 __all__ = ["create_app"]
 
@@ -22,6 +23,6 @@ def create_app(context: ServerContext) -> FastAPI:
                   openapi_url=None)
     app.state.context = context
     app.add_exception_handler(ApiError, api_error_response)
-    for router in (time_router, ingest_router, audit_router):
+    for router in (time_router, ingest_router, audit_router, session_router):
         app.include_router(router)
     return app

@@ -14,12 +14,14 @@ from pathlib import Path
 from alembic.util import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
+from bodycam.server.access.rules import AccessError
 from bodycam.server.context import ServerContext
 from bodycam.server.database.engine import Database
 from bodycam.server.database.migrate import SchemaError, upgrade
 from bodycam.server.devices.service import EnrolError, enrol, parse_identity
 from bodycam.server.identity.signing_key import public_b64
 from bodycam.server.identity.tls import TlsError
+from bodycam.server.people.cli import add_user_commands
 from bodycam.server.recordings.fetch import FetchError, fetch_recording
 from bodycam.server.recordings.report import as_json, format_table, summaries
 from bodycam.server.serve import serve
@@ -31,7 +33,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 _EXPECTED = (SettingsError, TlsError, StorageError, SchemaError, EnrolError, FetchError,
-             SQLAlchemyError, CommandError, ValueError, OSError)
+             SQLAlchemyError, CommandError, ValueError, OSError, AccessError)
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -154,6 +156,7 @@ def _parser() -> argparse.ArgumentParser:
                     "files) for bodycam-evidence verify/export")
     fetch.add_argument("id", metavar="ID", help="the recording id")
     fetch.add_argument("--out", type=Path, required=True, metavar="DIR")
+    add_user_commands(commands, command)
     return parser
 
 
