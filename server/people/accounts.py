@@ -40,8 +40,11 @@ class NewUser:
 
 
 def normalise_username(text: str) -> str:
-    """Usernames compare case-insensitively: stored and looked up lower-case."""
-    return text.strip().lower()
+    """Usernames compare case-insensitively: stored and looked up lower-case. Anything
+    but printable ASCII is escaped (a NUL cannot even be stored in PostgreSQL), so a
+    name typed with one reaches the database, the throttle and the audit log as text;
+    it can never match an account (see _USERNAME)."""
+    return text.strip().lower().encode("unicode_escape").decode("ascii")
 
 
 def find_user(session: Session, username: str) -> User:
@@ -63,8 +66,9 @@ def add_user(work: Work, username: str, display_name: str, password: str, *,
     if not _USERNAME.fullmatch(username):
         raise AccountError(f"username {username[:80]!r}: use 1 to 64 letters, digits, '.', "
                            "'_', '-' or '@', starting with a letter or digit")
-    if not display_name.strip() or len(display_name) > 200:
-        raise AccountError("give the person's name (1 to 200 characters) with --name")
+    if not display_name.strip() or len(display_name) > 200 or not display_name.isprintable():
+        raise AccountError("give the person's name (1 to 200 printable characters) with "
+                           "--name")
     check_password(password, username)
     if session.scalars(select(User.id).where(User.username == username)).first():
         raise AccountError(f"user {username} exists already; choose another username")

@@ -16,6 +16,7 @@ from typing import Final
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from bodycam.server.database.engine import Database
 from bodycam.server.people.models import User, WebSession
 
 __all__ = ["IDLE_S", "LIFETIME_S", "SessionError", "SignedIn", "close_all", "close_session",
@@ -61,28 +62,37 @@ def open_session(session: Session, user: User, address: str, now: float
     return token, SignedIn(user.id, user.username, csrf, now + LIFETIME_S)
 
 
-def find_session(session: Session, token: str, now: float) -> SignedIn:
-    """The live session of `token`, or SessionError (unknown, expired, revoked)."""
-    if not token or len(token) > _MAX_TOKEN:
-        raise SessionError("session_unknown", "no valid session: sign in again")
+def _live(session: Session, token: str, now: float) -> SignedIn | SessionError:
     row = session.get(WebSession, _digest(token))
     if row is None:
-        raise SessionError("session_unknown", "this session does not exist (signed out, "
-                             "expired or never issued): sign in again")
+        return SessionError("session_unknown", "this session does not exist (signed out, "
+                            "expired or never issued): sign in again")
     user = session.get(User, row.user_id)
     name = user.username if user is not None else "anonymous"
     if user is None or user.disabled or user.version != row.user_version:
         session.delete(row)
-        raise SessionError("session_revoked", "this session was ended by a change to the "
-                             "account (password, second factor or disabled): sign in again",
-                             name)
+        return SessionError("session_revoked", "this session was ended by a change to the "
+                            "account (password, second factor or disabled): sign in again",
+                            name)
     if row.expires_at <= now or row.last_seen + IDLE_S <= now:
         session.delete(row)
-        raise SessionError("session_expired", "the session has expired: sign in again",
-                             name)
+        return SessionError("session_expired", "the session has expired: sign in again",
+                            name)
     if now - row.last_seen >= _TOUCH_S:
         row.last_seen = now
     return SignedIn(user.id, user.username, row.csrf_token, row.expires_at)
+
+
+def find_session(database: Database, token: str, now: float) -> SignedIn:
+    """The live session of `token`, or SessionError (unknown, expired, revoked); a dead
+    session is removed for good (committed before the refusal is raised)."""
+    if not token or len(token) > _MAX_TOKEN:
+        raise SessionError("session_unknown", "no valid session: sign in again")
+    with database.transaction() as session:
+        found = _live(session, token, now)
+    if isinstance(found, SessionError):
+        raise found
+    return found
 
 
 def close_session(session: Session, token: str) -> None:

@@ -55,8 +55,7 @@ def check_origin(context: ServerContext, request: Request) -> str | None:
 
 def _lookup(access: Access, token: str, address: str) -> SignedIn:
     try:
-        with access.database.transaction() as session:
-            return find_session(session, token, access.clock())
+        return find_session(access.database, token, access.clock())
     except SessionError as exc:
         access.audit.record("session_refused", exc.user, outcome=REFUSED, rule=exc.rule,
                             address=address)
