@@ -49,7 +49,7 @@ def check_holder(user: User, permissions: frozenset[Permission]) -> None:
     if permissions and user.totp_secret is None:
         raise AccessError("second_factor_required", f"{user.username} has no second factor, "
                       "and every account that touches evidence or settings needs one. Fix: "
-                      "set one up for the account first", target)
+                      "`bodycam-server user reset-second-factor` gives the account one", target)
 
 
 def _role_permissions(session: Session, role: str) -> frozenset[Permission]:

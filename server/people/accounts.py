@@ -23,7 +23,7 @@ from bodycam.server.people.sessions import close_all
 from bodycam.server.people.totp import new_secret
 
 __all__ = ["AccountError", "NewUser", "add_user", "disable_user", "find_user",
-           "normalise_username", "unlock_user"]
+           "normalise_username", "reset_second_factor", "unlock_user"]
 
 _USERNAME: Final = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
 
@@ -91,6 +91,19 @@ def unlock_user(work: Work, username: str) -> None:
     work.authorise(Permission.USERS, Target(user_id=user.id))
     throttle.clear(work.session, throttle.ACCOUNT, user.username)
     work.record("user_unlocked", user=user.username)
+
+
+def reset_second_factor(work: Work, username: str) -> str:
+    """A new TOTP key (a lost or replaced phone): the old codes stop working and every
+    session of the person ends. Returns the key to hand over once."""
+    work.authorise(Permission.USERS)
+    user = find_user(work.session, username)
+    work.authorise(Permission.USERS, Target(user_id=user.id))
+    user.totp_secret = new_secret()
+    user.totp_last_step = None
+    close_all(work.session, user.id)
+    work.record("second_factor_reset", user=user.username)
+    return user.totp_secret
 
 
 def disable_user(work: Work, username: str) -> None:

@@ -22,6 +22,8 @@ from bodycam.server.people.accounts import (
     AccountError,
     add_user,
     disable_user,
+    normalise_username,
+    reset_second_factor,
     unlock_user,
 )
 from bodycam.server.people.models import User
@@ -74,6 +76,20 @@ def _add(args: argparse.Namespace) -> int:
               f"{', '.join(args.role) or 'none'}")
         if added.totp_secret is not None:
             print(_second_factor_setup(context, added.username, added.totp_secret))
+    finally:
+        context.close()
+    return 0
+
+
+def _reset(args: argparse.Namespace) -> int:
+    context = ServerContext.open(args.data_dir)
+    try:
+        with Access.of(context).work(CONSOLE, "user.reset-second-factor") as work:
+            secret = reset_second_factor(work, args.username)
+            username = normalise_username(args.username)
+        print(f"{username}: new second factor; the old one no longer works and every "
+              "session of theirs has ended")
+        print(_second_factor_setup(context, username, secret))
     finally:
         context.close()
     return 0
@@ -132,4 +148,8 @@ def add_user_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
              "stop a person signing in (ends their sessions)")):
         sub = command(name, _on_user(f"user.{name}", change, done), text, into=group)
         sub.add_argument("username", metavar="USERNAME")
+    reset = command("reset-second-factor", _reset, "a new TOTP key for a lost or replaced "
+                    "phone (prints its one-time setup; ends the person's sessions)",
+                    into=group)
+    reset.add_argument("username", metavar="USERNAME")
     command("list", _list, "everyone who can sign in, with roles", into=group)

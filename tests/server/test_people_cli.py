@@ -121,3 +121,17 @@ def test_failed_sign_ins_on_two_processes_are_counted_together(
     assert answers == [401, 401, 401, 401, 429]
     rc, out, _ = user(directory, "unlock", "erin", monkeypatch=monkeypatch)
     assert rc == 0 and "unlocked" in out
+
+
+def test_reset_second_factor_prints_a_new_setup(data_dir: tuple[Path, int],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    directory, _ = data_dir
+    _, first, _ = user(directory, "add", "erin", "--name", "Erin", "--role", "reviewer",
+                       "--password-stdin", monkeypatch=monkeypatch)
+    rc, second, err = user(directory, "reset-second-factor", "Erin", monkeypatch=monkeypatch)
+    assert rc == 0, err
+    assert "the old one no longer works" in second
+    keys = [re.findall(r"secret=([A-Z2-7]+)", out) for out in (first, second)]
+    assert len(keys[0]) == len(keys[1]) == 1 and keys[0] != keys[1]
+    rc, _, err = user(directory, "reset-second-factor", "nobody", monkeypatch=monkeypatch)
+    assert rc == 1 and "there is no user 'nobody'" in err

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bodycam.server.access.rules import CONSOLE
 from bodycam.server.database.engine import Database
 from bodycam.server.people import throttle
-from bodycam.server.people.accounts import disable_user, unlock_user
+from bodycam.server.people.accounts import disable_user, reset_second_factor, unlock_user
 from bodycam.server.people.models import User, WebSession
 from bodycam.server.people.sessions import IDLE_S, LIFETIME_S, SessionError, find_session
 from bodycam.server.people.signin import SignInError, sign_in
@@ -207,3 +207,18 @@ def test_sql_metacharacters_and_oversized_input_are_just_wrong(people: People) -
     assert attempt(people, "alice", "p" * 100_000)[0] == "wrong_password"
     with people.context.database.transaction() as session:
         assert session.scalars(select(User.username)).all() == ["alice"]
+
+
+def test_a_new_second_factor_ends_the_old_one_and_every_session(people: People) -> None:
+    alice = people.add("alice", "reviewer")
+    assert alice.totp_secret is not None
+    _, token = attempt(people, "alice", totp=code(alice.totp_secret, START))
+    with people.access.work(CONSOLE, "user.reset-second-factor") as work:
+        secret = reset_second_factor(work, "alice")
+    assert secret != alice.totp_secret
+    assert lookup(people, token) == "session_unknown"
+    people.clock.now += 30
+    assert attempt(people, "alice", totp=code(alice.totp_secret, people.clock.now))[0] == \
+        "wrong_code"
+    assert attempt(people, "alice", totp=code(secret, people.clock.now))[0] == "ok"
+    assert ("second_factor_reset", "console", None) in people.events()
