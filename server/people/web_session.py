@@ -23,7 +23,8 @@ from bodycam.server.devices.auth import context_of
 from bodycam.server.errors import ApiError
 from bodycam.server.people.sessions import LIFETIME_S, SessionError, SignedIn, find_session
 
-__all__ = ["COOKIE", "CSRF_HEADER", "address_of", "clear_cookie", "set_cookie", "signed_in"]
+__all__ = ["COOKIE", "CSRF_HEADER", "address_of", "check_change", "check_origin", "clear_cookie",
+           "session_of", "set_cookie", "signed_in"]
 
 COOKIE: Final = "__Host-bodycam-session"
 CSRF_HEADER: Final = "X-CSRF-Token"
@@ -68,25 +69,35 @@ def _forged(access: Access, who: SignedIn, rule: str, message: str, address: str
     return ApiError(403, rule, message)
 
 
-async def signed_in(request: Request) -> SignedIn:
-    """FastAPI dependency: the signed-in person, or 401 (no or dead session) / 403
-    (a state-changing request without the session's CSRF token or from another origin)."""
-    context = context_of(request)
-    access = Access.of(context)
-    address = address_of(request)
+async def session_of(request: Request) -> SignedIn:
+    """The signed-in person of a request, or 401 (no, unknown or dead session)."""
     token = request.cookies.get(COOKIE)
     if not token:
         raise ApiError(401, "not_signed_in", "sign in first (POST /api/v1/session)")
-    who = await run_in_threadpool(_lookup, access, token, address)
+    return await run_in_threadpool(_lookup, Access.of(context_of(request)), token,
+                                   address_of(request))
+
+
+async def check_change(request: Request, who: SignedIn, sent: str) -> None:
+    """403 unless a state-changing request carries the session's CSRF token (`sent`)
+    and, if the browser names its origin, comes from this server."""
+    context = context_of(request)
+    access = Access.of(context)
+    address = address_of(request)
+    if not secrets.compare_digest(sent.encode(), who.csrf_token.encode()):
+        raise await run_in_threadpool(
+            _forged, access, who, "csrf", f"this request lacks the session's {CSRF_HEADER} "
+            "(or the form's csrf_token): refused as cross-site request forgery. Fix: send "
+            "the token the sign-in returned", address)
+    problem = check_origin(context, request)
+    if problem is not None:
+        raise await run_in_threadpool(_forged, access, who, "csrf_origin", problem, address)
+
+
+async def signed_in(request: Request) -> SignedIn:
+    """FastAPI dependency of the JSON API: session_of(), and for every request that
+    changes something check_change() with the X-CSRF-Token header."""
+    who = await session_of(request)
     if request.method not in _SAFE:
-        sent = request.headers.get(CSRF_HEADER, "")
-        if not secrets.compare_digest(sent.encode(), who.csrf_token.encode()):
-            raise await run_in_threadpool(
-                _forged, access, who, "csrf", f"this request lacks the session's "
-                f"{CSRF_HEADER} (or the form's csrf_token): refused as cross-site request "
-                "forgery. Fix: send the token the sign-in returned", address)
-        problem = check_origin(context, request)
-        if problem is not None:
-            raise await run_in_threadpool(_forged, access, who, "csrf_origin", problem,
-                                          address)
+        await check_change(request, who, request.headers.get(CSRF_HEADER, ""))
     return who
