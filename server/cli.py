@@ -22,6 +22,8 @@ from bodycam.server.devices.service import EnrolError, enrol, parse_identity
 from bodycam.server.identity.signing_key import public_b64
 from bodycam.server.identity.tls import TlsError
 from bodycam.server.people.cli import add_user_commands
+from bodycam.server.people.secret_box import KEY_FILE as BOX_KEY
+from bodycam.server.people.secret_box import create_box_key
 from bodycam.server.recordings.fetch import FetchError, fetch_recording
 from bodycam.server.recordings.report import as_json, format_table, summaries
 from bodycam.server.serve import serve
@@ -62,11 +64,15 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    database = Database(ServerSettings.load(args.data_dir).database)
+    settings = ServerSettings.load(args.data_dir)
+    database = Database(settings.database)
     try:
         upgrade(database)
     finally:
         database.dispose()
+    if create_box_key(settings.identity_dir):
+        print(f"made {settings.identity_dir / BOX_KEY} (seals the second factors: back it up "
+              "with the signing key)")
     print("the database schema is up to date")
     return EXIT_OK
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from bodycam.server.audit.trail import REFUSED, AuditTrail
 from bodycam.server.context import ServerContext
 from bodycam.server.database.engine import Database
 from bodycam.server.people.models import User
+from bodycam.server.people.secret_box import SecretBox, load_box
 
 __all__ = ["Access", "Work", "permissions_of"]
 
@@ -63,6 +65,11 @@ class Access:
     database: Database
     audit: AuditTrail
     clock: Callable[[], float]
+    identity_dir: Path
+
+    def box(self) -> SecretBox:
+        """What seals the TOTP keys (ValueError naming the fix if its key is missing)."""
+        return load_box(self.identity_dir)
 
     def actor(self, session: Session, user_id: int) -> Actor:
         """The actor as the database says now (a role revoked a second ago counts)."""
@@ -101,4 +108,4 @@ class Access:
     @classmethod
     def of(cls, context: ServerContext) -> Access:
         return cls(context.database, AuditTrail(context.database, context.clock),
-                   context.clock)
+                   context.clock, context.settings.identity_dir)

@@ -73,8 +73,9 @@ def add_user(work: Work, username: str, display_name: str, password: str, *,
     if session.scalars(select(User.id).where(User.username == username)).first():
         raise AccountError(f"user {username} exists already; choose another username")
     secret = new_secret() if second_factor else None
+    sealed = work.access.box().seal(username, secret) if secret else None
     user = User(username=username, display_name=display_name.strip(),
-                password_hash=hash_password(password), totp_secret=secret,
+                password_hash=hash_password(password), totp_secret=sealed,
                 disabled=False, created_at=datetime.fromtimestamp(work.now, UTC), version=0)
     session.add(user)
     session.flush()
@@ -99,11 +100,12 @@ def reset_second_factor(work: Work, username: str) -> str:
     work.authorise(Permission.USERS)
     user = find_user(work.session, username)
     work.authorise(Permission.USERS, Target(user_id=user.id))
-    user.totp_secret = new_secret()
+    secret = new_secret()
+    user.totp_secret = work.access.box().seal(user.username, secret)
     user.totp_last_step = None
     close_all(work.session, user.id)
     work.record("second_factor_reset", user=user.username)
-    return user.totp_secret
+    return secret
 
 
 def disable_user(work: Work, username: str) -> None:

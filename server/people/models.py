@@ -14,9 +14,10 @@ __all__ = ["SignInThrottle", "User", "WebSession"]
 
 
 class User(Base):
-    """A person. `totp_last_step` is the last RFC 6238 time step accepted, so a code
-    is never accepted twice (RFC 6238 section 5.2). `version` changes with every change
-    of the account, so a session made before a password change can be told apart."""
+    """A person. `totp_secret` is sealed (secret_box.py); `totp_last_step` is the last
+    RFC 6238 time step accepted, so a code is never accepted twice (RFC 6238 section
+    5.2). `version` changes with every change of the account, so a session made before
+    a password change can be told apart."""
 
     __tablename__ = "users"
 
@@ -24,7 +25,7 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(255))
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_secret: Mapped[str | None] = mapped_column(String(128))  # sealed, secret_box
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -49,13 +49,15 @@ class _Account:
     needs_second_factor: bool
 
 
-def _fail(access: Access, username: str, address: str, reason: str, now: float) -> NoReturn:
+def _fail(access: Access, username: str, address: str, reason: str, now: float, *,
+          detail: str = "") -> NoReturn:
     with access.database.transaction() as session:
         count = throttle.record_failure(session, throttle.ACCOUNT, username, now)
         throttle.record_failure(session, throttle.ADDRESS, address, now)
         access.audit.add(session, "sign_in_failed", username, outcome=FAILED, rule=reason,
                          address=address, failures=count,
-                         locked=count >= throttle.ACCOUNT.lockout)
+                         locked=count >= throttle.ACCOUNT.lockout,
+                         **({"detail": detail} if detail else {}))
     raise SignInError(reason, _WRONG)
 
 
@@ -97,7 +99,12 @@ def sign_in(access: Access, username: str, password: str, code: str, address: st
         if account.totp_secret is None:
             _fail(access, username, address, "second_factor_missing", now)
         assert account.totp_secret is not None
-        step = matching_step(account.totp_secret, code, now, account.totp_last_step)
+        try:
+            secret = access.box().open(username, account.totp_secret)
+        except ValueError as exc:  # the audit log says why; the person gets the usual answer
+            _fail(access, username, address, "second_factor_unreadable", now,
+                  detail=str(exc))
+        step = matching_step(secret, code, now, account.totp_last_step)
         if step is None:
             _fail(access, username, address, "wrong_code", now)
     with access.database.transaction() as session:

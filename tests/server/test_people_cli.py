@@ -135,3 +135,16 @@ def test_reset_second_factor_prints_a_new_setup(data_dir: tuple[Path, int],
     assert len(keys[0]) == len(keys[1]) == 1 and keys[0] != keys[1]
     rc, _, err = user(directory, "reset-second-factor", "nobody", monkeypatch=monkeypatch)
     assert rc == 1 and "there is no user 'nobody'" in err
+
+
+def test_migrate_makes_the_sealing_key_for_an_older_data_directory(
+        data_dir: tuple[Path, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    directory, _ = data_dir
+    key = directory / "identity" / "totp-key.bin"
+    assert key.stat().st_mode & 0o777 == 0o600
+    key.unlink()
+    done = run_server("migrate", "--data-dir", str(directory))
+    assert "made" in done.stdout and key.stat().st_size == 32
+    before = key.read_bytes()
+    again = run_server("migrate", "--data-dir", str(directory))
+    assert "made" not in again.stdout and key.read_bytes() == before

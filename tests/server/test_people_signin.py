@@ -19,6 +19,7 @@ from bodycam.server.database.engine import Database
 from bodycam.server.people import throttle
 from bodycam.server.people.accounts import disable_user, reset_second_factor, unlock_user
 from bodycam.server.people.models import User, WebSession
+from bodycam.server.people.secret_box import KEY_FILE, load_box
 from bodycam.server.people.sessions import IDLE_S, LIFETIME_S, SessionError, find_session
 from bodycam.server.people.signin import SignInError, sign_in
 from bodycam.server.people.totp import matching_step
@@ -222,3 +223,33 @@ def test_a_new_second_factor_ends_the_old_one_and_every_session(people: People) 
         "wrong_code"
     assert attempt(people, "alice", totp=code(secret, people.clock.now))[0] == "ok"
     assert ("second_factor_reset", "console", None) in people.events()
+
+
+def test_totp_keys_are_sealed_and_bound_to_their_account(people: People) -> None:
+    alice = people.add("alice", "reviewer")
+    people.add("bob", "reviewer")
+    assert alice.totp_secret is not None
+    with people.context.database.transaction() as session:
+        rows = {u.username: u for u in session.scalars(select(User))}
+        assert rows["alice"].totp_secret is not None
+        assert alice.totp_secret not in rows["alice"].totp_secret
+        rows["bob"].totp_secret = rows["alice"].totp_secret  # copied by hand in the database
+    assert attempt(people, "bob", totp=code(alice.totp_secret, START))[0] == \
+        "second_factor_unreadable"
+    (event,) = [e for e in people.access.audit.events("sign_in_failed")]
+    assert "user reset-second-factor bob" in event.details
+
+
+def test_without_the_sealing_key_nobody_with_a_second_factor_signs_in(people: People
+                                                                       ) -> None:
+    alice = people.add("alice", "reviewer")
+    assert alice.totp_secret is not None
+    load_box.cache_clear()
+    (people.context.settings.identity_dir / KEY_FILE).unlink()
+    try:
+        assert attempt(people, "alice", totp=code(alice.totp_secret, START))[0] == \
+            "second_factor_unreadable"
+    finally:
+        load_box.cache_clear()
+    (event,) = people.access.audit.events("sign_in_failed")
+    assert "is missing" in event.details and "bodycam-server migrate" in event.details

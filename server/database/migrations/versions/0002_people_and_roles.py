@@ -68,7 +68,7 @@ def upgrade() -> None:
     sa.Column('username', sa.String(length=64), nullable=False),
     sa.Column('display_name', sa.String(length=200), nullable=False),
     sa.Column('password_hash', sa.String(length=255), nullable=False),
-    sa.Column('totp_secret', sa.String(length=64), nullable=True),
+    sa.Column('totp_secret', sa.String(length=128), nullable=True),
     sa.Column('totp_last_step', sa.BigInteger(), nullable=True),
     sa.Column('disabled', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
