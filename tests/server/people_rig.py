@@ -63,6 +63,12 @@ def code(secret: str, at: float) -> str:
     return TOTP(raw, 6, SHA1(), 30, enforce_key_length=False).generate(at).decode()
 
 
+def wrong_code(secret: str, at: float) -> str:
+    """Six digits that are none of the codes accepted at `at` (one step either side)."""
+    taken = {code(secret, at + drift) for drift in (-30, 0, 30)}
+    return next(c for c in ("000000", "111111", "222222", "333333") if c not in taken)
+
+
 @dataclass
 class People:
     context: ServerContext
