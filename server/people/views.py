@@ -1,4 +1,5 @@
-"""/api/v1/session: sign in (POST), who am I (GET), sign out (DELETE).
+"""/api/v1/session: sign in (POST), who am I (GET), sign out (DELETE), and
+/api/v1/session/password (POST): change one's own password.
 
 Sign-in answers 200 with the CSRF token and sets the session cookie; a wrong username,
 password or code is 401 with one message for all; a slowed-down or locked account 429
@@ -20,6 +21,8 @@ from bodycam.server.audit.trail import REFUSED
 from bodycam.server.devices.auth import context_of
 from bodycam.server.errors import ApiError
 from bodycam.server.people.models import User
+from bodycam.server.people.password_change import PasswordChangeError, change_password
+from bodycam.server.people.passwords import PasswordError
 from bodycam.server.people.sessions import SignedIn, close_session
 from bodycam.server.people.signin import SignInError, sign_in
 from bodycam.server.people.web_session import (
@@ -86,6 +89,27 @@ def _end(access: Access, token: str, who: SignedIn, address: str) -> None:
     with access.database.transaction() as session:
         close_session(session, token)
         access.audit.add(session, "sign_out", who.username, address=address)
+
+
+class PasswordChange(BaseModel):
+    current: str = Field(min_length=1, max_length=1024)
+    new: str = Field(min_length=1, max_length=1024)
+
+
+@router.post("/password", status_code=204)
+async def new_password(body: PasswordChange, request: Request, who: SignedInDep) -> Response:
+    """Change one's own password; every session ends (sign in again with the new one)."""
+    access = Access.of(context_of(request))
+    try:
+        await run_in_threadpool(change_password, access, who, body.current, body.new,
+                                address_of(request))
+    except PasswordChangeError as exc:
+        raise ApiError(exc.status, exc.rule, str(exc)) from None
+    except PasswordError as exc:
+        raise ApiError(422, "weak_password", str(exc)) from None
+    response = Response(status_code=204)
+    clear_cookie(response)
+    return response
 
 
 @router.delete("", status_code=204)

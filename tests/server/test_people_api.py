@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from people_rig import DATABASES, PASSWORD, People, code, open_people
+from sqlalchemy import select
 
 from bodycam.server.app import create_app
+from bodycam.server.people.models import User
 from bodycam.server.people.web_session import COOKIE, CSRF_HEADER
 
 ORIGIN = "https://127.0.0.1:8443"
@@ -126,3 +128,48 @@ def test_slowed_down_sign_in_answers_429_with_retry_after(people: People) -> Non
 def test_malformed_or_oversized_sign_in_is_a_clear_4xx(people: People, body: object) -> None:
     answer = browser(people).post("/api/v1/session", json=body)
     assert answer.status_code == 422 and answer.json()["detail"]
+
+
+def test_changing_ones_password_asks_the_old_one_and_ends_every_session(
+        people: People) -> None:
+    client, csrf = signed_in(people)
+    other, _ = signed_in_again(people, "alice")
+    change = {CSRF_HEADER: csrf}
+    wrong = client.post("/api/v1/session/password", headers=change,
+                        json={"current": "not my password", "new": "a brand new passphrase"})
+    assert wrong.status_code == 403 and wrong.json()["error"] == "wrong_password"
+    weak = client.post("/api/v1/session/password", headers=change,
+                       json={"current": PASSWORD, "new": "short"})
+    assert weak.status_code == 422 and "at least 12" in weak.json()["message"]
+    unsigned = client.post("/api/v1/session/password",
+                           json={"current": PASSWORD, "new": "a brand new passphrase"})
+    assert unsigned.status_code == 403 and unsigned.json()["error"] == "csrf"
+    done = client.post("/api/v1/session/password", headers=change,
+                       json={"current": PASSWORD, "new": "a brand new passphrase"})
+    assert done.status_code == 204
+    assert client.get("/api/v1/session").status_code == 401
+    assert other.get("/api/v1/session").status_code == 401  # the other browser too
+    assert ("password_changed", "alice", None) in people.events()
+
+
+def test_guessing_the_password_through_a_session_is_slowed_down(people: People) -> None:
+    client, csrf = signed_in(people)
+    answers = [client.post("/api/v1/session/password", headers={CSRF_HEADER: csrf}, json={
+        "current": f"guess number {n}", "new": "a brand new passphrase"}).status_code
+        for n in range(5)]
+    assert answers == [403, 403, 403, 403, 429]
+
+
+def signed_in_again(people: People, username: str) -> tuple[TestClient, str]:
+    """A second browser of an existing account (the next TOTP step's code)."""
+    with people.context.database.transaction() as session:
+        sealed = session.scalars(select(User.totp_secret).where(
+            User.username == username)).one()
+    assert sealed is not None
+    secret = people.access.box().open(username, sealed)
+    people.clock.now += 30
+    client = browser(people)
+    answer = client.post("/api/v1/session", json={
+        "username": username, "password": PASSWORD, "code": code(secret, people.clock.now)})
+    assert answer.status_code == 200, answer.text
+    return client, answer.json()["csrf_token"]
