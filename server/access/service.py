@@ -99,11 +99,13 @@ class Access:
 
     @contextlib.contextmanager
     def work(self, actor: Actor | int, action: str) -> Iterator[Work]:
-        """transaction() for an actor (or a user id, loaded inside it)."""
-        name = actor.name if isinstance(actor, Actor) else f"user#{actor}"
-        with self.transaction(name, action) as session:
-            who = actor if isinstance(actor, Actor) else self.actor(session, actor)
-            yield Work(self, session, who, self.clock())
+        """transaction() for an actor, or a user id: their roles as the database holds
+        them at the start of the work (refusals are recorded under their username)."""
+        if not isinstance(actor, Actor):
+            with self.database.transaction() as session:
+                actor = self.actor(session, actor)
+        with self.transaction(actor.name, action) as session:
+            yield Work(self, session, actor, self.clock())
 
     @classmethod
     def of(cls, context: ServerContext) -> Access:
