@@ -16,7 +16,7 @@ export NODE_20_19 := const [a, b] = process.versions.node.split(".").map(Number)
 APT_BASE := python3-venv python3-dev
 APT_TEST := $(APT_BASE) build-essential portaudio19-dev libcap-dev age ffmpeg mtools dosfstools fdisk systemd \
 	libtss2-dev pkg-config swtpm swtpm-tools tpm2-tools \
-	iproute2 sqlite3 nodejs
+	iproute2 sqlite3 nodejs chromium
 
 .PHONY: demo test lint typecheck unit deps deps-dev clean
 
