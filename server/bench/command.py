@@ -143,11 +143,11 @@ def _card(plan: Plan, device: BenchDevice, directory: Path, count: int = 1) -> P
 
 
 def _mb_s(item: dict[str, Any]) -> float:
-    return float(item["bytes"]) / item["wall_s"] / MB
+    return float(item["bytes"]) / float(item["wall_s"]) / MB
 
 
 def _cpu_s_per_gb(item: dict[str, Any]) -> float:
-    return float(item["cpu_s"]) * 1e9 / item["bytes"]
+    return float(item["cpu_s"]) * 1e9 / float(item["bytes"])
 
 
 def _single(plan: Plan, server: BenchServer, work: Path) -> tuple[Figures, dict[str, Any]]:
@@ -288,10 +288,13 @@ def run_bench(plan: Plan, *, progress: Progress | None = None) -> dict[str, Any]
 # ------------------------------------------------------------------ command line
 
 
-def _count(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 1000:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to 1000")
-    return int(text)
+def _whole(high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from 1 to `high`, or the error naming the range."""
+    def parse(text: str) -> int:
+        if not text.isdigit() or not 1 <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to {high}")
+        return int(text)
+    return parse
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -299,13 +302,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="print only one JSON object (figures, targets, details)")
     parser.add_argument("--quick", action="store_true",
                         help="shorter recordings, one repeat: a smoke run")
-    parser.add_argument("--segment-kib", type=_count, metavar="KIB",
+    parser.add_argument("--segment-kib", type=_whole(1024 * 1024), metavar="KIB",
                         help=f"segment size (default {DEFAULT_SEGMENT_BYTES} bytes: 10 s of "
                              "the default bit rates)")
-    parser.add_argument("--segments", type=_count, metavar="N", help="segments per recording")
-    parser.add_argument("--repeats", type=_count, metavar="N",
+    parser.add_argument("--segments", type=_whole(1000), metavar="N",
+                        help="segments per recording")
+    parser.add_argument("--repeats", type=_whole(1000), metavar="N",
                         help="single-camera uploads on loopback and on the link")
-    parser.add_argument("--camera-recordings", type=_count, metavar="N",
+    parser.add_argument("--camera-recordings", type=_whole(1000), metavar="N",
                         help="recordings per camera in the eight-camera run")
 
 

@@ -72,7 +72,7 @@ def _chunks(recording: CardRecording, scratch: Path) -> list[tuple[str, int, Pat
     return pieces
 
 
-def transfers(recording: CardRecording, signer: Signer, device_id: str, url: str,
+def transfers(recording: CardRecording, signer: Signer, device_id: str, url: str, *,
               scratch: Path, receipt: Path) -> list[_Transfer]:
     """The camera's request sequence for `recording`, signed now."""
     base = f"{API}/recordings/{quote(recording.recording_id, safe='')}"
@@ -118,7 +118,8 @@ def curl_upload(recording: CardRecording, signer: Signer, device_id: str,
         raise RuntimeError(CURL_MISSING)
     scratch.mkdir(parents=True, exist_ok=True)
     receipt = scratch / "receipt.json"
-    items = transfers(recording, signer, device_id, target.url, scratch, receipt)
+    items = transfers(recording, signer, device_id, target.url, scratch=scratch,
+                      receipt=receipt)
     command: list[str] = [curl, "--silent", "--show-error", "--http1.1", "--tlsv1.3",
                           "--cacert", str(target.ca_file), "--output", "/dev/null",
                           "--write-out", _WRITE_OUT,
