@@ -33,7 +33,7 @@ from bodycam.firmware.offload.bandwidth import TokenBucket
 from bodycam.firmware.offload.card import CardRecording, sealed_recordings
 from bodycam.firmware.offload.connection import Connection
 from bodycam.firmware.offload.protocol import OffloadClient
-from bodycam.firmware.offload.timesync import take_server_time
+from bodycam.firmware.offload.timesync import TimeSync, take_server_time
 from bodycam.firmware.offload.upload import upload_recording
 from bodycam.hal.clocks import SystemClock
 
@@ -74,7 +74,7 @@ def offload_card(state_dir: Path, evidence_dir: Path, device_id: str, offload: P
     session = SessionKey(SoftwareKeyStore.open(state_dir), clock)
     connection = Connection(config)
     try:
-        sync: list[Any] = []
+        sync: list[TimeSync] = []
         client = OffloadClient(connection, session, device_id,
                                lambda: sync[0].server_now(clock))
         sync.append(take_server_time(client, config.server_key, clock))
