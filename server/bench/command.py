@@ -142,6 +142,14 @@ def _card(plan: Plan, device: BenchDevice, directory: Path, count: int = 1) -> P
                            segment_bytes=plan.segment_bytes)
 
 
+def _warm_up(server: BenchServer, device: BenchDevice, work: Path) -> None:
+    """One small upload, not counted: a fresh server's first requests pay for imports
+    and cold caches, which would otherwise land on whichever upload goes first."""
+    card = make_recordings(device, work / "warm-up", count=1, segments=1,
+                           segment_bytes=64 * 1024)
+    run_camera(device, card, server.offload_file)
+
+
 def _mb_s(item: dict[str, Any]) -> float:
     return float(item["bytes"]) / float(item["wall_s"]) / MB
 
@@ -151,12 +159,14 @@ def _cpu_s_per_gb(item: dict[str, Any]) -> float:
 
 
 def _single(plan: Plan, server: BenchServer, work: Path) -> tuple[Figures, dict[str, Any]]:
-    """Alternating camera and curl uploads of recordings of the same sizes."""
+    """Alternating camera and curl uploads of recordings of the same sizes (after a
+    warm-up), the order swapped each repeat."""
     started = time.perf_counter()
     device = make_device(work / "camera", "BENCH-SOLO")
     server.enrol(device.identity_file)
     cards = [(_card(plan, device, work / f"camera-{i}"), _card(plan, device, work / f"curl-{i}"))
              for i in range(plan.repeats)]
+    _warm_up(server, device, work)
     prepare_s = time.perf_counter() - started
     config = load_offload_config(server.offload_file)
     target = CurlTarget(server.url, server.ca_file, config.server_key)
@@ -218,6 +228,7 @@ def _link(plan: Plan, work: Path) -> tuple[Figures, dict[str, Any]]:
         server.enrol(device.identity_file)
         server.start()
         try:
+            _warm_up(server, device, work)
             runs = [item for card in cards
                     for item in run_camera(device, card, server.offload_file)]
         finally:

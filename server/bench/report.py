@@ -38,7 +38,8 @@ HOW_MEASURED: Final = {
                     "sealed recording to a real `bodycam-server serve` (SQLite + blob "
                     "folder) on loopback; segment bytes / seconds from the manifest PUT to "
                     "the checked receipt (connection and time sync before); MB = 10^6 "
-                    "bytes; median over repeats",
+                    "bytes; median over repeats, after one small upload not counted "
+                    "(the fresh server's first requests)",
     "offload_vs_curl_ratio": "camera MB/s / curl MB/s, median over pairs; curl sends the "
                              "same sequence (manifest PUT, PATCH per chunk, receipt POST) of "
                              "a recording of the same sizes to the same server, on one "
