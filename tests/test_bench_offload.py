@@ -60,8 +60,12 @@ def test_the_figures_come_from_what_was_uploaded(tiny_report: dict[str, Any]) ->
     eight = details["eight_cameras"]
     assert eight["cameras"] == 8 and eight["recordings"] == 8
     assert eight["bytes"] == 8 * camera["bytes"]
-    [link] = details["shaped_link"]["runs"]
-    assert link["bytes"] == camera["bytes"] and details["shaped_link"]["rate_mbit"] == 50.0
+    link = details["shaped_link"]
+    [link_camera], [link_curl] = link["runs"], link["curl"]
+    assert link_camera["bytes"] == link_curl["bytes"] == camera["bytes"]
+    assert link["rate_mbit"] == 50.0
+    # what a plain TCP stream gets through the same shaped link: below the rate, not 0
+    assert 0 < link["tcp_stream_share"] < 1
     # the server's peak memory is a whole Python server's, not a child's or a stub's
     assert tiny_report["server_peak_rss_mb"] > 20
 

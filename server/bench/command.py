@@ -47,6 +47,7 @@ from bodycam.server.bench.report import (
     nearest_rank,
 )
 from bodycam.server.bench.servers import BenchServer
+from bodycam.server.bench.tcp import tcp_share
 from bodycam.tools.bench.report import machine_context
 from bodycam.tools.dev.netns import VethLink
 
@@ -158,39 +159,56 @@ def _cpu_s_per_gb(item: dict[str, Any]) -> float:
     return float(item["cpu_s"]) * 1e9 / float(item["bytes"])
 
 
-def _single(plan: Plan, server: BenchServer, work: Path) -> tuple[Figures, dict[str, Any]]:
-    """Alternating camera and curl uploads of recordings of the same sizes (after a
-    warm-up), the order swapped each repeat."""
+@dataclass
+class _Pairs:
+    """Camera and curl uploads of recordings of the same sizes, one of each per repeat."""
+
+    camera: list[dict[str, Any]]
+    curl: list[dict[str, Any]]
+    prepare_s: float
+
+    def ratios(self) -> list[float]:
+        return [_mb_s(a) / _mb_s(b) for a, b in zip(self.camera, self.curl, strict=True)]
+
+
+def _camera_and_curl(plan: Plan, server: BenchServer, device: BenchDevice,
+                     work: Path) -> _Pairs:
+    """After a warm-up, per repeat one upload by the camera's code and one by curl, the
+    order swapped each repeat (load drifts hit both)."""
     started = time.perf_counter()
-    device = make_device(work / "camera", "BENCH-SOLO")
-    server.enrol(device.identity_file)
     cards = [(_card(plan, device, work / f"camera-{i}"), _card(plan, device, work / f"curl-{i}"))
              for i in range(plan.repeats)]
     _warm_up(server, device, work)
-    prepare_s = time.perf_counter() - started
+    pairs = _Pairs([], [], time.perf_counter() - started)
     config = load_offload_config(server.offload_file)
     target = CurlTarget(server.url, server.ca_file, config.server_key)
     signer = SessionKey(device.key_store(), SystemClock())
-    camera: list[dict[str, Any]] = []
-    curl: list[dict[str, Any]] = []
     for index, (camera_card, curl_card) in enumerate(cards):
         def by_camera(card: Path = camera_card) -> None:
-            camera.extend(run_camera(device, card, server.offload_file))
+            pairs.camera.extend(run_camera(device, card, server.offload_file))
 
         def by_curl(card: Path = curl_card, scratch: Path = work / f"curl-{index}-scratch"
                     ) -> None:
             [recording] = sealed_recordings(card)
-            curl.append(curl_upload(recording, signer, device.device_id, target, scratch))
+            pairs.curl.append(curl_upload(recording, signer, device.device_id, target,
+                                          scratch))
 
         for step in ((by_camera, by_curl) if index % 2 == 0 else (by_curl, by_camera)):
             step()
-    ratios = [_mb_s(a) / _mb_s(b) for a, b in zip(camera, curl, strict=True)]
-    figures = {"offload_mb_s": statistics.median(_mb_s(r) for r in camera),
-               "offload_vs_curl_ratio": statistics.median(ratios),
-               "camera_cpu_s_per_gb": statistics.median(_cpu_s_per_gb(r) for r in camera)}
-    return figures, {"prepare_s": round(prepare_s, 2), "camera": camera, "curl": curl,
-                     "camera_mb_s": [_mb_s(r) for r in camera],
-                     "curl_mb_s": [_mb_s(r) for r in curl], "ratios": ratios}
+    return pairs
+
+
+def _single(plan: Plan, server: BenchServer, work: Path) -> tuple[Figures, dict[str, Any]]:
+    device = make_device(work / "camera", "BENCH-SOLO")
+    server.enrol(device.identity_file)
+    pairs = _camera_and_curl(plan, server, device, work)
+    figures = {"offload_mb_s": statistics.median(_mb_s(r) for r in pairs.camera),
+               "offload_vs_curl_ratio": statistics.median(pairs.ratios()),
+               "camera_cpu_s_per_gb": statistics.median(_cpu_s_per_gb(r)
+                                                        for r in pairs.camera)}
+    return figures, {"prepare_s": round(pairs.prepare_s, 2), "camera": pairs.camera,
+                     "curl": pairs.curl, "camera_mb_s": [_mb_s(r) for r in pairs.camera],
+                     "curl_mb_s": [_mb_s(r) for r in pairs.curl], "ratios": pairs.ratios()}
 
 
 def _eight(plan: Plan, server: BenchServer, work: Path) -> tuple[Figures, dict[str, Any]]:
@@ -221,23 +239,25 @@ def _eight(plan: Plan, server: BenchServer, work: Path) -> tuple[Figures, dict[s
 
 
 def _link(plan: Plan, work: Path) -> tuple[Figures, dict[str, Any]]:
+    """The camera and curl over the shaped link, and a plain TCP stream (the ceiling)."""
     device = make_device(work / "camera", "BENCH-LINK")
-    cards = [_card(plan, device, work / f"camera-{i}") for i in range(plan.repeats)]
+    rate = plan.link_mbit * 1e6
     with VethLink(rate_mbit=plan.link_mbit) as link:
+        ceiling = tcp_share(link, plan.link_mbit, plan.segments * plan.segment_bytes)
         server = BenchServer.create(work / "server", link)
         server.enrol(device.identity_file)
         server.start()
         try:
-            _warm_up(server, device, work)
-            runs = [item for card in cards
-                    for item in run_camera(device, card, server.offload_file)]
+            pairs = _camera_and_curl(plan, server, device, work)
         finally:
             server.stop()
-    shares = [r["bytes"] * 8 / r["wall_s"] / (plan.link_mbit * 1e6) for r in runs]
+    shares = [_mb_s(r) * MB * 8 / rate for r in pairs.camera]
+    curl_shares = [_mb_s(r) * MB * 8 / rate for r in pairs.curl]
     return {"link_share": statistics.median(shares)}, {
         "rate_mbit": plan.link_mbit, "shaping": "tc tbf burst 64kb latency 50ms",
-        "runs": runs, "shares": shares, "mbit_s": [s * plan.link_mbit for s in shares],
-        "camera_cpu_s_per_gb": statistics.median(_cpu_s_per_gb(r) for r in runs)}
+        "tcp_stream_share": ceiling, "shares": shares, "curl_shares": curl_shares,
+        "runs": pairs.camera, "curl": pairs.curl,
+        "camera_cpu_s_per_gb": statistics.median(_cpu_s_per_gb(r) for r in pairs.camera)}
 
 
 # ------------------------------------------------------------------ run

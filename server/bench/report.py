@@ -7,6 +7,7 @@ means are defined in one place.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -49,7 +50,9 @@ HOW_MEASURED: Final = {
                              "alternates between repeats",
     "link_share": "the camera upload over a veth pair into a network namespace, the "
                   "camera's side shaped by tc tbf (rate, burst 64kb, latency 50ms), server "
-                  "in the namespace: segment bits per second / link rate; median",
+                  "in the namespace: segment bits per second / link rate; median. Details: "
+                  "curl's share (same protocol, server/bench/curl.py) and a plain TCP "
+                  "stream's (the link's own ceiling: tbf counts Ethernet frames)",
     "camera_cpu_s_per_gb": "time.process_time() of the camera process over the loopback "
                            "uploads per 10^9 segment bytes; median",
     "aggregate_mb_s": "eight camera processes (eight enrolled devices) connect and take "
@@ -77,6 +80,14 @@ def met(key: str, value: float | None) -> bool | None:
     return value >= target.limit
 
 
+def _link_note(details: dict[str, Any]) -> list[str]:
+    link = details.get("shaped_link")
+    if link is None:
+        return []
+    return [f"on the link: a plain TCP stream gets {link['tcp_stream_share']:.3f} of it, "
+            f"curl (same requests) {statistics.median(link['curl_shares']):.3f}"]
+
+
 def format_table(report: dict[str, Any]) -> str:
     """One line per figure (value, unit, target), then what was measured and errors."""
     lines = [f"{'figure':30} {'value':>10}  {'unit':9} {'target':17} ok?",
@@ -91,7 +102,7 @@ def format_table(report: dict[str, Any]) -> str:
     lines += ["", f"recordings of {plan['segments']} segments x {plan['segment_bytes']} bytes; "
               f"{plan['repeats']} repeat(s) on loopback and on the {plan['link_mbit']:g} "
               f"Mbit/s link; {plan['cameras']} cameras x {plan['camera_recordings']} "
-              "recording(s)",
+              "recording(s)", *_link_note(report["details"]),
               f"machine: {context['cpu']} ({context['cpus']} CPUs, load "
               f"{context['load_average_at_start']} at start), Python {context['python']}, "
               f"{context['curl']}; run took {context['elapsed_s']} s"]
