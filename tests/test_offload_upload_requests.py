@@ -6,6 +6,7 @@ the upload as damage: the camera keeps its copy, the server completes nothing.""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from bodycam.firmware.evidence.offloaded import check_receipt
 from bodycam.firmware.evidence.session_key import SessionKey
 from bodycam.firmware.offload.card import CardRecording, sealed_recordings
 from bodycam.firmware.offload.connection import Connection, Response
+from bodycam.firmware.offload.digests import DigestsAhead
 from bodycam.firmware.offload.protocol import PIECE, OffloadClient
 from bodycam.firmware.offload.timesync import TimeSync, take_server_time
 from bodycam.firmware.offload.upload import DamagedOnCardError, upload_recording
@@ -129,3 +131,17 @@ def test_a_file_cut_short_on_the_card_while_it_is_sent_stops_as_damage(rig: Rig)
     assert state["state"] != "complete" and state["receipt"] is False
     assert sorted(p.name for p in rig.recording.directory.iterdir()) == [
         "00000.age", "00001.age", "manifest.jsonl"]  # the camera removed nothing
+
+
+def test_digests_made_ahead_are_those_of_the_range_or_none(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 10_000
+    (tmp_path / "00000.age").write_bytes(data)
+    with DigestsAhead(tmp_path) as ahead:
+        ahead.plan("00000.age", 1000, 2_000_000)
+        ahead.plan("00000.age", 0, len(data) + 1)  # past the end: short on the card
+        ahead.plan("00001.age", 0, 10)  # not on the card
+        assert ahead.take("00000.age", 1000, 2_000_000) == hashlib.sha256(
+            data[1000:2_001_000]).digest()
+        assert ahead.take("00000.age", 0, len(data) + 1) is None
+        assert ahead.take("00001.age", 0, 10) is None
+        assert ahead.take("00000.age", 5, 5) is None  # never planned: the sender hashes

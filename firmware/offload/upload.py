@@ -3,11 +3,12 @@
 Resumable at the byte: each file starts where the server says it holds (the manifest
 PUT's listing, HEAD after anything went wrong), so a dock pulled mid-segment costs the
 bytes in flight, not the segment. A PATCH sends up to CHUNK bytes straight from the
-card: the range is hashed first (its signed Content-Digest), then read again and sent
-in pieces paced by the bandwidth limit, so RAM holds one piece and an undock stops
-between pieces. CHUNK is larger than any segment the configuration makes at its bit
-rates, so a segment goes in one request: each request costs a round trip and the
-server's fsyncs (idle link), and a file that arrives in one piece is kept without a copy
+card: the range is hashed first (its signed Content-Digest; the next file's while this
+one is sent, digests.py), then read again and sent in pieces paced by the bandwidth
+limit, so RAM holds one piece and an undock stops between pieces. CHUNK is larger than
+any segment the configuration makes at its bit rates, so a segment goes in one request:
+each request costs a round trip and the server's fsyncs (idle link), and a file that
+arrives in one piece is kept without a copy
 (`bodycam-server bench` measured 0.75 of a 50 Mbit/s link with 4 MiB requests).
 
 The server's listing says what to send, the card's manifest says what may be sent: a
@@ -27,6 +28,7 @@ from bodycam.firmware.evidence.offloaded import ListedFile
 from bodycam.firmware.evidence.verify_chain import open_regular
 from bodycam.firmware.offload.card import CardRecording
 from bodycam.firmware.offload.connection import OffloadError, RefusedError
+from bodycam.firmware.offload.digests import DigestsAhead
 from bodycam.firmware.offload.protocol import (
     PIECE,
     OffloadClient,
@@ -70,18 +72,26 @@ def upload_recording(client: OffloadClient, recording: CardRecording,
         raise OffloadError(f"the server asks for {', '.join(strange)}, which the manifest of "
                            f"{rid} does not name; nothing of it was sent")
     done = Uploaded()
+    todo: list[tuple[ListedFile, ServerFile | None]] = []
     for listed in recording.manifest.files:
         held = listing.get(listed.name)
         done.held += held.size if held is not None and held.complete else \
             held.offset if held is not None else 0
         if held is None or not held.complete:
-            done.sent += _upload_file(client, recording, listed, held, pace)
+            todo.append((listed, held))
+    with DigestsAhead(recording.directory) as ahead:
+        for listed, held in todo:
+            if held is not None:
+                ahead.plan(listed.name, held.offset, min(CHUNK, listed.size - held.offset))
+        for listed, held in todo:
+            done.sent += _upload_file(client, recording, listed, held, pace, ahead=ahead)
     done.receipt = client.post_receipt(rid)
     return done
 
 
 def _upload_file(client: OffloadClient, recording: CardRecording, listed: ListedFile,
-                 held: ServerFile | None, pace: Callable[[int], None]) -> int:
+                 held: ServerFile | None, pace: Callable[[int], None], *,
+                 ahead: DigestsAhead) -> int:
     """Send the file from the server's offset; the bytes sent."""
     rid = recording.recording_id
     offset = held.offset if held is not None else client.head_file(rid, listed.name).offset
@@ -91,8 +101,9 @@ def _upload_file(client: OffloadClient, recording: CardRecording, listed: Listed
         card = _OnCard(stream, rid, listed)
         while offset < listed.size:
             length = min(CHUNK, listed.size - offset)
-            body = PatchBody(length, card.sha256(offset, length, pace),
-                             card.pieces(offset, length, pace))
+            digest = ahead.take(listed.name, offset, length) or card.sha256(offset, length,
+                                                                            pace)
+            body = PatchBody(length, digest, card.pieces(offset, length, pace))
             try:
                 state = client.patch_file(rid, listed.name, offset, body)
             except RefusedError as refusal:
