@@ -1,5 +1,5 @@
 """`bodycam-server`: the evidence server's commands (init, serve, device enrol,
-recordings, fetch, migrate). Each failure prints what is wrong and the fix, and exits 1;
+recordings, fetch, migrate, bench). Each failure prints what is wrong and the fix, and exits 1;
 a wrong invocation exits 2."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from alembic.util import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bodycam.server.access.rules import AccessError
+from bodycam.server.bench import command as bench_command
 from bodycam.server.context import ServerContext
 from bodycam.server.database.engine import Database
 from bodycam.server.database.migrate import SchemaError, upgrade
@@ -170,6 +171,11 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("id", metavar="ID", help="the recording id")
     fetch.add_argument("--out", type=Path, required=True, metavar="DIR")
     add_user_commands(commands, command)
+    bench_text = ("measure the dock offload: MB/s, against curl, on a shaped 50 Mbit/s "
+                  "link, eight cameras at once (needs root and curl)")
+    bench = commands.add_parser("bench", help=bench_text, description=bench_text)
+    bench_command.configure(bench)
+    bench.set_defaults(run=bench_command.run)
     return parser
 
 
