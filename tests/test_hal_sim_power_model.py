@@ -6,13 +6,13 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from bodycam.firmware.config.model import Config
-from bodycam.firmware.power.table import PowerTable, load_power_table
+from bodycam.firmware.power.table import Load, PowerTable, load_power_table
 from bodycam.hal.clocks import ManualClock
 from bodycam.hal.interfaces import Blink
 from bodycam.hal.sim.hardware import build_sim_hardware
 from bodycam.hal.sim.power import SimPower
 from bodycam.hal.sim.power_battery import CRATE_PERCENT_PER_HOUR_PER_LSB, SimCell
-from bodycam.hal.sim.power_model import EnergyMeter, Load
+from bodycam.hal.sim.power_model import EnergyMeter
 from bodycam.hal.sim.power_probe import led_share
 
 HOUR = 3600.0

@@ -16,10 +16,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from bodycam.firmware.power.table import PowerTable
+from bodycam.firmware.power.table import Load, PowerTable
 from bodycam.hal.interfaces import Clock, Power, PowerStatus
 from bodycam.hal.sim.power_battery import SimCell
-from bodycam.hal.sim.power_model import EnergyMeter, Load
+from bodycam.hal.sim.power_model import EnergyMeter
 
 S_PER_H = 3600.0
 

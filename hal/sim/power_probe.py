@@ -14,9 +14,9 @@ from __future__ import annotations
 from gpiozero.pins.mock import MockFactory
 
 from bodycam.firmware.config.model import PinsConfig
+from bodycam.firmware.power.table import Load
 from bodycam.hal.interfaces import LED_NAMES, Blink, Camera, FrontDisplay, Indicators, LedState
 from bodycam.hal.interfaces import Microphone as MicrophoneDevice
-from bodycam.hal.sim.power_model import Load
 
 
 def led_share(state: LedState) -> float:
