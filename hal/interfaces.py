@@ -226,7 +226,7 @@ class Power(ABC):
 
     @abstractmethod
     def read(self) -> PowerStatus:
-        """Read the fuel gauge and dock pins; fast (one I2C transaction at most)."""
+        """Read the fuel gauge and dock pins; fast (a few short I2C transactions at most)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the bus."""
