@@ -214,6 +214,9 @@ class PowerStatus:
     battery_percent: float | None  # None: fuel gauge not readable
     charging: bool
     docked: bool
+    # The gauge's own charge/discharge rate (MAX17048 CRATE), negative while discharging;
+    # None: the gauge has no rate or it could not be read.
+    rate_percent_per_hour: float | None = None
 
 
 class Power(ABC):
