@@ -103,6 +103,7 @@ class PowerConfig:
     shift_hours: float = 12.0  # the shift forecast at boot/undock; 0 = no forecast
     shift_recording_share: float = 0.15  # share of the shift spent recording (0-1)
     sleep_after_idle_min: float = 0.0  # give up the pre-record buffer after; 0 = never
+    model_file: Path | None = None  # the power table; None: the shipped power-model.toml
 
 
 @dataclass(frozen=True)

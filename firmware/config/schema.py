@@ -172,6 +172,10 @@ _SETTINGS = (
             "With pre-record on: after this long in idle the camera gives up the pre-record "
             "buffer and stops the camera (sleep, audited, green LED blinks slowly); any "
             "press wakes it, RECORD records at once. 0 = never sleep."),
+    Setting("power.model_file", AbsolutePath(empty_means="the shipped power-model.toml"),
+            "The power table the prediction runs on: what each part draws in each state, "
+            "the battery's capacity and curve. Replace the shipped estimates with a table "
+            "measured on the camera (see the technician guide, power section)."),
     # storage
     Setting("storage.data_dir", AbsolutePath(),
             "Evidence and audit log live below it. Paths are absolute in every file and "

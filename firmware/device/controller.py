@@ -215,7 +215,8 @@ class Controller:
         self._marker_until = 0.0
         self._conditions = Conditions(config.storage)
         prerecord = config.evidence.prerecord_seconds > 0
-        self._battery = BatteryWatch(config.power, power_table or load_power_table(),
+        self._battery = BatteryWatch(config.power, power_table or load_power_table(
+                                         config.power.model_file),
                                      prerecord=prerecord,
                                      gauge_fitted=config.power.battery_source != "none")
         self._sleep = SleepTimer(config.power.sleep_after_idle_min, prerecord=prerecord)

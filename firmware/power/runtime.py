@@ -34,10 +34,10 @@ def runtime(table: PowerTable, percent: float, mode: Mode,
             gauge_rate: float | None) -> Runtime:
     """`gauge_rate`: the gauge's rate in %/h (negative while discharging), None when it has
     none or it cannot be trusted now."""
+    basis: Basis = "model"
+    drain = percent_per_hour(table, mode)
     if gauge_rate is not None and -gauge_rate >= MIN_GAUGE_DRAIN:
         drain, basis = -gauge_rate, "gauge"
-    else:
-        drain, basis = percent_per_hour(table, mode), "model"
     minutes = math.inf if drain <= 0 else max(0.0, percent) / drain * 60.0
     return Runtime(minutes, drain, basis)
 
