@@ -214,8 +214,8 @@ class PowerStatus:
     battery_percent: float | None  # None: fuel gauge not readable
     charging: bool
     docked: bool
-    # The gauge's own rate (MAX17048 CRATE), percent per hour, negative while discharging;
-    # None where the gauge has none or it could not be read.
+    # The gauge's own charge/discharge rate (MAX17048 CRATE), percent per hour, negative
+    # while discharging; None: the gauge has no rate or it could not be read.
     rate_percent_per_hour: float | None = None
     cell_volts: float | None = None  # None: not measured (no gauge, or a failed read)
 

@@ -321,12 +321,12 @@ def exercise_indicators(indicators: Indicators, clock: Clock, step: float) -> Pa
 
 def check_battery(power: Power, config: PowerConfig, table_path: Path | None) -> PartResult:
     """The gauge's charge, and its measured rate next to the power model's (the table at
-    `table_path`, the shipped one if None)."""
+    `table_path`, else [power] model_file, else the shipped one)."""
     part = "battery"
     if config.battery_source == "none":
         return _ok(part, 'no fuel gauge fitted ([power] battery_source = "none")')
     try:
-        table = load_power_table(table_path)
+        table = load_power_table(table_path or config.model_file)
     except ConfigError as exc:
         return _fail(part, f"the power table is refused: {exc}",
                      "fix the keys named (each problem says what is allowed) or "
