@@ -147,12 +147,16 @@ def test_a_dead_gauge_keeps_the_prediction_going_on_the_model() -> None:
 
 
 def test_a_reading_near_empty_is_acted_on_even_from_a_faulty_gauge() -> None:
-    """The gauge is distrusted (it jumped up), then reads 2 %: sealing early costs little."""
+    """The charging pin says "charging" out of the dock (a broken pin) and the gauge reads
+    0 %: nonsense while charging, so the model's level stays near 40 %, but the reading
+    may be true, and sealing early costs little."""
     w = watch(battery_critical_percent=5.0)
     w.poll(reading(40.0), "recording", 0.0)
-    w.poll(reading(90.0), "recording", 1.0)  # nonsense: the level stays near 40 %
-    effects = w.poll(reading(2.0), "recording", 2.0)
-    assert "apply:battery_critical" in kinds(effects)
+    effects = w.poll(PowerStatus(0.0, charging=True, docked=False), "recording", 1.0)
+    assert kinds(effects) == ["alarm:gauge_fault", "alarm:battery_critical",
+                              "apply:battery_critical"]
+    assert w.level is not None and w.level > 39
+    assert "acted on although the gauge looks faulty" in effects[1].detail  # type: ignore[union-attr]
 
 
 def test_a_sudden_collapse_is_critical_although_hours_were_predicted() -> None:
