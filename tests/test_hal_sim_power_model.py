@@ -157,5 +157,11 @@ def test_probe_reads_the_simulated_parts(table: PowerTable, sim_config: Config) 
         assert seen.state("display") == "on"
         assert seen.state("buzzer") == "on"
         assert seen.state("vibration") == "off"
+        hw.camera.start(lambda _packet: None, lambda _frame: None)
+        hw.microphone.start(lambda _chunk: None)
+        capturing = hw.power.load()
+        assert capturing.state("camera") == "running"
+        assert capturing.state("microphone") == "on"
+        assert capturing.state("cpu") == "prerecord"
     finally:
         hw.close()
