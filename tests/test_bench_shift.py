@@ -144,3 +144,19 @@ def test_command_refuses_bad_input(capsys: pytest.CaptureFixture[str], tmp_path:
     assert f"{bad}: parts.vibration.on.watts: got 250" in capsys.readouterr().err
     assert main(["shift", "--hours", "8"]) == 2
     assert "runs past the end" in capsys.readouterr().err
+
+
+def test_the_documented_results_are_what_the_benchmark_prints(table: PowerTable) -> None:
+    """docs/power-model.md quotes the shipped table's results: they must stay true."""
+    doc = (Path(__file__).parent.parent / "docs" / "power-model.md").read_text()
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:5]]
+            for line in doc.splitlines() if line.startswith("| ") and line.count("|") == 5}
+    results = [run_policy(table, PATTERN, p, critical_minutes=5) for p in POLICIES]
+    assert rows["hours on 10800 mWh (3000 mAh)"] == [
+        f"{r['hours_lasting']:.1f} h" for r in results]
+    assert [c.split(" ")[0] for c in rows["capacity a 12 h shift needs"]] == [
+        f"{r['needed_mwh']:.0f}" for r in results]
+    assert rows["energy per 12 h shift"] == [f"{r['cell_mwh'] / 1000:.1f} Wh" for r in results]
+    bigger = with_capacity(table, 18000)
+    assert rows["hours on 18000 mWh (5000 mAh)"] == [
+        f"{hours_lasting(bigger, shift_segments(PATTERN, p)):.1f} h" for p in POLICIES]
