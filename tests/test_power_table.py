@@ -13,6 +13,7 @@ from bodycam.firmware.config.problems import ConfigError
 from bodycam.firmware.power.table import (
     DEFAULT_TABLE_NAME,
     PARTS,
+    Load,
     load_power_table,
     parse_power_table,
 )
@@ -53,6 +54,19 @@ def test_curve_interpolates_between_points() -> None:
     assert battery.open_circuit_volts(0) == pytest.approx(3.00)
     assert battery.open_circuit_volts(95) == pytest.approx((4.20 + 4.08) / 2)
     assert battery.open_circuit_volts(150) == pytest.approx(4.20)
+
+
+def test_draw_and_rate_of_a_load_follow_the_table() -> None:
+    table = load_power_table()
+    load = Load({"camera": "running", "display": "on"}, {"led": 2})
+    rail = table.rail_watts(load)
+    assert rail["camera.running"] == table.watts("camera", "running")
+    assert rail["led.off"] == 0 and Load(units={"led": 2}).state("led") == "off"
+    assert table.rail_watts(load.with_states(led="on"))["led.on"] == 2 * table.watts("led", "on")
+    cell = table.cell_watts(load)
+    assert cell == pytest.approx(sum(rail.values()) / table.battery.boost_efficiency.value)
+    assert table.rate_percent_per_hour(load) == pytest.approx(
+        -100 * cell * 1000 / table.battery.capacity_mwh.value)
 
 
 def test_missing_state_is_refused_naming_file_key_and_states() -> None:

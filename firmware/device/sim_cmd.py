@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"bodycam sim: {exc}", file=sys.stderr)
         return 2
     clock = SimClock(datetime.now(UTC), speed=args.speed)
-    hardware = build_sim_hardware(config, clock)
+    hardware = build_sim_hardware(config, clock, power_table=power_table)
     frames = (PngFrameWriter(args.display_out, hardware.display.size, clock)
               if args.display_out else None)
     states: list[State] = []

@@ -14,7 +14,7 @@ import difflib
 import itertools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bodycam.firmware.config.loader import parse_layer, shipped_file
@@ -28,6 +28,7 @@ __all__ = [
     "WATTS_LIMIT",
     "Battery",
     "Figure",
+    "Load",
     "PowerTable",
     "load_power_table",
     "parse_power_table",
@@ -120,6 +121,38 @@ class Battery:
 
 
 @dataclass(frozen=True)
+class Load:
+    """Each part's state; `units` scales a part's draw (lit LEDs, or a blink's on share).
+
+    A part left out is at its lowest state (the first in PARTS), which the table counts
+    as part of the board's base draw or as nothing.
+    """
+
+    states: Mapping[str, str] = field(default_factory=dict)
+    units: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for part, state in self.states.items():
+            if part not in PARTS or state not in PARTS[part]:
+                raise ValueError(f"unknown power state {part}.{state}; the table has "
+                                 f"{', '.join(f'{p}.{s}' for p in PARTS for s in PARTS[p])}")
+        for part, units in self.units.items():
+            if part not in PARTS or units < 0:
+                raise ValueError(f"units of {part!r} must be >= 0 for a known part, "
+                                 f"got {units}")
+
+    def state(self, part: str) -> str:
+        return self.states.get(part, PARTS[part][0])
+
+    def with_states(self, **states: str) -> Load:
+        """This load with some parts changed (the rest kept)."""
+        return Load({**self.states, **states}, self.units)
+
+    def with_units(self, **units: float) -> Load:
+        return Load(self.states, {**self.units, **units})
+
+
+@dataclass(frozen=True)
 class PowerTable:
     """The checked table: `parts[part][state]` is the watts that state adds at 5 V."""
 
@@ -131,6 +164,20 @@ class PowerTable:
     def watts(self, part: str, state: str) -> float:
         """Watts at the 5 V rail; KeyError names the part/state (a programming error)."""
         return self.parts[part][state].value
+
+    def rail_watts(self, load: Load) -> dict[str, float]:
+        """Watts at 5 V by `part.state` for this load (every part, the board's base too)."""
+        return {f"{part}.{load.state(part)}":
+                self.watts(part, load.state(part)) * load.units.get(part, 1.0)
+                for part in PARTS}
+
+    def cell_watts(self, load: Load) -> float:
+        """What the cell delivers for this load: the rail's watts over the boost efficiency."""
+        return sum(self.rail_watts(load).values()) / self.battery.boost_efficiency.value
+
+    def rate_percent_per_hour(self, load: Load) -> float:
+        """The gauge rate this load should show (negative: discharging), like CRATE."""
+        return -100 * self.cell_watts(load) * 1000 / self.battery.capacity_mwh.value
 
     def estimates(self) -> list[str]:
         """Dotted names of the figures that are estimates, for reports."""
