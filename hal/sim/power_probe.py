@@ -15,8 +15,15 @@ from gpiozero.pins.mock import MockFactory
 
 from bodycam.firmware.config.model import PinsConfig
 from bodycam.firmware.power.table import Load
-from bodycam.hal.interfaces import LED_NAMES, Blink, Camera, FrontDisplay, Indicators, LedState
-from bodycam.hal.interfaces import Microphone as MicrophoneDevice
+from bodycam.hal.interfaces import (
+    LED_NAMES,
+    Blink,
+    Camera,
+    FrontDisplay,
+    Indicators,
+    LedState,
+    Microphone,
+)
 
 
 def led_share(state: LedState) -> float:
@@ -30,7 +37,7 @@ def led_share(state: LedState) -> float:
 class SimLoadProbe:
     """Reads the simulated parts' states on demand (cheap: no I/O, no locks held long)."""
 
-    def __init__(self, *, camera: Camera, microphone: MicrophoneDevice, display: FrontDisplay,
+    def __init__(self, *, camera: Camera, microphone: Microphone, display: FrontDisplay,
                  indicators: Indicators, pins: PinsConfig, pin_factory: MockFactory) -> None:
         self._camera = camera
         self._microphone = microphone
