@@ -10,8 +10,12 @@ change, alarm and fault is written to the audit log *after* the action, so audit
 Media never passes through here: the camera and microphone feed the recorder directly;
 the controller only switches the recorder's mode.
 
-Conditions polled from the hardware (dock contact, battery level, free storage) are
-latched in conditions.py, which says what happened; this thread only acts on it.
+Conditions polled from the hardware (dock contact, free storage) are latched in
+conditions.py, the battery is judged by firmware/power/watch.py (warnings by time left,
+a faulty gauge, the shift forecast at boot and undock, battery health in the dock); both
+say what happened and this thread only acts on it. With pre-record on, sleep mode
+(firmware/power/sleep.py) gives up the buffer after a configured time in idle: the
+camera is then stopped as without pre-record, and any press wakes it.
 
 Stealth mode (POWER short press, only if the configuration allows it) darkens the LEDs,
 silences the buzzer and keeps the front display off in every state, also while
