@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
-from conftest import FAST_MEDIA, AuthorityIdentity
+from device_rig import FAST_MEDIA, AuthorityIdentity
 from PIL import Image
 
 from bodycam.firmware.cli import main

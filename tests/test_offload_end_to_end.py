@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MakeDevice, RunningSimDevice
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from device_rig import MakeDevice, RunningSimDevice
 from offload_server import EvidenceServer, evidence_server, make_server, run_server
 from offload_support import make_pki, server_key_b64
 
@@ -165,6 +165,32 @@ def test_a_recording_running_when_docked_goes_up_once_sealed_and_offload_never_b
     assert receipts[0]["held"] > 0  # the first recording resumed where it stopped
     assert all(sorted(os.listdir(d)) == ["manifest.jsonl", RECEIPT_NAME]
                for d in rig.recordings())
+
+
+def test_a_recording_sealed_after_the_dock_pass_goes_up_in_the_same_dock(
+        make_sim_device: MakeDevice, evidence_server: EvidenceServer,
+        tmp_path: Path) -> None:
+    """Stopping a recording in the dock returns to `docked` before the seal is on the
+    card, so the pass that docking starts can miss it. The seal itself asks the worker
+    for another pass: the recording does not wait for the next dock. (The seal's late
+    arrival is made certain here by keeping the sealed recording out of the card until
+    the first pass has finished.)"""
+    rig = booted(make_sim_device, evidence_server)
+    recording = record(rig, 3)
+    aside = tmp_path / "not-yet-sealed"
+    recording.rename(aside)
+    start = dock(rig)
+    assert finished(rig, start)["offloaded"] == 0
+    rig.wait_until(lambda: rig.device.controller.dock_activity == "offloaded")
+    aside.rename(recording)
+    assert rig.device.offload is not None
+    rig.device.offload.card_changed()
+    found = rig.wait_audit(lambda r: r["event"] == "offload_receipt", after=start,
+                           timeout=OFFLOAD_S)
+    assert rig.audit()[found]["recording_id"] == recording.name
+    rig.wait_until(lambda: sorted(os.listdir(recording)) == ["manifest.jsonl",
+                                                             RECEIPT_NAME],
+                   timeout=OFFLOAD_S)
 
 
 @pytest.mark.parametrize("pinned", ["another-key", "another-ca"])

@@ -61,3 +61,27 @@ def test_the_simulator_does_not_start_on_a_bad_power_table(
                          "--set", f'power.model_file="{table}"']) == 2
     err = capsys.readouterr().err
     assert str(table) in err and "parts.camera.running.watts" in err
+
+
+def test_check_config_checks_the_power_table_too(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    device = tmp_path / "bodycam.toml"
+    device.write_text(f'[power]\nmodel_file = "{bad_table(tmp_path)}"\n', encoding="utf-8")
+    assert bodycam_main(["check-config", str(device)]) == 1
+    err = capsys.readouterr().err
+    assert "parts.camera.running.watts" in err and "INVALID" in err
+
+
+def test_check_config_says_whether_a_full_battery_lasts_the_shift(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    always_on = tmp_path / "prerecord.toml"
+    always_on.write_text("[evidence]\nprerecord_seconds = 30\n", encoding="utf-8")
+    assert bodycam_main(["check-config", str(always_on)]) == 0
+    out, err = capsys.readouterr()
+    assert "does NOT last a 12 h shift" in out and "power.sleep_after_idle_min" in err
+    standby = tmp_path / "standby.toml"
+    standby.write_text("[evidence]\nprerecord_seconds = 0\n", encoding="utf-8")
+    assert bodycam_main(["check-config", str(standby)]) == 0
+    out, err = capsys.readouterr()
+    assert "lasts a 12 h shift" in out and "does NOT" not in out
+    assert "power.sleep_after_idle_min" not in err

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import MakeDevice, RunningSimDevice
+from device_rig import MakeDevice, RunningSimDevice
 
 from bodycam.firmware.device.feedback import ALARMS, ASLEEP_LEDS, STATE_LEDS
 from bodycam.firmware.evidence.verify import verify_recording

@@ -75,6 +75,8 @@ def test_the_runtime_uses_the_gauge_rate_when_there_is_one() -> None:
         50.0 / percent_per_hour(TABLE, "buffering") * 60)
     charging = runtime(TABLE, 50.0, "docked", gauge_rate=+30.0)  # not draining: model
     assert charging.basis == "model" and math.isfinite(charging.minutes_left)
+    glitch = runtime(TABLE, 50.0, "recording", gauge_rate=-1000.0)  # no load does that
+    assert glitch.basis == "model" and glitch.minutes_left > 60
 
 
 def test_the_shift_forecast_separates_prerecord_all_shift_from_standby() -> None:

@@ -10,8 +10,12 @@ change, alarm and fault is written to the audit log *after* the action, so audit
 Media never passes through here: the camera and microphone feed the recorder directly;
 the controller only switches the recorder's mode.
 
-Conditions polled from the hardware (dock contact, battery level, free storage) are
-latched in conditions.py, which says what happened; this thread only acts on it.
+Conditions polled from the hardware (dock contact, free storage) are latched in
+conditions.py, the battery is judged by firmware/power/watch.py (warnings by time left,
+a faulty gauge, the shift forecast at boot and undock, battery health in the dock); both
+say what happened and this thread only acts on it. With pre-record on, sleep mode
+(firmware/power/sleep.py) gives up the buffer after a configured time in idle: the
+camera is then stopped as without pre-record, and any press wakes it.
 
 Stealth mode (POWER short press, only if the configuration allows it) darkens the LEDs,
 silences the buzzer and keeps the front display off in every state, also while
@@ -19,9 +23,9 @@ recording; it never touches the recording itself.
 
 In the dock the offload worker (firmware/offload/) empties the card on a thread of its
 own: this thread only tells it docked/undocked on entering and leaving the docked state
-(so a recording still running when docked goes up once it is sealed and the state is
-docked again) and shows what it reports (OffloadStatus) as the docked pattern and the
-offload_failing alarm.
+and that a recording was sealed (so a recording still running when docked goes up once
+it is sealed and the state is docked again) and shows what it reports (OffloadStatus)
+as the docked pattern and the offload_failing alarm.
 
 The camera and microphone are started, stopped and reopened by sources.py; a stalled
 or missing one is a gap and an alarm, never the end of a recording. The systemd
@@ -137,6 +141,8 @@ class DockLink(Protocol):
     """What the controller may ask of the offload worker: never blocks."""
 
     def set_docked(self, docked: bool) -> None: ...
+
+    def card_changed(self) -> None: ...
 
 
 class StateObserver(Protocol):
@@ -506,6 +512,8 @@ class Controller:
                     "a write would have gone below the reserve"))
                 self._apply("storage_full", cause="storage full while recording")
             case RecordingSealed(reason=reason, sealed=sealed):
+                if self._offload is not None:
+                    self._offload.card_changed()  # sealed after docking: goes up now
                 if not sealed:
                     self._alarm("storage_fault", f"recording {event.recording_id}: "
                                 f"{SEAL_FAILED}", "storage_fault")

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Literal, get_args
 
-from bodycam.firmware.power.table import PARTS, PowerTable
+from bodycam.firmware.power.table import Load, PowerTable
 
 Mode = Literal["standby", "buffering", "sleeping", "display_on", "recording", "docked"]
 MODES: tuple[Mode, ...] = get_args(Mode)
@@ -34,19 +34,21 @@ _MODE_PARTS: Mapping[Mode, Mapping[str, str]] = MappingProxyType({
 })
 
 
+def mode_load(mode: Mode) -> Load:
+    """Every part's state in `mode`, as the table computes draws from."""
+    return Load(_MODE_PARTS[mode])
+
+
 def rail_watts(table: PowerTable, mode: Mode) -> float:
     """Watts at the board's 5 V input in `mode`: every part's state in that mode."""
-    states = _MODE_PARTS[mode]
-    return sum(table.watts(part, states.get(part, lowest[0]))
-               for part, lowest in PARTS.items())
+    return sum(table.rail_watts(mode_load(mode)).values())
 
 
 def battery_watts(table: PowerTable, mode: Mode) -> float:
     """Watts taken from the cell in `mode`: the rail's draw plus the boost converter's loss."""
-    return rail_watts(table, mode) / table.battery.boost_efficiency.value
+    return table.cell_watts(mode_load(mode))
 
 
 def percent_per_hour(table: PowerTable, mode: Mode) -> float:
     """How fast `mode` empties a full battery of the table's present capacity, in %/h."""
-    return 100.0 * 1000.0 * battery_watts(table, mode) / table.battery.capacity_mwh.value
-
+    return -table.rate_percent_per_hour(mode_load(mode))

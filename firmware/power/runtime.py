@@ -19,6 +19,9 @@ from bodycam.firmware.power.table import PowerTable
 
 Basis = Literal["gauge", "model"]
 MIN_GAUGE_DRAIN = 0.1  # %/h: a slower gauge rate means "not discharging": use the model
+# A gauge rate above this many times the model's heaviest draw (recording) is a glitch, not
+# the battery: believed, it would power a half-full camera off within minutes.
+MAX_GAUGE_DRAIN_FACTOR = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +36,11 @@ class Runtime:
 def runtime(table: PowerTable, percent: float, mode: Mode,
             gauge_rate: float | None) -> Runtime:
     """`gauge_rate`: the gauge's rate in %/h (negative while discharging), None when it has
-    none or it cannot be trusted now."""
+    none or it cannot be trusted now; a rate no load of this camera can cause is ignored."""
     basis: Basis = "model"
     drain = percent_per_hour(table, mode)
-    if gauge_rate is not None and -gauge_rate >= MIN_GAUGE_DRAIN:
+    ceiling = MAX_GAUGE_DRAIN_FACTOR * percent_per_hour(table, "recording")
+    if gauge_rate is not None and MIN_GAUGE_DRAIN <= -gauge_rate <= ceiling:
         drain, basis = -gauge_rate, "gauge"
     minutes = math.inf if drain <= 0 else max(0.0, percent) / drain * 60.0
     return Runtime(minutes, drain, basis)

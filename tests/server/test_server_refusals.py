@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Backend, Camera, Server, make_backend, make_server
+from server_fixtures import Backend, Camera, Server, make_backend, make_server
 from sqlalchemy import select
 from test_evidence_support import record
 from test_server_faults import assert_held_whole, listed, segments

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from conftest import Backend, Camera, Server, make_backend, make_server
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from offload_client import OffloadClient
+from server_fixtures import Backend, Camera, Server, make_backend, make_server
 from server_rig import ServeProcess, run_server
 
 from bodycam.firmware.device.identity import identity_text
