@@ -19,7 +19,7 @@ from bodycam.tools.bench.shift import (
     Policy,
     Segment,
     ShiftPattern,
-    mode_load,
+    lit_load,
     shift_segments,
 )
 from bodycam.tools.bench.shift_run import (
@@ -88,7 +88,7 @@ def test_energy_adds_up_and_orders_the_choices(table: PowerTable) -> None:
 
 
 def test_a_constant_load_lasts_capacity_over_draw(table: PowerTable) -> None:
-    load = mode_load("buffering", STATE_LEDS["idle"])
+    load = lit_load("buffering", STATE_LEDS["idle"])
     hours = hours_lasting(table, [Segment(HOUR, "buffering", load)])
     assert hours is not None
     ideal = table.battery.capacity_mwh.value / 1000 / table.cell_watts(load)
@@ -108,7 +108,7 @@ def test_the_capacity_said_to_be_needed_does_last_the_shift(table: PowerTable) -
 
 
 def test_energy_by_state_is_the_table_times_the_time(table: PowerTable) -> None:
-    load = mode_load("recording", STATE_LEDS["recording"])
+    load = lit_load("recording", STATE_LEDS["recording"])
     energy = shift_energy(table, [Segment(HOUR, "recording", load)])
     assert energy["cell_mwh"] == pytest.approx(table.cell_watts(load) * 1000)
     assert energy["by_part_mwh"]["camera.running"] == pytest.approx(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bodycam.firmware.device.feedback import ASLEEP_LEDS, CUES, STATE_LEDS, CuePattern, StateLeds
-from bodycam.firmware.power.draw import _MODE_PARTS, Mode  # the firmware's modes, one truth
+from bodycam.firmware.power.draw import Mode, mode_load  # the firmware's modes, one truth
 from bodycam.firmware.power.sleep import SleepTimer
 from bodycam.firmware.power.table import Load
 from bodycam.hal.interfaces import LED_NAMES, Blink
@@ -99,10 +99,10 @@ class Segment:
     load: Load
 
 
-def mode_load(mode: Mode, leds: StateLeds) -> Load:
+def lit_load(mode: Mode, leds: StateLeds) -> Load:
     """The firmware's parts for `mode`, with the LEDs lit as feedback.py lights them."""
     lit = sum(led_share(leds.get(name)) for name in LED_NAMES)
-    return Load({**_MODE_PARTS[mode], "led": "on"}, {"led": lit})
+    return mode_load(mode).with_states(led="on").with_units(led=lit)
 
 
 def _pulse_seconds(pattern: Blink | None) -> float:
@@ -133,7 +133,7 @@ def _recording(activity: Activity, pattern: ShiftPattern) -> Iterator[Segment]:
     cues += [(t, CUES["marker"]) for t in _every(pattern.marker_every_s, length)]
     cues += [(t, CUES["reminder"]) for t in _every(pattern.reminder_every_s, length)]
     cues.append((length, CUES["recording_stopped"]))
-    yield from _with_cues(length, "recording", mode_load("recording", STATE_LEDS["recording"]),
+    yield from _with_cues(length, "recording", lit_load("recording", STATE_LEDS["recording"]),
                           cues)
 
 
@@ -145,11 +145,11 @@ def _every(period: float, length: float) -> list[float]:
 def _idle(start: float, end: float, policy: Policy, timer: SleepTimer) -> Iterator[Segment]:
     """Idle from `start` to `end`: buffering or standby, asleep once the timer says so."""
     awake: Mode = "buffering" if policy.prerecord else "standby"
-    awake_load = mode_load(awake, STATE_LEDS["idle"])
+    awake_load = lit_load(awake, STATE_LEDS["idle"])
     sleep_at = start + timer.after_minutes * MINUTE if timer.enabled else end
     if sleep_at < end and timer.due(sleep_at):
         yield Segment(sleep_at - start, awake, awake_load)
-        yield Segment(end - sleep_at, "sleeping", mode_load("sleeping", ASLEEP_LEDS))
+        yield Segment(end - sleep_at, "sleeping", lit_load("sleeping", ASLEEP_LEDS))
     elif end > start:
         yield Segment(end - start, awake, awake_load)
 
@@ -166,7 +166,7 @@ def shift_segments(pattern: ShiftPattern, policy: Policy) -> list[Segment]:
         timer.busy()
         if activity.kind == "encounter":
             segments.append(Segment(activity.seconds, "display_on",
-                                    mode_load("display_on", STATE_LEDS["display_on"])))
+                                    lit_load("display_on", STATE_LEDS["display_on"])))
         else:
             segments += _recording(activity, pattern)
         now = activity.end_s

@@ -26,7 +26,7 @@ from bodycam.tools.bench.shift import (
     Policy,
     Segment,
     ShiftPattern,
-    mode_load,
+    lit_load,
     shift_segments,
 )
 
@@ -86,7 +86,7 @@ def hours_lasting(table: PowerTable, segments: list[Segment]) -> float | None:
 
 def critical_reserve_mwh(table: PowerTable, critical_minutes: float) -> float:
     """What the firmware keeps back to seal a recording: critical_minutes at its draw."""
-    load = mode_load("recording", STATE_LEDS["recording"])
+    load = lit_load("recording", STATE_LEDS["recording"])
     return table.cell_watts(load) * critical_minutes * MINUTE / J_PER_MWH
 
 
