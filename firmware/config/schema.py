@@ -175,7 +175,7 @@ _SETTINGS = (
     Setting("power.model_file", AbsolutePath(empty_means="the shipped power-model.toml"),
             "The power table the prediction runs on: what each part draws in each state, "
             "the battery's capacity and curve. Replace the shipped estimates with a table "
-            "measured on the camera (see the technician guide, power section)."),
+            "measured on the camera (see the technician guide, section 10, Power)."),
     # storage
     Setting("storage.data_dir", AbsolutePath(),
             "Evidence and audit log live below it. Paths are absolute in every file and "
