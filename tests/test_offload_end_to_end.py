@@ -20,9 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MakeDevice, RunningSimDevice
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from offload_rig import (
+    OFFLOAD_S,
+    MakeCamera,
+    booted,
+    dock,
+    events,
+    files_of,
+    finished,
+    record,
+    verify,
+)
 from offload_server import EvidenceServer, evidence_server, make_server, run_server
 from offload_support import make_pki, server_key_b64
 
@@ -34,70 +44,16 @@ from bodycam.firmware.evidence.receipts import RECEIPT_FORMAT, sign_statement
 from bodycam.firmware.offload.card import read_recording
 from bodycam.firmware.offload.connection import Connection
 from bodycam.firmware.offload.protocol import OffloadClient
-from bodycam.firmware.offload.timesync import SimClockSetter, take_server_time
+from bodycam.firmware.offload.timesync import take_server_time
 from bodycam.firmware.offload.upload import upload_recording
-from bodycam.tools.custody.cli import main as evidence_main
 
 __all__ = ["evidence_server"]  # the fixture
 
 pytestmark = pytest.mark.slow
-OFFLOAD_S = 180.0  # real seconds an offload may take on the shared test machine
-
-
-def booted(make_sim_device: MakeDevice, server: EvidenceServer, *overrides: str,
-           enrol: bool = True, **changes: str) -> RunningSimDevice:
-    """A simulated camera provisioned with the server's camera-offload.toml (and enrolled
-    there, as the administrator does with its BODYCAM-IDENTITY.txt)."""
-    rig = make_sim_device(*server.overrides(**changes), *overrides,
-                          clock_corrector=SimClockSetter())
-    if enrol:
-        server.enrol(rig.config.storage.state_dir / IDENTITY_SNAPSHOT)
-    return rig
-
-
-def record(rig: RunningSimDevice, seconds: float) -> Path:
-    """Record for `seconds`, stop, wait for the seal; the recording's directory."""
-    start = len(rig.audit())
-    rig.tap("record")
-    rig.wait_state("recording")
-    rig.sleep(seconds)
-    rig.hold("record", 3.5)
-    found = rig.wait_audit(lambda r: r["event"] == "recording_sealed", after=start)
-    recording_id = rig.audit()[found]["recording_id"]
-    return rig.device.store.evidence_dir / recording_id
-
-
-def dock(rig: RunningSimDevice, docked: bool = True) -> int:
-    """Put the camera into (or take it out of) the dock; the audit index before."""
-    start = len(rig.audit())
-    rig.hardware.power.set_docked(docked)
-    rig.hardware.power.set_charging(docked)
-    return start
-
-
-def finished(rig: RunningSimDevice, after: int) -> dict[str, Any]:
-    found = rig.wait_audit(lambda r: r["event"] == "offload_finished", after=after,
-                           timeout=OFFLOAD_S)
-    return rig.audit()[found]
-
-
-def events(rig: RunningSimDevice, after: int, name: str) -> list[dict[str, Any]]:
-    return [r for r in rig.audit()[after:] if r["event"] == name]
-
-
-def verify(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    capsys.readouterr()
-    code = evidence_main(["verify", *args])
-    out = capsys.readouterr()
-    return code, out.out + out.err
-
-
-def files_of(directory: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
 
 
 def test_a_docked_camera_offloads_removes_and_the_card_verifies_as_offloaded(
-        make_sim_device: MakeDevice, evidence_server: EvidenceServer, tmp_path: Path,
+        make_sim_device: MakeCamera, evidence_server: EvidenceServer, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
     rig = booted(make_sim_device, evidence_server)
     recording = record(rig, 6)
@@ -137,7 +93,7 @@ def test_a_docked_camera_offloads_removes_and_the_card_verifies_as_offloaded(
 
 
 def test_a_recording_running_when_docked_goes_up_once_sealed_and_offload_never_blocks(
-        make_sim_device: MakeDevice, evidence_server: EvidenceServer) -> None:
+        make_sim_device: MakeCamera, evidence_server: EvidenceServer) -> None:
     """Docked while recording: the recording goes on (the dock only charges), and is
     offloaded once sealed. RECORD pressed in the dock while an upload is under way
     starts a recording at once; the upload stops and resumes at the byte."""
@@ -169,7 +125,7 @@ def test_a_recording_running_when_docked_goes_up_once_sealed_and_offload_never_b
 
 @pytest.mark.parametrize("pinned", ["another-key", "another-ca"])
 def test_a_camera_pinned_to_another_server_identity_uploads_nothing(
-        make_sim_device: MakeDevice, evidence_server: EvidenceServer, pinned: str) -> None:
+        make_sim_device: MakeCamera, evidence_server: EvidenceServer, pinned: str) -> None:
     change = ({"server_key": server_key_b64(Ed25519PrivateKey.generate())}
               if pinned == "another-key" else {"server_ca": make_pki().ca_pem})
     rig = booted(make_sim_device, evidence_server, **change)
@@ -194,7 +150,7 @@ def test_a_camera_pinned_to_another_server_identity_uploads_nothing(
 
 
 def test_a_camera_nobody_enrolled_is_refused_and_keeps_everything(
-        make_sim_device: MakeDevice, evidence_server: EvidenceServer) -> None:
+        make_sim_device: MakeCamera, evidence_server: EvidenceServer) -> None:
     rig = booted(make_sim_device, evidence_server, enrol=False)
     recording = record(rig, 3)
     before = files_of(recording)
@@ -209,7 +165,7 @@ def test_a_camera_nobody_enrolled_is_refused_and_keeps_everything(
 
 
 def test_a_segment_damaged_on_the_card_is_refused_by_name_and_kept(
-        make_sim_device: MakeDevice, evidence_server: EvidenceServer) -> None:
+        make_sim_device: MakeCamera, evidence_server: EvidenceServer) -> None:
     rig = booted(make_sim_device, evidence_server)
     damaged = record(rig, 3)
     good = record(rig, 3)
@@ -242,7 +198,7 @@ def _sign_with_server_key(server: EvidenceServer, fields: dict[str, Any]) -> dic
 
 @pytest.mark.parametrize("receipt", ["forged", "mismatched"])
 def test_a_forged_or_mismatched_receipt_removes_nothing(
-        make_sim_device: MakeDevice, evidence_server: EvidenceServer, receipt: str) -> None:
+        make_sim_device: MakeCamera, evidence_server: EvidenceServer, receipt: str) -> None:
     """The server hands out the receipt it stored; here that receipt was altered in its
     database (forged: edited after signing; mismatched: signed by the server's own key,
     but for another seal). The camera checks it before it removes anything."""

@@ -17,10 +17,12 @@ bandwidth limit and an undock can act between pieces.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
 import ssl
+import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -33,6 +35,12 @@ __all__ = ["Connection", "OffloadError", "RefusedError", "Response", "Unreachabl
 
 _NO_CHECK_TIME: Final = 0x200000  # OpenSSL X509_V_FLAG_NO_CHECK_TIME (see the docstring)
 MAX_ANSWER_BYTES: Final = 1024 * 1024  # every answer is small JSON
+# The kernel's send buffer, kept small: the socket timeout then measures the link, not a
+# megabyte-sized buffer draining over a slow dock uplink while the camera waits for the
+# answer (a healthy upload timed out), and a stalled link is noticed after the timeout.
+# 64 KiB (the kernel doubles it) still fills a LAN: the rate is bounded by buffer / RTT.
+SEND_BUFFER: Final = 64 * 1024
+_ABORT: Final = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close sends RST, drops the rest
 
 
 class OffloadError(Exception):
@@ -122,6 +130,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         sock = socket.create_connection((self._address, self.port), self.timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
             self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
         except BaseException:
             sock.close()
@@ -168,11 +177,22 @@ class Connection:
                 f"): it must be signed by offload.server_ca and name {self._server.host}; "
                 "provision the camera with this server's camera-offload.toml") from None
         except (OSError, http.client.HTTPException) as exc:
-            self.close()
+            self.abort()
             raise UnreachableError(f"{self._server.origin}: {exc or type(exc).__name__}") from None
         except BaseException:  # e.g. the body's pieces stopped for an undock: start afresh
-            self.close()
+            self.abort()
             raise
 
     def close(self) -> None:
         self._http.close()
+
+    def abort(self) -> None:
+        """Close a connection given up on so that nothing more of it is sent: the kernel
+        would otherwise go on delivering the buffered rest of a body once a cut link is
+        back, racing the next upload of the same file. The server keeps what arrived;
+        the camera asks it where to go on (HEAD), and resumes at that byte."""
+        sock = self._http.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _ABORT)
+        self.close()

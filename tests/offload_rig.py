@@ -1,0 +1,100 @@
+"""Driving a simulated camera through a dock offload, for the end-to-end offload tests
+(test_offload_end_to_end.py, test_offload_link_faults.py, server/test_server_cameras.py).
+
+The camera is tests/conftest.py's `make_sim_device` rig. It is not imported from there
+(two conftest.py files share one module name): `SimCamera` names what these helpers use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+import pytest
+from offload_server import EvidenceServer
+
+from bodycam.firmware.device.identity import IDENTITY_SNAPSHOT
+from bodycam.firmware.offload.timesync import SimClockSetter
+from bodycam.tools.custody.cli import main as evidence_main
+
+__all__ = ["OFFLOAD_S", "MakeCamera", "SimCamera", "booted", "dock", "events", "files_of",
+           "finished", "record", "verify"]
+
+OFFLOAD_S: Final = 180.0  # real seconds an offload may take on the shared test machine
+
+
+class SimCamera(Protocol):
+    """The parts of tests/conftest.py's RunningSimDevice the offload tests use."""
+
+    config: Any
+    device: Any
+    hardware: Any
+
+    def tap(self, button: Any) -> None: ...
+    def hold(self, button: Any, seconds: float) -> None: ...
+    def sleep(self, seconds: float) -> None: ...
+    def stop(self, cause: str = ...) -> None: ...
+    def wait_state(self, *states: Any, timeout: float = ...) -> Any: ...
+    def audit(self) -> list[dict[str, Any]]: ...
+    def wait_until(self, done: Callable[[], bool], timeout: float = ...) -> None: ...
+    def wait_audit(self, match: Callable[[dict[str, Any]], bool], *, after: int = ...,
+                   timeout: float = ...) -> int: ...
+    def output_changes(self, after: int = ...) -> list[tuple[str, bool]]: ...
+    def recordings(self) -> list[Path]: ...
+
+
+MakeCamera = Callable[..., SimCamera]
+
+
+def booted(make_sim_device: MakeCamera, server: EvidenceServer, *overrides: str,
+           enrol: bool = True, name: str = "device", **changes: str) -> SimCamera:
+    """A simulated camera provisioned with the server's camera-offload.toml (and enrolled
+    there, as the administrator does with its BODYCAM-IDENTITY.txt)."""
+    rig = make_sim_device(*server.overrides(**changes), *overrides, name=name,
+                          clock_corrector=SimClockSetter())
+    if enrol:
+        server.enrol(rig.config.storage.state_dir / IDENTITY_SNAPSHOT)
+    return rig
+
+
+def record(rig: SimCamera, seconds: float) -> Path:
+    """Record for `seconds`, stop, wait for the seal; the recording's directory."""
+    start = len(rig.audit())
+    rig.tap("record")
+    rig.wait_state("recording")
+    rig.sleep(seconds)
+    rig.hold("record", 3.5)
+    found = rig.wait_audit(lambda r: r["event"] == "recording_sealed", after=start)
+    recording_id = rig.audit()[found]["recording_id"]
+    return Path(rig.device.store.evidence_dir) / recording_id
+
+
+def dock(rig: SimCamera, docked: bool = True) -> int:
+    """Put the camera into (or take it out of) the dock; the audit index before."""
+    start = len(rig.audit())
+    rig.hardware.power.set_docked(docked)
+    rig.hardware.power.set_charging(docked)
+    return start
+
+
+def finished(rig: SimCamera, after: int) -> dict[str, Any]:
+    found = rig.wait_audit(lambda r: r["event"] == "offload_finished", after=after,
+                           timeout=OFFLOAD_S)
+    return rig.audit()[found]
+
+
+def events(rig: SimCamera, after: int, name: str) -> list[dict[str, Any]]:
+    return [r for r in rig.audit()[after:] if r["event"] == name]
+
+
+def verify(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """`bodycam-evidence verify ARGS`: exit code and everything it printed."""
+    capsys.readouterr()
+    code = evidence_main(["verify", *args])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def files_of(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}

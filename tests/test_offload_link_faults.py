@@ -1,0 +1,145 @@
+"""The dock offload over a real network link (tools/dev/netns.py): the simulated camera in
+this network namespace, a real `bodycam-server serve` in another, joined by a veth pair
+shaped like a slow dock uplink. The faults happen to the link, the disk or the server for
+real, and each ends the same way: the server holds the whole recording `complete`,
+byte-identical and verifiable, and the camera removed only what a valid receipt covered.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from offload_rig import (
+    OFFLOAD_S,
+    MakeCamera,
+    SimCamera,
+    booted,
+    dock,
+    events,
+    files_of,
+    finished,
+    record,
+    verify,
+)
+from offload_server import EvidenceServer, make_server
+
+from bodycam.firmware.evidence.offloaded import RECEIPT_NAME
+from bodycam.tools.dev.netns import MISSING, VethLink
+
+pytestmark = pytest.mark.slow
+UPLINK_MBIT = 0.5  # a segment of the test's video takes a few seconds: time to cut it
+BODY_IDLE_S = 3
+QUICK_RETRY = ("offload.timeout_seconds=5", "offload.retry_max_seconds=5")
+
+
+@pytest.fixture
+def link() -> Iterator[VethLink]:
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail(MISSING)
+        pytest.skip(MISSING)
+    with VethLink(rate_mbit=UPLINK_MBIT) as made:
+        yield made
+
+
+@pytest.fixture
+def far_server(tmp_path: Path, link: VethLink) -> Iterator[EvidenceServer]:
+    """init for the far end's address; serve runs inside the far namespace."""
+    server = make_server(tmp_path, host=link.far_address, prefix=tuple(link.prefix))
+    settings = server.data_dir / "server.toml"  # give a silent body up soon (default 120)
+    settings.write_text(settings.read_text().replace("body_idle_seconds = 120",
+                                                     f"body_idle_seconds = {BODY_IDLE_S}"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def spooled(server: EvidenceServer) -> int:
+    """Bytes of the largest PATCH body the server is receiving right now (its folder
+    store spools a body under blobs/tmp until the request ends)."""
+    sizes = [0]
+    for path in (server.data_dir / "blobs" / "tmp").glob("spool-*"):
+        try:
+            sizes.append(path.stat().st_size)
+        except FileNotFoundError:
+            continue  # finished meanwhile
+    return max(sizes)
+
+
+def wait_mid_body(server: EvidenceServer, least: int) -> int:
+    """Wait until a segment's body is on its way (at least `least` bytes arrived)."""
+    deadline = time.monotonic() + OFFLOAD_S
+    while time.monotonic() < deadline:
+        seen = spooled(server)
+        if seen >= least:
+            return seen
+        time.sleep(0.02)
+    raise AssertionError(f"no upload got under way: {server.log.read_text()[-2000:]}")
+
+
+def assert_held_whole(server: EvidenceServer, rig: SimCamera, recording: Path, *,
+                      before: dict[str, bytes], out: Path,
+                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The end state after every fault: complete on the server, fetched back byte for
+    byte, the card down to manifest + receipt and verifying as offloaded."""
+    [item] = [r for r in server.recordings() if r["id"] == recording.name]
+    assert item["state"] == "complete", item
+    fetched = server.fetch(recording.name, out)
+    assert fetched.returncode == 0, fetched.stderr
+    [copy] = list(out.rglob("manifest.jsonl"))
+    assert files_of(copy.parent) == before
+    assert sorted(os.listdir(recording)) == ["manifest.jsonl", RECEIPT_NAME]
+    rig.stop()
+    code, said = verify(capsys, str(rig.config.storage.data_dir), "--server-key",
+                        server.offload["server_key"])
+    assert code == 0, said
+
+
+def stored_mid_file(server: EvidenceServer, sizes: list[int]) -> int:
+    """Wait until the server counts bytes of a partly sent file (it gave up on the silent
+    body and kept what arrived); its bytes stored."""
+    whole_files = {sum(sizes[:n]) for n in range(len(sizes) + 1)}
+    deadline = time.monotonic() + OFFLOAD_S
+    while time.monotonic() < deadline:
+        [item] = server.recordings()
+        if item["bytes_stored"] not in whole_files:
+            return int(item["bytes_stored"])
+        time.sleep(0.2)
+    raise AssertionError(f"the server kept no part of the cut segment: {item}")
+
+
+def test_a_link_cut_mid_segment_resumes_at_the_byte_where_it_stopped(
+        make_sim_device: MakeCamera, link: VethLink, far_server: EvidenceServer,
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The cable is pulled while a segment's body is on its way: no FIN, no RST reaches
+    the server. It gives the silent body up after `body_idle_seconds` and keeps what
+    came; the camera times out, and once the link is back resumes at exactly that byte.
+    On a slow uplink (0.5 Mbit/s) no healthy request times out meanwhile."""
+    rig = booted(make_sim_device, far_server, *QUICK_RETRY)
+    recording = record(rig, 8)
+    before = files_of(recording)
+    sizes = [len(data) for name, data in sorted(before.items()) if name != "manifest.jsonl"]
+    start = dock(rig)
+    seen = wait_mid_body(far_server, 64 * 1024)
+    link.cut()  # the dock's cable pulled while a segment is half sent
+    found = rig.wait_audit(lambda r: r["event"] == "offload_failed", after=start,
+                           timeout=OFFLOAD_S)
+    assert rig.audit()[found]["code"] == "unreachable"
+    stored = stored_mid_file(far_server, sizes)
+    assert stored >= seen
+    assert files_of(recording) == before  # no receipt, nothing removed
+    assert not events(rig, start, "offload_receipt")
+    link.restore()
+    back = len(rig.audit())
+    done = finished(rig, start)
+    assert (done["offloaded"], done["refused"], done["left"]) == (1, 0, 0)
+    [kept] = events(rig, start, "offload_receipt")
+    assert kept["held"] == stored  # resumed at the byte the server held, nothing resent
+    assert kept["held"] + kept["sent"] == kept["bytes"] == sum(sizes)
+    assert not [r for r in events(rig, back, "offload_failed") if "timed out" in r["reason"]]
+    assert_held_whole(far_server, rig, recording, before=before, out=tmp_path / "fetched",
+                      capsys=capsys)
