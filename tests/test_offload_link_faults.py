@@ -26,6 +26,7 @@ from offload_rig import (
     verify,
 )
 from offload_server import EvidenceServer, make_server
+from small_disk import fill, mounted_small_disk
 
 from bodycam.firmware.evidence.offloaded import RECEIPT_NAME
 from bodycam.tools.dev.netns import MISSING, VethLink
@@ -143,3 +144,58 @@ def test_a_link_cut_mid_segment_resumes_at_the_byte_where_it_stopped(
     assert not [r for r in events(rig, back, "offload_failed") if "timed out" in r["reason"]]
     assert_held_whole(far_server, rig, recording, before=before, out=tmp_path / "fetched",
                       capsys=capsys)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """The server's data directory fills up for real: an 8 MiB tmpfs."""
+    with mounted_small_disk(tmp_path / "small-disk", size_mb=8) as mount:
+        yield mount
+
+
+def test_a_full_server_store_is_refused_clearly_and_the_camera_keeps_every_byte(
+        make_sim_device: MakeCamera, small_disk: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The server's blob folder on a disk that is full: 507, the camera keeps everything,
+    audits the refusal with the server's reason and raises the offload_failing alarm (the
+    amber LED blinks and the buzzer sounds on their pins); space freed, it completes."""
+    server = make_server(small_disk, "--database", f"sqlite:///{tmp_path / 'server.db'}")
+    server.log = tmp_path / "server.log"  # not on the disk that fills up
+    settings = server.data_dir / "server.toml"
+    settings.write_text(settings.read_text().replace("reserve_mb = 64", "reserve_mb = 0"))
+    server.start()
+    try:
+        rig = booted(make_sim_device, server, *QUICK_RETRY)
+        recording = record(rig, 6)
+        before = files_of(recording)
+        filler = fill(small_disk, 16 * 1024)
+        pins = len(rig.output_changes())
+        start = dock(rig)
+        found = rig.wait_audit(lambda r: r["event"] == "offload_refused", after=start,
+                               timeout=OFFLOAD_S)
+        refusal = rig.audit()[found]
+        assert (refusal["code"], refusal["by"]) == ("storage_full", "server")
+        assert "is full" in refusal["reason"] and "Fix: free space" in refusal["reason"]
+        alarm = rig.wait_audit(lambda r: r["event"] == "alarm" and
+                               r["alarm"] == "offload_failing", after=start)
+        assert "storage_full" in rig.audit()[alarm]["detail"]
+        rig.wait_until(lambda: rig.device.controller.dock_activity == "failing")
+
+        def sounded(pin: str) -> int:
+            changes = rig.output_changes(pins)
+            return min(changes.count((pin, True)), changes.count((pin, False)))
+
+        rig.wait_until(lambda: sounded("led_amber") >= 2 and sounded("buzzer") >= 2)
+        assert files_of(recording) == before  # every byte kept, no receipt
+        assert not events(rig, start, "offload_receipt")
+        assert [item["state"] for item in server.recordings()] in ([], ["receiving"])
+
+        filler.unlink()  # the administrator frees space; the next retry gets through
+        done = finished(rig, start)
+        assert (done["offloaded"], done["refused"], done["left"]) == (1, 0, 0)
+        rig.wait_audit(lambda r: r["event"] == "alarm_cleared" and
+                       r["alarm"] == "offload_failing", after=start)
+        assert_held_whole(server, rig, recording, before=before, out=tmp_path / "fetched",
+                          capsys=capsys)
+    finally:
+        server.stop()
