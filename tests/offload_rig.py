@@ -15,11 +15,15 @@ import pytest
 from offload_server import EvidenceServer
 
 from bodycam.firmware.device.identity import IDENTITY_SNAPSHOT
-from bodycam.firmware.offload.timesync import SimClockSetter
+from bodycam.firmware.offload.card import read_recording
+from bodycam.firmware.offload.connection import Connection
+from bodycam.firmware.offload.protocol import OffloadClient
+from bodycam.firmware.offload.timesync import SimClockSetter, TimeSync, take_server_time
+from bodycam.firmware.offload.upload import Uploaded, upload_recording
 from bodycam.tools.custody.cli import main as evidence_main
 
 __all__ = ["OFFLOAD_S", "MakeCamera", "SimCamera", "booted", "dock", "events", "files_of",
-           "finished", "record", "verify"]
+           "finished", "record", "upload_by_hand", "verify"]
 
 OFFLOAD_S: Final = 180.0  # real seconds an offload may take on the shared test machine
 
@@ -30,6 +34,7 @@ class SimCamera(Protocol):
     config: Any
     device: Any
     hardware: Any
+    clock: Any
 
     def tap(self, button: Any) -> None: ...
     def hold(self, button: Any, seconds: float) -> None: ...
@@ -98,3 +103,21 @@ def verify(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
 
 def files_of(directory: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
+
+
+def upload_by_hand(rig: SimCamera, recording: Path) -> Uploaded:
+    """Upload `recording` with the camera's own offload code and keys, outside its worker:
+    what a dock session did before the camera could keep the receipt (a power cut), or a
+    receipt for a test to tamper with. Nothing on the card changes."""
+    card = read_recording(recording)
+    assert card is not None
+    offload = rig.config.offload
+    connection = Connection(offload)
+    sync: list[TimeSync] = []
+    client = OffloadClient(connection, rig.device.identity.session, rig.config.device.id,
+                           lambda: sync[0].server_now(rig.clock))
+    try:
+        sync.append(take_server_time(client, offload.server_key, rig.clock))
+        return upload_recording(client, card, lambda _n: None)
+    finally:
+        connection.close()

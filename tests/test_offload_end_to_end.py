@@ -31,6 +31,7 @@ from offload_rig import (
     files_of,
     finished,
     record,
+    upload_by_hand,
     verify,
 )
 from offload_server import EvidenceServer, evidence_server, make_server, run_server
@@ -41,11 +42,6 @@ from bodycam.firmware.device.feedback import ALARMS
 from bodycam.firmware.device.identity import IDENTITY_SNAPSHOT
 from bodycam.firmware.evidence.offloaded import RECEIPT_NAME
 from bodycam.firmware.evidence.receipts import RECEIPT_FORMAT, sign_statement
-from bodycam.firmware.offload.card import read_recording
-from bodycam.firmware.offload.connection import Connection
-from bodycam.firmware.offload.protocol import OffloadClient
-from bodycam.firmware.offload.timesync import take_server_time
-from bodycam.firmware.offload.upload import upload_recording
 
 __all__ = ["evidence_server"]  # the fixture
 
@@ -205,16 +201,7 @@ def test_a_forged_or_mismatched_receipt_removes_nothing(
     rig = booted(make_sim_device, evidence_server)
     recording = record(rig, 3)
     before = files_of(recording)
-    card = read_recording(recording)
-    assert card is not None
-    offload = rig.config.offload
-    connection = Connection(offload)
-    sync: list[Any] = []
-    client = OffloadClient(connection, rig.device.identity.session, rig.config.device.id,
-                           lambda: sync[0].server_now(rig.clock))
-    sync.append(take_server_time(client, offload.server_key, rig.clock))
-    stored = json.loads(upload_recording(client, card, lambda _n: None).receipt)
-    connection.close()
+    stored = json.loads(upload_by_hand(rig, recording).receipt)
     if receipt == "forged":
         stored["bytes"] += 1
         altered = stored

@@ -1,13 +1,22 @@
-"""The dock offload over a real network link (tools/dev/netns.py): the simulated camera in
-this network namespace, a real `bodycam-server serve` in another, joined by a veth pair
-shaped like a slow dock uplink. The faults happen to the link, the disk or the server for
-real, and each ends the same way: the server holds the whole recording `complete`,
-byte-identical and verifiable, and the camera removed only what a valid receipt covered.
+"""The issue's faults end to end, each with the same end state: the server holds the whole
+recording `complete`, byte-identical and verifiable, and the camera removed only what a
+valid receipt covered. The camera is the whole simulated device; the server a real
+`bodycam-server serve`.
+
+Over a real network link (tools/dev/netns.py): the camera in this network namespace, the
+server in another, joined by a veth pair shaped like a slow dock uplink: the cable cut
+mid-segment, the server killed mid-upload. On loopback: the server's disk full, the same
+upload sent twice, a camera enrolled only after it was refused. (The camera killed
+mid-upload, a damaged segment, another server's identity and forged receipts are in
+test_offload_end_to_end.py; eight cameras at once in server/test_server_cameras.py.)
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,13 +32,17 @@ from offload_rig import (
     files_of,
     finished,
     record,
+    upload_by_hand,
     verify,
 )
-from offload_server import EvidenceServer, make_server
+from offload_server import EvidenceServer, evidence_server, make_server
 from small_disk import fill, mounted_small_disk
 
+from bodycam.firmware.device.identity import IDENTITY_SNAPSHOT
 from bodycam.firmware.evidence.offloaded import RECEIPT_NAME
 from bodycam.tools.dev.netns import MISSING, VethLink
+
+__all__ = ["evidence_server"]  # the fixture (a server on loopback)
 
 pytestmark = pytest.mark.slow
 UPLINK_MBIT = 0.5  # a segment of the test's video takes a few seconds: time to cut it
@@ -199,3 +212,91 @@ def test_a_full_server_store_is_refused_clearly_and_the_camera_keeps_every_byte(
                           capsys=capsys)
     finally:
         server.stop()
+
+
+def test_the_server_killed_mid_upload_restarts_and_the_camera_completes(
+        make_sim_device: MakeCamera, far_server: EvidenceServer, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """SIGKILL while a segment's body streams in (its spool dies with it); the camera
+    keeps everything and retries; the restarted server on the same data says where to go
+    on: nothing it had counted is sent again."""
+    rig = booted(make_sim_device, far_server, *QUICK_RETRY)
+    recording = record(rig, 8)
+    before = files_of(recording)
+    start = dock(rig)
+    deadline = time.monotonic() + OFFLOAD_S  # a segment stored, the next one on its way
+    while not far_server.recordings() or far_server.recordings()[0]["bytes_stored"] == 0:
+        assert time.monotonic() < deadline, far_server.log.read_text()[-2000:]
+        time.sleep(0.2)
+    wait_mid_body(far_server, 64 * 1024)
+    far_server.stop(signal.SIGKILL)
+    rig.wait_audit(lambda r: r["event"] == "offload_failed", after=start, timeout=OFFLOAD_S)
+    assert files_of(recording) == before  # no receipt, nothing removed
+    assert not events(rig, start, "offload_receipt")
+    [item] = far_server.recordings()
+    counted = item["bytes_stored"]
+    assert counted > 0
+    far_server.start()  # systemd restarts it: same data directory, same port
+    done = finished(rig, start)
+    assert (done["offloaded"], done["refused"], done["left"]) == (1, 0, 0)
+    [kept] = events(rig, start, "offload_receipt")
+    assert kept["held"] == counted  # resumed where the server's database says
+    assert kept["held"] + kept["sent"] == kept["bytes"]
+    assert_held_whole(far_server, rig, recording, before=before, out=tmp_path / "fetched",
+                      capsys=capsys)
+
+
+def stored_blobs(server: EvidenceServer) -> list[str]:
+    root = server.data_dir / "blobs"
+    return sorted(str(p.relative_to(root)) for part in ("blobs", "pieces")
+                  for p in (root / part).rglob("*") if p.is_file())
+
+
+def test_the_same_upload_sent_twice_is_stored_once_and_the_receipt_is_the_same(
+        make_sim_device: MakeCamera, evidence_server: EvidenceServer, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A dock session got the server's receipt but the power went before the camera kept
+    it: at the next dock the camera sends the recording again. The server stores nothing
+    new and hands out the same receipt; the camera removes its copy once."""
+    rig = booted(make_sim_device, evidence_server)
+    recording = record(rig, 3)
+    before = files_of(recording)
+    first = upload_by_hand(rig, recording)
+    assert files_of(recording) == before
+    objects = stored_blobs(evidence_server)
+    start = dock(rig)
+    done = finished(rig, start)
+    assert (done["offloaded"], done["refused"], done["left"]) == (1, 0, 0)
+    [kept] = events(rig, start, "offload_receipt")
+    assert (kept["sent"], kept["held"]) == (0, kept["bytes"])  # nothing went twice
+    assert json.loads((recording / RECEIPT_NAME).read_bytes()) == json.loads(first.receipt)
+    assert len(events(rig, start, "offload_removed")) == 1
+    after = stored_blobs(evidence_server)  # the dock also sent the audit log's new lines
+    assert set(objects) <= set(after) and not [o for o in after if o.startswith("pieces/")]
+    ours = {hashlib.sha256(data).hexdigest() for data in before.values()}
+    assert not {Path(o).name for o in set(after) - set(objects)} & ours  # none stored again
+    assert_held_whole(evidence_server, rig, recording, before=before,
+                      out=tmp_path / "fetched", capsys=capsys)
+
+
+def test_a_camera_enrolled_after_its_refusal_offloads_everything_it_kept(
+        make_sim_device: MakeCamera, evidence_server: EvidenceServer, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Refused as unenrolled (nothing stored), the camera keeps every byte; once the
+    administrator enrols it, the next dock brings the same end state as any offload."""
+    rig = booted(make_sim_device, evidence_server, enrol=False)
+    recording = record(rig, 3)
+    before = files_of(recording)
+    start = dock(rig)
+    found = rig.wait_audit(lambda r: r["event"] == "offload_refused", after=start,
+                           timeout=OFFLOAD_S)
+    assert rig.audit()[found]["code"] == "not_enrolled"
+    assert files_of(recording) == before and evidence_server.recordings() == []
+    dock(rig, False)
+    rig.wait_state("idle")
+    evidence_server.enrol(rig.config.storage.state_dir / IDENTITY_SNAPSHOT)
+    again = dock(rig)
+    done = finished(rig, again)
+    assert (done["offloaded"], done["refused"], done["left"]) == (1, 0, 0)
+    assert_held_whole(evidence_server, rig, recording, before=before,
+                      out=tmp_path / "fetched", capsys=capsys)
