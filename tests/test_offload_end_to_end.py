@@ -179,6 +179,9 @@ def test_a_segment_damaged_on_the_card_is_refused_by_name_and_kept(
     assert files_of(damaged) == before  # every byte kept
     assert sorted(os.listdir(good)) == ["manifest.jsonl", RECEIPT_NAME]
     assert rig.device.controller.dock_activity == "failing"
+    rig.wait_audit(lambda r: r["event"] == "alarm" and r["alarm"] == "offload_failing",
+                   after=start)  # the technician at the dock sees it
+    assert [r["recording_id"] for r in events(rig, start, "offload_receipt")] == [good.name]
     states = {item["id"]: item for item in evidence_server.recordings()}
     assert states[good.name]["state"] == "complete"
     assert states[damaged.name]["state"] == "damaged"
@@ -221,6 +224,8 @@ def test_a_forged_or_mismatched_receipt_removes_nothing(
     assert ("does not verify" if receipt == "forged" else "manifest_hash") in refusal["reason"]
     assert files_of(recording) == before and not (recording / RECEIPT_NAME).exists()
     assert not events(rig, start, "offload_removed")
+    [item] = evidence_server.recordings()  # the server holds it whole all the same
+    assert item["state"] == "complete"
 
 
 @pytest.fixture

@@ -37,10 +37,11 @@ from offload_rig import (
 )
 from offload_server import EvidenceServer, evidence_server, make_server
 from small_disk import fill, mounted_small_disk
+from test_netns import need_root
 
 from bodycam.firmware.device.identity import IDENTITY_SNAPSHOT
 from bodycam.firmware.evidence.offloaded import RECEIPT_NAME
-from bodycam.tools.dev.netns import MISSING, VethLink
+from bodycam.tools.dev.netns import VethLink
 
 __all__ = ["evidence_server"]  # the fixture (a server on loopback)
 
@@ -52,10 +53,7 @@ QUICK_RETRY = ("offload.timeout_seconds=5", "offload.retry_max_seconds=5")
 
 @pytest.fixture
 def link() -> Iterator[VethLink]:
-    if os.geteuid() != 0:
-        if os.environ.get("CI") == "true":
-            pytest.fail(MISSING)
-        pytest.skip(MISSING)
+    need_root()
     with VethLink(rate_mbit=UPLINK_MBIT) as made:
         yield made
 

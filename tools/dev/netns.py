@@ -105,6 +105,18 @@ class VethLink:
                         f"{rate_mbit}mbit", "burst", "64kb", "latency", "50ms"],
                        check=True, capture_output=True)
 
+    def shaper(self) -> dict[str, int]:
+        """The near side's tbf counters: `sent` bytes and `overlimits` (packets the
+        token bucket held back: the shaping acted); empty when the link is not shaped."""
+        shown = subprocess.run(["tc", "-s", "qdisc", "show", "dev", self._near], check=True,
+                               capture_output=True, text=True).stdout
+        if "tbf" not in shown:
+            return {}
+        sent = re.search(r"Sent (\d+) bytes", shown)
+        held = re.search(r"overlimits (\d+)", shown)
+        return {"sent": int(sent.group(1)) if sent else 0,
+                "overlimits": int(held.group(1)) if held else 0}
+
     def cut(self) -> None:
         """The cable pulled: both ends down, packets in flight lost."""
         _ip("link", "set", self._near, "down")
