@@ -7,6 +7,7 @@ The camera is tests/conftest.py's `make_sim_device` rig. It is not imported from
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -15,6 +16,7 @@ import pytest
 from offload_server import EvidenceServer
 
 from bodycam.firmware.device.identity import IDENTITY_SNAPSHOT
+from bodycam.firmware.evidence.offloaded import RECEIPT_NAME
 from bodycam.firmware.offload.card import read_recording
 from bodycam.firmware.offload.connection import Connection
 from bodycam.firmware.offload.protocol import OffloadClient
@@ -22,8 +24,8 @@ from bodycam.firmware.offload.timesync import SimClockSetter, TimeSync, take_ser
 from bodycam.firmware.offload.upload import Uploaded, upload_recording
 from bodycam.tools.custody.cli import main as evidence_main
 
-__all__ = ["OFFLOAD_S", "MakeCamera", "SimCamera", "booted", "dock", "events", "files_of",
-           "finished", "record", "upload_by_hand", "verify"]
+__all__ = ["OFFLOAD_S", "MakeCamera", "SimCamera", "assert_held_whole", "booted", "dock",
+           "events", "files_of", "finished", "record", "upload_by_hand", "verify"]
 
 OFFLOAD_S: Final = 180.0  # real seconds an offload may take on the shared test machine
 
@@ -121,3 +123,21 @@ def upload_by_hand(rig: SimCamera, recording: Path) -> Uploaded:
         return upload_recording(client, card, lambda _n: None)
     finally:
         connection.close()
+
+
+def assert_held_whole(server: EvidenceServer, rig: SimCamera, recording: Path, *,
+                      before: dict[str, bytes], out: Path,
+                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The end state after every fault: complete on the server, fetched back byte for
+    byte, the card down to manifest + receipt and verifying as offloaded."""
+    [item] = [r for r in server.recordings() if r["id"] == recording.name]
+    assert item["state"] == "complete", item
+    fetched = server.fetch(recording.name, out)
+    assert fetched.returncode == 0, fetched.stderr
+    [copy] = list(out.rglob("manifest.jsonl"))
+    assert files_of(copy.parent) == before
+    assert sorted(os.listdir(recording)) == ["manifest.jsonl", RECEIPT_NAME]
+    rig.stop()
+    code, said = verify(capsys, str(rig.config.storage.data_dir), "--server-key",
+                        server.offload["server_key"])
+    assert code == 0, said

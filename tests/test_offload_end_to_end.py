@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from offload_rig import (
     OFFLOAD_S,
     MakeCamera,
+    assert_held_whole,
     booted,
     dock,
     events,
@@ -145,8 +146,9 @@ def test_a_camera_pinned_to_another_server_identity_uploads_nothing(
                    r["alarm"] == "offload_failing", after=after)
 
 
-def test_a_camera_nobody_enrolled_is_refused_and_keeps_everything(
-        make_sim_device: MakeCamera, evidence_server: EvidenceServer) -> None:
+def test_a_camera_nobody_enrolled_is_refused_keeps_everything_and_offloads_once_enrolled(
+        make_sim_device: MakeCamera, evidence_server: EvidenceServer, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     rig = booted(make_sim_device, evidence_server, enrol=False)
     recording = record(rig, 3)
     before = files_of(recording)
@@ -158,6 +160,15 @@ def test_a_camera_nobody_enrolled_is_refused_and_keeps_everything(
     assert "bodycam-server device enrol" in refusal["reason"]
     rig.wait_until(lambda: rig.device.controller.dock_activity == "failing")
     assert files_of(recording) == before and evidence_server.recordings() == []
+    # the administrator enrols it; the next dock ends as every offload does
+    dock(rig, False)
+    rig.wait_state("idle")
+    evidence_server.enrol(rig.config.storage.state_dir / IDENTITY_SNAPSHOT)
+    again = dock(rig)
+    done = finished(rig, again)
+    assert (done["offloaded"], done["refused"], done["left"]) == (1, 0, 0)
+    assert_held_whole(evidence_server, rig, recording, before=before,
+                      out=tmp_path / "fetched", capsys=capsys)
 
 
 def test_a_segment_damaged_on_the_card_is_refused_by_name_and_kept(

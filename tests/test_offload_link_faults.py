@@ -6,7 +6,7 @@ valid receipt covered. The camera is the whole simulated device; the server a re
 Over a real network link (tools/dev/netns.py): the camera in this network namespace, the
 server in another, joined by a veth pair shaped like a slow dock uplink: the cable cut
 mid-segment, the server killed mid-upload. On loopback: the server's disk full, the same
-upload sent twice, a camera enrolled only after it was refused. (The camera killed
+upload sent twice. (The camera killed
 mid-upload, a damaged segment, another server's identity and forged receipts are in
 test_offload_end_to_end.py; eight cameras at once in server/test_server_cameras.py.)
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import time
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ import pytest
 from offload_rig import (
     OFFLOAD_S,
     MakeCamera,
-    SimCamera,
+    assert_held_whole,
     booted,
     dock,
     events,
@@ -33,13 +32,11 @@ from offload_rig import (
     finished,
     record,
     upload_by_hand,
-    verify,
 )
 from offload_server import EvidenceServer, evidence_server, make_server
 from small_disk import fill, mounted_small_disk
 from test_netns import need_root
 
-from bodycam.firmware.device.identity import IDENTITY_SNAPSHOT
 from bodycam.firmware.evidence.offloaded import RECEIPT_NAME
 from bodycam.tools.dev.netns import VethLink
 
@@ -91,24 +88,6 @@ def wait_mid_body(server: EvidenceServer, least: int) -> int:
             return seen
         time.sleep(0.02)
     raise AssertionError(f"no upload got under way: {server.log.read_text()[-2000:]}")
-
-
-def assert_held_whole(server: EvidenceServer, rig: SimCamera, recording: Path, *,
-                      before: dict[str, bytes], out: Path,
-                      capsys: pytest.CaptureFixture[str]) -> None:
-    """The end state after every fault: complete on the server, fetched back byte for
-    byte, the card down to manifest + receipt and verifying as offloaded."""
-    [item] = [r for r in server.recordings() if r["id"] == recording.name]
-    assert item["state"] == "complete", item
-    fetched = server.fetch(recording.name, out)
-    assert fetched.returncode == 0, fetched.stderr
-    [copy] = list(out.rglob("manifest.jsonl"))
-    assert files_of(copy.parent) == before
-    assert sorted(os.listdir(recording)) == ["manifest.jsonl", RECEIPT_NAME]
-    rig.stop()
-    code, said = verify(capsys, str(rig.config.storage.data_dir), "--server-key",
-                        server.offload["server_key"])
-    assert code == 0, said
 
 
 def stored_mid_file(server: EvidenceServer, sizes: list[int]) -> int:
@@ -273,28 +252,5 @@ def test_the_same_upload_sent_twice_is_stored_once_and_the_receipt_is_the_same(
     assert set(objects) <= set(after) and not [o for o in after if o.startswith("pieces/")]
     ours = {hashlib.sha256(data).hexdigest() for data in before.values()}
     assert not {Path(o).name for o in set(after) - set(objects)} & ours  # none stored again
-    assert_held_whole(evidence_server, rig, recording, before=before,
-                      out=tmp_path / "fetched", capsys=capsys)
-
-
-def test_a_camera_enrolled_after_its_refusal_offloads_everything_it_kept(
-        make_sim_device: MakeCamera, evidence_server: EvidenceServer, tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    """Refused as unenrolled (nothing stored), the camera keeps every byte; once the
-    administrator enrols it, the next dock brings the same end state as any offload."""
-    rig = booted(make_sim_device, evidence_server, enrol=False)
-    recording = record(rig, 3)
-    before = files_of(recording)
-    start = dock(rig)
-    found = rig.wait_audit(lambda r: r["event"] == "offload_refused", after=start,
-                           timeout=OFFLOAD_S)
-    assert rig.audit()[found]["code"] == "not_enrolled"
-    assert files_of(recording) == before and evidence_server.recordings() == []
-    dock(rig, False)
-    rig.wait_state("idle")
-    evidence_server.enrol(rig.config.storage.state_dir / IDENTITY_SNAPSHOT)
-    again = dock(rig)
-    done = finished(rig, again)
-    assert (done["offloaded"], done["refused"], done["left"]) == (1, 0, 0)
     assert_held_whole(evidence_server, rig, recording, before=before,
                       out=tmp_path / "fetched", capsys=capsys)
