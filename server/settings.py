@@ -136,10 +136,15 @@ class ServerSettings:
             reserve = int(raw.get("reserve_mb", DEFAULT_RESERVE_MB))
             idle = float(raw.get("body_idle_seconds", DEFAULT_BODY_IDLE_S))
             if not 1 <= idle <= 3600:
-                raise ValueError(f"body_idle_seconds = {idle:g} (allowed: 1 to 3600 s)")
+                raise SettingsError(f"{path}: body_idle_seconds = {idle:g} is outside 1 to "
+                                    "3600 s. Fix: set it to how long an upload may send "
+                                    "nothing before it counts as cut off (default "
+                                    f"{DEFAULT_BODY_IDLE_S:g})")
             return cls(data_dir=data_dir, url=url, database=str(raw["database"]),
                        blobs=str(raw["blobs"]), s3_endpoint=str(raw.get("s3_endpoint")) or None,
                        reserve_mb=reserve, body_idle_seconds=idle)
+        except SettingsError:
+            raise
         except (KeyError, TypeError, ValueError) as exc:
             raise SettingsError(f"{path}: {exc} is missing or wrong. Fix: compare with what "
                                 "`bodycam-server init` writes") from None
