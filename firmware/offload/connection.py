@@ -17,12 +17,10 @@ bandwidth limit and an undock can act between pieces.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import socket
 import ssl
-import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -40,7 +38,6 @@ MAX_ANSWER_BYTES: Final = 1024 * 1024  # every answer is small JSON
 # answer (a healthy upload timed out), and a stalled link is noticed after the timeout.
 # 64 KiB (the kernel doubles it) still fills a LAN: the rate is bounded by buffer / RTT.
 SEND_BUFFER: Final = 64 * 1024
-_ABORT: Final = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close sends RST, drops the rest
 
 
 class OffloadError(Exception):
@@ -177,22 +174,11 @@ class Connection:
                 f"): it must be signed by offload.server_ca and name {self._server.host}; "
                 "provision the camera with this server's camera-offload.toml") from None
         except (OSError, http.client.HTTPException) as exc:
-            self.abort()
+            self.close()
             raise UnreachableError(f"{self._server.origin}: {exc or type(exc).__name__}") from None
         except BaseException:  # e.g. the body's pieces stopped for an undock: start afresh
-            self.abort()
+            self.close()
             raise
 
     def close(self) -> None:
         self._http.close()
-
-    def abort(self) -> None:
-        """Close a connection given up on so that nothing more of it is sent: the kernel
-        would otherwise go on delivering the buffered rest of a body once a cut link is
-        back, racing the next upload of the same file. The server keeps what arrived;
-        the camera asks it where to go on (HEAD), and resumes at that byte."""
-        sock = self._http.sock
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _ABORT)
-        self.close()
