@@ -8,7 +8,8 @@ The camera is tests/conftest.py's `make_sim_device` rig. It is not imported from
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -17,15 +18,16 @@ from offload_server import EvidenceServer
 
 from bodycam.firmware.device.identity import IDENTITY_SNAPSHOT
 from bodycam.firmware.evidence.offloaded import RECEIPT_NAME
-from bodycam.firmware.offload.card import read_recording
+from bodycam.firmware.offload.card import CardRecording, read_recording
 from bodycam.firmware.offload.connection import Connection
 from bodycam.firmware.offload.protocol import OffloadClient
 from bodycam.firmware.offload.timesync import SimClockSetter, TimeSync, take_server_time
 from bodycam.firmware.offload.upload import Uploaded, upload_recording
 from bodycam.tools.custody.cli import main as evidence_main
 
-__all__ = ["OFFLOAD_S", "MakeCamera", "SimCamera", "assert_held_whole", "booted", "dock",
-           "events", "files_of", "finished", "record", "upload_by_hand", "verify"]
+__all__ = ["OFFLOAD_S", "MakeCamera", "SimCamera", "assert_held_whole", "booted",
+           "camera_client", "card_of", "dock", "events", "files_of", "finished", "record",
+           "upload_by_hand", "verify"]
 
 OFFLOAD_S: Final = 180.0  # real seconds an offload may take on the shared test machine
 
@@ -107,12 +109,10 @@ def files_of(directory: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
 
 
-def upload_by_hand(rig: SimCamera, recording: Path) -> Uploaded:
-    """Upload `recording` with the camera's own offload code and keys, outside its worker:
-    what a dock session did before the camera could keep the receipt (a power cut), or a
-    receipt for a test to tamper with. Nothing on the card changes."""
-    card = read_recording(recording)
-    assert card is not None
+@contextmanager
+def camera_client(rig: SimCamera) -> Iterator[OffloadClient]:
+    """An offload client with the camera's own keys and the server's time: the camera's
+    protocol code, driven by a test outside the camera's worker."""
     offload = rig.config.offload
     connection = Connection(offload)
     sync: list[TimeSync] = []
@@ -120,9 +120,24 @@ def upload_by_hand(rig: SimCamera, recording: Path) -> Uploaded:
                            lambda: sync[0].server_now(rig.clock))
     try:
         sync.append(take_server_time(client, offload.server_key, rig.clock))
-        return upload_recording(client, card, lambda _n: None)
+        yield client
     finally:
         connection.close()
+
+
+def card_of(recording: Path) -> CardRecording:
+    card = read_recording(recording)
+    assert card is not None, f"{recording} is not a sealed recording"
+    return card
+
+
+def upload_by_hand(rig: SimCamera, recording: Path,
+                   pace: Callable[[int], None] = lambda _n: None) -> Uploaded:
+    """Upload `recording` with the camera's own offload code and keys, outside its worker:
+    what a dock session did before the camera could keep the receipt (a power cut), or a
+    receipt for a test to tamper with. Nothing on the card changes."""
+    with camera_client(rig) as client:
+        return upload_recording(client, card_of(recording), pace)
 
 
 def assert_held_whole(server: EvidenceServer, rig: SimCamera, recording: Path, *,

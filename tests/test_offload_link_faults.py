@@ -26,6 +26,8 @@ from offload_rig import (
     MakeCamera,
     assert_held_whole,
     booted,
+    camera_client,
+    card_of,
     dock,
     events,
     files_of,
@@ -252,5 +254,37 @@ def test_the_same_upload_sent_twice_is_stored_once_and_the_receipt_is_the_same(
     assert set(objects) <= set(after) and not [o for o in after if o.startswith("pieces/")]
     ours = {hashlib.sha256(data).hexdigest() for data in before.values()}
     assert not {Path(o).name for o in set(after) - set(objects)} & ours  # none stored again
+    assert_held_whole(evidence_server, rig, recording, before=before,
+                      out=tmp_path / "fetched", capsys=capsys)
+
+
+def test_one_file_sent_twice_at_once_is_stored_once_and_counted_as_held(
+        make_sim_device: MakeCamera, evidence_server: EvidenceServer, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Two uploads of the same segment race (as the late rest of a cut-off body and the
+    resumed upload do): of two claims on one offset exactly one counts; the camera, told
+    the server's new offset, goes on from there, and its audit counts those bytes as held
+    by the server, not as lost: held + sent = every byte of the recording."""
+    rig = booted(make_sim_device, evidence_server)
+    recording = record(rig, 6)
+    before = files_of(recording)
+    first = card_of(recording).manifest.files[0]
+    data = before[first.name]
+    half = len(data) // 2
+    raced: list[int] = []
+
+    def race(_count: int) -> None:  # runs before the camera's first piece of its body
+        if not raced:
+            with camera_client(rig) as other:
+                raced.append(other.patch_file(recording.name, first.name, 0, data[:half],
+                                              lambda _n: None).offset)
+
+    uploaded = upload_by_hand(rig, recording, race)
+    assert raced == [half]
+    sizes = sum(len(v) for name, v in before.items() if name != "manifest.jsonl")
+    assert (uploaded.held, uploaded.sent) == (half, sizes - half)
+    start = dock(rig)  # the camera's worker keeps that receipt and removes its copy
+    done = finished(rig, start)
+    assert (done["offloaded"], done["refused"], done["left"]) == (1, 0, 0)
     assert_held_whole(evidence_server, rig, recording, before=before,
                       out=tmp_path / "fetched", capsys=capsys)

@@ -63,18 +63,20 @@ def upload_recording(client: OffloadClient, recording: CardRecording,
         done.held += held.size if held is not None and held.complete else \
             held.offset if held is not None else 0
         if held is None or not held.complete:
-            done.sent += _upload_file(client, recording, listed, held, pace)
+            _upload_file(client, recording, listed, held, pace, done=done)
     done.receipt = client.post_receipt(rid)
     return done
 
 
 def _upload_file(client: OffloadClient, recording: CardRecording, listed: ListedFile,
-                 held: ServerFile | None, pace: Callable[[int], None]) -> int:
-    """Send the file from the server's offset; the bytes sent."""
+                 held: ServerFile | None, pace: Callable[[int], None], *,
+                 done: Uploaded) -> None:
+    """Send the file from the server's offset, counting into `done` what was sent and
+    what the server turned out to hold already (an offset it moved to meanwhile: another
+    upload of the same bytes, or the rest of a body cut off earlier arriving late)."""
     rid = recording.recording_id
     offset = held.offset if held is not None else client.head_file(rid, listed.name).offset
     resyncs = 0
-    sent = 0
     with _open_listed(recording, listed) as stream:
         while offset < listed.size:
             stream.seek(offset)
@@ -89,14 +91,14 @@ def _upload_file(client: OffloadClient, recording: CardRecording, listed: Listed
                 resyncs += 1
                 if moved is None or resyncs > _MAX_RESYNC:
                     raise
+                done.held += max(0, moved - offset)
                 offset = moved
                 continue
             resyncs = 0
-            sent += len(chunk)
+            done.sent += len(chunk)
             offset = state.offset
             if state.complete:
-                return sent
-    return sent
+                return
 
 
 def _open_listed(recording: CardRecording, listed: ListedFile) -> BinaryIO:
