@@ -121,8 +121,9 @@ def test_a_recording_running_when_docked_goes_up_once_sealed_and_offload_never_b
 
 
 @pytest.mark.parametrize("pinned", ["another-key", "another-ca"])
-def test_a_camera_pinned_to_another_server_identity_uploads_nothing(
-        make_sim_device: MakeCamera, evidence_server: EvidenceServer, pinned: str) -> None:
+def test_a_camera_pinned_to_another_server_identity_uploads_nothing_until_reprovisioned(
+        make_sim_device: MakeCamera, evidence_server: EvidenceServer, pinned: str,
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     change = ({"server_key": server_key_b64(Ed25519PrivateKey.generate())}
               if pinned == "another-key" else {"server_ca": make_pki().ca_pem})
     rig = booted(make_sim_device, evidence_server, **change)
@@ -144,6 +145,14 @@ def test_a_camera_pinned_to_another_server_identity_uploads_nothing(
     rig.wait_state("idle")
     rig.wait_audit(lambda r: r["event"] == "alarm_cleared" and
                    r["alarm"] == "offload_failing", after=after)
+    # the technician provisions this server's camera-offload.toml; same card, same key
+    rig.stop()
+    fixed = booted(make_sim_device, evidence_server, enrol=False)
+    again = dock(fixed)
+    done = finished(fixed, again)
+    assert (done["offloaded"], done["refused"], done["left"]) == (1, 0, 0)
+    assert_held_whole(evidence_server, fixed, recording, before=before,
+                      out=tmp_path / "fetched", capsys=capsys)
 
 
 def test_a_camera_nobody_enrolled_is_refused_keeps_everything_and_offloads_once_enrolled(
