@@ -62,8 +62,10 @@ def far_server(tmp_path: Path, link: VethLink) -> Iterator[EvidenceServer]:
     """init for the far end's address; serve runs inside the far namespace."""
     server = make_server(tmp_path, host=link.far_address, prefix=tuple(link.prefix))
     settings = server.data_dir / "server.toml"  # give a silent body up soon (default 120)
-    settings.write_text(settings.read_text().replace("body_idle_seconds = 120",
-                                                     f"body_idle_seconds = {BODY_IDLE_S}"))
+    text = settings.read_text()
+    assert "body_idle_seconds = 120\n" in text
+    settings.write_text(text.replace("body_idle_seconds = 120",
+                                     f"body_idle_seconds = {BODY_IDLE_S}"))
     server.start()
     yield server
     server.stop()
