@@ -113,6 +113,13 @@ def _fetch(args: argparse.Namespace) -> int:
     return EXIT_FAILED if result.missing or result.corrupt else EXIT_OK
 
 
+def _absolute(text: str) -> Path:
+    """--data-dir as an absolute path: the blob folder and the SQLite URL are made from
+    it, and both need one (a relative DIR failed with "relative path can't be expressed
+    as a file URI")."""
+    return Path(text).expanduser().absolute()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bodycam-server", description="The agency's evidence server: receives, "
@@ -123,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
                 into: argparse._SubParsersAction[argparse.ArgumentParser] = commands
                 ) -> argparse.ArgumentParser:
         sub = into.add_parser(name, help=text, description=text)
-        sub.add_argument("--data-dir", type=Path, required=True, metavar="DIR",
+        sub.add_argument("--data-dir", type=_absolute, required=True, metavar="DIR",
                          help="the server's data directory")
         sub.set_defaults(run=run)
         return sub

@@ -1,8 +1,7 @@
 """Driving a simulated camera through a dock offload, for the end-to-end offload tests
 (test_offload_end_to_end.py, test_offload_link_faults.py, server/test_server_cameras.py).
 
-The camera is tests/conftest.py's `make_sim_device` rig. It is not imported from there
-(two conftest.py files share one module name): `SimCamera` names what these helpers use.
+The camera is tests/device_rig.py's simulated device (the `make_sim_device` fixture).
 """
 
 from __future__ import annotations
@@ -11,9 +10,10 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import pytest
+from device_rig import MakeDevice, RunningSimDevice
 from offload_server import EvidenceServer
 
 from bodycam.firmware.device.identity import IDENTITY_SNAPSHOT
@@ -25,39 +25,17 @@ from bodycam.firmware.offload.timesync import SimClockSetter, TimeSync, take_ser
 from bodycam.firmware.offload.upload import Uploaded, upload_recording
 from bodycam.tools.custody.cli import main as evidence_main
 
-__all__ = ["OFFLOAD_S", "MakeCamera", "SimCamera", "assert_held_whole", "booted",
+__all__ = ["OFFLOAD_S", "assert_held_whole", "booted",
            "camera_client", "card_of", "dock", "events", "files_of", "finished", "record",
            "upload_by_hand", "verify"]
 
 OFFLOAD_S: Final = 180.0  # real seconds an offload may take on the shared test machine
 
 
-class SimCamera(Protocol):
-    """The parts of tests/conftest.py's RunningSimDevice the offload tests use."""
-
-    config: Any
-    device: Any
-    hardware: Any
-    clock: Any
-
-    def tap(self, button: Any) -> None: ...
-    def hold(self, button: Any, seconds: float) -> None: ...
-    def sleep(self, seconds: float) -> None: ...
-    def stop(self, cause: str = ...) -> None: ...
-    def wait_state(self, *states: Any, timeout: float = ...) -> Any: ...
-    def audit(self) -> list[dict[str, Any]]: ...
-    def wait_until(self, done: Callable[[], bool], timeout: float = ...) -> None: ...
-    def wait_audit(self, match: Callable[[dict[str, Any]], bool], *, after: int = ...,
-                   timeout: float = ...) -> int: ...
-    def output_changes(self, after: int = ...) -> list[tuple[str, bool]]: ...
-    def recordings(self) -> list[Path]: ...
 
 
-MakeCamera = Callable[..., SimCamera]
-
-
-def booted(make_sim_device: MakeCamera, server: EvidenceServer, *overrides: str,
-           enrol: bool = True, name: str = "device", **changes: str) -> SimCamera:
+def booted(make_sim_device: MakeDevice, server: EvidenceServer, *overrides: str,
+           enrol: bool = True, name: str = "device", **changes: str) -> RunningSimDevice:
     """A simulated camera provisioned with the server's camera-offload.toml (and enrolled
     there, as the administrator does with its BODYCAM-IDENTITY.txt)."""
     rig = make_sim_device(*server.overrides(**changes), *overrides, name=name,
@@ -67,7 +45,7 @@ def booted(make_sim_device: MakeCamera, server: EvidenceServer, *overrides: str,
     return rig
 
 
-def record(rig: SimCamera, seconds: float) -> Path:
+def record(rig: RunningSimDevice, seconds: float) -> Path:
     """Record for `seconds`, stop, wait for the seal; the recording's directory."""
     start = len(rig.audit())
     rig.tap("record")
@@ -79,7 +57,7 @@ def record(rig: SimCamera, seconds: float) -> Path:
     return Path(rig.device.store.evidence_dir) / recording_id
 
 
-def dock(rig: SimCamera, docked: bool = True) -> int:
+def dock(rig: RunningSimDevice, docked: bool = True) -> int:
     """Put the camera into (or take it out of) the dock; the audit index before."""
     start = len(rig.audit())
     rig.hardware.power.set_docked(docked)
@@ -87,13 +65,13 @@ def dock(rig: SimCamera, docked: bool = True) -> int:
     return start
 
 
-def finished(rig: SimCamera, after: int) -> dict[str, Any]:
+def finished(rig: RunningSimDevice, after: int) -> dict[str, Any]:
     found = rig.wait_audit(lambda r: r["event"] == "offload_finished", after=after,
                            timeout=OFFLOAD_S)
     return rig.audit()[found]
 
 
-def events(rig: SimCamera, after: int, name: str) -> list[dict[str, Any]]:
+def events(rig: RunningSimDevice, after: int, name: str) -> list[dict[str, Any]]:
     return [r for r in rig.audit()[after:] if r["event"] == name]
 
 
@@ -110,7 +88,7 @@ def files_of(directory: Path) -> dict[str, bytes]:
 
 
 @contextmanager
-def camera_client(rig: SimCamera) -> Iterator[OffloadClient]:
+def camera_client(rig: RunningSimDevice) -> Iterator[OffloadClient]:
     """An offload client with the camera's own keys and the server's time: the camera's
     protocol code, driven by a test outside the camera's worker."""
     offload = rig.config.offload
@@ -131,7 +109,7 @@ def card_of(recording: Path) -> CardRecording:
     return card
 
 
-def upload_by_hand(rig: SimCamera, recording: Path,
+def upload_by_hand(rig: RunningSimDevice, recording: Path,
                    pace: Callable[[int], None] = lambda _n: None) -> Uploaded:
     """Upload `recording` with the camera's own offload code and keys, outside its worker:
     what a dock session did before the camera could keep the receipt (a power cut), or a
@@ -140,7 +118,7 @@ def upload_by_hand(rig: SimCamera, recording: Path,
         return upload_recording(client, card_of(recording), pace)
 
 
-def assert_held_whole(server: EvidenceServer, rig: SimCamera, recording: Path, *,
+def assert_held_whole(server: EvidenceServer, rig: RunningSimDevice, recording: Path, *,
                       before: dict[str, bytes], out: Path,
                       capsys: pytest.CaptureFixture[str]) -> None:
     """The end state after every fault: complete on the server, fetched back byte for

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from conftest import MakeDevice, RunningSimDevice
+from device_rig import MakeDevice, RunningSimDevice
 from signed_provisioning import sign_beside
 
 from bodycam.firmware.device.feedback import ALARMS

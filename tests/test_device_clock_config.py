@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AuthorityIdentity, MakeConfig, MakeDevice, RunningSimDevice
+from device_rig import AuthorityIdentity, MakeConfig, MakeDevice, RunningSimDevice
 
 from bodycam.firmware.evidence.age.keys import generate_identity, recipient_fingerprint
 from bodycam.firmware.evidence.signed_log import canonical_json, line_hash, read_records

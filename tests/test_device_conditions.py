@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import MIB, RunningSimDevice
+from device_rig import MIB, RunningSimDevice
 
 from bodycam.firmware.config.loader import load_config
 from bodycam.firmware.device.conditions import (

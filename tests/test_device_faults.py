@@ -14,7 +14,7 @@ from typing import Any
 
 import av
 import pytest
-from conftest import MIB, AuthorityIdentity, MakeDevice, RunningSimDevice
+from device_rig import MIB, AuthorityIdentity, MakeDevice, RunningSimDevice
 
 from bodycam.firmware.device.feedback import ALARMS
 from bodycam.firmware.evidence.age import decrypt

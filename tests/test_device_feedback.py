@@ -8,7 +8,7 @@ tools/bench/press.py). Observed on the mock GPIO pins' shared change log.
 
 from __future__ import annotations
 
-from conftest import RunningSimDevice
+from device_rig import RunningSimDevice
 
 
 def test_record_press_lights_red_before_any_cue(sim_device: RunningSimDevice) -> None:

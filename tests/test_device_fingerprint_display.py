@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import MakeDevice, RunningSimDevice
+from device_rig import MakeDevice, RunningSimDevice
 from PIL import Image
 
 from bodycam.firmware.device import controller as controller_module

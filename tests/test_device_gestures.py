@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import MakeDevice, RunningSimDevice
+from device_rig import MakeDevice, RunningSimDevice
 
 from bodycam.firmware.evidence.verify import verify_log, verify_recording
 from bodycam.hal.interfaces import Blink, ButtonName

@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import MakeDevice
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from device_rig import MakeDevice
 
 from bodycam.firmware.device.firstboot import (
     IDENTITY_FILE_NAME,

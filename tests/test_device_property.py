@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from conftest import MIB, MakeDevice, RunningSimDevice
+from device_rig import MIB, MakeDevice, RunningSimDevice
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

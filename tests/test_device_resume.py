@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AuthorityIdentity, MakeDevice, RunningSimDevice
+from device_rig import AuthorityIdentity, MakeDevice, RunningSimDevice
 
 from bodycam.firmware.device import controller as controller_module
 from bodycam.firmware.device.resume import FILE_NAME, FORMAT, MAX_AUTO_RESUMES

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import pytest
-from conftest import MIB, MakeDevice, RunningSimDevice
+from device_rig import MIB, MakeDevice, RunningSimDevice
 
 from bodycam.firmware.device.states import EVENTS, STATES, Event, State, outcome
 from bodycam.firmware.evidence.verify import verify_log

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from conftest import MakeDevice, RunningSimDevice
+from device_rig import MakeDevice, RunningSimDevice
 
 from bodycam.firmware.evidence.verify import verify_log, verify_recording
 

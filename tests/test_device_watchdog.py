@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MakeDevice, RunningSimDevice
+from device_rig import MakeDevice, RunningSimDevice
 
 from bodycam.firmware.device.feedback import ALARMS
 from bodycam.firmware.device.sdnotify import SystemdNotifier

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MakeDevice, RunningSimDevice
+from device_rig import MakeDevice, RunningSimDevice
 from test_evidence_support import TS_PACKET, age_identity, make_store
 
 from bodycam.firmware.evidence.device_key import KEY_FILE_NAME, SoftwareKeyStore

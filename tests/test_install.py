@@ -14,6 +14,7 @@ the venv, the lock-down) is checked for real.
 
 from __future__ import annotations
 
+import configparser
 import os
 import shutil
 import stat
@@ -274,7 +275,8 @@ def test_first_run_installs_everything(fake: FakeSystem) -> None:
     assert sorted(c.split()[-1] for c in called(calls, "groupadd")) == ["gpio", "i2c", "spi", "tss"]
     assert sorted(c.split()[-1] for c in called(calls, "systemctl --root")
                   if " enable " in c) == [
-        "bodycam-firstboot.service", "bodycam-provision.path", "bodycam.service"]
+        "bodycam-clock.path", "bodycam-firstboot.service", "bodycam-provision.path",
+        "bodycam.service"]
     [pip] = called(calls, "pip")
     assert f"--python {root}/opt/bodycam/venv/bin/python install" in pip
     assert pip.endswith(f"{fake.src}[pi,tpm]") and "--constraint" in pip
@@ -462,7 +464,8 @@ def test_a_copied_card_shares_no_identity_or_secret(fake: FakeSystem) -> None:
     assert dbus_id.is_symlink() and os.readlink(dbus_id) == "/etc/machine-id"
     assert not (root / "var/lib/systemd/random-seed").exists()
     connections = root / "etc/NetworkManager/system-connections"
-    assert sorted(p.name for p in connections.iterdir()) == ["Wired.nmconnection"]
+    assert sorted(p.name for p in connections.iterdir()) == [
+        "Wired.nmconnection", "bodycam-dock-usb0.nmconnection"]  # the dock link: no secret
     assert not (root / "boot/firmware/firstrun.sh").exists()
     assert (root / "boot/firmware/cmdline.txt").exists()
 
@@ -527,6 +530,59 @@ def test_keep_wifi_keeps_the_dock_network(fake: FakeSystem) -> None:
     assert fake.install("--keep-wifi").returncode == 0
     connections = fake.root / "etc/NetworkManager/system-connections"
     assert (connections / "preconfigured.nmconnection").exists()
+
+
+DOCK_PROFILE = "etc/NetworkManager/system-connections/bodycam-dock-usb0.nmconnection"
+
+
+def modules_loaded(conf: Path) -> list[str]:
+    """What systemd-modules-load reads from a modules-load.d file: each line that is not
+    empty or a comment is one module name, whole (a trailing "# ..." would be part of
+    the name: modules-load.d(5))."""
+    return [line.strip() for line in conf.read_text().splitlines()
+            if line.strip() and line.strip()[0] not in "#;"]
+
+
+def test_the_usb_port_becomes_the_dock_link(fake: FakeSystem) -> None:
+    """USB gadget Ethernet: the dwc2 overlay, the dwc2 and g_ether modules at boot, and
+    usb0 addressed by the dock (DHCP / router advertisements) with a MAC that stays the
+    same per camera; the mDNS responder that would listen on the dock network is off."""
+    done = fake.install()
+    assert done.returncode == 0, done.stderr
+    root = fake.root
+    assert modules_loaded(root / "etc/modules-load.d/bodycam.conf") == [
+        "i2c-dev", "dwc2", "g_ether"]
+    config_txt = (root / "boot/firmware/config.txt").read_text().splitlines()
+    assert "dtoverlay=dwc2,dr_mode=peripheral" in config_txt
+    keyfile = root / DOCK_PROFILE
+    assert mode(keyfile) == 0o600  # NetworkManager ignores a keyfile others can read
+    profile = configparser.ConfigParser(interpolation=None, comment_prefixes=("#",))
+    profile.read_string(keyfile.read_text())
+    connection = profile["connection"]
+    assert (connection["type"], connection["interface-name"], connection["autoconnect"],
+            connection["autoconnect-retries"]) == ("ethernet", "usb0", "true", "0")
+    assert int(connection["autoconnect-priority"]) > 0  # above Imager's generic "Wired"
+    assert profile["ethernet"]["cloned-mac-address"] == "stable"
+    assert (profile["ipv4"]["method"], profile["ipv6"]["method"]) == ("auto", "auto")
+    for unit in ("avahi-daemon.service", "avahi-daemon.socket"):
+        assert masked(root, unit), unit
+        assert (f"changed: masked {unit} (the camera listens on no port of the dock "
+                "network)") in done.stdout
+
+
+def test_a_changed_dock_link_is_put_back(fake: FakeSystem) -> None:
+    assert fake.install().returncode == 0
+    keyfile = fake.root / DOCK_PROFILE
+    keyfile.write_text(keyfile.read_text().replace("method=auto", "method=disabled"))
+    modules = fake.root / "etc/modules-load.d/bodycam.conf"
+    modules.write_text("i2c-dev\n")
+    done = fake.install("--skip-selftest")
+    assert done.returncode == 0, done.stderr
+    assert "changed: installed /etc/modules-load.d/bodycam.conf" in done.stdout
+    assert f"changed: installed /{DOCK_PROFILE}" in done.stdout
+    assert keyfile.read_bytes() == (
+        fake.src / "tools/install/bodycam-dock-usb0.nmconnection").read_bytes()
+    assert modules_loaded(modules) == ["i2c-dev", "dwc2", "g_ether"]
 
 
 def test_the_user_who_ran_sudo_is_locked_too(fake: FakeSystem) -> None:

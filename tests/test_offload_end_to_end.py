@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from device_rig import MakeDevice
 from offload_rig import (
     OFFLOAD_S,
-    MakeCamera,
     assert_held_whole,
     booted,
     dock,
@@ -50,7 +50,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_docked_camera_offloads_removes_and_the_card_verifies_as_offloaded(
-        make_sim_device: MakeCamera, evidence_server: EvidenceServer, tmp_path: Path,
+        make_sim_device: MakeDevice, evidence_server: EvidenceServer, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
     rig = booted(make_sim_device, evidence_server)
     recording = record(rig, 6)
@@ -90,7 +90,7 @@ def test_a_docked_camera_offloads_removes_and_the_card_verifies_as_offloaded(
 
 
 def test_a_recording_running_when_docked_goes_up_once_sealed_and_offload_never_blocks(
-        make_sim_device: MakeCamera, evidence_server: EvidenceServer) -> None:
+        make_sim_device: MakeDevice, evidence_server: EvidenceServer) -> None:
     """Docked while recording: the recording goes on (the dock only charges), and is
     offloaded once sealed. RECORD pressed in the dock while an upload is under way
     starts a recording at once; the upload stops and resumes at the byte."""
@@ -120,9 +120,35 @@ def test_a_recording_running_when_docked_goes_up_once_sealed_and_offload_never_b
                for d in rig.recordings())
 
 
+def test_a_recording_sealed_after_the_dock_pass_goes_up_in_the_same_dock(
+        make_sim_device: MakeDevice, evidence_server: EvidenceServer,
+        tmp_path: Path) -> None:
+    """Stopping a recording in the dock returns to `docked` before the seal is on the
+    card, so the pass that docking starts can miss it. The seal itself asks the worker
+    for another pass: the recording does not wait for the next dock. (The seal's late
+    arrival is made certain here by keeping the sealed recording out of the card until
+    the first pass has finished.)"""
+    rig = booted(make_sim_device, evidence_server)
+    recording = record(rig, 3)
+    aside = tmp_path / "not-yet-sealed"
+    recording.rename(aside)
+    start = dock(rig)
+    assert finished(rig, start)["offloaded"] == 0
+    rig.wait_until(lambda: rig.device.controller.dock_activity == "offloaded")
+    aside.rename(recording)
+    assert rig.device.offload is not None
+    rig.device.offload.card_changed()
+    found = rig.wait_audit(lambda r: r["event"] == "offload_receipt", after=start,
+                           timeout=OFFLOAD_S)
+    assert rig.audit()[found]["recording_id"] == recording.name
+    rig.wait_until(lambda: sorted(os.listdir(recording)) == ["manifest.jsonl",
+                                                             RECEIPT_NAME],
+                   timeout=OFFLOAD_S)
+
+
 @pytest.mark.parametrize("pinned", ["another-key", "another-ca"])
 def test_a_camera_pinned_to_another_server_identity_uploads_nothing_until_reprovisioned(
-        make_sim_device: MakeCamera, evidence_server: EvidenceServer, pinned: str,
+        make_sim_device: MakeDevice, evidence_server: EvidenceServer, pinned: str,
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     change = ({"server_key": server_key_b64(Ed25519PrivateKey.generate())}
               if pinned == "another-key" else {"server_ca": make_pki().ca_pem})
@@ -156,7 +182,7 @@ def test_a_camera_pinned_to_another_server_identity_uploads_nothing_until_reprov
 
 
 def test_a_camera_nobody_enrolled_is_refused_keeps_everything_and_offloads_once_enrolled(
-        make_sim_device: MakeCamera, evidence_server: EvidenceServer, tmp_path: Path,
+        make_sim_device: MakeDevice, evidence_server: EvidenceServer, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
     rig = booted(make_sim_device, evidence_server, enrol=False)
     recording = record(rig, 3)
@@ -181,7 +207,7 @@ def test_a_camera_nobody_enrolled_is_refused_keeps_everything_and_offloads_once_
 
 
 def test_a_segment_damaged_on_the_card_is_refused_by_name_and_kept(
-        make_sim_device: MakeCamera, evidence_server: EvidenceServer) -> None:
+        make_sim_device: MakeDevice, evidence_server: EvidenceServer) -> None:
     rig = booted(make_sim_device, evidence_server)
     damaged = record(rig, 3)
     good = record(rig, 3)
@@ -217,7 +243,7 @@ def _sign_with_server_key(server: EvidenceServer, fields: dict[str, Any]) -> dic
 
 @pytest.mark.parametrize("receipt", ["forged", "mismatched"])
 def test_a_forged_or_mismatched_receipt_removes_nothing(
-        make_sim_device: MakeCamera, evidence_server: EvidenceServer, receipt: str) -> None:
+        make_sim_device: MakeDevice, evidence_server: EvidenceServer, receipt: str) -> None:
     """The server hands out the receipt it stored; here that receipt was altered in its
     database (forged: edited after signing; mismatched: signed by the server's own key,
     but for another seal). The camera checks it before it removes anything."""

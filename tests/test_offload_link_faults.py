@@ -21,9 +21,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from device_rig import MakeDevice
 from offload_rig import (
     OFFLOAD_S,
-    MakeCamera,
     assert_held_whole,
     booted,
     camera_client,
@@ -108,7 +108,7 @@ def stored_mid_file(server: EvidenceServer, sizes: list[int]) -> int:
 
 
 def test_a_link_cut_mid_segment_resumes_at_the_byte_where_it_stopped(
-        make_sim_device: MakeCamera, link: VethLink, far_server: EvidenceServer,
+        make_sim_device: MakeDevice, link: VethLink, far_server: EvidenceServer,
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The cable is pulled while a segment's body is on its way: no FIN, no RST reaches
     the server. It gives the silent body up after `body_idle_seconds` and keeps what
@@ -148,7 +148,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_a_full_server_store_is_refused_clearly_and_the_camera_keeps_every_byte(
-        make_sim_device: MakeCamera, small_disk: Path, tmp_path: Path,
+        make_sim_device: MakeDevice, small_disk: Path, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
     """The server's blob folder on a disk that is full: 507, the camera keeps everything,
     audits the refusal with the server's reason and raises the offload_failing alarm (the
@@ -196,7 +196,7 @@ def test_a_full_server_store_is_refused_clearly_and_the_camera_keeps_every_byte(
 
 
 def test_the_server_killed_mid_upload_restarts_and_the_camera_completes(
-        make_sim_device: MakeCamera, far_server: EvidenceServer, tmp_path: Path,
+        make_sim_device: MakeDevice, far_server: EvidenceServer, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
     """SIGKILL while a segment's body streams in (its spool dies with it); the camera
     keeps everything and retries; the restarted server on the same data says where to go
@@ -234,7 +234,7 @@ def stored_blobs(server: EvidenceServer) -> list[str]:
 
 
 def test_the_same_upload_sent_twice_is_stored_once_and_the_receipt_is_the_same(
-        make_sim_device: MakeCamera, evidence_server: EvidenceServer, tmp_path: Path,
+        make_sim_device: MakeDevice, evidence_server: EvidenceServer, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
     """A dock session got the server's receipt but the power went before the camera kept
     it: at the next dock the camera sends the recording again. The server stores nothing
@@ -261,7 +261,7 @@ def test_the_same_upload_sent_twice_is_stored_once_and_the_receipt_is_the_same(
 
 
 def test_one_file_sent_twice_at_once_is_stored_once_and_counted_as_held(
-        make_sim_device: MakeCamera, evidence_server: EvidenceServer, tmp_path: Path,
+        make_sim_device: MakeDevice, evidence_server: EvidenceServer, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
     """Two uploads of the same segment race (as the late rest of a cut-off body and the
     resumed upload do): of two claims on one offset exactly one counts; the camera, told

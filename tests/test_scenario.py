@@ -18,7 +18,8 @@ def test_demo_scenario_walks_all_three_stages() -> None:
     assert ("press", "record") in actions
     assert ("hold", "record") in actions
     assert any(e.action == "battery" for e in scenario.events)
-    assert scenario.end_time == 28.0
+    assert ("dock", "") in actions  # end of the shift: the demo offloads
+    assert scenario.ends_when_offloaded and scenario.end_time == 88.0
     assert [e.at for e in scenario.events] == sorted(e.at for e in scenario.events)
 
 

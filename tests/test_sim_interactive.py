@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import AuthorityIdentity
+from device_rig import AuthorityIdentity
 
 from bodycam.firmware.evidence.verify import verify_log, verify_recording
 

@@ -19,9 +19,9 @@ recording; it never touches the recording itself.
 
 In the dock the offload worker (firmware/offload/) empties the card on a thread of its
 own: this thread only tells it docked/undocked on entering and leaving the docked state
-(so a recording still running when docked goes up once it is sealed and the state is
-docked again) and shows what it reports (OffloadStatus) as the docked pattern and the
-offload_failing alarm.
+and that a recording was sealed (so a recording still running when docked goes up once
+it is sealed and the state is docked again) and shows what it reports (OffloadStatus)
+as the docked pattern and the offload_failing alarm.
 
 The camera and microphone are started, stopped and reopened by sources.py; a stalled
 or missing one is a gap and an alarm, never the end of a recording. The systemd
@@ -133,6 +133,8 @@ class DockLink(Protocol):
     """What the controller may ask of the offload worker: never blocks."""
 
     def set_docked(self, docked: bool) -> None: ...
+
+    def card_changed(self) -> None: ...
 
 
 class StateObserver(Protocol):
@@ -486,6 +488,8 @@ class Controller:
                     "a write would have gone below the reserve"))
                 self._apply("storage_full", cause="storage full while recording")
             case RecordingSealed(reason=reason, sealed=sealed):
+                if self._offload is not None:
+                    self._offload.card_changed()  # sealed after docking: goes up now
                 if not sealed:
                     self._alarm("storage_fault", f"recording {event.recording_id}: "
                                 f"{SEAL_FAILED}", "storage_fault")

@@ -96,6 +96,7 @@ class OffloadWorker:
         self._connect = connect
         self._wake = threading.Condition()
         self._docked = False
+        self._card_changed = False
         self._stopping = False
         self._status: OffloadStatus | None = None
         self._last_failure = ""
@@ -110,6 +111,14 @@ class OffloadWorker:
         """Never blocks: the worker notices between pieces of what it sends."""
         with self._wake:
             self._docked = docked
+            self._wake.notify_all()
+
+    def card_changed(self) -> None:
+        """A recording was sealed: while docked, look at the card again. The wearer's stop
+        in the dock returns to `docked` before the seal is written, so the pass that
+        docking starts may not see that recording yet."""
+        with self._wake:
+            self._card_changed = True
             self._wake.notify_all()
 
     def stop(self) -> None:
@@ -162,7 +171,7 @@ class OffloadWorker:
                 continue
             if complete:
                 self._report("offloaded", "every sealed recording is on the server")
-            self._wait_for(lambda: not self._docked)
+            self._wait_for(lambda: not self._docked or self._card_changed)
         if not self._stopping:
             self._report("waiting", "not docked")
 
@@ -190,6 +199,8 @@ class OffloadWorker:
         """Everything the card holds that is not on the server yet; True when nothing
         was refused."""
         self._present()
+        with self._wake:
+            self._card_changed = False  # a seal from now on asks for another pass
         connection = self._connect(self._config)
         try:
             sync: list[TimeSync] = []

@@ -12,7 +12,8 @@ import secrets
 from pathlib import Path
 
 import pytest
-from offload_rig import MakeCamera, booted, dock, files_of, finished, record, verify
+from device_rig import MakeDevice
+from offload_rig import booted, dock, files_of, finished, record, verify
 from offload_server import make_server
 
 from bodycam.firmware.evidence.offloaded import RECEIPT_NAME, check_receipt
@@ -28,7 +29,7 @@ PACED = "offload.bandwidth_kbps=2000"
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_eight_cameras_offloading_at_once_all_complete_and_lose_nothing(
-        make_sim_device: MakeCamera, tmp_path: Path, database: str,
+        make_sim_device: MakeDevice, tmp_path: Path, database: str,
         request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]) -> None:
     init: tuple[str, ...] = ()
     if database == "postgresql":

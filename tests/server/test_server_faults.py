@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Camera, Server, make_camera
 from offload_client import API, OffloadClient
+from server_fixtures import Camera, Server, make_camera
 from test_server_offload import server_key
 
 from bodycam.firmware.evidence.receipts import RECEIPT_FORMAT, verify_statement

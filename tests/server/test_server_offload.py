@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import Camera, Server
+from server_fixtures import Camera, Server
 
 from bodycam.firmware.evidence.receipts import (
     AUDIT_RECEIPT_FORMAT,

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Backend, Camera, Server, make_backend, make_server
+from server_fixtures import Backend, Camera, Server, make_backend, make_server
 from small_disk import fill, mounted_small_disk
 from sqlalchemy import select
 from test_evidence_support import record

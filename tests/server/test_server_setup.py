@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from conftest import Backend, Camera, Server, make_backend, make_server
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from offload_client import OffloadClient
+from server_fixtures import Backend, Camera, Server, make_backend, make_server
 from server_rig import ServeProcess, run_server
 
 from bodycam.firmware.device.identity import identity_text
@@ -49,6 +49,17 @@ def test_init_writes_the_cameras_pin_and_never_overwrites(tmp_path: Path) -> Non
     assert again.returncode == 1
     assert "never replaces its keys" in again.stderr
     assert (server.data_dir / "identity" / "signing-key.pem").read_bytes() == key
+
+
+def test_a_relative_data_dir_works_for_every_command(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An administrator in /srv types `--data-dir evidence`: init, enrol and recordings
+    all work on it (the blob folder and database paths are made absolute)."""
+    monkeypatch.chdir(tmp_path)
+    run_server("init", "--data-dir", "server", "--url", f"https://127.0.0.1:{free_port()}")
+    listed = run_server("recordings", "--data-dir", "server", "--json")
+    assert listed.stdout.strip() == "[]"
+    assert (tmp_path / "server" / "camera-offload.toml").is_file()
 
 
 def _agency_pki(directory: Path, host: str) -> tuple[Path, Path, Path]:

@@ -2,44 +2,58 @@
 
 1. Creates a DEMO-ONLY evidence-authority key (never use it for real evidence), a
    post-quantum hybrid one (age1pq1...) as new deployments use.
-2. Runs the device program on the simulated camera with the shipped demo scenario at
-   real speed: idle -> display on -> recording -> marker -> battery low -> stop -> idle.
-3. As the custodian would: verifies the recording and the audit log, exports the
-   recording to one MP4, and probes it.
-4. Turns the front-display frames into an animated GIF and prints where everything is.
+2. As the administrator: an evidence server in the output folder on loopback
+   (`bodycam-server init`, `device enrol` of the camera's key, `serve`).
+3. Runs the device program on the simulated camera, provisioned with the server's
+   camera-offload.toml, with the shipped demo scenario at real speed: idle -> display on
+   -> recording -> marker -> battery low -> stop -> idle -> into the dock, where it takes
+   the server's signed time, offloads, checks the signed receipt and removes the
+   segments from its card.
+4. Checks the card: no segment left, a receipt per recording.
+5. As the custodian, from the server (never from the card): lists, fetches, verifies
+   and exports each recording to one MP4 and probes it; verifies the card's audit log
+   and what is left on the card against the device key and the server's receipts.
+6. Turns the front-display frames into an animated GIF and prints where everything is.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import shutil
-import subprocess
 import sys
 from itertools import pairwise
 from pathlib import Path
 
-import av
 from PIL import Image
 
 from bodycam.firmware.cli import main as bodycam_main
 from bodycam.firmware.config.loader import shipped_file
 from bodycam.firmware.device.audit import audit_path
-from bodycam.firmware.device.identity import IDENTITY_SNAPSHOT
 from bodycam.firmware.device.sim_cmd import sim_state_dir
 from bodycam.firmware.evidence.age.keys import format_identity_file, generate_identity
-from bodycam.firmware.evidence.verify import verify_log, verify_recording
+from bodycam.firmware.evidence.verify import verify_log
 from bodycam.tools.custody.cli import main as evidence_main
+from bodycam.tools.dev.demo_custody import card_check, export_fetched
+from bodycam.tools.dev.embedded_server import EmbeddedServer, ServerError
 
 DEMO_KEY_NAME = "DEMO-ONLY-authority-identity.txt"
+OFFLOAD_EVENTS = ("time_sync", "offload_started", "offload_receipt", "offload_removed",
+                  "offload_audit", "offload_finished", "offload_failed", "offload_refused")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("demo-out"))
     parser.add_argument("--speed", type=float, default=1.0)
     parser.add_argument("--scenario", type=Path, default=shipped_file("demo-scenario.toml"))
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        dest="overrides", help="a camera setting for `bodycam sim` "
+                        "(repeatable; the tests use a small picture)")
     args = parser.parse_args(argv)
     out: Path = args.out.resolve()
     if out.exists():
@@ -50,7 +64,16 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         shutil.rmtree(out)
     out.mkdir(parents=True)
+    identity, recipient = make_demo_key(out)
+    try:
+        with EmbeddedServer(out / "server", out / "server.log") as server:
+            return run_demo(args, out, server, identity, recipient)
+    except ServerError as exc:
+        print(f"\n{exc}\ndemo finished WITH PROBLEMS (see above)", file=sys.stderr)
+        return 1
 
+
+def make_demo_key(out: Path) -> tuple[Path, str]:
     identity = out / DEMO_KEY_NAME
     secret, recipient = generate_identity(post_quantum=True)
     fd = os.open(identity, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -59,80 +82,116 @@ def main(argv: list[str] | None = None) -> int:
         f.write(format_identity_file(secret))
     print(f"demo authority key (DEMO ONLY, post-quantum): {identity}\n  recipient: "
           f"{recipient[:24]}...{recipient[-8:]} (in the key file)\n")
+    return identity, recipient
 
+
+def run_demo(args: argparse.Namespace, out: Path, server: EmbeddedServer, identity: Path,
+             recipient: str) -> int:
     device_dir, frames_dir = out / "device", out / "display"
+    print("--- as the administrator: the evidence server ---")
+    server.init()
+    camera_identity = first_boot(device_dir, out / "BODYCAM-IDENTITY.txt")
+    server.enrol(camera_identity)
+    server.start()
+
+    print("\n--- the camera on shift (simulated), provisioned with "
+          f"{server.offload_file.name} ---")
     code = bodycam_main(["sim", "--log-level", "WARNING",
                          "--data-dir", str(device_dir), "--recipient", recipient,
+                         "--config", str(server.offload_file),
+                         *[arg for setting in args.overrides for arg in ("--set", setting)],
                          "--scenario", str(args.scenario), "--speed", str(args.speed),
                          "--display-out", str(frames_dir)])
     if code != 0:
         print("the simulated device failed; see the messages above", file=sys.stderr)
         return code
+    audit = audit_path(device_dir)
+    print("  offload: " + " -> ".join(offload_story(audit)))
 
-    print("\n--- as the evidence custodian ---")
-    failures = 0
-    recordings = sorted(p for p in (device_dir / "evidence").iterdir() if p.is_dir())
-    for n, recording in enumerate(recordings, start=1):
-        report = verify_recording(recording)
-        print(f"verify {recording.name}: {report.status}")
-        mp4 = out / f"recording-{n}.mp4"
-        code = evidence_main(["export", str(recording), "-i", str(identity), "-o", str(mp4)])
-        if code != 0:
+    print("\n--- the card after the dock ---")
+    card = card_check(device_dir / "evidence")
+    print(("ok: " if card.empty else "PROBLEM: ") + card.summary())
+    for name in card.left:
+        print(f"  still on the card: {name}")
+    failures = int(not card.empty)
+
+    print("\n--- as the evidence custodian, from the server ---")
+    server.run("recordings")
+    held = {item["id"]: item for item in server.recordings()}
+    for n, recording_id in enumerate(card.recordings, start=1):
+        state = held[recording_id]["state"] if recording_id in held else "missing"
+        if state != "complete":
+            print(f"PROBLEM: recording {recording_id} on the server: {state}")
             failures += 1
             continue
-        print(f"  report: {mp4.with_suffix('.report.json')}")
-        print("  " + probe_summary(mp4))
-    audit = audit_path(device_dir)
-    audit_report = verify_log(audit)
-    print(f"audit log: {audit}  verify: {audit_report.status}")
-    # The whole card as a custodian checks it, with the device key registered at
-    # enrolment pinned: audit log and recordings, and each against the other.
-    identity_file = sim_state_dir(device_dir.resolve()) / IDENTITY_SNAPSHOT
-    print(f"\nbodycam-evidence verify {device_dir} --device-key {identity_file}")
-    whole = evidence_main(["verify", str(device_dir), "--device-key", str(identity_file)])
-    failures += whole != 0
-    print("  states: " + " -> ".join(audit_states(audit)))
+        fetched = out / "fetched"
+        server.run("fetch", recording_id, "--out", str(fetched))
+        failures += not export_fetched(fetched / recording_id, identity,
+                                       out / f"recording-{n}.mp4")
+    audit_ok = check_card(device_dir, camera_identity, server)
     gif = out / "front-display.gif"
     frames = make_gif(frames_dir, gif)
     print(f"front display: {frames} frames in {frames_dir}, animated: {gif}")
-    if not recordings:
-        print("no recording was made", file=sys.stderr)
-        failures += 1
-    ok = failures == 0 and audit_report.status == "verified"
+    stopped = server.stop()
+    ok = failures == 0 and audit_ok and stopped == 0
     print("\ndemo finished" + ("" if ok else " WITH PROBLEMS (see above)"))
     return 0 if ok else 1
 
 
+def first_boot(device_dir: Path, identity_file: Path) -> Path:
+    """The camera's key, made as at its first boot, and its identity as the technician
+    hands it over (what `bodycam identity` prints, like BODYCAM-IDENTITY.txt)."""
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        code = bodycam_main(["identity", "--create", "--config", str(shipped_file("sim.toml")),
+                             "--state-dir", str(sim_state_dir(device_dir.resolve()))])
+    if code != 0:
+        raise ServerError("the simulated camera could not make its device key (see above)")
+    identity_file.write_text(text.getvalue(), encoding="utf-8")
+    print(f"camera's first boot: device key made; its identity for enrolment: {identity_file}")
+    return identity_file
+
+
+def check_card(device_dir: Path, identity: Path, server: EmbeddedServer) -> bool:
+    """The card as a custodian checks it: the device key pinned at enrolment and the
+    server's key for the receipts that let the camera remove its segments."""
+    audit = audit_path(device_dir)
+    audit_report = verify_log(audit)
+    print(f"\naudit log on the card: {audit}  verify: {audit_report.status}")
+    print(f"bodycam-evidence verify {device_dir} --device-key {identity} "
+          f"--server-key {server.offload_file}")
+    whole = evidence_main(["verify", str(device_dir), "--device-key", str(identity),
+                           "--server-key", str(server.offload_file)])
+    print("  states: " + " -> ".join(audit_states(audit)))
+    return whole == 0 and audit_report.status == "verified"
+
+
+def audit_records(audit: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in audit.read_text(encoding="utf-8").splitlines()]
+
+
 def audit_states(audit: Path) -> list[str]:
     states: list[str] = []
-    for line in audit.read_text(encoding="utf-8").splitlines():
-        record = json.loads(line)
+    for record in audit_records(audit):
         if record.get("event") == "state":
             if not states:
-                states.append(record["from"])
-            states.append(record["to"])
+                states.append(str(record["from"]))
+            states.append(str(record["to"]))
     return states
 
 
-def probe_summary(mp4: Path) -> str:
-    """One line per stream from ffprobe (the custodian's everyday tool), else PyAV."""
-    if shutil.which("ffprobe") is None:
-        with av.open(str(mp4)) as container:
-            streams = ", ".join(f"{s.type} {s.codec_context.name}" for s in container.streams)
-            duration = (container.duration or 0) / av.time_base
-        return f"{streams}; duration {duration:.1f} s (PyAV; install ffmpeg for ffprobe)"
-    result = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries",
-         "stream=codec_type,codec_name,width,height,sample_rate:format=duration",
-         "-of", "json", str(mp4)], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        return f"ffprobe failed: {result.stderr.strip()}"
-    info = json.loads(result.stdout)
-    streams = ", ".join(
-        f"{s['codec_type']} {s['codec_name']}"
-        + (f" {s['width']}x{s['height']}" if "width" in s else f" {s.get('sample_rate')} Hz")
-        for s in info["streams"])
-    return f"{streams}; duration {float(info['format']['duration']):.1f} s"
+def offload_story(audit: Path) -> list[str]:
+    """The offload's steps as the camera audited them."""
+    story = []
+    for record in audit_records(audit):
+        event = str(record.get("event"))
+        if event == "time_sync":
+            story.append(f"time_sync (offset {record['offset_seconds']} s)")
+        elif event in ("offload_failed", "offload_refused"):
+            story.append(f"{event} ({record.get('code')}: {record.get('reason')})")
+        elif event in OFFLOAD_EVENTS:
+            story.append(event)
+    return story or ["nothing (was the camera docked?)"]
 
 
 def make_gif(frames_dir: Path, gif: Path) -> int:

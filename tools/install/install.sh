@@ -12,7 +12,8 @@
 # and Wi-Fi passwords removed so that copies of the card share none of them; swap and
 # core files are off. Then it powers the Pi off (it cannot be logged in to any more).
 # --keep-ssh keeps ssh and the login accounts (never on a camera in service);
-# --keep-wifi keeps the stored Wi-Fi networks (the dock network, for a later offload).
+# --keep-wifi keeps the stored Wi-Fi networks (where the dock room offloads over Wi-Fi).
+# The dock link on the USB port (gadget Ethernet, usb0 addressed by the dock) is always set up.
 # --provisioning-key puts the agency's provisioning key into the image (the camera then
 # trusts it from its first boot; without it, the first signed file's key is pinned).
 # --root (or BODYCAM_ROOT) installs into another tree instead of / (image building and
@@ -20,7 +21,7 @@
 # pip) are called as on the device, so a test replaces them with stubs on PATH.
 set -euo pipefail
 
-usage() { sed -n '2,20s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,21s/^# \{0,1\}//p' "$0"; }
 
 ROOT="${BODYCAM_ROOT:-/}"
 SKIP_SELFTEST=0
@@ -50,7 +51,9 @@ DEVICE_GROUPS=(video audio gpio spi i2c tss)
 PREFIX=/opt/bodycam
 VENV="$PREFIX/venv"
 UNIT_DIR=/etc/systemd/system
-ENABLE_UNITS=(bodycam.service bodycam-firstboot.service bodycam-provision.path)
+# bodycam-clock.path: the dock's signed time reaches the clock (bodycam-clock.service)
+ENABLE_UNITS=(bodycam.service bodycam-firstboot.service bodycam-provision.path
+              bodycam-clock.path)
 # picamera2 and libcamera exist only as Raspberry Pi OS packages (the venv sees them via
 # --system-site-packages); portaudio19-dev and python3-dev build pyaudio; pip comes from
 # apt and installs into the venv with `pip --python`.
@@ -243,11 +246,29 @@ while IFS= read -r line; do
     [ -n "$line" ] && { changed "$line"; reboot_needed=1; }
 done <<< "$config_changes"
 modules_conf="$(mktemp)"
-echo "i2c-dev  # /dev/i2c-N for the battery gauge (bodycam)" > "$modules_conf"
+# One module name a line: systemd-modules-load takes a trailing "# ..." as part of the name.
+cat > "$modules_conf" <<'MODULES'
+# bodycam (tools/install/install.sh)
+# /dev/i2c-N for the battery gauge
+i2c-dev
+# the USB port's controller in gadget mode (config.txt dtoverlay=dwc2,dr_mode=peripheral)
+dwc2
+# USB gadget Ethernet on it: usb0, the dock link
+g_ether
+MODULES
 before=$CHANGES
 ensure_file "$modules_conf" /etc/modules-load.d/bodycam.conf 0644
 rm -f "$modules_conf"
 [ "$CHANGES" -eq "$before" ] || reboot_needed=1
+
+# ------------------------------------------------------------------ the dock link
+# usb0 takes its address from the dock (DHCP / IPv6 router advertisements); NetworkManager
+# reads only keyfiles owned by root with mode 0600. The camera listens on no port: the
+# mDNS responder (avahi), which Raspberry Pi OS starts, would answer on the dock network.
+ensure_file "$SRC/tools/install/bodycam-dock-usb0.nmconnection" \
+    /etc/NetworkManager/system-connections/bodycam-dock-usb0.nmconnection 0600
+mask_units "the camera listens on no port of the dock network" \
+    avahi-daemon.service avahi-daemon.socket
 
 # ------------------------------------------------------------------ swap and core files
 harden_memory
