@@ -11,12 +11,13 @@ export NODE_20_19 := const [a, b] = process.versions.node.split(".").map(Number)
 # libtss2-dev + pkg-config build tpm2-pytss; the tests run a real software TPM (swtpm);
 # tpm2-tools are the commands the TPM key store's error messages tell a technician to run.
 # iproute2: the offload's network tests build real links (tools/dev/netns.py).
+# curl: `bodycam-server bench` compares the camera's offload with it.
 # sqlite3: the administrator's backup command, as the README writes it (tests/server).
 # nodejs (>= 20.19, with npm): typage, the second age implementation (tests/interop).
 APT_BASE := python3-venv python3-dev
 APT_TEST := $(APT_BASE) build-essential portaudio19-dev libcap-dev age ffmpeg mtools dosfstools fdisk systemd \
 	libtss2-dev pkg-config swtpm swtpm-tools tpm2-tools \
-	iproute2 sqlite3 nodejs
+	iproute2 curl sqlite3 nodejs chromium
 
 .PHONY: demo test lint typecheck unit deps deps-dev clean
 

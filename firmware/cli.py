@@ -19,6 +19,8 @@ COMMANDS = (
             "bodycam.firmware.device.diagram_cmd"),
     Command("bench", "measure the pipeline, press-to-record latency, startup and display",
             "bodycam.tools.bench.command"),
+    Command("shift", "simulate a 12-hour shift on one battery for each pre-record choice",
+            "bodycam.tools.bench.shift_cmd"),
     Command("selftest", "check camera, microphone, display, buttons and battery gauge",
             "bodycam.firmware.device.selftest_cmd"),
     Command("hal-demo", "exercise the simulated hardware layer and write sample outputs",

@@ -214,6 +214,10 @@ class PowerStatus:
     battery_percent: float | None  # None: fuel gauge not readable
     charging: bool
     docked: bool
+    # The gauge's own charge/discharge rate (MAX17048 CRATE), percent per hour, negative
+    # while discharging; None: the gauge has no rate or it could not be read.
+    rate_percent_per_hour: float | None = None
+    cell_volts: float | None = None  # None: not measured (no gauge, or a failed read)
 
 
 class Power(ABC):
@@ -222,7 +226,7 @@ class Power(ABC):
 
     @abstractmethod
     def read(self) -> PowerStatus:
-        """Read the fuel gauge and dock pins; fast (one I2C transaction at most)."""
+        """Read the fuel gauge and dock pins; fast (a few short I2C transactions at most)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the bus."""

@@ -13,6 +13,9 @@ from bodycam.server.device_audit.views import router as audit_router
 from bodycam.server.errors import ApiError, api_error_response
 from bodycam.server.identity.views import router as time_router
 from bodycam.server.ingest.views import router as ingest_router
+from bodycam.server.people.pages import router as sign_in_pages
+from bodycam.server.people.views import router as session_router
+from bodycam.server.web.pages import static_files
 
 __all__ = ["create_app"]
 
@@ -22,6 +25,7 @@ def create_app(context: ServerContext) -> FastAPI:
                   openapi_url=None)
     app.state.context = context
     app.add_exception_handler(ApiError, api_error_response)
-    for router in (time_router, ingest_router, audit_router):
+    for router in (time_router, ingest_router, audit_router, session_router, sign_in_pages):
         app.include_router(router)
+    app.mount("/static", static_files(), name="static")
     return app

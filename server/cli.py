@@ -1,5 +1,5 @@
 """`bodycam-server`: the evidence server's commands (init, serve, device enrol,
-recordings, fetch, migrate). Each failure prints what is wrong and the fix, and exits 1;
+recordings, fetch, migrate, bench). Each failure prints what is wrong and the fix, and exits 1;
 a wrong invocation exits 2."""
 
 from __future__ import annotations
@@ -14,12 +14,17 @@ from pathlib import Path
 from alembic.util import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
+from bodycam.server.access.rules import AccessError
+from bodycam.server.bench import command as bench_command
 from bodycam.server.context import ServerContext
 from bodycam.server.database.engine import Database
 from bodycam.server.database.migrate import SchemaError, upgrade
 from bodycam.server.devices.service import EnrolError, enrol, parse_identity
 from bodycam.server.identity.signing_key import public_b64
 from bodycam.server.identity.tls import TlsError
+from bodycam.server.people.cli import add_user_commands
+from bodycam.server.people.secret_box import KEY_FILE as BOX_KEY
+from bodycam.server.people.secret_box import create_box_key
 from bodycam.server.recordings.fetch import FetchError, fetch_recording
 from bodycam.server.recordings.report import as_json, format_table, summaries
 from bodycam.server.serve import serve
@@ -31,7 +36,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 _EXPECTED = (SettingsError, TlsError, StorageError, SchemaError, EnrolError, FetchError,
-             SQLAlchemyError, CommandError, ValueError, OSError)
+             SQLAlchemyError, CommandError, ValueError, OSError, AccessError)
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -60,11 +65,15 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    database = Database(ServerSettings.load(args.data_dir).database)
+    settings = ServerSettings.load(args.data_dir)
+    database = Database(settings.database)
     try:
         upgrade(database)
     finally:
         database.dispose()
+    if create_box_key(settings.identity_dir):
+        print(f"made {settings.identity_dir / BOX_KEY} (seals the second factors: back it up "
+              "with the signing key)")
     print("the database schema is up to date")
     return EXIT_OK
 
@@ -161,6 +170,12 @@ def _parser() -> argparse.ArgumentParser:
                     "files) for bodycam-evidence verify/export")
     fetch.add_argument("id", metavar="ID", help="the recording id")
     fetch.add_argument("--out", type=Path, required=True, metavar="DIR")
+    add_user_commands(commands, command)
+    bench_text = ("measure the dock offload: MB/s, against curl, on a shaped 50 Mbit/s "
+                  "link, eight cameras at once (needs root and curl)")
+    bench = commands.add_parser("bench", help=bench_text, description=bench_text)
+    bench_command.configure(bench)
+    bench.set_defaults(run=bench_command.run)
     return parser
 
 

@@ -16,6 +16,7 @@ from bodycam.server.database.migrate import upgrade
 from bodycam.server.identity.offload_table import write_offload_table
 from bodycam.server.identity.signing_key import KEY_FILE, create_signing_key, public_b64
 from bodycam.server.identity.tls import adopt_certificate, ca_pem, make_certificate
+from bodycam.server.people.secret_box import create_box_key
 from bodycam.server.settings import SETTINGS_FILE, ServerSettings, SettingsError, normalise_url
 from bodycam.server.storage.folder import FolderBlobStore
 from bodycam.server.storage.open import FOLDER, open_blob_store
@@ -73,6 +74,7 @@ def initialise(request: InitRequest) -> ServerSettings:
     identity = settings.identity_dir
     identity.mkdir(mode=0o700, exist_ok=True)
     key = create_signing_key(identity)
+    create_box_key(identity)
     if request.tls_cert and request.tls_key and request.tls_ca:
         adopt_certificate(identity, host, request.tls_cert, request.tls_key, request.tls_ca)
     else:

@@ -20,7 +20,8 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_valid_file_prints_ok_and_summary(tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     _, recipient = generate_identity()
-    path = _write(tmp_path, f'[device]\nid = "BC-0042"\n[evidence]\nrecipients = ["{recipient}"]\n')
+    path = _write(tmp_path, f'[device]\nid = "BC-0042"\n[evidence]\nrecipients = ["{recipient}"]\n'
+                  "[power]\nsleep_after_idle_min = 10\n")  # lasts the shift: no warning
     assert main(["check-config", str(path)]) == 0
     out, err = capsys.readouterr()
     assert out.splitlines()[0] == f"OK: {path}"

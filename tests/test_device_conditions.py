@@ -42,20 +42,25 @@ def amber(rig: RunningSimDevice) -> object:
 def test_low_battery_alarms_on_each_way_down(sim_device: RunningSimDevice) -> None:
     rig = sim_device
     low = rig.config.power.battery_low_percent
+    power = rig.hardware.power
     rig.wait_state("idle")
-    rig.hardware.power.set_battery(low - 5)
+    power.set_battery(low - 5)
     rig.wait_until(lambda: amber(rig) == ALARMS["battery_low"].amber)
     rig.sleep(POLL_S)  # still low: no second alarm
-    rig.hardware.power.set_battery(low + 30)  # charged
+    power.set_charging(True)  # on the charger: the warning has done its job
     rig.wait_until(lambda: amber(rig) is False)
-    rig.hardware.power.set_battery(low - 5)
+    power.set_battery(low + 30)
+    rig.sleep(POLL_S)
+    power.set_charging(False)
+    power.set_battery(low - 5)
     rig.wait_until(lambda: amber(rig) == ALARMS["battery_low"].amber)
-    rig.hardware.power.set_battery(None)  # gauge unreadable: keeps the last level
+    power.set_battery(None)  # gauge unreadable: audited, the model's level carries on
+    rig.wait_audit(lambda r: r["event"] == "alarm" and r["alarm"] == "gauge_fault")
     rig.sleep(POLL_S)
     assert amber(rig) == ALARMS["battery_low"].amber
     assert rig.state == "idle"
     rig.stop()
-    assert alarms(rig.audit()) == ["battery_low", "battery_low"]
+    assert alarms(rig.audit()) == ["battery_low", "battery_low", "gauge_fault"]
 
 
 def test_storage_full_latches_until_an_offload(sim_device: RunningSimDevice) -> None:
@@ -124,7 +129,7 @@ def test_docking_while_recording_takes_effect_after_it_ends(
 
 def conditions() -> Conditions:
     config = load_config()
-    return Conditions(config.power, config.storage)
+    return Conditions(config.storage)
 
 
 def test_storage_alarms_come_before_the_fault_they_cause() -> None:

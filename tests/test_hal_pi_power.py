@@ -32,7 +32,8 @@ class FakeSMBus:
     """A MAX17048 on an I2C bus: 16-bit big-endian registers at address 0x36."""
 
     def __init__(self, registers: dict[int, int] | None = None, address: int = 0x36) -> None:
-        self.registers = {0x02: 0xC350, 0x04: 0x5780, 0x08: 0x0012} | (registers or {})
+        self.registers = ({0x02: 0xC350, 0x04: 0x5780, 0x08: 0x0012, 0x16: 0xFFF6}
+                          | (registers or {}))
         self.address = address
         self.failures = 0  # the next N transactions fail (no ACK)
         self.transactions = 0
@@ -79,6 +80,35 @@ def test_state_of_charge_decoding(raw: int, percent: float) -> None:
     assert Max17048(FakeSMBus({0x04: raw})).state_of_charge() == percent
 
 
+@pytest.mark.parametrize(("raw", "rate"), [
+    (0x0000, 0.0), (0x0001, 0.208), (0xFFFF, -0.208), (0xFFF6, -2.08),
+    (0x7FFF, 32767 * 0.208), (0x8000, -32768 * 0.208),
+])
+def test_crate_is_signed_0_208_percent_per_hour_per_lsb(raw: int, rate: float) -> None:
+    assert Max17048(FakeSMBus({0x16: raw})).charge_rate() == pytest.approx(rate)
+
+
+def test_a_failed_rate_read_leaves_the_charge_reading(
+    bus: FakeSMBus, factory: MockFactory
+) -> None:
+    power = open_pi_power(power_config(), PINS, factory)
+    original = bus.read_i2c_block_data
+
+    def rate_fails(i2c_addr: int, register: int, length: int,
+                   force: bool | None = None) -> list[int]:
+        if register == 0x16:
+            raise OSError(errno.EREMOTEIO, "Remote I/O error")
+        return original(i2c_addr, register, length, force)
+
+    bus.read_i2c_block_data = rate_fails  # type: ignore[method-assign]
+    status = power.read()
+    assert status.battery_percent == 87.5
+    assert status.rate_percent_per_hour is None
+    assert status.cell_volts == pytest.approx(3.90625)
+    assert power.read_errors == 1
+    power.close()
+
+
 def test_cell_voltage_is_78_125_microvolts_per_lsb() -> None:
     assert Max17048(FakeSMBus({0x02: 0xC350})).cell_voltage() == pytest.approx(3.90625)
     assert Max17048(FakeSMBus({0x02: 0xD2F0})).cell_voltage() == pytest.approx(4.21875)
@@ -88,12 +118,17 @@ def test_read_reports_battery_dock_and_charging(
     bus: FakeSMBus, factory: MockFactory
 ) -> None:
     power = open_pi_power(power_config(), PINS, factory)
-    assert power.read() == PowerStatus(battery_percent=87.5, charging=False, docked=False)
+    assert power.read() == PowerStatus(battery_percent=87.5, charging=False, docked=False,
+                                       rate_percent_per_hour=pytest.approx(-2.08),
+                                       cell_volts=pytest.approx(3.90625))
     factory.pin(PINS.dock_detect).drive_high()  # dock supply present
     factory.pin(PINS.charging_detect).drive_low()  # charger STAT pulls low while charging
+    bus.registers[0x16] = 0x0100  # charging: +53.248 %/h
     before = bus.transactions
-    assert power.read() == PowerStatus(battery_percent=87.5, charging=True, docked=True)
-    assert bus.transactions == before + 1  # one I2C transaction per read
+    status = power.read()
+    assert (status.battery_percent, status.charging, status.docked) == (87.5, True, True)
+    assert status.rate_percent_per_hour == pytest.approx(53.248)
+    assert bus.transactions == before + 3  # charge, rate, voltage: short reads
     assert power.cell_voltage() == pytest.approx(3.90625)
     power.close()
     assert bus.closed
@@ -104,7 +139,11 @@ def test_transient_i2c_error_gives_none_and_is_counted(
 ) -> None:
     power = open_pi_power(power_config(), PINS, factory)
     bus.failures = 1
-    assert power.read().battery_percent is None
+    before = bus.transactions
+    failed = power.read()
+    assert (failed.battery_percent, failed.rate_percent_per_hour, failed.cell_volts) == (
+        None, None, None)
+    assert bus.transactions == before + 1  # a dead bus is not asked twice more
     assert power.read_errors == 1
     assert power.read().battery_percent == 87.5  # recovers on the next read
     power.close()

@@ -58,9 +58,13 @@ def test_script_edits_in_place_and_is_idempotent(tmp_path: Path,
     assert configtxt_main([str(path)]) == 0
     assert path.read_text() == ("dtparam=i2c_arm=on\ndtparam=spi=on\n# bodycam: USB "
                                 "gadget Ethernet: the dock link on the USB port\n"
-                                "dtoverlay=dwc2,dr_mode=peripheral\n")
+                                "dtoverlay=dwc2,dr_mode=peripheral\n"
+                                "# bodycam: Bluetooth off (power): nothing on the camera "
+                                "uses it\ndtoverlay=disable-bt\n# bodycam: board activity "
+                                "LED off (power, and no light that betrays a camera in "
+                                "stealth mode)\ndtparam=act_led_trigger=none\n")
     assert configtxt_main([str(path)]) == 0
-    assert capsys.readouterr().out.count("config.txt:") == 3  # only the first run changed
+    assert capsys.readouterr().out.count("config.txt:") == 5  # only the first run changed
 
 
 def test_the_usb_port_becomes_the_dock_link_once() -> None:

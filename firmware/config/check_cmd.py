@@ -5,6 +5,10 @@ Exit 0 and a short summary when the device could start with it, exit 1 and every
 on stderr otherwise. An empty recipient list is only a warning (the camera refuses to
 record but otherwise works, e.g. on a bench) unless --require-recipients is given, which
 provisioning uses before a camera goes into service.
+
+The power table ([power] model_file, or the shipped one) is checked too, since a bad
+one refuses the start just like a bad key, and the summary says whether a full battery
+lasts the configured shift on it (the same forecast the camera makes at boot).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from pathlib import Path
 from bodycam.firmware.config.device_rules import load_device_config
 from bodycam.firmware.config.loader import ConfigError, ConfigProblem
 from bodycam.firmware.config.model import Config
+from bodycam.firmware.power.runtime import forecast_shift
+from bodycam.firmware.power.table import PowerTable, load_power_table
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -36,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     path = files[0] if len(files) == 1 else Path(" + ".join(map(str, files)))
     try:
         config = load_device_config(*files)
+        table = load_power_table(config.power.model_file)
     except ConfigError as exc:
         return _fail(path, exc.problems)
     if not config.evidence.recipients:
@@ -50,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         _warn(f'device.id is "{UNSET_ID}": set the camera\'s serial before deployment')
     print(f"OK: {path}")
     print(_summary(config))
+    print(f"  power:      {_power_summary(config, table)}")
     return EXIT_OK
 
 
@@ -63,6 +71,21 @@ def _fail(path: Path, problems: list[ConfigProblem]) -> int:
 
 def _warn(message: str) -> None:
     print(f"WARNING: {message}", file=sys.stderr)
+
+
+def _power_summary(config: Config, table: PowerTable) -> str:
+    """Which table, and whether a full battery lasts the shift on it."""
+    power = config.power
+    source = table.source if power.model_file is not None else "shipped table"
+    if power.shift_hours <= 0:
+        return f"{source}; no shift forecast (power.shift_hours = 0)"
+    forecast = forecast_shift(table, power, 100.0,
+                              prerecord=config.evidence.prerecord_seconds > 0)
+    if not forecast.lasts:
+        _warn(f"a full battery does not last power.shift_hours = {power.shift_hours:g} on "
+              "this configuration: set power.sleep_after_idle_min (sleep mode), pre-record "
+              "off, or fit a bigger battery (its capacity in the power table)")
+    return f"{source}; {forecast.describe()}"
 
 
 def _summary(config: Config) -> str:

@@ -96,8 +96,14 @@ class PowerConfig:
     battery_source: BatterySource
     i2c_bus: int
     i2c_address: int
-    battery_low_percent: float
-    battery_critical_percent: float
+    battery_low_percent: float  # backstop when no time estimate exists
+    battery_critical_percent: float  # a reading at or below it is always acted on
+    low_minutes: float = 30.0  # battery-low warning below this much time left
+    critical_minutes: float = 5.0  # seal and power off below this much time left
+    shift_hours: float = 12.0  # the shift forecast at boot/undock; 0 = no forecast
+    shift_recording_share: float = 0.15  # share of the shift spent recording (0-1)
+    sleep_after_idle_min: float = 0.0  # give up the pre-record buffer after; 0 = never
+    model_file: Path | None = None  # the power table; None: the shipped power-model.toml
 
 
 @dataclass(frozen=True)

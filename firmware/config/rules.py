@@ -237,11 +237,19 @@ class AbsolutePath(Rule):
 
     type_name = "path"
 
+    def __init__(self, *, empty_means: str | None = None) -> None:
+        """`empty_means`: what "" stands for, when an empty value is allowed (it becomes
+        None in the model)."""
+        self.empty_means = empty_means
+
     def allowed(self) -> str:
-        return "absolute path (starts with /) without '..' or '.' parts"
+        path = "absolute path (starts with /) without '..' or '.' parts"
+        return path if self.empty_means is None else f'{path}, or "" ({self.empty_means})'
 
     def convert(self, value: object) -> object:
         text = _text(value)
+        if not text and self.empty_means is not None:
+            return None
         if not text or "\0" in text or not PurePosixPath(text).is_absolute():
             raise InvalidValueError.of(value, "write the full path: relative ones are refused")
         normal = posixpath.normpath(text)

@@ -154,7 +154,28 @@ _SETTINGS = (
     Setting("power.battery_low_percent", FloatRange(0, 100, "%"),
             "Battery-low warning threshold; must be above the critical threshold."),
     Setting("power.battery_critical_percent", FloatRange(0, 100, "%"),
-            "Battery-critical alarm; recording is closed cleanly below it."),
+            "Battery-critical alarm; recording is closed cleanly below it. A gauge reading "
+            "at or below it is acted on even when the gauge looks faulty."),
+    Setting("power.low_minutes", FloatRange(5, 600, "min"),
+            "Battery-low warning when less time than this is left at the current draw "
+            "(gauge rate, or the power model when the gauge has none or misbehaves)."),
+    Setting("power.critical_minutes", FloatRange(1, 120, "min"),
+            "Below this much time left at the current draw the camera seals any "
+            "recording and powers off; must be less than low_minutes."),
+    Setting("power.shift_hours", FloatRange(1, 24, "h", off=True),
+            "At boot and when taken out of the dock the camera forecasts whether the "
+            "battery lasts this long; if not, the shift_short alarm and an audit record."),
+    Setting("power.shift_recording_share", FloatRange(0, 1, "(share of the shift)"),
+            "Share of the shift the forecast assumes is spent recording (0.15: about "
+            "1 h 50 min of 12 h)."),
+    Setting("power.sleep_after_idle_min", FloatRange(1, 720, "min", off=True),
+            "With pre-record on: after this long in idle the camera gives up the pre-record "
+            "buffer and stops the camera (sleep, audited, green LED blinks slowly); any "
+            "press wakes it, RECORD records at once. 0 = never sleep."),
+    Setting("power.model_file", AbsolutePath(empty_means="the shipped power-model.toml"),
+            "The power table the prediction runs on: what each part draws in each state, "
+            "the battery's capacity and curve. Replace the shipped estimates with a table "
+            "measured on the camera (see the technician guide, power section)."),
     # storage
     Setting("storage.data_dir", AbsolutePath(),
             "Evidence and audit log live below it. Paths are absolute in every file and "

@@ -1,7 +1,7 @@
-"""Battery, dock and storage: polled levels turned into the edges the controller acts on.
+"""Dock and storage: polled levels turned into the edges the controller acts on.
 
-The hardware reports levels (battery percent, dock contact, free bytes); the state machine
-and the wearer need edges (docked, battery low, storage full) and each alarm only once.
+The hardware reports levels (dock contact, free bytes); the state machine and the wearer
+need edges (docked, storage full) and each alarm only once.
 This class owns that latching and returns what happened as a list of effects, in the
 order they must take effect; it never touches the state machine, the indicators or the
 audit log, so the controller stays the only thing that acts and the rules can be read
@@ -10,9 +10,8 @@ in one place.
 - The dock contact posts `dock`/`undock` on its edge and is audited once; while docked it
   re-posts `dock` from idle/display_on, because `dock` is only acknowledged while
   recording and must take effect once the recording has ended.
-- A low battery alarms on the way down and stops alarming on the way back up. A critical
-  battery alarms once but posts `battery_critical` at every poll: it is ignored while
-  docked (charging) and must shut the device down as soon as it is taken out.
+- The battery itself (warnings by time left, a faulty gauge, the shift forecast) is
+  firmware/power/watch.py's business; this class only follows the dock contact.
 - Storage full latches, whoever noticed it first (this poll or the recorder), until the
   free space is back above the nearly-full level (an offload happened), so a device
   hovering at the reserve does not flicker between fault and idle.
@@ -24,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bodycam.firmware.config.model import MIB, PowerConfig, StorageConfig
+from bodycam.firmware.config.model import MIB, StorageConfig
 from bodycam.firmware.device.feedback import Alarm
 from bodycam.firmware.device.states import Event, State
 from bodycam.hal.interfaces import PowerStatus
@@ -84,22 +83,16 @@ Effect = Apply | RaiseAlarm | ClearAlarm | Report | ClockChanged
 class Conditions:
     """Latches of the polled conditions. Only the controller thread calls it."""
 
-    def __init__(self, power: PowerConfig, storage: StorageConfig) -> None:
-        self._power = power
+    def __init__(self, storage: StorageConfig) -> None:
         self._storage = storage
         self._docked = False
-        self._battery_low = False
-        self._battery_critical = False
         self._nearly_full = False
         self._storage_full = False
 
     @property
-    def battery_low(self) -> bool:
-        return self._battery_low
-
-    @property
-    def battery_critical(self) -> bool:
-        return self._battery_critical
+    def docked(self) -> bool:
+        """The dock contact's level at the last poll."""
+        return self._docked
 
     @property
     def storage_full(self) -> bool:
@@ -107,7 +100,7 @@ class Conditions:
         return self._storage_full
 
     def poll_power(self, status: PowerStatus, state: State) -> list[Effect]:
-        """What the fuel gauge and dock pins mean, given the state the device is in."""
+        """What the dock pin means, given the state the device is in."""
         effects: list[Effect] = []
         if status.docked != self._docked:
             self._docked = status.docked
@@ -116,22 +109,6 @@ class Conditions:
                                         "charging": status.charging})]
         elif self._docked and state in _DOCK_REPOSTED_IN:
             effects.append(Apply("dock", "dock contact (after recording)"))
-        percent = status.battery_percent
-        if percent is None:  # gauge unreadable: keep the last known levels
-            return effects
-        low = percent <= self._power.battery_low_percent
-        critical = percent <= self._power.battery_critical_percent
-        if low and not self._battery_low:
-            effects.append(RaiseAlarm("battery_low", f"battery at {percent:.0f}%",
-                                      "battery_low"))
-        elif self._battery_low and not low:
-            effects.append(ClearAlarm("battery_low", "battery_low"))
-        self._battery_low = low
-        if critical and not self._battery_critical:
-            effects.append(RaiseAlarm("battery_critical", f"battery at {percent:.0f}%"))
-        self._battery_critical = critical
-        if critical:
-            effects.append(Apply("battery_critical", f"battery critical ({percent:.0f}%)"))
         return effects
 
     def poll_storage(self, free_bytes: int, *, in_storage_fault: bool) -> list[Effect]:

@@ -10,8 +10,12 @@ change, alarm and fault is written to the audit log *after* the action, so audit
 Media never passes through here: the camera and microphone feed the recorder directly;
 the controller only switches the recorder's mode.
 
-Conditions polled from the hardware (dock contact, battery level, free storage) are
-latched in conditions.py, which says what happened; this thread only acts on it.
+Conditions polled from the hardware (dock contact, free storage) are latched in
+conditions.py, the battery is judged by firmware/power/watch.py (warnings by time left,
+a faulty gauge, the shift forecast at boot and undock, battery health in the dock); both
+say what happened and this thread only acts on it. With pre-record on, sleep mode
+(firmware/power/sleep.py) gives up the buffer after a configured time in idle: the
+camera is then stopped as without pre-record, and any press wakes it.
 
 Stealth mode (POWER short press, only if the configuration allows it) darkens the LEDs,
 silences the buzzer and keeps the front display off in every state, also while
@@ -89,6 +93,10 @@ from bodycam.firmware.media.events import (
 from bodycam.firmware.media.recorder import Recorder
 from bodycam.firmware.media.segmenter import ClockStep
 from bodycam.firmware.offload.status import Activity, OffloadStatus
+from bodycam.firmware.power.draw import Mode
+from bodycam.firmware.power.sleep import SleepTimer
+from bodycam.firmware.power.table import PowerTable, load_power_table
+from bodycam.firmware.power.watch import BatteryWatch
 from bodycam.hal.interfaces import (
     AudioChunk,
     ButtonName,
@@ -156,7 +164,8 @@ class Controller:
                  integrity_alarms: Sequence[str] = (),
                  device_key_fingerprint: str | None = None,
                  missing_sources: Mapping[Media, HardwareError] | None = None,
-                 offload: DockLink | None = None) -> None:
+                 offload: DockLink | None = None,
+                 power_table: PowerTable | None = None) -> None:
         """`can_begin`: why the evidence store would refuse a new recording now (None: it
         would not); `provisioning_fault`: the last rejected provisioning file's problems,
         alarmed at boot while the device runs on its previous configuration;
@@ -166,7 +175,8 @@ class Controller:
         enrolment check (None: nothing to show); `missing_sources`: media sources the
         hardware could not open (alarmed at boot, recorded without, opened again later);
         `offload`: the offload worker, told when the device enters and leaves docked
-        (None: no server configured, the dock only charges)."""
+        (None: no server configured, the dock only charges); `power_table`: the power
+        model the battery prediction runs on (None: the shipped one)."""
         self._offload = offload
         self._integrity_alarms = tuple(integrity_alarms)
         self._device_key_fingerprint = device_key_fingerprint
@@ -209,7 +219,13 @@ class Controller:
                                       on_frame=on_display_frame)
         self._recording_started_at: float | None = None
         self._marker_until = 0.0
-        self._conditions = Conditions(config.power, config.storage)
+        self._conditions = Conditions(config.storage)
+        prerecord = config.evidence.prerecord_seconds > 0
+        self._battery = BatteryWatch(config.power, power_table or load_power_table(
+                                         config.power.model_file),
+                                     prerecord=prerecord,
+                                     gauge_fitted=config.power.battery_source != "none")
+        self._sleep = SleepTimer(config.power.sleep_after_idle_min, prerecord=prerecord)
         self._clock_watch = ClockWatch(False, self._clock.wall(), 0.0)  # set at boot
         self._stalled: set[str] = set()  # sources the recorder reports as stalled
         self._fault_cause: FaultCause | None = None
@@ -307,6 +323,8 @@ class Controller:
                         f"configuration (details in BODYCAM-ERROR.txt): {problems}",
                         "provisioning_rejected")
         self._poll_power()
+        if self._machine.state != "docked":
+            self._act(self._battery.forecast("boot"))
         self._notifier.ready(f"state={self._machine.state}")
         self.ready.set()
 
@@ -382,7 +400,8 @@ class Controller:
         if now >= self._next_power_poll:
             self._next_power_poll = now + POWER_POLL_SECONDS
             polls = (self._poll_power, self._poll_storage, self._poll_clock,
-                     partial(self._poll_sources, now), partial(self._poll_resume, now))
+                     partial(self._poll_sources, now), partial(self._poll_resume, now),
+                     partial(self._poll_sleep, now))
         steps: tuple[Callable[[], None], ...] = (
             partial(self._gestures.tick, now), *polls, partial(self._feedback.tick, now),
             self._report_dropped, partial(self._end_identity, now),
@@ -423,6 +442,11 @@ class Controller:
         acted = False
         if event is not None:
             acted = self._apply(event, cause=f"{gesture.button} {gesture.kind}").acted
+        if self._machine.state == "idle" and gesture.kind == "down":
+            self._sleep.idle(gesture.t)  # a press in idle restarts the wait for sleep
+            if self._sleep.wake():
+                self._set_media("idle")
+                self._woke(f"{gesture.button} pressed")
         if gesture.kind == "up" and "button_stuck" in self._feedback.active_alarms:
             self._feedback.set_alarm("button_stuck", False)
         if gesture.kind != "up":
@@ -469,7 +493,7 @@ class Controller:
             if isinstance(error, StorageFullError):
                 self._act(self._conditions.storage_became_full(str(error)))
             return refusal_event(error), str(error)
-        if self._conditions.battery_critical:
+        if self._battery.battery_critical:
             return "battery_critical", "battery critical: record refused"
         return None
 
@@ -541,9 +565,16 @@ class Controller:
             self._fault_cause = "storage" if self._conditions.storage_full else "other"
         elif source == "fault":
             self._fault_cause = None
+        woke = source == "idle" and self._sleep.wake()  # before the camera is needed
+        if dest == "idle":
+            self._sleep.idle(self._clock.monotonic())
+        else:
+            self._sleep.busy()
         self._set_media(dest)
         self._display.set_content(self._display_content(dest))
         self._state_changed(source, dest, cause)
+        if woke:
+            self._woke(f"left idle: {cause}")
         if dest == "shutting_down":
             self._shutdown(cause)
 
@@ -556,8 +587,9 @@ class Controller:
         return STATE_INFO[state].display
 
     def _set_media(self, state: State) -> None:
-        """Camera on when something needs it; pre-record buffering in the ready states."""
-        buffering = self._config.evidence.prerecord_seconds > 0
+        """Camera on when something needs it; pre-record buffering in the ready states,
+        unless the camera sleeps (the camera is then in standby, as without pre-record)."""
+        buffering = self._config.evidence.prerecord_seconds > 0 and not self._sleep.asleep
         info = STATE_INFO[state]
         needs_camera = info.recording or info.display == "preview" or (
             buffering and state in ("idle", "display_on"))
@@ -682,7 +714,38 @@ class Controller:
                     self._clock_changed(effect)
 
     def _poll_power(self) -> None:
-        self._act(self._conditions.poll_power(self._hw.power.read(), self._machine.state))
+        """Dock edges and the battery, both judged on the same reading before acting, so
+        an undock's shift forecast uses this reading's level."""
+        status = self._hw.power.read()
+        state = self._machine.state
+        effects = self._conditions.poll_power(status, state)
+        effects += self._battery.poll(status, self._power_mode(), self._clock.monotonic())
+        self._act(effects)
+
+    def _power_mode(self) -> Mode:
+        """What the camera draws now, in the power model's terms (firmware/power/draw.py)."""
+        state = self._machine.state
+        if state in ("docked", "recording", "display_on"):
+            return state
+        if self._sources.on:
+            return "buffering"
+        return "sleeping" if self._sleep.asleep else "standby"
+
+    def _poll_sleep(self, now: float) -> None:
+        """Idle long enough with pre-record on: give up the buffer (sleep.py)."""
+        if self._machine.state != "idle" or not self._sleep.due(now):
+            return
+        self._set_media("idle")
+        self._feedback.set_asleep(True)
+        self._audit.record("sleep", after_minutes=self._sleep.after_minutes,
+                           prerecord_seconds=self._config.evidence.prerecord_seconds,
+                           detail="pre-record buffer given up and camera in standby until "
+                                  "a press")
+
+    def _woke(self, cause: str) -> None:
+        """Out of sleep (the caller restarted what the new state needs)."""
+        self._feedback.set_asleep(False)
+        self._audit.record("wake", cause=cause)
 
     def _poll_clock(self) -> None:
         self._act(self._clock_watch.poll(self._clock.synchronised(), self._clock.wall(),
@@ -710,7 +773,7 @@ class Controller:
         return OverlayState(recording=started is not None,
                             elapsed_s=now - started if started is not None else 0.0,
                             marker_flash=now < self._marker_until,
-                            battery_low=self._conditions.battery_low, fault=fault,
+                            battery_low=self._battery.battery_low, fault=fault,
                             identity=identity)
 
     # ------------------------------------------------------------------ offload
@@ -720,6 +783,10 @@ class Controller:
         on duty needs neither; the next dock tries again)."""
         if self._offload is not None:
             self._offload.set_docked(docked)
+        if docked:
+            self._act(self._battery.docked())
+        elif not self._conditions.docked:  # out of the dock, not recording in it
+            self._act(self._battery.forecast("undock"))
         if not docked:
             self._feedback.set_dock_activity("waiting")
             if "offload_failing" in self._feedback.active_alarms:

@@ -4,8 +4,11 @@ The wearer cannot see the outward display, so every state change they cause must
 felt or seen on top: one vibration pulse when recording starts, two when it stops, a long
 buzz when a start was refused (they must never believe they are recording when they are
 not), a reminder tone while recording, and alarms for a stuck button, failed storage, a
-low battery, nearly full storage, a rejected provisioning file, a never-set clock and a
-camera that stays dead.
+low battery, a battery that will not last the shift, nearly full storage, a rejected
+provisioning file, a never-set clock and a camera that stays dead.
+
+In idle the green LED is steady; it blinks slowly while the camera sleeps (the pre-record
+buffer given up to save the battery: firmware/power/sleep.py).
 
 In the dock the green LED also says how the offload goes (offloading, all offloaded,
 failing; firmware/offload/), and "offload failing" is an alarm the technician sees at
@@ -41,7 +44,8 @@ CUE_NAMES: tuple[Cue, ...] = get_args(Cue)
 Alarm = Literal[
     "button_stuck", "storage_fault", "camera_failed", "integrity", "media_stall",
     "battery_low",
-    "storage_nearly_full", "offload_failing", "provisioning_rejected", "clock_unset",
+    "storage_nearly_full", "shift_short", "offload_failing", "provisioning_rejected",
+    "clock_unset",
 ]
 ALARM_NAMES: tuple[Alarm, ...] = get_args(Alarm)  # highest priority first
 DEFAULT_REMINDER_INTERVAL = 120.0  # seconds: often enough that nobody forgets a recording
@@ -82,6 +86,11 @@ STATE_LEDS: Mapping[State, StateLeds] = MappingProxyType({
     "shutting_down": StateLeds(False, False, Blink(0.1, 0.1)),
     "off": StateLeds(False, False, False),
 })
+
+# Idle while asleep (no pre-record buffer): the green LED says "ready, but asleep".
+ASLEEP_LEDS = StateLeds(Blink(0.1, 2.9), False, False)
+ASLEEP_MEANING = ("asleep: idle without the pre-record buffer (power.sleep_after_idle_min); "
+                  "RECORD records at once, any other press wakes it")
 
 # The docked state's green LED by what the offload does (amber stays with the alarms:
 # "offload failing" is one of them).
@@ -139,6 +148,10 @@ ALARMS: Mapping[Alarm, AlarmPattern] = MappingProxyType({
                                 "battery low: dock soon"),
     "storage_nearly_full": AlarmPattern(Blink(0.5, 1.5), Blink(0.2, 0.2, 3), 300.0,
                                         "storage nearly full: offload soon"),
+    "shift_short": AlarmPattern(Blink(0.1, 0.4), Blink(0.6, 0.2, 3), None,
+                                "the battery will not last the configured shift (or its "
+                                "level is unknown): charge it or take another camera; "
+                                "ends in the dock"),
     "offload_failing": AlarmPattern(Blink(0.2, 0.8), Blink(0.5, 0.5, 2), None,
                                     "docked, but the offload fails: the server is "
                                     "unreachable, full, not the pinned one, or refused a "
@@ -170,6 +183,7 @@ class Feedback:
         self._stealth = False
         self._state: State = "off"
         self._dock: Activity = "waiting"
+        self._asleep = False
         self._next_reminder: float | None = None
         self._alarms: dict[Alarm, float | None] = {}  # active alarm -> next repeat time
         self._applied: dict[LedName, LedState] = {}
@@ -193,6 +207,11 @@ class Feedback:
         elif state != "recording":
             self._next_reminder = None
         self._state = state
+        self._apply_leds()
+
+    def set_asleep(self, asleep: bool) -> None:
+        """Idle without the pre-record buffer (sleep mode) or awake again."""
+        self._asleep = asleep
         self._apply_leds()
 
     def set_dock_activity(self, activity: Activity) -> None:
@@ -256,7 +275,8 @@ class Feedback:
             self._out.beep(pattern)
 
     def _apply_leds(self) -> None:
-        leds = DOCK_LEDS[self._dock] if self._state == "docked" else STATE_LEDS[self._state]
+        leds = DOCK_LEDS[self._dock] if self._state == "docked" else \
+            ASLEEP_LEDS if self._state == "idle" and self._asleep else STATE_LEDS[self._state]
         alarm = next((a for a in ALARM_NAMES if a in self._alarms), None)
         for name in LED_NAMES:
             wanted = leds.get(name)
@@ -292,6 +312,7 @@ def pattern_table_markdown() -> str:
              "uses it):", "", "| State | Green | Red | Amber |", "|---|---|---|---|"]
     lines += [f"| {s} | {_led_text(STATE_LEDS[s].green)} | {_led_text(STATE_LEDS[s].red)} "
               f"| {_led_text(STATE_LEDS[s].amber)} |" for s in STATES]
+    lines += ["", f"Idle and asleep: green {_led_text(ASLEEP_LEDS.green)} ({ASLEEP_MEANING})."]
     lines += ["", "In the dock, the green LED says what the offload does:", "",
               "| Docked | Green | Meaning |", "|---|---|---|"]
     lines += [f"| {a} | {_led_text(DOCK_LEDS[a].green)} | {DOCK_MEANING[a]} |"

@@ -43,6 +43,7 @@ from bodycam.firmware.media.recorder import Recorder
 from bodycam.firmware.offload.status import OffloadStatus
 from bodycam.firmware.offload.timesync import ClockCorrector
 from bodycam.firmware.offload.worker import OffloadWorker
+from bodycam.firmware.power.table import PowerTable
 from bodycam.hal.interfaces import Hardware, HardwareError
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,8 @@ def assemble(config: Config, hardware: Hardware, *,
              free_space: FreeSpace = statvfs_free_bytes,
              device_layout: DeviceLayout | None = None,
              missing_sources: Mapping[Media, HardwareError] | None = None,
-             clock_corrector: ClockCorrector | None = None) -> Device:
+             clock_corrector: ClockCorrector | None = None,
+             power_table: PowerTable | None = None) -> Device:
     """Open key, audit log and evidence store; recover what a power cut left unfinished.
 
     Nothing found on the card stops the camera from reaching a state that can record:
@@ -130,7 +132,8 @@ def assemble(config: Config, hardware: Hardware, *,
     `missing_sources`: camera/microphone the hardware could not open; the device records
     without them, alarms, and keeps trying to open them. `clock_corrector`: how the
     dock's signed time sets the clock (the Pi: a request to bodycam-clock.service; the
-    simulator: its clock; None: measured and audited only).
+    simulator: its clock; None: measured and audited only). `power_table`: the checked
+    power model (None: load [power] model_file, or the shipped one).
     """
     clock = hardware.clock
     data_dir = config.storage.data_dir
@@ -174,7 +177,8 @@ def assemble(config: Config, hardware: Hardware, *,
                             notifier=notifier, on_display_frame=on_display_frame,
                             on_state=on_state, integrity_alarms=alarms,
                             device_key_fingerprint=identity.fingerprint,
-                            missing_sources=missing_sources, offload=offload)
+                            missing_sources=missing_sources, offload=offload,
+                            power_table=power_table)
     return Device(config, hardware, identity, store, recorder, audit, controller, offload)
 
 

@@ -23,6 +23,7 @@ from bodycam.firmware.device.program import assemble
 from bodycam.firmware.device.sdnotify import SystemdNotifier
 from bodycam.firmware.device.states import State
 from bodycam.firmware.offload.timesync import ClockRequestFile
+from bodycam.firmware.power.table import load_power_table
 from bodycam.hal.interfaces import HardwareError
 from bodycam.hal.pi.hardware import build_pi_hardware  # imports Pi libraries lazily
 
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
                         "recording is refused until the camera is provisioned)", first)
         files = [first] if first.exists() else []
         config = load_device_config(*files, *layered, overrides=args.overrides)
+        power_table = load_power_table(config.power.model_file)
     except ConfigError as exc:
         log.error("configuration invalid, not starting:\n%s", exc)
         notifier.status("configuration invalid")
@@ -70,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
         notifier.status(f"{dest} ({cause})")
 
     device = assemble(config, hardware, notifier=notifier, on_state=on_state,
-                      missing_sources=hardware.missing, clock_corrector=ClockRequestFile())
+                      missing_sources=hardware.missing, clock_corrector=ClockRequestFile(),
+                      power_table=power_table)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         device.controller.request_shutdown(signal.Signals(signum).name)

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -29,6 +30,7 @@ from bodycam.firmware.config.model import (
     StorageConfig,
     VideoConfig,
 )
+from bodycam.firmware.config.problems import ConfigError
 from bodycam.firmware.device.card_speed import (
     RecordingLoad,
     SyncedWriteProbe,
@@ -36,10 +38,12 @@ from bodycam.firmware.device.card_speed import (
     synced_write_bytes_per_s,
 )
 from bodycam.firmware.device.identity import key_store_choice
+from bodycam.firmware.device.selftest_power import gauge_against_model
 from bodycam.firmware.evidence.age.keys import parse_recipient, recipient_fingerprint
 from bodycam.firmware.evidence.key_stores import open_key_store, resolve_kind
 from bodycam.firmware.evidence.public_keys import DevicePublicKey
 from bodycam.firmware.evidence.storage_space import FREE_SPACE_FIX, statvfs_free_bytes
+from bodycam.firmware.power.table import load_power_table
 from bodycam.hal.interfaces import (
     BUTTON_NAMES,
     LED_NAMES,
@@ -315,10 +319,18 @@ def exercise_indicators(indicators: Indicators, clock: Clock, step: float) -> Pa
                              "vibrated: confirm each by eye, ear and touch")
 
 
-def check_battery(power: Power, config: PowerConfig) -> PartResult:
+def check_battery(power: Power, config: PowerConfig, table_path: Path | None) -> PartResult:
+    """The gauge's charge, and its measured rate next to the power model's (the table at
+    `table_path`, else [power] model_file, else the shipped one)."""
     part = "battery"
     if config.battery_source == "none":
         return _ok(part, 'no fuel gauge fitted ([power] battery_source = "none")')
+    try:
+        table = load_power_table(table_path or config.model_file)
+    except ConfigError as exc:
+        return _fail(part, f"the power table is refused: {exc}",
+                     "fix the keys named (each problem says what is allowed) or "
+                     "restore the shipped power-model.toml")
     status = power.read()
     if status.battery_percent is None:
         return _fail(part, "battery fuel gauge not readable",
@@ -326,7 +338,8 @@ def check_battery(power: Power, config: PowerConfig) -> PartResult:
                      f"show 0x{config.i2c_address:02x}) and [power] i2c_bus/i2c_address")
     flags = [name for name, on in (("charging", status.charging),
                                    ("docked", status.docked)) if on]
-    return _ok(part, f"{status.battery_percent:.0f} %" + "".join(f", {f}" for f in flags))
+    return _ok(part, f"{status.battery_percent:.0f} %" + "".join(f", {f}" for f in flags)
+               + "; " + gauge_against_model(status, table))
 
 
 def check_clock(clock: Clock) -> PartResult:
@@ -411,9 +424,12 @@ def check_device_key(config: Config) -> PartResult:
 # ------------------------------------------------------------------ the whole test
 
 
-def run_selftest(hardware: Hardware, config: Config, seconds: float) -> list[PartResult]:
+def run_selftest(hardware: Hardware, config: Config, seconds: float,
+                 power_table: Path | None = None) -> list[PartResult]:
     """Test every part; camera and microphone run for `seconds` of hardware.clock time.
 
+    The battery's measured rate is compared with the power table at `power_table` (the
+    shipped one if None).
     Returns one result per name in PARTS, in that order. Does not close the hardware.
     """
     if not seconds > 0:
@@ -440,7 +456,8 @@ def run_selftest(hardware: Hardware, config: Config, seconds: float) -> list[Par
         if check.part not in results:
             results[check.part] = _guarded(check.part, partial(check.finish, elapsed))
     results["battery"] = _guarded("battery",
-                                  partial(check_battery, hardware.power, config.power))
+                                  partial(check_battery, hardware.power, config.power,
+                                          power_table))
     results["clock"] = _guarded("clock", partial(check_clock, clock))
     load = RecordingLoad.of(config.video, config.audio, config.evidence)
     results["storage"] = _guarded("storage", partial(check_storage, config.storage, load))

@@ -71,6 +71,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "`bodycam sim`; the simulator's settings name none")
     parser.add_argument("--json", action="store_true",
                         help="print the results as a JSON list of {part, ok, detail, fix}")
+    parser.add_argument("--power-table", type=Path, default=None, metavar="FILE",
+                        help="power model to compare the gauge's measured rate with "
+                             "(default: the shipped power-model.toml)")
     parser.add_argument("--seconds", type=_positive_seconds, default=DEFAULT_SECONDS,
                         metavar="N", help="how long to run camera and microphone "
                                           f"(default {DEFAULT_SECONDS:g})")
@@ -106,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             stack.callback(hardware.close)
         else:
             hardware = open_pi_parts(config, stack)  # `stack` releases every opened part
-        results = run_selftest(hardware, config, args.seconds)
+        results = run_selftest(hardware, config, args.seconds, args.power_table)
     print(json.dumps([asdict(r) for r in results], indent=2) if args.json
           else format_results(results))
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED

@@ -28,6 +28,7 @@ from bodycam.firmware.device.scenario import ScenarioError, load_scenario
 from bodycam.firmware.device.sim_driver import ScenarioDriver, interactive_loop
 from bodycam.firmware.device.states import State
 from bodycam.firmware.offload.timesync import SimClockSetter
+from bodycam.firmware.power.table import load_power_table
 from bodycam.hal.clocks import SimClock
 from bodycam.hal.sim.hardware import build_sim_hardware
 
@@ -90,12 +91,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         config = sim_config(args)
+        power_table = load_power_table(config.power.model_file)
         scenario = load_scenario(args.scenario) if args.scenario else None
     except (ConfigError, ScenarioError) as exc:
         print(f"bodycam sim: {exc}", file=sys.stderr)
         return 2
     clock = SimClock(datetime.now(UTC), speed=args.speed)
-    hardware = build_sim_hardware(config, clock)
+    hardware = build_sim_hardware(config, clock, power_table=power_table)
     frames = (PngFrameWriter(args.display_out, hardware.display.size, clock)
               if args.display_out else None)
     states: list[State] = []
@@ -109,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
     # data directory, so a developer's machine's /etc/bodycam is never read.
     layout = DeviceLayout(root=config.storage.data_dir / "root")
     device = assemble(config, hardware, on_display_frame=frames, on_state=note_state,
-                      device_layout=layout, clock_corrector=SimClockSetter())
+                      device_layout=layout, clock_corrector=SimClockSetter(),
+                      power_table=power_table)
     with _forward_signals(device):
         thread = device.start_in_thread()
         if not _wait_ready(device, READY_TIMEOUT_S):

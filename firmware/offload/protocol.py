@@ -9,8 +9,7 @@ to do about one (upload.py and worker.py do).
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
@@ -19,7 +18,7 @@ from bodycam.firmware.evidence.signed_log import Signer
 from bodycam.firmware.offload.connection import Connection, OffloadError, RefusedError, Response
 from bodycam.firmware.offload.signature import sign_request
 
-__all__ = ["API", "OffloadClient", "ServerFile"]
+__all__ = ["API", "OffloadClient", "PatchBody", "ServerFile"]
 
 API: Final = "/api/v1/offload"
 PIECE: Final = 64 * 1024  # a PATCH body is sent in pieces this size (pacing, undock)
@@ -38,6 +37,16 @@ class ServerFile:
 
 
 @dataclass(frozen=True)
+class PatchBody:
+    """A PATCH body streamed in pieces; its length and SHA-256 (the signed
+    Content-Digest) are known before the first piece is sent."""
+
+    length: int
+    sha256: bytes
+    pieces: Iterable[bytes]
+
+
+@dataclass(frozen=True)
 class FileState:
     offset: int
     length: int
@@ -46,8 +55,8 @@ class FileState:
 
 class OffloadClient:
     """The requests of one dock session. `server_now` gives Unix time by the server's
-    clock (timesync.py); `pace(n)` waits until n more bytes may be sent and raises to
-    stop a body midway."""
+    clock (timesync.py); a PATCH body's pieces come from the caller, which paces them
+    and may raise between them to stop a body midway."""
 
     def __init__(self, connection: Connection, signer: Signer, device_id: str,
                  server_now: Callable[[], float]) -> None:
@@ -77,15 +86,14 @@ class OffloadClient:
         _expect(answer, 200)
         return _file_state(answer)
 
-    def patch_file(self, recording_id: str, name: str, offset: int, chunk: bytes,
-                   pace: Callable[[int], None]) -> FileState:
-        """Append `chunk` at `offset`; a 409 answer (another offset stored) comes back as
+    def patch_file(self, recording_id: str, name: str, offset: int,
+                   body: PatchBody) -> FileState:
+        """Append `body` at `offset`; a 409 answer (another offset stored) comes back as
         RefusedError with `offset` in its body."""
         headers = {"Upload-Offset": str(offset), "Content-Type": OCTETS,
-                   "Content-Length": str(len(chunk))}
+                   "Content-Length": str(body.length)}
         answer = self._signed("PATCH", _file(recording_id, name), None, headers,
-                              body_sha256=hashlib.sha256(chunk).digest(),
-                              stream=_pieces(chunk, pace))
+                              body_sha256=body.sha256, stream=body.pieces)
         _expect(answer, 204, 200)
         return _file_state(answer)
 
@@ -127,14 +135,6 @@ def _recording(recording_id: str) -> str:
 
 def _file(recording_id: str, name: str) -> str:
     return f"{_recording(recording_id)}/files/{quote(name, safe='')}"
-
-
-def _pieces(chunk: bytes, pace: Callable[[int], None]) -> Iterator[bytes]:
-    view = memoryview(chunk)
-    for start in range(0, len(chunk), PIECE):
-        piece = view[start:start + PIECE]
-        pace(len(piece))
-        yield bytes(piece)
 
 
 def _expect(answer: Response, *ok: int) -> Response:

@@ -2,7 +2,7 @@
 
 Hand-written because no maintained driver on plain smbus2 exists: Adafruit's
 CircuitPython MAX1704x driver needs the Blinka compatibility layer (board/busio), which
-would bring a second GPIO/I2C stack next to gpiozero onto the device. Only the three
+would bring a second GPIO/I2C stack next to gpiozero onto the device. Only the four
 registers the firmware needs are read. All registers are 16-bit,
 big-endian (MSB first), so they are read as a two-byte block rather than with
 `read_word_data`, which assumes SMBus little-endian order.
@@ -16,7 +16,9 @@ DEFAULT_ADDRESS = 0x36
 REG_VCELL = 0x02  # cell voltage, 78.125 µV per LSB
 REG_SOC = 0x04  # state of charge: high byte = percent, low byte = 1/256 percent
 REG_VERSION = 0x08  # production version: 0x001X on MAX17048/MAX17049
+REG_CRATE = 0x16  # charge/discharge rate, signed, 0.208 %/h per LSB (datasheet, CRATE)
 VCELL_VOLTS_PER_LSB = 78.125e-6
+CRATE_PERCENT_PER_HOUR_PER_LSB = 0.208
 
 
 class I2CBus(Protocol):
@@ -56,3 +58,10 @@ class Max17048:
     def cell_voltage(self) -> float:
         """Volts."""
         return self._read(REG_VCELL) * VCELL_VOLTS_PER_LSB
+
+    def charge_rate(self) -> float:
+        """Percent per hour the gauge sees the charge change by: negative while
+        discharging (the CRATE register, a two's-complement 16-bit value)."""
+        raw = self._read(REG_CRATE)
+        signed = raw - 0x10000 if raw & 0x8000 else raw
+        return signed * CRATE_PERCENT_PER_HOUR_PER_LSB

@@ -1,9 +1,12 @@
 """Battery, charging and dock state: MAX17048 fuel gauge plus two GPIO inputs.
 
-`read()` runs in the controller's loop: it does at most one I2C transaction and never
-raises. A failed read (a loose connector, a brown-out glitch) returns
-battery_percent=None and counts the error; the controller turns a None reading into a
-visible fault, so a dead gauge is never mistaken for a full battery.
+`read()` runs in the controller's loop: it does at most three short I2C transactions
+(state of charge, then the CRATE rate and the cell voltage the runtime prediction and
+the imminent-death check need) and never raises. A failed read (a loose connector, a
+brown-out glitch) returns None for what could not be read and counts the error; a failed
+state-of-charge read skips the other two (the bus is likely gone). The controller turns
+a None reading into a visible fault, so a dead gauge is never mistaken for a full
+battery.
 
 Pin conventions (the board's wiring): the dock pin is driven high by the dock's supply
 (internal pull-down, so an unplugged wire reads "not docked"); the charging pin is the
@@ -54,14 +57,15 @@ class PiPower(Power):
         self.read_errors = 0  # failed gauge reads since start (for diagnostics)
 
     def read(self) -> PowerStatus:
+        percent = self._read_gauge(Max17048.state_of_charge)
+        gauged = percent is not None
         return PowerStatus(
-            battery_percent=self._battery_percent(),
+            battery_percent=percent,
             charging=bool(self._charging.is_active),
             docked=bool(self._dock.is_active),
+            rate_percent_per_hour=self._read_gauge(Max17048.charge_rate) if gauged else None,
+            cell_volts=self._read_gauge(Max17048.cell_voltage) if gauged else None,
         )
-
-    def _battery_percent(self) -> float | None:
-        return self._read_gauge(Max17048.state_of_charge)
 
     def cell_voltage(self) -> float | None:
         """Volts, for diagnostics and the self test; None without a readable gauge."""

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from gpiozero.pins.mock import MockFactory
 
 from bodycam.firmware.config.model import Config, PinsConfig
+from bodycam.firmware.power.table import PowerTable
 from bodycam.hal.gpio_devices import GpioButtons, GpioIndicators
 from bodycam.hal.interfaces import ButtonName, Clock, Hardware
 from bodycam.hal.sim.camera import SimCamera
 from bodycam.hal.sim.display import SimDisplay
 from bodycam.hal.sim.microphone import SimMicrophone
 from bodycam.hal.sim.power import SimPower
+from bodycam.hal.sim.power_probe import SimLoadProbe
 
 
 class SimButtonPanel:
@@ -74,8 +76,13 @@ class SimHardware(Hardware):
 
 
 def build_sim_hardware(config: Config, clock: Clock, *,
-                       pin_factory: MockFactory | None = None) -> SimHardware:
-    """The simulated device for `config`; a fresh MockFactory unless one is given."""
+                       pin_factory: MockFactory | None = None,
+                       power_table: PowerTable | None = None) -> SimHardware:
+    """The simulated device for `config`; a fresh MockFactory unless one is given.
+
+    With a power table the battery drains by what the parts draw (hal/sim/power.py);
+    without one it holds its level until a scenario changes it.
+    """
     factory = pin_factory if pin_factory is not None else MockFactory()
     active_low = config.buttons.active_low
     buttons = GpioButtons(config.pins, active_low=active_low, clock=clock,
@@ -85,13 +92,18 @@ def build_sim_hardware(config: Config, clock: Clock, *,
     except Exception:
         buttons.close()
         raise
+    camera = SimCamera(config.video, clock, preview_fps=config.display.fps)
+    microphone = SimMicrophone(config.audio, clock)
+    display = SimDisplay(config.display)
+    probe = SimLoadProbe(camera=camera, microphone=microphone, display=display,
+                         indicators=indicators, pins=config.pins, pin_factory=factory)
     return SimHardware(
-        camera=SimCamera(config.video, clock, preview_fps=config.display.fps),
-        microphone=SimMicrophone(config.audio, clock),
-        display=SimDisplay(config.display),
+        camera=camera,
+        microphone=microphone,
+        display=display,
         buttons=buttons,
         indicators=indicators,
-        power=SimPower(clock),
+        power=SimPower(clock, table=power_table, probe=probe),
         clock=clock,
         panel=SimButtonPanel(factory, config.pins, active_low=active_low, clock=clock),
         pin_factory=factory,

@@ -12,6 +12,8 @@ not be made). Each figure comes from the real code path; the modules named in
 * bench_age_header: a segment's age header, X25519 against post-quantum hybrid
   recipients: its size, the camera's time to make it, the custodian's to open it;
 * bench_press: press-to-recording on the simulated device at real speed;
+* bench_wake: press-to-first-frame with the camera in standby (pre-record off) and
+  running (pre-record on), on the simulated device at real speed;
 * bench_display: composing one front-display frame;
 * bench_report: figure names, targets, machine context and the human table.
 
@@ -49,6 +51,7 @@ from bodycam.tools.bench.report import (
     target_met,
 )
 from bodycam.tools.bench.sim import measure_sim_av_sync, measure_startup
+from bodycam.tools.bench.wake import measure_press_to_first_frame
 
 EXIT_OK = 0
 EXIT_MEASUREMENT_FAILED = 1
@@ -70,16 +73,17 @@ class Plan:
     startup_runs: int
     display_frames: int
     header_samples: int
+    wake_presses: int
 
 
 FULL = Plan(stream_seconds=4, pipeline_runs=7, pipeline_media_seconds=60,
             pipeline_prerecord_seconds=30, prerecord_seconds=30, sync_record_seconds=10,
             sync_speed=3, encrypt_mb=64, presses=30, startup_runs=5, display_frames=500,
-            header_samples=500)
+            header_samples=500, wake_presses=10)
 QUICK = Plan(stream_seconds=2, pipeline_runs=3, pipeline_media_seconds=10,
              pipeline_prerecord_seconds=4, prerecord_seconds=30, sync_record_seconds=4,
              sync_speed=3, encrypt_mb=16, presses=5, startup_runs=3, display_frames=200,
-             header_samples=100)
+             header_samples=100, wake_presses=3)
 
 
 HOW_MEASURED = {
@@ -109,6 +113,10 @@ HOW_MEASURED = {
     "press": "simulated device at real speed: RECORD mock pin driven low -> red LED mock "
              "pin high with state recording, from gpiozero's mock pin change logs; "
              "buttons.hold_seconds shortened for the stop (bodycam.tools.bench.press)",
+    "wake": "simulated device at real speed, pre-record off (camera in standby in idle) "
+            "and on (camera running): time.monotonic() before the RECORD mock pin is "
+            "driven low -> the first video packet the camera's callback delivers after "
+            "it; standby_cost_ms = difference of the medians (bodycam.tools.bench.wake)",
     "startup": "spawn `python -m bodycam.firmware.cli sim` -> line 'booting -> idle'; "
                "median after one unmeasured first boot (bodycam.tools.bench.sim)",
     "display": "DisplayRenderer.render of a 256x144 preview with the REC overlay, after a "
@@ -237,6 +245,12 @@ def _press(plan: Plan, _work: Path) -> tuple[Figures, dict[str, Any]]:
             "press_to_recording_ms_p99": result["p99_ms"]}, result
 
 
+def _wake(plan: Plan, _work: Path) -> tuple[Figures, dict[str, Any]]:
+    result = measure_press_to_first_frame(plan.wake_presses)
+    return {"press_to_first_frame_ms_standby_p50": result["standby_p50_ms"],
+            "press_to_first_frame_ms_prerecord_p50": result["running_p50_ms"]}, result
+
+
 def _startup(plan: Plan, work: Path) -> tuple[Figures, dict[str, Any]]:
     result = measure_startup(work, plan.startup_runs)
     return {"startup_ms": result["median_ms"]}, result
@@ -254,7 +268,7 @@ def sections() -> dict[str, Section]:
     stream = _Stream()
     return {"pipeline": _pipeline(stream), "prerecord": _prerecord(stream),
             "av_sync": _av_sync, "encrypt": _encrypt, "age_header": _age_header,
-            "press": _press,
+            "press": _press, "wake": _wake,
             "startup": _startup, "display": _display}
 
 

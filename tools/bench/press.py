@@ -22,7 +22,8 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +47,41 @@ STATE_TIMEOUT_S = 10.0
 SETTLE_S = 0.07  # > debounce_ms (50): the next edge of the same button is accepted at once
 
 
-def press_config(data_dir: Path, recipient: str) -> Config:
-    """The simulator's configuration with a short hold and the smallest storage reserve."""
+def press_config(data_dir: Path, recipient: str, extra: Sequence[str] = ()) -> Config:
+    """The simulator's configuration with a short hold and the smallest storage reserve,
+    plus `extra` overrides."""
     return load_config(shipped_file("sim.toml"), overrides=[
         f'storage.data_dir="{data_dir}"', f'storage.state_dir="{sim_state_dir(data_dir)}"',
         f'evidence.recipients=["{recipient}"]', f"buttons.hold_seconds={HOLD_SECONDS}",
-        "storage.reserve_mb=16", "storage.nearly_full_mb=32"])
+        "storage.reserve_mb=16", "storage.nearly_full_mb=32", *extra])
 
 
-def _wait_for(condition: Callable[[], bool], what: str) -> None:
+@contextmanager
+def running_sim_device(extra: Sequence[str] = (), *,
+                       prepare: Callable[[SimHardware], None] | None = None,
+                       ) -> Iterator[tuple[Device, SimHardware, Config]]:
+    """A booted simulated device at real speed in a temporary directory, shut down after.
+    `prepare(hardware)` runs before the device is assembled (e.g. to watch the camera)."""
+    with tempfile.TemporaryDirectory(prefix="bodycam-bench-press-") as tmp:
+        _secret, recipient = generate_identity()
+        config = press_config(Path(tmp), recipient, extra)
+        hardware = build_sim_hardware(config, SimClock(speed=1.0))
+        if prepare is not None:
+            prepare(hardware)
+        device = assemble(config, hardware,
+                          device_layout=DeviceLayout(root=config.storage.data_dir / "root"))
+        thread = device.start_in_thread()
+        try:
+            if not device.controller.ready.wait(STATE_TIMEOUT_S):
+                raise RuntimeError("the simulated device did not boot")
+            yield device, hardware, config
+        finally:
+            device.controller.request_shutdown("benchmark finished")
+            thread.join(STATE_TIMEOUT_S)
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    """Poll `condition` with short sleeps; RuntimeError after STATE_TIMEOUT_S."""
     deadline = time.monotonic() + STATE_TIMEOUT_S
     while not condition():
         if time.monotonic() > deadline:
@@ -82,7 +109,7 @@ class PressBench:
 
     def _tap(self, name: ButtonName, until: State) -> None:
         self._hw.panel.press(name)
-        _wait_for(self._state_is(until), until)
+        wait_for(self._state_is(until), until)
         time.sleep(SETTLE_S)
         self._hw.panel.release(name)
         time.sleep(SETTLE_S)
@@ -90,11 +117,11 @@ class PressBench:
     def one_press(self) -> float:
         """Idle -> recording by one press; returns the latency in seconds, back in idle."""
         controller = self._device.controller
-        _wait_for(lambda: controller.state == "idle" and not self._red.state, "idle")
+        wait_for(lambda: controller.state == "idle" and not self._red.state, "idle")
         self._red.clear_states()
         self._button.clear_states()
         self._hw.panel.press("record")
-        _wait_for(lambda: bool(self._red.state) and controller.state == "recording",
+        wait_for(lambda: bool(self._red.state) and controller.state == "recording",
                   "recording with the red LED on")
         latency = _last_change(self._red) - _last_change(self._button)
         time.sleep(SETTLE_S)
@@ -107,22 +134,9 @@ class PressBench:
 
 def measure_press_latency(presses: int) -> dict[str, Any]:
     """Percentiles of `presses` idle -> recording latencies on a fresh simulated device."""
-    with tempfile.TemporaryDirectory(prefix="bodycam-bench-press-") as tmp:
-        _secret, recipient = generate_identity()
-        config = press_config(Path(tmp), recipient)
-        clock = SimClock(speed=1.0)
-        hardware = build_sim_hardware(config, clock)
-        device = assemble(config, hardware,
-                          device_layout=DeviceLayout(root=config.storage.data_dir / "root"))
-        thread = device.start_in_thread()
-        try:
-            if not device.controller.ready.wait(STATE_TIMEOUT_S):
-                raise RuntimeError("the simulated device did not boot")
-            bench = PressBench(device, hardware, config)
-            samples_ms = [1000 * bench.one_press() for _ in range(presses)]
-        finally:
-            device.controller.request_shutdown("benchmark finished")
-            thread.join(STATE_TIMEOUT_S)
+    with running_sim_device() as (device, hardware, config):
+        bench = PressBench(device, hardware, config)
+        samples_ms = [1000 * bench.one_press() for _ in range(presses)]
     return {
         "p50_ms": float(np.percentile(samples_ms, 50)),
         "p99_ms": float(np.percentile(samples_ms, 99)),

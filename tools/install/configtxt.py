@@ -8,6 +8,14 @@ does; otherwise the setting is appended below an `[all]` header. The dock link i
 gadget Ethernet: `dtoverlay=dwc2,dr_mode=peripheral` makes the camera's USB port (the
 Pi 4's and 5's USB-C, the Zero 2 W's data port) a device the dock's host talks to.
 
+A body-worn camera runs on a battery, so the board's power settings are set too
+(`save_power`, each with its measured or cited saving in docs/technician.md, "Power"):
+Bluetooth off (`dtoverlay=disable-bt`: nothing on the camera uses it), the board's
+activity LED off (`dtparam=act_led_trigger=none`: it would also betray a camera in
+stealth mode), HDMI off (`nohdmi` on the vc4-kms-v3d overlay: the camera has no monitor;
+where that overlay is not loaded there is nothing to switch off). Wi-Fi stays: the
+dock's network may be the dock link.
+
 Runs with the system python3 before the virtual environment exists (stdlib only):
     python3 tools/install/configtxt.py /boot/firmware/config.txt
 prints one line per change and nothing when the file already has everything.
@@ -28,6 +36,13 @@ OVERLAY = ("dwc2,dr_mode=peripheral", "USB gadget Ethernet: the dock link on the
 _OVERLAY_LINE = re.compile(r"\s*dtoverlay\s*=\s*dwc2\b(?P<rest>[^#]*)")
 _ON = {"on", "true", "yes", "1", ""}
 _DTPARAM = re.compile(r"\s*dtparam\s*=\s*(?P<items>.*?)\s*(?:#.*)?$")
+_KMS_LINE = re.compile(r"\s*dtoverlay\s*=\s*vc4-kms-v3d(?:-pi[45])?(?P<params>[^#]*?)\s*(?:#.*)?$")
+# Settings that must simply be present for every model, with why (for the comment).
+POWER_LINES = (
+    ("dtoverlay=disable-bt", "Bluetooth off (power): nothing on the camera uses it"),
+    ("dtparam=act_led_trigger=none", "board activity LED off (power, and no light that "
+                                     "betrays a camera in stealth mode)"),
+)
 _COMMENTED = re.compile(r"\s*#+\s*(?P<line>dtparam\s*=.*)$")
 
 
@@ -129,6 +144,32 @@ def enable_usb_gadget(text: str) -> tuple[str, list[str]]:
     return _joined(text, lines, changes), changes
 
 
+def save_power(text: str) -> tuple[str, list[str]]:
+    """Bluetooth, the activity LED and HDMI off for every model, if not already."""
+    lines = text.splitlines()
+    changes: list[str] = []
+    for wanted, why in POWER_LINES:
+        scope = _applies_to_all(lines)
+        if any(scope[n] and line.split("#")[0].replace(" ", "") == wanted
+               for n, line in enumerate(lines)):
+            continue
+        if not scope or not scope[-1]:
+            lines.append("[all]")
+        lines += [f"# bodycam: {why}", wanted]
+        changes.append(f"config.txt: {wanted} (added)")
+    scope = _applies_to_all(lines)
+    for number, line in enumerate(lines):
+        match = _KMS_LINE.match(line) if scope[number] else None
+        if match is None:
+            continue
+        params = [p.strip() for p in match.group("params").split(",") if p.strip()]
+        if "nohdmi" not in params:
+            lines[number] = line.split("#")[0].rstrip() + ",nohdmi"
+            changes.append(f"config.txt: {lines[number].strip()} (HDMI off: the camera has "
+                           "no monitor)")
+    return _joined(text, lines, changes), changes
+
+
 def _joined(text: str, lines: list[str], changes: list[str]) -> str:
     newline = "\r\n" if "\r\n" in text else "\n"  # edited on Windows: keep it that way
     return newline.join(lines) + newline if changes else text
@@ -147,8 +188,9 @@ def main(argv: list[str]) -> int:
               "Bookworm, or pass --root to a tree that has it", file=sys.stderr)
         return 1
     new_text, changes = enable_buses(text)
-    new_text, more = enable_usb_gadget(new_text)
-    changes += more
+    for step in (enable_usb_gadget, save_power):
+        new_text, more = step(new_text)
+        changes += more
     if changes:
         tmp = path.with_name(f".{path.name}.bodycam-tmp")
         tmp.write_text(new_text, encoding="utf-8")

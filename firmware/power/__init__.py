@@ -1,0 +1,1 @@
+"""Power: the power table, management and runtime prediction of the camera."""

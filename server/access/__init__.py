@@ -1,0 +1,1 @@
+"""Who may do what: roles, permission sets and the hard rules, in one service layer."""

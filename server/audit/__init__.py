@@ -1,0 +1,1 @@
+"""The server's own record of what people did (sign-ins, refusals, changes)."""

@@ -1,0 +1,1 @@
+"""`bodycam-server bench`: the offload's figures (docs in command.py)."""

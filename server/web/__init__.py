@@ -1,0 +1,1 @@
+"""Server-rendered pages: templates, styles, and what every page response carries."""
