@@ -40,6 +40,7 @@ from small_disk import fill, mounted_small_disk
 from test_netns import need_root
 
 from bodycam.firmware.evidence.offloaded import RECEIPT_NAME
+from bodycam.firmware.offload.protocol import PatchBody
 from bodycam.tools.dev.netns import VethLink
 
 __all__ = ["evidence_server"]  # the fixture (a server on loopback)
@@ -275,11 +276,11 @@ def test_one_file_sent_twice_at_once_is_stored_once_and_counted_as_held(
     half = len(data) // 2
     raced: list[int] = []
 
-    def race(_count: int) -> None:  # runs before the camera's first piece of its body
+    def race(_count: int) -> None:  # runs before the camera's first byte of the file
         if not raced:
             with camera_client(rig) as other:
-                raced.append(other.patch_file(recording.name, first.name, 0, data[:half],
-                                              lambda _n: None).offset)
+                body = PatchBody(half, hashlib.sha256(data[:half]).digest(), [data[:half]])
+                raced.append(other.patch_file(recording.name, first.name, 0, body).offset)
 
     uploaded = upload_by_hand(rig, recording, race)
     assert raced == [half]
