@@ -162,7 +162,8 @@ def test_a_camera_pinned_to_another_server_identity_uploads_nothing_until_reprov
     assert refusal["code"] == "wrong_server" and refusal["by"] == "camera"
     rig.wait_until(lambda: rig.device.controller.dock_activity == "failing")
     assert rig.hardware.indicators.led_state("amber") == ALARMS["offload_failing"].amber
-    assert any(r["alarm"] == "offload_failing" for r in events(rig, start, "alarm"))
+    rig.wait_audit(lambda r: r["event"] == "alarm" and r["alarm"] == "offload_failing",
+                   after=start)  # audited just after the pattern changes: wait for it
     assert files_of(recording) == before
     assert not events(rig, start, "offload_started")
     assert evidence_server.recordings() == []
