@@ -25,8 +25,8 @@ from bodycam.firmware.offload.timesync import SimClockSetter, TimeSync, take_ser
 from bodycam.firmware.offload.upload import Uploaded, upload_recording
 from bodycam.tools.custody.cli import main as evidence_main
 
-__all__ = ["OFFLOAD_S", "assert_held_whole", "booted",
-           "camera_client", "card_of", "dock", "events", "files_of", "finished", "record",
+__all__ = ["OFFLOAD_S", "assert_held_whole", "booted", "camera_client", "card_of", "dock",
+           "docked_and_held_whole", "events", "files_of", "finished", "record",
            "upload_by_hand", "verify"]
 
 OFFLOAD_S: Final = 180.0  # real seconds an offload may take on the shared test machine
@@ -134,3 +134,13 @@ def assert_held_whole(server: EvidenceServer, rig: RunningSimDevice, recording: 
     code, said = verify(capsys, str(rig.config.storage.data_dir), "--server-key",
                         server.offload["server_key"])
     assert code == 0, said
+
+
+def docked_and_held_whole(server: EvidenceServer, rig: RunningSimDevice, recording: Path, *,
+                          before: dict[str, bytes], out: Path,
+                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Dock (again, once the fault is mended): one clean pass, then the usual end state."""
+    start = dock(rig)
+    done = finished(rig, start)
+    assert (done["offloaded"], done["refused"], done["left"]) == (1, 0, 0), done
+    assert_held_whole(server, rig, recording, before=before, out=out, capsys=capsys)

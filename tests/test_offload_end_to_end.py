@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from device_rig import MakeDevice
 from offload_rig import (
     OFFLOAD_S,
-    assert_held_whole,
     booted,
     dock,
+    docked_and_held_whole,
     events,
     files_of,
     finished,
@@ -175,11 +175,8 @@ def test_a_camera_pinned_to_another_server_identity_uploads_nothing_until_reprov
     # the technician provisions this server's camera-offload.toml; same card, same key
     rig.stop()
     fixed = booted(make_sim_device, evidence_server, enrol=False)
-    again = dock(fixed)
-    done = finished(fixed, again)
-    assert (done["offloaded"], done["refused"], done["left"]) == (1, 0, 0)
-    assert_held_whole(evidence_server, fixed, recording, before=before,
-                      out=tmp_path / "fetched", capsys=capsys)
+    docked_and_held_whole(evidence_server, fixed, recording, before=before,
+                          out=tmp_path / "fetched", capsys=capsys)
 
 
 def test_a_camera_nobody_enrolled_is_refused_keeps_everything_and_offloads_once_enrolled(
@@ -200,11 +197,8 @@ def test_a_camera_nobody_enrolled_is_refused_keeps_everything_and_offloads_once_
     dock(rig, False)
     rig.wait_state("idle")
     evidence_server.enrol(rig.config.storage.state_dir / IDENTITY_SNAPSHOT)
-    again = dock(rig)
-    done = finished(rig, again)
-    assert (done["offloaded"], done["refused"], done["left"]) == (1, 0, 0)
-    assert_held_whole(evidence_server, rig, recording, before=before,
-                      out=tmp_path / "fetched", capsys=capsys)
+    docked_and_held_whole(evidence_server, rig, recording, before=before,
+                          out=tmp_path / "fetched", capsys=capsys)
 
 
 def test_a_segment_damaged_on_the_card_is_refused_by_name_and_kept(
