@@ -24,6 +24,10 @@ __all__ = ["SETTINGS_FILE", "ServerSettings", "SettingsError", "normalise_url", 
 
 SETTINGS_FILE: Final = "server.toml"
 DEFAULT_RESERVE_MB: Final = 64
+# A PATCH body that sends nothing for this long is ended and what arrived is kept: a
+# cable pulled mid-upload never tells the server (no FIN), so without it the partial
+# segment would stay uncounted and the camera would resend it whole.
+DEFAULT_BODY_IDLE_S: Final = 120.0
 
 
 class SettingsError(ValueError):
@@ -67,6 +71,7 @@ class ServerSettings:
     blobs: str  # "folder" or s3://bucket/prefix
     s3_endpoint: str | None = None
     reserve_mb: int = DEFAULT_RESERVE_MB
+    body_idle_seconds: float = DEFAULT_BODY_IDLE_S
 
     @property
     def host(self) -> str:
@@ -106,6 +111,9 @@ class ServerSettings:
             f"s3_endpoint = {toml_string(self.s3_endpoint or '')}",
             "# Refuse uploads (507) when less than this is free on the blob folder's disk.",
             f"reserve_mb = {self.reserve_mb}",
+            "# End an upload's body after this many seconds without a byte; keep what came",
+            "# (a pulled dock cable: the camera resumes at that byte).",
+            f"body_idle_seconds = {self.body_idle_seconds:g}",
         ]
         path = self.data_dir / SETTINGS_FILE
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
@@ -126,9 +134,17 @@ class ServerSettings:
         try:
             url = normalise_url(str(raw["url"]))[0]
             reserve = int(raw.get("reserve_mb", DEFAULT_RESERVE_MB))
+            idle = float(raw.get("body_idle_seconds", DEFAULT_BODY_IDLE_S))
+            if not 1 <= idle <= 3600:
+                raise SettingsError(f"{path}: body_idle_seconds = {idle:g} is outside 1 to "
+                                    "3600 s. Fix: set it to how long an upload may send "
+                                    "nothing before it counts as cut off (default "
+                                    f"{DEFAULT_BODY_IDLE_S:g})")
             return cls(data_dir=data_dir, url=url, database=str(raw["database"]),
                        blobs=str(raw["blobs"]), s3_endpoint=str(raw.get("s3_endpoint")) or None,
-                       reserve_mb=reserve)
+                       reserve_mb=reserve, body_idle_seconds=idle)
+        except SettingsError:
+            raise
         except (KeyError, TypeError, ValueError) as exc:
             raise SettingsError(f"{path}: {exc} is missing or wrong. Fix: compare with what "
                                 "`bodycam-server init` writes") from None

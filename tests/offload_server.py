@@ -46,6 +46,8 @@ class EvidenceServer:
     port: int
     log: Path
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    host: str = "127.0.0.1"  # where the URL points (a namespace's address: link tests)
+    prefix: tuple[str, ...] = ()  # what runs `serve` there (`ip netns exec NS`)
 
     @property
     def offload_file(self) -> Path:
@@ -81,7 +83,7 @@ class EvidenceServer:
     def start(self) -> None:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [*SERVER, "serve", "--data-dir", str(self.data_dir)], stdout=log,
+                [*self.prefix, *SERVER, "serve", "--data-dir", str(self.data_dir)], stdout=log,
                 stderr=subprocess.STDOUT, env={**os.environ, "LOG_LEVEL": "warning"})
         deadline = time.monotonic() + START_S
         context = ssl.create_default_context(cadata=self.offload["server_ca"])
@@ -89,8 +91,8 @@ class EvidenceServer:
             if self.process.poll() is not None:
                 raise AssertionError(f"bodycam-server serve exited: {self.log.read_text()}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=2) as raw, \
-                        context.wrap_socket(raw, server_hostname="127.0.0.1"):
+                with socket.create_connection((self.host, self.port), timeout=2) as raw, \
+                        context.wrap_socket(raw, server_hostname=self.host):
                     return
             except OSError:
                 time.sleep(0.1)
@@ -103,13 +105,17 @@ class EvidenceServer:
         self.process = None
 
 
-def make_server(directory: Path) -> EvidenceServer:
+def make_server(directory: Path, *init_args: str, host: str = "127.0.0.1",
+                prefix: tuple[str, ...] = ()) -> EvidenceServer:
+    """`init` for https://HOST:free port (more `init` flags in `init_args`); `prefix`
+    runs its `serve` elsewhere (another network namespace)."""
     port = free_port()
-    url = f"https://127.0.0.1:{port}"
+    url = f"https://{host}:{port}"
     data_dir = directory / "server"
-    done = run_server("init", "--data-dir", str(data_dir), "--url", url)
+    done = run_server("init", "--data-dir", str(data_dir), "--url", url, *init_args)
     assert done.returncode == 0, done.stderr
-    return EvidenceServer(data_dir, url, port, directory / "server.log")
+    return EvidenceServer(data_dir, url, port, directory / "server.log", host=host,
+                          prefix=prefix)
 
 
 @pytest.fixture

@@ -22,7 +22,19 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from device_rig import MakeDevice, RunningSimDevice
+from device_rig import MakeDevice
+from offload_rig import (
+    OFFLOAD_S,
+    booted,
+    dock,
+    docked_and_held_whole,
+    events,
+    files_of,
+    finished,
+    record,
+    upload_by_hand,
+    verify,
+)
 from offload_server import EvidenceServer, evidence_server, make_server, run_server
 from offload_support import make_pki, server_key_b64
 
@@ -31,69 +43,10 @@ from bodycam.firmware.device.feedback import ALARMS
 from bodycam.firmware.device.identity import IDENTITY_SNAPSHOT
 from bodycam.firmware.evidence.offloaded import RECEIPT_NAME
 from bodycam.firmware.evidence.receipts import RECEIPT_FORMAT, sign_statement
-from bodycam.firmware.offload.card import read_recording
-from bodycam.firmware.offload.connection import Connection
-from bodycam.firmware.offload.protocol import OffloadClient
-from bodycam.firmware.offload.timesync import SimClockSetter, take_server_time
-from bodycam.firmware.offload.upload import upload_recording
-from bodycam.tools.custody.cli import main as evidence_main
 
 __all__ = ["evidence_server"]  # the fixture
 
 pytestmark = pytest.mark.slow
-OFFLOAD_S = 180.0  # real seconds an offload may take on the shared test machine
-
-
-def booted(make_sim_device: MakeDevice, server: EvidenceServer, *overrides: str,
-           enrol: bool = True, **changes: str) -> RunningSimDevice:
-    """A simulated camera provisioned with the server's camera-offload.toml (and enrolled
-    there, as the administrator does with its BODYCAM-IDENTITY.txt)."""
-    rig = make_sim_device(*server.overrides(**changes), *overrides,
-                          clock_corrector=SimClockSetter())
-    if enrol:
-        server.enrol(rig.config.storage.state_dir / IDENTITY_SNAPSHOT)
-    return rig
-
-
-def record(rig: RunningSimDevice, seconds: float) -> Path:
-    """Record for `seconds`, stop, wait for the seal; the recording's directory."""
-    start = len(rig.audit())
-    rig.tap("record")
-    rig.wait_state("recording")
-    rig.sleep(seconds)
-    rig.hold("record", 3.5)
-    found = rig.wait_audit(lambda r: r["event"] == "recording_sealed", after=start)
-    recording_id = rig.audit()[found]["recording_id"]
-    return rig.device.store.evidence_dir / recording_id
-
-
-def dock(rig: RunningSimDevice, docked: bool = True) -> int:
-    """Put the camera into (or take it out of) the dock; the audit index before."""
-    start = len(rig.audit())
-    rig.hardware.power.set_docked(docked)
-    rig.hardware.power.set_charging(docked)
-    return start
-
-
-def finished(rig: RunningSimDevice, after: int) -> dict[str, Any]:
-    found = rig.wait_audit(lambda r: r["event"] == "offload_finished", after=after,
-                           timeout=OFFLOAD_S)
-    return rig.audit()[found]
-
-
-def events(rig: RunningSimDevice, after: int, name: str) -> list[dict[str, Any]]:
-    return [r for r in rig.audit()[after:] if r["event"] == name]
-
-
-def verify(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    capsys.readouterr()
-    code = evidence_main(["verify", *args])
-    out = capsys.readouterr()
-    return code, out.out + out.err
-
-
-def files_of(directory: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
 
 
 def test_a_docked_camera_offloads_removes_and_the_card_verifies_as_offloaded(
@@ -194,8 +147,9 @@ def test_a_recording_sealed_after_the_dock_pass_goes_up_in_the_same_dock(
 
 
 @pytest.mark.parametrize("pinned", ["another-key", "another-ca"])
-def test_a_camera_pinned_to_another_server_identity_uploads_nothing(
-        make_sim_device: MakeDevice, evidence_server: EvidenceServer, pinned: str) -> None:
+def test_a_camera_pinned_to_another_server_identity_uploads_nothing_until_reprovisioned(
+        make_sim_device: MakeDevice, evidence_server: EvidenceServer, pinned: str,
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     change = ({"server_key": server_key_b64(Ed25519PrivateKey.generate())}
               if pinned == "another-key" else {"server_ca": make_pki().ca_pem})
     rig = booted(make_sim_device, evidence_server, **change)
@@ -208,7 +162,8 @@ def test_a_camera_pinned_to_another_server_identity_uploads_nothing(
     assert refusal["code"] == "wrong_server" and refusal["by"] == "camera"
     rig.wait_until(lambda: rig.device.controller.dock_activity == "failing")
     assert rig.hardware.indicators.led_state("amber") == ALARMS["offload_failing"].amber
-    assert any(r["alarm"] == "offload_failing" for r in events(rig, start, "alarm"))
+    rig.wait_audit(lambda r: r["event"] == "alarm" and r["alarm"] == "offload_failing",
+                   after=start)  # audited just after the pattern changes: wait for it
     assert files_of(recording) == before
     assert not events(rig, start, "offload_started")
     assert evidence_server.recordings() == []
@@ -217,10 +172,16 @@ def test_a_camera_pinned_to_another_server_identity_uploads_nothing(
     rig.wait_state("idle")
     rig.wait_audit(lambda r: r["event"] == "alarm_cleared" and
                    r["alarm"] == "offload_failing", after=after)
+    # the technician provisions this server's camera-offload.toml; same card, same key
+    rig.stop()
+    fixed = booted(make_sim_device, evidence_server, enrol=False)
+    docked_and_held_whole(evidence_server, fixed, recording, before=before,
+                          out=tmp_path / "fetched", capsys=capsys)
 
 
-def test_a_camera_nobody_enrolled_is_refused_and_keeps_everything(
-        make_sim_device: MakeDevice, evidence_server: EvidenceServer) -> None:
+def test_a_camera_nobody_enrolled_is_refused_keeps_everything_and_offloads_once_enrolled(
+        make_sim_device: MakeDevice, evidence_server: EvidenceServer, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     rig = booted(make_sim_device, evidence_server, enrol=False)
     recording = record(rig, 3)
     before = files_of(recording)
@@ -232,6 +193,12 @@ def test_a_camera_nobody_enrolled_is_refused_and_keeps_everything(
     assert "bodycam-server device enrol" in refusal["reason"]
     rig.wait_until(lambda: rig.device.controller.dock_activity == "failing")
     assert files_of(recording) == before and evidence_server.recordings() == []
+    # the administrator enrols it; the next dock ends as every offload does
+    dock(rig, False)
+    rig.wait_state("idle")
+    evidence_server.enrol(rig.config.storage.state_dir / IDENTITY_SNAPSHOT)
+    docked_and_held_whole(evidence_server, rig, recording, before=before,
+                          out=tmp_path / "fetched", capsys=capsys)
 
 
 def test_a_segment_damaged_on_the_card_is_refused_by_name_and_kept(
@@ -253,6 +220,9 @@ def test_a_segment_damaged_on_the_card_is_refused_by_name_and_kept(
     assert files_of(damaged) == before  # every byte kept
     assert sorted(os.listdir(good)) == ["manifest.jsonl", RECEIPT_NAME]
     assert rig.device.controller.dock_activity == "failing"
+    rig.wait_audit(lambda r: r["event"] == "alarm" and r["alarm"] == "offload_failing",
+                   after=start)  # the technician at the dock sees it
+    assert [r["recording_id"] for r in events(rig, start, "offload_receipt")] == [good.name]
     states = {item["id"]: item for item in evidence_server.recordings()}
     assert states[good.name]["state"] == "complete"
     assert states[damaged.name]["state"] == "damaged"
@@ -275,16 +245,7 @@ def test_a_forged_or_mismatched_receipt_removes_nothing(
     rig = booted(make_sim_device, evidence_server)
     recording = record(rig, 3)
     before = files_of(recording)
-    card = read_recording(recording)
-    assert card is not None
-    offload = rig.config.offload
-    connection = Connection(offload)
-    sync: list[Any] = []
-    client = OffloadClient(connection, rig.device.identity.session, rig.config.device.id,
-                           lambda: sync[0].server_now(rig.clock))
-    sync.append(take_server_time(client, offload.server_key, rig.clock))
-    stored = json.loads(upload_recording(client, card, lambda _n: None).receipt)
-    connection.close()
+    stored = json.loads(upload_by_hand(rig, recording).receipt)
     if receipt == "forged":
         stored["bytes"] += 1
         altered = stored
@@ -304,6 +265,8 @@ def test_a_forged_or_mismatched_receipt_removes_nothing(
     assert ("does not verify" if receipt == "forged" else "manifest_hash") in refusal["reason"]
     assert files_of(recording) == before and not (recording / RECEIPT_NAME).exists()
     assert not events(rig, start, "offload_removed")
+    [item] = evidence_server.recordings()  # the server holds it whole all the same
+    assert item["state"] == "complete"
 
 
 @pytest.fixture

@@ -33,6 +33,11 @@ __all__ = ["Connection", "OffloadError", "RefusedError", "Response", "Unreachabl
 
 _NO_CHECK_TIME: Final = 0x200000  # OpenSSL X509_V_FLAG_NO_CHECK_TIME (see the docstring)
 MAX_ANSWER_BYTES: Final = 1024 * 1024  # every answer is small JSON
+# The kernel's send buffer, kept small: the socket timeout then measures the link, not a
+# megabyte-sized buffer draining over a slow dock uplink while the camera waits for the
+# answer (a healthy upload timed out), and a stalled link is noticed after the timeout.
+# 64 KiB (the kernel doubles it) still fills a LAN: the rate is bounded by buffer / RTT.
+SEND_BUFFER: Final = 64 * 1024
 
 
 class OffloadError(Exception):
@@ -122,6 +127,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         sock = socket.create_connection((self._address, self.port), self.timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
             self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
         except BaseException:
             sock.close()

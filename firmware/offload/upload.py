@@ -84,19 +84,20 @@ def upload_recording(client: OffloadClient, recording: CardRecording,
             if held is not None:
                 ahead.plan(listed.name, held.offset, min(CHUNK, listed.size - held.offset))
         for listed, held in todo:
-            done.sent += _upload_file(client, recording, listed, held, pace, ahead=ahead)
+            _upload_file(client, recording, listed, held, pace, ahead=ahead, done=done)
     done.receipt = client.post_receipt(rid)
     return done
 
 
 def _upload_file(client: OffloadClient, recording: CardRecording, listed: ListedFile,
                  held: ServerFile | None, pace: Callable[[int], None], *,
-                 ahead: DigestsAhead) -> int:
-    """Send the file from the server's offset; the bytes sent."""
+                 ahead: DigestsAhead, done: Uploaded) -> None:
+    """Send the file from the server's offset, counting into `done` what was sent and
+    what the server turned out to hold already (an offset it moved to meanwhile: another
+    upload of the same bytes, or the rest of a body cut off earlier arriving late)."""
     rid = recording.recording_id
     offset = held.offset if held is not None else client.head_file(rid, listed.name).offset
     resyncs = 0
-    sent = 0
     with _open_listed(recording, listed) as stream:
         card = _OnCard(stream, rid, listed)
         while offset < listed.size:
@@ -111,14 +112,14 @@ def _upload_file(client: OffloadClient, recording: CardRecording, listed: Listed
                 resyncs += 1
                 if moved is None or resyncs > _MAX_RESYNC:
                     raise
+                done.held += max(0, moved - offset)
                 offset = moved
                 continue
             resyncs = 0
-            sent += length
+            done.sent += length
             offset = state.offset
             if state.complete:
-                return sent
-    return sent
+                return
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,14 @@ When the offset reaches the signed size the pieces are hashed and compared with 
 manifest: equal, they become one content-addressed blob (durable) and the file is
 complete; different, the copy is discarded, the file starts again at 0 and the recording
 shows `damaged` naming it until a good copy arrives.
+
+A body cut off (the camera's connection closed, or silent for `body_idle_seconds`: a
+pulled cable never says so) is kept up to its last byte, so the camera resumes there.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass
 from typing import Final
@@ -206,13 +210,19 @@ async def _receive(context: ServerContext, request: Request, room: int, name: st
     except StorageError as exc:
         raise storage_refusal(exc) from None
     cut = False
+    body = request.stream()
     try:
-        async for chunk in request.stream():
+        while True:
+            try:  # a pulled cable sends no FIN: a silent body counts as cut off
+                chunk = await asyncio.wait_for(anext(body),
+                                               context.settings.body_idle_seconds)
+            except StopAsyncIteration:
+                break
             if spool.length + len(chunk) > room:
                 raise ApiError(413, "past_length", f"{name} is {size} bytes as signed; the "
                                "body goes past it")
             spool.write(chunk)
-    except ClientDisconnect:
+    except (ClientDisconnect, TimeoutError):
         cut = True
     except StorageError as exc:
         spool.discard()

@@ -7,13 +7,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from server_fixtures import Backend, Camera, Server, make_backend, make_server
+from small_disk import fill, mounted_small_disk
 from sqlalchemy import select
 from test_evidence_support import record
 from test_server_faults import assert_held_whole, listed, segments
@@ -125,27 +124,9 @@ def test_audit_lines_that_do_not_verify_are_refused(server: Server, camera: Came
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real file system that fills up: a 4 MiB tmpfs (mounting needs root, as in CI)."""
-    mount = tmp_path / "small-disk"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        raise AssertionError("this test mounts a tmpfs to fill a real disk: run the tests "
-                             "as root (CI does)")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=True)
-    try:
+    """A real file system that fills up: a 4 MiB tmpfs."""
+    with mounted_small_disk(tmp_path / "small-disk") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(disk: Path, leave: int) -> Path:
-    """Take all but about `leave` bytes of the disk."""
-    filler = disk / "filler"
-    info = os.statvfs(disk)
-    free = info.f_bavail * info.f_frsize
-    with filler.open("wb") as stream:
-        stream.write(b"\0" * max(0, free - leave))
-    return filler
 
 
 @pytest.mark.parametrize("backend_name", ["sqlite", "postgresql", "s3"])

@@ -9,12 +9,13 @@ delay and loss are not offered. Needs root (CI runs as root) and iproute2.
 
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Final
+from typing import IO, Final
 
 __all__ = ["MISSING", "VethLink"]
 
@@ -24,6 +25,19 @@ MISSING: Final = ("ip (iproute2) is not installed or this is not root: the netwo
 
 def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
+
+
+def _free_octet() -> int:
+    """A third octet no 10.77.N.0/24 on this host uses yet: several links (tests and
+    benchmarks of other people on one machine) must not share a route."""
+    listed = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True,
+                            text=True, check=False).stdout
+    used = {int(match) for match in re.findall(r"inet 10\.77\.(\d+)\.", listed)}
+    free = [octet for octet in range(1, 251) if octet not in used]
+    if not free:
+        raise RuntimeError("every 10.77.N.0/24 test subnet is in use: remove stale links "
+                           "(`ip -o addr show | grep 10.77.`, then `ip link del NAME`)")
+    return free[secrets.randbelow(len(free))]
 
 
 class VethLink:
@@ -36,7 +50,7 @@ class VethLink:
         tag = secrets.token_hex(3)
         self.namespace = f"bc-{tag}"
         self._near, self._far = f"bcn{tag}", f"bcf{tag}"
-        octet = subnet if subnet is not None else 1 + secrets.randbelow(250)
+        octet = subnet if subnet is not None else _free_octet()
         self.near_address, self.far_address = f"10.77.{octet}.1", f"10.77.{octet}.2"
         self._rate = rate_mbit
         self._up = False
@@ -67,19 +81,41 @@ class VethLink:
 
     def run(self, command: Sequence[str]) -> subprocess.CompletedProcess[str]:
         """Run `command` inside the namespace (the far end) and wait for it."""
-        return subprocess.run(["ip", "netns", "exec", self.namespace, *command], check=True,
+        return subprocess.run([*self.prefix, *command], check=True,
                               capture_output=True, text=True)
 
-    def popen(self, command: Sequence[str]) -> subprocess.Popen[bytes]:
-        """Start `command` inside the namespace (a server on the far end)."""
-        return subprocess.Popen(["ip", "netns", "exec", self.namespace, *command],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    def popen(self, command: Sequence[str], *, env: Mapping[str, str] | None = None,
+              output: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+        """Start `command` inside the namespace (a server on the far end); its output to
+        pipes, or both streams to `output` (a log file: a chatty server never blocks on
+        a full pipe). `ip netns exec` execs the command: the process is the server."""
+        stdout: IO[bytes] | int = output if output is not None else subprocess.PIPE
+        stderr: IO[bytes] | int = subprocess.STDOUT if output is not None else subprocess.PIPE
+        return subprocess.Popen(self.prefix + list(command), stdout=stdout, stderr=stderr,
+                                env=dict(env) if env is not None else None)
+
+    @property
+    def prefix(self) -> list[str]:
+        """What runs a command inside the namespace."""
+        return ["ip", "netns", "exec", self.namespace]
 
     def shape(self, rate_mbit: float) -> None:
         """Limit what this side sends to `rate_mbit` (a dock's uplink)."""
         subprocess.run(["tc", "qdisc", "replace", "dev", self._near, "root", "tbf", "rate",
                         f"{rate_mbit}mbit", "burst", "64kb", "latency", "50ms"],
                        check=True, capture_output=True)
+
+    def shaper(self) -> dict[str, int]:
+        """The near side's tbf counters: `sent` bytes and `overlimits` (packets the
+        token bucket held back: the shaping acted); empty when the link is not shaped."""
+        shown = subprocess.run(["tc", "-s", "qdisc", "show", "dev", self._near], check=True,
+                               capture_output=True, text=True).stdout
+        if "tbf" not in shown:
+            return {}
+        sent = re.search(r"Sent (\d+) bytes", shown)
+        held = re.search(r"overlimits (\d+)", shown)
+        return {"sent": int(sent.group(1)) if sent else 0,
+                "overlimits": int(held.group(1)) if held else 0}
 
     def cut(self) -> None:
         """The cable pulled: both ends down, packets in flight lost."""
