@@ -29,8 +29,12 @@ def sqlalchemy_url(url: str) -> str:
     """`postgresql://...` with the psycopg 3 driver; SQLite as given; others refused."""
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise SettingsError(f"--database {url!r} is not a database URL ({exc})") from None
+    except ArgumentError:
+        # Neither the value nor SQLAlchemy's message (which quotes it) is shown: a URL may
+        # carry a password, and this error reaches the journal.
+        raise SettingsError("--database is not a database URL (its value is not shown: it "
+                            "may hold a password). Fix: give sqlite:///PATH or "
+                            "postgresql://USER@HOST/DB") from None
     if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
         return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     if parsed.drivername == "sqlite" and parsed.database:

@@ -24,8 +24,9 @@ from server_rig import ServeProcess, run_server
 
 from bodycam.firmware.device.identity import identity_text
 from bodycam.firmware.evidence.public_keys import DevicePublicKey
-from bodycam.server.database.engine import Database
+from bodycam.server.database.engine import Database, sqlalchemy_url
 from bodycam.server.database.migrate import _config, upgrade
+from bodycam.server.settings import SettingsError
 from bodycam.tools.dev.ports import free_port
 
 
@@ -201,3 +202,11 @@ def test_the_migrations_build_exactly_the_models_schema(
         command.check(_config(database))  # raises if a model differs from the migrations
     finally:
         database.dispose()
+
+
+def test_a_malformed_database_url_is_refused_without_echoing_its_password() -> None:
+    """The error reaches the journal: the value (which may hold a password) stays out."""
+    with pytest.raises(SettingsError) as refused:
+        sqlalchemy_url("user:s3cret-pass@db.example/evidence")
+    assert "not a database URL" in str(refused.value)
+    assert "s3cret" not in str(refused.value)
