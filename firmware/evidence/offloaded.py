@@ -15,17 +15,23 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 from bodycam.firmware.evidence.public_keys import fingerprint_of
-from bodycam.firmware.evidence.receipts import RECEIPT_FORMAT, StatementError, verify_statement
+from bodycam.firmware.evidence.receipts import (
+    RECEIPT_FORMAT,
+    StatementError,
+    parse_statement,
+    verify_statement,
+)
 from bodycam.firmware.evidence.signed_log import TORN_TAIL_EVENT, is_record, line_hash
+from bodycam.firmware.evidence.verify_chain import open_regular
 
 __all__ = ["RECEIPT_NAME", "ListedFile", "ReceiptError", "SealedManifest", "check_receipt",
-           "read_sealed_manifest", "sealed_manifest"]
+           "read_receipt", "read_sealed_manifest", "sealed_manifest"]
 
 RECEIPT_NAME: Final = "receipt.json"
 _MEDIA_EVENTS: Final = frozenset({"segment", "recovery"})
@@ -121,6 +127,16 @@ def _listed(record: Mapping[str, Any]) -> ListedFile | None:
     return ListedFile(name, size, digest, event in _MEDIA_EVENTS)
 
 
+def read_receipt(path: Path) -> bytes:
+    """The bytes of a receipt file on the card (a regular file, never a link; one byte
+    past the limit, so an oversized file is refused as such by check_receipt)."""
+    try:
+        with open_regular(path) as stream:
+            return stream.read(_MAX_RECEIPT + 1)
+    except OSError as exc:
+        raise ReceiptError(f"cannot be read ({exc})") from None
+
+
 def check_receipt(data: bytes | Mapping[str, Any], manifest: SealedManifest,
                   server_key: str | None) -> dict[str, Any]:
     """The receipt, if the server `server_key` (base64) signed it for exactly `manifest`.
@@ -148,10 +164,8 @@ def check_receipt(data: bytes | Mapping[str, Any], manifest: SealedManifest,
 def _named_key(data: bytes | Mapping[str, Any]) -> str:
     if isinstance(data, Mapping):
         return str(data.get("server_key", ""))
-    if len(data) > _MAX_RECEIPT:
-        raise ReceiptError(f"a receipt of {len(data)} bytes is not a receipt")
     try:
-        parsed = json.loads(data)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise ReceiptError("not a JSON receipt") from None
+        parsed = parse_statement(data)
+    except StatementError as exc:
+        raise ReceiptError(str(exc)) from None
     return str(parsed.get("server_key", "")) if isinstance(parsed, dict) else ""

@@ -29,6 +29,7 @@ __all__ = [
     "RECEIPT_FORMAT",
     "TIME_FORMAT",
     "StatementError",
+    "parse_statement",
     "sign_statement",
     "verify_statement",
 ]
@@ -57,19 +58,23 @@ def sign_statement(key: Ed25519PrivateKey, fmt: str, fields: Mapping[str, Any]
     return statement
 
 
+def parse_statement(data: bytes | bytearray) -> object:
+    """A statement's JSON, unverified and of any shape (bounded: a card or a server may
+    hand over anything); StatementError when it is not JSON."""
+    if len(data) > _MAX_STATEMENT:
+        raise StatementError(f"a statement of {len(data)} bytes is not a receipt")
+    try:
+        parsed = json.loads(data)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise StatementError("not a JSON statement") from None
+    return parsed
+
+
 def verify_statement(data: bytes | Mapping[str, Any], fmt: str, server_key: str
                      ) -> dict[str, Any]:
     """The statement, if it is a `fmt` signed by `server_key` (base64 raw Ed25519);
     StatementError says what is wrong otherwise. Never trusts the key it names itself."""
-    if isinstance(data, bytes | bytearray):
-        if len(data) > _MAX_STATEMENT:
-            raise StatementError(f"a statement of {len(data)} bytes is not a receipt")
-        try:
-            parsed = json.loads(data)
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            raise StatementError("not a JSON statement") from None
-    else:
-        parsed = dict(data)
+    parsed = parse_statement(data) if isinstance(data, bytes | bytearray) else dict(data)
     if not isinstance(parsed, dict) or parsed.get("format") != fmt:
         raise StatementError(f"not a {fmt} statement")
     if parsed.get("server_key") != server_key:

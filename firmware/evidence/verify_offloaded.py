@@ -19,23 +19,22 @@ import base64
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from bodycam.firmware.evidence.offloaded import (
     RECEIPT_NAME,
     ReceiptError,
     check_receipt,
+    read_receipt,
     sealed_manifest,
 )
 from bodycam.firmware.evidence.public_keys import fingerprint_of
-from bodycam.firmware.evidence.verify_chain import Line, Problem, open_regular
+from bodycam.firmware.evidence.verify_chain import Line, Problem
 
 if TYPE_CHECKING:
     from bodycam.firmware.evidence.verify import VerifyReport
 
 __all__ = ["RECEIPT_NAME", "offloaded_files"]
-
-_MAX_RECEIPT: Final = 64 * 1024
 
 
 def offloaded_files(directory: Path, lines: Sequence[Line], report: VerifyReport,
@@ -46,10 +45,9 @@ def offloaded_files(directory: Path, lines: Sequence[Line], report: VerifyReport
     if not report.sealed or not os.path.lexists(path):
         return frozenset()
     try:
-        with open_regular(path) as stream:
-            data = stream.read(_MAX_RECEIPT + 1)
-    except OSError as exc:
-        report.problems.append(Problem(RECEIPT_NAME, f"cannot be read ({exc})"))
+        data = read_receipt(path)
+    except ReceiptError as exc:
+        report.problems.append(Problem(RECEIPT_NAME, str(exc)))
         return frozenset()
     manifest = sealed_manifest([line.record for line in lines], lines[-1].hash)
     if manifest is None:

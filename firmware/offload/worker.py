@@ -29,9 +29,8 @@ from pathlib import Path
 from typing import Final, NoReturn
 
 from bodycam.firmware.config.model import OffloadConfig
-from bodycam.firmware.evidence.offloaded import ReceiptError, check_receipt
+from bodycam.firmware.evidence.offloaded import ReceiptError, check_receipt, read_receipt
 from bodycam.firmware.evidence.signed_log import Signer
-from bodycam.firmware.evidence.verify_chain import open_regular
 from bodycam.firmware.offload.audit_upload import AuditForkedError, upload_audit_log
 from bodycam.firmware.offload.bandwidth import TokenBucket
 from bodycam.firmware.offload.card import CardRecording, sealed_recordings
@@ -59,7 +58,6 @@ __all__ = ["OffloadWorker"]
 
 FIRST_RETRY_S: Final = 5.0
 STOP_WAIT_S: Final = 5.0
-_MAX_RECEIPT: Final = 64 * 1024
 # Refusals that concern one recording: it keeps every byte and waits for the next dock.
 _RECORDING_REFUSALS: Final = frozenset({"damaged", "fork", "invalid", "unsealed",
                                         "incomplete"})
@@ -256,7 +254,7 @@ class OffloadWorker:
         uploaded = Uploaded()
         try:
             if kept:
-                receipt = _read_receipt(recording)
+                receipt = read_receipt(recording.receipt_path)
             else:
                 uploaded = upload_recording(client, recording, pace)
                 receipt = uploaded.receipt
@@ -320,9 +318,3 @@ def _needs_work(recording: CardRecording) -> bool:
     return not recording.receipt_path.exists() or bool(recording.present_media())
 
 
-def _read_receipt(recording: CardRecording) -> bytes:
-    try:
-        with open_regular(recording.receipt_path) as stream:
-            return stream.read(_MAX_RECEIPT)
-    except OSError as exc:
-        raise ReceiptError(f"cannot be read ({exc})") from None
