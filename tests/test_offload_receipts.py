@@ -153,7 +153,19 @@ def test_an_offloaded_recording_verifies_as_offloaded(
     assert "offloaded: the evidence server's receipt (the pinned server key" in out
     assert "2 of 2 segment file(s) were removed" in out and "PROBLEM" not in out
     code, out = verify(capsys, str(sealed.directory))
-    assert code == 0 and "NOT pinned: check it with --server-key" in out
+    assert code == 1 and "NOT pinned: check it with --server-key" in out
+    assert "anyone can sign such a receipt. Fix: verify with --server-key" in out
+
+
+def test_a_receipt_signed_by_a_key_of_its_own_excuses_nothing_without_the_pin(
+        sealed: CardRecording, capsys: pytest.CaptureFixture[str]) -> None:
+    """Whoever holds the card deletes the segments and plants a receipt signed by a key
+    of their own: without --server-key that is a failure, with it a refusal."""
+    _offload(sealed, receipt_for(sealed.manifest, Ed25519PrivateKey.generate()))
+    code, out = verify(capsys, str(sealed.directory))
+    assert code == 1 and "anyone can sign such a receipt" in out
+    code, out = verify(capsys, str(sealed.directory), "--server-key", SERVER_KEY)
+    assert code == 1 and "signed by another server" in out
 
 
 def test_without_a_receipt_removed_segments_are_missing(
@@ -225,3 +237,27 @@ def test_a_whole_camera_with_an_offloaded_recording_verifies(
     code, out = verify(capsys, str(tmp_path / "data"), "--server-key", SERVER_KEY)
     assert code == 0, out
     assert "offloaded:" in out
+
+
+def test_a_planted_receipt_in_quarantine_is_checked_against_the_pin_too(
+        tmp_path: Path, key: SessionKey, capsys: pytest.CaptureFixture[str]) -> None:
+    """The card holder moves a recording into quarantine/, deletes its segments and plants
+    a receipt of their own: --server-key holds there as everywhere else."""
+    from bodycam.firmware.device.audit import AuditLog
+
+    clock = ManualClock()
+    audit = AuditLog.open(tmp_path / "data", key, clock)
+    store = make_store(tmp_path, age_identity(tmp_path), clock, key)
+    writer = record(store, clock)
+    writer.seal("stopped by wearer")
+    audit.close()
+    found = read_recording(writer.directory)
+    assert found is not None
+    moved = tmp_path / "data" / QUARANTINE_DIR / writer.directory.name
+    moved.parent.mkdir()
+    writer.directory.rename(moved)
+    planted = read_recording(moved)
+    assert planted is not None
+    _offload(planted, receipt_for(planted.manifest, Ed25519PrivateKey.generate()))
+    code, out = verify(capsys, str(tmp_path / "data"), "--server-key", SERVER_KEY)
+    assert code == 1 and "signed by another server" in out

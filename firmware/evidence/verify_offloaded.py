@@ -63,6 +63,14 @@ def offloaded_files(directory: Path, lines: Sequence[Line], report: VerifyReport
     signer = (f"the pinned server key {_fingerprint(key)}" if server_key is not None else
               f"server key {_fingerprint(key)}, named by the receipt itself (NOT pinned: "
               "check it with --server-key)")
+    if server_key is None and gone:
+        # Anyone can sign a receipt with a key of their own: without the pin it excuses
+        # nothing, or whoever holds the card deletes segments and plants one.
+        report.problems.append(Problem(RECEIPT_NAME, (
+            f"{len(gone)} segment file(s) are gone and only a receipt signed by a key it "
+            f"names itself ({_fingerprint(key)}) says they reached the evidence server; "
+            "anyone can sign such a receipt. Fix: verify with --server-key (the server's "
+            "camera-offload.toml)")))
     report.offloaded = True
     report.notes.append(
         f"offloaded: the evidence server's receipt ({signer}) covers this manifest up to its "

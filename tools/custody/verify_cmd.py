@@ -188,7 +188,8 @@ def _verify_camera(data_dir: Path, pinned: Sequence[DevicePublicKey],
     audit_report = verify_log(data_dir / "audit", pinned)  # with logs set aside as damaged
     recordings = [verify_recording(d, pinned, server_key=server_key)
                   for d in _recording_dirs(data_dir / EVIDENCE_DIR)]
-    held = [verify_recording(d, pinned) for d in _recording_dirs(data_dir / QUARANTINE_DIR)]
+    held = [verify_recording(d, pinned, server_key=server_key)
+            for d in _recording_dirs(data_dir / QUARANTINE_DIR)]
     for report in held:  # recovery will never seal these: say so instead
         report.notes = [n for n in report.notes if n != UNSEALED_NOTE]
         report.notes.append("quarantined by the camera's recovery, which would not vouch for "
