@@ -14,7 +14,8 @@ from pathlib import Path
 from alembic.util import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bodycam.server.access.rules import AccessError
+from bodycam.server.access.rules import CONSOLE, AccessError
+from bodycam.server.access.service import Access
 from bodycam.server.bench import command as bench_command
 from bodycam.server.context import ServerContext
 from bodycam.server.database.engine import Database
@@ -86,7 +87,8 @@ def _enrol(args: argparse.Namespace) -> int:
     device_id, key = parse_identity(text, args.device_id)
     context = ServerContext.open(args.data_dir)
     try:
-        done = enrol(context.database, device_id, key)
+        with Access.of(context).work(CONSOLE, "device.enrol") as work:
+            done = enrol(work, device_id, key)
     finally:
         context.close()
     what = ("enrolled" if done.new_device else "added a key to" if done.new_key
@@ -110,6 +112,12 @@ def _fetch(args: argparse.Namespace) -> int:
     context = ServerContext.open(args.data_dir)
     try:
         result = fetch_recording(context, args.id, args.out)
+        # Ciphertext only, but who took a copy of which recording, where, is evidence
+        # handling: it goes into the audit trail like every other step.
+        Access.of(context).audit.record(
+            "recording_fetched", CONSOLE.name, recording=args.id, out=str(result.directory),
+            files=len(result.written), missing=len(result.missing),
+            corrupt=len(result.corrupt))
     finally:
         context.close()
     print(f"{result.directory}: {len(result.written)} files written")

@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 
 from bodycam.firmware.evidence.public_keys import DevicePublicKey, parse_public_key
 from bodycam.firmware.offload.signature import NONCE_WINDOW_S
+from bodycam.server.access.permissions import Permission
+from bodycam.server.access.service import Work
 from bodycam.server.database.engine import Database
 from bodycam.server.devices.models import Device, DeviceKey, SeenNonce
 
@@ -73,25 +75,30 @@ def parse_identity(text: str, device_id: str | None = None) -> tuple[str, Device
     return device_id, key
 
 
-def enrol(database: Database, device_id: str, key: DevicePublicKey) -> Enrolment:
+def enrol(work: Work, device_id: str, key: DevicePublicKey) -> Enrolment:
+    """Pin `key` for `device_id` as `work`'s actor, who needs device.manage; audited in
+    the same transaction (a key added to a camera is trusted for every upload after)."""
+    work.authorise(Permission.DEVICES)
     now = datetime.now(UTC)
-    with database.transaction() as session:
-        elsewhere = session.scalars(select(DeviceKey.device_id).where(
-            DeviceKey.public_key == key.b64, DeviceKey.device_id != device_id)).first()
-        if elsewhere is not None:
-            raise EnrolError(f"key {key.fingerprint} is already enrolled for device "
-                             f"{elsewhere}; one key belongs to one camera. Fix: check which "
-                             "camera this file came from")
-        device = session.get(Device, device_id)
-        new_device = device is None
-        if device is None:
-            session.add(Device(id=device_id, enrolled_at=now, version=0))
-            session.flush()
-        known = session.get(DeviceKey, (device_id, key.b64))
-        if known is None:
-            session.add(DeviceKey(device_id=device_id, public_key=key.b64,
-                                  algorithm=key.algorithm, fingerprint=key.fingerprint,
-                                  enrolled_at=now))
+    session = work.session
+    elsewhere = session.scalars(select(DeviceKey.device_id).where(
+        DeviceKey.public_key == key.b64, DeviceKey.device_id != device_id)).first()
+    if elsewhere is not None:
+        raise EnrolError(f"key {key.fingerprint} is already enrolled for device "
+                         f"{elsewhere}; one key belongs to one camera. Fix: check which "
+                         "camera this file came from")
+    device = session.get(Device, device_id)
+    new_device = device is None
+    if device is None:
+        session.add(Device(id=device_id, enrolled_at=now, version=0))
+        session.flush()
+    known = session.get(DeviceKey, (device_id, key.b64))
+    if known is None:
+        session.add(DeviceKey(device_id=device_id, public_key=key.b64,
+                              algorithm=key.algorithm, fingerprint=key.fingerprint,
+                              enrolled_at=now))
+    work.record("device_enrolled", device=device_id, key=key.fingerprint,
+                algorithm=key.algorithm, new_device=new_device, new_key=known is None)
     return Enrolment(device_id, key, new_device, known is None)
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from server_fixtures import Camera, Server
 
 from bodycam.firmware.evidence.receipts import (
@@ -18,6 +19,8 @@ from bodycam.firmware.evidence.receipts import (
     verify_statement,
 )
 from bodycam.firmware.evidence.signed_log import line_hash
+from bodycam.server.access.service import Access
+from bodycam.server.context import ServerContext
 
 
 def server_key(server: Server) -> str:
@@ -33,7 +36,8 @@ def custody(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_recording_is_stored_receipted_and_fetched_byte_for_byte(
-        server: Server, camera: Camera, tmp_path: Path) -> None:
+        server: Server, camera: Camera, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     server.serve()
     client = server.client(camera)
     receipt = client.upload(camera.recording)
@@ -62,6 +66,15 @@ def test_a_recording_is_stored_receipted_and_fetched_byte_for_byte(
         assert (fetched / path.name).read_bytes() == path.read_bytes(), path.name
     assert sorted(p.name for p in fetched.iterdir()) == sorted(
         p.name for p in camera.recording.iterdir())
+    for name, value in server.backend.env.items():
+        monkeypatch.setenv(name, value)
+    context = ServerContext.open(server.data_dir)
+    try:
+        (taken,) = Access.of(context).audit.events("recording_fetched")
+    finally:
+        context.close()
+    assert taken.actor == "console" and json.loads(taken.details)["recording"] == \
+        camera.recording.name
 
     verified = custody("verify", str(fetched), "--device-key", camera.key.device_key.b64)
     assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import datetime
 import ipaddress
+import json
 import socket
 import ssl
 import tomllib
@@ -24,6 +25,8 @@ from server_rig import ServeProcess, run_server
 
 from bodycam.firmware.device.identity import identity_text
 from bodycam.firmware.evidence.public_keys import DevicePublicKey
+from bodycam.server.access.service import Access
+from bodycam.server.context import ServerContext
 from bodycam.server.database.engine import Database, sqlalchemy_url
 from bodycam.server.database.migrate import _config, upgrade
 from bodycam.server.settings import SettingsError
@@ -155,6 +158,20 @@ def test_enrol_takes_what_the_camera_prints_for_both_key_algorithms(
     code, _, err = server.run("device", "enrol", str(bare), check=False)
     assert code == 1 and "--device-id" in err
     assert server.run("device", "enrol", str(bare), "--device-id", "BC-0043")[0] == 0
+
+    # every enrolment is in the server's audit trail, with the key it pinned; the refused
+    # one (a key of another camera) changed nothing and added nothing
+    context = ServerContext.open(server.data_dir)
+    try:
+        done = [json.loads(e.details) for e in
+                Access.of(context).audit.events("device_enrolled")]
+    finally:
+        context.close()
+    assert [(d["device"], d["key"], d["new_device"], d["new_key"]) for d in done] == [
+        ("BC-0042", tpm_key.fingerprint, True, True),
+        ("BC-0042", tpm_key.fingerprint, False, False),
+        ("BC-0043", soft.fingerprint, True, True),
+        ("BC-0043", soft.fingerprint, False, False)]
 
 
 def test_serve_is_ready_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
