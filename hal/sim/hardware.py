@@ -99,13 +99,12 @@ def build_sim_hardware(config: Config, clock: Clock, *,
     camera = SimCamera(config.video, clock, preview_fps=config.display.fps)
     microphone = SimMicrophone(config.audio, clock)
     display = SimDisplay(config.display)
-    # The radios settle the battery before they switch, so the energy is exact; the power
-    # is built after the probe that reads them, hence the late-bound lambda.
-    radios = SimRadios(settle=lambda: power.settle())
+    radios = SimRadios()
     probe = SimLoadProbe(camera=camera, microphone=microphone, display=display,
                          indicators=indicators, pins=config.pins, pin_factory=factory,
                          radios=radios)
     power = SimPower(clock, table=power_table, probe=probe)
+    radios.settle_with(power.settle)  # the energy up to a switch is charged at the old state
     return SimHardware(
         camera=camera,
         microphone=microphone,

@@ -24,6 +24,11 @@ class SimRadios(Radios):
         self._enabled = True
         self.requests: list[tuple[bool, str]] = []
 
+    def settle_with(self, settle: Callable[[], None]) -> None:
+        """Set what integrates the battery up to now (the power model is built after the
+        probe that reads these radios)."""
+        self._settle = settle
+
     def switch(self, enabled: bool, cause: str) -> str:
         self._settle()
         with self._lock:
