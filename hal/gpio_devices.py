@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from gpiozero import LED, PWMLED, Device, DigitalInputDevice, DigitalOutputDevice, Factory
 
@@ -104,7 +104,7 @@ class GpioButtons(Buttons):
         _close_all(self._buttons.values())
 
 
-class DimmedLED(PWMLED):
+class DimmedLED(PWMLED):  # type: ignore[misc]  # gpiozero has no type hints
     """A PWMLED whose "fully on" is `brightness` duty: on(), off() and gpiozero's own
     blink thread all write through `_write`, so every pattern keeps its timing and only
     its light (and power, which PWM makes proportional to the duty) is scaled."""
@@ -123,7 +123,7 @@ def _led_class(brightness: float) -> Callable[..., LED | DimmedLED]:
     """A plain LED at full brightness (no PWM: lgpio's software PWM wakes the CPU at
     every edge), a DimmedLED below it."""
     if brightness >= 1:
-        return LED
+        return cast(Callable[..., LED], LED)
     return lambda pin, **kwargs: DimmedLED(pin, brightness=brightness, **kwargs)
 
 
