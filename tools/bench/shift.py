@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from bodycam.firmware.device.feedback import ASLEEP_LEDS, CUES, STATE_LEDS, CuePattern, StateLeds
 from bodycam.firmware.config.loader import load_config
+from bodycam.firmware.device.feedback import ASLEEP_LEDS, CUES, STATE_LEDS, CuePattern, StateLeds
 from bodycam.firmware.power.draw import (  # the firmware's modes, one truth
     DrawSettings,
     Mode,
