@@ -147,6 +147,7 @@ def test_radio_unit_holds_no_capability_and_reaches_only_rfkill() -> None:
             d.setdefault(key, []).append(value)
     assert d["CapabilityBoundingSet"] == [""] and d["AmbientCapabilities"] == [""]
     assert d["DevicePolicy"] == ["closed"] and d["DeviceAllow"] == ["/dev/rfkill rw"]
+    assert d["SupplementaryGroups"] == ["bodycam"]  # reads the 0640 request in 0750 /run/bodycam
     assert d["ExecStart"] == ["/opt/bodycam/venv/bin/python -m "
                               "bodycam.firmware.power.radio_switch"]
     assert 0 < int(d["TimeoutStartSec"][0].rstrip("s")) <= 60

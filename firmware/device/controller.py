@@ -324,8 +324,9 @@ class Controller:
                         f"configuration (details in BODYCAM-ERROR.txt): {problems}",
                         "provisioning_rejected")
         self._poll_power()
-        if self._machine.state != "docked":
+        if not self._conditions.docked:  # docked, the dock transition switched them on
             self._switch_radios(docked=False, cause="boot out of the dock")
+        if self._machine.state != "docked":
             self._act(self._battery.forecast("boot"))
         self._notifier.ready(f"state={self._machine.state}")
         self.ready.set()
