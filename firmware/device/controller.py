@@ -786,7 +786,9 @@ class Controller:
         on duty needs neither; the next dock tries again)."""
         if self._offload is not None:
             self._offload.set_docked(docked)
-        self._switch_radios(docked=docked, cause="docked" if docked else "left the dock")
+        self._switch_radios(docked=docked, cause="docked" if docked else
+                            "recording in the dock" if self._conditions.docked
+                            else "left the dock")
         if docked:
             self._act(self._battery.docked())
         elif not self._conditions.docked:  # out of the dock, not recording in it
