@@ -6,10 +6,9 @@ cannot be deleted by hand (wearer_unknown)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from custody_rig import Custody, open_custody
+from custody_rig import Custody, custody_server, fresh
 from people_rig import DATABASES
 
 from bodycam.server.access.permissions import Permission
@@ -20,15 +19,16 @@ from bodycam.server.custody.target import UnknownRecordingError, recording_targe
 T0 = "2026-12-06T07:00:00Z"
 
 
-@pytest.fixture(params=DATABASES)
-def custody(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Custody]:
-    for rig in open_custody(request, tmp_path):
-        rig.person("admin", "administrator")
-        rig.person("walter", "reviewer")  # wears a camera and also reviews
-        rig.person("wendy", "wearer")
-        rig.person("rita", "reviewer")
-        rig.camera("BC-0001")
-        yield rig
+@pytest.fixture(scope="module", params=DATABASES)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[Custody]:
+    yield from custody_server(request, tmp_path_factory)
+
+
+@pytest.fixture
+def custody(server: Custody) -> Custody:
+    fresh(server).camera("BC-0001")
+    return server
 
 
 def assign(custody: Custody, user: str, starts: str, ends: str | None = None) -> None:
