@@ -156,33 +156,39 @@ def _assignment_commands(commands: Group, command: _Command) -> None:
 def _case_commands(commands: Group, command: _Command) -> None:
     group = commands.add_parser("case", help="cases: recordings kept together while open"
                                 ).add_subparsers(dest="case_command", required=True)
-    opened = command("open", _run("case.open", lambda w, a: _case_text(
-        cases.open_case(w, a.reference, a.title))), "open a case", into=group)
-    opened.add_argument("--title", required=True)
-    add = command("add", _run("case.add", lambda w, a: _case_text(
-        cases.add_to_case(w, a.reference, a.recording))), "put a recording in a case",
-        into=group)
-    add.add_argument("recording", metavar="RECORDING")
-    remove = command("remove", _run("case.remove", lambda w, a: _case_text(
-        cases.remove_from_case(w, a.reference, a.recording, a.reason))),
-        "take a recording out of a case", into=group)
-    remove.add_argument("recording", metavar="RECORDING")
-    close = command("close", _run("case.close", lambda w, a: _case_text(
-        cases.close_case(w, a.reference, a.reason))), "close a case", into=group)
-    reopen = command("reopen", _run("case.reopen", lambda w, a: _case_text(
-        cases.reopen_case(w, a.reference, a.reason))), "reopen a closed case", into=group)
-    show = command("show", _run("case.show", lambda w, a: _case_text(
-        cases.case_detail(w, a.reference))), "a case and its recordings", into=group)
-    for sub in (opened, add, remove, close, reopen, show):
+    for name, body, text, recording, reason in (
+            ("open", lambda w, a: cases.open_case(w, a.reference, a.title), "open a case",
+             False, False),
+            ("add", lambda w, a: cases.add_to_case(w, a.reference, a.recording),
+             "put a recording in a case", True, False),
+            ("remove", lambda w, a: cases.remove_from_case(w, a.reference, a.recording,
+                                                           a.reason),
+             "take a recording out of a case", True, True),
+            ("close", lambda w, a: cases.close_case(w, a.reference, a.reason),
+             "close a case", False, True),
+            ("reopen", lambda w, a: cases.reopen_case(w, a.reference, a.reason),
+             "reopen a closed case", False, True),
+            ("show", lambda w, a: cases.case_detail(w, a.reference),
+             "a case and its recordings", False, False)):
+        sub = command(name, _run(f"case.{name}", _shown(body)), text, into=group)
         sub.add_argument("reference", metavar="REFERENCE", help="the case number")
-    for sub in (remove, close, reopen):
-        sub.add_argument("--reason", required=True)
+        if recording:
+            sub.add_argument("recording", metavar="RECORDING")
+        if reason:
+            sub.add_argument("--reason", required=True)
+        if name == "open":
+            sub.add_argument("--title", required=True)
+        _person(sub, required=True)
     listing = command("list", _run("case.list", lambda w, a: "\n".join(
         _case_text(v) for v in cases.list_cases(w, open_only=a.open)) or "no cases"),
         "cases, newest first", into=group)
     listing.add_argument("--open", action="store_true", help="open cases only")
-    for sub in (opened, add, remove, close, reopen, show, listing):
-        _person(sub, required=True)
+    _person(listing, required=True)
+
+
+def _shown(body: Callable[[Work, argparse.Namespace], cases.CaseView]
+           ) -> Callable[[Work, argparse.Namespace], str]:
+    return lambda work, args: _case_text(body(work, args))
 
 
 def _hold_commands(commands: Group, command: _Command) -> None:

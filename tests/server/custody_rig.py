@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -49,14 +49,18 @@ class Custody:
     people: People
     users: dict[str, int]
     first_event: int = 0  # the audit records of the current test come after this
+    secrets: dict[str, str] = field(default_factory=dict)  # TOTP keys, by username
 
     @property
     def access(self) -> Access:
         return self.people.access
 
     def person(self, username: str, *roles: str) -> int:
-        self.users[username] = self.people.add(username, *roles).user_id
-        return self.users[username]
+        added = self.people.add(username, *roles)
+        self.users[username] = added.user_id
+        if added.totp_secret is not None:
+            self.secrets[username] = added.totp_secret
+        return added.user_id
 
     def camera(self, device_id: str) -> None:
         with self.people.context.database.transaction() as session:
@@ -112,10 +116,15 @@ def custody_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
 
 
 def fresh(custody: Custody) -> Custody:
-    """The module's server as a test starts: no camera, recording or custody record."""
+    """The module's server as a test starts: no camera, recording, custody record or
+    sign-in state."""
     with custody.people.context.database.transaction() as session:
         for table in _TABLES:
             session.execute(text(f"DELETE FROM {table}"))
+        # Sign-ins start afresh too: each test may use each person's next code once.
+        session.execute(text("UPDATE users SET totp_last_step = NULL"))
+        session.execute(text("DELETE FROM sign_in_throttles"))
+        session.execute(text("DELETE FROM web_sessions"))
         custody.first_event = session.scalar(select(func.max(AuditEvent.seq))) or 0
     custody.people.clock.now = START
     return custody
