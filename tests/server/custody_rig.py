@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import pytest
-from people_rig import START, People, open_people
+from people_rig import DATABASES, START, People, open_people
 from sqlalchemy import func, select, text
 
 from bodycam.server.access.rules import CONSOLE
@@ -24,7 +24,8 @@ from bodycam.server.audit.models import AuditEvent
 from bodycam.server.devices.models import Device
 from bodycam.server.recordings.models import Recording, RecordingFile
 
-__all__ = ["CAST", "Custody", "custody_server", "fresh", "recording_id"]
+__all__ = ["CAST", "Custody", "custody_fixture", "custody_server", "fresh", "recording_id",
+           "server_fixture"]
 
 # Everyone the tests need, in the default roles. walter reviews and also wears cameras
 # (the interesting case for the wearer rules); wendy only wears one.
@@ -128,3 +129,17 @@ def fresh(custody: Custody) -> Custody:
         custody.first_event = session.scalar(select(func.max(AuditEvent.seq))) or 0
     custody.people.clock.now = START
     return custody
+
+
+@pytest.fixture(scope="module", params=DATABASES, name="server")
+def server_fixture(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                   ) -> Iterator[Custody]:
+    """`server`: the module's server on each database (import it into a test module)."""
+    yield from custody_server(request, tmp_path_factory)
+
+
+@pytest.fixture(name="custody")
+def custody_fixture(server: Custody) -> Custody:
+    """`custody`: the server afresh, with one camera, BC-0001."""
+    fresh(server).camera("BC-0001")
+    return server

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
-from custody_rig import Custody, custody_server, fresh
-from people_rig import DATABASES
+from custody_rig import Custody, custody_fixture, server_fixture
 from sqlalchemy import text
 
 from bodycam.server.access.rules import AccessError
@@ -24,17 +22,7 @@ from bodycam.server.custody.assignments import (
 from bodycam.server.custody.errors import CustodyError
 from bodycam.server.custody.instants import now_instant
 
-
-@pytest.fixture(scope="module", params=DATABASES)
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[Custody]:
-    yield from custody_server(request, tmp_path_factory)
-
-
-@pytest.fixture
-def custody(server: Custody) -> Custody:
-    fresh(server).camera("BC-0001")
-    return server
+_FIXTURES = (server_fixture, custody_fixture)  # pytest finds them here, as `server` and `custody`
 
 
 def test_assignments_are_kept_in_canonical_utc_and_listed(custody: Custody) -> None:

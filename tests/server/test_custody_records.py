@@ -4,11 +4,8 @@ approval. Every change and every refusal is in the audit log."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from custody_rig import Custody, custody_server, fresh
-from people_rig import DATABASES
+from custody_rig import Custody, custody_fixture, server_fixture
 
 from bodycam.server.access.rules import AccessError
 from bodycam.server.custody.blockers import deletion_blockers
@@ -33,22 +30,13 @@ from bodycam.server.custody.notes import MAX_NOTE, add_note, read_notes
 from bodycam.server.custody.target import UnknownRecordingError
 
 
-@pytest.fixture(scope="module", params=DATABASES)
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[Custody]:
-    yield from custody_server(request, tmp_path_factory)
-
-
-@pytest.fixture
-def custody(server: Custody) -> Custody:
-    fresh(server).camera("BC-0001")
-    return server
-
-
 @pytest.fixture
 def rid(custody: Custody) -> str:
     return custody.recording("BC-0001", "2026-12-06T09:00:00.000Z",
                              "2026-12-06T09:10:00.000Z")
+
+
+_FIXTURES = (server_fixture, custody_fixture)  # pytest finds them here, as `server` and `custody`
 
 
 def blockers(custody: Custody, rid: str) -> list[str]:

@@ -4,11 +4,8 @@ metacharacters as plain text, and the indexes the 100,000-recording case relies 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from custody_rig import Custody, custody_server, fresh
-from people_rig import DATABASES
+from custody_rig import Custody, fresh, server_fixture
 from sqlalchemy import text
 
 from bodycam.server.access.rules import AccessError
@@ -28,10 +25,7 @@ from bodycam.server.recordings.report import RECEIVING_S
 DAY = "2026-12-06T"
 
 
-@pytest.fixture(scope="module", params=DATABASES)
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[Custody]:
-    yield from custody_server(request, tmp_path_factory)
+_FIXTURES = (server_fixture,)  # pytest finds it here, as `server`
 
 
 @pytest.fixture

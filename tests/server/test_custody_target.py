@@ -5,11 +5,8 @@ cannot be deleted by hand (wearer_unknown)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from custody_rig import Custody, custody_server, fresh
-from people_rig import DATABASES
+from custody_rig import Custody, custody_fixture, server_fixture
 
 from bodycam.server.access.permissions import Permission
 from bodycam.server.access.rules import AccessError, Target
@@ -19,16 +16,9 @@ from bodycam.server.custody.target import UnknownRecordingError, recording_targe
 T0 = "2026-12-06T07:00:00Z"
 
 
-@pytest.fixture(scope="module", params=DATABASES)
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[Custody]:
-    yield from custody_server(request, tmp_path_factory)
 
 
-@pytest.fixture
-def custody(server: Custody) -> Custody:
-    fresh(server).camera("BC-0001")
-    return server
+_FIXTURES = (server_fixture, custody_fixture)  # pytest finds them here, as `server` and `custody`
 
 
 def assign(custody: Custody, user: str, starts: str, ends: str | None = None) -> None:
