@@ -122,8 +122,10 @@ def _worn_by(user_id: int) -> ColumnElement[bool]:
     last_before = (select(earlier.id).where(earlier.device_id == a.device_id,
                                             earlier.start < a.starts)
                    .order_by(earlier.start.desc()).limit(1).scalar_subquery())
-    running = select(Recording.id).join(a, Recording.id == last_before).where(
-        a.user_id == user_id, Recording.end >= a.starts)
+    began = select(a.starts.label("starts"), last_before.label("recording_id")).where(
+        a.user_id == user_id).subquery()
+    running = select(Recording.id).join(began, Recording.id == began.c.recording_id).where(
+        Recording.end >= began.c.starts)
     return or_(Recording.id.in_(started), Recording.id.in_(running))
 
 
@@ -177,16 +179,15 @@ def _check_page(page: Page) -> None:
 
 
 def _wearers(session: Session, recordings: list[Recording]) -> dict[str, Wearers]:
-    """Each recording's wearers, from one query for the page's cameras and time span."""
+    """Each recording's wearers, from one query for the whole page."""
     spans = [r for r in recordings if r.start and r.end and CANONICAL.fullmatch(r.start)
              and CANONICAL.fullmatch(r.end)]
     nearby: list[DeviceAssignment] = []
     if spans:
         a = DeviceAssignment
-        nearby = list(session.scalars(select(a).where(
-            a.device_id.in_({r.device_id for r in spans}),
-            a.starts <= max(str(r.end) for r in spans),
-            or_(a.ends.is_(None), a.ends >= min(str(r.start) for r in spans)))
+        nearby = list(session.scalars(select(a).where(or_(*(
+            and_(a.device_id == r.device_id, a.starts <= r.end,
+                 or_(a.ends.is_(None), a.ends >= r.start)) for r in spans)))
             .order_by(a.starts)))
     return {r.id: wearers_among(nearby, r.device_id, r.start, r.end) for r in recordings}
 
