@@ -26,7 +26,7 @@ from bodycam.server.retention.models import RecordingRetention, RetentionCategor
 
 __all__ = ["DAY", "DEFAULT_CATEGORIES", "MAX_PERIOD_DAYS", "UNCATEGORISED", "CategoryView",
            "apply_period", "categories", "categorise", "check_period", "create_category",
-           "ensure_retention", "retention_of"]
+           "ensure_retention", "restore", "retention_of"]
 
 DAY: Final = 86_400.0
 UNCATEGORISED: Final = "uncategorised"
@@ -159,6 +159,28 @@ def categorise(work: Work, target: Target, category: str) -> RecordingRetention:
     work.record("recording_categorised", recording=row.recording_id, category=category,
                 previous=before, expires_at=row.expires_at,
                 restored=was == "pending" and row.state == "kept")
+    return row
+
+
+def restore(work: Work, target: Target, category: str, reason: str) -> RecordingRetention:
+    """Bring a pending recording back (recording.categorise, one person: keeping
+    evidence needs no second one; audited with the reason). It goes into `category`,
+    whose period must keep it beyond now, or a legal hold must keep it."""
+    assert target.recording_id is not None
+    work.authorise(Permission.CATEGORISE, target)
+    if not reason.strip():
+        raise ValueError("a reason is required to restore a recording: say why it is kept")
+    if retention_of(work.session, target.recording_id).state != "pending":
+        raise ValueError(f"recording {target.recording_id} is not waiting for deletion; "
+                         "only a pending recording is restored")
+    row = categorise(work, target, category)
+    if row.state == "pending":
+        raise AccessError("still_expired", f"in category {category} recording "
+                          f"{row.recording_id} is still past its retention period, so it "
+                          "would be deleted all the same. Fix: choose a category with a "
+                          "longer period, or place a legal hold", target)
+    work.record("recording_restored", recording=row.recording_id, category=category,
+                reason=reason.strip()[:2000])
     return row
 
 

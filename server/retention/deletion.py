@@ -33,7 +33,8 @@ from bodycam.server.audit.trail import AuditTrail
 from bodycam.server.database.engine import Database
 from bodycam.server.device_audit.models import AuditChunk
 from bodycam.server.recordings.models import Recording, RecordingFile
-from bodycam.server.retention.blocks import blockers, lock_blockers
+from bodycam.server.custody.target import lock_recording
+from bodycam.server.retention.blocks import blockers
 from bodycam.server.retention.categories import retention_of
 from bodycam.server.retention.models import RecordingRetention
 from bodycam.server.storage.blobs import BlobStore
@@ -64,7 +65,7 @@ def claim(session: Session, target: Target, tombstone: dict[str, Any]) -> None:
     """Step 1, inside the caller's transaction: refused (AccessError) if a hold, an
     open case or an incomplete upload blocks it, or if it is gone already."""
     assert target.recording_id is not None
-    lock_blockers(session)
+    lock_recording(session, target.recording_id)
     row = retention_of(session, target.recording_id)
     session.refresh(row, with_for_update=True)
     if row.state in GONE:
