@@ -27,9 +27,19 @@ from bodycam.server.retention.holds import HOLD_LIFT, hold_target, lift
 from bodycam.server.retention.models import Approval, RetentionCategory
 from bodycam.server.storage.blobs import BlobStore, StorageError
 
-__all__ = ["CATEGORY_PERIOD", "DELETION", "HOLD_LIFT", "KINDS", "Decision", "ApprovalView",
-           "decide", "list_approvals", "request_deletion", "request_hold_lift",
-           "request_period_change"]
+__all__ = [
+    "CATEGORY_PERIOD",
+    "DELETION",
+    "HOLD_LIFT",
+    "KINDS",
+    "ApprovalView",
+    "Decision",
+    "decide",
+    "list_approvals",
+    "request_deletion",
+    "request_hold_lift",
+    "request_period_change",
+]
 
 DELETION: Final = "deletion"
 CATEGORY_PERIOD: Final = "category_period"
@@ -205,7 +215,7 @@ def _decide(work: Work, approval_id: int, approve: bool, note: str) -> tuple[str
     return row.kind, row.subject
 
 
-def decide(access: Access, blobs: BlobStore, actor: Actor | int, approval_id: int,
+def decide(access: Access, blobs: BlobStore, actor: Actor | int, approval_id: int, *,
            approve: bool, note: str = "") -> Decision:
     """Approve or reject (deletion.approve, a different person, never the wearer); an
     approved deletion's blobs are removed at once, after the approval is committed."""

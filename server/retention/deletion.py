@@ -30,10 +30,10 @@ from sqlalchemy.orm import Session
 
 from bodycam.server.access.rules import AccessError, Target
 from bodycam.server.audit.trail import AuditTrail
+from bodycam.server.custody.target import lock_recording
 from bodycam.server.database.engine import Database
 from bodycam.server.device_audit.models import AuditChunk
 from bodycam.server.recordings.models import Recording, RecordingFile
-from bodycam.server.custody.target import lock_recording
 from bodycam.server.retention.blocks import blockers
 from bodycam.server.retention.categories import retention_of
 from bodycam.server.retention.models import RecordingRetention
