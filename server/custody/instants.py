@@ -13,9 +13,11 @@ from typing import Final
 
 from bodycam.firmware.evidence.signed_log import utc_iso
 
-__all__ = ["CANONICAL", "canonical", "instant", "now_instant"]
+__all__ = ["CANONICAL", "CANONICAL_LIKE", "canonical", "instant", "now_instant"]
 
 CANONICAL: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+# The same shape for SQL LIKE: a manifest's odd time ("None") is never compared as one.
+CANONICAL_LIKE: Final = "____-__-__T__:__:__.___Z"
 
 
 def instant(text: str, what: str = "time") -> str:
