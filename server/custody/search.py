@@ -1,5 +1,5 @@
-"""Finding recordings (recording.search): by camera, wearer, time, state, case, hold;
-newest first, a page at a time, every search recorded.
+"""Finding recordings (recording.search): by camera, wearer, time, state, case, hold,
+retention category; newest first, a page at a time, every search recorded.
 
 Each filter is one indexed condition on `recordings` (ix_recordings_start,
 ix_recordings_device_start from migration 0004; the assignments' own indexes for the
@@ -26,6 +26,8 @@ from bodycam.server.people.accounts import find_user
 from bodycam.server.people.models import User
 from bodycam.server.recordings.models import Recording, RecordingFile
 from bodycam.server.recordings.report import RECEIVING_S
+from bodycam.server.retention.categories import UNCATEGORISED
+from bodycam.server.retention.models import RecordingRetention
 
 __all__ = ["MAX_PAGE_SIZE", "STATES", "Page", "RecordingRow", "SearchFilters",
            "SearchResult", "search_recordings"]
@@ -45,6 +47,7 @@ class SearchFilters:
     state: str | None = None  # one of STATES
     case: str | None = None  # a case reference
     on_hold: bool | None = None
+    category: str | None = None  # a retention category (uncategorised: none given yet)
 
     def given(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -134,6 +137,16 @@ def _held() -> ColumnElement[bool]:
         LegalHold.lifted_at.is_(None)))
 
 
+def _in_category(name: str) -> ColumnElement[bool]:
+    """Retention's category (retention/queries.py: no row yet counts as uncategorised),
+    as a set of recordings found by the category's index, not a test per recording."""
+    kept = RecordingRetention
+    if name == UNCATEGORISED:
+        return Recording.id.not_in(select(kept.recording_id).where(
+            kept.category != UNCATEGORISED))
+    return Recording.id.in_(select(kept.recording_id).where(kept.category == name))
+
+
 def _case_id(session: Session, reference: str) -> int:
     found = session.scalars(select(Case.id).where(Case.reference == reference.strip()))
     case_id = found.first()
@@ -168,6 +181,8 @@ def _filtered(session: Session, filters: SearchFilters, now: float) -> Select[An
             CaseRecording.case_id == _case_id(session, filters.case))))
     if filters.on_hold is not None:
         query = query.where(_held() if filters.on_hold else not_(_held()))
+    if filters.category is not None:
+        query = query.where(_in_category(filters.category.strip()[:64]))
     return query
 
 
