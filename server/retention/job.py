@@ -4,8 +4,9 @@ Safe with several `serve` processes (and `bodycam-server retention run`) on one
 database: a lease row (`job_leases`) is taken by compare-and-set, renewed while the job
 works (every batch of BATCH recordings), and released at the end; whoever does not get
 it does nothing. Recordings are claimed under their row lock with a state check
-(deletion.claim, each in a savepoint), so even two jobs never delete one twice. Every run that did anything is one audit record: what became pending,
-what was deleted, what was skipped and why.
+(deletion.claim, each in a savepoint), so even two jobs never delete one twice. Every
+run that did anything is one audit record: what became pending, what was deleted, what
+was skipped and why.
 
 A run:
 1. gives recordings that arrived since the last run their retention row;
@@ -32,7 +33,7 @@ from bodycam.server.access.rules import AccessError, Target
 from bodycam.server.audit.trail import AuditTrail
 from bodycam.server.database.engine import Database, compare_and_set
 from bodycam.server.retention import deletion
-from bodycam.server.retention.blocks import blockers
+from bodycam.server.retention.blocks import blocked_among
 from bodycam.server.retention.categories import DAY, ensure_retention
 from bodycam.server.retention.models import JobLease, RecordingRetention, RetentionCategory
 from bodycam.server.retention.window import pending_days
@@ -153,10 +154,10 @@ class _Run:
     def expire(self, recording_ids: list[str]) -> None:
         now = self.clock()
         with self.database.transaction() as session:
+            blocked = blocked_among(session, recording_ids)
             for recording_id in recording_ids:
-                found = blockers(session, recording_id)
-                if found:
-                    self.report.skip(found[0][0], recording_id)
+                if recording_id in blocked:
+                    self.report.skip(blocked[recording_id], recording_id)
                 elif compare_and_set(session, update(RecordingRetention).where(
                         RecordingRetention.recording_id == recording_id,
                         RecordingRetention.state == "kept",
