@@ -109,5 +109,6 @@ class Access:
 
     @classmethod
     def of(cls, context: ServerContext) -> Access:
-        return cls(context.database, AuditTrail(context.database, context.clock),
+        return cls(context.database, AuditTrail(context.database, context.clock,
+                                                context.signing_key),
                    context.clock, context.settings.identity_dir)
