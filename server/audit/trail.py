@@ -19,14 +19,20 @@ from sqlalchemy.orm import Session
 
 from bodycam.server.audit.chain import PendingEvent, ServerSigner, seal
 from bodycam.server.audit.models import AuditEvent
+from bodycam.server.context import ServerContext
 from bodycam.server.database.engine import Database
 
-__all__ = ["DONE", "FAILED", "REFUSED", "AuditTrail"]
+__all__ = ["DONE", "FAILED", "REFUSED", "AuditTrail", "camera_actor"]
 
 DONE: Final = "done"
 REFUSED: Final = "refused"
 FAILED: Final = "failed"
 _PENDING: Final = "bodycam.audit.pending"
+
+
+def camera_actor(device_id: str) -> str:
+    """How a docked camera is named as an actor (never a username: those have no space)."""
+    return f"camera {device_id}"[:64]
 
 
 def _forget(session: Session, *_: Any) -> None:
@@ -39,6 +45,10 @@ class AuditTrail:
         self._database = database
         self._clock = clock
         self.signer = ServerSigner(signing_key)
+
+    @classmethod
+    def of(cls, context: ServerContext) -> AuditTrail:
+        return cls(context.database, context.clock, context.signing_key)
 
     def add(self, session: Session, kind: str, actor: str, outcome: str = DONE,
             rule: str | None = None, **details: Any) -> None:
