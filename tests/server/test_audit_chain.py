@@ -5,6 +5,7 @@ database is named by `bodycam-server audit verify`."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -65,7 +66,7 @@ def test_every_record_is_chained_signed_and_verifies_in_place(people: People) ->
     events = people.access.audit.events()
     assert [e.seq for e in events] == list(range(len(events)))
     assert events[0].prev == GENESIS_PREV and events[0].signer is not None
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in itertools.pairwise(events):
         assert after.prev == before.hash
         assert after.signer is None  # the key is introduced once
     assert verify(people) == []

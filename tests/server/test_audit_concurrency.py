@@ -3,6 +3,7 @@ record lands, numbered without a gap, in one chain (no fork), and it verifies.""
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 from collections.abc import Iterator
 from multiprocessing.synchronize import Barrier
@@ -59,7 +60,7 @@ def test_two_processes_append_to_one_chain(people: People) -> None:
     assert len(written) == 2 * RECORDS
     interleaved = {e.actor + str(e.details) for e in written[:RECORDS]}
     assert len(interleaved) == RECORDS
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in itertools.pairwise(events):
         assert after.prev == before.hash
     key = parse_public_key(public_b64(people.context.signing_key))
     assert verify_log(people.context.database, [key]).problems == []
