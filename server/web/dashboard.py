@@ -25,8 +25,8 @@ def _attention(person: Visitor, days: int) -> dict[str, Any]:
         if person.can(Permission.DEVICES):
             work.authorise(Permission.DEVICES)
             values["stale"] = stale_cameras(work.session, work.now, days)
-        if person.can(Permission.VIEW):
-            work.authorise(Permission.VIEW)
+        if person.can(Permission.SEARCH):
+            work.authorise(Permission.SEARCH)
             values["unwhole_total"], values["unwhole"] = unwhole_recordings(work.session,
                                                                             work.now)
         values["now"] = work.now

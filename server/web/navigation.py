@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from bodycam.server.access.permissions import EVIDENCE, Permission
+from bodycam.server.access.permissions import Permission
 
 __all__ = ["Link", "menu"]
 
@@ -18,11 +18,10 @@ class Link:
     current: bool
 
 
-_RECORDINGS: Final = EVIDENCE - {Permission.VIEW_OWN}
 _PLACES: Final[tuple[tuple[str, str, frozenset[Permission]], ...]] = (
     ("Dashboard", "/", frozenset()),
-    ("Recordings", "/recordings", _RECORDINGS),
-    ("Cases", "/cases", frozenset({Permission.CASES})),
+    ("Recordings", "/recordings", frozenset({Permission.SEARCH})),
+    ("Cases", "/cases", frozenset({Permission.SEARCH, Permission.CASES})),
     ("Deletion requests", "/deletions",
      frozenset({Permission.REQUEST_DELETION, Permission.APPROVE_DELETION})),
     ("Users", "/admin/users", frozenset({Permission.USERS})),

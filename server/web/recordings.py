@@ -1,75 +1,69 @@
-"""The recordings pages: the list with search and filters, and one recording's page
-(segments, verification state, gaps or damage). Both are read through the access gate;
-opening a recording's page is put in the audit log (who looked at what, when)."""
+"""The recordings list: search with filters (camera, wearer, time range, state, case,
+legal hold), newest first, a page at a time, through custody's search_recordings (the
+gate: recording.search; every search is on record)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
-from sqlalchemy import func, select
+from pydantic import BaseModel, Field
 
-from bodycam.server.access.permissions import Permission
-from bodycam.server.access.rules import AccessError, Target
-from bodycam.server.recordings.models import Recording
-from bodycam.server.recordings.report import summarise
-from bodycam.server.recordings.service import RECORDING_ID, files_of
+from bodycam.server.access.rules import AccessError
+from bodycam.server.custody.search import STATES, Page, SearchFilters, search_recordings
 from bodycam.server.web.frame import Visitor, visitor
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-PAGE: Final = 50
 
 
-def _search(person: Visitor, device: str, page: int) -> dict[str, Any]:
-    with person.work("recording.search") as work:
-        work.authorise(Permission.VIEW)
-        query = select(Recording)
-        if device:
-            query = query.where(Recording.device_id == device)
-        total = work.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = list(work.session.scalars(query.order_by(Recording.start.desc(), Recording.id)
-                                         .offset((page - 1) * PAGE).limit(PAGE)))
-        return {"recordings": summarise(work.session, rows, work.now), "total": total,
-                "page": page, "pages": max(1, -(-total // PAGE)), "device": device}
+def _given(text: str) -> str | None:
+    return text.strip() or None
+
+
+def _hold(text: str) -> bool | None:
+    return {"yes": True, "no": False}.get(text)
+
+
+def _instant(text: str) -> str | None:
+    """A datetime-local field's value (no zone) is UTC: the pages show UTC throughout."""
+    text = text.strip()
+    if len(text) in (16, 19) and "T" in text and text[-1].isdigit():
+        return text + "Z"
+    return text or None
+
+
+class SearchForm(BaseModel):
+    """The search form's fields, as the browser sends them (empty: not given)."""
+
+    device: str = Field(default="", max_length=64)
+    wearer: str = Field(default="", max_length=64)
+    since: str = Field(default="", max_length=64)
+    until: str = Field(default="", max_length=64)
+    state: str = Field(default="", max_length=64)
+    case: str = Field(default="", max_length=64)
+    hold: str = Field(default="", max_length=8)
+    page: int = Field(default=1, ge=1, le=100_000)
+
+    def filters(self) -> SearchFilters:
+        return SearchFilters(device=_given(self.device), wearer=_given(self.wearer),
+                             since=_instant(self.since), until=_instant(self.until),
+                             state=_given(self.state), case=_given(self.case),
+                             on_hold=_hold(self.hold))
 
 
 @router.get("/recordings")
 def recordings(person: Annotated[Visitor, Depends(visitor)],
-               device: Annotated[str, Query(max_length=32)] = "",
-               page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> HTMLResponse:
+               form: Annotated[SearchForm, Query()]) -> HTMLResponse:
+    values: dict[str, Any] = {"form": form.model_dump(exclude={"page"}), "states": STATES,
+                              "result": None}
     try:
-        values = _search(person, device.strip(), page)
+        with person.work("recording.search") as work:
+            values["result"] = search_recordings(work, form.filters(), Page(form.page))
     except AccessError as exc:
         return person.refused(exc)
+    except ValueError as exc:
+        return person.page("recordings.html", 400, error=str(exc), **values)
     return person.page("recordings.html", **values)
-
-
-def _recording(person: Visitor, recording_id: str) -> dict[str, Any] | None:
-    with person.work("recording.open") as work:
-        recording = work.session.get(Recording, recording_id)
-        if recording is None:
-            return None
-        work.authorise(Permission.VIEW, Target(recording_id=recording_id))
-        work.record("recording_opened", recording=recording_id, address=person.address)
-        summary = summarise(work.session, [recording], work.now)[0]
-        return {"recording": recording, "summary": summary,
-                "files": files_of(work.session, recording_id)}
-
-
-@router.get("/recordings/{recording_id}")
-def recording_page(person: Annotated[Visitor, Depends(visitor)],
-                   recording_id: str) -> HTMLResponse:
-    if not RECORDING_ID.fullmatch(recording_id):
-        return person.page("missing.html", 404, what=f"{recording_id[:100]!r} is not a "
-                           "recording id", back="/recordings")
-    try:
-        values = _recording(person, recording_id)
-    except AccessError as exc:
-        return person.refused(exc, back="/recordings")
-    if values is None:
-        return person.page("missing.html", 404, what=f"recording {recording_id} is not "
-                           "on this server", back="/recordings")
-    return person.page("recording.html", **values)
