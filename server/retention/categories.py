@@ -75,10 +75,10 @@ def _category(session: Session, name: str) -> RetentionCategory:
 
 def categories(session: Session) -> list[CategoryView]:
     """Every category with how many recordings (not deleted) are in it."""
-    counts = dict(session.execute(
-        select(RecordingRetention.category, func.count()).where(
-            RecordingRetention.state != "deleted").group_by(RecordingRetention.category))
-        .tuples())
+    counts: dict[str, int] = {
+        category: count for category, count in session.execute(
+            select(RecordingRetention.category, func.count()).where(
+                RecordingRetention.state != "deleted").group_by(RecordingRetention.category))}
     rows = session.scalars(select(RetentionCategory).order_by(RetentionCategory.name))
     return [CategoryView(row.name, row.period_days, row.description, counts.get(row.name, 0))
             for row in rows]

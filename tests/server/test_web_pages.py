@@ -60,8 +60,11 @@ def test_every_page_sends_a_stranger_or_a_forged_cookie_to_sign_in(people: Peopl
 def test_the_navigation_offers_only_what_the_person_may_do(people: People) -> None:
     assert nav(admin(people).get("/").text) == ["Dashboard", "Users", "Roles", "Devices",
                                                 "Retention"]
-    assert nav(reviewer(people).get("/").text) == ["Dashboard", "Recordings",
+    assert nav(reviewer(people).get("/").text) == ["Dashboard", "Recordings", "Cases",
                                                    "Deletion requests"]
+    audrey = people.add("audrey", "auditor")
+    assert nav(sign_in(people, "audrey", audrey.totp_secret).get("/").text) == [
+        "Dashboard", "Audit log"]
     people.add("walt", "wearer", second_factor=False)
     assert nav(sign_in(people, "walt", None).get("/").text) == ["Dashboard"]
 
