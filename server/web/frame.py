@@ -12,14 +12,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from bodycam.server.access.permissions import Permission
-from bodycam.server.access.rules import AccessError, Actor
+from bodycam.server.access.rules import AccessError, Actor, Target
 from bodycam.server.access.service import Access, Work
 from bodycam.server.devices.auth import context_of
 from bodycam.server.errors import ApiError
@@ -30,6 +30,10 @@ from bodycam.server.web.navigation import menu
 from bodycam.server.web.pages import render
 
 __all__ = ["Visitor", "poster", "see", "visitor"]
+
+# A list is about no recording in particular: nobody is its wearer (the deletion rules
+# judge each recording when it is requested or approved, not the list of requests).
+_NO_RECORDING: Final = Target(wearers=frozenset())
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ class Visitor:
             return self.page("missing.html", status, what="", back="/", **outcome)
         try:
             with self.work(f"{template.removesuffix('.html')}.read") as work:
-                work.authorise(permission)
+                work.authorise(permission, _NO_RECORDING)
                 found = read(work)
         except AccessError as exc:
             return self.refused(exc)

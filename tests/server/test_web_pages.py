@@ -224,7 +224,7 @@ def test_a_camera_is_enrolled_by_pasting_its_identity(people: People) -> None:
 def test_a_reviewer_lists_searches_and_opens_recordings(people: People) -> None:
     add_recording(people, REC, "BC-0001")
     add_recording(people, "BC-0002-20261201T090000Z-00b2", "BC-0002", stored=(True, False),
-                  damaged="sha256 differs from the manifest", start="2026-12-01T09:00:00Z")
+                  damaged="sha256 differs from the manifest", start="2026-12-01T09:00:00.000Z")
     rita = reviewer(people)
     listing = rita.get("/recordings")
     assert listing.status_code == 200 and REC in listing.text and "2 recordings" in listing.text

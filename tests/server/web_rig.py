@@ -13,7 +13,9 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from people_rig import PASSWORD, People, code
 
+from bodycam.server.access.rules import CONSOLE
 from bodycam.server.app import create_app
+from bodycam.server.custody.assignments import add_assignment
 from bodycam.server.devices.models import Device
 from bodycam.server.recordings.models import Recording, RecordingFile
 
@@ -56,7 +58,7 @@ def sign_in(people: People, username: str, secret: str | None) -> Person:
 
 def add_recording(people: People, recording_id: str, device: str, *,
                   stored: tuple[bool, ...] = (True, True), damaged: str | None = None,
-                  start: str = "2026-12-01T08:00:00Z") -> None:
+                  start: str = "2026-12-01T08:00:00.000Z") -> None:
     """A recording with one file per `stored` entry (False: half its bytes arrived;
     `damaged` marks the first missing one as having arrived with other bytes)."""
     with people.context.database.transaction() as session:
@@ -84,3 +86,10 @@ def add_recording(people: People, recording_id: str, device: str, *,
 def stranger(people: People) -> TestClient:
     """A browser nobody signed in on."""
     return TestClient(create_app(people.context), base_url=ORIGIN, follow_redirects=False)
+
+
+def assign(people: People, device: str, username: str,
+           starts: str = "2026-12-01T00:00:00Z", ends: str = "2026-12-02T00:00:00Z") -> None:
+    """`username` wore `device` then (so its recordings have a wearer on record)."""
+    with people.access.work(CONSOLE, "assignment.add") as work:
+        add_assignment(work, device, username, starts, ends)
