@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from bodycam.server.web import (
+    assignments,
     audit_log,
     cases,
     custody,
@@ -21,5 +22,5 @@ __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 for _module in (dashboard, recordings, recording_page, custody, cases, deletions, users,
-                roles, devices, audit_log):
+                roles, devices, assignments, audit_log):
     router.include_router(_module.router)

@@ -266,3 +266,31 @@ def test_the_sign_in_page_still_works_with_the_new_frame(people: People) -> None
     page = stranger(people).get("/sign-in")
     assert 'aria-label="Main"' not in page.text and "Sign in" in page.text
     assert code(alice.totp_secret, people.clock.now).isdigit()
+
+
+def test_assignments_from_the_devices_page(people: People) -> None:
+    add_recording(people, REC, "BC-0001")
+    people.add("walt", "wearer", second_factor=False)
+    people.add("wendy", "wearer", second_factor=False)
+    root = admin(people)
+    page = root.post("/admin/assignments", {"device": "BC-0001", "username": "walt",
+                                            "starts": "2026-12-01T07:00",
+                                            "ends": "2026-12-01T16:00"})
+    assert page.status_code == 200, page.text
+    assert "walt wears BC-0001 from 2026-12-01T07:00:00.000Z" in page.text
+    clash = root.post("/admin/assignments", {"device": "BC-0001", "username": "wendy",
+                                             "starts": "2026-12-01T15:00:00",
+                                             "ends": "2026-12-01T18:00:00"})
+    assert clash.status_code == 400 and "one camera is worn by one person" in clash.text
+    bad = root.post("/admin/assignments", {"device": "BC-0001", "username": "wendy",
+                                           "starts": "yesterday"})
+    assert bad.status_code == 400 and "is not an ISO 8601 time" in html.unescape(bad.text)
+    out = root.post("/admin/assignments/out", {"device": "BC-0001", "username": "wendy"})
+    assert "BC-0001 is checked out to wendy." in out.text
+    people.clock.now += 3600  # the shift ends
+    back = root.post("/admin/assignments/in", {"device": "BC-0001"})
+    assert "BC-0001 is checked in (worn by wendy" in back.text
+    assert reviewer(people).post("/admin/assignments/out", {
+        "device": "BC-0001", "username": "walt"}).status_code == 403
+    kinds = [k for k, a, _ in people.events() if a == "root"]
+    assert kinds.count("device_assigned") == 2 and "device_assignment_ended" in kinds
