@@ -14,6 +14,7 @@ from bodycam.server.web import (
     devices,
     recording_page,
     recordings,
+    retention,
     roles,
     users,
 )
@@ -22,5 +23,5 @@ __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 for _module in (dashboard, recordings, recording_page, custody, cases, deletions, users,
-                roles, devices, assignments, audit_log):
+                roles, devices, assignments, retention, audit_log):
     router.include_router(_module.router)

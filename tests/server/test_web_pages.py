@@ -294,3 +294,29 @@ def test_assignments_from_the_devices_page(people: People) -> None:
         "device": "BC-0001", "username": "walt"}).status_code == 403
     kinds = [k for k, a, _ in people.events() if a == "root"]
     assert kinds.count("device_assigned") == 2 and "device_assignment_ended" in kinds
+
+
+def test_retention_categories_and_a_period_change_needs_two_people(people: People) -> None:
+    root = admin(people)
+    page = root.get("/admin/retention")
+    assert page.status_code == 200 and "evidential" in page.text
+    for days, message in (("0", "a retention period of 0 days is refused"),
+                          ("-5", "a retention period of -5 days is refused"),
+                          ("ten", "is not a whole number of days")):
+        refused = root.post("/admin/retention/period", {"category": "evidential",
+                                                        "days": days, "reason": "policy"})
+        assert refused.status_code in (400, 403) and message in html.unescape(refused.text)
+    asked = root.post("/admin/retention/period", {"category": "evidential", "days": "1095",
+                                                  "reason": "new state law"})
+    assert "(request 1); an approver decides it" in asked.text
+    made = root.post("/admin/retention", {"name": "traffic", "days": "90",
+                                          "description": "traffic stops"})
+    assert "Category traffic is created." in made.text
+    assert root.post("/admin/retention", {"name": "zero", "days": "0"}).status_code == 403
+    window = root.post("/admin/retention/window", {"days": "0"})
+    assert window.status_code == 403 and "rule: pending_window" in window.text
+    dora = sign_in(people, "dora", people.add("dora", "approver").totp_secret)
+    assert "set category evidential to 1095 days" in html.unescape(dora.get("/deletions").text)
+    assert "Request 1 is approved." in dora.post("/deletions/1/approve").text
+    assert "1095 days" in root.get("/admin/retention").text
+    assert ("refused", "root", "retention_period") in people.events("refused")
