@@ -14,6 +14,7 @@ import pytest
 from people_rig import DATABASES, People, open_people
 from web_rig import Person, add_recording, assign, sign_in
 
+from bodycam.server.retention.categories import ensure_retention
 from bodycam.server.retention.models import RecordingRetention
 
 REC = "BC-0001-20261201T080000Z-00a1"
@@ -120,3 +121,21 @@ def test_the_custody_report_and_the_audit_log(people: People) -> None:
     assert audrey.get(f"/recordings/{REC}").status_code == 403  # reports, nothing else
     assert audrey.get("/audit", params={"kind": "x" * 500}).status_code == 422
     assert [a for _, a, _ in people.events("audit_log_read")] == ["audrey"] * 2
+
+
+def test_the_dashboard_lists_recordings_about_to_expire_and_uncategorised(
+        people: People) -> None:
+    add_recording(people, REC, "BC-0001")
+    kept = "BC-0001-20261201T100000Z-00b2"
+    add_recording(people, kept, "BC-0001", start="2026-12-01T10:00:00.000Z")
+    rita = person(people, "rita", "reviewer")
+    rita.post(f"/recordings/{kept}/category", {"name": "evidential"})
+    with people.context.database.transaction() as session:
+        ensure_retention(session)  # what the retention job does with new recordings
+        row = session.get(RecordingRetention, kept)
+        assert row is not None
+        people.clock.now = row.recorded_at + 30 * 86400  # uncategorised keeps 31 days
+    board = text(person(people, "ulla", "reviewer").get("/?days=7").text)
+    assert "Uncategorised recordings (1)" in board and REC in board
+    assert "retention ends within 7 days (1)" in board
+    assert f"{REC} uncategorised" in board and kept not in board
