@@ -86,6 +86,8 @@ def test_the_export_verifies_with_the_camera_tools_and_only_under_the_server_key
     checked = evidence_verify(str(out), "--device-key", server_key(people), "--json")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert json.loads(checked.stdout)["records"] == len(lines)
+    text = evidence_verify(str(out), "--device-key", server_key(people))
+    assert f"server key {people.access.audit.signer.fingerprint}: pinned" in text.stdout
     other = public_b64(Ed25519PrivateKey.generate())
     wrong = evidence_verify(str(out), "--device-key", other)
     assert wrong.returncode == 1 and "not the pinned key" in wrong.stdout
