@@ -177,3 +177,18 @@ def test_audit_verify_command_exits_1_and_names_the_row(people: People) -> None:
     result = run_server("audit", "verify", "--data-dir", data_dir, check=False)
     assert result.returncode == 1
     assert "INTEGRITY FAILURE" in result.stdout and "signature does not verify" in result.stdout
+
+
+def test_oversized_input_is_kept_as_its_digest_and_the_log_still_verifies(
+        people: People) -> None:
+    """What someone sends to be refused (a megabyte where an id belongs) is on record by
+    size and SHA-256, never as a line no verifier reads."""
+    junk = "'; DROP TABLE audit_events; --" + "x" * 2_000_000
+    with pytest.raises(AccessError), people.access.work(CONSOLE, "recording.view") as work:
+        work.authorise(Permission.VIEW, Target(recording_id=junk))
+    (refused,) = people.access.audit.events("refused")
+    details = json.loads(refused.details)
+    assert "recording" not in details and refused.recording_id is None
+    assert details["oversized_details"]["bytes"] > 2_000_000
+    assert len(refused.details) < 1000
+    assert verify(people) == []
