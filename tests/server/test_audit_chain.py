@@ -192,3 +192,29 @@ def test_oversized_input_is_kept_as_its_digest_and_the_log_still_verifies(
     assert details["oversized_details"]["bytes"] > 2_000_000
     assert len(refused.details) < 1000
     assert verify(people) == []
+
+
+def test_a_log_cut_back_with_its_head_is_caught_by_a_kept_export(
+        people: People, tmp_path: Path) -> None:
+    """Whoever can write the database can cut the log back consistently (rows and head
+    row); the heads of an earlier export, kept elsewhere, show it (the camera tools'
+    own --heads-out / --anchor)."""
+    some_history(people)
+    data_dir = str(people.context.settings.data_dir)
+    first = tmp_path / "first.jsonl"
+    run_server("audit", "export", "--data-dir", data_dir, "--out", str(first))
+    heads = tmp_path / "heads.json"
+    kept = evidence_verify(str(first), "--device-key", server_key(people),
+                           "--heads-out", str(heads))
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    events = people.access.audit.events()
+    cut = events[-4]
+    execute(people, "DELETE FROM audit_events WHERE seq > :s", s=cut.seq)
+    execute(people, "UPDATE audit_head SET seq = :s, hash = :h", s=cut.seq, h=cut.hash)
+    assert verify(people) == []  # consistent in itself: nothing in the database shows it
+    second = tmp_path / "second.jsonl"
+    run_server("audit", "export", "--data-dir", data_dir, "--out", str(second))
+    checked = evidence_verify(str(second), "--device-key", server_key(people),
+                              "--anchor", str(heads))
+    assert checked.returncode == 1, checked.stdout
+    assert "cut back" in checked.stdout or "rolled back" in checked.stdout, checked.stdout

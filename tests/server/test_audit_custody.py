@@ -137,7 +137,10 @@ def test_an_offloaded_recording_end_to_end_and_from_the_command_line(
         server: Server, camera: Camera, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     server.serve()
-    server.client(camera).upload(camera.recording)
+    client = server.client(camera)
+    client.upload(camera.recording)
+    camera_log = camera.audit.read_bytes()
+    assert client.audit_patch("none", camera_log).status_code == 200
     server.run("fetch", camera.recording.name, "--out", str(tmp_path / "out"))
     context = ServerContext.open(server.data_dir)
     try:
@@ -162,7 +165,12 @@ def test_an_offloaded_recording_end_to_end_and_from_the_command_line(
     assert received["actor"] == f"camera {camera.device_id}"
     assert received["details"]["manifest_sha256"] == report["manifest_sha256"]
     assert report["events"][1]["details"]["receipt_sig"] == report["receipt"]["sig"]
-    assert report["manifest_sha256"] in (tmp_path / "c.html").read_text()
+    sealed = camera_log.split(b"\n")[1]
+    assert report["camera_records"] == [{
+        "seq": 1, "hash": hashlib.sha256(sealed).hexdigest(),
+        "time": json.loads(sealed)["time"], "event": "recording_sealed", "details": {}}]
+    page = (tmp_path / "c.html").read_text()
+    assert report["manifest_sha256"] in page and report["camera_records"][0]["hash"] in page
     wrong = wrong_code(ada.totp_secret, time.time())
     monkeypatch.setattr(sys, "stdin", io.StringIO(f"{PASSWORD}\n{wrong}\n"))
     code_, _, err = server.run("audit", "report", camera.recording.name, "--as", "ada",
