@@ -29,13 +29,14 @@ DONE: Final = "done"
 REFUSED: Final = "refused"
 FAILED: Final = "failed"
 _PENDING: Final = "bodycam.audit.pending"
-MAX_DETAILS: Final = 16 * 1024
+MAX_DETAILS: Final = 768 * 1024
 
 
 def _bounded(text: str, details: dict[str, Any]) -> str:
-    """Details over MAX_DETAILS (only ever input someone sent to be refused: an id of a
-    megabyte) are kept as their size and SHA-256, so no record outgrows what the log's
-    verifier reads (1 MiB a line) or fills the database for whoever sends junk."""
+    """Details over MAX_DETAILS are kept as their size and SHA-256, so no record outgrows
+    what the log's verifier reads (1 MiB a line) or fills the database for whoever sends
+    junk to be refused (an "id" of megabytes). The limit is far above any honest record:
+    a deletion's tombstone naming each of 4,000 segments (11 hours) is ~400 KiB."""
     if len(text) <= MAX_DETAILS:
         return text
     data = text.encode("utf-8")
