@@ -27,6 +27,7 @@ from bodycam.server.audit.custody import (
 )
 from bodycam.server.audit.custody_page import render_custody_html
 from bodycam.server.context import ServerContext
+from bodycam.server.device_audit.models import AuditChunk
 from bodycam.server.devices.models import Device
 from bodycam.server.people.accounts import add_user
 from bodycam.server.recordings.models import Recording, RecordingFile
@@ -176,3 +177,22 @@ def test_an_offloaded_recording_end_to_end_and_from_the_command_line(
     code_, _, err = server.run("audit", "report", camera.recording.name, "--as", "ada",
                                "--password-stdin", check=False)
     assert code_ == 1 and "wrong username, password or code" in err
+
+
+def test_a_camera_log_chunk_the_store_lost_is_named_not_skipped(people: People) -> None:
+    store_recording(people)
+    line = json.dumps({"seq": 4, "event": "recording_sealed", "recording_id": RECORDING,
+                       "time": "2026-01-01T08:00:21.000Z"}).encode()
+    good = people.context.blobs.put_bytes(b'{"seq":3,"event":"boot"}\n' + line + b"\n")
+    with people.context.database.transaction() as session:
+        session.add(AuditChunk(device_id="BC-0001", first_seq=3, last_seq=4, blob=good,
+                               received_at=datetime.now(UTC)))
+        session.add(AuditChunk(device_id="BC-0001", first_seq=5, last_seq=9, blob="e" * 64,
+                               received_at=datetime.now(UTC)))
+    with people.context.database.transaction() as session:
+        report = custody_report(session, RECORDING, server_key="k", now=0.0,
+                                blobs=people.context.blobs)
+    assert [(c.seq, c.event, c.hash) for c in report.camera_records] == [
+        (4, "recording_sealed", hashlib.sha256(line).hexdigest())]
+    (note,) = report.notes
+    assert note.startswith("lines 5-9 of BC-0001's audit log cannot be read")
