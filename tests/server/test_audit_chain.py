@@ -23,6 +23,7 @@ from bodycam.firmware.evidence.signed_log import GENESIS_PREV, line_hash
 from bodycam.server.access.permissions import Permission
 from bodycam.server.access.rules import CONSOLE, AccessError, Target
 from bodycam.server.audit.chain import line_of
+from bodycam.server.audit.trail import AuditTrail
 from bodycam.server.audit.verify import verify_log
 from bodycam.server.identity.signing_key import public_b64
 
@@ -218,3 +219,17 @@ def test_a_log_cut_back_with_its_head_is_caught_by_a_kept_export(
                               "--anchor", str(heads))
     assert checked.returncode == 1, checked.stdout
     assert "cut back" in checked.stdout or "rolled back" in checked.stdout, checked.stdout
+
+
+def test_a_new_server_key_is_introduced_in_the_chain_and_both_are_needed(
+        people: People) -> None:
+    some_history(people)
+    new_key = Ed25519PrivateKey.generate()
+    AuditTrail(people.context.database, people.clock, new_key).record("after_rekey", "x")
+    last = people.access.audit.events()[-1]
+    assert last.signer is not None and json.loads(last.signer)["key"] == public_b64(new_key)
+    old = parse_public_key(server_key(people))
+    new = parse_public_key(public_b64(new_key))
+    assert verify_log(people.context.database, [old, new]).problems == []
+    (problem,) = verify_log(people.context.database, [new]).problems
+    assert problem.startswith("audit_events seq 0:") and "not the pinned key" in problem
