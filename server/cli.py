@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bodycam.server.access.rules import CONSOLE, AccessError
 from bodycam.server.access.service import Access
 from bodycam.server.audit.cli import add_audit_commands
-from bodycam.server.bench import command as bench_command
+from bodycam.server.bench import main as bench_command
 from bodycam.server.context import ServerContext
 from bodycam.server.database.engine import Database
 from bodycam.server.database.migrate import SchemaError, upgrade
