@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from bodycam.server.devices.models import Device
@@ -17,9 +17,9 @@ from bodycam.server.recordings.models import Recording, RecordingFile
 from bodycam.server.recordings.report import RecordingSummary, summarise
 from bodycam.server.retention.categories import UNCATEGORISED
 from bodycam.server.retention.models import RecordingRetention
+from bodycam.server.retention.queries import uncategorised_count
 
-__all__ = ["SHOWN", "StaleCamera", "expiring", "stale_cameras", "uncategorised",
-           "unwhole_recordings"]
+__all__ = ["SHOWN", "StaleCamera", "stale_cameras", "uncategorised", "unwhole_recordings"]
 
 SHOWN: Final = 20  # rows a dashboard list shows; the count says how many more there are
 _DAY_S: Final = 86400
@@ -70,23 +70,12 @@ def _count_and_first(session: Session, query: Select[Recording],
     return total, list(session.scalars(query.order_by(order).limit(SHOWN)))
 
 
-def expiring(session: Session, now: float, days: int
-             ) -> tuple[int, list[tuple[Recording, RecordingRetention]]]:
-    """(how many, the first SHOWN) recordings whose retention ends within `days` or has
-    ended (pending: restorable until the pending window closes), soonest first."""
-    query = (select(Recording, RecordingRetention).join(
-        RecordingRetention, RecordingRetention.recording_id == Recording.id)
-        .where(RecordingRetention.state.in_(("kept", "pending")),
-               RecordingRetention.expires_at < now + days * _DAY_S))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.execute(query.order_by(RecordingRetention.expires_at).limit(SHOWN))
-    return total, [(recording, retention) for recording, retention in rows]
-
-
 def uncategorised(session: Session) -> tuple[int, list[Recording]]:
-    """(how many, the oldest SHOWN) recordings nobody has categorised (those the
-    retention job has not registered yet included)."""
-    categorised = select(RecordingRetention.recording_id).where(
-        RecordingRetention.category != UNCATEGORISED)
-    query = select(Recording).where(Recording.id.not_in(categorised))
-    return _count_and_first(session, query, Recording.received_at)
+    """(how many, the oldest SHOWN) recordings nobody has categorised, those the
+    retention job has not registered yet included (retention.queries counts them)."""
+    settled = select(RecordingRetention.recording_id).where(or_(
+        RecordingRetention.category != UNCATEGORISED,
+        RecordingRetention.state.in_(("deleting", "deleted"))))
+    first = session.scalars(select(Recording).where(Recording.id.not_in(settled))
+                            .order_by(Recording.received_at).limit(SHOWN))
+    return uncategorised_count(session), list(first)

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 
 from bodycam.server.access.permissions import Permission
+from bodycam.server.retention.queries import expiring
 from bodycam.server.web.attention import (
     SHOWN,
-    expiring,
     stale_cameras,
     uncategorised,
     unwhole_recordings,
@@ -36,8 +36,7 @@ def _attention(person: Visitor, days: int) -> dict[str, Any]:
             work.authorise(Permission.SEARCH)
             values["unwhole_total"], values["unwhole"] = unwhole_recordings(work.session,
                                                                             work.now)
-            values["expiring_total"], values["expiring"] = expiring(work.session, work.now,
-                                                                    days)
+            values["expiring"] = expiring(work.session, work.now, days, limit=SHOWN)
             values["uncategorised_total"], values["uncategorised"] = uncategorised(
                 work.session)
         values["now"] = work.now
