@@ -69,9 +69,9 @@ def recordings(person: Annotated[Visitor, Depends(visitor)],
             result = search_recordings(work, form.filters(), Page(form.page))
             values["result"] = result
             values["categories"] = [c.name for c in categories(work.session)]
-            values["category_of"] = dict(work.session.execute(select(
-                Recording.id, category_of()).where(Recording.id.in_(
-                    [row.id for row in result.rows]))).tuples().all())
+            values["category_of"] = {recording: category for recording, category in (
+                work.session.execute(select(Recording.id, category_of()).where(
+                    Recording.id.in_([row.id for row in result.rows]))))}
     except AccessError as exc:
         return person.refused(exc)
     except ValueError as exc:
