@@ -139,3 +139,40 @@ def test_the_dashboard_lists_recordings_about_to_expire_and_uncategorised(
     assert "Uncategorised recordings (1)" in board and REC in board
     assert "retention ends within 7 days (1)" in board
     assert f"{REC} uncategorised" in board and kept not in board
+
+
+def test_the_wearer_can_neither_delete_nor_view_their_own_recording(people: People) -> None:
+    add_recording(people, REC, "BC-0001")
+    walt = person(people, "walt", "reviewer", "approver")  # a wearer who also reviews
+    assign(people, "BC-0001", "walt")
+    asked = walt.post(f"/recordings/{REC}/deletion", {"reason": "embarrassing"})
+    assert asked.status_code == 403 and "rule: wearer_never_deletes" in asked.text
+    report = walt.get(f"/recordings/{REC}/custody")
+    assert report.status_code == 403 and "rule: own_recording" in report.text
+    rita = person(people, "rita", "reviewer")
+    rita.post(f"/recordings/{REC}/deletion", {"reason": "routine"})
+    approved = walt.post("/deletions/1/approve")
+    assert approved.status_code == 403 and "rule: wearer_never_deletes" in approved.text
+    with people.context.database.transaction() as session:
+        row = session.get(RecordingRetention, REC)
+        assert row is None or row.state == "kept"
+    refused = [(a, r) for _, a, r in people.events("refused")]
+    assert refused.count(("walt", "wearer_never_deletes")) == 2
+    assert ("walt", "own_recording") in refused
+
+
+def test_an_administrator_cannot_reach_evidence_by_any_page(people: People) -> None:
+    add_recording(people, REC, "BC-0001")
+    root = person(people, "root", "administrator")
+    for path in (f"/recordings/{REC}", f"/recordings/{REC}/custody",
+                 f"/recordings/{REC}/custody.json", "/recordings", "/cases", "/deletions",
+                 "/audit"):
+        assert root.get(path).status_code == 403, path
+    for path, data in ((f"/recordings/{REC}/notes", {"text": "x"}),
+                       (f"/recordings/{REC}/category", {"name": "evidential"}),
+                       (f"/recordings/{REC}/deletion", {"reason": "x"}),
+                       (f"/recordings/{REC}/holds", {"reason": "x"})):
+        answer = root.post(path, data)
+        assert answer.status_code == 403, path
+        assert "rule: administrator_no_evidence" in answer.text, path
+    assert "note_added" not in [k for k, _, _ in people.events()]
