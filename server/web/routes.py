@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from bodycam.server.web import (
+    account,
     assignments,
     audit_log,
     cases,
@@ -23,5 +24,5 @@ __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 for _module in (dashboard, recordings, recording_page, custody, cases, deletions, users,
-                roles, devices, assignments, retention, audit_log):
+                roles, devices, assignments, retention, audit_log, account):
     router.include_router(_module.router)

@@ -59,9 +59,16 @@ def test_notes_category_case_and_hold_from_the_recordings_page(people: People) -
                                          "reason": "trial over"})
     assert "The case is closed" in closed.text
     assert rita.post(f"/recordings/{REC}/holds", {"reason": "x"}).status_code == 403
+    lift = cora.post(f"/recordings/{REC}/holds/1/lift", {"reason": "court order ended"})
+    assert "Lifting hold 1 is requested (request 1)" in lift.text
+    dora = person(people, "dora", "approver")
+    assert "lift legal hold 1" in text(dora.get("/deletions").text)
+    assert "Request 1 is approved." in dora.post("/deletions/1/approve").text
+    assert "Legal hold none" in text(rita.get(f"/recordings/{REC}").text)
     kinds = [k for k, _, _ in people.events()]
     for kind in ("note_added", "recording_categorised", "case_opened",
-                 "case_recording_added", "hold_placed", "case_closed", "recording_opened"):
+                 "case_recording_added", "hold_placed", "case_closed", "recording_opened",
+                 "hold_lift_requested", "hold_lift_approved"):
         assert kind in kinds, kind
 
 

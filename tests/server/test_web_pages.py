@@ -335,3 +335,22 @@ def test_retention_categories_and_a_period_change_needs_two_people(people: Peopl
     assert "Request 1 is approved." in dora.post("/deletions/1/approve").text
     assert "1095 days" in root.get("/admin/retention").text
     assert ("refused", "root", "retention_period") in people.events("refused")
+
+
+def test_a_person_changes_their_own_password(people: People) -> None:
+    rita = reviewer(people)
+    assert "Change your password" in rita.get("/account").text
+    wrong = rita.post("/account/password", {"current": "not it", "new": "a brand new phrase",
+                                            "again": "a brand new phrase"})
+    assert wrong.status_code == 403 and "the current password is wrong" in wrong.text
+    differ = rita.post("/account/password", {"current": PASSWORD, "new": "a brand new phrase",
+                                             "again": "another phrase!!"})
+    assert differ.status_code == 400 and "the two new passwords differ" in differ.text
+    short = rita.post("/account/password", {"current": PASSWORD, "new": "short",
+                                            "again": "short"})
+    assert short.status_code == 400 and "give at least 12" in short.text
+    done = rita.post("/account/password", {"current": PASSWORD, "new": "a brand new phrase",
+                                           "again": "a brand new phrase"})
+    assert done.status_code == 303 and done.headers["location"] == "/sign-in?signed-out=1"
+    assert rita.get("/").status_code == 303  # every session of hers has ended
+    assert ("password_changed", "rita", None) in people.events("password_changed")
