@@ -82,6 +82,7 @@ def add_assignment(work: Work, device_id: str, username: str, starts: str,
     """`username` wore `device_id` from `starts` to `ends` (None: still wears it); the
     times are ISO 8601 with a zone. Refused if it overlaps another of the camera's."""
     session = work.session
+    work.authorise(Permission.ASSIGN)  # before saying who exists
     user = find_user(session, username)
     work.authorise(Permission.ASSIGN, Target(user_id=user.id))
     start = instant(starts, "start")
@@ -120,6 +121,7 @@ def _received_since(session: Session, row: DeviceAssignment, ends: str) -> Recor
 def end_assignment(work: Work, assignment_id: int, ends: str) -> AssignmentView:
     """End an open assignment at `ends` (ISO 8601 with a zone)."""
     session = work.session
+    work.authorise(Permission.ASSIGN)
     row = session.get(DeviceAssignment, assignment_id)
     if row is None:
         raise CustodyError(f"there is no assignment {assignment_id}. Fix: see "
@@ -150,10 +152,10 @@ def end_assignment(work: Work, assignment_id: int, ends: str) -> AssignmentView:
 def check_in(work: Work, device_id: str) -> AssignmentView:
     """The camera is back in the rack now: its open assignment ends."""
     session = work.session
+    work.authorise(Permission.ASSIGN)
     row = session.scalars(select(DeviceAssignment).where(
         DeviceAssignment.device_id == device_id[:64], DeviceAssignment.ends.is_(None))).first()
     if row is None:
-        work.authorise(Permission.ASSIGN)
         _lock_device(session, device_id)  # names an unknown camera as such
         raise CustodyError(f"camera {device_id} is not checked out to anyone. Fix: see "
                            "`bodycam-server assignment list --device`")

@@ -92,6 +92,7 @@ def open_case(work: Work, reference: str, title: str) -> CaseView:
 
 def add_to_case(work: Work, reference: str, recording_id: str) -> CaseView:
     session = work.session
+    work.authorise(Permission.CASES)  # before saying whether the recording exists
     work.authorise(Permission.CASES, recording_target(session, recording_id))
     case = _find(session, reference)
     _must_be_open(case)
@@ -108,6 +109,7 @@ def remove_from_case(work: Work, reference: str, recording_id: str, reason: str
                      ) -> CaseView:
     """Takes the recording out (with a reason: it may become deletable)."""
     session = work.session
+    work.authorise(Permission.CASES)
     work.authorise(Permission.CASES, recording_target(session, recording_id))
     case = _find(session, reference)
     _must_be_open(case)

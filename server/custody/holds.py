@@ -69,6 +69,7 @@ def active_holds(session: Session, recording_id: str) -> list[HoldView]:
 
 def holds_of(work: Work, recording_id: str) -> list[HoldView]:
     """Every hold on the recording, lifted ones too, oldest first (recording.search)."""
+    work.authorise(Permission.SEARCH)
     work.authorise(Permission.SEARCH, recording_target(work.session, recording_id))
     rows = work.session.scalars(select(LegalHold).where(
         LegalHold.recording_id == recording_id).order_by(LegalHold.id))
@@ -77,6 +78,7 @@ def holds_of(work: Work, recording_id: str) -> list[HoldView]:
 
 
 def place_hold(work: Work, recording_id: str, reason: str) -> HoldView:
+    work.authorise(Permission.HOLD)  # before saying whether the recording exists
     work.authorise(Permission.HOLD, recording_target(work.session, recording_id))
     reason = checked_text(reason, "reason for the hold", MAX_REASON)
     lock_live_recording(work.session, recording_id)

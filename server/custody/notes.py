@@ -36,8 +36,8 @@ def _view(row: RecordingNote) -> NoteView:
 
 
 def add_note(work: Work, recording_id: str, text: str) -> NoteView:
-    target = recording_target(work.session, recording_id)
-    work.authorise(Permission.NOTE, target)
+    work.authorise(Permission.NOTE)  # before saying whether the recording exists
+    work.authorise(Permission.NOTE, recording_target(work.session, recording_id))
     text = checked_text(text, "note", MAX_NOTE)
     if work.actor.user_id is None:  # the console holds no evidence permission anyway
         raise CustodyError("a note has a person as its author. Fix: sign in (--as USER)")
@@ -52,8 +52,8 @@ def add_note(work: Work, recording_id: str, text: str) -> NoteView:
 
 def read_notes(work: Work, recording_id: str) -> list[NoteView]:
     """Oldest first; reading them needs recording.search and is recorded."""
-    target = recording_target(work.session, recording_id)
-    work.authorise(Permission.SEARCH, target)
+    work.authorise(Permission.SEARCH)
+    work.authorise(Permission.SEARCH, recording_target(work.session, recording_id))
     rows = list(work.session.scalars(select(RecordingNote).where(
         RecordingNote.recording_id == recording_id).order_by(RecordingNote.id)))
     work.record("notes_read", recording=recording_id, notes=len(rows))

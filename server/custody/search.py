@@ -34,6 +34,7 @@ __all__ = ["MAX_PAGE_SIZE", "STATES", "Page", "RecordingRow", "SearchFilters",
 
 STATES: Final = ("complete", "damaged", "receiving", "incomplete")
 MAX_PAGE_SIZE: Final = 200
+_OPEN_END: Final = "9999-12-31T23:59:59.999Z"  # an open assignment's end, as a bound
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,9 @@ def _worn_by(user_id: int) -> ColumnElement[bool]:
     use this; they resolve each recording's wearers exactly (wearers.py)."""
     a = DeviceAssignment
     started = select(Recording.id).join(a, and_(
-        a.device_id == Recording.device_id, Recording.start >= a.starts,
-        or_(a.ends.is_(None), Recording.start <= a.ends))).where(a.user_id == user_id)
+        a.device_id == Recording.device_id,
+        Recording.start.between(a.starts, func.coalesce(a.ends, _OPEN_END)))
+    ).where(a.user_id == user_id)
     earlier = aliased(Recording)
     last_before = (select(earlier.id).where(earlier.device_id == a.device_id,
                                             earlier.start < a.starts)

@@ -4,10 +4,13 @@ approval. Every change and every refusal is in the audit log."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from custody_rig import Custody, custody_fixture, server_fixture
 
 from bodycam.server.access.rules import AccessError
+from bodycam.server.access.service import Work
 from bodycam.server.custody.blockers import deletion_blockers
 from bodycam.server.custody.cases import (
     add_to_case,
@@ -94,6 +97,17 @@ def test_who_may_not_add_notes(custody: Custody, rid: str, who: str, rule: str) 
 def test_a_note_on_an_unknown_recording_is_refused(custody: Custody) -> None:
     with pytest.raises(UnknownRecordingError), custody.work("rita") as work:
         add_note(work, "BC-0001-20261206T090000Z-ffff", "hello")
+
+
+@pytest.mark.parametrize("attempt", [
+    lambda work: add_note(work, "BC-0001-20261206T090000Z-ffff", "x"),
+    lambda work: place_hold(work, "BC-0001-20261206T090000Z-ffff", "x"),
+    lambda work: add_to_case(work, "2026-0001", "BC-0001-20261206T090000Z-ffff")])
+def test_who_may_not_act_is_not_told_whether_a_recording_exists(
+        custody: Custody, attempt: Callable[[Work], object]) -> None:
+    with pytest.raises(AccessError) as caught, custody.work("wendy") as work:
+        attempt(work)
+    assert caught.value.rule == "permission"
 
 
 def test_an_open_case_blocks_deletion_until_closed(custody: Custody, rid: str) -> None:
