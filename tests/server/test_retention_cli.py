@@ -57,7 +57,7 @@ def as_person(server: Server, monkeypatch: pytest.MonkeyPatch, secret: str | Non
               *args: str) -> tuple[int, str, str]:
     answer = f"{PASSWORD}\n{code(secret, time.time()) if secret else ''}\n"
     monkeypatch.setattr("sys.stdin", io.StringIO(answer))
-    return server.run(*args, check=False)
+    return server.run(*args, "--password-stdin", check=False)
 
 
 def test_two_people_delete_an_offloaded_recording_from_the_command_line(
