@@ -11,7 +11,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import insert
@@ -25,7 +25,9 @@ from bodycam.server.recordings.models import Recording, RecordingFile
 __all__ = ["Seeded", "device_ids", "recording_ids", "seed_evidence"]
 
 _CHUNK: Final = 5000
-_FIRST: Final = datetime(2026, 1, 1, tzinfo=UTC)
+# 100,000 recordings in a month: 500 cameras, six or seven a day each; all younger than
+# the shortest default retention period (uncategorised, 31 days), as on a server in use
+SPAN: Final = timedelta(days=30)
 SEGMENT_BYTES: Final = 5_000_000
 
 
@@ -46,19 +48,21 @@ def _digest(*parts: object) -> str:
     return hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()
 
 
-def recording_ids(recordings: int, cameras: int) -> Iterator[tuple[str, str, datetime]]:
-    """(recording id, device id, start): camera n records every cameras-th slot, ten
-    minutes apart, so every camera has recordings spread over the whole period."""
+def recording_ids(recordings: int, cameras: int, until: datetime
+                  ) -> Iterator[tuple[str, str, datetime]]:
+    """(recording id, device id, start): evenly over the SPAN before `until`, the
+    cameras taking turns, so every camera has recordings over the whole period."""
     devices = device_ids(cameras)
+    step = SPAN / max(1, recordings)
     for n in range(recordings):
         device = devices[n % cameras]
-        start = _FIRST + timedelta(minutes=10 * n)
+        start = (until - SPAN + step * n).replace(microsecond=0)
         yield f"{device}-{start:%Y%m%dT%H%M%SZ}-{n % 65536:04x}", device, start
 
 
 def _rows(recordings: int, cameras: int, files: int, now: datetime
           ) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    for recording_id, device, start in recording_ids(recordings, cameras):
+    for recording_id, device, start in recording_ids(recordings, cameras, now):
         end = start + timedelta(minutes=8)
         recording = {
             "id": recording_id, "device_id": device, "device_key": _digest(device)[:16],
@@ -85,11 +89,11 @@ def _received(recording: dict[str, Any], at: float) -> PendingEvent:
 
 
 def seed_evidence(database: Database, trail: AuditTrail, *, recordings: int, cameras: int,
-                  files: int) -> Seeded:
+                  files: int, now: datetime) -> Seeded:
     """Insert `cameras` devices and `recordings` recordings of `files` segments each,
-    with one signed `recording_received` audit record per recording, in chunks."""
+    made in the SPAN before `now`, with one signed `recording_received` audit record per
+    recording, in chunks."""
     started = time.perf_counter()
-    now = datetime.now(UTC)
     with database.transaction() as session:
         session.execute(insert(Device), [{"id": d, "enrolled_at": now, "version": 0}
                                          for d in device_ids(cameras)])
