@@ -1,11 +1,14 @@
 """People browsing a running server over HTTPS, for the evidence benchmark: signed in
 through the JSON session API like anyone (password and TOTP code), timing each page,
 and many of them at once in the background while cameras offload.
+
+A person reads a page before the next click (`think_s`; 5 s by default): twenty people
+clicking back to back with no pause would be a load test of hundreds of people, not
+what the issue's "20 people browse" measures.
 """
 
 from __future__ import annotations
 
-import base64
 import threading
 import time
 from collections.abc import Sequence
@@ -15,8 +18,8 @@ from types import TracebackType
 from typing import Final
 
 import httpx
-from cryptography.hazmat.primitives.hashes import SHA1
-from cryptography.hazmat.primitives.twofactor.totp import TOTP
+
+from bodycam.server.people.totp import code_at
 
 __all__ = ["Account", "Browsing", "page_times", "signed_in"]
 
@@ -31,8 +34,7 @@ class Account:
     totp_secret: str
 
     def code(self, at: float) -> str:
-        raw = base64.b32decode(self.totp_secret + "=" * (-len(self.totp_secret) % 8))
-        return TOTP(raw, 6, SHA1(), 30, enforce_key_length=False).generate(at).decode()
+        return code_at(self.totp_secret, at)
 
 
 def signed_in(url: str, ca: Path, account: Account) -> httpx.Client:
@@ -66,12 +68,15 @@ def page_times(client: httpx.Client, paths: Sequence[str]) -> list[float]:
 
 
 class Browsing:
-    """`clients` people loading `paths` round and round, each in a thread, until the
-    block ends; `requests` counts pages served, `errors` keeps the first failures."""
+    """`clients` people loading `paths` round and round, each in a thread, pausing
+    `think_s` after each page, until the block ends; `requests` counts pages served,
+    `errors` keeps the first failures."""
 
-    def __init__(self, clients: Sequence[httpx.Client], paths: Sequence[str]) -> None:
+    def __init__(self, clients: Sequence[httpx.Client], paths: Sequence[str],
+                 think_s: float) -> None:
         self._clients = clients
         self._paths = paths
+        self._think_s = think_s
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -92,6 +97,7 @@ class Browsing:
             with self._lock:
                 self.requests += 1
             n += 1
+            self._stop.wait(self._think_s)
 
     def __enter__(self) -> Browsing:
         for index, client in enumerate(self._clients):

@@ -13,7 +13,6 @@ A benchmark, not a test: figures, and an error per part that could not be measur
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import random
 import statistics
 import tempfile
@@ -41,6 +40,7 @@ from bodycam.server.bench.servers import BenchServer
 from bodycam.server.context import ServerContext
 from bodycam.server.identity.signing_key import public_b64
 from bodycam.server.people.accounts import add_user
+from bodycam.server.retention.job import run_retention
 from bodycam.tools.bench.report import machine_context
 from bodycam.tools.dev.postgres import PostgresCluster
 
@@ -64,6 +64,7 @@ class EvidencePlan:
     files: int = 3  # segments per seeded recording
     requests: int = 200  # timed loads of each kind of page
     browsers: int = 20
+    think_s: float = 5.0  # a person reads a page before the next click
     ingest_repeats: int = 2  # offloads alone and while browsing, alternating
     ingest_segments: int = 6
     backends: tuple[str, ...] = ("sqlite", "postgresql")
@@ -105,14 +106,9 @@ def _retention(context: ServerContext, now: datetime) -> dict[str, Any]:
     the pending window. (Deleting after the window is not timed: seeded recordings have
     no blobs to remove.)"""
     trail = AuditTrail.of(context)
-    try:  # issue 11's retention job (server/retention), where this build has it
-        job = importlib.import_module("bodycam.server.retention.job")
-    except ImportError:
-        return {"retention_runs": "this build has no retention job (server/retention)"}
-
     def timed(at: float) -> tuple[float, dict[str, Any]]:
         began = time.perf_counter()
-        report = job.run_retention(context.database, context.blobs, trail, lambda: at,
+        report = run_retention(context.database, context.blobs, trail, lambda: at,
                                    "bench")
         took = time.perf_counter() - began
         if report.held_by is not None or report.failed:
@@ -202,7 +198,8 @@ def _one_backend(plan: EvidencePlan, name: str, work: Path, pg: PostgresCluster 
             progress(f"bench --evidence {name}: offload alone and while "
                      f"{plan.browsers} people browse ...")
             part("ingest", lambda: _ingest(server, plan, work,
-                                           lambda: Browsing(browsers, searches + pages)))
+                                           lambda: Browsing(browsers, searches + pages,
+                                                                  plan.think_s)))
         return {"figures": {k: figures.get(k) for k in FIGURES},
                 "retention_runs": figures.get("retention_runs"),
                 "seeded": dataclasses.asdict(seeded),

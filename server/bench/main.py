@@ -38,6 +38,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                           default=_DEFAULT.browsers,
                           help=f"people browsing during the offload (default "
                           f"{_DEFAULT.browsers})")
+    evidence.add_argument("--think-seconds", type=float, metavar="S",
+                          default=_DEFAULT.think_s,
+                          help="each browsing person's pause between pages (default "
+                          f"{_DEFAULT.think_s:g}; 0: back to back, a load test)")
     evidence.add_argument("--ingest-segments", type=whole(1000), metavar="N",
                           default=_DEFAULT.ingest_segments,
                           help="segments (10 s each) per offloaded recording (default "
@@ -60,7 +64,8 @@ def _format(report: dict[str, Any]) -> str:
     plan = report["context"]["plan"]
     lines.append(f"{plan['recordings']} recordings from {plan['cameras']} cameras; "
                  f"{plan['requests']} timed loads per page kind; {plan['browsers']} people "
-                 f"browsing; {report['context']['elapsed_s']} s")
+                 f"browsing ({plan['think_s']:g} s per page); "
+                 f"{report['context']['elapsed_s']} s")
     return "\n".join(lines)
 
 
@@ -69,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         return command.run(args)
     plan = EvidencePlan(recordings=args.recordings, cameras=args.cameras,
                         requests=args.requests, browsers=args.browsers,
+                        think_s=args.think_seconds,
                         ingest_segments=args.ingest_segments,
                         backends=tuple(args.backend or _DEFAULT.backends))
     report = run_evidence_bench(plan, progress=None if args.json else _progress)
