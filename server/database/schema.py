@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bodycam.server.access import models as _access
+from bodycam.server.api import models as _api
 from bodycam.server.audit import models as _events
 from bodycam.server.database.base import Base
 from bodycam.server.device_audit import models as _audit
@@ -11,4 +12,4 @@ from bodycam.server.people import models as _people
 from bodycam.server.recordings import models as _recordings
 
 __all__ = ["Base"]
-_MODULES = (_audit, _devices, _recordings, _people, _access, _events)
+_MODULES = (_audit, _devices, _recordings, _people, _access, _events, _api)

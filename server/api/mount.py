@@ -1,0 +1,18 @@
+"""Putting the JSON API on the application: its frame and one router per resource."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from bodycam.server.api import describe
+from bodycam.server.api.routes import tokens
+
+__all__ = ["install_api"]
+
+_ROUTERS = (describe.router, tokens.router)
+
+
+def install_api(app: FastAPI) -> None:
+    describe.install_frame(app)
+    for router in _ROUTERS:
+        app.include_router(router)

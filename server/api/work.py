@@ -1,0 +1,69 @@
+"""Running one API call's work through the access gate, and its refusals as JSON.
+
+Every route hands its work to `perform`: the caller's roles are read from the database
+now, the hard rules decide (a refusal is rolled back, recorded, and answered 403 naming
+the rule), and what is done is recorded in the same transaction as the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
+
+from fastapi import Request
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+
+from bodycam.server.access.rules import AccessError
+from bodycam.server.access.service import Access, Work
+from bodycam.server.api.auth import Caller
+from bodycam.server.devices.auth import context_of
+from bodycam.server.errors import ApiError
+
+__all__ = ["ERRORS", "ErrorBody", "access_of", "invalid", "perform"]
+
+T = TypeVar("T")
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: a stable code, and what is wrong and the fix."""
+
+    error: str
+    message: str
+
+
+_TEXT: Final = {
+    400: "the request is malformed",
+    401: "not signed in: no, an unknown, an expired or a revoked session or API token",
+    403: "refused by a rule (named in `error`), or a change without the CSRF token",
+    404: "no such thing (or not yours to see)",
+    409: "a conflict with what is there (e.g. a name taken): the message says which",
+    413: "the request body is too large",
+    422: "a field is missing, malformed, too long or out of range: the message says which",
+    429: "too many attempts: wait Retry-After seconds",
+}
+ERRORS: Final[dict[int | str, dict[str, Any]]] = {
+    status: {"model": ErrorBody, "description": text} for status, text in _TEXT.items()}
+
+
+def access_of(request: Request) -> Access:
+    return Access.of(context_of(request))
+
+
+def perform(request: Request, caller: Caller, action: str, job: Callable[[Work], T]) -> T:
+    """`job` as `caller` inside Access.work (call it from a sync route: FastAPI runs those
+    in its thread pool). AccessError -> 403 naming the rule; a write that lost a race
+    with another one on a unique key -> 409."""
+    try:
+        with access_of(request).work(caller.user_id, action) as work:
+            return job(work)
+    except AccessError as exc:
+        raise ApiError(403, exc.rule, exc.message) from None
+    except IntegrityError:
+        raise ApiError(409, "conflict", "another change to the same thing was made at the "
+                       "same moment; read it again and retry") from None
+
+
+def invalid(exc: ValueError) -> ApiError:
+    """A service's ValueError (bad input; its message names the fix) as a 422."""
+    return ApiError(422, "invalid", str(exc))
