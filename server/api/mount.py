@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from bodycam.server.api import describe
-from bodycam.server.api.routes import tokens
+from bodycam.server.api.routes import devices, roles, tokens, users
 
 __all__ = ["install_api"]
 
-_ROUTERS = (describe.router, tokens.router)
+_ROUTERS = (describe.router, tokens.router, users.router, roles.router, devices.router)
 
 
 def install_api(app: FastAPI) -> None:
