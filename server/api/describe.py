@@ -20,7 +20,6 @@ from fastapi.exception_handlers import (
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -73,15 +72,15 @@ def describe(app: FastAPI) -> dict[str, Any]:
     cached: dict[str, Any] | None = getattr(app.state, "api_description", None)
     if cached is not None:
         return cached
-    routes = [r for r in app.routes if isinstance(r, APIRoute) and is_api(r.path)
-              and r.include_in_schema]
     schema = get_openapi(
-        title="bodycam evidence server API", version="1", routes=routes,
+        title="bodycam evidence server API", version="1", routes=app.routes,
         description="Recordings, their custody and the people who handle them. Sign in "
         "with POST /api/v1/session (cookie; send its csrf_token as X-CSRF-Token on every "
         "change) or use an API token (`Authorization: Bearer ...`, POST /api/v1/tokens). "
         "Every refusal is JSON: {\"error\": code, \"message\": what and the fix}.")
-    for path in schema.get("paths", {}).values():
+    schema["paths"] = {path: item for path, item in schema.get("paths", {}).items()
+                       if is_api(path)}
+    for path in schema["paths"].values():
         for operation in path.values():
             responses = operation.setdefault("responses", {})
             for status, item in ERRORS.items():
@@ -127,10 +126,27 @@ async def _http(request: Request, exc: Exception) -> Response:
         return await http_exception_handler(request, exc)
     code = _CODES.get(exc.status_code, "refused")
     message = f"{request.method} {request.url.path[:200]}: {exc.detail}"
+    headers = dict(getattr(exc, "headers", None) or {})
     if exc.status_code in (404, 405):
         message += ". Fix: see /api/v1/openapi.json for the API's paths and methods"
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_methods(describe(request.app), request.url.path))
     return JSONResponse({"error": code, "message": message}, status_code=exc.status_code,
-                        headers=getattr(exc, "headers", None))
+                        headers=headers)
+
+
+def _methods(schema: dict[str, Any], path: str) -> list[str]:
+    """Every method the description has for `path` (the router names only those of the
+    first route whose path matches, and an Allow header must name them all)."""
+    parts = path.split("/")
+    found: set[str] = set()
+    for template, item in schema["paths"].items():
+        pattern = template.split("/")
+        if len(pattern) == len(parts) and all(
+                p == q or (p.startswith("{") and q) for p, q in zip(pattern, parts,
+                                                                     strict=True)):
+            found.update(method.upper() for method in item)
+    return sorted(found)
 
 
 class BodyLimit:
