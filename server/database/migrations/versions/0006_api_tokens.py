@@ -1,10 +1,11 @@
 """API tokens of the JSON API (server/api/models.py).
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0003, 0004
 Create Date: 2026-12-06 07:20:00.000000
 
-The lead re-chains down_revision at merge (0003 audit, 0004 custody, 0005 retention).
+Here it joins the branches' heads (0003 audit, 0004 custody); the lead re-chains it
+after the others at merge.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0006'
-down_revision: str | tuple[str, ...] | None = '0003'
+down_revision: str | tuple[str, ...] | None = ('0003', '0004')
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
