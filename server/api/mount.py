@@ -5,11 +5,24 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from bodycam.server.api import describe
-from bodycam.server.api.routes import devices, roles, tokens, users
+from bodycam.server.api.routes import (
+    assignments,
+    audit,
+    cases,
+    devices,
+    holds,
+    notes,
+    recordings,
+    roles,
+    tokens,
+    users,
+)
 
 __all__ = ["install_api"]
 
-_ROUTERS = (describe.router, tokens.router, users.router, roles.router, devices.router)
+_ROUTERS = (describe.router, tokens.router, users.router, roles.router, devices.router,
+            assignments.router, recordings.router, notes.router, holds.router,
+            cases.router, audit.router)
 
 
 def install_api(app: FastAPI) -> None:

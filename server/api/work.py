@@ -17,6 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from bodycam.server.access.rules import AccessError
 from bodycam.server.access.service import Access, Work
 from bodycam.server.api.auth import Caller
+from bodycam.server.audit.custody import NoSuchRecordingError
+from bodycam.server.custody.target import UnknownRecordingError
 from bodycam.server.devices.auth import context_of
 from bodycam.server.errors import ApiError
 
@@ -52,13 +54,19 @@ def access_of(request: Request) -> Access:
 
 def perform(request: Request, caller: Caller, action: str, job: Callable[[Work], T]) -> T:
     """`job` as `caller` inside Access.work (call it from a sync route: FastAPI runs those
-    in its thread pool). AccessError -> 403 naming the rule; a write that lost a race
-    with another one on a unique key -> 409."""
+    in its thread pool). AccessError -> 403 naming the rule; an unknown recording
+    -> 404; ValueError, which every service raises for bad input with the fix
+    in its message (AccountError, EnrolError, CustodyError, ...) -> 422; a write that
+    lost a race with another one on a unique key -> 409."""
     try:
         with access_of(request).work(caller.user_id, action) as work:
             return job(work)
     except AccessError as exc:
         raise ApiError(403, exc.rule, exc.message) from None
+    except (UnknownRecordingError, NoSuchRecordingError) as exc:
+        raise ApiError(404, "no_recording", str(exc).strip("'\"")) from None
+    except ValueError as exc:  # the services' bad input; the message names the fix
+        raise invalid(exc) from None
     except IntegrityError:
         raise ApiError(409, "conflict", "another change to the same thing was made at the "
                        "same moment; read it again and retry") from None

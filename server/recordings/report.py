@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bodycam.server.context import ServerContext
 from bodycam.server.recordings.models import Recording, RecordingFile
 
-__all__ = ["RECEIVING_S", "RecordingSummary", "as_json", "format_table", "summaries"]
+__all__ = ["RECEIVING_S", "RecordingSummary", "as_json", "format_table", "summaries",
+           "summary_of"]
 
 RECEIVING_S: Final = 15 * 60
 
@@ -73,6 +75,16 @@ def summaries(context: ServerContext) -> list[RecordingSummary]:
             files.setdefault(row.recording_id, []).append(row)
     now = context.clock()
     return [_summary(r, files[r.id], now) for r in recordings]
+
+
+def summary_of(session: Session, recording_id: str, now: float) -> RecordingSummary | None:
+    """One recording's summary (a recording's page), or None if it is not here."""
+    recording = session.get(Recording, recording_id)
+    if recording is None:
+        return None
+    files = list(session.scalars(select(RecordingFile).where(
+        RecordingFile.recording_id == recording_id).order_by(RecordingFile.position)))
+    return _summary(recording, files, now)
 
 
 def _detail(summary: RecordingSummary) -> str:

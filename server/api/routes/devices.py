@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from bodycam.server.access.permissions import Permission
 from bodycam.server.access.service import Work
 from bodycam.server.api.auth import CallerDep
-from bodycam.server.api.work import ERRORS, invalid, perform
+from bodycam.server.api.work import ERRORS, perform
 from bodycam.server.devices.models import Device, DeviceKey
 from bodycam.server.devices.service import enrol, parse_identity
 from bodycam.server.recordings.models import Recording
@@ -77,7 +77,4 @@ def enrol_device(body: EnrolIn, request: Request, caller: CallerDep) -> DeviceOu
         assert device is not None
         work.session.flush()
         return _device(work, device)
-    try:
-        return perform(request, caller, "device.enrol", job)
-    except ValueError as exc:  # EnrolError
-        raise invalid(exc) from None
+    return perform(request, caller, "device.enrol", job)

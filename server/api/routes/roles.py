@@ -14,7 +14,7 @@ from bodycam.server.access.permissions import Permission, parse_permissions
 from bodycam.server.access.roles import set_role_permissions
 from bodycam.server.access.service import Work
 from bodycam.server.api.auth import CallerDep
-from bodycam.server.api.work import ERRORS, invalid, perform
+from bodycam.server.api.work import ERRORS, perform
 
 __all__ = ["router"]
 
@@ -57,7 +57,4 @@ def set_role(name: RoleName, body: RoleIn, request: Request, caller: CallerDep) 
         set_role_permissions(work, name, parse_permissions(body.permissions),
                              body.description)
         return _roles(work, name)[0]
-    try:
-        return perform(request, caller, "role.change", job)
-    except ValueError as exc:
-        raise invalid(exc) from None
+    return perform(request, caller, "role.change", job)

@@ -21,7 +21,7 @@ from bodycam.server.api.tokens import (
     list_tokens,
     revoke_token,
 )
-from bodycam.server.api.work import ERRORS, invalid, perform
+from bodycam.server.api.work import ERRORS, perform
 from bodycam.server.errors import ApiError
 
 __all__ = ["router"]
@@ -72,10 +72,7 @@ def make(body: TokenRequest, request: Request, caller: CallerDep) -> NewTokenOut
         return NewTokenOut(id=made.id, name=made.name, expires_at=made.expires_at,
                            token=made.token)
 
-    try:
-        return perform(request, caller, "api_token.create", job)
-    except ValueError as exc:
-        raise invalid(exc) from None
+    return perform(request, caller, "api_token.create", job)
 
 
 @router.get("")

@@ -15,7 +15,7 @@ from bodycam.server.access.permissions import Permission
 from bodycam.server.access.roles import grant_role
 from bodycam.server.access.service import Work
 from bodycam.server.api.auth import CallerDep
-from bodycam.server.api.work import ERRORS, invalid, perform
+from bodycam.server.api.work import ERRORS, perform
 from bodycam.server.errors import ApiError
 from bodycam.server.people.accounts import (
     AccountError,
@@ -110,10 +110,7 @@ def add(body: NewUserIn, request: Request, caller: CallerDep) -> NewUserOut:
         setup = (None if added.totp_secret is None
                  else _setup(request, added.username, added.totp_secret))
         return NewUserOut(user=_out(work, user), second_factor=setup)
-    try:
-        return perform(request, caller, "user.add", job)
-    except ValueError as exc:  # AccountError, PasswordError, an unknown role
-        raise invalid(exc) from None
+    return perform(request, caller, "user.add", job)
 
 
 @router.get("/{username}")
@@ -130,10 +127,7 @@ def grant(username: Username, body: RoleIn, request: Request, caller: CallerDep)
         user = _user(work, username)
         grant_role(work, user, body.role)
         return _out(work, user)
-    try:
-        return perform(request, caller, "role.grant", job)
-    except ValueError as exc:
-        raise invalid(exc) from None
+    return perform(request, caller, "role.grant", job)
 
 
 @router.post("/{username}/disable")

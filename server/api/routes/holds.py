@@ -1,0 +1,48 @@
+"""Legal holds (hold.manage): placed on a recording with a reason; a hold blocks its
+deletion whatever else says. Lifting one is a two-person approval (/api/v1/approvals);
+the direct lift answers 403 naming that rule, and the attempt is on record."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel, Field
+
+from bodycam.server.api.auth import CallerDep
+from bodycam.server.api.routes.recordings import RecordingId
+from bodycam.server.api.work import ERRORS, perform
+from bodycam.server.custody.holds import MAX_REASON, direct_lift_refused, place_hold
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", tags=["holds"], responses=ERRORS)
+
+
+class HoldIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=MAX_REASON)
+
+
+class HoldOut(BaseModel):
+    id: int
+    recording_id: str
+    reason: str
+    placed_by: str
+    placed_at: float
+    lifted_by: str | None
+    lifted_at: float | None
+
+
+@router.post("/recordings/{recording_id}/holds", status_code=201)
+def place(recording_id: RecordingId, body: HoldIn, request: Request, caller: CallerDep
+          ) -> HoldOut:
+    return perform(request, caller, "hold.place", lambda work: HoldOut(
+        **asdict(place_hold(work, recording_id, body.reason))))
+
+
+@router.post("/holds/{hold_id}/lift", status_code=204)
+def lift(hold_id: Annotated[int, Path(ge=1, le=2**62)], request: Request,
+         caller: CallerDep) -> None:
+    """Always refused (two_person_lift): request the lift as an approval instead."""
+    perform(request, caller, "hold.lift", lambda work: direct_lift_refused(work, hold_id))
