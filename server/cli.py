@@ -29,6 +29,7 @@ from bodycam.server.people.secret_box import KEY_FILE as BOX_KEY
 from bodycam.server.people.secret_box import create_box_key
 from bodycam.server.recordings.fetch import FetchError, fetch_recording
 from bodycam.server.recordings.report import as_json, format_table, summaries
+from bodycam.server.retention.cli import add_retention_commands
 from bodycam.server.serve import serve
 from bodycam.server.settings import ServerSettings, SettingsError
 from bodycam.server.setup import InitRequest, initialise
@@ -181,6 +182,7 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--out", type=Path, required=True, metavar="DIR")
     add_user_commands(commands, command)
     add_audit_commands(commands, command)
+    add_retention_commands(commands, command)
     bench_text = ("measure the dock offload: MB/s, against curl, on a shaped 50 Mbit/s "
                   "link, eight cameras at once (needs root and curl)")
     bench = commands.add_parser("bench", help=bench_text, description=bench_text)

@@ -11,6 +11,8 @@ from bodycam.server.device_audit import models as _audit
 from bodycam.server.devices import models as _devices
 from bodycam.server.people import models as _people
 from bodycam.server.recordings import models as _recordings
+from bodycam.server.retention import models as _retention
 
 __all__ = ["Base"]
-_MODULES = (_audit, _devices, _recordings, _people, _access, _events, _custody, _api)
+_MODULES = (_audit, _devices, _recordings, _people, _access, _events, _custody, _retention,
+            _api)

@@ -1,10 +1,10 @@
 """API tokens of the JSON API (server/api/models.py).
 
 Revision ID: 0006
-Revises: 0003, 0004
+Revises: 0003, 0005
 Create Date: 2026-12-06 07:20:00.000000
 
-Here it joins the branches' heads (0003 audit, 0004 custody); the lead re-chains it
+Here it joins the branches' heads (0003 audit, 0005 retention after 0004 custody); the lead re-chains it
 after the others at merge.
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0006'
-down_revision: str | tuple[str, ...] | None = ('0003', '0004')
+down_revision: str | tuple[str, ...] | None = ('0003', '0005')
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
