@@ -4,8 +4,8 @@ Revision ID: 0006
 Revises: 0003, 0005
 Create Date: 2026-12-06 07:20:00.000000
 
-Here it joins the branches' heads (0003 audit, 0005 retention after 0004 custody); the lead re-chains it
-after the others at merge.
+Here it joins the branches' heads (0003 audit; 0005 retention after 0004 custody);
+the lead re-chains it after the others at merge.
 """
 
 from __future__ import annotations
