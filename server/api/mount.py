@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from bodycam.server.api import describe
 from bodycam.server.api.routes import (
+    approvals,
     assignments,
     audit,
     cases,
@@ -13,6 +14,7 @@ from bodycam.server.api.routes import (
     holds,
     notes,
     recordings,
+    retention,
     roles,
     tokens,
     users,
@@ -22,7 +24,7 @@ __all__ = ["install_api"]
 
 _ROUTERS = (describe.router, tokens.router, users.router, roles.router, devices.router,
             assignments.router, recordings.router, notes.router, holds.router,
-            cases.router, audit.router)
+            cases.router, retention.router, approvals.router, audit.router)
 
 
 def install_api(app: FastAPI) -> None:

@@ -7,7 +7,8 @@ the rule), and what is done is recorded in the same transaction as the work.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any, Final, TypeVar
 
 from fastapi import Request
@@ -22,7 +23,7 @@ from bodycam.server.custody.target import UnknownRecordingError
 from bodycam.server.devices.auth import context_of
 from bodycam.server.errors import ApiError
 
-__all__ = ["ERRORS", "ErrorBody", "access_of", "invalid", "perform"]
+__all__ = ["ERRORS", "ErrorBody", "access_of", "invalid", "perform", "refusals"]
 
 T = TypeVar("T")
 
@@ -52,24 +53,30 @@ def access_of(request: Request) -> Access:
     return Access.of(context_of(request))
 
 
-def perform(request: Request, caller: Caller, action: str, job: Callable[[Work], T]) -> T:
-    """`job` as `caller` inside Access.work (call it from a sync route: FastAPI runs those
-    in its thread pool). AccessError -> 403 naming the rule; an unknown recording
-    -> 404; ValueError, which every service raises for bad input with the fix
+@contextlib.contextmanager
+def refusals() -> Iterator[None]:
+    """The services' refusals as answers: AccessError -> 403 naming the rule; an unknown
+    recording -> 404; ValueError, which every service raises for bad input with the fix
     in its message (AccountError, EnrolError, CustodyError, ...) -> 422; a write that
     lost a race with another one on a unique key -> 409."""
     try:
-        with access_of(request).work(caller.user_id, action) as work:
-            return job(work)
+        yield
     except AccessError as exc:
         raise ApiError(403, exc.rule, exc.message) from None
     except (UnknownRecordingError, NoSuchRecordingError) as exc:
         raise ApiError(404, "no_recording", str(exc).strip("'\"")) from None
-    except ValueError as exc:  # the services' bad input; the message names the fix
+    except ValueError as exc:
         raise invalid(exc) from None
     except IntegrityError:
         raise ApiError(409, "conflict", "another change to the same thing was made at the "
                        "same moment; read it again and retry") from None
+
+
+def perform(request: Request, caller: Caller, action: str, job: Callable[[Work], T]) -> T:
+    """`job` as `caller` inside Access.work, its refusals() as answers (call it from a
+    sync route: FastAPI runs those in its thread pool)."""
+    with refusals(), access_of(request).work(caller.user_id, action) as work:
+        return job(work)
 
 
 def invalid(exc: ValueError) -> ApiError:

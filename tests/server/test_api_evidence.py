@@ -7,46 +7,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from api_rig import Person, sign_in
-from custody_rig import Custody, open_custody
+from api_rig import Scene, open_scene, stored
 from people_rig import DATABASES
-from sqlalchemy import update
-
-from bodycam.server.recordings.models import Recording, RecordingFile
-
-START, END = "2026-12-01T08:00:00.000Z", "2026-12-01T08:10:00.000Z"  # as cameras write
-
-
-@dataclass
-class Scene:
-    custody: Custody
-    recording: str
-    admin: Person
-    reviewer: Person
-    custodian: Person
-    auditor: Person
-    walter: Person  # wore the camera; a reviewer too
 
 
 @pytest.fixture(params=DATABASES)
 def scene(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Scene]:
-    for custody in open_custody(request, tmp_path):
-        people = custody.people
-        custody.camera("BC-0001")
-        recording = custody.recording("BC-0001", START, END)
-        admin = sign_in(people, "carol", "administrator")
-        walter = sign_in(people, "walter", "wearer", "reviewer")
-        worn = admin.client.post("/api/v1/assignments", headers=admin.changes, json={
-            "device_id": "BC-0001", "username": "walter",
-            "starts": "2026-12-01T07:00:00+00:00", "ends": "2026-12-01T09:00:00+00:00"})
-        assert worn.status_code == 201, worn.text
-        yield Scene(custody, recording, admin, sign_in(people, "alice", "reviewer"),
-                    sign_in(people, "cindy", "custodian"), sign_in(people, "aud", "auditor"),
-                    walter)
+    yield from open_scene(request, tmp_path)
 
 
 def test_search_and_a_recordings_page_show_its_wearers_and_are_on_record(
@@ -155,22 +125,9 @@ def test_overlapping_assignments_and_check_out_in(scene: Scene) -> None:
     assert refused.status_code == 403 and refused.json()["error"] == "permission"
 
 
-def _stored(scene: Scene, data: bytes) -> str:
-    """Give the recording a real manifest blob and its first file a real blob."""
-    context = scene.custody.people.context
-    manifest = context.blobs.put_bytes(b"manifest\n")
-    segment = context.blobs.put_bytes(data)
-    with context.database.transaction() as session:
-        session.execute(update(Recording).where(Recording.id == scene.recording)
-                        .values(manifest_sha256=manifest))
-        session.execute(update(RecordingFile).where(
-            RecordingFile.recording_id == scene.recording).values(sha256=segment))
-    return segment
-
-
 def test_fetching_a_recordings_files_byte_for_byte(scene: Scene) -> None:
     data = b"age-encryption.org/v1 ciphertext" * 100
-    _stored(scene, data)
+    stored(scene, data)
     client, rid = scene.custodian.client, scene.recording
     got = client.get(f"/api/v1/recordings/{rid}/files/seg00000.mp4.age")
     assert got.status_code == 200 and got.content == data

@@ -15,7 +15,7 @@ from bodycam.firmware.evidence.public_keys import parse_public_key
 from bodycam.server.access.permissions import Permission
 from bodycam.server.access.service import Work
 from bodycam.server.api.auth import CallerDep
-from bodycam.server.api.routes.recordings import RecordingId
+from bodycam.server.api.routes.common import RecordingId
 from bodycam.server.api.work import ERRORS, access_of, perform
 from bodycam.server.audit.chain import time_of
 from bodycam.server.audit.custody import read_custody_report

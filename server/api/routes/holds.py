@@ -11,13 +11,14 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
 from bodycam.server.api.auth import CallerDep
-from bodycam.server.api.routes.recordings import RecordingId
+from bodycam.server.api.routes.common import RecordingId
 from bodycam.server.api.work import ERRORS, perform
 from bodycam.server.custody.holds import MAX_REASON, direct_lift_refused, place_hold
 
-__all__ = ["router"]
+__all__ = ["HoldId", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["holds"], responses=ERRORS)
+HoldId = Annotated[int, Path(ge=1, le=999_999_999, description="the hold's number")]
 
 
 class HoldIn(BaseModel):
@@ -42,7 +43,7 @@ def place(recording_id: RecordingId, body: HoldIn, request: Request, caller: Cal
 
 
 @router.post("/holds/{hold_id}/lift", status_code=204)
-def lift(hold_id: Annotated[int, Path(ge=1, le=2**62)], request: Request,
+def lift(hold_id: HoldId, request: Request,
          caller: CallerDep) -> None:
     """Always refused (two_person_lift): request the lift as an approval instead."""
     perform(request, caller, "hold.lift", lambda work: direct_lift_refused(work, hold_id))

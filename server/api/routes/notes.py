@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from bodycam.server.api.auth import CallerDep
-from bodycam.server.api.routes.recordings import RecordingId
+from bodycam.server.api.routes.common import RecordingId
 from bodycam.server.api.work import ERRORS, perform
 from bodycam.server.custody.notes import MAX_NOTE, add_note, read_notes
 

@@ -18,6 +18,7 @@ from bodycam.firmware.evidence.store import MANIFEST_NAME
 from bodycam.server.access.permissions import Permission
 from bodycam.server.access.service import Work
 from bodycam.server.api.auth import CallerDep
+from bodycam.server.api.routes.common import RecordingId, RetentionOut, retention_out
 from bodycam.server.api.work import ERRORS, ErrorBody, perform
 from bodycam.server.custody.holds import active_holds
 from bodycam.server.custody.models import Case, CaseRecording
@@ -30,12 +31,12 @@ from bodycam.server.people.models import User
 from bodycam.server.recordings.models import Recording
 from bodycam.server.recordings.report import summary_of
 from bodycam.server.recordings.service import files_of
+from bodycam.server.retention.queries import retention_view
 from bodycam.server.storage.blobs import BlobStore
 
-__all__ = ["RecordingId", "router"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"], responses=ERRORS)
-RecordingId = Annotated[str, Path(min_length=1, max_length=80, description="the recording id")]
 
 
 class RecordingRowOut(BaseModel):
@@ -94,6 +95,7 @@ class RecordingOut(BaseModel):
     wearers_complete: bool
     cases: list[str]
     holds: list[HoldOut]
+    retention: RetentionOut | None = Field(description="its category, state and expiry")
 
 
 class SearchQuery(BaseModel):
@@ -150,6 +152,7 @@ def _detail(work: Work, recording_id: str) -> RecordingOut:
     holds = [HoldOut(id=h.id, reason=h.reason, placed_by=h.placed_by, placed_at=h.placed_at)
              for h in active_holds(session, recording_id)]
     manifest = session.get_one(Recording, recording_id).manifest_sha256
+    retained = retention_view(session, recording_id)
     work.record("recording_read", recording=recording_id)
     return RecordingOut(
         id=summary.id, device=summary.device, start=summary.start, end=summary.end,
@@ -157,7 +160,8 @@ def _detail(work: Work, recording_id: str) -> RecordingOut:
         segments_expected=summary.segments_expected, bytes_stored=summary.bytes_stored,
         bytes_expected=summary.bytes_expected, receipt=summary.receipt, fork=summary.fork,
         manifest_sha256=manifest, files=files, wearers=names,
-        wearers_complete=wearers.complete, cases=cases, holds=holds)
+        wearers_complete=wearers.complete, cases=cases, holds=holds,
+        retention=None if retained is None else retention_out(retained))
 
 
 @router.get("/{recording_id}")
