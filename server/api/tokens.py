@@ -31,6 +31,7 @@ MAX_TOKENS: Final = 20  # live tokens per person: a leak is easier to find among
 _DAY_S: Final = 86400
 _TOUCH_S: Final = 60
 _FORM: Final = re.compile(r"bodycam_([0-9a-f]{16})_[A-Za-z0-9_-]{43}")
+_ID: Final = re.compile(r"[0-9a-f]{16}")
 
 
 class TokenError(Exception):
@@ -134,7 +135,7 @@ def revoke_token(work: Work, token_id: str) -> TokenInfo:
     """End one of the signed-in person's tokens now; TokenError (404) if they hold none
     of that id (another person's token is not theirs to see or end)."""
     user = _person(work)
-    row = work.session.get(ApiToken, token_id)
+    row = work.session.get(ApiToken, token_id) if _ID.fullmatch(token_id) else None
     if row is None or row.user_id != user.id:
         raise TokenError("no_token", f"you hold no API token {token_id[:40]!r}; GET "
                          "/api/v1/tokens lists yours", user.username)

@@ -13,7 +13,7 @@ from typing import Any, Final, TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from bodycam.server.access.rules import AccessError
 from bodycam.server.access.service import Access, Work
@@ -58,7 +58,8 @@ def refusals() -> Iterator[None]:
     """The services' refusals as answers: AccessError -> 403 naming the rule; an unknown
     recording -> 404; ValueError, which every service raises for bad input with the fix
     in its message (AccountError, EnrolError, CustodyError, ...) -> 422; a write that
-    lost a race with another one on a unique key -> 409."""
+    lost a race with another one on a unique key -> 409; what the database cannot store
+    (PostgreSQL and a NUL byte) -> 422."""
     try:
         yield
     except AccessError as exc:
@@ -70,6 +71,10 @@ def refusals() -> Iterator[None]:
     except IntegrityError:
         raise ApiError(409, "conflict", "another change to the same thing was made at the "
                        "same moment; read it again and retry") from None
+    except DataError:  # what no service checks: a NUL byte PostgreSQL cannot store
+        raise ApiError(422, "invalid", "a field holds what the database cannot store (a "
+                       "NUL byte, or a number out of range). Fix: send printable text and "
+                       "numbers within the ranges in /api/v1/openapi.json") from None
 
 
 def perform(request: Request, caller: Caller, action: str, job: Callable[[Work], T]) -> T:
