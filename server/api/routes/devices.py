@@ -3,7 +3,7 @@ prints about itself (the same check of its fingerprint as `bodycam-server device
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
@@ -45,16 +45,22 @@ class EnrolIn(BaseModel):
                                   description="only with a bare key")
 
 
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands times back without their zone; they were written in UTC (the
+    description promises RFC 3339 date-times, which carry one)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _device(work: Work, device: Device) -> DeviceOut:
     keys = work.session.scalars(select(DeviceKey).where(DeviceKey.device_id == device.id)
                                 .order_by(DeviceKey.enrolled_at, DeviceKey.fingerprint))
     count, last = work.session.execute(select(
         func.count(Recording.id), func.max(Recording.received_at)).where(
             Recording.device_id == device.id)).one()
-    return DeviceOut(id=device.id, enrolled_at=device.enrolled_at, flag=device.flag,
+    return DeviceOut(id=device.id, enrolled_at=_utc(device.enrolled_at), flag=device.flag,
                      keys=[KeyOut(fingerprint=k.fingerprint, algorithm=k.algorithm,
-                                  enrolled_at=k.enrolled_at) for k in keys],
-                     recordings=count, last_received=last)
+                                  enrolled_at=_utc(k.enrolled_at)) for k in keys],
+                     recordings=count, last_received=None if last is None else _utc(last))
 
 
 @router.get("")
