@@ -158,3 +158,13 @@ def test_auditors_read_the_log_verify_it_and_read_custody_reports(scene: Scene) 
     assert "recording_read" in [e["kind"] for e in report.json()["events"]]
     assert scene.reviewer.client.get("/api/v1/audit/events").status_code == 403
     assert ("custody_report_read", "aud", None) in scene.custody.events()
+
+
+def test_the_wearer_reads_no_custody_report_and_fetches_nothing_of_their_recording(
+        scene: Scene) -> None:
+    walter, rid = scene.walter.client, scene.recording  # a reviewer, but the wearer
+    report = walter.get(f"/api/v1/recordings/{rid}/custody")
+    assert report.status_code == 403 and report.json()["error"] == "own_recording"
+    fetched = walter.get(f"/api/v1/recordings/{rid}/files/manifest.jsonl")
+    assert fetched.status_code == 403
+    assert ("refused", "walter", "own_recording") in scene.custody.events()
