@@ -25,7 +25,7 @@ from bodycam.server.retention import deletion
 from bodycam.server.retention.categories import apply_period, check_period, retention_of
 from bodycam.server.retention.holds import HOLD_LIFT, hold_target, lift
 from bodycam.server.retention.models import Approval, RetentionCategory
-from bodycam.server.storage.blobs import BlobStore, StorageError
+from bodycam.server.storage.blobs import BlobStore
 
 __all__ = [
     "CATEGORY_PERIOD",
@@ -34,7 +34,9 @@ __all__ = [
     "KINDS",
     "ApprovalView",
     "Decision",
+    "carry_out",
     "decide",
+    "decide_in",
     "list_approvals",
     "request_deletion",
     "request_hold_lift",
@@ -200,7 +202,11 @@ def _carry_out(work: Work, row: Approval, target: Target) -> None:
         lift(work, row.subject, row.id, row.requested_by)
 
 
-def _decide(work: Work, approval_id: int, approve: bool, note: str) -> tuple[str, str]:
+def decide_in(work: Work, approval_id: int, *, approve: bool, note: str = ""
+              ) -> ApprovalView:
+    """Approve or reject inside the caller's work (deletion.approve, a different person,
+    never the wearer). After the work is committed, pass the view to `carry_out`: an
+    approved deletion's blobs leave the store only once the approval is on record."""
     row = _pending(work.session, approval_id)
     target = _target(work.session, row)
     work.authorise(Permission.APPROVE_DELETION, target)
@@ -212,23 +218,27 @@ def _decide(work: Work, approval_id: int, approve: bool, note: str) -> tuple[str
     work.record(f"{row.kind}_{row.state}", request=row.id, subject=row.subject,
                 requested_by=row.requested_by_name, note=row.decision_note,
                 recording=target.recording_id)
-    return row.kind, row.subject
+    return _view(row)
+
+
+def carry_out(access: Access, blobs: BlobStore, view: ApprovalView) -> Decision:
+    """After `decide_in` committed: remove an approved deletion's blobs (with its
+    tombstone); nothing to do for the other kinds or a rejection."""
+    if view.state != "approved" or view.kind != DELETION:
+        return Decision(view)
+    done, failed = deletion.finish(access.database, blobs, access.audit, [view.subject],
+                                   access.clock)
+    if view.subject in failed:
+        return Decision(view, pending_blobs=f"{failed[view.subject]}; the recording is "
+                        "marked for deletion and the retention job removes its blobs on "
+                        "its next run")
+    return Decision(view, deleted=done[0] if done else None)
 
 
 def decide(access: Access, blobs: BlobStore, actor: Actor | int, approval_id: int, *,
            approve: bool, note: str = "") -> Decision:
-    """Approve or reject (deletion.approve, a different person, never the wearer); an
-    approved deletion's blobs are removed at once, after the approval is committed."""
+    """`decide_in` in a work of its own, then `carry_out`."""
     action = "approval.approve" if approve else "approval.reject"
     with access.work(actor, action) as work:
-        kind, subject = _decide(work, approval_id, approve, note)
-    with access.database.transaction() as session:
-        view = _view(session.get_one(Approval, approval_id))
-    if not approve or kind != DELETION:
-        return Decision(view)
-    try:
-        done = deletion.finish(access.database, blobs, access.audit, subject, access.clock)
-    except StorageError as exc:
-        return Decision(view, pending_blobs=f"{exc}; the recording is marked for deletion "
-                        "and the retention job removes its blobs on its next run")
-    return Decision(view, deleted=done)
+        view = decide_in(work, approval_id, approve=approve, note=note)
+    return carry_out(access, blobs, view)

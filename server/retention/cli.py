@@ -4,16 +4,15 @@ pages and the JSON API.
 
 Administration (categories, the pending window, a run of the job) works as the console.
 Everything that touches evidence, and every two-person step, is done as a person:
-`--as USER` signs them in with their password and second factor (asked on the
-terminal, or two lines on stdin: password, then code), exactly like the web sign-in
-(throttled, audited), and the command runs with their roles; the console itself never
-touches evidence and can never be one of the two people.
+`--as USER` signs them in with their password and second factor (custody/console.py:
+asked on the terminal, or two lines on stdin with --password-stdin), exactly like the
+web sign-in (throttled, audited), and the command runs with their roles; the console
+itself never touches evidence and can never be one of the two people.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -24,12 +23,11 @@ from typing import Any, Protocol, TypeAlias
 from sqlalchemy import func, select
 
 from bodycam.server.access.permissions import Permission
-from bodycam.server.access.rules import CONSOLE, Actor
+from bodycam.server.access.rules import CONSOLE
 from bodycam.server.access.service import Access
 from bodycam.server.context import ServerContext
+from bodycam.server.custody.console import Credentials, console_work, read_credentials
 from bodycam.server.custody.target import recording_target
-from bodycam.server.people.sessions import close_session
-from bodycam.server.people.signin import SignInError, sign_in
 from bodycam.server.retention import approvals
 from bodycam.server.retention.categories import (
     DAY,
@@ -59,14 +57,6 @@ def _when(seconds: float | None) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _credentials(username: str) -> tuple[str, str]:
-    if sys.stdin.isatty():
-        return (getpass.getpass(f"password for {username}: "),
-                getpass.getpass("second-factor code: ").strip())
-    password = sys.stdin.readline().rstrip("\r\n")
-    return password, sys.stdin.readline().strip()
-
-
 @contextmanager
 def _opened(args: argparse.Namespace) -> Iterator[tuple[ServerContext, Access]]:
     context = ServerContext.open(args.data_dir)
@@ -78,24 +68,10 @@ def _opened(args: argparse.Namespace) -> Iterator[tuple[ServerContext, Access]]:
         context.close()
 
 
-@contextmanager
-def _person(access: Access, username: str | None) -> Iterator[Actor]:
-    """The person `--as` names, signed in for this one command (then signed out)."""
-    if not username:
-        raise ValueError("this is done by a person, not the console. Fix: add --as USER "
-                         "(you are asked for your password and second-factor code)")
-    password, code = _credentials(username)
-    try:
-        token, signed_in = sign_in(access, username, password, code, "console")
-    except SignInError as exc:
-        raise ValueError(f"--as {username}: {exc.message}") from None
-    try:
-        with access.database.transaction() as session:
-            actor = access.actor(session, signed_in.user_id)
-        yield actor
-    finally:
-        with access.database.transaction() as session:
-            close_session(session, token)
+def _as(args: argparse.Namespace) -> Credentials:
+    if not args.as_user:
+        raise ValueError("this is done by a person, not the console. Fix: add --as USER")
+    return read_credentials(args.as_user, args.password_stdin)
 
 
 def _print(data: Any, as_json: bool, lines: list[str]) -> None:
@@ -162,8 +138,9 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _categorise(args: argparse.Namespace) -> int:
-    with _opened(args) as (_context, access), _person(access, args.as_user) as actor, \
-            access.work(actor, "recording.categorise") as work:
+    credentials = _as(args)
+    with _opened(args) as (context, _access), \
+            console_work(context, "recording.categorise", credentials) as work:
         target = recording_target(work.session, args.recording)
         if args.reason is None:
             row = categorise(work, target, args.category)
@@ -175,8 +152,9 @@ def _categorise(args: argparse.Namespace) -> int:
 
 
 def _request(args: argparse.Namespace) -> int:
-    with _opened(args) as (_context, access), _person(access, args.as_user) as actor, \
-            access.work(actor, f"{args.kind}.request") as work:
+    credentials = _as(args)
+    with _opened(args) as (context, _access), \
+            console_work(context, f"{args.kind}.request", credentials) as work:
         if args.kind == approvals.DELETION:
             view = approvals.request_deletion(work, args.subject, args.reason)
         elif args.kind == approvals.CATEGORY_PERIOD:
@@ -190,8 +168,9 @@ def _request(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    with _opened(args) as (_context, access), _person(access, args.as_user) as actor, \
-            access.work(actor, "approval.list") as work:
+    credentials = _as(args)
+    with _opened(args) as (context, _access), \
+            console_work(context, "approval.list", credentials) as work:
         work.authorise(Permission.APPROVE_DELETION)
         views = approvals.list_approvals(work.session, None if args.all else "pending")
     _print([v.to_json() for v in views], args.json, [
@@ -202,9 +181,13 @@ def _list(args: argparse.Namespace) -> int:
 
 def _decide(approve: bool) -> Run:
     def run(args: argparse.Namespace) -> int:
-        with _opened(args) as (context, access), _person(access, args.as_user) as actor:
-            done = approvals.decide(access, context.blobs, actor, args.id, approve=approve,
-                                    note=args.note or "")
+        credentials = _as(args)
+        action = "approval.approve" if approve else "approval.reject"
+        with _opened(args) as (context, access):
+            with console_work(context, action, credentials) as work:
+                view = approvals.decide_in(work, args.id, approve=approve,
+                                           note=args.note or "")
+            done = approvals.carry_out(access, context.blobs, view)
         print(f"request {args.id}: {done.approval.state}")
         if done.deleted is not None:
             print(f"deleted {done.deleted.recording_id}: {done.deleted.removed} blobs "
@@ -221,6 +204,8 @@ def add_retention_commands(commands: Parsers, command: _Command) -> None:
     def as_user(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
         sub.add_argument("--as", dest="as_user", metavar="USER", required=True,
                          help="the person doing it (asked for password and code)")
+        sub.add_argument("--password-stdin", action="store_true", help="read the "
+                         "password and the second-factor code as two lines from stdin")
         return sub
 
     retention = commands.add_parser("retention", help="retention categories and the "

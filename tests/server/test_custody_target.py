@@ -5,12 +5,8 @@ cannot be deleted by hand (wearer_unknown)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from custody_rig import Custody, open_custody
-from people_rig import DATABASES
+from custody_rig import Custody, custody_fixture, server_fixture
 
 from bodycam.server.access.permissions import Permission
 from bodycam.server.access.rules import AccessError, Target
@@ -20,15 +16,9 @@ from bodycam.server.custody.target import UnknownRecordingError, recording_targe
 T0 = "2026-12-06T07:00:00Z"
 
 
-@pytest.fixture(params=DATABASES)
-def custody(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Custody]:
-    for rig in open_custody(request, tmp_path):
-        rig.person("admin", "administrator")
-        rig.person("walter", "reviewer")  # wears a camera and also reviews
-        rig.person("wendy", "wearer")
-        rig.person("rita", "reviewer")
-        rig.camera("BC-0001")
-        yield rig
+
+
+_FIXTURES = (server_fixture, custody_fixture)  # pytest finds them here, as `server` and `custody`
 
 
 def assign(custody: Custody, user: str, starts: str, ends: str | None = None) -> None:

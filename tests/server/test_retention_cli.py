@@ -8,6 +8,7 @@ import io
 import json
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from people_rig import PASSWORD, code
@@ -56,11 +57,12 @@ def as_person(server: Server, monkeypatch: pytest.MonkeyPatch, secret: str | Non
               *args: str) -> tuple[int, str, str]:
     answer = f"{PASSWORD}\n{code(secret, time.time()) if secret else ''}\n"
     monkeypatch.setattr("sys.stdin", io.StringIO(answer))
-    return server.run(*args, check=False)
+    return server.run(*args, "--password-stdin", check=False)
 
 
 def test_two_people_delete_an_offloaded_recording_from_the_command_line(
-        server: Server, camera: Camera, monkeypatch: pytest.MonkeyPatch) -> None:
+        server: Server, camera: Camera, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
     server.serve()
     server.client(camera).upload(camera.recording)
     server.stop()
@@ -102,6 +104,11 @@ def test_two_people_delete_an_offloaded_recording_from_the_command_line(
     assert names  # the names and hashes stay (no content): the custody report needs them
     rc, out, _ = server.run("retention", "status", "--json")
     assert json.loads(out)["states"] == {"deleted": 1}
+    rc, out, _ = server.run("recordings", "--json")
+    assert [r["state"] for r in json.loads(out)] == ["deleted"]
+    rc, _, err = server.run("fetch", recording_id, "--out", str(tmp_path / "out"),
+                            check=False)
+    assert rc == 1 and "was deleted" in err
 
 
 def test_a_category_of_zero_days_is_refused_with_the_rule(
