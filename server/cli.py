@@ -17,11 +17,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from bodycam.server.access.rules import CONSOLE, AccessError
 from bodycam.server.access.service import Access
 from bodycam.server.audit.cli import add_audit_commands
-from bodycam.server.bench import command as bench_command
+from bodycam.server.bench import main as bench_command
 from bodycam.server.context import ServerContext
 from bodycam.server.custody.cli import add_custody_commands
 from bodycam.server.database.engine import Database
 from bodycam.server.database.migrate import SchemaError, upgrade
+from bodycam.server.devices.battery_cli import add_battery_command
 from bodycam.server.devices.service import EnrolError, enrol, parse_identity
 from bodycam.server.identity.signing_key import public_b64
 from bodycam.server.identity.tls import TlsError
@@ -175,6 +176,7 @@ def _parser() -> argparse.ArgumentParser:
                         "`bodycam identity` output", into=device)
     enrol_cmd.add_argument("file", type=Path, metavar="FILE")
     enrol_cmd.add_argument("--device-id", help="the device id, when FILE is a bare key")
+    add_battery_command(device, command)
     listing = command("recordings", _recordings, "every recording and its state")
     listing.add_argument("--json", action="store_true", help="machine-readable")
     fetch = command("fetch", _fetch, "write a recording out byte for byte (manifest and "
