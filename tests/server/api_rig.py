@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from custody_rig import Custody, open_custody
+from custody_rig import Custody
 from fastapi.testclient import TestClient
-from people_rig import PASSWORD, People, code
+from people_rig import PASSWORD, People, code, open_people
 from sqlalchemy import update
 
 from bodycam.server.app import create_app
@@ -80,8 +80,8 @@ class Scene:
 def open_scene(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Scene]:
     """The body of each evidence test module's `scene` fixture (params=DATABASES): a
     camera, one recording worn by walter, and a signed-in person of each role."""
-    for custody in open_custody(request, tmp_path):
-        people = custody.people
+    for people in open_people(request, tmp_path):
+        custody = Custody(people, {})
         custody.camera("BC-0001")
         recording = custody.recording("BC-0001", START, END)
         admin = sign_in(people, "carol", "administrator")

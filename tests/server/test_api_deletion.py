@@ -127,6 +127,10 @@ def test_categorising_a_recording_sets_its_expiry(scene: Scene) -> None:
     assert unknown.status_code == 422 and "evidential" in unknown.json()["message"]
     page = reviewer.client.get(f"/api/v1/recordings/{scene.recording}").json()
     assert page["retention"]["category"] == "evidential"
+    found = reviewer.client.get("/api/v1/recordings", params={"category": "evidential"})
+    assert [r["id"] for r in found.json()["rows"]] == [scene.recording]
+    assert reviewer.client.get("/api/v1/recordings", params={
+        "category": "not_evidential"}).json()["rows"] == []
 
 
 def test_a_hold_is_lifted_by_two_people_only(scene: Scene) -> None:

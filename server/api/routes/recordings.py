@@ -113,6 +113,8 @@ class SearchQuery(BaseModel):
                               "incomplete", max_length=200)
     case: str | None = Field(default=None, description="a case reference", max_length=200)
     on_hold: bool | None = None
+    category: str | None = Field(default=None, description="a retention category",
+                                 max_length=64)
     page: int = Field(default=1, ge=1, le=1_000_000)
     size: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
 
@@ -123,7 +125,7 @@ def search(query: Annotated[SearchQuery, Query()], request: Request, caller: Cal
     """Recordings matching every filter given, newest first, a page at a time."""
     filters = SearchFilters(device=query.device, wearer=query.wearer, since=query.since,
                             until=query.until, state=query.state, case=query.case,
-                            on_hold=query.on_hold)
+                            on_hold=query.on_hold, category=query.category)
 
     def job(work: Work) -> SearchOut:
         found = search_recordings(work, filters, Page(query.page, query.size))
