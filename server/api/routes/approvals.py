@@ -6,7 +6,6 @@ a tombstone in the audit log."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -23,7 +22,6 @@ from bodycam.server.api.work import ERRORS, access_of, perform, refusals
 from bodycam.server.devices.auth import context_of
 from bodycam.server.retention.approvals import (
     CATEGORY_PERIOD,
-    KINDS,
     ApprovalView,
     decide,
     list_approvals,
@@ -39,22 +37,8 @@ ApprovalId = Annotated[int, Path(ge=1, le=2**62)]
 _REASON = Field(min_length=1, max_length=2000, description="why (on record)")
 
 
-class ApprovalOut(BaseModel):
-    id: int
-    kind: str = Field(description=", ".join(KINDS))
-    subject: str = Field(description="the recording id, category name or hold id")
-    value: str | None = Field(description="a period change's new number of days")
-    reason: str
-    requested_by: str
-    requested_at: float
-    state: str
-    decided_by: str | None
-    decided_at: float | None
-    note: str | None
-
-
 class DecisionOut(BaseModel):
-    approval: ApprovalOut
+    approval: ApprovalView
     deleted_blobs: int | None = Field(default=None, description="blobs an approved "
                                       "deletion removed now")
     pending_blobs: str | None = Field(default=None, description="the blob store failed "
@@ -80,11 +64,7 @@ class ApprovalsQuery(BaseModel):
     kind: Literal["deletion", "category_period", "hold_lift"] | None = None
 
 
-def _out(view: ApprovalView) -> ApprovalOut:
-    return ApprovalOut(**asdict(view))
-
-
-def _approvals(work: Work, query: ApprovalsQuery) -> list[ApprovalOut]:
+def _approvals(work: Work, query: ApprovalsQuery) -> list[ApprovalView]:
     """Those who decide or request see every kind; an administrator (retention.manage)
     only the period changes, which name no recording."""
     kind = query.kind
@@ -100,39 +80,39 @@ def _approvals(work: Work, query: ApprovalsQuery) -> list[ApprovalOut]:
                 raise
             kind = CATEGORY_PERIOD
     state = None if query.state == "all" else query.state
-    return [_out(v) for v in list_approvals(work.session, state, kind)]
+    return list_approvals(work.session, state, kind)
 
 
 @router.get("/approvals")
 def approvals(query: Annotated[ApprovalsQuery, Query()], request: Request,
-              caller: CallerDep) -> list[ApprovalOut]:
+              caller: CallerDep) -> list[ApprovalView]:
     """Newest first."""
     return perform(request, caller, "approval.list", lambda work: _approvals(work, query))
 
 
 @router.post("/recordings/{recording_id}/deletion-requests", status_code=201)
 def ask_deletion(recording_id: RecordingId, body: RequestIn, request: Request,
-                 caller: CallerDep) -> ApprovalOut:
+                 caller: CallerDep) -> ApprovalView:
     """Refused at once if the rules (the wearer never asks) or a blocker (hold, open
     case) already forbid the deletion."""
-    return perform(request, caller, "deletion.request", lambda work: _out(
-        request_deletion(work, recording_id, body.reason)))
+    return perform(request, caller, "deletion.request", lambda work: request_deletion(
+        work, recording_id, body.reason))
 
 
 @router.post("/retention/categories/{name}/period-requests", status_code=201)
 def ask_period(name: CategoryName, body: PeriodIn, request: Request, caller: CallerDep
-               ) -> ApprovalOut:
+               ) -> ApprovalView:
     """A new period takes effect when a different person approves; nothing is deleted
     at once (expiry dates are recomputed, the retention job does the rest)."""
-    return perform(request, caller, "category.period.request", lambda work: _out(
-        request_period_change(work, name, body.period_days, body.reason)))
+    return perform(request, caller, "category.period.request", lambda work: request_period_change(
+        work, name, body.period_days, body.reason))
 
 
 @router.post("/holds/{hold_id}/lift-requests", status_code=201)
 def ask_lift(hold_id: HoldId, body: RequestIn,
-             request: Request, caller: CallerDep) -> ApprovalOut:
-    return perform(request, caller, "hold.lift.request", lambda work: _out(
-        request_hold_lift(work, str(hold_id), body.reason)))
+             request: Request, caller: CallerDep) -> ApprovalView:
+    return perform(request, caller, "hold.lift.request", lambda work: request_hold_lift(
+        work, str(hold_id), body.reason))
 
 
 def _decide(request: Request, caller: CallerDep, approval_id: int, note: str,
@@ -140,7 +120,7 @@ def _decide(request: Request, caller: CallerDep, approval_id: int, note: str,
     with refusals():
         made = decide(access_of(request), context_of(request).blobs, caller.user_id,
                       approval_id, approve=approve, note=note)
-    return DecisionOut(approval=_out(made.approval), pending_blobs=made.pending_blobs,
+    return DecisionOut(approval=made.approval, pending_blobs=made.pending_blobs,
                        deleted_blobs=None if made.deleted is None else made.deleted.removed)
 
 

@@ -18,7 +18,7 @@ from bodycam.server.api.auth import CallerDep
 from bodycam.server.api.routes.common import RecordingId
 from bodycam.server.api.work import ERRORS, access_of, perform
 from bodycam.server.audit.chain import time_of
-from bodycam.server.audit.custody import read_custody_report
+from bodycam.server.audit.custody import CustodyEvent, read_custody_report
 from bodycam.server.audit.models import AuditEvent
 from bodycam.server.audit.verify import verify_log
 from bodycam.server.custody.target import recording_target
@@ -41,18 +41,6 @@ class EventsQuery(BaseModel):
     recording: str | None = Field(default=None, max_length=80)
 
 
-class EventOut(BaseModel):
-    seq: int
-    time: str
-    kind: str
-    actor: str
-    outcome: str
-    rule: str | None
-    details: dict[str, Any]
-    hash: str | None
-    prev: str | None
-
-
 class VerifyOut(BaseModel):
     ok: bool
     records: int
@@ -62,7 +50,7 @@ class VerifyOut(BaseModel):
     problems: list[str]
 
 
-def _events(work: Work, query: EventsQuery) -> list[EventOut]:
+def _events(work: Work, query: EventsQuery) -> list[CustodyEvent]:
     work.authorise(Permission.AUDIT)
     statement = select(AuditEvent).where(AuditEvent.seq > query.after)
     if query.kind is not None:
@@ -72,9 +60,8 @@ def _events(work: Work, query: EventsQuery) -> list[EventOut]:
     if query.recording is not None:
         statement = statement.where(AuditEvent.recording_id == query.recording)
     rows = work.session.scalars(statement.order_by(AuditEvent.seq).limit(query.limit))
-    found = [EventOut(seq=r.seq, time=time_of(r.at), kind=r.kind, actor=r.actor,
-                      outcome=r.outcome, rule=r.rule, details=json.loads(r.details),
-                      hash=r.hash, prev=r.prev) for r in rows]
+    found = [CustodyEvent(r.seq, time_of(r.at), r.kind, r.actor, r.outcome, r.rule,
+                          json.loads(r.details), r.hash, r.prev) for r in rows]
     work.record("audit_log_read", filters=query.model_dump(exclude_none=True),
                 records=len(found))
     return found
@@ -82,7 +69,7 @@ def _events(work: Work, query: EventsQuery) -> list[EventOut]:
 
 @router.get("/audit/events")
 def events(query: Annotated[EventsQuery, Query()], request: Request, caller: CallerDep
-           ) -> list[EventOut]:
+           ) -> list[CustodyEvent]:
     """Oldest first, a page at a time; each record with its chain hashes."""
     return perform(request, caller, "audit.read", lambda work: _events(work, query))
 

@@ -4,7 +4,6 @@ the query, never in the path."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Query, Request
@@ -30,17 +29,6 @@ _REFERENCE: Final = Field(min_length=1, max_length=64, description="the case num
 _REASON: Final = Field(min_length=1, max_length=2000)
 
 
-class CaseOut(BaseModel):
-    reference: str
-    title: str
-    open: bool
-    opened_by: str
-    opened_at: float
-    closed_by: str | None
-    closed_at: float | None
-    recordings: list[str]
-
-
 class CaseIn(BaseModel):
     reference: str = _REFERENCE
     title: str = Field(min_length=1, max_length=200)
@@ -60,51 +48,46 @@ class CaseChangeIn(BaseModel):
     reason: str = _REASON
 
 
-def _out(view: CaseView) -> CaseOut:
-    return CaseOut(**asdict(view))
-
-
 @router.get("")
-def cases(request: Request, caller: CallerDep, open_only: bool = False) -> list[CaseOut]:
+def cases(request: Request, caller: CallerDep, open_only: bool = False) -> list[CaseView]:
     """Newest first."""
-    return perform(request, caller, "case.list", lambda work: [
-        _out(c) for c in list_cases(work, open_only=open_only)])
+    return perform(request, caller, "case.list", lambda work: list_cases(work, open_only=open_only))
 
 
 @router.get("/detail")
 def detail(reference: Annotated[str, Query(min_length=1, max_length=64)],
-           request: Request, caller: CallerDep) -> CaseOut:
+           request: Request, caller: CallerDep) -> CaseView:
     return perform(request, caller, "case.read",
-                   lambda work: _out(case_detail(work, reference)))
+                   lambda work: case_detail(work, reference))
 
 
 @router.post("", status_code=201)
-def open_new(body: CaseIn, request: Request, caller: CallerDep) -> CaseOut:
+def open_new(body: CaseIn, request: Request, caller: CallerDep) -> CaseView:
     return perform(request, caller, "case.open",
-                   lambda work: _out(open_case(work, body.reference, body.title)))
+                   lambda work: open_case(work, body.reference, body.title))
 
 
 @router.post("/recordings")
-def add(body: CaseRecordingIn, request: Request, caller: CallerDep) -> CaseOut:
+def add(body: CaseRecordingIn, request: Request, caller: CallerDep) -> CaseView:
     """Put a recording in an open case (it is not deleted while the case is open)."""
-    return perform(request, caller, "case.add", lambda work: _out(
-        add_to_case(work, body.reference, body.recording_id)))
+    return perform(request, caller, "case.add", lambda work: add_to_case(
+        work, body.reference, body.recording_id))
 
 
 @router.post("/recordings/remove")
-def remove(body: CaseRecordingRemoval, request: Request, caller: CallerDep) -> CaseOut:
+def remove(body: CaseRecordingRemoval, request: Request, caller: CallerDep) -> CaseView:
     """Take a recording out of an open case, with a reason."""
-    return perform(request, caller, "case.remove", lambda work: _out(
-        remove_from_case(work, body.reference, body.recording_id, body.reason)))
+    return perform(request, caller, "case.remove", lambda work: remove_from_case(
+        work, body.reference, body.recording_id, body.reason))
 
 
 @router.post("/close")
-def close(body: CaseChangeIn, request: Request, caller: CallerDep) -> CaseOut:
+def close(body: CaseChangeIn, request: Request, caller: CallerDep) -> CaseView:
     return perform(request, caller, "case.close",
-                   lambda work: _out(close_case(work, body.reference, body.reason)))
+                   lambda work: close_case(work, body.reference, body.reason))
 
 
 @router.post("/reopen")
-def reopen(body: CaseChangeIn, request: Request, caller: CallerDep) -> CaseOut:
+def reopen(body: CaseChangeIn, request: Request, caller: CallerDep) -> CaseView:
     return perform(request, caller, "case.reopen",
-                   lambda work: _out(reopen_case(work, body.reference, body.reason)))
+                   lambda work: reopen_case(work, body.reference, body.reason))

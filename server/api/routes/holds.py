@@ -4,7 +4,6 @@ the direct lift answers 403 naming that rule, and the attempt is on record."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
@@ -13,7 +12,7 @@ from pydantic import BaseModel, Field
 from bodycam.server.api.auth import CallerDep
 from bodycam.server.api.routes.common import RecordingId
 from bodycam.server.api.work import ERRORS, perform
-from bodycam.server.custody.holds import MAX_REASON, direct_lift_refused, place_hold
+from bodycam.server.custody.holds import MAX_REASON, HoldView, direct_lift_refused, place_hold
 
 __all__ = ["HoldId", "router"]
 
@@ -25,21 +24,11 @@ class HoldIn(BaseModel):
     reason: str = Field(min_length=1, max_length=MAX_REASON)
 
 
-class HoldOut(BaseModel):
-    id: int
-    recording_id: str
-    reason: str
-    placed_by: str
-    placed_at: float
-    lifted_by: str | None
-    lifted_at: float | None
-
-
 @router.post("/recordings/{recording_id}/holds", status_code=201)
 def place(recording_id: RecordingId, body: HoldIn, request: Request, caller: CallerDep
-          ) -> HoldOut:
-    return perform(request, caller, "hold.place", lambda work: HoldOut(
-        **asdict(place_hold(work, recording_id, body.reason))))
+          ) -> HoldView:
+    return perform(request, caller, "hold.place",
+                   lambda work: place_hold(work, recording_id, body.reason))
 
 
 @router.post("/holds/{hold_id}/lift", status_code=204)

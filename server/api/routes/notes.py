@@ -3,15 +3,13 @@ recording.search to read); never edited or removed, a correction is a new note."
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from bodycam.server.api.auth import CallerDep
 from bodycam.server.api.routes.common import RecordingId
 from bodycam.server.api.work import ERRORS, perform
-from bodycam.server.custody.notes import MAX_NOTE, add_note, read_notes
+from bodycam.server.custody.notes import MAX_NOTE, NoteView, add_note, read_notes
 
 __all__ = ["router"]
 
@@ -23,23 +21,15 @@ class NoteIn(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_NOTE)
 
 
-class NoteOut(BaseModel):
-    id: int
-    recording_id: str
-    author: str
-    at: float
-    text: str
-
-
 @router.get("")
-def notes(recording_id: RecordingId, request: Request, caller: CallerDep) -> list[NoteOut]:
+def notes(recording_id: RecordingId, request: Request, caller: CallerDep
+          ) -> list[NoteView]:
     """Oldest first."""
-    return perform(request, caller, "note.read", lambda work: [
-        NoteOut(**asdict(note)) for note in read_notes(work, recording_id)])
+    return perform(request, caller, "note.read", lambda work: read_notes(work, recording_id))
 
 
 @router.post("", status_code=201)
 def add(recording_id: RecordingId, body: NoteIn, request: Request, caller: CallerDep
-        ) -> NoteOut:
-    return perform(request, caller, "note.add", lambda work: NoteOut(
-        **asdict(add_note(work, recording_id, body.text))))
+        ) -> NoteView:
+    return perform(request, caller, "note.add",
+                   lambda work: add_note(work, recording_id, body.text))

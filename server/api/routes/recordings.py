@@ -6,7 +6,6 @@ them (recording.export; ciphertext only). Every read of evidence is on record.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -18,11 +17,17 @@ from bodycam.firmware.evidence.store import MANIFEST_NAME
 from bodycam.server.access.permissions import Permission
 from bodycam.server.access.service import Work
 from bodycam.server.api.auth import CallerDep
-from bodycam.server.api.routes.common import RecordingId, RetentionOut, retention_out
+from bodycam.server.api.routes.common import RecordingId
 from bodycam.server.api.work import ERRORS, ErrorBody, perform
-from bodycam.server.custody.holds import active_holds
+from bodycam.server.custody.holds import HoldView, active_holds
 from bodycam.server.custody.models import Case, CaseRecording
-from bodycam.server.custody.search import MAX_PAGE_SIZE, Page, SearchFilters, search_recordings
+from bodycam.server.custody.search import (
+    MAX_PAGE_SIZE,
+    Page,
+    RecordingRow,
+    SearchFilters,
+    search_recordings,
+)
 from bodycam.server.custody.target import UnknownRecordingError, recording_target
 from bodycam.server.custody.wearers import resolve_wearers
 from bodycam.server.devices.auth import context_of
@@ -31,7 +36,7 @@ from bodycam.server.people.models import User
 from bodycam.server.recordings.models import Recording
 from bodycam.server.recordings.report import summary_of
 from bodycam.server.recordings.service import files_of
-from bodycam.server.retention.queries import retention_view
+from bodycam.server.retention.queries import RetentionView, retention_view
 from bodycam.server.storage.blobs import BlobStore
 
 __all__ = ["router"]
@@ -39,22 +44,8 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"], responses=ERRORS)
 
 
-class RecordingRowOut(BaseModel):
-    id: str
-    device: str
-    start: str | None
-    end: str | None
-    state: str
-    segments: int
-    bytes: int
-    wearers: list[str]
-    wearers_complete: bool
-    cases: list[str]
-    on_hold: bool
-
-
 class SearchOut(BaseModel):
-    rows: list[RecordingRowOut]
+    rows: list[RecordingRow]
     total: int
     page: int
     size: int
@@ -68,13 +59,6 @@ class FileOut(BaseModel):
     stored: int = Field(description="bytes held (all of them once complete)")
     complete: bool
     damaged: str | None
-
-
-class HoldOut(BaseModel):
-    id: int
-    reason: str
-    placed_by: str
-    placed_at: float
 
 
 class RecordingOut(BaseModel):
@@ -94,8 +78,8 @@ class RecordingOut(BaseModel):
     wearers: list[str]
     wearers_complete: bool
     cases: list[str]
-    holds: list[HoldOut]
-    retention: RetentionOut | None = Field(description="its category, state and expiry")
+    holds: list[HoldView]
+    retention: RetentionView | None = Field(description="its category, state and expiry")
 
 
 class SearchQuery(BaseModel):
@@ -129,7 +113,7 @@ def search(query: Annotated[SearchQuery, Query()], request: Request, caller: Cal
 
     def job(work: Work) -> SearchOut:
         found = search_recordings(work, filters, Page(query.page, query.size))
-        return SearchOut(rows=[RecordingRowOut(**asdict(row)) for row in found.rows],
+        return SearchOut(rows=found.rows,
                          total=found.total, page=query.page, size=query.size,
                          pages=found.pages)
     return perform(request, caller, "recording.search", job)
@@ -151,8 +135,7 @@ def _detail(work: Work, recording_id: str) -> RecordingOut:
     files = [FileOut(name=f.name, size=f.size, sha256=f.sha256, stored=f.stored,
                      complete=f.complete, damaged=f.damaged)
              for f in files_of(session, recording_id)]
-    holds = [HoldOut(id=h.id, reason=h.reason, placed_by=h.placed_by, placed_at=h.placed_at)
-             for h in active_holds(session, recording_id)]
+    holds = active_holds(session, recording_id)
     manifest = session.get_one(Recording, recording_id).manifest_sha256
     retained = retention_view(session, recording_id)
     work.record("recording_read", recording=recording_id)
@@ -163,7 +146,7 @@ def _detail(work: Work, recording_id: str) -> RecordingOut:
         bytes_expected=summary.bytes_expected, receipt=summary.receipt, fork=summary.fork,
         manifest_sha256=manifest, files=files, wearers=names,
         wearers_complete=wearers.complete, cases=cases, holds=holds,
-        retention=None if retained is None else retention_out(retained))
+        retention=retained)
 
 
 @router.get("/{recording_id}")

@@ -14,7 +14,7 @@ from bodycam.server.access.permissions import Permission
 from bodycam.server.access.rules import AccessError
 from bodycam.server.access.service import Work
 from bodycam.server.api.auth import CallerDep
-from bodycam.server.api.routes.common import RecordingId, RetentionOut, retention_out
+from bodycam.server.api.routes.common import RecordingId
 from bodycam.server.api.work import ERRORS, perform
 from bodycam.server.custody.target import recording_target
 from bodycam.server.retention.categories import (
@@ -24,7 +24,7 @@ from bodycam.server.retention.categories import (
     create_category,
     restore,
 )
-from bodycam.server.retention.queries import retention_view
+from bodycam.server.retention.queries import RetentionView, retention_view
 
 __all__ = ["CategoryName", "router"]
 
@@ -79,17 +79,17 @@ def add_category(body: CategoryIn, request: Request, caller: CallerDep) -> Categ
     return perform(request, caller, "retention.category.add", job)
 
 
-def _retention(work: Work, recording_id: str) -> RetentionOut:
+def _retention(work: Work, recording_id: str) -> RetentionView:
     view = retention_view(work.session, recording_id)
     assert view is not None  # the recording's target was found
-    return retention_out(view)
+    return view
 
 
 @router.post("/recordings/{recording_id}/category")
 def set_category(recording_id: RecordingId, body: CategoriseIn, request: Request,
-                 caller: CallerDep) -> RetentionOut:
+                 caller: CallerDep) -> RetentionView:
     """Its expiry follows the category's period."""
-    def job(work: Work) -> RetentionOut:
+    def job(work: Work) -> RetentionView:
         categorise(work, recording_target(work.session, recording_id), body.category)
         work.session.flush()
         return _retention(work, recording_id)
@@ -98,9 +98,9 @@ def set_category(recording_id: RecordingId, body: CategoriseIn, request: Request
 
 @router.post("/recordings/{recording_id}/restore")
 def bring_back(recording_id: RecordingId, body: RestoreIn, request: Request,
-               caller: CallerDep) -> RetentionOut:
+               caller: CallerDep) -> RetentionView:
     """A recording waiting for deletion is kept again, in a category that keeps it."""
-    def job(work: Work) -> RetentionOut:
+    def job(work: Work) -> RetentionView:
         restore(work, recording_target(work.session, recording_id), body.category,
                 body.reason)
         work.session.flush()
