@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from bodycam.server.api.mount import install_api
 from bodycam.server.context import ServerContext
 from bodycam.server.device_audit.views import router as audit_router
 from bodycam.server.errors import ApiError, api_error_response
@@ -29,5 +30,6 @@ def create_app(context: ServerContext) -> FastAPI:
     for router in (time_router, ingest_router, audit_router, session_router, sign_in_pages,
                    web_pages):
         app.include_router(router)
+    install_api(app)
     app.mount("/static", static_files(), name="static")
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bodycam.server.access import models as _access
+from bodycam.server.api import models as _api
 from bodycam.server.audit import models as _events
 from bodycam.server.custody import models as _custody
 from bodycam.server.database.base import Base
@@ -13,4 +14,5 @@ from bodycam.server.recordings import models as _recordings
 from bodycam.server.retention import models as _retention
 
 __all__ = ["Base"]
-_MODULES = (_audit, _devices, _recordings, _people, _access, _events, _custody, _retention)
+_MODULES = (_audit, _devices, _recordings, _people, _access, _events, _custody, _retention,
+            _api)

@@ -26,7 +26,8 @@ from bodycam.server.recordings.models import Recording, RecordingFile
 from bodycam.server.retention.deletion import GONE
 from bodycam.server.retention.models import RecordingRetention
 
-__all__ = ["RECEIVING_S", "RecordingSummary", "as_json", "format_table", "summaries", "summarise"]
+__all__ = ["RECEIVING_S", "RecordingSummary", "as_json", "format_table", "summaries",
+           "summarise", "summary_of"]
 
 RECEIVING_S: Final = 15 * 60
 
@@ -95,6 +96,12 @@ def summarise(session: Session, recordings: Sequence[Recording], now: float
             RecordingFile.recording_id.in_(list(files))).order_by(RecordingFile.position)):
         files[row.recording_id].append(row)
     return [_summary(r, files[r.id], now) for r in recordings]
+
+
+def summary_of(session: Session, recording_id: str, now: float) -> RecordingSummary | None:
+    """One recording's summary (a recording's page), or None if it is not here."""
+    recording = session.get(Recording, recording_id)
+    return None if recording is None else summarise(session, [recording], now)[0]
 
 
 def _detail(summary: RecordingSummary) -> str:
