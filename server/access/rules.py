@@ -11,7 +11,8 @@ by hand changes nothing):
 - wearer_unknown: a recording whose wearer is not on record cannot be deleted by hand
   (nobody could show the rule above was kept);
 - four_eyes: the requester of a deletion never approves it;
-- own_recording: a wearer views their own recording only with recording.view_own;
+- own_recording: a wearer views their own recording only with recording.view_own, and
+  never exports or fetches it (sharing it is for someone who did not record it);
 - no_self_change: nobody changes their own account's roles or rights;
 - permission: the actor's roles do not grant the action.
 """
@@ -90,7 +91,12 @@ def _deletion(actor: Actor, action: Permission, target: Target) -> None:
 
 
 def _has(actor: Actor, action: Permission, target: Target) -> bool:
-    if action is Permission.VIEW and target.wearers and actor.user_id in target.wearers:
+    wore = bool(target.wearers) and actor.user_id in (target.wearers or ())
+    if action is Permission.EXPORT and wore:
+        raise AccessError("own_recording", f"{actor.name} wore the camera of recording "
+                      f"{target.recording_id}; the wearer never exports or fetches their own "
+                      "recording. Fix: another person with the custodian role must")
+    if action is Permission.VIEW and wore:
         if Permission.VIEW_OWN not in actor.permissions:
             raise AccessError("own_recording", f"{actor.name} wore the camera of recording "
                           f"{target.recording_id}; wearers do not view their own recordings "

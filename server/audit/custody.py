@@ -29,6 +29,7 @@ from bodycam.server.access.service import Work
 from bodycam.server.audit.camera_records import CameraRecord, camera_records
 from bodycam.server.audit.chain import time_of
 from bodycam.server.audit.models import HEAD_ID, AuditEvent, AuditHead
+from bodycam.server.custody.target import UnknownRecordingError, recording_target
 from bodycam.server.recordings.models import Recording, RecordingFile
 from bodycam.server.storage.blobs import BlobStore
 
@@ -141,9 +142,14 @@ def read_custody_report(work: Work, recording_id: str, target: Target | None = N
                         blobs: BlobStore | None = None) -> CustodyReport:
     """The report for `work`'s actor: an auditor (audit.read), or whoever may view the
     recording (recording.view, with the wearer and administrator rules). `target`: the
-    recording's target with its wearers (server/custody's recording_target) when the
-    caller has it; without, the wearers are unknown to the rules. On record either way."""
-    target = target or Target(recording_id=recording_id)
+    recording's target with its wearers when the caller has it; else it is built here
+    with server/custody's recording_target, so the wearer rules hold on every entry
+    point. On record either way."""
+    if target is None:
+        try:
+            target = recording_target(work.session, recording_id)
+        except UnknownRecordingError:  # only its audit records are left: no wearers known
+            target = Target(recording_id=recording_id)
     try:
         work.authorise(Permission.AUDIT, target)
         because = Permission.AUDIT

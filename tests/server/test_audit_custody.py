@@ -27,6 +27,7 @@ from bodycam.server.audit.custody import (
 )
 from bodycam.server.audit.custody_page import render_custody_html
 from bodycam.server.context import ServerContext
+from bodycam.server.custody.assignments import add_assignment
 from bodycam.server.device_audit.models import AuditChunk
 from bodycam.server.devices.models import Device
 from bodycam.server.people.accounts import add_user
@@ -106,6 +107,20 @@ def test_who_may_read_it(people: People) -> None:
                         ("wendy", "permission", RECORDING)]
     with pytest.raises(AccessError), people.access.work(CONSOLE, "custody.report") as work:
         read_custody_report(work, RECORDING)
+
+
+def test_the_wearer_is_refused_even_when_no_caller_passes_the_target(people: People) -> None:
+    """The command line passes no target: the wearers come from the assignments all the
+    same, so a wearer who also reviews cannot read their own recording's report."""
+    store_recording(people)
+    wearer = people.add("wanda", "reviewer")
+    people.add("admin", "administrator")
+    with people.access.work(CONSOLE, "assignment.add") as work:
+        add_assignment(work, "BC-0001", "wanda", "2026-01-01T07:00:00Z",
+                       "2026-01-01T12:00:00Z")
+    with pytest.raises(AccessError) as refused:
+        read_as(people, wearer.user_id)
+    assert refused.value.rule == "own_recording"
 
 
 def test_a_deleted_recording_keeps_its_report_and_an_unknown_one_has_none(

@@ -75,6 +75,13 @@ def test_a_wearer_views_their_own_recording_only_with_view_own() -> None:
     assert rule_of(allowed, Permission.VIEW, other) == "permission"
 
 
+def test_a_wearer_never_exports_their_own_recording_whatever_their_roles() -> None:
+    assert rule_of(evidence_actor(WEARER), Permission.EXPORT, RECORDING) == "own_recording"
+    everything = evidence_actor(WEARER, Permission.VIEW_OWN)
+    assert rule_of(everything, Permission.EXPORT, RECORDING) == "own_recording"
+    assert rule_of(evidence_actor(APPROVER), Permission.EXPORT, RECORDING) is None
+
+
 def test_nobody_changes_their_own_roles_or_account() -> None:
     admin = Actor(5, "admin", ADMINISTRATION)
     for action in (Permission.USERS, Permission.ROLES):
