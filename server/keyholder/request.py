@@ -69,7 +69,9 @@ class UnwrapRequest:
         if not isinstance(preambles, dict):
             raise RefusedError("malformed", "the request carries no segment preambles")
         grant = document.get("grant")
-        return cls(grant if isinstance(grant, dict) else {},
+        if not isinstance(grant, dict):
+            raise RefusedError("malformed", "the request carries no grant statement")
+        return cls(grant,
                    _unb64(document.get("manifest"), "manifest"),
                    {str(name): _unb64(data, f"preamble of {str(name)[:40]!r}")
                     for name, data in preambles.items()})
