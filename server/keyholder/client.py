@@ -13,11 +13,11 @@ from bodycam.server.keyholder.wire import FrameError, receive, send
 __all__ = ["KeyholderClient", "KeyholderRefusedError", "KeyholderUnavailableError"]
 
 
-class KeyholderUnavailableError(RuntimeError):
+class KeyholderUnavailableError(ConnectionError):
     """The key holder cannot be reached: nothing can be viewed. The message says why."""
 
 
-class KeyholderRefusedError(Exception):
+class KeyholderRefusedError(PermissionError):
     """The key holder refused the grant (and recorded that); `rule` names why."""
 
     def __init__(self, rule: str, message: str) -> None:

@@ -42,7 +42,7 @@ PULLED: Final = "keyholder_record"
 ACTOR: Final = "keyholder"
 
 
-class PullError(RuntimeError):
+class PullError(ValueError):
     """The key holder's log does not continue the lines the server holds."""
 
 
@@ -105,7 +105,15 @@ def pull_log(access: Access, source: KeyholderClient | Callable[[int], list[str]
     pulled = 0
     while True:
         at = _position(access)
-        lines = lines_after(at.seq)
+        lines = lines_after(max(-1, at.seq - 1))  # the last line pulled, to see it unchanged
+        full = len(lines) >= MAX_PULL
+        if at.seq >= 0:
+            if not lines or line_hash(lines[0].encode("utf-8")) != at.hash:
+                raise PullError(f"the last key holder log line pulled (seq {at.seq}) is no "
+                                "longer in its log as it was: the log was rolled back or "
+                                "rewritten. Fix: compare it with `bodycam-evidence verify`; "
+                                "the server's audit trail keeps what it pulled before")
+            lines = lines[1:]
         checked = [(_check(line, at, log_key), at.seq, at.hash, at.session) for line in lines]
         with access.database.transaction() as session:
             for record, seq, digest, session_key in checked:
@@ -115,5 +123,5 @@ def pull_log(access: Access, source: KeyholderClient | Callable[[int], list[str]
                                  keyholder_seq=seq, keyholder_hash=digest,
                                  keyholder_session=session_key, record=record)
         pulled += len(checked)
-        if len(lines) < MAX_PULL:
+        if not full:
             return pulled
