@@ -1,0 +1,217 @@
+"""A view end to end on the evidence server: a camera's real recording offloaded to a
+real `bodycam-server serve`, a key holder holding the camera's authority identity (made
+by age-keygen) on a socket of its own, and the server's `view_recording` through the
+access rules. The viewer decrypts with a key of their own; the server's data directory
+and database never hold the identity or a picture; the wearer and the administrator get
+no grant; a stopped key holder is a clear error; its log lands in the audit trail,
+checked line by line."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from server_fixtures import Camera, Server, make_backend
+from server_rig import run_server
+from sqlalchemy import text
+
+from bodycam.firmware.evidence.age import decrypt
+from bodycam.firmware.evidence.age.keys import (
+    generate_identity,
+    parse_identity,
+    read_identity_file,
+)
+from bodycam.server.access.rules import CONSOLE, AccessError
+from bodycam.server.access.service import Access
+from bodycam.server.audit.trail import REFUSED
+from bodycam.server.context import ServerContext
+from bodycam.server.identity.signing_key import public_b64
+from bodycam.server.keyholder.client import KeyholderRefusedError, KeyholderUnavailableError
+from bodycam.server.keyholder.holder import KeyHolder
+from bodycam.server.keyholder.link import KeyholderLink
+from bodycam.server.keyholder.log import LOG_FILE
+from bodycam.server.keyholder.pull import PULLED, PullError, pull_log
+from bodycam.server.keyholder.request import apply_header
+from bodycam.server.keyholder.service import KeyholderService
+from bodycam.server.keyholder.setup import InitResult, initialise
+from bodycam.server.keyholder.view import view_recording
+from bodycam.server.people.accounts import add_user
+
+PASSWORD = "correct horse battery staple"
+REASON = "complaint 2025-114: review of the stop"
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "s3"])
+def backend(request: pytest.FixtureRequest) -> object:
+    return make_backend(request.param, request)
+
+
+@dataclass
+class Rig:
+    server: Server
+    camera: Camera
+    context: ServerContext
+    access: Access
+    holder_dir: Path
+    socket: Path
+    init: InitResult
+    users: dict[str, int]
+    service: KeyholderService | None = None
+    thread: threading.Thread | None = None
+
+    @property
+    def recording_id(self) -> str:
+        return self.camera.recording.name
+
+    def start_holder(self) -> None:
+        self.service = KeyholderService(KeyHolder.open(self.holder_dir))
+        self.thread = threading.Thread(target=self.service.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop_holder(self) -> None:
+        if self.service is not None:
+            self.service.shutdown()
+            self.service.server_close()
+            self.service.holder.close()
+            self.service = None
+
+    def view(self, user: str, viewer: str, reason: str = REASON) -> object:
+        return view_recording(self.access, self.context, self.users[user], self.recording_id,
+                              viewer_key=viewer, reason=reason)
+
+    def kinds(self) -> list[tuple[str, str, str | None]]:
+        return [(e.kind, e.actor, e.rule) for e in self.access.audit.events()]
+
+
+@pytest.fixture
+def rig(server: Server, camera: Camera, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
+    for name, value in server.backend.env.items():
+        monkeypatch.setenv(name, value)
+    server.serve()
+    client = server.client(camera)
+    client.upload(camera.recording)
+    client.close()
+    server.stop()
+    context = ServerContext.open(server.data_dir)
+    access = Access.of(context)
+    users = {}
+    for name, roles in (("rita", ["reviewer"]), ("adam", ["administrator"]),
+                        ("walt", ["wearer"])):
+        with access.work(CONSOLE, "user.add") as work:
+            users[name] = add_user(work, name, name.title(), PASSWORD, roles=roles,
+                                   second_factor=name != "walt").user_id
+    socket = tmp_path / "kh" / "keyholder.sock"
+    init = initialise(tmp_path / "kh" / "holder", public_b64(context.signing_key),
+                      identity=camera.authority.identity_file, post_quantum=False,
+                      socket=socket, group=None)
+    camera.authority.identity_file.unlink()  # the key holder's copy is the only one
+    rig = Rig(server, camera, context, access, tmp_path / "kh" / "holder", socket, init, users)
+    rig.start_holder()
+    run_server("keyholder", "connect", "--data-dir", str(server.data_dir), "--socket",
+               str(socket), "--log-key", init.log_key, env=server.backend.env)
+    yield rig
+    rig.stop_holder()
+    context.close()
+
+
+def _authority_plaintext(rig: Rig, name: str) -> bytes:
+    out = io.BytesIO()
+    decrypt(read_identity_file(rig.holder_dir / "authority.key"),
+            io.BytesIO((rig.camera.recording / name).read_bytes()), out)
+    return out.getvalue()
+
+
+def test_reviewer_views_with_own_key_and_it_is_audited(rig: Rig) -> None:
+    secret, viewer = generate_identity()
+    response = rig.view("rita", viewer)
+    segments = sorted(p.name for p in rig.camera.recording.glob("*.age"))
+    assert [s.file for s in response.segments] == segments
+    for rewrapped in response.segments:
+        stored = (rig.camera.recording / rewrapped.file).read_bytes()  # = the server's blob
+        out = io.BytesIO()
+        decrypt([parse_identity(secret)], io.BytesIO(apply_header(rewrapped, stored)), out)
+        assert out.getvalue() == _authority_plaintext(rig, rewrapped.file)
+    granted = rig.access.audit.events("view_granted")[-1]
+    assert granted.actor == "rita" and json.loads(granted.details)["reason"] == REASON
+    pulled = [json.loads(e.details)["record"] for e in rig.access.audit.events(PULLED)]
+    assert [r["event"] for r in pulled] == ["keyholder_init", "unlock"]
+    assert pulled[-1]["requested_by"] == "rita" and pulled[-1]["reason"] == REASON
+    assert pulled[-1]["nonce"] == json.loads(granted.details)["nonce"]
+
+
+@pytest.mark.parametrize(("user", "rule"), [("adam", "administrator_no_evidence"),
+                                            ("walt", "permission")])
+def test_wearer_and_administrator_get_no_grant(rig: Rig, user: str, rule: str) -> None:
+    with pytest.raises(AccessError) as caught:
+        rig.view(user, generate_identity()[1])
+    assert caught.value.rule == rule
+    assert (("refused", user, rule) in rig.kinds())
+    assert not rig.access.audit.events("view_granted")
+    assert not [r for r in rig.service.holder.log.lines_after(-1) if '"unlock"' in r]
+
+
+def test_stopped_key_holder_says_why_and_signs_nothing(rig: Rig) -> None:
+    rig.stop_holder()
+    with pytest.raises(KeyholderUnavailableError) as caught:
+        rig.view("rita", generate_identity()[1])
+    assert "is not running" in str(caught.value) and "Fix: start it" in str(caught.value)
+    assert not rig.access.audit.events("view_granted")
+    code, _out, err = rig.server.run("keyholder", "status", check=False)
+    assert code == 1 and "is not running" in err
+
+
+def test_key_holder_refusal_reaches_the_audit_trail(rig: Rig) -> None:
+    rig.stop_holder()
+    (rig.holder_dir / "keyholder.toml").write_text(
+        (rig.holder_dir / "keyholder.toml").read_text().replace("max_segments = 1000",
+                                                                "max_segments = 1"))
+    rig.start_holder()
+    with pytest.raises(KeyholderRefusedError) as caught:
+        rig.view("rita", generate_identity()[1])
+    assert caught.value.rule == "over_broad"
+    refused = [e for e in rig.access.audit.events(PULLED) if e.outcome == REFUSED]
+    assert [e.rule for e in refused] == ["over_broad"]
+
+
+def test_no_identity_or_picture_on_the_server(rig: Rig) -> None:
+    secret, viewer = generate_identity()
+    rig.view("rita", viewer)
+    authority = (rig.holder_dir / "authority.key").read_text()
+    needles = [line.encode() for line in authority.splitlines() if line.startswith("AGE-")]
+    needles += [secret.encode()]
+    first = sorted(p.name for p in rig.camera.recording.glob("*.age"))[0]
+    needles.append(_authority_plaintext(rig, first)[1000:1064])  # 64 bytes of the picture
+    for path in rig.server.data_dir.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert not any(n in data or n.lower() in data.lower() for n in needles), path
+    with rig.context.database.transaction() as session:
+        tables = session.execute(text(
+            "SELECT name FROM sqlite_master WHERE type = 'table'" if
+            rig.context.database.is_sqlite else
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars().all()
+        for table in tables:
+            for row in session.execute(text(f'SELECT * FROM "{table}"')):
+                dumped = repr(tuple(row)).encode()
+                assert not any(n[:40] in dumped for n in needles[:2]), table
+
+
+def test_pull_refuses_a_rewritten_key_holder_log(rig: Rig) -> None:
+    rig.view("rita", generate_identity()[1])  # pulled: the trail holds every line so far
+    rig.stop_holder()
+    log = rig.holder_dir / LOG_FILE
+    lines = log.read_bytes().splitlines(keepends=True)
+    log.write_bytes(b"".join(lines[:-1]))  # the unlock cut off ...
+    rig.start_holder()
+    rig.service.holder.log.append("refused", rule="malformed", message="x")  # ... replaced
+    link = KeyholderLink.load(rig.context.settings.identity_dir)
+    with pytest.raises(PullError) as caught:
+        pull_log(rig.access, link.client(), link.log_key)
+    assert "rolled back or rewritten" in str(caught.value)
+    assert len(rig.access.audit.events(PULLED)) == 2  # nothing of the rewrite went in
