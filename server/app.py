@@ -16,6 +16,7 @@ from bodycam.server.ingest.views import router as ingest_router
 from bodycam.server.people.pages import router as sign_in_pages
 from bodycam.server.people.views import router as session_router
 from bodycam.server.web.pages import static_files
+from bodycam.server.web.routes import router as web_pages
 
 __all__ = ["create_app"]
 
@@ -25,7 +26,8 @@ def create_app(context: ServerContext) -> FastAPI:
                   openapi_url=None)
     app.state.context = context
     app.add_exception_handler(ApiError, api_error_response)
-    for router in (time_router, ingest_router, audit_router, session_router, sign_in_pages):
+    for router in (time_router, ingest_router, audit_router, session_router, sign_in_pages,
+                   web_pages):
         app.include_router(router)
     app.mount("/static", static_files(), name="static")
     return app

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bodycam.server.access.rules import CONSOLE, AccessError
 from bodycam.server.access.service import Access
+from bodycam.server.audit.cli import add_audit_commands
 from bodycam.server.bench import command as bench_command
 from bodycam.server.context import ServerContext
 from bodycam.server.database.engine import Database
@@ -181,6 +182,7 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--out", type=Path, required=True, metavar="DIR")
     add_user_commands(commands, command)
     add_keyholder_commands(commands, command)
+    add_audit_commands(commands, command)
     bench_text = ("measure the dock offload: MB/s, against curl, on a shaped 50 Mbit/s "
                   "link, eight cameras at once (needs root and curl)")
     bench = commands.add_parser("bench", help=bench_text, description=bench_text)

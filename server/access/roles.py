@@ -16,7 +16,7 @@ from bodycam.server.access.rules import AccessError, Target, mixes_administratio
 from bodycam.server.access.service import Work, permissions_of
 from bodycam.server.people.models import User
 
-__all__ = ["check_holder", "grant_role", "role_names", "seed_default_roles",
+__all__ = ["check_holder", "grant_role", "revoke_role", "role_names", "seed_default_roles",
            "set_role_permissions"]
 
 _NAME: Final = re.compile(r"[a-z][a-z0-9_-]{0,63}")
@@ -68,6 +68,16 @@ def grant_role(work: Work, user: User, role: str) -> None:
     session.add(UserRole(user_id=user.id, role=role, granted_by=work.actor.name,
                          granted_at=work.now))
     work.record("role_granted", user=user.username, role=role)
+
+
+def revoke_role(work: Work, user: User, role: str) -> None:
+    """The person no longer holds `role` (from their next request on)."""
+    work.authorise(Permission.USERS, Target(user_id=user.id))
+    held = work.session.get(UserRole, (user.id, role))
+    if held is None:
+        raise ValueError(f"{user.username} does not hold role {role!r}")
+    work.session.delete(held)
+    work.record("role_revoked", user=user.username, role=role)
 
 
 def set_role_permissions(work: Work, role: str, permissions: frozenset[Permission],

@@ -109,5 +109,5 @@ class Access:
 
     @classmethod
     def of(cls, context: ServerContext) -> Access:
-        return cls(context.database, AuditTrail(context.database, context.clock),
-                   context.clock, context.settings.identity_dir)
+        return cls(context.database, AuditTrail.of(context), context.clock,
+                   context.settings.identity_dir)

@@ -1,8 +1,10 @@
-"""Writing the server's event records.
+"""Writing the server's audit records.
 
-Each record is written in a transaction of its own, so a refusal is on record even
-though the refused operation's own transaction rolls back. This is the plain event
-table; the hash chain and server signature of issue 11's audit log build on these rows.
+`add` records with the caller's transaction (the work it describes: committed together
+or not at all); `record` in a transaction of its own, so a refusal is on record even
+though the refused operation's own transaction rolls back. Either way the record joins
+the signed hash chain (chain.py) when its transaction commits: numbered, chained and
+signed under the head lock, so several `serve` processes never fork the chain.
 """
 
 from __future__ import annotations
@@ -11,29 +13,60 @@ import json
 from collections.abc import Callable
 from typing import Any, Final
 
-from sqlalchemy import select
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from bodycam.server.audit.chain import PendingEvent, ServerSigner, seal
 from bodycam.server.audit.models import AuditEvent
+from bodycam.server.context import ServerContext
 from bodycam.server.database.engine import Database
 
-__all__ = ["DONE", "FAILED", "REFUSED", "AuditTrail"]
+__all__ = ["DONE", "FAILED", "REFUSED", "AuditTrail", "camera_actor"]
 
 DONE: Final = "done"
 REFUSED: Final = "refused"
 FAILED: Final = "failed"
+_PENDING: Final = "bodycam.audit.pending"
+
+
+def camera_actor(device_id: str) -> str:
+    """How a docked camera is named as an actor (never a username: those have no space)."""
+    return f"camera {device_id}"[:64]
+
+
+def _forget(session: Session, *_: Any) -> None:
+    session.info.pop(_PENDING, None)
 
 
 class AuditTrail:
-    def __init__(self, database: Database, clock: Callable[[], float]) -> None:
+    def __init__(self, database: Database, clock: Callable[[], float],
+                 signing_key: Ed25519PrivateKey) -> None:
         self._database = database
         self._clock = clock
+        self.signer = ServerSigner(signing_key)
+
+    @classmethod
+    def of(cls, context: ServerContext) -> AuditTrail:
+        return cls(context.database, context.clock, context.signing_key)
 
     def add(self, session: Session, kind: str, actor: str, outcome: str = DONE,
             rule: str | None = None, **details: Any) -> None:
-        """A record committed with the caller's transaction (the work it describes)."""
-        session.add(AuditEvent(at=self._clock(), kind=kind, actor=actor, outcome=outcome,
-                               rule=rule, details=json.dumps(details, sort_keys=True)))
+        """A record committed with the caller's transaction (the work it describes).
+        ValueError/TypeError now if `details` is not plain JSON (no NaN)."""
+        text = json.dumps(details, sort_keys=True, allow_nan=False)
+        pending: list[PendingEvent] | None = session.info.get(_PENDING)
+        if pending is None:
+            pending = session.info[_PENDING] = []
+            event.listen(session, "before_commit", self._seal)
+            event.listen(session, "after_rollback", _forget)
+        at = round(self._clock(), 3)
+        pending.append(PendingEvent(at, kind[:64], actor[:64], outcome, rule, text))
+
+    def _seal(self, session: Session) -> None:
+        pending = session.info.pop(_PENDING, None)
+        if pending:
+            seal(session, pending, self.signer)
 
     def record(self, kind: str, actor: str, outcome: str = DONE, rule: str | None = None,
                **details: Any) -> None:

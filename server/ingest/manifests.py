@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from bodycam.firmware.evidence.signed_log import utc_iso
 from bodycam.firmware.evidence.verify import ManifestFile, VerifyReport, verify_manifest
 from bodycam.firmware.offload.signature import SignedRequest
+from bodycam.server.audit.trail import AuditTrail, camera_actor
 from bodycam.server.context import ServerContext
 from bodycam.server.devices.service import enrolled_keys
 from bodycam.server.errors import ApiError
@@ -119,6 +120,11 @@ def put_manifest(context: ServerContext, signed: SignedRequest, recording_id: st
                 bytes=sum(f.size for f in files), received_at=now,
                 last_activity=context.clock()))
             session.flush()
+            AuditTrail.of(context).add(
+                session, "recording_received", camera_actor(signed.device_id),
+                recording=recording_id, device=signed.device_id, manifest_sha256=sha,
+                manifest_seq=int(seal.record["seq"]), manifest_hash=seal.hash,
+                files=len(files), bytes=sum(f.size for f in files))
             for position, item in enumerate(files):
                 session.add(RecordingFile(
                     recording_id=recording_id, name=item.name, position=position,

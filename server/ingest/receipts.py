@@ -17,6 +17,7 @@ from sqlalchemy import update
 from bodycam.firmware.evidence.receipts import RECEIPT_FORMAT, sign_statement
 from bodycam.firmware.evidence.signed_log import utc_iso
 from bodycam.firmware.offload.signature import SignedRequest
+from bodycam.server.audit.trail import AuditTrail, camera_actor
 from bodycam.server.context import ServerContext
 from bodycam.server.database.engine import compare_and_set
 from bodycam.server.errors import ApiError, storage_refusal
@@ -75,7 +76,13 @@ def issue_receipt(context: ServerContext, signed: SignedRequest,
         first = compare_and_set(session, update(Recording).where(
             Recording.id == recording_id, Recording.receipt.is_(None)).values(
             receipt=json.dumps(receipt, sort_keys=True)))
-        if not first:  # another process signed one a moment ago: that one stands
+        if first:
+            AuditTrail.of(context).add(
+                session, "receipt_issued", camera_actor(signed.device_id),
+                recording=recording_id, manifest_hash=recording.manifest_hash,
+                files=recording.files, bytes=recording.bytes,
+                stored_at=receipt["stored_at"], receipt_sig=receipt.get("sig"))
+        else:  # another process signed one a moment ago: that one stands
             row = session.get(Recording, recording_id)
             assert row is not None and row.receipt is not None
             receipt = json.loads(row.receipt)

@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from bodycam.firmware.offload.signature import SignedRequest
+from bodycam.server.audit.trail import AuditTrail
 from bodycam.server.context import ServerContext
 from bodycam.server.database.engine import compare_and_set
 from bodycam.server.errors import ApiError, storage_refusal
@@ -91,6 +92,10 @@ def finish_file(context: ServerContext, key: FileKey) -> FileState:
     with context.database.transaction() as session:
         won = compare_and_set(session, update(RecordingFile).where(*where).values(
             generation=RecordingFile.generation + 1, **values))
+        if won and not good:
+            AuditTrail.of(context).add(
+                session, "file_damaged", "server", recording=key.recording_id,
+                file=key.name, expected_sha256=row.sha256, received_sha256=found)
         if won:
             session.execute(delete(FilePiece).where(FilePiece.recording_id == key.recording_id,
                                                     FilePiece.name == key.name))

@@ -1,4 +1,5 @@
-"""The sign-in pages: GET/POST /sign-in, the start page /, POST /sign-out.
+"""The sign-in pages: GET/POST /sign-in and POST /sign-out (the start page, /, is the
+web interface's dashboard: server/web/dashboard.py).
 
 Forms work without JavaScript. The sign-in form is protected against login CSRF by a
 token in a `__Host-` cookie that the form repeats (double submit) and by the Origin
@@ -16,11 +17,10 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from bodycam.server.access.service import Access, permissions_of
+from bodycam.server.access.service import Access
 from bodycam.server.audit.trail import REFUSED
 from bodycam.server.devices.auth import context_of
 from bodycam.server.errors import ApiError
-from bodycam.server.people.models import User
 from bodycam.server.people.sessions import SignedIn, close_session
 from bodycam.server.people.signin import SignInError, sign_in
 from bodycam.server.people.web_session import (
@@ -100,23 +100,6 @@ async def sign_in_form(request: Request, username: Annotated[str, Form(max_lengt
     response.delete_cookie(_FORM_COOKIE, path="/", secure=True, httponly=True,
                            samesite="strict")
     return response
-
-
-def _home_values(access: Access, who: SignedIn) -> tuple[str, list[str]]:
-    with access.database.transaction() as session:
-        user = session.get(User, who.user_id)
-        assert user is not None
-        return user.display_name, sorted(p.value for p in permissions_of(session, user.id))
-
-
-@router.get("/", include_in_schema=False)
-async def home(request: Request) -> Response:
-    who = await _who(request)
-    if who is None:
-        return _see("/sign-in")
-    name, permissions = await run_in_threadpool(_home_values,
-                                                Access.of(context_of(request)), who)
-    return render("home.html", who=who, name=name, permissions=permissions)
 
 
 @router.post("/sign-out", include_in_schema=False)

@@ -12,15 +12,17 @@ state:
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bodycam.server.context import ServerContext
 from bodycam.server.recordings.models import Recording, RecordingFile
 
-__all__ = ["RECEIVING_S", "RecordingSummary", "as_json", "format_table", "summaries"]
+__all__ = ["RECEIVING_S", "RecordingSummary", "as_json", "format_table", "summaries", "summarise"]
 
 RECEIVING_S: Final = 15 * 60
 
@@ -72,6 +74,16 @@ def summaries(context: ServerContext) -> list[RecordingSummary]:
         for row in session.scalars(select(RecordingFile).order_by(RecordingFile.position)):
             files.setdefault(row.recording_id, []).append(row)
     now = context.clock()
+    return [_summary(r, files[r.id], now) for r in recordings]
+
+
+def summarise(session: Session, recordings: Sequence[Recording], now: float
+              ) -> list[RecordingSummary]:
+    """The summaries of some recordings (a page of a search), in their order."""
+    files: dict[str, list[RecordingFile]] = {r.id: [] for r in recordings}
+    for row in session.scalars(select(RecordingFile).where(
+            RecordingFile.recording_id.in_(list(files))).order_by(RecordingFile.position)):
+        files[row.recording_id].append(row)
     return [_summary(r, files[r.id], now) for r in recordings]
 
 

@@ -143,6 +143,11 @@ class BlobStore(ABC):
     def read(self, sha256: str) -> Iterator[bytes]:
         """A blob's bytes, in blocks."""
 
+    @abstractmethod
+    def delete(self, sha256: str) -> None:
+        """Remove a blob for good (absent is fine). Only deletion of evidence calls this,
+        after checking that no other recording names the same bytes."""
+
     def read_all(self, sha256: str) -> bytes:
         return b"".join(self.read(sha256))
 

@@ -139,6 +139,16 @@ class FolderBlobStore(BlobStore):
     def read(self, sha256: str) -> Iterator[bytes]:
         return _blocks(self._blob(sha256))
 
+    def delete(self, sha256: str) -> None:
+        path = self._blob(sha256)
+        try:
+            path.unlink(missing_ok=True)
+            fsync_directory(path.parent)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise self._translate(exc) from exc
+
 
 def _blocks(path: Path) -> Iterator[bytes]:
     with path.open("rb") as stream:

@@ -153,6 +153,10 @@ class S3BlobStore(BlobStore):
     def read(self, sha256: str) -> Iterator[bytes]:
         return self._stream(self._blob(sha256))
 
+    def delete(self, sha256: str) -> None:
+        self._call("delete", self._client.delete_object, Bucket=self.bucket,
+                   Key=self._blob(sha256))
+
 
 def _translate(what: str, exc: Exception) -> StorageError:
     """A storage error naming the fix; a full store (quota, 507) is StorageFullError."""

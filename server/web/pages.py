@@ -4,6 +4,7 @@ server). The pages work without JavaScript."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -16,6 +17,14 @@ __all__ = ["render", "static_files"]
 _HERE: Final = Path(__file__).parent
 _TEMPLATES: Final = Environment(loader=FileSystemLoader(_HERE / "templates"),
                                 autoescape=select_autoescape(["html"]))
+
+
+def _utc(seconds: float) -> str:
+    """Server clock seconds as the pages show every time: UTC, to the minute."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+_TEMPLATES.filters["utc"] = _utc
 HEADERS: Final = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; "
                                "form-action 'self'; base-uri 'none'",
