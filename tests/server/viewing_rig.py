@@ -1,0 +1,129 @@
+"""Helpers of the player tests: a camera's real recording offloaded to a real server, a
+key holder (in this process, on its own socket) holding the camera's authority identity,
+the server connected to it, and accounts with TOTP secrets. What the camera saw comes
+from the authority's own decrypt of the card's files (the key holder's copy), decoded
+with PyAV: the browser's frames are compared against that."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import numpy.typing as npt
+import pytest
+from people_rig import PASSWORD
+from server_fixtures import Camera, Server
+from server_rig import run_server
+
+from bodycam.firmware.evidence.age import decrypt
+from bodycam.firmware.evidence.age.keys import read_identity_file
+from bodycam.server.access.rules import CONSOLE
+from bodycam.server.access.service import Access
+from bodycam.server.context import ServerContext
+from bodycam.server.identity.signing_key import public_b64
+from bodycam.server.keyholder.holder import KeyHolder
+from bodycam.server.keyholder.service import KeyholderService
+from bodycam.server.keyholder.setup import initialise
+from bodycam.server.people.accounts import add_user
+
+REASON = "complaint 2026-114: review of the stop"
+# reviewer (may view), administrator (no evidence), wearer (nothing on recordings)
+ACCOUNTS = (("rita", "reviewer"), ("rick", "reviewer"), ("adam", "administrator"),
+            ("walt", "wearer"))
+
+
+@dataclass
+class Viewing:
+    server: Server
+    camera: Camera
+    context: ServerContext
+    access: Access
+    holder_dir: Path
+    secrets: dict[str, str]
+    service: KeyholderService | None = None
+    thread: threading.Thread | None = None
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def recording_id(self) -> str:
+        return self.camera.recording.name
+
+    def segments(self) -> list[Path]:
+        return sorted(self.camera.recording.glob("*.age"))
+
+    def start_holder(self) -> None:
+        self.service = KeyholderService(KeyHolder.open(self.holder_dir))
+        self.thread = threading.Thread(target=self.service.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop_holder(self) -> None:
+        if self.service is not None:
+            self.service.shutdown()
+            self.service.server_close()
+            self.service.holder.close()
+            self.service = None
+
+    def plaintext(self, name: str) -> bytes:
+        """What the camera encrypted into segment `name` (the authority's own decrypt)."""
+        out = io.BytesIO()
+        decrypt(read_identity_file(self.holder_dir / "authority.key"),
+                io.BytesIO((self.camera.recording / name).read_bytes()), out)
+        return out.getvalue()
+
+
+def open_viewing(server: Server, camera: Camera, tmp_path: Path,
+                 monkeypatch: pytest.MonkeyPatch) -> Iterator[Viewing]:
+    """The body of the tests' `viewing` fixture: recording offloaded, key holder up and
+    connected, no serve process running (each test starts what it needs)."""
+    for name, value in server.backend.env.items():
+        monkeypatch.setenv(name, value)
+    server.serve()
+    client = server.client(camera)
+    client.upload(camera.recording)
+    client.close()
+    server.stop()
+    server.processes.clear()
+    context = ServerContext.open(server.data_dir)
+    access = Access.of(context)
+    secrets = {}
+    for username, role in ACCOUNTS:
+        with access.work(CONSOLE, "user.add") as work:
+            added = add_user(work, username, username.title(), PASSWORD, roles=[role])
+        assert added.totp_secret is not None
+        secrets[username] = added.totp_secret
+    socket = tmp_path / "kh" / "keyholder.sock"
+    init = initialise(tmp_path / "kh" / "holder", public_b64(context.signing_key),
+                      identity=camera.authority.identity_file, post_quantum=False,
+                      socket=socket, group=None)
+    camera.authority.identity_file.unlink()  # the key holder's copy is the only one
+    viewing = Viewing(server, camera, context, access, tmp_path / "kh" / "holder", secrets)
+    viewing.start_holder()
+    run_server("keyholder", "connect", "--data-dir", str(server.data_dir), "--socket",
+               str(socket), "--log-key", init.log_key, env=server.backend.env)
+    yield viewing
+    viewing.stop_holder()
+    server.stop()
+    context.close()
+
+
+Frame = npt.NDArray[np.uint8]
+
+
+def camera_frames(viewing: Viewing) -> list[tuple[float, Frame]]:
+    """Every video frame of the recording as the camera encoded it: (presentation time
+    in seconds, as the MPEG-TS carries it and MSE plays it; RGB), decoded from the
+    authority's plaintext."""
+    frames: list[tuple[float, Frame]] = []
+    for path in viewing.segments():
+        with av.open(io.BytesIO(viewing.plaintext(path.name)), format="mpegts") as container:
+            for frame in container.decode(video=0):
+                assert frame.pts is not None
+                at = float(frame.pts * Fraction(frame.time_base))
+                frames.append((at, frame.to_ndarray(format="rgb24")))
+    return frames
