@@ -9,7 +9,6 @@ identity and no plaintext while and after a view is watched."""
 from __future__ import annotations
 
 import os
-import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path

@@ -42,7 +42,13 @@ async function segment(m) {
   file.set(header);
   file.set(bytes.subarray(m.header_bytes), header.length);
   const started = performance.now();
-  const plain = await decrypter.decrypt(file);
+  let plain;
+  try {
+    plain = await decrypter.decrypt(file);
+  } catch (err) {
+    throw new Error(`segment ${m.file} does not open with this view's key (${err.message || err}): ` +
+      "the header was not made for this browser's key (changed on the way?). Press play again");
+  }
   const ms = performance.now() - started;
   const copy = plain.slice();  // its own buffer, so the transfer moves exactly it
   return { plain: copy.buffer, ms, size: bytes.length };
