@@ -8,6 +8,8 @@ identity and no plaintext while and after a view is watched."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -19,7 +21,9 @@ import pytest
 from people_rig import PASSWORD, code
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from server_fixtures import Camera, Server, make_backend
-from viewing_rig import REASON, Viewing, camera_frames, open_viewing
+from viewing_rig import REASON, Viewing, camera_frames, open_viewing, secrets_in
+
+from bodycam.firmware.evidence.age.keys import generate_identity
 
 CHROMIUM: Final = "/usr/bin/chromium"
 ARGS: Final = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -136,13 +140,24 @@ def test_reviewer_watches_the_frames_the_camera_saw(browser: Browser, viewing: V
         assert int(np.argmin(distances)) == index, (index, sorted(
             range(len(frames)), key=distances.__getitem__)[:3])
         assert distances[index] < 6.0, distances[index]
+    # While the picture is up (grant live, every segment decrypted in the browser) and
+    # after it stopped, the server's data directory (database included) holds neither
+    # an age identity nor any plaintext; the key holder's directory shows the scan works.
+    assert secrets_in(viewing.server.data_dir, viewing) == []
+    assert any("an age identity" in f for f in secrets_in(viewing.holder_dir, viewing))
+    page.get_by_role("button", name="Stop").click()
+    expect(page.get_by_role("status")).to_contain_text("Stopped")
+    assert stats(page)["state"] == "stopped"
+    assert page.evaluate("() => document.getElementById('video').readyState") == 0
+    expect(page.locator("#overlay")).to_have_text("")
+    assert secrets_in(viewing.server.data_dir, viewing) == []
 
 
 def test_a_changed_segment_is_refused_before_decrypting(browser: Browser,
                                                         viewing: Viewing) -> None:
     second = viewing.segments()[1]
     stored = next((viewing.server.data_dir / "blobs").rglob(
-        __import__("hashlib").sha256(second.read_bytes()).hexdigest()))
+        hashlib.sha256(second.read_bytes()).hexdigest()))
     stored.chmod(0o644)
     data = bytearray(stored.read_bytes())
     data[-100] ^= 0x01  # one bit of the payload: the header still opens, the hash does not
@@ -178,3 +193,34 @@ def test_wearer_and_administrator_get_no_player(browser: Browser, viewing: Viewi
     page.goto(f"{viewing.server.url}/recordings/{viewing.recording_id}/play")
     expect(page.get_by_role("alert")).to_contain_text(rule)
     expect(page.get_by_role("button", name="Play")).to_have_count(0)
+
+
+def test_the_picture_ends_when_the_grant_expires(browser: Browser, viewing: Viewing) -> None:
+    viewing.server.serve()
+    page = signed_in(browser, viewing, "rita")
+    page.clock.install()
+    press_play(page, viewing)
+    wait_until_all_decrypted(page, viewing)
+    page.clock.fast_forward("16:00")  # the grant lasts 15 minutes
+    expect(page.get_by_role("status")).to_contain_text("The grant expired")
+    assert stats(page)["state"] == "expired"
+    assert page.evaluate("() => document.getElementById('video').readyState") == 0
+
+
+def test_a_key_swapped_on_the_way_gives_no_picture(browser: Browser, viewing: Viewing) -> None:
+    """Someone between the browser and the server puts their own key in the request: the
+    headers that come back open for them (and the key holder's log names their key), not
+    for this browser, which says so and shows nothing."""
+    _, other = generate_identity()
+    viewing.server.serve()
+    page = signed_in(browser, viewing, "rita")
+
+    def swap(route: Any) -> None:
+        sent = route.request.post_data_json
+        route.continue_(post_data=json.dumps({**sent, "viewer_key": other}))
+
+    page.route("**/view", swap)
+    press_play(page, viewing)
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("does not open with this view's key", timeout=WAIT_MS)
+    assert stats(page)["decrypts"] == [] and stats(page)["state"] == "refused"
