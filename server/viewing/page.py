@@ -18,16 +18,15 @@ from bodycam.server.recordings.models import Recording
 from bodycam.server.recordings.service import files_of
 from bodycam.server.web.frame import Visitor
 from bodycam.server.web.navigation import menu
-from bodycam.server.web.pages import _TEMPLATES as _WEB
 from bodycam.server.web.pages import HEADERS
 
 __all__ = ["player_page"]
 
 _HERE: Final = Path(__file__).resolve().parent
 _ENV: Final = Environment(
-    loader=ChoiceLoader([FileSystemLoader(_HERE.parent / "web" / "player"), _WEB.loader]),
+    loader=ChoiceLoader([FileSystemLoader(_HERE.parent / "web" / "player"),
+                         FileSystemLoader(_HERE.parent / "web" / "templates")]),
     autoescape=select_autoescape(["html"]))
-_ENV.filters.update(_WEB.filters)
 _CSP: Final = ("default-src 'self'; media-src 'self' blob:; worker-src 'self'; "
                "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 
