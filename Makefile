@@ -51,15 +51,21 @@ $(VENV)/.dev: pyproject.toml $(VENV)/.base $(INTEROP)/node_modules/.package-lock
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-# typage (npm age-encryption) exactly as pinned by its package-lock.json; npm ci writes
-# node_modules/.package-lock.json last, so an interrupted install is redone.
-$(INTEROP)/node_modules/.package-lock.json: $(INTEROP)/package.json $(INTEROP)/package-lock.json
+# $(call npm_ci,DIR,WHAT): the npm packages of DIR exactly as pinned by its
+# package-lock.json; npm ci writes node_modules/.package-lock.json last, so an
+# interrupted install is redone.
+define npm_ci
 	@bash .ci/apt-deps.sh nodejs
 	@command -v npm >/dev/null && node -e "$$NODE_20_19" || { \
-		echo "typage needs Node.js >= 20.19 with npm (found: $$(node --version 2>&1))." \
+		echo "$(2) needs Node.js >= 20.19 with npm (found: $$(node --version 2>&1))." \
 		"Install them, e.g. on Debian 13: sudo apt-get install nodejs npm; then run make again" >&2; \
 		exit 1; }
-	cd $(INTEROP) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(1) && npm ci --no-audit --no-fund --loglevel=error
+endef
+
+# typage (npm age-encryption), the second age implementation of tests/interop.
+$(INTEROP)/node_modules/.package-lock.json: $(INTEROP)/package.json $(INTEROP)/package-lock.json
+	$(call npm_ci,$(INTEROP),typage)
 
 # The in-browser player (server/viewing): typage and esbuild exactly as pinned by its
 # package-lock.json, bundled into $(PLAYER)/dist, which the server serves at /player/.
@@ -67,12 +73,7 @@ $(INTEROP)/node_modules/.package-lock.json: $(INTEROP)/package.json $(INTEROP)/p
 player: $(PLAYER)/dist/player.js
 
 $(PLAYER)/node_modules/.package-lock.json: $(PLAYER)/package.json $(PLAYER)/package-lock.json
-	@bash .ci/apt-deps.sh nodejs
-	@command -v npm >/dev/null && node -e "$$NODE_20_19" || { \
-		echo "the player needs Node.js >= 20.19 with npm (found: $$(node --version 2>&1))." \
-		"Install them, e.g. on Debian 13: sudo apt-get install nodejs npm; then run make again" >&2; \
-		exit 1; }
-	cd $(PLAYER) && npm ci --no-audit --no-fund --loglevel=error
+	$(call npm_ci,$(PLAYER),the player)
 
 $(PLAYER)/dist/player.js: $(PLAYER)/node_modules/.package-lock.json $(wildcard $(PLAYER)/src/*.js)
 	cd $(PLAYER) && npm run --silent build

@@ -18,17 +18,14 @@ from typing import Any, Final
 
 import numpy as np
 import pytest
+from browser_rig import chromium
 from people_rig import PASSWORD, code
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from server_fixtures import Camera, Server, make_backend
 from viewing_rig import REASON, Viewing, camera_frames, open_viewing, secrets_in
 
 from bodycam.firmware.evidence.age.keys import generate_identity
 
-CHROMIUM: Final = "/usr/bin/chromium"
-ARGS: Final = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run",
-               "--disable-quic", "--autoplay-policy=no-user-gesture-required"]
 SHOTS: Final = os.environ.get("BODYCAM_SCREENSHOTS")
 WAIT_MS: Final = 60_000  # a shared, slow machine: generous, and never a pass/fail figure
 
@@ -40,11 +37,7 @@ def backend(request: pytest.FixtureRequest) -> object:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "install Debian's chromium (make .venv/.dev does)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
+    yield from chromium()
 
 
 @pytest.fixture
