@@ -46,8 +46,9 @@ async function segment(m) {
   try {
     plain = await decrypter.decrypt(file);
   } catch (err) {
-    throw new Error(`segment ${m.file} does not open with this view's key (${err.message || err}): ` +
-      "the header was not made for this browser's key (changed on the way?). Press play again");
+    throw new Error(`segment ${m.file} does not open with this view's key ` +
+      `(${err.message || err}): its new header was not made for this browser's key ` +
+      "(changed on the way?) or the segment is damaged. Press play again");
   }
   const ms = performance.now() - started;
   const copy = plain.slice();  // its own buffer, so the transfer moves exactly it
