@@ -19,15 +19,24 @@ from typing import Any, Final
 import numpy as np
 import pytest
 from browser_rig import chromium
-from people_rig import PASSWORD, code
 from playwright.sync_api import Browser, Page, expect
 from server_fixtures import Camera, Server, make_backend
-from viewing_rig import REASON, Viewing, camera_frames, open_viewing, secrets_in
+from viewing_bench import play_figures
+from viewing_rig import (
+    WAIT_MS,
+    Viewing,
+    camera_frames,
+    open_viewing,
+    press_play,
+    secrets_in,
+    signed_in,
+    stats,
+    wait_until_all_decrypted,
+)
 
 from bodycam.firmware.evidence.age.keys import generate_identity
 
 SHOTS: Final = os.environ.get("BODYCAM_SCREENSHOTS")
-WAIT_MS: Final = 60_000  # a shared, slow machine: generous, and never a pass/fail figure
 
 
 @pytest.fixture(params=["sqlite"])
@@ -44,39 +53,6 @@ def browser() -> Iterator[Browser]:
 def viewing(server: Server, camera: Camera, tmp_path: Path,
             monkeypatch: pytest.MonkeyPatch) -> Iterator[Viewing]:
     yield from open_viewing(server, camera, tmp_path, monkeypatch)
-
-
-def signed_in(browser: Browser, viewing: Viewing, username: str) -> Page:
-    page = browser.new_context(ignore_https_errors=True,
-                               viewport={"width": 1024, "height": 900}).new_page()
-    page.goto(viewing.server.url + "/sign-in")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("Code from your authenticator app").fill(
-        code(viewing.secrets[username], time.time()))
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-    return page
-
-
-def press_play(page: Page, viewing: Viewing, reason: str = REASON) -> None:
-    page.goto(f"{viewing.server.url}/recordings/{viewing.recording_id}")
-    page.get_by_role("link", name="Play this recording").click()
-    page.get_by_label("Reason for viewing (on record)").fill(reason)
-    page.get_by_role("button", name="Play").click()
-
-
-def stats(page: Page) -> dict[str, Any]:
-    found: dict[str, Any] = page.evaluate("() => window.bodycamPlayer")
-    return found
-
-
-def wait_until_all_decrypted(page: Page, viewing: Viewing) -> None:
-    count = len(viewing.segments())
-    page.wait_for_function(
-        f"() => window.bodycamPlayer.decrypts.length === {count} || "
-        "window.bodycamPlayer.error !== null", timeout=WAIT_MS)
-    assert stats(page)["error"] is None, stats(page)["error"]
 
 
 _GRAB: Final = """async (at) => {
@@ -217,3 +193,12 @@ def test_a_key_swapped_on_the_way_gives_no_picture(browser: Browser, viewing: Vi
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("does not open with this view's key", timeout=WAIT_MS)
     assert stats(page)["decrypts"] == [] and stats(page)["state"] == "refused"
+
+
+def test_play_figures_are_measured(browser: Browser, viewing: Viewing) -> None:
+    """The benchmark's figures (tests/server/viewing_bench.py) on a short recording: the
+    shape is what the README quotes; no figure is judged (a shared machine)."""
+    viewing.server.serve()
+    figures = play_figures(browser, viewing, plays=2)
+    assert figures["plays"] == 2 and figures["segments"] == len(viewing.segments())
+    assert figures["first_frame_ms"]["p50"] > 0 and figures["decrypt_mb_s"] > 0

@@ -7,17 +7,21 @@ with PyAV: the browser's frames are compared against that."""
 from __future__ import annotations
 
 import io
+import os
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any, Final
 
 import av
 import numpy as np
 import numpy.typing as npt
 import pytest
-from people_rig import PASSWORD
+from people_rig import PASSWORD, code
+from playwright.sync_api import Browser, Page, expect
 from server_fixtures import Camera, Server
 from server_rig import run_server
 
@@ -33,6 +37,7 @@ from bodycam.server.keyholder.setup import initialise
 from bodycam.server.people.accounts import add_user
 
 REASON = "complaint 2026-114: review of the stop"
+WAIT_MS: Final = 60_000  # a shared, slow machine: generous, and never a pass/fail figure
 # reviewer (may view), administrator (no evidence), wearer (nothing on recordings)
 ACCOUNTS = (("rita", "reviewer"), ("rick", "reviewer"), ("adam", "administrator"),
             ("walt", "wearer"))
@@ -78,11 +83,14 @@ class Viewing:
 
 
 def open_viewing(server: Server, camera: Camera, tmp_path: Path,
-                 monkeypatch: pytest.MonkeyPatch) -> Iterator[Viewing]:
+                 monkeypatch: pytest.MonkeyPatch | None) -> Iterator[Viewing]:
     """The body of the tests' `viewing` fixture: recording offloaded, key holder up and
     connected, no serve process running (each test starts what it needs)."""
     for name, value in server.backend.env.items():
-        monkeypatch.setenv(name, value)
+        if monkeypatch is None:
+            os.environ[name] = value
+        else:
+            monkeypatch.setenv(name, value)
     server.serve()
     client = server.client(camera)
     client.upload(camera.recording)
@@ -144,3 +152,36 @@ def secrets_in(directory: Path, viewing: Viewing) -> list[str]:
             found += [f"{path}: {what}" for needle, what in needles.items()
                       if needle in data or needle.lower() in data]
     return found
+
+
+def signed_in(browser: Browser, viewing: Viewing, username: str) -> Page:
+    page = browser.new_context(ignore_https_errors=True,
+                               viewport={"width": 1024, "height": 900}).new_page()
+    page.goto(viewing.server.url + "/sign-in")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Code from your authenticator app").fill(
+        code(viewing.secrets[username], time.time()))
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    return page
+
+
+def press_play(page: Page, viewing: Viewing, reason: str = REASON) -> None:
+    page.goto(f"{viewing.server.url}/recordings/{viewing.recording_id}")
+    page.get_by_role("link", name="Play this recording").click()
+    page.get_by_label("Reason for viewing (on record)").fill(reason)
+    page.get_by_role("button", name="Play").click()
+
+
+def stats(page: Page) -> dict[str, Any]:
+    found: dict[str, Any] = page.evaluate("() => window.bodycamPlayer")
+    return found
+
+
+def wait_until_all_decrypted(page: Page, viewing: Viewing) -> None:
+    count = len(viewing.segments())
+    page.wait_for_function(
+        f"() => window.bodycamPlayer.decrypts.length === {count} || "
+        "window.bodycamPlayer.error !== null", timeout=WAIT_MS)
+    assert stats(page)["error"] is None, stats(page)["error"]
