@@ -112,12 +112,14 @@ def open_viewing(server: Server, camera: Camera, tmp_path: Path,
     camera.authority.identity_file.unlink()  # the key holder's copy is the only one
     viewing = Viewing(server, camera, context, access, tmp_path / "kh" / "holder", secrets)
     viewing.start_holder()
-    run_server("keyholder", "connect", "--data-dir", str(server.data_dir), "--socket",
-               str(socket), "--log-key", init.log_key, env=server.backend.env)
-    yield viewing
-    viewing.stop_holder()
-    server.stop()
-    context.close()
+    try:
+        run_server("keyholder", "connect", "--data-dir", str(server.data_dir), "--socket",
+                   str(socket), "--log-key", init.log_key, env=server.backend.env)
+        yield viewing
+    finally:  # also when a script closes the generator early
+        viewing.stop_holder()
+        server.stop()
+        context.close()
 
 
 Frame = npt.NDArray[np.uint8]
