@@ -26,8 +26,9 @@ UNIT_DIR = Path(__file__).resolve().parent.parent / "systemd"
 # The camera's units; the evidence server's (it runs on the agency's machine and needs a
 # network) is checked in tests/server/test_server_unit.py.
 SERVER_UNIT = "bodycam-server.service"
+AGENCY_UNITS = (SERVER_UNIT, "bodycam-keyholder.service")  # tests/server/test_*_unit.py
 UNITS = sorted(p.name for p in UNIT_DIR.iterdir()
-               if p.suffix in {".service", ".path"} and p.name != SERVER_UNIT)
+               if p.suffix in {".service", ".path"} and p.name not in AGENCY_UNITS)
 SERVICES = [unit for unit in UNITS if unit.endswith(".service")]
 ROOT_HELPERS = ["bodycam-firstboot.service", "bodycam-provision.service"]
 MAX_EXPOSURE = 1.5

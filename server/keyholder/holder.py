@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -41,6 +42,7 @@ __all__ = ["MEMORY_FILE", "KeyHolder"]
 MEMORY_FILE: Final = "grants.sqlite"
 UNLOCK: Final = "unlock"
 REFUSED: Final = "refused"
+_MANIFEST_CACHE: Final = 256
 
 
 def _sha256(data: bytes) -> str:
@@ -64,6 +66,9 @@ class KeyHolder:
         self._memory = memory
         self._clock = clock
         self._lock = threading.Lock()
+        # Manifests verified before, by SHA-256 (what verified once verifies again): a
+        # recording watched in several grants is checked once (half a grant's time).
+        self._manifests: OrderedDict[str, SignedManifest] = OrderedDict()
 
     @classmethod
     def open(cls, directory: Path, clock: Callable[[], float] = time.time) -> KeyHolder:
@@ -165,7 +170,13 @@ class KeyHolder:
         if _sha256(request.manifest) != grant.manifest_sha256:
             raise RefusedError("not_in_recording", "the manifest sent is not the one the grant "
                                f"names for recording {grant.recording_id} (its SHA-256 differs)")
-        manifest = read_manifest(request.manifest, grant.recording_id)
+        manifest = self._manifests.get(grant.manifest_sha256)
+        if manifest is None or manifest.recording_id != grant.recording_id:
+            manifest = read_manifest(request.manifest, grant.recording_id)
+            self._manifests[grant.manifest_sha256] = manifest
+            while len(self._manifests) > _MANIFEST_CACHE:
+                self._manifests.popitem(last=False)
+        self._manifests.move_to_end(grant.manifest_sha256)
         for segment in grant.segments:
             signed = manifest.segments.get(segment.file)
             if signed is None or signed.sha256 != segment.sha256:
