@@ -36,6 +36,20 @@ HOST_UNIT_DIRS = (Path("/usr/lib/systemd/system"), Path("/lib/systemd/system"))
 _EXEC = re.compile(r"^Exec\w+=[-+!@:]*(/\S+)", re.MULTILINE)
 
 
+def agency_unit_root(directory: Path, unit: str, program: str) -> Path:
+    """A --root tree for one of the agency's units: the host's units, `unit`, and a
+    stand-in for its `program` (in /opt/bodycam/venv/bin)."""
+    host_units = next(d for d in HOST_UNIT_DIRS if (d / "sysinit.target").exists())
+    shutil.copytree(host_units, directory / "usr/lib/systemd/system", symlinks=True)
+    (directory / "etc/systemd/system").mkdir(parents=True)
+    shutil.copy(UNIT_DIR / unit, directory / "etc/systemd/system" / unit)
+    stand_in = directory / "opt/bodycam/venv/bin" / program
+    stand_in.parent.mkdir(parents=True)
+    stand_in.write_text("#!/bin/sh\nexit 0\n")
+    stand_in.chmod(0o755)
+    return directory
+
+
 def directives(unit: str) -> dict[str, list[str]]:
     """key -> every value it is given (systemd allows repeats), comments ignored."""
     found: dict[str, list[str]] = {}

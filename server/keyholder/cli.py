@@ -125,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
                    "keyholder.toml (never overwrites)")
     init.add_argument("--server-key", required=True, metavar="KEY",
                       help="the evidence server's signing key (base64, as `bodycam-server "
-                      "init` prints it) or its camera-offload.toml")
+                      "init` prints it; server_key in its camera-offload.toml)")
     source = init.add_mutually_exclusive_group()
     source.add_argument("--identity", type=Path, metavar="FILE",
                         help="the existing authority identity file to hold (copied in; "

@@ -46,22 +46,15 @@ class KeyholderError(ValueError):
 
 
 def parse_server_key(text: str) -> str:
-    """The evidence server's public key (base64), or the camera-offload.toml holding it."""
-    candidate = Path(text)
-    if candidate.is_file():
-        try:
-            text = str(tomllib.loads(candidate.read_text(encoding="utf-8"))
-                       .get("offload", {}).get("server_key", ""))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise KeyholderError(f"cannot read the server key from {candidate}: {exc}"
-                                 ) from None
+    """The evidence server's public signing key, base64 (as `bodycam-server init` prints
+    it, and as `server_key` in its camera-offload.toml)."""
     try:
         key = str(Ed25519Key().convert(text))
     except InvalidValueError as exc:
         raise KeyholderError(f"server key: {exc.issues[0][1]}") from None
     if not key:
         raise KeyholderError("no server key given: pass the signing key `bodycam-server "
-                             "init` printed, or the server's camera-offload.toml")
+                             "init` printed (server_key in its camera-offload.toml)")
     return key
 
 

@@ -4,11 +4,10 @@ network at all, its own user, and a socket directory."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from test_systemd_units import HOST_UNIT_DIRS, UNIT_DIR, analyze, directives, exposure
+from test_systemd_units import agency_unit_root, analyze, directives, exposure
 
 UNIT = "bodycam-keyholder.service"
 # Far below the server's 1.2: no network, no capability; what is left is AF_UNIX (its
@@ -18,16 +17,8 @@ MAX_EXPOSURE = 0.6  # measured here: 0.4
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("keyholderunit")
-    host_units = next(d for d in HOST_UNIT_DIRS if (d / "sysinit.target").exists())
-    shutil.copytree(host_units, root / "usr/lib/systemd/system", symlinks=True)
-    (root / "etc/systemd/system").mkdir(parents=True)
-    shutil.copy(UNIT_DIR / UNIT, root / "etc/systemd/system" / UNIT)
-    program = root / "opt/bodycam/venv/bin/bodycam-keyholder"
-    program.parent.mkdir(parents=True)
-    program.write_text("#!/bin/sh\nexit 0\n")
-    program.chmod(0o755)
-    return root
+    return agency_unit_root(tmp_path_factory.mktemp("keyholderunit"), UNIT,
+                            "bodycam-keyholder")
 
 
 def test_the_keyholder_unit_verifies_without_any_warning(root: Path) -> None:
