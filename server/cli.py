@@ -18,6 +18,7 @@ from bodycam.server.access.rules import CONSOLE, AccessError
 from bodycam.server.access.service import Access
 from bodycam.server.bench import command as bench_command
 from bodycam.server.context import ServerContext
+from bodycam.server.custody.cli import add_custody_commands
 from bodycam.server.database.engine import Database
 from bodycam.server.database.migrate import SchemaError, upgrade
 from bodycam.server.devices.service import EnrolError, enrol, parse_identity
@@ -181,6 +182,7 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--out", type=Path, required=True, metavar="DIR")
     add_user_commands(commands, command)
     add_keyholder_commands(commands, command)
+    add_custody_commands(commands, command)
     bench_text = ("measure the dock offload: MB/s, against curl, on a shaped 50 Mbit/s "
                   "link, eight cameras at once (needs root and curl)")
     bench = commands.add_parser("bench", help=bench_text, description=bench_text)

@@ -16,6 +16,7 @@ __all__ = ["ADMINISTRATION", "DEFAULT_ROLES", "EVIDENCE", "Permission", "parse_p
 class Permission(StrEnum):
     VIEW = "recording.view"  # view with a reason (always audited)
     VIEW_OWN = "recording.view_own"  # a wearer's own recordings, for report writing
+    SEARCH = "recording.search"  # list and search recordings (metadata, no picture)
     CATEGORISE = "recording.categorise"
     NOTE = "recording.note"
     EXPORT = "recording.export"  # export and share with the prosecutor
@@ -32,9 +33,9 @@ class Permission(StrEnum):
 
 
 EVIDENCE: Final = frozenset({
-    Permission.VIEW, Permission.VIEW_OWN, Permission.CATEGORISE, Permission.NOTE,
-    Permission.EXPORT, Permission.CASES, Permission.HOLD, Permission.REQUEST_DELETION,
-    Permission.APPROVE_DELETION})
+    Permission.VIEW, Permission.VIEW_OWN, Permission.SEARCH, Permission.CATEGORISE,
+    Permission.NOTE, Permission.EXPORT, Permission.CASES, Permission.HOLD,
+    Permission.REQUEST_DELETION, Permission.APPROVE_DELETION})
 ADMINISTRATION: Final = frozenset({
     Permission.USERS, Permission.ROLES, Permission.DEVICES, Permission.ASSIGN,
     Permission.RETENTION})
@@ -44,12 +45,12 @@ DEFAULT_ROLES: Final[dict[str, tuple[str, frozenset[Permission]]]] = {
     "wearer": ("wears a camera; nothing on recordings by default", frozenset()),
     "reviewer": ("views with a reason, categorises, adds notes, requests deletion",
                  frozenset({Permission.VIEW, Permission.CATEGORISE, Permission.NOTE,
-                            Permission.REQUEST_DELETION})),
+                            Permission.REQUEST_DELETION, Permission.SEARCH})),
     "custodian": ("cases, legal hold, export and share with the prosecutor",
                   frozenset({Permission.CASES, Permission.HOLD, Permission.EXPORT,
-                             Permission.REQUEST_DELETION})),
+                             Permission.REQUEST_DELETION, Permission.SEARCH})),
     "approver": ("approves or rejects deletion requests (e.g. data-protection officer)",
-                 frozenset({Permission.APPROVE_DELETION})),
+                 frozenset({Permission.APPROVE_DELETION, Permission.SEARCH})),
     "administrator": ("users, roles, devices, retention categories; no access to evidence",
                       ADMINISTRATION),
     "auditor": ("reads the audit log and the reports, nothing else",

@@ -45,10 +45,12 @@ CONSOLE: Final = Actor(None, "console", ADMINISTRATION)
 
 @dataclass(frozen=True)
 class Target:
-    """What the action is on. `wearers` None means: not on record (no assignment)."""
+    """What the action is on. `wearers` None means: not on record (no assignment);
+    `wearers_complete` False: part of the recording is covered by no assignment."""
 
     recording_id: str | None = None
     wearers: frozenset[int] | None = None
+    wearers_complete: bool = True
     requested_by: int | None = None
     user_id: int | None = None
 
@@ -68,8 +70,9 @@ def mixes_administration(permissions: frozenset[Permission]) -> bool:
 
 
 def _deletion(actor: Actor, action: Permission, target: Target) -> None:
-    if target.wearers is None:
-        raise AccessError("wearer_unknown", f"recording {target.recording_id} has no wearer on "
+    if target.wearers is None or not target.wearers_complete:
+        what = "no wearer" if target.wearers is None else "a stretch without a wearer"
+        raise AccessError("wearer_unknown", f"recording {target.recording_id} has {what} on "
                       "record, so nobody can show its wearer is not the one deleting it. "
                       "Fix: an administrator records who wore the camera at that time")
     if actor.user_id in target.wearers:

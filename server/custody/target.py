@@ -1,0 +1,58 @@
+"""The one description of a recording every evidence action authorises against.
+
+Web pages, the JSON API, the command line, deletion and retention all build the access
+Target of a recording here, so the hard rules see the same wearers whichever way in.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bodycam.server.access.rules import Target
+from bodycam.server.custody.errors import CustodyError
+from bodycam.server.custody.wearers import resolve_wearers
+from bodycam.server.recordings.models import Recording
+from bodycam.server.recordings.service import RECORDING_ID
+
+__all__ = ["UnknownRecordingError", "lock_recording", "recording_target"]
+
+
+class UnknownRecordingError(CustodyError, LookupError):
+    """No such recording on this server (a lookup's 404); the message names the fix."""
+
+    def __init__(self, recording_id: str) -> None:
+        text = (f"{recording_id[:100]!r} is not a recording id" if not
+                RECORDING_ID.fullmatch(recording_id) else
+                f"recording {recording_id} is not on this server")
+        super().__init__(f"{text} (see `bodycam-server recordings` or the recordings "
+                         "search)")
+        self.recording_id = recording_id
+
+
+def lock_recording(session: Session, recording_id: str) -> Recording:
+    """The recording, its row locked until the transaction ends (PostgreSQL: FOR
+    UPDATE; SQLite's transactions already take the one write lock at BEGIN). Whatever
+    changes whether a recording may be deleted (a hold, a case, the deletion itself)
+    locks it first, so two such changes never both decide on a stale view."""
+    recording = session.scalars(select(Recording).where(Recording.id == recording_id)
+                                .with_for_update()).first()
+    if recording is None:
+        raise UnknownRecordingError(recording_id)
+    return recording
+
+
+def recording_target(session: Session, recording_id: str, *,
+                     requested_by: int | None = None, lock: bool = False) -> Target:
+    """The access Target of a recording: its wearers from the assignments covering its
+    start..end (None when nobody is on record), whether they are complete, and who
+    requested its deletion (for an approval). UnknownRecordingError if it is not here."""
+    recording = (lock_recording(session, recording_id) if lock
+                 else session.get(Recording, recording_id) if RECORDING_ID.fullmatch(
+                     recording_id) else None)
+    if recording is None:
+        raise UnknownRecordingError(recording_id)
+    wearers = resolve_wearers(session, recording.device_id, recording.start, recording.end)
+    return Target(recording_id=recording.id,
+                  wearers=wearers.user_ids if wearers.known else None,
+                  wearers_complete=wearers.complete, requested_by=requested_by)
