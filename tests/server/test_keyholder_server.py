@@ -30,6 +30,7 @@ from bodycam.server.access.rules import CONSOLE, AccessError
 from bodycam.server.access.service import Access
 from bodycam.server.audit.trail import REFUSED
 from bodycam.server.context import ServerContext
+from bodycam.server.custody.assignments import add_assignment
 from bodycam.server.identity.signing_key import public_b64
 from bodycam.server.keyholder.client import KeyholderRefusedError, KeyholderUnavailableError
 from bodycam.server.keyholder.holder import KeyHolder
@@ -102,10 +103,12 @@ def rig(server: Server, camera: Camera, tmp_path: Path,
     access = Access.of(context)
     users = {}
     for name, roles in (("rita", ["reviewer"]), ("adam", ["administrator"]),
-                        ("walt", ["wearer"])):
+                        ("walt", ["wearer"]), ("rex", ["reviewer"])):
         with access.work(CONSOLE, "user.add") as work:
             users[name] = add_user(work, name, name.title(), PASSWORD, roles=roles,
                                    second_factor=name != "walt").user_id
+    with access.work(CONSOLE, "device.assign") as work:  # rex wore the camera
+        add_assignment(work, camera.device_id, "rex", "2000-01-01T00:00:00+00:00")
     socket = tmp_path / "kh" / "keyholder.sock"
     init = initialise(tmp_path / "kh" / "holder", public_b64(context.signing_key),
                       identity=camera.authority.identity_file, post_quantum=False,
@@ -146,7 +149,8 @@ def test_reviewer_views_with_own_key_and_it_is_audited(rig: Rig) -> None:
 
 
 @pytest.mark.parametrize(("user", "rule"), [("adam", "administrator_no_evidence"),
-                                            ("walt", "permission")])
+                                            ("walt", "permission"),
+                                            ("rex", "own_recording")])
 def test_wearer_and_administrator_get_no_grant(rig: Rig, user: str, rule: str) -> None:
     with pytest.raises(AccessError) as caught:
         rig.view(user, generate_identity()[1])
