@@ -23,11 +23,16 @@ from typing import Any, Final
 
 from bodycam.firmware.config.offload_rules import Ed25519Key
 from bodycam.firmware.config.rules import InvalidValueError
-from bodycam.firmware.evidence.age.keys import Identity, read_identity_file
+from bodycam.firmware.evidence.age.keys import (
+    Identity,
+    format_recipient,
+    read_identity_file,
+    recipient_fingerprint,
+)
 from bodycam.server.keyholder.state import RateLimits
 
 __all__ = ["DEFAULT_SOCKET", "IDENTITY_FILE", "SETTINGS_FILE", "HolderSettings",
-           "KeyholderError", "parse_server_key", "settings_text"]
+           "KeyholderError", "parse_server_key", "recipient_fingerprints", "settings_text"]
 
 SETTINGS_FILE: Final = "keyholder.toml"
 IDENTITY_FILE: Final = "authority.key"
@@ -114,6 +119,11 @@ class HolderSettings:
             return read_identity_file(self.identity_file)
         except (OSError, ValueError) as exc:
             raise KeyholderError(str(exc)) from None
+
+
+def recipient_fingerprints(identities: list[Identity] | tuple[Identity, ...]) -> list[str]:
+    """Fingerprints of the recipients of `identities` (public: what cameras encrypt to)."""
+    return [recipient_fingerprint(format_recipient(i.public_key())) for i in identities]
 
 
 def _string(data: dict[str, Any], name: str, path: Path, default: str) -> str:
