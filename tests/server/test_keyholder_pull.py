@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from bodycam.server.access.service import Access
 from bodycam.server.context import ServerContext
 from bodycam.server.keyholder.link import KeyholderLink
 from bodycam.server.keyholder.log import LOG_FILE
-from bodycam.server.keyholder.pull import PULLED
+from bodycam.server.keyholder.pull import PULLED, pull_log
 
 PEER = {"pid": 0, "uid": 0, "gid": 0}
 
@@ -106,3 +107,35 @@ def test_dropped_line_stops_the_pull(holder: Holder, context: ServerContext,
                                      tmp_path: Path) -> None:
     code, _out, err = pull(context, log_lines(holder)[1:], tmp_path)
     assert code == 1 and "does not continue the lines already pulled" in err
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared(request: pytest.FixtureRequest, tmp_path: Path, holder: Holder
+           ) -> Iterator[ServerContext]:
+    from people_rig import database_args
+    context = make_context(tmp_path / "shared", database_args(request.param, request), Clock())
+    yield context
+    context.close()
+
+
+def test_pullers_at_once_record_each_line_once(holder: Holder, shared: ServerContext) -> None:
+    """Four server processes' pulls, each past reading the position and the lines before
+    any records them (the barrier): one records, the others find it done."""
+    lines = [line.decode().rstrip("\n") for line in log_lines(holder)]
+    log_key = DevicePublicKey.from_raw(base64.b64decode(holder.init.log_key))
+    barrier = threading.Barrier(4)
+
+    def source(after: int) -> list[str]:
+        if after == -1:  # the first read of each: all four have the same position
+            barrier.wait(timeout=60)
+        return [line for line in lines if json.loads(line)["seq"] > after]
+
+    counts: list[int] = []
+    threads = [threading.Thread(target=lambda: counts.append(
+        pull_log(Access.of(shared), source, log_key))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(counts) == [0, 0, 0, len(lines)]
+    assert pulled(shared) == ["keyholder_init", "unlock"]

@@ -280,3 +280,19 @@ def test_tampered_segment_refused_before_decrypting(rig: Rig, tmp_path: Path) ->
     with pytest.raises(ApplyError) as caught:
         apply_headers(headers, fetched, tmp_path / "opened")
     assert victim.name in str(caught.value) and "SHA-256 differs" in str(caught.value)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_administrator_gets_no_grant_file_either(rig: Rig, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line is one more entry point to the same gate."""
+    monkeypatch.setattr("sys.stdin", io.StringIO(
+        f"{PASSWORD}\n{code(rig.totp['adam'], time.time())}\n"))
+    out = tmp_path / "grant.json"
+    status, _out, err = rig.server.run(
+        "keyholder", "grant", rig.recording_id, "--as", "adam", "--password-stdin",
+        "--viewer", generate_identity()[1], "--reason", REASON, "--out", str(out),
+        check=False)
+    assert status == 1 and "administrators have no access to evidence" in err
+    assert not out.exists()
+    assert ("refused", "adam", "administrator_no_evidence") in rig.kinds()
