@@ -19,6 +19,7 @@ from bodycam.server.access.service import Access
 from bodycam.server.audit.cli import add_audit_commands
 from bodycam.server.bench import command as bench_command
 from bodycam.server.context import ServerContext
+from bodycam.server.custody.cli import add_custody_commands
 from bodycam.server.database.engine import Database
 from bodycam.server.database.migrate import SchemaError, upgrade
 from bodycam.server.devices.service import EnrolError, enrol, parse_identity
@@ -183,6 +184,7 @@ def _parser() -> argparse.ArgumentParser:
     add_user_commands(commands, command)
     add_keyholder_commands(commands, command)
     add_audit_commands(commands, command)
+    add_custody_commands(commands, command)
     bench_text = ("measure the dock offload: MB/s, against curl, on a shaped 50 Mbit/s "
                   "link, eight cameras at once (needs root and curl)")
     bench = commands.add_parser("bench", help=bench_text, description=bench_text)

@@ -11,7 +11,7 @@ deletion is being approved is either seen by the deletion or placed after it fai
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NoReturn
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,7 +25,7 @@ from bodycam.server.custody.target import lock_recording, recording_target
 from bodycam.server.custody.text import checked_text
 
 __all__ = ["MAX_REASON", "HoldView", "LiftApproval", "active_holds", "direct_lift_refused",
-           "lift_hold", "place_hold"]
+           "holds_of", "lift_hold", "place_hold"]
 
 MAX_REASON: Final = 2_000
 
@@ -63,6 +63,15 @@ def active_holds(session: Session, recording_id: str) -> list[HoldView]:
         .order_by(LegalHold.id))]
 
 
+def holds_of(work: Work, recording_id: str) -> list[HoldView]:
+    """Every hold on the recording, lifted ones too, oldest first (recording.search)."""
+    work.authorise(Permission.SEARCH, recording_target(work.session, recording_id))
+    rows = work.session.scalars(select(LegalHold).where(
+        LegalHold.recording_id == recording_id).order_by(LegalHold.id))
+    work.record("holds_read", recording=recording_id)
+    return [_view(row) for row in rows]
+
+
 def place_hold(work: Work, recording_id: str, reason: str) -> HoldView:
     work.authorise(Permission.HOLD, recording_target(work.session, recording_id))
     reason = checked_text(reason, "reason for the hold", MAX_REASON)
@@ -75,7 +84,7 @@ def place_hold(work: Work, recording_id: str, reason: str) -> HoldView:
     return _view(row)
 
 
-def direct_lift_refused(work: Work, hold_id: int) -> None:
+def direct_lift_refused(work: Work, hold_id: int) -> NoReturn:
     """What every entry point offering "lift" without an approval calls: always an
     AccessError (so the attempt is on record with its rule)."""
     row = work.session.get(LegalHold, hold_id)

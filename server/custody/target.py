@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bodycam.server.access.rules import Target
+from bodycam.server.custody.errors import CustodyError
 from bodycam.server.custody.wearers import resolve_wearers
 from bodycam.server.recordings.models import Recording
 from bodycam.server.recordings.service import RECORDING_ID
@@ -17,8 +18,8 @@ from bodycam.server.recordings.service import RECORDING_ID
 __all__ = ["UnknownRecordingError", "lock_recording", "recording_target"]
 
 
-class UnknownRecordingError(LookupError):
-    """No such recording on this server; the message names the fix."""
+class UnknownRecordingError(CustodyError, LookupError):
+    """No such recording on this server (a lookup's 404); the message names the fix."""
 
     def __init__(self, recording_id: str) -> None:
         text = (f"{recording_id[:100]!r} is not a recording id" if not

@@ -1,4 +1,5 @@
-"""`bodycam-keyholder`: the key holder's commands (init, serve, unwrap, show, log, bench).
+"""`bodycam-keyholder`: the key holder's commands (init, serve, unwrap, show, log, bench),
+and `apply`, which the viewer runs on the headers it hands out.
 
 It runs as its own Unix user on its own host (or at least apart from the evidence
 server's user), needs no network, and never reads the evidence server's data directory.
@@ -15,16 +16,22 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from bodycam.firmware.evidence.device_key import SoftwareKeyStore
 from bodycam.firmware.evidence.durable import write_new_file
+from bodycam.firmware.evidence.signed_log import is_record
 from bodycam.hal.keystore import KeyStoreError
 from bodycam.server.keyholder import bench
+from bodycam.server.keyholder.apply import apply_headers
 from bodycam.server.keyholder.config import (
     DEFAULT_SOCKET,
+    HolderSettings,
     KeyholderError,
     parse_server_key,
+    recipient_fingerprints,
 )
 from bodycam.server.keyholder.errors import RefusedError
 from bodycam.server.keyholder.holder import KeyHolder
+from bodycam.server.keyholder.log import LOG_FILE, LOG_KEY_DIR
 from bodycam.server.keyholder.service import KeyholderService
 from bodycam.server.keyholder.setup import initialise
 
@@ -77,16 +84,13 @@ def _unwrap(args: argparse.Namespace) -> int:
 
 
 def _log(args: argparse.Namespace) -> int:
-    """The log's lines after a seq, for a server that cannot reach the socket."""
-    holder = KeyHolder.open(args.dir)
-    try:
-        lines, after = [], args.after
-        while batch := holder.log.lines_after(after):
-            lines += batch
-            after += len(batch)
-    finally:
-        holder.close()
-    text = "".join(line + "\n" for line in lines)
+    """The log's lines after a seq, for a server that cannot reach the socket (read
+    only: safe while the service runs)."""
+    HolderSettings.load(args.dir)
+    text = "".join(line for line in (args.dir / LOG_FILE).read_text(encoding="utf-8")
+                   .splitlines(keepends=True)
+                   if (record := is_record(line.encode("utf-8"))) is not None
+                   and record["seq"] > args.after)
     if args.out is None:
         sys.stdout.write(text)
     else:
@@ -95,14 +99,19 @@ def _log(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    holder = KeyHolder.open(args.dir)
-    try:
-        print(json.dumps({"log_key": holder.log.key.b64,
-                          "log_key_fingerprint": holder.log.key.fingerprint,
-                          "recipients": holder.recipients(),
-                          "socket": str(holder.settings.socket)}, indent=2))
-    finally:
-        holder.close()
+    """Public facts only, read without opening the log (safe while the service runs)."""
+    settings = HolderSettings.load(args.dir)
+    key = SoftwareKeyStore.open(args.dir / LOG_KEY_DIR).public_key
+    print(json.dumps({"log_key": key.b64, "log_key_fingerprint": key.fingerprint,
+                      "recipients": recipient_fingerprints(settings.identities()),
+                      "socket": str(settings.socket)}, indent=2))
+    return EXIT_OK
+
+
+def _apply(args: argparse.Namespace) -> int:
+    written = apply_headers(args.headers, args.recording, args.out)
+    print(f"{len(written)} segments in {args.out} open with the viewer's identity: "
+          "bodycam-evidence decrypt -i VIEWER.key FILE (or age -d)")
     return EXIT_OK
 
 
@@ -125,7 +134,7 @@ def _parser() -> argparse.ArgumentParser:
                    "keyholder.toml (never overwrites)")
     init.add_argument("--server-key", required=True, metavar="KEY",
                       help="the evidence server's signing key (base64, as `bodycam-server "
-                      "init` prints it) or its camera-offload.toml")
+                      "init` prints it; server_key in its camera-offload.toml)")
     source = init.add_mutually_exclusive_group()
     source.add_argument("--identity", type=Path, metavar="FILE",
                         help="the existing authority identity file to hold (copied in; "
@@ -145,6 +154,14 @@ def _parser() -> argparse.ArgumentParser:
     log.add_argument("--after", type=int, default=-1, metavar="SEQ")
     log.add_argument("--out", type=Path, metavar="FILE")
     command("show", _show, "the log key and the recipients held (public)")
+    apply_text = ("on the viewer's side: put the headers on the fetched ciphertext (each "
+                  "segment checked against the grant first); no key holder directory needed")
+    apply = commands.add_parser("apply", help=apply_text, description=apply_text)
+    apply.add_argument("--headers", type=Path, required=True, metavar="FILE")
+    apply.add_argument("--recording", type=Path, required=True, metavar="DIR",
+                       help="the recording as `bodycam-server fetch` wrote it")
+    apply.add_argument("--out", type=Path, required=True, metavar="DIR")
+    apply.set_defaults(run=_apply)
     bench_parser = commands.add_parser("bench", help=bench.HELP, description=bench.HELP)
     bench.configure(bench_parser)
     bench_parser.set_defaults(run=bench.run)

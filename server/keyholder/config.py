@@ -23,11 +23,16 @@ from typing import Any, Final
 
 from bodycam.firmware.config.offload_rules import Ed25519Key
 from bodycam.firmware.config.rules import InvalidValueError
-from bodycam.firmware.evidence.age.keys import Identity, read_identity_file
+from bodycam.firmware.evidence.age.keys import (
+    Identity,
+    format_recipient,
+    read_identity_file,
+    recipient_fingerprint,
+)
 from bodycam.server.keyholder.state import RateLimits
 
 __all__ = ["DEFAULT_SOCKET", "IDENTITY_FILE", "SETTINGS_FILE", "HolderSettings",
-           "KeyholderError", "parse_server_key", "settings_text"]
+           "KeyholderError", "parse_server_key", "recipient_fingerprints", "settings_text"]
 
 SETTINGS_FILE: Final = "keyholder.toml"
 IDENTITY_FILE: Final = "authority.key"
@@ -46,22 +51,15 @@ class KeyholderError(ValueError):
 
 
 def parse_server_key(text: str) -> str:
-    """The evidence server's public key (base64), or the camera-offload.toml holding it."""
-    candidate = Path(text)
-    if candidate.is_file():
-        try:
-            text = str(tomllib.loads(candidate.read_text(encoding="utf-8"))
-                       .get("offload", {}).get("server_key", ""))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise KeyholderError(f"cannot read the server key from {candidate}: {exc}"
-                                 ) from None
+    """The evidence server's public signing key, base64 (as `bodycam-server init` prints
+    it, and as `server_key` in its camera-offload.toml)."""
     try:
         key = str(Ed25519Key().convert(text))
     except InvalidValueError as exc:
         raise KeyholderError(f"server key: {exc.issues[0][1]}") from None
     if not key:
         raise KeyholderError("no server key given: pass the signing key `bodycam-server "
-                             "init` printed, or the server's camera-offload.toml")
+                             "init` printed (server_key in its camera-offload.toml)")
     return key
 
 
@@ -121,6 +119,11 @@ class HolderSettings:
             return read_identity_file(self.identity_file)
         except (OSError, ValueError) as exc:
             raise KeyholderError(str(exc)) from None
+
+
+def recipient_fingerprints(identities: list[Identity] | tuple[Identity, ...]) -> list[str]:
+    """Fingerprints of the recipients of `identities` (public: what cameras encrypt to)."""
+    return [recipient_fingerprint(format_recipient(i.public_key())) for i in identities]
 
 
 def _string(data: dict[str, Any], name: str, path: Path, default: str) -> str:

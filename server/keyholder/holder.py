@@ -12,22 +12,28 @@ after that do the headers leave. A log that cannot be written means no headers.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 from bodycam.firmware.evidence.age.keys import (
     Identity,
-    format_recipient,
     recipient_fingerprint,
 )
 from bodycam.firmware.evidence.signed_log import canonical_json
 from bodycam.hal.clocks import SystemClock
 from bodycam.hal.keystore import KeyStoreError
-from bodycam.server.keyholder.config import HolderSettings, KeyholderError
+from bodycam.server.keyholder.config import (
+    HolderSettings,
+    KeyholderError,
+    recipient_fingerprints,
+)
 from bodycam.server.keyholder.errors import RefusedError
 from bodycam.server.keyholder.grant import Grant, read_grant
 from bodycam.server.keyholder.log import HolderLog
@@ -39,8 +45,10 @@ from bodycam.server.keyholder.state import GrantMemory
 __all__ = ["MEMORY_FILE", "KeyHolder"]
 
 MEMORY_FILE: Final = "grants.sqlite"
+LOCK_FILE: Final = "keyholder.lock"
 UNLOCK: Final = "unlock"
 REFUSED: Final = "refused"
+_MANIFEST_CACHE: Final = 256
 
 
 def _sha256(data: bytes) -> str:
@@ -64,23 +72,35 @@ class KeyHolder:
         self._memory = memory
         self._clock = clock
         self._lock = threading.Lock()
+        # Manifests verified before, by SHA-256 (what verified once verifies again): a
+        # recording watched in several grants is checked once (half a grant's time).
+        self._manifests: OrderedDict[str, SignedManifest] = OrderedDict()
+        self._lock_fd: int | None = None
 
     @classmethod
     def open(cls, directory: Path, clock: Callable[[], float] = time.time) -> KeyHolder:
-        """KeyholderError naming the fix when anything it needs is missing or exposed."""
+        """KeyholderError naming the fix when anything it needs is missing or exposed, or
+        when another process has the key holder open (one writer of its log: two would
+        fork its chain)."""
         settings = HolderSettings.load(directory)
         identities = settings.identities()
+        lock = _exclusive(directory / LOCK_FILE)
         try:
             log = HolderLog.open(directory, SystemClock())
         except KeyStoreError as exc:
+            os.close(lock)
             raise KeyholderError(f"the log key: {exc}") from None
-        return cls(settings, identities, log, GrantMemory(directory / MEMORY_FILE,
-                                                          settings.rate), clock)
+        except BaseException:
+            os.close(lock)
+            raise
+        holder = cls(settings, identities, log, GrantMemory(directory / MEMORY_FILE,
+                                                            settings.rate), clock)
+        holder._lock_fd = lock
+        return holder
 
     def recipients(self) -> list[str]:
         """Fingerprints of the identities held (public: what cameras encrypt to)."""
-        return [recipient_fingerprint(format_recipient(i.public_key()))
-                for i in self._identities]
+        return recipient_fingerprints(self._identities)
 
     def unwrap(self, data: bytes | object, peer: dict[str, Any]) -> UnwrapResponse:
         """The headers for the viewer, from a request (its JSON bytes, parsed JSON, or an
@@ -165,7 +185,13 @@ class KeyHolder:
         if _sha256(request.manifest) != grant.manifest_sha256:
             raise RefusedError("not_in_recording", "the manifest sent is not the one the grant "
                                f"names for recording {grant.recording_id} (its SHA-256 differs)")
-        manifest = read_manifest(request.manifest, grant.recording_id)
+        manifest = self._manifests.get(grant.manifest_sha256)
+        if manifest is None or manifest.recording_id != grant.recording_id:
+            manifest = read_manifest(request.manifest, grant.recording_id)
+            self._manifests[grant.manifest_sha256] = manifest
+            while len(self._manifests) > _MANIFEST_CACHE:
+                self._manifests.popitem(last=False)
+        self._manifests.move_to_end(grant.manifest_sha256)
         for segment in grant.segments:
             signed = manifest.segments.get(segment.file)
             if signed is None or signed.sha256 != segment.sha256:
@@ -216,3 +242,19 @@ class KeyHolder:
     def close(self) -> None:
         self.log.close()
         self._memory.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
+
+
+def _exclusive(path: Path) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise KeyholderError(f"another process has the key holder in {path.parent} open "
+                             "(bodycam-keyholder serve, or an offline command): its log has "
+                             "one writer. Fix: use the socket, or stop the service first"
+                             ) from None
+    return fd

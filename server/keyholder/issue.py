@@ -17,9 +17,9 @@ from typing import Final
 from bodycam.firmware.evidence.age.errors import AgeError
 from bodycam.firmware.evidence.age.keys import parse_recipient, recipient_fingerprint
 from bodycam.server.access.permissions import Permission
-from bodycam.server.access.rules import Target
 from bodycam.server.access.service import Work
 from bodycam.server.context import ServerContext
+from bodycam.server.custody.target import recording_target
 from bodycam.server.keyholder.grant import GrantSegment, check_reason, sign_grant
 from bodycam.server.keyholder.request import UnwrapRequest, preamble_of
 from bodycam.server.recordings.models import Recording
@@ -79,7 +79,8 @@ def issue_grant(work: Work, context: ServerContext, recording_id: str, viewer_ke
     rules refuse, ViewError when the request itself is wrong."""
     if not RECORDING_ID.fullmatch(recording_id):
         raise ViewError(f"{recording_id[:100]!r} is not a recording id")
-    work.authorise(Permission.VIEW, Target(recording_id=recording_id))
+    # Its wearers from the assignments: a wearer views only with recording.view_own.
+    work.authorise(Permission.VIEW, recording_target(work.session, recording_id))
     try:
         reason = check_reason(reason)
         parse_recipient(viewer_key)

@@ -1,7 +1,9 @@
 """Bringing the key holder's log into the server's audit trail, checked line by line.
 
-Each pull asks for the lines after the last one the audit trail holds and checks them
-as `bodycam-evidence verify` would, incrementally: seq without gaps, `prev` chained to
+Each pull asks for the last line the audit trail holds (it must be unchanged: a log
+rolled back or rewritten is caught even when it grew back to the same length) and the
+lines after it, and checks them as `bodycam-evidence verify` would, incrementally: seq
+without gaps, `prev` chained to
 the last pulled hash, canonical form, a `signer` certificate made by the pinned log key,
 and each line's signature under the session key in force. A line that fails stops the
 pull (nothing of that batch is recorded) with an error naming the line: a key holder
@@ -19,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from bodycam.firmware.evidence.public_keys import DevicePublicKey
 from bodycam.firmware.evidence.session_key import check_certificate
@@ -40,6 +43,7 @@ __all__ = ["ACTOR", "PULLED", "PullError", "pull_log"]
 
 PULLED: Final = "keyholder_record"
 ACTOR: Final = "keyholder"
+_PULL_LOCK: Final = 0x6B68_7075_6C6C  # "khpull": the advisory lock of the pull
 
 
 class PullError(ValueError):
@@ -53,10 +57,14 @@ class _Position:
     session: str | None = None
 
 
+def _last(session: Session) -> AuditEvent | None:
+    return session.scalars(select(AuditEvent).where(AuditEvent.kind == PULLED)
+                           .order_by(AuditEvent.seq.desc()).limit(1)).first()
+
+
 def _position(access: Access) -> _Position:
     with access.database.transaction() as session:
-        last = session.scalars(select(AuditEvent).where(AuditEvent.kind == PULLED)
-                               .order_by(AuditEvent.seq.desc()).limit(1)).first()
+        last = _last(session)
     if last is None:
         return _Position()
     details = json.loads(last.details)
@@ -105,6 +113,7 @@ def pull_log(access: Access, source: KeyholderClient | Callable[[int], list[str]
     pulled = 0
     while True:
         at = _position(access)
+        start = at.seq
         lines = lines_after(max(-1, at.seq - 1))  # the last line pulled, to see it unchanged
         full = len(lines) >= MAX_PULL
         if at.seq >= 0:
@@ -116,6 +125,16 @@ def pull_log(access: Access, source: KeyholderClient | Callable[[int], list[str]
             lines = lines[1:]
         checked = [(_check(line, at, log_key), at.seq, at.hash, at.session) for line in lines]
         with access.database.transaction() as session:
+            # Another server process may have pulled these a moment ago: the position is
+            # read again under a lock all pullers take (SQLite: BEGIN IMMEDIATE already
+            # serialises writers; PostgreSQL: a transaction-scoped advisory lock, which
+            # also covers the first pull, when there is no row to lock yet).
+            if not access.database.is_sqlite:
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                {"key": _PULL_LOCK})
+            last = _last(session)
+            if (json.loads(last.details)["keyholder_seq"] if last else -1) != start:
+                continue
             for record, seq, digest, session_key in checked:
                 refused = record.get("event") == "refused"
                 access.audit.add(session, PULLED, ACTOR, REFUSED if refused else DONE,

@@ -1,16 +1,21 @@
-"""`bodycam-server keyholder connect|status|pull`: this server's side of the key holder."""
+"""`bodycam-server keyholder connect|status|pull|grant`: this server's side of the key
+holder (grant: the offline path, a signed grant request as a file)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
+from bodycam.firmware.evidence.durable import write_new_file
 from bodycam.firmware.evidence.public_keys import parse_public_key
 from bodycam.server.access.service import Access
 from bodycam.server.context import ServerContext
+from bodycam.server.custody.console import console_work, read_credentials
 from bodycam.server.keyholder.client import KeyholderClient, KeyholderUnavailableError
+from bodycam.server.keyholder.issue import issue_grant
 from bodycam.server.keyholder.link import KeyholderLink
 from bodycam.server.keyholder.log import MAX_PULL
 from bodycam.server.keyholder.pull import pull_log
@@ -68,6 +73,24 @@ def _pull(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grant(args: argparse.Namespace) -> int:
+    """Offline: the signed grant request as a file for an air-gapped key holder."""
+    context = ServerContext.open(args.data_dir)
+    try:
+        credentials = read_credentials(args.as_user, args.password_stdin)
+        with console_work(context, "recording.view", credentials) as work:
+            request = issue_grant(work, context, args.recording, args.viewer, args.reason,
+                                  segments=args.segment or None,
+                                  lifetime=timedelta(minutes=args.minutes))
+        write_new_file(args.out, request.dumps(), 0o640)
+    finally:
+        context.close()
+    print(f"{args.out}: a grant for {len(request.preambles)} segments of {args.recording}, "
+          f"valid until {request.grant['expires']}. Next: on the key holder, "
+          f"bodycam-keyholder unwrap --dir DIR --grant {args.out.name} --out HEADERS")
+    return 0
+
+
 def add_keyholder_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
                            command: _Command) -> None:
     group = commands.add_parser("keyholder", help="the key holder that opens recordings "
@@ -83,3 +106,18 @@ def add_keyholder_commands(commands: argparse._SubParsersAction[argparse.Argumen
                    "trail (checked line by line)", into=group)
     pull.add_argument("--from", dest="source", type=Path, metavar="FILE",
                       help="offline: a copy written by `bodycam-keyholder log --out`")
+    grant = command("grant", _grant, "offline: sign a grant for the key holder as a file "
+                    "(as a signed-in person, through the access rules)", into=group)
+    grant.add_argument("recording", metavar="RECORDING", help="the recording id")
+    grant.add_argument("--as", dest="as_user", required=True, metavar="USER",
+                       help="who views (asked for password and second-factor code)")
+    grant.add_argument("--password-stdin", action="store_true",
+                       help="read the password and the code as two lines from stdin")
+    grant.add_argument("--viewer", required=True, metavar="AGE1",
+                       help="the viewer's own age recipient (age1... or age1pq1...)")
+    grant.add_argument("--reason", required=True, help="why (recorded with the unlock)")
+    grant.add_argument("--segment", action="append", default=[], metavar="NAME",
+                       help="only this segment (repeatable; default: all stored)")
+    grant.add_argument("--minutes", type=int, default=60, choices=range(1, 24 * 60 + 1),
+                       metavar="N", help="valid for N minutes (default 60)")
+    grant.add_argument("--out", type=Path, required=True, metavar="FILE")

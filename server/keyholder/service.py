@@ -103,6 +103,10 @@ class KeyholderService(socketserver.ThreadingMixIn, socketserver.UnixStreamServe
     def __init__(self, holder: KeyHolder) -> None:
         self.holder = holder
         path = holder.settings.socket
+        if not path.parent.is_dir():
+            raise KeyholderError(f"the socket's directory {path.parent} does not exist. Fix: "
+                                 "create it for the key holder's user (the systemd unit's "
+                                 "RuntimeDirectory does), or set `socket` in keyholder.toml")
         _clear_stale(path)
         old = os.umask(0o117)  # the socket is born 0660: never briefly open to all
         try:

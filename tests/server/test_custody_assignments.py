@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from custody_rig import Custody, open_custody
-from people_rig import DATABASES
+from custody_rig import Custody, custody_fixture, server_fixture
 from sqlalchemy import text
 
 from bodycam.server.access.rules import AccessError
@@ -25,16 +22,7 @@ from bodycam.server.custody.assignments import (
 from bodycam.server.custody.errors import CustodyError
 from bodycam.server.custody.instants import now_instant
 
-
-@pytest.fixture(params=DATABASES)
-def custody(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Custody]:
-    for rig in open_custody(request, tmp_path):
-        rig.person("admin", "administrator")
-        rig.person("walter", "wearer")
-        rig.person("wendy", "wearer")
-        rig.person("rita", "reviewer")
-        rig.camera("BC-0001")
-        yield rig
+_FIXTURES = (server_fixture, custody_fixture)  # pytest finds them here, as `server` and `custody`
 
 
 def test_assignments_are_kept_in_canonical_utc_and_listed(custody: Custody) -> None:
@@ -143,7 +131,6 @@ def test_two_administrators_at_once_cannot_both_assign_one_camera(
     sees the first's assignment and is refused. On PostgreSQL the test watches the second
     wait on the lock (pg_locks), so it does not depend on timing; SQLite's one writer
     makes the second wait at BEGIN."""
-    custody.person("adam", "administrator")
     first_added = threading.Event()
     release = threading.Event()
     outcome: dict[str, str] = {}

@@ -154,7 +154,7 @@ def test_segment_of_another_recording_refused(x25519_holder: Holder, tmp_path: P
 def test_manifest_of_another_recording_refused(x25519_holder: Holder, tmp_path: Path) -> None:
     other = sample_recording(tmp_path / "other", x25519_holder.init.recipients, segments=1,
                              recording_id="BC-0002-20250101T090000Z-0b0b")
-    request = x25519_holder.request()
+    request = x25519_holder.request(segments=["00000.age"])
     swapped = UnwrapRequest(request.grant, (other / "manifest.jsonl").read_bytes(),
                             request.preambles)
     refused(x25519_holder, swapped, "not_in_recording")

@@ -11,11 +11,13 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from people_rig import code
 from server_fixtures import Camera, Server, make_backend
 from server_rig import run_server
 from sqlalchemy import text
@@ -30,7 +32,10 @@ from bodycam.server.access.rules import CONSOLE, AccessError
 from bodycam.server.access.service import Access
 from bodycam.server.audit.trail import REFUSED
 from bodycam.server.context import ServerContext
+from bodycam.server.custody.assignments import add_assignment
 from bodycam.server.identity.signing_key import public_b64
+from bodycam.server.keyholder.apply import ApplyError, apply_headers
+from bodycam.server.keyholder.cli import main as keyholder_main
 from bodycam.server.keyholder.client import KeyholderRefusedError, KeyholderUnavailableError
 from bodycam.server.keyholder.holder import KeyHolder
 from bodycam.server.keyholder.link import KeyholderLink
@@ -41,6 +46,7 @@ from bodycam.server.keyholder.service import KeyholderService
 from bodycam.server.keyholder.setup import InitResult, initialise
 from bodycam.server.keyholder.view import view_recording
 from bodycam.server.people.accounts import add_user
+from bodycam.tools.custody.cli import main as evidence_main
 
 PASSWORD = "correct horse battery staple"
 REASON = "complaint 2025-114: review of the stop"
@@ -61,6 +67,7 @@ class Rig:
     socket: Path
     init: InitResult
     users: dict[str, int]
+    totp: dict[str, str]
     service: KeyholderService | None = None
     thread: threading.Thread | None = None
 
@@ -100,18 +107,22 @@ def rig(server: Server, camera: Camera, tmp_path: Path,
     server.stop()
     context = ServerContext.open(server.data_dir)
     access = Access.of(context)
-    users = {}
+    users, totp = {}, {}
     for name, roles in (("rita", ["reviewer"]), ("adam", ["administrator"]),
-                        ("walt", ["wearer"])):
+                        ("walt", ["wearer"]), ("rex", ["reviewer"])):
         with access.work(CONSOLE, "user.add") as work:
-            users[name] = add_user(work, name, name.title(), PASSWORD, roles=roles,
-                                   second_factor=name != "walt").user_id
+            made = add_user(work, name, name.title(), PASSWORD, roles=roles,
+                            second_factor=name != "walt")
+        users[name], totp[name] = made.user_id, made.totp_secret or ""
+    with access.work(CONSOLE, "device.assign") as work:  # rex wore the camera
+        add_assignment(work, camera.device_id, "rex", "2000-01-01T00:00:00+00:00")
     socket = tmp_path / "kh" / "keyholder.sock"
     init = initialise(tmp_path / "kh" / "holder", public_b64(context.signing_key),
                       identity=camera.authority.identity_file, post_quantum=False,
                       socket=socket, group=None)
     camera.authority.identity_file.unlink()  # the key holder's copy is the only one
-    rig = Rig(server, camera, context, access, tmp_path / "kh" / "holder", socket, init, users)
+    rig = Rig(server, camera, context, access, tmp_path / "kh" / "holder", socket, init,
+              users, totp)
     rig.start_holder()
     run_server("keyholder", "connect", "--data-dir", str(server.data_dir), "--socket",
                str(socket), "--log-key", init.log_key, env=server.backend.env)
@@ -146,7 +157,8 @@ def test_reviewer_views_with_own_key_and_it_is_audited(rig: Rig) -> None:
 
 
 @pytest.mark.parametrize(("user", "rule"), [("adam", "administrator_no_evidence"),
-                                            ("walt", "permission")])
+                                            ("walt", "permission"),
+                                            ("rex", "own_recording")])
 def test_wearer_and_administrator_get_no_grant(rig: Rig, user: str, rule: str) -> None:
     with pytest.raises(AccessError) as caught:
         rig.view(user, generate_identity()[1])
@@ -215,3 +227,72 @@ def test_pull_refuses_a_rewritten_key_holder_log(rig: Rig) -> None:
         pull_log(rig.access, link.client(), link.log_key)
     assert "rolled back or rewritten" in str(caught.value)
     assert len(rig.access.audit.events(PULLED)) == 2  # nothing of the rewrite went in
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_offline_by_file_end_to_end(rig: Rig, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The air-gapped path: the server writes a grant file (as a signed-in reviewer), the
+    key holder unwraps it by file, the viewer puts the headers on the fetched ciphertext
+    and decrypts with `bodycam-evidence decrypt`; the log comes back by file."""
+    rig.stop_holder()  # the key holder is offline
+    secret, viewer = generate_identity()
+    rig.server.run("fetch", rig.recording_id, "--out", str(tmp_path / "fetched"))
+    now_code = code(rig.totp["rita"], time.time())
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{PASSWORD}\n{now_code}\n"))
+    grant = tmp_path / "grant.json"
+    rig.server.run("keyholder", "grant", rig.recording_id, "--as", "rita", "--password-stdin",
+                   "--viewer", viewer, "--reason", REASON, "--out", str(grant))
+    headers = tmp_path / "headers.json"
+    assert keyholder_main(["unwrap", "--dir", str(rig.holder_dir), "--grant", str(grant),
+                           "--out", str(headers)]) == 0
+    fetched = tmp_path / "fetched" / rig.recording_id
+    opened = tmp_path / "opened"
+    assert keyholder_main(["apply", "--headers", str(headers), "--recording", str(fetched),
+                           "--out", str(opened)]) == 0
+    key = tmp_path / "viewer.key"
+    key.write_text(secret + "\n")
+    for segment in sorted(opened.iterdir()):
+        plain = tmp_path / f"{segment.name}.ts"
+        assert evidence_main(["decrypt", "-i", str(key), "-o", str(plain), str(segment)]) == 0
+        assert plain.read_bytes() == _authority_plaintext(rig, segment.name)
+    log_copy = tmp_path / "keyholder-log.jsonl"
+    assert keyholder_main(["log", "--dir", str(rig.holder_dir), "--out", str(log_copy)]) == 0
+    code_, out, _err = rig.server.run("keyholder", "pull", "--from", str(log_copy))
+    assert code_ == 0 and out.startswith("2 new")  # keyholder_init, unlock
+    assert json.loads(rig.access.audit.events(PULLED)[-1].details)["record"]["event"] == \
+        "unlock"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_tampered_segment_refused_before_decrypting(rig: Rig, tmp_path: Path) -> None:
+    _secret, viewer = generate_identity()
+    response = rig.view("rita", viewer)
+    headers = tmp_path / "headers.json"
+    headers.write_text(json.dumps(response.to_json()))
+    rig.server.run("fetch", rig.recording_id, "--out", str(tmp_path / "fetched"))
+    fetched = tmp_path / "fetched" / rig.recording_id
+    victim = sorted(fetched.glob("*.age"))[-1]
+    data = bytearray(victim.read_bytes())
+    data[-100] ^= 1
+    victim.chmod(0o640)
+    victim.write_bytes(bytes(data))
+    with pytest.raises(ApplyError) as caught:
+        apply_headers(headers, fetched, tmp_path / "opened")
+    assert victim.name in str(caught.value) and "SHA-256 differs" in str(caught.value)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_administrator_gets_no_grant_file_either(rig: Rig, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line is one more entry point to the same gate."""
+    monkeypatch.setattr("sys.stdin", io.StringIO(
+        f"{PASSWORD}\n{code(rig.totp['adam'], time.time())}\n"))
+    out = tmp_path / "grant.json"
+    status, _out, err = rig.server.run(
+        "keyholder", "grant", rig.recording_id, "--as", "adam", "--password-stdin",
+        "--viewer", generate_identity()[1], "--reason", REASON, "--out", str(out),
+        check=False)
+    assert status == 1 and "administrators have no access to evidence" in err
+    assert not out.exists()
+    assert ("refused", "adam", "administrator_no_evidence") in rig.kinds()

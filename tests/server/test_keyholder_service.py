@@ -158,3 +158,23 @@ def test_identity_must_be_private(holder: Holder) -> None:
     done = keyholder("show", "--dir", str(holder.directory))
     assert done.returncode == 1
     assert "must belong to the key holder's user with mode 0600" in done.stderr
+
+
+def test_offline_unwrap_while_serving_refused(serving: Serving, tmp_path: Path) -> None:
+    """One writer of the log: a second process appending would fork its chain."""
+    grant = tmp_path / "grant.json"
+    grant.write_bytes(serving.holder.request().dumps())
+    done = keyholder("unwrap", "--dir", str(serving.holder.directory), "--grant", str(grant),
+                     "--out", str(tmp_path / "headers.json"))
+    assert done.returncode == 1 and "another process has the key holder" in done.stderr
+    shown = keyholder("show", "--dir", str(serving.holder.directory))  # read-only: fine
+    assert shown.returncode == 0 and serving.holder.init.log_key in shown.stdout
+
+
+def test_missing_socket_directory_named(holder: Holder, tmp_path: Path) -> None:
+    settings = holder.directory / "keyholder.toml"
+    settings.write_text(settings.read_text().replace(
+        str(tmp_path / "holder.sock"), str(tmp_path / "gone" / "holder.sock")))
+    done = keyholder("serve", "--dir", str(holder.directory))
+    assert done.returncode == 1
+    assert f"the socket's directory {tmp_path / 'gone'} does not exist" in done.stderr
