@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bodycam.server.access.rules import CONSOLE, AccessError
 from bodycam.server.access.service import Access
 from bodycam.server.audit.cli import add_audit_commands
-from bodycam.server.bench import command as bench_command
+from bodycam.server.bench import main as bench_command
 from bodycam.server.context import ServerContext
 from bodycam.server.custody.cli import add_custody_commands
 from bodycam.server.database.engine import Database
@@ -31,6 +31,7 @@ from bodycam.server.people.secret_box import KEY_FILE as BOX_KEY
 from bodycam.server.people.secret_box import create_box_key
 from bodycam.server.recordings.fetch import FetchError, fetch_recording
 from bodycam.server.recordings.report import as_json, format_table, summaries
+from bodycam.server.retention.cli import add_retention_commands
 from bodycam.server.serve import serve
 from bodycam.server.settings import ServerSettings, SettingsError
 from bodycam.server.setup import InitRequest, initialise
@@ -184,6 +185,7 @@ def _parser() -> argparse.ArgumentParser:
     add_user_commands(commands, command)
     add_keyholder_commands(commands, command)
     add_audit_commands(commands, command)
+    add_retention_commands(commands, command)
     add_custody_commands(commands, command)
     bench_text = ("measure the dock offload: MB/s, against curl, on a shaped 50 Mbit/s "
                   "link, eight cameras at once (needs root and curl)")

@@ -4,6 +4,7 @@ Refuses to start on a database whose schema is not this server's (run `migrate`)
 blob store it cannot write. Tells systemd READY=1 once the socket listens, STOPPING=1 on
 SIGTERM, and finishes the requests in flight before it exits (uvicorn's graceful
 shutdown). Any number of these processes may share one database and one blob store.
+Each runs the retention job in a thread (retention/job.py; a lease makes one work).
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from typing import Any, Final
 import uvicorn
 
 from bodycam.firmware.device.sdnotify import SystemdNotifier
+from bodycam.server.access.service import Access
 from bodycam.server.app import create_app
 from bodycam.server.context import ServerContext
 from bodycam.server.database.migrate import check_schema
 from bodycam.server.identity.tls import server_ssl_context
+from bodycam.server.retention.job import RetentionJob
 
 __all__ = ["parse_listen", "serve"]
 
@@ -86,6 +89,8 @@ def serve(data_dir: Path, listen: str | None) -> None:
         ssl_context_factory=lambda _config, _default: tls, server_header=False,
         timeout_graceful_shutdown=_GRACE_S, log_level=os.environ.get("LOG_LEVEL", "info"))
     notifier = SystemdNotifier()
+    retention = RetentionJob(context.database, context.blobs, Access.of(context).audit,
+                             context.clock).start()
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again with
     # the handlers it found: these make that a plain return, so a stop exits with 0.
     for handled in (signal.SIGTERM, signal.SIGINT):
@@ -93,5 +98,6 @@ def serve(data_dir: Path, listen: str | None) -> None:
     try:
         _NotifyingServer(config, notifier).run()
     finally:
+        retention.stop()
         notifier.close()
         context.close()

@@ -189,14 +189,16 @@ class VerifyReport:
             lines.append(f"  encrypted to recipients {', '.join(self.recipients)} (signed in "
                          "the header; check with --expect-recipient)")
         keys = ", ".join(self.device_keys) or self.key_fingerprint
+        stores = sorted(set(self.key_stores))
+        # the evidence server's audit log export: signed by the server key (server/audit)
+        whose = "server key" if stores == ["server"] else "device key"
         if self.key_pinned:
-            lines.append(f"  device key {keys}: pinned")
+            lines.append(f"  {whose} {keys}: pinned")
         else:
-            lines.append(f"  device key {keys}: NOT pinned; the key in the "
+            lines.append(f"  {whose} {keys}: NOT pinned; the key in the "
                          "log itself was trusted, so a log re-signed with another key is "
                          "only detected with --device-key")
-        if self.key_stores:
-            stores = sorted(set(self.key_stores))
+        if stores and whose == "device key":
             lines.append(f"  key store: {', '.join(stores)}"
                          + ("" if "tpm" in stores else " (no hardware counter: a log cut "
                             "back on the card is caught only against an outside anchor)"))

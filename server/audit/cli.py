@@ -103,7 +103,7 @@ def _report(args: argparse.Namespace) -> int:
         except SignInError as exc:
             raise ValueError(f"--as {args.as_user}: {exc.message}") from None
         with access.work(signed_in.user_id, "custody.report") as work:
-            report = read_custody_report(work, args.recording)
+            report = read_custody_report(work, args.recording, blobs=context.blobs)
     finally:
         context.close()
     if args.html is not None:
@@ -131,6 +131,13 @@ def _text(report: dict[str, object]) -> str:
     lines += [f"    {e['seq']} {e['time']} {e['kind']} by {e['actor']} {e['outcome']}"
               f"{' (' + e['rule'] + ')' if e['rule'] else ''} hash {e['hash']}"
               for e in events]
+    cameras = report["camera_records"]
+    assert isinstance(cameras, list)
+    lines.append(f"  the camera's audit records ({len(cameras)}):")
+    lines += [f"    {c['seq']} {c['time']} {c['event']} hash {c['hash']}" for c in cameras]
+    notes = report["notes"]
+    assert isinstance(notes, list)
+    lines += [f"  note: {note}" for note in notes]
     return "\n".join(lines)
 
 

@@ -26,9 +26,11 @@ from bodycam.firmware.evidence.signed_log import utc_iso
 from bodycam.server.access.permissions import Permission
 from bodycam.server.access.rules import AccessError, Target
 from bodycam.server.access.service import Work
+from bodycam.server.audit.camera_records import CameraRecord, camera_records
 from bodycam.server.audit.chain import time_of
 from bodycam.server.audit.models import HEAD_ID, AuditEvent, AuditHead
 from bodycam.server.recordings.models import Recording, RecordingFile
+from bodycam.server.storage.blobs import BlobStore
 
 __all__ = ["CustodyEvent", "CustodyFile", "CustodyReport", "NoSuchRecordingError",
            "custody_report", "read_custody_report"]
@@ -80,6 +82,8 @@ class CustodyReport:
     receipt: dict[str, Any] | None = None
     files: list[CustodyFile] = field(default_factory=list)
     events: list[CustodyEvent] = field(default_factory=list)
+    camera_records: list[CameraRecord] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,9 +101,10 @@ def _utc(moment: datetime) -> str:
     return utc_iso(moment)
 
 
-def custody_report(session: Session, recording_id: str, *, server_key: str,
-                   now: float) -> CustodyReport:
-    """The report as the database holds it now (NoSuchRecordingError if nothing does)."""
+def custody_report(session: Session, recording_id: str, *, server_key: str, now: float,
+                   blobs: BlobStore | None = None) -> CustodyReport:
+    """The report as the database holds it now (NoSuchRecordingError if nothing does).
+    `blobs`: where the camera's audit log is, for the camera's own records of it."""
     recording = session.get(Recording, recording_id)
     events = [_event(row) for row in session.scalars(
         select(AuditEvent).where(AuditEvent.recording_id == recording_id)
@@ -115,6 +120,11 @@ def custody_report(session: Session, recording_id: str, *, server_key: str,
         held=recording is not None, events=events)
     if recording is None:
         return report
+    cameras: list[CameraRecord] = []
+    notes: list[str] = []
+    if blobs is not None:
+        cameras, notes = camera_records(session, blobs, recording.device_id, recording_id,
+                                        recording.received_at)
     files = session.scalars(select(RecordingFile).where(
         RecordingFile.recording_id == recording_id).order_by(RecordingFile.position))
     return replace(
@@ -123,11 +133,12 @@ def custody_report(session: Session, recording_id: str, *, server_key: str,
         manifest_sha256=recording.manifest_sha256, manifest_seq=recording.manifest_seq,
         manifest_hash=recording.manifest_hash,
         receipt=json.loads(recording.receipt) if recording.receipt else None,
-        files=[CustodyFile(f.name, f.size, f.sha256, f.complete, f.damaged) for f in files])
+        files=[CustodyFile(f.name, f.size, f.sha256, f.complete, f.damaged) for f in files],
+        camera_records=cameras, notes=notes)
 
 
-def read_custody_report(work: Work, recording_id: str, target: Target | None = None
-                        ) -> CustodyReport:
+def read_custody_report(work: Work, recording_id: str, target: Target | None = None,
+                        blobs: BlobStore | None = None) -> CustodyReport:
     """The report for `work`'s actor: an auditor (audit.read), or whoever may view the
     recording (recording.view, with the wearer and administrator rules). `target`: the
     recording's target with its wearers (server/custody's recording_target) when the
@@ -140,6 +151,7 @@ def read_custody_report(work: Work, recording_id: str, target: Target | None = N
         work.authorise(Permission.VIEW, target)  # its refusal is the one reported
         because = Permission.VIEW
     report = custody_report(work.session, recording_id,
-                            server_key=work.access.audit.signer.fingerprint, now=work.now)
+                            server_key=work.access.audit.signer.fingerprint, now=work.now,
+                            blobs=blobs)
     work.record("custody_report_read", recording=recording_id, permission=because.value)
     return report

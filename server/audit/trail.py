@@ -9,6 +9,7 @@ signed under the head lock, so several `serve` processes never fork the chain.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from typing import Any, Final
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from bodycam.server.audit.chain import PendingEvent, ServerSigner, seal
+from bodycam.server.audit.chain import MAX_RECORDING_ID, PendingEvent, ServerSigner, seal
 from bodycam.server.audit.models import AuditEvent
 from bodycam.server.context import ServerContext
 from bodycam.server.database.engine import Database
@@ -28,6 +29,23 @@ DONE: Final = "done"
 REFUSED: Final = "refused"
 FAILED: Final = "failed"
 _PENDING: Final = "bodycam.audit.pending"
+MAX_DETAILS: Final = 768 * 1024
+
+
+def _bounded(text: str, details: dict[str, Any]) -> str:
+    """Details over MAX_DETAILS are kept as their size and SHA-256, so no record outgrows
+    what the log's verifier reads (1 MiB a line) or fills the database for whoever sends
+    junk to be refused (an "id" of megabytes). The limit is far above any honest record:
+    a deletion's tombstone naming each of 4,000 segments (11 hours) is ~400 KiB."""
+    if len(text) <= MAX_DETAILS:
+        return text
+    data = text.encode("utf-8")
+    recording = details.get("recording")
+    short = {"recording": recording} if isinstance(recording, str) and \
+        len(recording) <= MAX_RECORDING_ID else {}
+    return json.dumps({**short, "oversized_details": {
+        "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+        "keys": sorted(details)[:50]}}, sort_keys=True)
 
 
 def camera_actor(device_id: str) -> str:
@@ -54,7 +72,7 @@ class AuditTrail:
             rule: str | None = None, **details: Any) -> None:
         """A record committed with the caller's transaction (the work it describes).
         ValueError/TypeError now if `details` is not plain JSON (no NaN)."""
-        text = json.dumps(details, sort_keys=True, allow_nan=False)
+        text = _bounded(json.dumps(details, sort_keys=True, allow_nan=False), details)
         pending: list[PendingEvent] | None = session.info.get(_PENDING)
         if pending is None:
             pending = session.info[_PENDING] = []

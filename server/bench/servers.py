@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -48,10 +49,12 @@ class BenchServer:
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @classmethod
-    def create(cls, data_dir: Path, link: VethLink | None = None) -> BenchServer:
+    def create(cls, data_dir: Path, link: VethLink | None = None,
+               init_args: Sequence[str] = ()) -> BenchServer:
+        """`init_args`: more for `init`, e.g. ("--database", URL)."""
         host = link.far_address if link is not None else "127.0.0.1"
         server = cls(data_dir, host, free_port(), link)
-        _run("init", "--data-dir", str(data_dir), "--url", server.url)
+        _run("init", "--data-dir", str(data_dir), "--url", server.url, *init_args)
         return server
 
     @property

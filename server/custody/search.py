@@ -26,6 +26,7 @@ from bodycam.server.people.accounts import find_user
 from bodycam.server.people.models import User
 from bodycam.server.recordings.models import Recording, RecordingFile
 from bodycam.server.recordings.report import RECEIVING_S
+from bodycam.server.retention.queries import category_of
 
 __all__ = ["MAX_PAGE_SIZE", "STATES", "Page", "RecordingRow", "SearchFilters",
            "SearchResult", "search_recordings"]
@@ -45,6 +46,7 @@ class SearchFilters:
     state: str | None = None  # one of STATES
     case: str | None = None  # a case reference
     on_hold: bool | None = None
+    category: str | None = None  # a retention category (uncategorised: none given yet)
 
     def given(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -140,6 +142,8 @@ def _filtered(session: Session, filters: SearchFilters, now: float) -> Select[An
             CaseRecording.case_id == _case_id(session, filters.case))))
     if filters.on_hold is not None:
         query = query.where(_held() if filters.on_hold else not_(_held()))
+    if filters.category is not None:
+        query = query.where(category_of() == filters.category.strip()[:64])
     return query
 
 

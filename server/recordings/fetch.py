@@ -16,6 +16,8 @@ from bodycam.firmware.evidence.store import MANIFEST_NAME
 from bodycam.server.context import ServerContext
 from bodycam.server.recordings.models import Recording
 from bodycam.server.recordings.service import RECORDING_ID, files_of
+from bodycam.server.retention.deletion import GONE
+from bodycam.server.retention.models import RecordingRetention
 
 __all__ = ["FetchError", "FetchResult", "fetch_recording"]
 
@@ -55,9 +57,13 @@ def fetch_recording(context: ServerContext, recording_id: str, out: Path) -> Fet
     with context.database.transaction() as session:
         recording = session.get(Recording, recording_id)
         files = files_of(session, recording_id)
+        retention = session.get(RecordingRetention, recording_id)
     if recording is None:
         raise FetchError(f"recording {recording_id} is not on this server (see "
                          "`bodycam-server recordings`)")
+    if retention is not None and retention.state in GONE:
+        raise FetchError(f"recording {recording_id} was deleted (its tombstone, with who, "
+                         "why and every hash, is in the audit log); nothing is left to fetch")
     directory = out / recording_id
     try:
         directory.mkdir(parents=True, mode=0o750)

@@ -6,7 +6,9 @@ state:
   until a good copy arrives;
 - `receiving`: files are missing, and bytes arrived within the last RECEIVING_S;
 - `incomplete`: files are missing (named, with the bytes held of each) and nothing has
-  arrived for longer: the camera stopped sending.
+  arrived for longer: the camera stopped sending;
+- `deleted`: deleted (two-person or by retention): only names and hashes remain, and its
+  tombstone is in the audit log.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from sqlalchemy.orm import Session
 
 from bodycam.server.context import ServerContext
 from bodycam.server.recordings.models import Recording, RecordingFile
+from bodycam.server.retention.deletion import GONE
+from bodycam.server.retention.models import RecordingRetention
 
 __all__ = ["RECEIVING_S", "RecordingSummary", "as_json", "format_table", "summaries", "summarise"]
 
@@ -73,8 +77,14 @@ def summaries(context: ServerContext) -> list[RecordingSummary]:
         files: dict[str, list[RecordingFile]] = {r.id: [] for r in recordings}
         for row in session.scalars(select(RecordingFile).order_by(RecordingFile.position)):
             files.setdefault(row.recording_id, []).append(row)
+        gone = set(session.scalars(select(RecordingRetention.recording_id).where(
+            RecordingRetention.state.in_(GONE))))
     now = context.clock()
-    return [_summary(r, files[r.id], now) for r in recordings]
+    items = [_summary(r, files[r.id], now) for r in recordings]
+    for item in items:
+        if item.id in gone:  # its blobs are gone; its tombstone is in the audit log
+            item.state, item.segments_stored, item.bytes_stored = "deleted", 0, 0
+    return items
 
 
 def summarise(session: Session, recordings: Sequence[Recording], now: float

@@ -197,7 +197,7 @@ def _carry_out(work: Work, row: Approval, target: Target) -> None:
                     period_days=int(row.value), request=row.id, recordings=changed,
                     requested_by=row.requested_by_name)
     else:
-        lift(work, row.subject, row.id)
+        lift(work, row.subject, row.id, row.requested_by)
 
 
 def _decide(work: Work, approval_id: int, approve: bool, note: str) -> tuple[str, str]:

@@ -6,35 +6,33 @@ same moment, the hold wins (PostgreSQL: the row lock; SQLite: one writer at a ti
 
 from __future__ import annotations
 
+from typing import Final
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bodycam.server.custody.models import Case, CaseRecording, LegalHold
+from bodycam.server.custody.blockers import deletion_blockers
+from bodycam.server.custody.holds import active_holds
 from bodycam.server.recordings.models import RecordingFile
 
 __all__ = ["blockers"]
 
-
-def _held(session: Session, recording_id: str) -> list[tuple[str, str]]:
-    hold = session.scalar(select(LegalHold).where(
-        LegalHold.recording_id == recording_id, LegalHold.lifted_at.is_(None))
-        .order_by(LegalHold.id).limit(1))
-    if hold is None:
-        return []
-    return [("legal_hold", f"recording {recording_id} is under legal hold {hold.id} (placed "
-             f"by {hold.placed_by}: {hold.reason[:200]}); nothing deletes it while the hold "
-             "stands. Fix: lifting the hold needs a request and a second person's approval")]
+_FIX: Final = {
+    "legal_hold": "nothing deletes it while a hold stands. Fix: lifting the hold needs a "
+                  "request and a second person's approval",
+    "open_case": "recordings of an open case are not deleted. Fix: close the case, or "
+                 "remove the recording from it (case.manage)",
+}
 
 
-def _in_open_case(session: Session, recording_id: str) -> list[tuple[str, str]]:
-    case = session.scalar(select(Case).join(CaseRecording, CaseRecording.case_id == Case.id)
-                          .where(CaseRecording.recording_id == recording_id,
-                                 Case.closed_at.is_(None)).order_by(Case.id).limit(1))
-    if case is None:
-        return []
-    return [("open_case", f"recording {recording_id} is in open case {case.reference}; "
-             "recordings of an open case are not deleted. Fix: close the case, or remove "
-             "the recording from it (case.manage)")]
+def _custody(session: Session, recording_id: str) -> list[tuple[str, str]]:
+    """Custody's blockers (holds first), each with the rule it falls under."""
+    held = len(active_holds(session, recording_id))
+    found = []
+    for position, sentence in enumerate(deletion_blockers(session, recording_id)):
+        rule = "legal_hold" if position < held else "open_case"
+        found.append((rule, f"recording {recording_id}: {sentence}; {_FIX[rule]}"))
+    return found
 
 
 def _incomplete(session: Session, recording_id: str) -> list[tuple[str, str]]:
@@ -50,5 +48,4 @@ def _incomplete(session: Session, recording_id: str) -> list[tuple[str, str]]:
 
 def blockers(session: Session, recording_id: str) -> list[tuple[str, str]]:
     """(rule, message naming it and the fix) for everything that blocks deletion."""
-    return (_held(session, recording_id) + _in_open_case(session, recording_id)
-            + _incomplete(session, recording_id))
+    return _custody(session, recording_id) + _incomplete(session, recording_id)

@@ -12,8 +12,9 @@ from typing import Final
 
 from sqlalchemy.orm import Session
 
-from bodycam.server.access.rules import AccessError, Target
+from bodycam.server.access.rules import Target
 from bodycam.server.access.service import Work
+from bodycam.server.custody.holds import LiftApproval, lift_hold
 from bodycam.server.custody.models import LegalHold
 from bodycam.server.custody.target import recording_target
 
@@ -40,12 +41,8 @@ def hold_target(session: Session, hold_id: str) -> Target:
     return Target(recording_id=target.recording_id, wearers=target.wearers or frozenset())
 
 
-def lift(work: Work, hold_id: str, approval_id: int) -> None:
-    """Lift an approved hold lift (called by approvals.py only, inside the approval)."""
-    hold = find_hold(work.session, hold_id, lock=True)
-    if hold.lifted_at is not None:
-        raise AccessError("hold_lifted", f"legal hold {hold.id} was lifted already by "
-                          f"{hold.lifted_by}", Target(recording_id=hold.recording_id))
-    hold.lifted_by, hold.lifted_at, hold.lift_approval = work.actor.name, work.now, approval_id
-    work.record("hold_lifted", hold=hold.id, recording=hold.recording_id,
-                request=approval_id)
+def lift(work: Work, hold_id: str, approval_id: int, requested_by: int) -> None:
+    """Lift a hold whose lift was approved (approvals.py, inside the approval)."""
+    assert work.actor.user_id is not None
+    lift_hold(work, find_hold(work.session, hold_id, lock=True).id,
+              LiftApproval(approval_id, requested_by, work.actor.user_id))

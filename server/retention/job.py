@@ -43,6 +43,7 @@ __all__ = ["JOB", "LEASE_S", "RUN_EVERY_S", "Lease", "RetentionJob", "RunReport"
 JOB: Final = "retention"
 LEASE_S: Final = 600.0
 RUN_EVERY_S: Final = 3600.0
+FIRST_RUN_S: Final = 300.0
 _LISTED: Final = 500  # ids named per list in the run's audit record
 _log = logging.getLogger(__name__)
 
@@ -225,13 +226,15 @@ def run_retention(database: Database, blobs: BlobStore, audit: AuditTrail,
 
 
 class RetentionJob:
-    """Runs the job every `every` seconds in a thread of a `serve` process (each process
-    has one; the lease makes one of them work)."""
+    """Runs the job in a thread of a `serve` process: `first` seconds after start (a
+    server restarted more often than hourly still runs it), then every `every` seconds.
+    Each process has one; the lease makes one of them work."""
 
     def __init__(self, database: Database, blobs: BlobStore, audit: AuditTrail,
-                 clock: Callable[[], float], every: float = RUN_EVERY_S) -> None:
+                 clock: Callable[[], float], *, every: float = RUN_EVERY_S,
+                 first: float = FIRST_RUN_S) -> None:
         self._args = (database, blobs, audit, clock)
-        self._every = every
+        self._waits = (first, every)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="retention", daemon=True)
 
@@ -239,12 +242,16 @@ class RetentionJob:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, wait: float = 30.0) -> None:
+        """Stops between runs. A run still busy after `wait` seconds is left to end with
+        the process: each step is its own transaction, so the next run carries on."""
         self._stop.set()
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=wait)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self._every):
+        wait = self._waits[0]
+        while not self._stop.wait(wait):
+            wait = self._waits[1]
             try:
                 report = run_retention(*self._args)
             except Exception:  # a failed run is logged; the next one tries again

@@ -51,8 +51,9 @@ class RecordingRetention(Base):
 class Approval(Base):
     """A request one person makes and a different person decides. `kind`: deletion
     (subject: a recording id), category_period (subject: a category; `value`: the new
-    period in days), hold_lift (subject: a hold id). `state`: pending, approved,
-    rejected, refused (approved, but a rule stopped the execution: e.g. a legal hold)."""
+    period in days), hold_lift (subject: a hold id). `state`: pending, approved or
+    rejected. An approval a rule stops (e.g. a legal hold placed meanwhile) is refused
+    and stays pending, its refusal in the audit log."""
 
     __tablename__ = "approvals"
     __table_args__ = (Index("ix_approvals_state_kind", "state", "kind"),

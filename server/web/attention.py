@@ -1,21 +1,25 @@
 """What needs someone's attention, for the dashboard: cameras that have not offloaded
-for a while, and recordings the server does not hold whole (damaged or incomplete).
+for a while, recordings the server does not hold whole (damaged or incomplete), about
+to expire, or not categorised yet.
 Bounded queries: the dashboard stays fast with 100,000 recordings."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from bodycam.server.devices.models import Device
 from bodycam.server.recordings.models import Recording, RecordingFile
 from bodycam.server.recordings.report import RecordingSummary, summarise
+from bodycam.server.retention.categories import UNCATEGORISED
+from bodycam.server.retention.models import RecordingRetention
+from bodycam.server.retention.queries import uncategorised_count
 
-__all__ = ["SHOWN", "StaleCamera", "stale_cameras", "unwhole_recordings"]
+__all__ = ["SHOWN", "StaleCamera", "stale_cameras", "uncategorised", "unwhole_recordings"]
 
 SHOWN: Final = 20  # rows a dashboard list shows; the count says how many more there are
 _DAY_S: Final = 86400
@@ -55,7 +59,23 @@ def unwhole_recordings(session: Session, now: float) -> tuple[int, list[Recordin
     """(how many recordings miss or have damaged files, the first SHOWN of them)."""
     ids = select(RecordingFile.recording_id).where(
         RecordingFile.complete.is_(False)).distinct()
-    total = session.scalar(select(func.count()).select_from(ids.subquery())) or 0
-    recordings = list(session.scalars(select(Recording).where(Recording.id.in_(ids))
-                                      .order_by(Recording.received_at.desc()).limit(SHOWN)))
+    total, recordings = _count_and_first(session, select(Recording).where(
+        Recording.id.in_(ids)), Recording.received_at.desc())
     return total, summarise(session, recordings, now)
+
+
+def _count_and_first(session: Session, query: Select[Recording],
+                     order: Any) -> tuple[int, list[Recording]]:
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    return total, list(session.scalars(query.order_by(order).limit(SHOWN)))
+
+
+def uncategorised(session: Session) -> tuple[int, list[Recording]]:
+    """(how many, the oldest SHOWN) recordings nobody has categorised, those the
+    retention job has not registered yet included (retention.queries counts them)."""
+    settled = select(RecordingRetention.recording_id).where(or_(
+        RecordingRetention.category != UNCATEGORISED,
+        RecordingRetention.state.in_(("deleting", "deleted"))))
+    first = session.scalars(select(Recording).where(Recording.id.not_in(settled))
+                            .order_by(Recording.received_at).limit(SHOWN))
+    return uncategorised_count(session), list(first)

@@ -1,6 +1,7 @@
 """The start page: what needs the signed-in person's attention, by what they may do.
-Administrators see cameras that have not offloaded; people with evidence roles see
-recordings that are damaged or incomplete. Each list is read through the access gate."""
+Administrators see cameras that have not offloaded for N days; people who may search
+recordings see those damaged or incomplete, those whose retention ends within N days,
+and those nobody has categorised. Each list is read through the access gate."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 
 from bodycam.server.access.permissions import Permission
-from bodycam.server.web.attention import SHOWN, stale_cameras, unwhole_recordings
+from bodycam.server.retention.queries import expiring
+from bodycam.server.web.attention import (
+    SHOWN,
+    stale_cameras,
+    uncategorised,
+    unwhole_recordings,
+)
 from bodycam.server.web.frame import Visitor, visitor
 
 __all__ = ["router"]
@@ -29,6 +36,9 @@ def _attention(person: Visitor, days: int) -> dict[str, Any]:
             work.authorise(Permission.SEARCH)
             values["unwhole_total"], values["unwhole"] = unwhole_recordings(work.session,
                                                                             work.now)
+            values["expiring"] = expiring(work.session, work.now, days, limit=SHOWN)
+            values["uncategorised_total"], values["uncategorised"] = uncategorised(
+                work.session)
         values["now"] = work.now
     return values
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse
@@ -16,14 +16,23 @@ from sqlalchemy.orm import Session
 
 from bodycam.server.access.permissions import Permission
 from bodycam.server.access.service import Work
+from bodycam.server.custody.assignments import list_assignments
 from bodycam.server.devices.models import Device, DeviceKey
 from bodycam.server.devices.service import enrol, parse_identity
+from bodycam.server.people.models import User
 from bodycam.server.recordings.models import Recording
 from bodycam.server.web.frame import Visitor, poster, visitor
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/admin/devices", include_in_schema=False)
+_ASSIGNMENTS: Final = 100  # the newest shown; `bodycam-server assignment list` has all
+
+
+def _assignable(session: Session) -> list[str]:
+    """Usernames of active accounts: who can be assigned a camera."""
+    return list(session.scalars(select(User.username).where(User.disabled.is_(False))
+                                .order_by(User.username)))
 
 
 @dataclass(frozen=True)
@@ -50,14 +59,21 @@ def _cameras(session: Session) -> list[Camera]:
             for d in session.scalars(select(Device).order_by(Device.id))]
 
 
-def _listing(person: Visitor, **outcome: Any) -> HTMLResponse:
-    return person.listing(Permission.DEVICES, "devices.html",
-                          lambda work: {"cameras": _cameras(work.session)}, **outcome)
+def _read(work: Work) -> dict[str, Any]:
+    assigning = Permission.ASSIGN in work.actor.permissions
+    return {"cameras": _cameras(work.session),
+            "assignments": list_assignments(work)[:_ASSIGNMENTS] if assigning else None,
+            "people": _assignable(work.session) if assigning else []}
+
+
+def listing(person: Visitor, **outcome: Any) -> HTMLResponse:
+    """The devices page (with the assignments, for whoever may set them)."""
+    return person.listing(Permission.DEVICES, "devices.html", _read, **outcome)
 
 
 @router.get("")
 def devices(person: Annotated[Visitor, Depends(visitor)]) -> HTMLResponse:
-    return _listing(person)
+    return listing(person)
 
 
 @router.post("")
@@ -70,5 +86,5 @@ def enrol_camera(person: Annotated[Visitor, Depends(poster)],
         what = ("enrolled" if done.new_device else
                 "has a new key" if done.new_key else "was enrolled with this key already")
         return {"notice": f"Camera {done.device_id} {what} (key {done.key.fingerprint})."}
-    return person.attempt("device.enrol", pin, lambda **outcome: _listing(
+    return person.attempt("device.enrol", pin, lambda **outcome: listing(
         person, **outcome, identity="" if "notice" in outcome else identity))

@@ -30,8 +30,9 @@ from bodycam.server.retention.approvals import (
     request_deletion,
     request_hold_lift,
 )
-from bodycam.server.retention.categories import categories, categorise, retention_of
+from bodycam.server.retention.categories import categories, categorise
 from bodycam.server.retention.models import Approval
+from bodycam.server.retention.queries import retention_view
 from bodycam.server.web.frame import Visitor, poster, visitor
 
 __all__ = ["router"]
@@ -60,7 +61,7 @@ def _facts(work: Work, recording_id: str) -> dict[str, Any]:
             "wearers_complete": target.wearers_complete,
             "notes": read_notes(work, recording_id), "cases": cases,
             "holds": active_holds(session, recording_id), "requests": requests,
-            "retention": retention_of(session, recording_id),
+            "retention": retention_view(session, recording_id),
             "categories": categories(session),
             "open_cases": (list_cases(work, open_only=True)
                            if Permission.CASES in work.actor.permissions else [])}

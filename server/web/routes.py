@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from bodycam.server.web import (
+    account,
+    assignments,
     audit_log,
     cases,
     custody,
@@ -13,6 +15,7 @@ from bodycam.server.web import (
     devices,
     recording_page,
     recordings,
+    retention,
     roles,
     users,
 )
@@ -21,5 +24,5 @@ __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 for _module in (dashboard, recordings, recording_page, custody, cases, deletions, users,
-                roles, devices, audit_log):
+                roles, devices, assignments, retention, audit_log, account):
     router.include_router(_module.router)

@@ -23,6 +23,7 @@ from bodycam.firmware.evidence.signed_log import GENESIS_PREV, line_hash
 from bodycam.server.access.permissions import Permission
 from bodycam.server.access.rules import CONSOLE, AccessError, Target
 from bodycam.server.audit.chain import line_of
+from bodycam.server.audit.trail import AuditTrail
 from bodycam.server.audit.verify import verify_log
 from bodycam.server.identity.signing_key import public_b64
 
@@ -86,6 +87,8 @@ def test_the_export_verifies_with_the_camera_tools_and_only_under_the_server_key
     checked = evidence_verify(str(out), "--device-key", server_key(people), "--json")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert json.loads(checked.stdout)["records"] == len(lines)
+    text = evidence_verify(str(out), "--device-key", server_key(people))
+    assert f"server key {people.access.audit.signer.fingerprint}: pinned" in text.stdout
     other = public_b64(Ed25519PrivateKey.generate())
     wrong = evidence_verify(str(out), "--device-key", other)
     assert wrong.returncode == 1 and "not the pinned key" in wrong.stdout
@@ -175,3 +178,58 @@ def test_audit_verify_command_exits_1_and_names_the_row(people: People) -> None:
     result = run_server("audit", "verify", "--data-dir", data_dir, check=False)
     assert result.returncode == 1
     assert "INTEGRITY FAILURE" in result.stdout and "signature does not verify" in result.stdout
+
+
+def test_oversized_input_is_kept_as_its_digest_and_the_log_still_verifies(
+        people: People) -> None:
+    """What someone sends to be refused (a megabyte where an id belongs) is on record by
+    size and SHA-256, never as a line no verifier reads."""
+    junk = "'; DROP TABLE audit_events; --" + "x" * 2_000_000
+    with pytest.raises(AccessError), people.access.work(CONSOLE, "recording.view") as work:
+        work.authorise(Permission.VIEW, Target(recording_id=junk))
+    (refused,) = people.access.audit.events("refused")
+    details = json.loads(refused.details)
+    assert "recording" not in details and refused.recording_id is None
+    assert details["oversized_details"]["bytes"] > 2_000_000
+    assert len(refused.details) < 1000
+    assert verify(people) == []
+
+
+def test_a_log_cut_back_with_its_head_is_caught_by_a_kept_export(
+        people: People, tmp_path: Path) -> None:
+    """Whoever can write the database can cut the log back consistently (rows and head
+    row); the heads of an earlier export, kept elsewhere, show it (the camera tools'
+    own --heads-out / --anchor)."""
+    some_history(people)
+    data_dir = str(people.context.settings.data_dir)
+    first = tmp_path / "first.jsonl"
+    run_server("audit", "export", "--data-dir", data_dir, "--out", str(first))
+    heads = tmp_path / "heads.json"
+    kept = evidence_verify(str(first), "--device-key", server_key(people),
+                           "--heads-out", str(heads))
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    events = people.access.audit.events()
+    cut = events[-4]
+    execute(people, "DELETE FROM audit_events WHERE seq > :s", s=cut.seq)
+    execute(people, "UPDATE audit_head SET seq = :s, hash = :h", s=cut.seq, h=cut.hash)
+    assert verify(people) == []  # consistent in itself: nothing in the database shows it
+    second = tmp_path / "second.jsonl"
+    run_server("audit", "export", "--data-dir", data_dir, "--out", str(second))
+    checked = evidence_verify(str(second), "--device-key", server_key(people),
+                              "--anchor", str(heads))
+    assert checked.returncode == 1, checked.stdout
+    assert "cut back" in checked.stdout or "rolled back" in checked.stdout, checked.stdout
+
+
+def test_a_new_server_key_is_introduced_in_the_chain_and_both_are_needed(
+        people: People) -> None:
+    some_history(people)
+    new_key = Ed25519PrivateKey.generate()
+    AuditTrail(people.context.database, people.clock, new_key).record("after_rekey", "x")
+    last = people.access.audit.events()[-1]
+    assert last.signer is not None and json.loads(last.signer)["key"] == public_b64(new_key)
+    old = parse_public_key(server_key(people))
+    new = parse_public_key(public_b64(new_key))
+    assert verify_log(people.context.database, [old, new]).problems == []
+    (problem,) = verify_log(people.context.database, [new]).problems
+    assert problem.startswith("audit_events seq 0:") and "not the pinned key" in problem

@@ -27,6 +27,7 @@ from bodycam.server.audit.custody import (
 )
 from bodycam.server.audit.custody_page import render_custody_html
 from bodycam.server.context import ServerContext
+from bodycam.server.device_audit.models import AuditChunk
 from bodycam.server.devices.models import Device
 from bodycam.server.people.accounts import add_user
 from bodycam.server.recordings.models import Recording, RecordingFile
@@ -137,7 +138,10 @@ def test_an_offloaded_recording_end_to_end_and_from_the_command_line(
         server: Server, camera: Camera, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     server.serve()
-    server.client(camera).upload(camera.recording)
+    client = server.client(camera)
+    client.upload(camera.recording)
+    camera_log = camera.audit.read_bytes()
+    assert client.audit_patch("none", camera_log).status_code == 200
     server.run("fetch", camera.recording.name, "--out", str(tmp_path / "out"))
     context = ServerContext.open(server.data_dir)
     try:
@@ -162,9 +166,33 @@ def test_an_offloaded_recording_end_to_end_and_from_the_command_line(
     assert received["actor"] == f"camera {camera.device_id}"
     assert received["details"]["manifest_sha256"] == report["manifest_sha256"]
     assert report["events"][1]["details"]["receipt_sig"] == report["receipt"]["sig"]
-    assert report["manifest_sha256"] in (tmp_path / "c.html").read_text()
+    sealed = camera_log.split(b"\n")[1]
+    assert report["camera_records"] == [{
+        "seq": 1, "hash": hashlib.sha256(sealed).hexdigest(),
+        "time": json.loads(sealed)["time"], "event": "recording_sealed", "details": {}}]
+    page = (tmp_path / "c.html").read_text()
+    assert report["manifest_sha256"] in page and report["camera_records"][0]["hash"] in page
     wrong = wrong_code(ada.totp_secret, time.time())
     monkeypatch.setattr(sys, "stdin", io.StringIO(f"{PASSWORD}\n{wrong}\n"))
     code_, _, err = server.run("audit", "report", camera.recording.name, "--as", "ada",
                                "--password-stdin", check=False)
     assert code_ == 1 and "wrong username, password or code" in err
+
+
+def test_a_camera_log_chunk_the_store_lost_is_named_not_skipped(people: People) -> None:
+    store_recording(people)
+    line = json.dumps({"seq": 4, "event": "recording_sealed", "recording_id": RECORDING,
+                       "time": "2026-01-01T08:00:21.000Z"}).encode()
+    good = people.context.blobs.put_bytes(b'{"seq":3,"event":"boot"}\n' + line + b"\n")
+    with people.context.database.transaction() as session:
+        session.add(AuditChunk(device_id="BC-0001", first_seq=3, last_seq=4, blob=good,
+                               received_at=datetime.now(UTC)))
+        session.add(AuditChunk(device_id="BC-0001", first_seq=5, last_seq=9, blob="e" * 64,
+                               received_at=datetime.now(UTC)))
+    with people.context.database.transaction() as session:
+        report = custody_report(session, RECORDING, server_key="k", now=0.0,
+                                blobs=people.context.blobs)
+    assert [(c.seq, c.event, c.hash) for c in report.camera_records] == [
+        (4, "recording_sealed", hashlib.sha256(line).hexdigest())]
+    (note,) = report.notes
+    assert note.startswith("lines 5-9 of BC-0001's audit log cannot be read")

@@ -18,7 +18,7 @@ from bodycam.server.database.engine import Database
 from bodycam.server.recordings.models import RecordingFile
 from bodycam.server.retention import deletion
 from bodycam.server.retention.categories import retention_of
-from bodycam.server.retention.job import Lease, RunReport, run_retention
+from bodycam.server.retention.job import Lease, RetentionJob, RunReport, run_retention
 from bodycam.server.retention.window import set_pending_days
 from bodycam.server.storage.blobs import sha256_hex
 
@@ -170,3 +170,18 @@ def test_two_jobs_started_at_once_delete_each_recording_exactly_once(
     tombstones = [json.loads(e.details)["recording"]
                   for e in rig.access.audit.events("recording_deleted")]
     assert sorted(tombstones) == sorted(old)
+
+
+def test_serve_runs_the_job_in_a_thread_that_stops_with_it(rig: Retention) -> None:
+    old = rig.recording(b"served", days_ago=60)
+    job = RetentionJob(rig.context.database, rig.context.blobs, rig.access.audit,
+                       rig.clock, every=3600, first=0).start()
+    try:
+        for _ in range(6000):  # until the first run is on record (no speed is asserted)
+            if rig.access.audit.events("retention_run"):
+                break
+            threading.Event().wait(0.01)
+    finally:
+        job.stop()
+    assert state(rig, old) == "pending"
+    assert len(rig.access.audit.events("retention_run")) == 1  # the next is an hour away

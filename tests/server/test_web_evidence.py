@@ -14,6 +14,7 @@ import pytest
 from people_rig import DATABASES, People, open_people
 from web_rig import Person, add_recording, assign, sign_in
 
+from bodycam.server.retention.categories import ensure_retention
 from bodycam.server.retention.models import RecordingRetention
 
 REC = "BC-0001-20261201T080000Z-00a1"
@@ -58,9 +59,16 @@ def test_notes_category_case_and_hold_from_the_recordings_page(people: People) -
                                          "reason": "trial over"})
     assert "The case is closed" in closed.text
     assert rita.post(f"/recordings/{REC}/holds", {"reason": "x"}).status_code == 403
+    lift = cora.post(f"/recordings/{REC}/holds/1/lift", {"reason": "court order ended"})
+    assert "Lifting hold 1 is requested (request 1)" in lift.text
+    dora = person(people, "dora", "approver")
+    assert "lift legal hold 1" in text(dora.get("/deletions").text)
+    assert "Request 1 is approved." in dora.post("/deletions/1/approve").text
+    assert "Legal hold none" in text(rita.get(f"/recordings/{REC}").text)
     kinds = [k for k, _, _ in people.events()]
     for kind in ("note_added", "recording_categorised", "case_opened",
-                 "case_recording_added", "hold_placed", "case_closed", "recording_opened"):
+                 "case_recording_added", "hold_placed", "case_closed", "recording_opened",
+                 "hold_lift_requested", "hold_lift_approved"):
         assert kind in kinds, kind
 
 
@@ -120,3 +128,58 @@ def test_the_custody_report_and_the_audit_log(people: People) -> None:
     assert audrey.get(f"/recordings/{REC}").status_code == 403  # reports, nothing else
     assert audrey.get("/audit", params={"kind": "x" * 500}).status_code == 422
     assert [a for _, a, _ in people.events("audit_log_read")] == ["audrey"] * 2
+
+
+def test_the_dashboard_lists_recordings_about_to_expire_and_uncategorised(
+        people: People) -> None:
+    add_recording(people, REC, "BC-0001")
+    kept = "BC-0001-20261201T100000Z-00b2"
+    add_recording(people, kept, "BC-0001", start="2026-12-01T10:00:00.000Z")
+    rita = person(people, "rita", "reviewer")
+    rita.post(f"/recordings/{kept}/category", {"name": "evidential"})
+    with people.context.database.transaction() as session:
+        ensure_retention(session)  # what the retention job does with new recordings
+        row = session.get(RecordingRetention, kept)
+        assert row is not None
+        people.clock.now = row.recorded_at + 30 * 86400  # uncategorised keeps 31 days
+    board = text(person(people, "ulla", "reviewer").get("/?days=7").text)
+    assert "Uncategorised recordings (1)" in board and REC in board
+    assert "retention ends within 7 days (1)" in board
+    assert f"{REC} uncategorised" in board and kept not in board
+
+
+def test_the_wearer_can_neither_delete_nor_view_their_own_recording(people: People) -> None:
+    add_recording(people, REC, "BC-0001")
+    walt = person(people, "walt", "reviewer", "approver")  # a wearer who also reviews
+    assign(people, "BC-0001", "walt")
+    asked = walt.post(f"/recordings/{REC}/deletion", {"reason": "embarrassing"})
+    assert asked.status_code == 403 and "rule: wearer_never_deletes" in asked.text
+    report = walt.get(f"/recordings/{REC}/custody")
+    assert report.status_code == 403 and "rule: own_recording" in report.text
+    rita = person(people, "rita", "reviewer")
+    rita.post(f"/recordings/{REC}/deletion", {"reason": "routine"})
+    approved = walt.post("/deletions/1/approve")
+    assert approved.status_code == 403 and "rule: wearer_never_deletes" in approved.text
+    with people.context.database.transaction() as session:
+        row = session.get(RecordingRetention, REC)
+        assert row is None or row.state == "kept"
+    refused = [(a, r) for _, a, r in people.events("refused")]
+    assert refused.count(("walt", "wearer_never_deletes")) == 2
+    assert ("walt", "own_recording") in refused
+
+
+def test_an_administrator_cannot_reach_evidence_by_any_page(people: People) -> None:
+    add_recording(people, REC, "BC-0001")
+    root = person(people, "root", "administrator")
+    for path in (f"/recordings/{REC}", f"/recordings/{REC}/custody",
+                 f"/recordings/{REC}/custody.json", "/recordings", "/cases", "/deletions",
+                 "/audit"):
+        assert root.get(path).status_code == 403, path
+    for path, data in ((f"/recordings/{REC}/notes", {"text": "x"}),
+                       (f"/recordings/{REC}/category", {"name": "evidential"}),
+                       (f"/recordings/{REC}/deletion", {"reason": "x"}),
+                       (f"/recordings/{REC}/holds", {"reason": "x"})):
+        answer = root.post(path, data)
+        assert answer.status_code == 403, path
+        assert "rule: administrator_no_evidence" in answer.text, path
+    assert "note_added" not in [k for k, _, _ in people.events()]

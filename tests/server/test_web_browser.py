@@ -1,0 +1,191 @@
+"""The web interface in a real browser (Playwright driving Debian's Chromium) against a
+real `serve` process with a recording a camera really offloaded, on SQLite and
+PostgreSQL: the administrator records who wore the camera; a reviewer searches, opens
+the recording, adds a note, categorises it and requests its deletion in one browser
+session; an approver approves it in another; the auditor reads the audit log and the
+chain-of-custody report. At laptop and tablet widths, without JavaScript.
+Screenshots go to the test's directory, or to $BODYCAM_SCREENSHOTS (docs/screenshots)."""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Final
+
+import pytest
+from people_rig import DATABASES, PASSWORD, code
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+from server_fixtures import Camera, Server, make_backend, make_server
+from test_people_browser import browser, shot
+
+from bodycam.server.recordings.models import Recording
+
+__all__ = ["browser"]
+
+LAPTOP: Final = {"width": 1280, "height": 860}
+TABLET: Final = {"width": 768, "height": 1024}
+ROLES: Final = {"root": ("Rhea Admin", "administrator"), "rita": ("Rita Reviewer", "reviewer"),
+                "rory": ("Rory Approver", "approver"), "audrey": ("Audrey Auditor", "auditor")}
+
+
+class Site:
+    """A real server with one offloaded recording and a person for each role."""
+
+    def __init__(self, server: Server, secrets: dict[str, str], recording: Recording) -> None:
+        self.server = server
+        self.secrets = secrets
+        self.recording = recording
+
+    def sign_in(self, browser: Browser, username: str,
+                viewport: dict[str, int] = LAPTOP) -> tuple[BrowserContext, Page]:
+        context = browser.new_context(ignore_https_errors=True, viewport=viewport)  # type: ignore[arg-type]
+        page = context.new_page()
+        page.goto(self.server.url + "/sign-in")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(PASSWORD)
+        if username in self.secrets:
+            page.get_by_label("Code from your authenticator app").fill(
+                code(self.secrets[username], time.time()))
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+        return context, page
+
+
+def _add(server: Server, monkeypatch: pytest.MonkeyPatch, username: str, *, name: str,
+         role: str, second_factor: bool = True) -> str | None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    added = server.run("user", "add", username, "--name", name, "--role", role,
+                       "--password-stdin", *([] if second_factor else ["--no-second-factor"]))
+    found = re.search(r"secret=([A-Z2-7]+)", added[1])
+    return found.group(1) if found else None
+
+
+@pytest.fixture(params=DATABASES)
+def site(request: pytest.FixtureRequest, tmp_path: Path, camera: Camera,
+         monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
+    server = make_server(tmp_path, make_backend(request.param, request))
+    server.enrol(camera)
+    secrets = {}
+    for username, (name, role) in ROLES.items():
+        secret = _add(server, monkeypatch, username, name=name, role=role)
+        assert secret is not None
+        secrets[username] = secret
+    _add(server, monkeypatch, "walt", name="Walt Wearer", role="wearer", second_factor=False)
+    server.serve()
+    client = server.client(camera)
+    try:
+        client.upload(camera.recording)
+    finally:
+        client.close()
+    database = server.database()
+    with database.transaction() as session:
+        recording = session.get_one(Recording, camera.recording.name)
+        session.expunge(recording)
+    database.dispose()
+    yield Site(server, secrets, recording)
+    server.stop()
+
+
+def _local(text: str | None, shift: timedelta) -> str:
+    """A recording's UTC time as a datetime-local field takes it, moved by `shift`."""
+    assert text is not None
+    moment = datetime.fromisoformat(text) + shift
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def test_the_two_person_deletion_from_two_browser_sessions(browser: Browser, site: Site,
+                                                           tmp_path: Path) -> None:
+    recording = site.recording
+    admin_context, admin = site.sign_in(browser, "root")
+    expect(admin.get_by_role("navigation", name="Main").get_by_role("link")).to_have_text(
+        ["Dashboard", "Users", "Roles", "Devices", "Retention"])
+    shot(admin, tmp_path, "dashboard-administrator")
+    admin.get_by_role("link", name="Devices").click()
+    admin.get_by_label("Camera", exact=True).last.select_option(recording.device_id)
+    form = admin.locator("form", has=admin.get_by_role("heading", name="Record an assignment"))
+    form.get_by_label("Camera").select_option(recording.device_id)
+    form.get_by_label("Worn by (username)").fill("walt")
+    form.get_by_label("From (UTC)").fill(_local(recording.start, -timedelta(hours=1)))
+    form.get_by_label("Until (UTC; empty: still out)").fill(
+        _local(recording.end, timedelta(hours=1)))
+    form.get_by_role("button", name="Record assignment").click()
+    expect(admin.get_by_role("status")).to_contain_text(f"walt wears {recording.device_id}")
+    shot(admin, tmp_path, "devices")
+    admin.get_by_role("link", name="Users").click()
+    expect(admin.get_by_role("table", name="Everyone who can sign in")).to_contain_text("rita")
+    shot(admin, tmp_path, "users")
+    admin.goto(site.server.url + f"/recordings/{recording.id}")
+    expect(admin.get_by_role("alert")).to_contain_text("administrators have no access to "
+                                                      "evidence")
+    admin_context.close()
+
+    rita_context, rita = site.sign_in(browser, "rita")
+    rita.get_by_role("link", name="Recordings").click()
+    rita.get_by_label("Camera").fill(recording.device_id)
+    rita.get_by_role("button", name="Search").click()
+    expect(rita.get_by_role("table")).to_contain_text("walt")
+    shot(rita, tmp_path, "recordings")
+    rita.get_by_role("link", name=recording.id).click()
+    expect(rita.get_by_role("heading", name=f"Recording {recording.id}")).to_be_visible()
+    rita.get_by_label("Add a note").fill("Routine patrol, nothing of note.")
+    rita.get_by_role("button", name="Add note").click()
+    expect(rita.get_by_role("status")).to_have_text("Your note is added.")
+    rita.get_by_label("Category").select_option("not_evidential")
+    rita.get_by_role("button", name="Categorise").click()
+    expect(rita.get_by_role("status")).to_contain_text("now in category not_evidential")
+    rita.get_by_label("Why delete it? (a different person approves)").fill(
+        "Not evidential; no need to wait for the retention period")
+    rita.get_by_role("button", name="Request deletion").click()
+    expect(rita.get_by_role("status")).to_contain_text("Deletion is requested (request 1)")
+    shot(rita, tmp_path, "recording")
+
+    rory_context, rory = site.sign_in(browser, "rory")  # a second browser session
+    rory.get_by_role("link", name="Deletion requests").click()
+    request = rory.get_by_role("article", name=re.compile("Request 1:"))
+    expect(request).to_contain_text("Requested by rita")
+    shot(rory, tmp_path, "deletion-requests")
+    request.get_by_label("Note on your decision").fill("Agreed: not evidential")
+    request.get_by_role("button", name="Approve request 1").click()
+    expect(rory.get_by_role("status")).to_contain_text(f"Recording {recording.id} is "
+                                                        "deleted")
+    rory_context.close()
+
+    rita.get_by_role("link", name="Deletion requests").click()
+    expect(rita.get_by_role("table", name="Decided lately")).to_contain_text("approved by rory")
+    expect(rita.get_by_role("button", name="Approve request 1")).to_have_count(0)
+    rita_context.close()
+
+    audrey_context, audrey = site.sign_in(browser, "audrey")
+    audrey.get_by_role("link", name="Audit log").click()
+    audrey.get_by_label("Recording").fill(recording.id)
+    audrey.get_by_role("button", name="Filter").click()
+    log = audrey.get_by_role("table")
+    for kind in ("recording_received", "note_added", "recording_categorised",
+                 "deletion_requested", "deletion_approved"):
+        expect(log).to_contain_text(kind)
+    shot(audrey, tmp_path, "audit-log")
+    audrey.goto(site.server.url + f"/recordings/{recording.id}/custody")
+    expect(audrey.locator("body")).to_contain_text(recording.manifest_sha256)
+    shot(audrey, tmp_path, "custody-report")
+    audrey_context.close()
+
+
+def test_a_recording_page_on_a_tablet_and_a_wearer_sees_nothing(
+        browser: Browser, site: Site, tmp_path: Path) -> None:
+    context, page = site.sign_in(browser, "rita", TABLET)
+    page.goto(site.server.url + f"/recordings/{site.recording.id}")
+    expect(page.get_by_role("heading", name="Segments")).to_be_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= TABLET["width"], f"the page is {width} px wide on a {TABLET['width']} px tablet"
+    shot(page, tmp_path, "recording-tablet")
+    context.close()
+    context, page = site.sign_in(browser, "walt")
+    expect(page.get_by_role("navigation", name="Main").get_by_role("link")).to_have_text(
+        ["Dashboard"])
+    page.goto(site.server.url + f"/recordings/{site.recording.id}")
+    expect(page.get_by_role("alert")).to_contain_text("lacks permission recording.search")
+    context.close()
