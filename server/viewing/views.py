@@ -24,10 +24,11 @@ from bodycam.server.keyholder.issue import ViewError
 from bodycam.server.keyholder.view import view_recording
 from bodycam.server.people.sessions import SignedIn
 from bodycam.server.people.web_session import signed_in
-from bodycam.server.recordings.models import RecordingFile
+from bodycam.server.recordings.models import Recording, RecordingFile
 from bodycam.server.viewing.assets import asset
 from bodycam.server.viewing.grants import active_grant
 from bodycam.server.viewing.page import player_page
+from bodycam.server.viewing.timeline import view_timeline
 from bodycam.server.web.frame import Visitor, visitor
 
 __all__ = ["router"]
@@ -70,10 +71,13 @@ def _view(access: Access, request: Request, who: SignedIn, recording_id: str,
         return _refusal(403, exc.rule, str(exc))
     with access.database.transaction() as session:
         grant = active_grant(session, who.username, recording_id, access.clock())
+        recording = session.get_one(Recording, recording_id)
+    timeline = view_timeline(context.blobs.read_all(recording.manifest_sha256))
     body: dict[str, Any] = {
         "recording_id": response.recording_id, "viewer": who.username,
         "expires": grant.expires if grant else access.clock(),
-        "now": access.clock(), "log": {"seq": response.log_seq, "hash": response.log_hash},
+        "now": access.clock(), "timeline": timeline,
+        "log": {"seq": response.log_seq, "hash": response.log_hash},
         "segments": [{"file": s.file, "sha256": s.sha256,
                       "header": base64.b64encode(s.header).decode("ascii"),
                       "header_bytes": s.header_bytes,

@@ -89,6 +89,8 @@ def test_reviewer_watches_the_frames_the_camera_saw(browser: Browser, viewing: V
     wait_until_all_decrypted(page, viewing)
     page.wait_for_function("() => window.bodycamPlayer.firstFrameMs !== null",
                            timeout=WAIT_MS)
+    expect(page.locator("#marks")).to_have_text(  # the test recording has none of either
+        f"No markers and no gaps in {len(viewing.segments())} segment(s).")
     overlay = page.locator("#overlay")
     expect(overlay).to_contain_text("Rita (rita)")
     expect(overlay).to_contain_text(time.strftime("%Y-%m-%d", time.gmtime()))

@@ -15,6 +15,8 @@ const statusLine = document.getElementById("status");
 const problem = document.getElementById("problem");
 const recording = root.dataset.recording;
 const viewer = root.dataset.viewer;
+const timelineBar = document.getElementById("timeline");
+const marks = document.getElementById("marks");
 
 // What a test or a benchmark reads: timings and the state, never a key or plaintext.
 const stats = { state: "idle", firstFrameMs: null, decrypts: [], error: null };
@@ -102,6 +104,66 @@ function stamp() {
   overlay.textContent = `${viewer} · ${new Date().toISOString().replace("T", " ").slice(0, 19)} UTC`;
 }
 
+function clockText(seconds) {
+  const whole = Math.max(0, seconds);
+  const minutes = Math.floor(whole / 60);
+  return `${minutes}:${(whole - minutes * 60).toFixed(1).padStart(4, "0")}`;
+}
+
+// The signed manifest's segments, markers and gaps under the picture; `offset` turns
+// the manifest's media seconds into the video's time. A marker is a button that seeks.
+function drawTimeline(timeline, offset) {
+  timelineBar.replaceChildren();
+  marks.replaceChildren();
+  const segments = timeline.segments.filter((s) => s.start_s !== null && s.end_s !== null);
+  if (!timeline.verified || segments.length === 0) {
+    marks.append(Object.assign(document.createElement("li"),
+      { textContent: "No timeline: the manifest did not verify." }));
+    return;
+  }
+  const first = segments[0].start_s;
+  const span = Math.max(segments[segments.length - 1].end_s - first, 0.001);
+  const at = (seconds) => `${(100 * (seconds - first)) / span}%`;
+  Object.assign(timelineBar.style, { position: "relative", height: "18px", background: "#ccd",
+    maxWidth: "640px", margin: "0.3em 0" });
+  const piece = (left, width, colour, label) => {
+    const part = document.createElement("span");
+    Object.assign(part.style, { position: "absolute", top: "0", bottom: "0", left,
+      width, background: colour });
+    part.title = label;
+    timelineBar.append(part);
+  };
+  for (const s of segments) piece(at(s.start_s), "1px", "#557", `segment ${s.file}`);
+  for (const gap of timeline.gaps) {
+    const end = gap.end_s === null ? segments[segments.length - 1].end_s : gap.end_s;
+    const label = `gap: the ${gap.source} delivered nothing from ${clockText(gap.start_s - first)}` +
+      ` to ${gap.end_s === null ? "the end" : clockText(end - first)}`;
+    piece(at(gap.start_s), `${(100 * (end - gap.start_s)) / span}%`, "#c33", label);
+    marks.append(Object.assign(document.createElement("li"), { textContent: label }));
+  }
+  timeline.markers.forEach((marker, number) => {
+    if (marker.media_s === null) return;
+    const label = `Marker ${number + 1} at ${clockText(marker.media_s - first)}` +
+      (marker.wall ? ` (${marker.wall})` : "");
+    const seek = () => { video.currentTime = offset + marker.media_s; };
+    const tick = Object.assign(document.createElement("button"), { type: "button", title: label });
+    tick.setAttribute("aria-label", label);
+    Object.assign(tick.style, { position: "absolute", top: "-3px", left: at(marker.media_s),
+      width: "8px", height: "24px", padding: "0", background: "#fc0", border: "1px solid #000" });
+    tick.addEventListener("click", seek);
+    timelineBar.append(tick);
+    const item = document.createElement("li");
+    const go = Object.assign(document.createElement("button"), { type: "button", textContent: label });
+    go.addEventListener("click", seek);
+    item.append(go);
+    marks.append(item);
+  });
+  if (marks.childElementCount === 0) {
+    marks.append(Object.assign(document.createElement("li"),
+      { textContent: `No markers and no gaps in ${segments.length} segment(s).` }));
+  }
+}
+
 async function play(reason) {
   end(null);
   problem.hidden = true;
@@ -138,6 +200,7 @@ async function play(reason) {
     stats.decrypts.push({ bytes: done.size, ms: done.ms });
     await append(buffer, done.plain);
     if (id === 1) {
+      drawTimeline(grant.timeline, buffer.buffered.start(0) - (grant.timeline.segments[0]?.start_s ?? 0));
       video.currentTime = buffer.buffered.start(0);
       video.play().catch(() => say("Press the video's play button to start."));
     }
