@@ -204,3 +204,31 @@ def test_play_figures_are_measured(browser: Browser, viewing: Viewing) -> None:
     figures = play_figures(browser, viewing, plays=2)
     assert figures["plays"] == 2 and figures["segments"] == len(viewing.segments())
     assert figures["first_frame_ms"]["p50"] > 0 and figures["decrypt_mb_s"] > 0
+
+
+def test_markers_seek_and_gaps_are_shown(browser: Browser, viewing: Viewing) -> None:
+    """The timeline as drawn from the view's answer (here given a marker and a gap on
+    the way, since the simulated recording has neither): the marker's button seeks the
+    picture to it; the gap is named with its source."""
+    viewing.server.serve()
+    page = signed_in(browser, viewing, "rita")
+
+    def add_marks(route: Any) -> None:
+        answer = route.fetch()
+        body = answer.json()
+        start = body["timeline"]["segments"][0]["start_s"]
+        body["timeline"]["markers"] = [{"media_s": start + 3.5, "wall": "2026-12-06T08:00:03Z"}]
+        body["timeline"]["gaps"] = [{"source": "microphone", "start_s": start + 1.0,
+                                     "end_s": start + 1.5}]
+        route.fulfill(response=answer, json=body)
+
+    page.route("**/view", add_marks)
+    press_play(page, viewing)
+    wait_until_all_decrypted(page, viewing)
+    expect(page.locator("#marks")).to_contain_text(
+        "gap: the microphone delivered nothing from 0:01.0 to 0:01.5")
+    page.evaluate("() => document.getElementById('video').pause()")  # so nothing moves on
+    page.locator("#marks").get_by_role("button", name="Marker 1 at 0:03.5").click()
+    at = page.evaluate("() => document.getElementById('video').currentTime - "
+                       "document.getElementById('video').buffered.start(0)")
+    assert abs(at - 3.5) < 0.1, at
