@@ -25,7 +25,11 @@ let view = null;
 
 function style() {
   const stage = video.parentElement;
-  Object.assign(stage.style, { position: "relative", display: "inline-block", maxWidth: "100%" });
+  Object.assign(stage.style, { position: "relative", width: "fit-content", maxWidth: "100%" });
+  // no way out of this page for the picture: no download, picture-in-picture or casting
+  video.setAttribute("controlslist", "nodownload noremoteplayback");
+  video.disablePictureInPicture = true;
+  video.disableRemotePlayback = true;
   Object.assign(video.style, { display: "block", width: "640px", maxWidth: "100%", background: "#000" });
   Object.assign(overlay.style, {
     position: "absolute", left: "0", right: "0", top: "40%", textAlign: "center",
