@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_OUT ?= demo-out
+DEMO_LINGER ?= 60
 INTEROP := tests/interop
 export NODE_20_19 := const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)
 # Debian packages: the venv module, compilers/headers for pyaudio and python-prctl,
@@ -22,7 +23,7 @@ APT_TEST := $(APT_BASE) build-essential portaudio19-dev libcap-dev age ffmpeg mt
 .PHONY: demo test lint typecheck unit deps deps-dev clean
 
 demo: $(VENV)/.base
-	$(PY) -m bodycam.tools.dev.demo --out $(DEMO_OUT)
+	$(PY) -m bodycam.tools.dev.demo --out $(DEMO_OUT) --linger $(DEMO_LINGER)
 
 test: $(VENV)/.dev lint typecheck unit
 

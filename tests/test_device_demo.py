@@ -43,6 +43,7 @@ from bodycam.server.cli import main as server_main
 from bodycam.tools.custody.cli import main as evidence_main
 from bodycam.tools.dev import demo
 from bodycam.tools.dev.demo_custody import card_check
+from bodycam.tools.dev.demo_people import DEMO_PEOPLE, SIGN_INS_NAME
 from bodycam.tools.dev.embedded_server import EmbeddedServer, ServerError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,7 +67,8 @@ def run_demo(out: Path, *extra: str) -> tuple[int, str]:
     sets = [arg for setting in FAST_MEDIA for arg in ("--set", setting)]
     capture = io.StringIO()
     with contextlib.redirect_stdout(capture):
-        code = demo.main(["--out", str(out), "--speed", SPEED, *sets, *extra])
+        code = demo.main(["--out", str(out), "--speed", SPEED, "--linger", "0.2", *sets,
+                          *extra])
     return code, capture.getvalue()
 
 
@@ -141,6 +143,24 @@ def test_demo_offloads_to_its_own_server_and_the_card_keeps_no_segment(
     log = (out / "server.log").read_text()
     assert "cannot notify systemd" not in log and "Traceback" not in log, log
     assert stdout.rstrip().endswith("demo finished")
+
+
+def test_demo_ends_with_the_server_up_and_a_sign_in_for_each_role(
+        demo_run: dict[str, Any]) -> None:
+    """The newcomer's minute: the URL, the password, each role's account and its code
+    (the codes themselves are checked in tests/server/test_demo_people.py)."""
+    stdout, out = demo_run["stdout"], demo_run["out"]
+    sign_ins = (out / SIGN_INS_NAME).read_text()
+    password = sign_ins.splitlines()[1].split(": ", 1)[1]
+    ending = stdout[stdout.index("--- the evidence server stays up for 0.2 s: https://"):]
+    assert f"password for every demo account: {password}" in ending
+    for username, _, role in DEMO_PEOPLE:
+        assert re.search(rf"{re.escape(username)} +{role} +[0-9]{{6}}\n", ending), username
+    accounts = io.StringIO()
+    with contextlib.redirect_stdout(accounts):
+        assert server_main(["user", "list", "--data-dir", str(out / "server")]) == 0
+    for username, _, role in DEMO_PEOPLE:
+        assert re.search(rf"{re.escape(username)} +active +TOTP +{role}", accounts.getvalue())
 
 
 def test_demo_recording_from_the_server_verifies_decrypts_and_exports(

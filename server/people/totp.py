@@ -17,7 +17,7 @@ from urllib.parse import quote
 from cryptography.hazmat.primitives.hashes import SHA1
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
 
-__all__ = ["DIGITS", "STEP_S", "matching_step", "new_secret", "provisioning_uri"]
+__all__ = ["DIGITS", "STEP_S", "code_at", "matching_step", "new_secret", "provisioning_uri"]
 
 DIGITS: Final = 6
 STEP_S: Final = 30
@@ -38,6 +38,11 @@ def _totp(secret: str) -> TOTP:
 def provisioning_uri(secret: str, username: str, issuer: str) -> str:
     """otpauth:// URI for a QR code or for typing into an app."""
     return _totp(secret).get_provisioning_uri(quote(username, safe="@."), issuer)
+
+
+def code_at(secret: str, at: float) -> str:
+    """The code an authenticator app shows at time `at` (for the demo's sign-ins)."""
+    return _totp(secret).generate(at).decode()
 
 
 def matching_step(secret: str, code: str, now: float, last_step: int | None) -> int | None:

@@ -14,6 +14,8 @@
    and exports each recording to one MP4 and probes it; verifies the card's audit log
    and what is left on the card against the device key and the server's receipts.
 6. Turns the front-display frames into an animated GIF and prints where everything is.
+7. Keeps the server up for a minute (`--linger`, or until Enter) with one demo account
+   per role and their current sign-in codes, so a newcomer can click through it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from bodycam.firmware.evidence.age.keys import format_identity_file, generate_id
 from bodycam.firmware.evidence.verify import verify_log
 from bodycam.tools.custody.cli import main as evidence_main
 from bodycam.tools.dev.demo_custody import card_check, export_fetched
+from bodycam.tools.dev.demo_people import add_demo_people, linger
 from bodycam.tools.dev.embedded_server import EmbeddedServer, ServerError
 
 DEMO_KEY_NAME = "DEMO-ONLY-authority-identity.txt"
@@ -54,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         dest="overrides", help="a camera setting for `bodycam sim` "
                         "(repeatable; the tests use a small picture)")
+    parser.add_argument("--linger", type=float, default=60.0, metavar="SECONDS",
+                        help="keep the server up this long at the end (or until Enter), "
+                        "with the demo sign-ins; 0: stop at once")
     args = parser.parse_args(argv)
     out: Path = args.out.resolve()
     if out.exists():
@@ -92,6 +98,7 @@ def run_demo(args: argparse.Namespace, out: Path, server: EmbeddedServer, identi
     server.init()
     camera_identity = first_boot(device_dir, out / "BODYCAM-IDENTITY.txt")
     server.enrol(camera_identity)
+    password, people = add_demo_people(server.data_dir, out)
     server.start()
 
     print("\n--- the camera on shift (simulated), provisioned with "
@@ -132,6 +139,7 @@ def run_demo(args: argparse.Namespace, out: Path, server: EmbeddedServer, identi
     gif = out / "front-display.gif"
     frames = make_gif(frames_dir, gif)
     print(f"front display: {frames} frames in {frames_dir}, animated: {gif}")
+    linger(server.url, server.ca_file, password, people, args.linger)
     stopped = server.stop()
     ok = failures == 0 and audit_ok and stopped == 0
     print("\ndemo finished" + ("" if ok else " WITH PROBLEMS (see above)"))

@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import Any, Final
 
 from bodycam.server.cli import main as server_main
+from bodycam.server.identity.tls import CA_FILE
 from bodycam.tools.dev.ports import free_port
 
 __all__ = ["EmbeddedServer", "ServerError"]
@@ -55,6 +56,11 @@ class EmbeddedServer:
     def offload_file(self) -> Path:
         """The `[offload]` table a camera's provisioning file takes as it is."""
         return self.data_dir / "camera-offload.toml"
+
+    @property
+    def ca_file(self) -> Path:
+        """The certificate authority `init` made (what a browser must be told to trust)."""
+        return self.data_dir / "identity" / CA_FILE
 
     def run(self, command: str, *args: str, show: bool = True) -> None:
         """One `bodycam-server` command (not serve; "device enrol" is two words), shown as
