@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from gpiozero import LED, Device, DigitalInputDevice, DigitalOutputDevice, Factory
+from gpiozero import LED, PWMLED, Device, DigitalInputDevice, DigitalOutputDevice, Factory
 
 from bodycam.firmware.config.model import PinsConfig
 from bodycam.hal.interfaces import (
@@ -104,23 +104,52 @@ class GpioButtons(Buttons):
         _close_all(self._buttons.values())
 
 
+class DimmedLED(PWMLED):  # type: ignore[misc]  # gpiozero has no type hints
+    """A PWMLED whose "fully on" is `brightness` duty: on(), off() and gpiozero's own
+    blink thread all write through `_write`, so every pattern keeps its timing and only
+    its light (and power, which PWM makes proportional to the duty) is scaled."""
+
+    def __init__(self, pin: int, *, brightness: float, **kwargs: Any) -> None:
+        if not 0 < brightness <= 1:
+            raise ValueError(f"LED brightness must be a fraction in (0, 1], got {brightness}")
+        self._brightness = brightness
+        super().__init__(pin, **kwargs)
+
+    def _write(self, value: float) -> None:
+        super()._write(float(value) * self._brightness)
+
+
+def _led_class(brightness: float) -> Callable[..., LED | DimmedLED]:
+    """A plain LED at full brightness (no PWM: lgpio's software PWM wakes the CPU at
+    every edge), a DimmedLED below it."""
+    if brightness >= 1:
+        return cast(Callable[..., LED], LED)
+    return lambda pin, **kwargs: DimmedLED(pin, brightness=brightness, **kwargs)
+
+
 class GpioIndicators(Indicators):
-    """Status LEDs (gpiozero LED), active buzzer and vibration motor (DigitalOutputDevice).
+    """Status LEDs (gpiozero LED, or PWM below full brightness), active buzzer and
+    vibration motor (DigitalOutputDevice).
 
     Patterns run on gpiozero's background blink threads, so every call returns at once.
     Blink timing uses real time (gpiozero's threads), not the injected clock: indicator
     patterns are for people, not for evidence.
     """
 
-    def __init__(self, pins: PinsConfig, *, pin_factory: Factory) -> None:
+    def __init__(self, pins: PinsConfig, *, pin_factory: Factory,
+                 led_brightness: float = 1.0) -> None:
+        """`led_brightness`: the LEDs' duty when on, a fraction of full ([leds] brightness);
+        below 1 the pin factory must support PWM (lgpio does on every pin)."""
         self._lock = threading.Lock()
-        self._leds: dict[LedName, LED] = {}
+        self._led_brightness = led_brightness
+        led_class = _led_class(led_brightness)
+        self._leds: dict[LedName, LED | DimmedLED] = {}
         self._outputs: dict[str, DigitalOutputDevice] = {}
         self._states: dict[LedName, LedState] = dict.fromkeys(LED_NAMES, False)
         try:
             for name in LED_NAMES:
                 pin = getattr(pins, f"led_{name}")
-                self._leds[name] = open_pin(f"{name} LED", pin, f"led_{name}", LED,
+                self._leds[name] = open_pin(f"{name} LED", pin, f"led_{name}", led_class,
                                             pin_factory=pin_factory)
             for part, key in (("buzzer", "buzzer"), ("vibration motor", "vibration")):
                 pin = getattr(pins, key)
@@ -146,6 +175,10 @@ class GpioIndicators(Indicators):
         with self._lock:
             return self._states[name]
 
+    @property
+    def led_brightness(self) -> float:
+        return self._led_brightness
+
     def beep(self, pattern: Blink) -> None:
         self._pulse("buzzer", pattern)
 
@@ -165,5 +198,5 @@ class GpioIndicators(Indicators):
             _close_all(self._outputs.values())
 
 
-def _start_blink(device: LED | DigitalOutputDevice, pattern: Blink) -> None:
+def _start_blink(device: LED | DimmedLED | DigitalOutputDevice, pattern: Blink) -> None:
     device.blink(on_time=pattern.on_s, off_time=pattern.off_s, n=pattern.n, background=True)

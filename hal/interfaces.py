@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -140,6 +140,11 @@ class FrontDisplay(ABC):
     @abstractmethod
     def is_on(self) -> bool: ...
 
+    @property
+    def brightness(self) -> float:
+        """The panel's drive as a fraction of full (what its power follows)."""
+        return 1.0
+
     def close(self) -> None:  # noqa: B027 - optional hook, default does nothing
         """Release the bus/pins."""
 
@@ -193,6 +198,11 @@ class Indicators(ABC):
 
     @abstractmethod
     def led_state(self, name: LedName) -> LedState: ...
+
+    @property
+    def led_brightness(self) -> float:
+        """A lit LED's duty as a fraction of full (what its power follows)."""
+        return 1.0
 
     @abstractmethod
     def beep(self, pattern: Blink) -> None:
@@ -252,6 +262,32 @@ class Clock(ABC):
         """Sleep for `seconds` of this clock's time."""
 
 
+class Radios(ABC):
+    """Wi-Fi and Bluetooth, switched off out of the dock to save power. The camera program
+    is unprivileged: on the Pi it only asks a helper (bodycam-radio.service) to switch."""
+
+    @abstractmethod
+    def switch(self, enabled: bool, cause: str) -> str:
+        """Ask for the radios on or off; returns what was done, for the audit log. Returns
+        at once and never raises for a request that could not be made (the text says)."""
+
+    @property
+    @abstractmethod
+    def enabled(self) -> bool | None:
+        """What was last asked; None: never asked (as the system set them)."""
+
+
+class UnmanagedRadios(Radios):
+    """Radios nobody switches (a bench setup, tests that do not care)."""
+
+    def switch(self, enabled: bool, cause: str) -> str:
+        return "not switched: this hardware has no radio switch"
+
+    @property
+    def enabled(self) -> bool | None:
+        return None
+
+
 @dataclass
 class Hardware:
     """The set of devices one program instance runs on."""
@@ -263,6 +299,7 @@ class Hardware:
     indicators: Indicators
     power: Power
     clock: Clock
+    radios: Radios = field(default_factory=UnmanagedRadios, kw_only=True)
 
     def close(self) -> None:
         for part in (self.camera, self.microphone):

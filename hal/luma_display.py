@@ -38,13 +38,28 @@ def to_panel_mode(image: Image.Image, mode: PanelMode) -> Image.Image:
     return image.convert("RGB")
 
 
-class LumaDisplay(FrontDisplay):
-    """FrontDisplay over a luma.core device (real panel or dummy)."""
+def contrast_level(brightness: float) -> int:
+    """luma's contrast level (0-255) for a brightness fraction of full drive (0-1]."""
+    if not 0 < brightness <= 1:
+        raise ValueError(f"display brightness must be a fraction in (0, 1], got {brightness}")
+    return max(1, round(255 * brightness))
 
-    def __init__(self, device: Any) -> None:
+
+class LumaDisplay(FrontDisplay):
+    """FrontDisplay over a luma.core device (real panel or dummy).
+
+    The panel's drive is set once, at `brightness` of full, through luma's contrast:
+    luma starts colour panels at full drive, and an OLED's power follows the drive."""
+
+    def __init__(self, device: Any, brightness: float = 1.0) -> None:
         mode = device.mode
         if mode not in ("RGB", "1"):
             raise ValueError(f"unsupported luma device mode {mode!r}; expected 'RGB' or '1'")
+        level = contrast_level(brightness)
+        device.contrast(level)
+        self.contrast = level
+        """The contrast level sent to the panel (for tests and the self-test)."""
+        self._brightness = brightness
         self._device = device
         self._mode: PanelMode = mode
         self._lock = threading.Lock()
@@ -69,6 +84,10 @@ class LumaDisplay(FrontDisplay):
     def is_on(self) -> bool:
         with self._lock:
             return self._on
+
+    @property
+    def brightness(self) -> float:
+        return self._brightness
 
     def show(self, image: Image.Image) -> None:
         if image.size != self.size:

@@ -22,6 +22,7 @@ from bodycam.server.context import ServerContext
 from bodycam.server.custody.cli import add_custody_commands
 from bodycam.server.database.engine import Database
 from bodycam.server.database.migrate import SchemaError, upgrade
+from bodycam.server.devices.battery_cli import add_battery_command
 from bodycam.server.devices.service import EnrolError, enrol, parse_identity
 from bodycam.server.identity.signing_key import public_b64
 from bodycam.server.identity.tls import TlsError
@@ -176,6 +177,7 @@ def _parser() -> argparse.ArgumentParser:
                         "`bodycam identity` output", into=device)
     enrol_cmd.add_argument("file", type=Path, metavar="FILE")
     enrol_cmd.add_argument("--device-id", help="the device id, when FILE is a bare key")
+    add_battery_command(device, command)
     listing = command("recordings", _recordings, "every recording and its state")
     listing.add_argument("--json", action="store_true", help="machine-readable")
     fetch = command("fetch", _fetch, "write a recording out byte for byte (manifest and "

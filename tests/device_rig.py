@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from gpiozero.pins.mock import MockFactory, MockPin
+from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
 
 from bodycam.firmware.config.loader import load_config, shipped_file
 from bodycam.firmware.config.model import Config, PinsConfig
@@ -115,13 +115,14 @@ class FreeSpaceDial:
         return self._free
 
 
-class LoggedPin(MockPin):
-    """A mock pin that also appends its output changes to its factory's shared log."""
+class LoggedPin(MockPWMPin):
+    """A mock pin (PWM-capable: dimmed LEDs) that also appends its output changes to its
+    factory's shared log, as lit or not."""
 
-    def _change_state(self, value: bool) -> bool:
+    def _change_state(self, value: float) -> bool:
         changed = bool(super()._change_state(value))
         if changed and self.function == "output":
-            cast(PinLog, self.factory).changes.append((self, value))
+            cast(PinLog, self.factory).changes.append((self, bool(value)))
         return changed
 
 

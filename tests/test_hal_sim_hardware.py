@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gpiozero.pins.mock import MockFactory
+from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from bodycam.firmware.cli import main
 from bodycam.firmware.config.model import (
@@ -102,7 +102,7 @@ def test_each_device_gets_its_own_pins() -> None:
 
 
 def test_close_releases_every_pin() -> None:
-    factory = MockFactory()
+    factory = MockFactory(pin_class=MockPWMPin)
     hardware = build_sim_hardware(sim_config(), ManualClock(), pin_factory=factory)
     hardware.panel.press("power")  # closing while a button is held must not wait
     hardware.close()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
-from gpiozero.pins.mock import MockFactory
+from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from bodycam.firmware.config.model import Config
 from bodycam.firmware.power.table import Load, PowerTable, load_power_table
@@ -141,7 +143,8 @@ def test_led_share_counts_a_blink_by_its_on_time() -> None:
 def test_probe_reads_the_simulated_parts(table: PowerTable, sim_config: Config) -> None:
     clock = ManualClock()
     config = sim_config
-    hw = build_sim_hardware(config, clock, pin_factory=MockFactory(), power_table=table)
+    hw = build_sim_hardware(config, clock, pin_factory=MockFactory(pin_class=MockPWMPin),
+                            power_table=table)
     try:
         hw.display.off()
         idle = hw.power.load()
@@ -153,8 +156,11 @@ def test_probe_reads_the_simulated_parts(table: PowerTable, sim_config: Config) 
         hw.display.show(hw.display.panel_image().convert("RGB"))
         hw.pin_factory.pin(config.pins.buzzer).state = True  # sounding
         seen = hw.power.load()
-        assert seen.units["led"] == pytest.approx(1.25)
+        # 1.25 LEDs lit, at the configured PWM duty; the panel at its configured drive.
+        assert seen.units["led"] == pytest.approx(1.25 * config.leds.brightness / 100)
         assert seen.state("display") == "on"
+        assert seen.state("display_light") == "full"
+        assert seen.units["display_light"] == pytest.approx(config.display.brightness / 100)
         assert seen.state("buzzer") == "on"
         assert seen.state("vibration") == "off"
         hw.camera.start(lambda _packet: None, lambda _frame: None)
@@ -163,5 +169,58 @@ def test_probe_reads_the_simulated_parts(table: PowerTable, sim_config: Config) 
         assert capturing.state("camera") == "running"
         assert capturing.state("microphone") == "on"
         assert capturing.state("cpu") == "prerecord"
+    finally:
+        hw.close()
+
+
+@pytest.mark.parametrize(("display", "leds"), [(100, 100), (50, 25), (1, 1)])
+def test_battery_pays_for_the_brightness_the_drivers_apply(
+        table: PowerTable, sim_config: Config, display: int, leds: int) -> None:
+    """The drivers set the drive (luma contrast, PWM duty) and the model charges exactly
+    that: one hour with the display on and one LED lit at the configured brightness."""
+    config = dataclasses.replace(
+        sim_config, display=dataclasses.replace(sim_config.display, brightness=display),
+        leds=dataclasses.replace(sim_config.leds, brightness=leds))
+    clock = ManualClock()
+    hw = build_sim_hardware(config, clock, power_table=table)
+    try:
+        assert hw.display.contrast == max(1, round(255 * display / 100))
+        hw.indicators.set_led("green", True)
+        pin = hw.pin_factory.pin(config.pins.led_green)
+        assert pin.state == pytest.approx(leds / 100)  # the PWM duty on the wire
+        hw.display.show(hw.display.panel_image().convert("RGB"))
+        hw.radios.switch(False, "test")
+        assert hw.power.meter is not None
+        before = hw.power.meter.battery_joules
+        clock.advance(HOUR)
+        hw.power.settle()
+        joules = hw.power.meter.battery_joules - before
+        rail = (table.watts("board", "base") + table.watts("camera", "standby")
+                + table.watts("display", "on")
+                + table.watts("display_light", "full") * display / 100
+                + table.watts("led", "on") * leds / 100)
+        assert joules == pytest.approx(rail / table.battery.boost_efficiency.value * HOUR)
+    finally:
+        hw.close()
+
+
+def test_radios_are_charged_while_on_and_switching_settles_first(
+        table: PowerTable, sim_config: Config) -> None:
+    clock = ManualClock()
+    hw = build_sim_hardware(sim_config, clock, power_table=table)
+    try:
+        hw.display.off()
+        assert hw.radios.enabled  # a Pi boots with Wi-Fi unblocked
+        assert hw.power.load().state("radio") == "idle"
+        assert hw.power.meter is not None
+        clock.advance(HOUR)
+        hw.radios.switch(False, "left the dock")  # the hour on is integrated before this
+        on_hour = hw.power.meter.rail_joules.get("radio.idle", 0.0)
+        assert on_hour == pytest.approx(table.watts("radio", "idle") * HOUR)
+        assert hw.power.load().state("radio") == "off"
+        clock.advance(HOUR)
+        hw.power.settle()
+        assert hw.power.meter.rail_joules["radio.idle"] == pytest.approx(on_hour)
+        assert hw.radios.requests == [(False, "left the dock")]
     finally:
         hw.close()

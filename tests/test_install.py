@@ -269,14 +269,14 @@ def test_first_run_installs_everything(fake: FakeSystem) -> None:
 
     [apt] = called(calls, "apt-get install")
     assert "python3-picamera2" in apt and "python3-libcamera" in apt
-    assert "portaudio19-dev" in apt
+    assert "portaudio19-dev" in apt and "rfkill" in apt
     [useradd] = called(calls, "useradd")
     assert "--groups video,audio,gpio,spi,i2c,tss" in useradd and "--system" in useradd
     assert sorted(c.split()[-1] for c in called(calls, "groupadd")) == ["gpio", "i2c", "spi", "tss"]
     assert sorted(c.split()[-1] for c in called(calls, "systemctl --root")
                   if " enable " in c) == [
         "bodycam-clock.path", "bodycam-firstboot.service", "bodycam-provision.path",
-        "bodycam.service"]
+        "bodycam-radio.path", "bodycam.service"]
     [pip] = called(calls, "pip")
     assert f"--python {root}/opt/bodycam/venv/bin/python install" in pip
     assert pip.endswith(f"{fake.src}[pi,tpm]") and "--constraint" in pip

@@ -83,7 +83,7 @@ def test_missing_part_is_refused() -> None:
 
 
 def test_every_mistake_is_listed_at_once() -> None:
-    text = _edited(r"^on = \{ watts = 0\.08,", "on = { watts = -0.08,")
+    text = _edited(r"^on = \{ watts = 0\.02,", "on = { watts = -0.08,")
     text = text.replace("base = { watts = 0.375,", "base = { watts = 375,")
     message = _refused(text)
     assert "parts.display.on.watts: got -0.08; allowed: a number from 0 to 10 W" in message

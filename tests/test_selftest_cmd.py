@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
-from gpiozero.pins.mock import MockFactory
+from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from bodycam.firmware.cli import main
 from bodycam.firmware.config.loader import load_config
@@ -96,7 +96,7 @@ def raise_camera_error(*_: Any, **__: Any) -> NoReturn:
 
 def test_pi_parts_open_one_by_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """GPIO on mock pins works, the missing camera and sound card fail on their own."""
-    factory = MockFactory()
+    factory = MockFactory(pin_class=MockPWMPin)
     monkeypatch.setattr(pi_hardware, "lgpio_pin_factory", lambda: factory)
     monkeypatch.setattr(pi_hardware, "open_pi_camera", raise_camera_error)
     monkeypatch.setattr(pi_hardware, "PiMicrophone", raise_camera_error)

@@ -83,7 +83,8 @@ def analyze(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_all_units_present() -> None:
     assert UNITS == ["bodycam-clock.path", "bodycam-clock.service",
                      "bodycam-firstboot.service", "bodycam-provision.path",
-                     "bodycam-provision.service", "bodycam.service"]
+                     "bodycam-provision.service", "bodycam-radio.path",
+                     "bodycam-radio.service", "bodycam.service"]
 
 
 @pytest.mark.parametrize("unit", UNITS)

@@ -20,6 +20,7 @@ from pathlib import Path
 from bodycam.firmware.config.device_rules import load_device_config
 from bodycam.firmware.config.loader import ConfigError, ConfigProblem
 from bodycam.firmware.config.model import Config
+from bodycam.firmware.power.draw import DrawSettings
 from bodycam.firmware.power.runtime import forecast_shift
 from bodycam.firmware.power.table import PowerTable, load_power_table
 
@@ -80,7 +81,8 @@ def _power_summary(config: Config, table: PowerTable) -> str:
     if power.shift_hours <= 0:
         return f"{source}; no shift forecast (power.shift_hours = 0)"
     forecast = forecast_shift(table, power, 100.0,
-                              prerecord=config.evidence.prerecord_seconds > 0)
+                              prerecord=config.evidence.prerecord_seconds > 0,
+                              settings=DrawSettings.of(config))
     if not forecast.lasts:
         _warn(f"a full battery does not last power.shift_hours = {power.shift_hours:g} on "
               "this configuration: set power.sleep_after_idle_min (sleep mode), pre-record "

@@ -66,6 +66,7 @@ class DisplayConfig:
     gpio_dc: int
     gpio_reset: int
     fps: int  # preview refresh target
+    brightness: int = 50  # percent of the panel's full drive (luma contrast); 1-100
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class PowerConfig:
     shift_recording_share: float = 0.15  # share of the shift spent recording (0-1)
     sleep_after_idle_min: float = 0.0  # give up the pre-record buffer after; 0 = never
     model_file: Path | None = None  # the power table; None: the shipped power-model.toml
+    radios_undocked: bool = False  # keep Wi-Fi/Bluetooth on out of the dock
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,11 @@ class StorageConfig:
 class AlarmsConfig:
     reminder_interval_seconds: float  # reminder tone while recording; 0 = off
     clock_unset_alarm: bool
+
+
+@dataclass(frozen=True)
+class LedsConfig:
+    brightness: int = 25  # percent PWM duty of the status LEDs; 1-100
 
 
 @dataclass(frozen=True)
@@ -165,5 +172,6 @@ class Config:
     alarms: AlarmsConfig
     privacy: PrivacyConfig
     offload: OffloadConfig = field(default_factory=OffloadConfig)
+    leds: LedsConfig = field(default_factory=LedsConfig)
     sources: tuple[str, ...] = field(default=())  # files/flags it was built from, in order
     digest: str = ""  # SHA-256 of the canonical effective configuration (for manifests)

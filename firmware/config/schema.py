@@ -126,6 +126,13 @@ _SETTINGS = (
     Setting("display.gpio_dc", Pin(), "Data/command select pin of the panel."),
     Setting("display.gpio_reset", Pin(), "Reset pin of the panel."),
     Setting("display.fps", IntRange(1, 60, "frames/s"), "Preview refresh target."),
+    Setting("display.brightness", IntRange(1, 100, "%"),
+            "Drive of the front panel in percent of full (luma contrast 0-255; luma starts "
+            "colour panels at full). An OLED's current, so its power, falls in proportion; "
+            "its perceived brightness much less (Stevens' power law, exponent about 0.33: "
+            "half the drive looks about 80 % as bright). 50 keeps the mirror picture "
+            "legible indoors and in shade; raise it where cameras work in bright sun. 0 is "
+            "refused: the recording mark must stay visible."),
     # pins
     Setting("pins.button_record", Pin(), "Record button (press: start; hold: stop)."),
     Setting("pins.button_display", Pin(), "Display button (front display on/off)."),
@@ -176,6 +183,11 @@ _SETTINGS = (
             "The power table the prediction runs on: what each part draws in each state, "
             "the battery's capacity and curve. Replace the shipped estimates with a table "
             "measured on the camera (see the technician guide, section 10, Power)."),
+    Setting("power.radios_undocked", Flag(),
+            "Keep Wi-Fi and Bluetooth on out of the dock. Off (the default), the camera asks "
+            "bodycam-radio.service to switch them off (rfkill) when it leaves the dock and "
+            "on again in it: nothing on the camera uses a radio on duty, and an idle Wi-Fi "
+            "costs about 0.1 W. Set true only for something configured that needs one."),
     # storage
     Setting("storage.data_dir", AbsolutePath(),
             "Evidence and audit log live below it. Paths are absolute in every file and "
@@ -222,6 +234,13 @@ _SETTINGS = (
             "Failed attempts in a row (server unreachable, errors) before the docked "
             "pattern shows \"offload failing\"; a refusal (damaged, storage full, wrong "
             "server) shows it at once."),
+    # leds
+    Setting("leds.brightness", IntRange(1, 100, "%"),
+            "PWM duty of the wearer's status LEDs in percent. An LED's power is proportional "
+            "to the duty; a small light's perceived brightness goes with about the square "
+            "root of its luminance (Stevens, exponent 0.5), so 25 looks half as bright for a "
+            "quarter of the power. Raise it if wearers cannot read them in daylight. 0 is "
+            "refused: stealth mode (privacy.stealth_allowed) is the only way to dark LEDs."),
 )
 
 SETTINGS: dict[str, Setting] = {s.key: s for s in _SETTINGS}

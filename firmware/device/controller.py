@@ -93,7 +93,7 @@ from bodycam.firmware.media.events import (
 from bodycam.firmware.media.recorder import Recorder
 from bodycam.firmware.media.segmenter import ClockStep
 from bodycam.firmware.offload.status import Activity, OffloadStatus
-from bodycam.firmware.power.draw import Mode
+from bodycam.firmware.power.draw import DrawSettings, Mode
 from bodycam.firmware.power.sleep import SleepTimer
 from bodycam.firmware.power.table import PowerTable, load_power_table
 from bodycam.firmware.power.watch import BatteryWatch
@@ -224,7 +224,8 @@ class Controller:
         self._battery = BatteryWatch(config.power, power_table or load_power_table(
                                          config.power.model_file),
                                      prerecord=prerecord,
-                                     gauge_fitted=config.power.battery_source != "none")
+                                     gauge_fitted=config.power.battery_source != "none",
+                                     settings=DrawSettings.of(config))
         self._sleep = SleepTimer(config.power.sleep_after_idle_min, prerecord=prerecord)
         self._clock_watch = ClockWatch(False, self._clock.wall(), 0.0)  # set at boot
         self._stalled: set[str] = set()  # sources the recorder reports as stalled
@@ -323,6 +324,8 @@ class Controller:
                         f"configuration (details in BODYCAM-ERROR.txt): {problems}",
                         "provisioning_rejected")
         self._poll_power()
+        if not self._conditions.docked:  # docked, the dock transition switched them on
+            self._switch_radios(docked=False, cause="boot out of the dock")
         if self._machine.state != "docked":
             self._act(self._battery.forecast("boot"))
         self._notifier.ready(f"state={self._machine.state}")
@@ -783,6 +786,9 @@ class Controller:
         on duty needs neither; the next dock tries again)."""
         if self._offload is not None:
             self._offload.set_docked(docked)
+        self._switch_radios(docked=docked, cause="docked" if docked else
+                            "recording in the dock" if self._conditions.docked
+                            else "left the dock")
         if docked:
             self._act(self._battery.docked())
         elif not self._conditions.docked:  # out of the dock, not recording in it
@@ -793,6 +799,14 @@ class Controller:
                 self._feedback.set_alarm("offload_failing", False)
                 self._audit.record("alarm_cleared", alarm="offload_failing",
                                    detail="left the dock; the next dock tries again")
+
+    def _switch_radios(self, *, docked: bool, cause: str) -> None:
+        """Radios off out of the dock, on in it (the dock room's Wi-Fi may be the link),
+        unless [power] radios_undocked keeps them on; audited with what was done."""
+        if self._config.power.radios_undocked:
+            return
+        done = self._hw.radios.switch(docked, cause)
+        self._audit.record("radios", enabled=docked, cause=cause, result=done)
 
     def _on_offload(self, status: OffloadStatus) -> None:
         """The worker's news: the docked pattern, and the alarm while it fails. A status

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bodycam.firmware.config.model import PowerConfig
-from bodycam.firmware.power.draw import Mode, percent_per_hour
+from bodycam.firmware.power.draw import FULL, DrawSettings, Mode, percent_per_hour
 from bodycam.firmware.power.table import PowerTable
 
 Basis = Literal["gauge", "model"]
@@ -34,12 +34,12 @@ class Runtime:
 
 
 def runtime(table: PowerTable, percent: float, mode: Mode,
-            gauge_rate: float | None) -> Runtime:
+            gauge_rate: float | None, settings: DrawSettings = FULL) -> Runtime:
     """`gauge_rate`: the gauge's rate in %/h (negative while discharging), None when it has
     none or it cannot be trusted now; a rate no load of this camera can cause is ignored."""
     basis: Basis = "model"
-    drain = percent_per_hour(table, mode)
-    ceiling = MAX_GAUGE_DRAIN_FACTOR * percent_per_hour(table, "recording")
+    drain = percent_per_hour(table, mode, settings)
+    ceiling = MAX_GAUGE_DRAIN_FACTOR * percent_per_hour(table, "recording", settings)
     if gauge_rate is not None and MIN_GAUGE_DRAIN <= -gauge_rate <= ceiling:
         drain, basis = -gauge_rate, "gauge"
     minutes = math.inf if drain <= 0 else max(0.0, percent) / drain * 60.0
@@ -76,20 +76,23 @@ def idle_share_buffering(power: PowerConfig) -> float:
 
 
 def forecast_shift(table: PowerTable, power: PowerConfig, percent: float, *,
-                   prerecord: bool) -> ShiftForecast:
+                   prerecord: bool, settings: DrawSettings = FULL) -> ShiftForecast:
     """The shift as `recording_share` recording and the rest idle: buffering (pre-record
     on, part of it asleep with sleep mode), or in standby (pre-record off). The last
     `critical_minutes` of recording are not counted: the camera powers off there."""
     share = power.shift_recording_share
+
+    def drain(mode: Mode) -> float:
+        return percent_per_hour(table, mode, settings)
+
     if prerecord:
         buffering = idle_share_buffering(power)
         idle_mode: Mode = "buffering" if buffering >= 1.0 else "sleeping"
-        idle_rate = buffering * percent_per_hour(table, "buffering") + \
-            (1 - buffering) * percent_per_hour(table, "sleeping")
+        idle_rate = buffering * drain("buffering") + (1 - buffering) * drain("sleeping")
     else:
-        idle_mode, idle_rate = "standby", percent_per_hour(table, "standby")
-    rate = share * percent_per_hour(table, "recording") + (1 - share) * idle_rate
-    reserve = power.critical_minutes / 60.0 * percent_per_hour(table, "recording")
+        idle_mode, idle_rate = "standby", drain("standby")
+    rate = share * drain("recording") + (1 - share) * idle_rate
+    reserve = power.critical_minutes / 60.0 * drain("recording")
     hours = max(0.0, percent - reserve) / rate
     watts = rate / 100.0 * table.battery.capacity_mwh.value / 1000.0
     return ShiftForecast(percent, hours, power.shift_hours, idle_mode, watts)

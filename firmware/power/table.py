@@ -46,6 +46,7 @@ PARTS: Mapping[str, tuple[str, ...]] = {
     "camera": ("off", "standby", "running"),
     "microphone": ("off", "on"),
     "display": ("off", "on"),
+    "display_light": ("off", "full"),  # scaled by display.brightness (Load units)
     "led": ("off", "on"),
     "buzzer": ("off", "on"),
     "vibration": ("off", "on"),

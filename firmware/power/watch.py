@@ -25,7 +25,7 @@ from typing import Literal
 
 from bodycam.firmware.config.model import PowerConfig
 from bodycam.firmware.device.conditions import Apply, ClearAlarm, Effect, RaiseAlarm, Report
-from bodycam.firmware.power.draw import Mode, battery_watts, percent_per_hour
+from bodycam.firmware.power.draw import FULL, DrawSettings, Mode, battery_watts, percent_per_hour
 from bodycam.firmware.power.gauge_check import GaugeCheck
 from bodycam.firmware.power.health import HealthTracker
 from bodycam.firmware.power.runtime import Runtime, forecast_shift, runtime
@@ -40,11 +40,12 @@ class BatteryWatch:
     """Battery logic of the controller (controller thread only)."""
 
     def __init__(self, power: PowerConfig, table: PowerTable, *, prerecord: bool,
-                 gauge_fitted: bool) -> None:
+                 gauge_fitted: bool, settings: DrawSettings = FULL) -> None:
         """`gauge_fitted` False ([power] battery_source = "none"): mains powered, no
-        battery to watch."""
+        battery to watch; `settings`: brightness and radios, as the draws depend on them."""
         self._power = power
         self._table = table
+        self._settings = settings
         self._prerecord = prerecord
         self._fitted = gauge_fitted
         self._gauge = GaugeCheck()
@@ -73,8 +74,8 @@ class BatteryWatch:
         if not self._fitted:
             return []
         hours = 0.0 if self._last_poll is None else max(0.0, now - self._last_poll) / 3600
-        used = percent_per_hour(self._table, self._mode) * hours
-        energy = battery_watts(self._table, self._mode) * 1000 * hours
+        used = percent_per_hour(self._table, self._mode, self._settings) * hours
+        energy = battery_watts(self._table, self._mode, self._settings) * 1000 * hours
         self._last_poll, self._mode = now, mode
         believed = None if self._level is None else max(0.0, self._level - used)
         verdict = self._gauge.check(status.battery_percent, charging=status.charging,
@@ -96,7 +97,7 @@ class BatteryWatch:
         if self._level is None:
             return effects
         rate = status.rate_percent_per_hour if verdict.trusted else None
-        self.runtime = runtime(self._table, self._level, mode, rate)
+        self.runtime = runtime(self._table, self._level, mode, rate, self._settings)
         return effects + self._warnings(status, self.runtime)
 
     def _on_charger(self) -> list[Effect]:
@@ -154,7 +155,7 @@ class BatteryWatch:
                                                 "detail": detail}),
                     RaiseAlarm("shift_short", detail, "shift_short")]
         forecast = forecast_shift(self._table, self._power, self._level,
-                                  prerecord=self._prerecord)
+                                  prerecord=self._prerecord, settings=self._settings)
         effects: list[Effect] = [Report("battery_forecast", {
             "cause": cause, "lasts": forecast.lasts, "percent": round(forecast.percent, 1),
             "hours_available": round(forecast.hours_available, 2),

@@ -38,8 +38,8 @@ def spi_where(config: DisplayConfig) -> str:
 class PiLumaDisplay(LumaDisplay):
     """LumaDisplay that also releases the DC/RST pins, which luma leaves to their owner."""
 
-    def __init__(self, device: Any, gpio: GpiozeroRpiGpio) -> None:
-        super().__init__(device)
+    def __init__(self, device: Any, gpio: GpiozeroRpiGpio, brightness: float = 1.0) -> None:
+        super().__init__(device, brightness)
         self._gpio = gpio
 
     def close(self) -> None:
@@ -84,6 +84,7 @@ def open_pi_display(
         device = getattr(oled, config.driver)(
             serial, width=config.width, height=config.height, rotate=rotate
         )
+        display = PiLumaDisplay(device, gpio, config.brightness / 100)  # sets the drive
     except AssertionError as exc:  # luma asserts the bus speed is one it supports
         raise fail(
             f"SPI speed {config.spi_speed_hz} Hz is not supported by luma",
@@ -110,4 +111,4 @@ def open_pi_display(
             f"{spi_fix}; make sure no other program or overlay uses GPIO{config.gpio_dc} "
             f"or GPIO{config.gpio_reset} (`pinctrl get {config.gpio_dc}`)",
         ) from exc
-    return PiLumaDisplay(device, gpio)
+    return display

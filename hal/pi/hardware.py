@@ -31,6 +31,7 @@ from bodycam.hal.pi.deps import require
 from bodycam.hal.pi.display import PiLumaDisplay, open_pi_display
 from bodycam.hal.pi.microphone import DisabledMicrophone, PiMicrophone
 from bodycam.hal.pi.power import PiPower, open_pi_power
+from bodycam.hal.pi.radios import RadioRequestFile
 from bodycam.hal.pi.reopen import MediaSource, ReopeningCamera, ReopeningMicrophone
 
 GPIO_FIX = (
@@ -114,8 +115,9 @@ class PiParts:
             pin_factory=self.pin_factory()))
 
     def indicators(self) -> GpioIndicators:
-        return self._release_later(GpioIndicators(self._config.pins,
-                                                  pin_factory=self.pin_factory()))
+        return self._release_later(GpioIndicators(
+            self._config.pins, pin_factory=self.pin_factory(),
+            led_brightness=self._config.leds.brightness / 100))
 
     def power(self) -> PiPower:
         return self._release_later(open_pi_power(self._config.power, self._config.pins,
@@ -191,6 +193,7 @@ def build_pi_hardware(config: Config, *, microphone_device: str | None = None) -
         indicators=indicators,
         power=power,
         clock=parts.clock,
+        radios=RadioRequestFile(),
         pin_factory=parts.pin_factory(),
         missing=missing,
     )

@@ -21,7 +21,8 @@ class SimDisplay(LumaDisplay):
     def __init__(self, config: DisplayConfig) -> None:
         super().__init__(dummy(width=config.width, height=config.height,
                                rotate=rotate_steps(config.rotation),
-                               mode=DRIVER_MODES[config.driver]))
+                               mode=DRIVER_MODES[config.driver]),
+                         config.brightness / 100)
 
     def panel_image(self) -> Image.Image:
         """What the panel shows now, as mounted (after rotation); black before any frame."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gpiozero.pins.mock import MockFactory
+from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from bodycam.firmware.config.model import Config, PinsConfig
 from bodycam.firmware.power.table import PowerTable
@@ -21,6 +21,7 @@ from bodycam.hal.sim.display import SimDisplay
 from bodycam.hal.sim.microphone import SimMicrophone
 from bodycam.hal.sim.power import SimPower
 from bodycam.hal.sim.power_probe import SimLoadProbe
+from bodycam.hal.sim.radios import SimRadios
 
 
 class SimButtonPanel:
@@ -71,6 +72,7 @@ class SimHardware(Hardware):
     buttons: GpioButtons
     indicators: GpioIndicators
     power: SimPower
+    radios: SimRadios
     panel: SimButtonPanel
     pin_factory: MockFactory  # holds no OS resources; close() releases the devices' pins
 
@@ -78,33 +80,40 @@ class SimHardware(Hardware):
 def build_sim_hardware(config: Config, clock: Clock, *,
                        pin_factory: MockFactory | None = None,
                        power_table: PowerTable | None = None) -> SimHardware:
-    """The simulated device for `config`; a fresh MockFactory unless one is given.
+    """The simulated device for `config`; a fresh MockFactory (PWM pins: the LEDs dim)
+    unless one is given.
 
     With a power table the battery drains by what the parts draw (hal/sim/power.py);
     without one it holds its level until a scenario changes it.
     """
-    factory = pin_factory if pin_factory is not None else MockFactory()
+    factory = pin_factory if pin_factory is not None else MockFactory(pin_class=MockPWMPin)
     active_low = config.buttons.active_low
     buttons = GpioButtons(config.pins, active_low=active_low, clock=clock,
                           pin_factory=factory)
     try:
-        indicators = GpioIndicators(config.pins, pin_factory=factory)
+        indicators = GpioIndicators(config.pins, pin_factory=factory,
+                                    led_brightness=config.leds.brightness / 100)
     except Exception:
         buttons.close()
         raise
     camera = SimCamera(config.video, clock, preview_fps=config.display.fps)
     microphone = SimMicrophone(config.audio, clock)
     display = SimDisplay(config.display)
+    radios = SimRadios()
     probe = SimLoadProbe(camera=camera, microphone=microphone, display=display,
-                         indicators=indicators, pins=config.pins, pin_factory=factory)
+                         indicators=indicators, pins=config.pins, pin_factory=factory,
+                         radios=radios)
+    power = SimPower(clock, table=power_table, probe=probe)
+    radios.settle_with(power.settle)  # the energy up to a switch is charged at the old state
     return SimHardware(
         camera=camera,
         microphone=microphone,
         display=display,
         buttons=buttons,
         indicators=indicators,
-        power=SimPower(clock, table=power_table, probe=probe),
+        power=power,
         clock=clock,
+        radios=radios,
         panel=SimButtonPanel(factory, config.pins, active_low=active_low, clock=clock),
         pin_factory=factory,
     )

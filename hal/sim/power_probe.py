@@ -1,8 +1,9 @@
 """What the simulated parts are doing, as a power `Load`, read from the parts themselves.
 
 The probe looks at the same things a meter on the board would reflect: whether the
-camera and microphone are capturing, the front display's power, each LED (a blinking
-one counts its on share), and the buzzer and vibration motor's output pins. What the
+camera and microphone are capturing, the front display's power and drive (brightness),
+each LED (a blinking one counts its on share, times the LEDs' PWM brightness), the
+buzzer and vibration motor's output pins, and whether the radios are switched on. What the
 hardware cannot show (the CPU's work for a recording against pre-record, card writes,
 radio traffic) is inferred conservatively: a capturing camera means at least the
 pre-record pipeline (SimPower adds the radio while docked); the firmware or a benchmark
@@ -23,6 +24,7 @@ from bodycam.hal.interfaces import (
     Indicators,
     LedState,
     Microphone,
+    Radios,
 )
 
 
@@ -38,7 +40,9 @@ class SimLoadProbe:
     """Reads the simulated parts' states on demand (cheap: no I/O, no locks held long)."""
 
     def __init__(self, *, camera: Camera, microphone: Microphone, display: FrontDisplay,
-                 indicators: Indicators, pins: PinsConfig, pin_factory: MockFactory) -> None:
+                 indicators: Indicators, pins: PinsConfig, pin_factory: MockFactory,
+                 radios: Radios | None = None) -> None:
+        self._radios = radios
         self._camera = camera
         self._microphone = microphone
         self._display = display
@@ -51,14 +55,18 @@ class SimLoadProbe:
 
     def __call__(self) -> Load:
         capturing = self._camera.running
-        leds = sum(led_share(self._indicators.led_state(name)) for name in LED_NAMES)
+        lit = sum(led_share(self._indicators.led_state(name)) for name in LED_NAMES)
+        display_on = self._display.is_on
         states = {
             "camera": "running" if capturing else "standby",
             "cpu": "prerecord" if capturing else "idle",
             "microphone": "on" if self._microphone.running else "off",
-            "display": "on" if self._display.is_on else "off",
+            "display": "on" if display_on else "off",
+            "display_light": "full" if display_on else "off",
             "led": "on",
             "buzzer": "on" if self._pin_high(self._pins.buzzer) else "off",
             "vibration": "on" if self._pin_high(self._pins.vibration) else "off",
+            "radio": "idle" if self._radios is not None and self._radios.enabled else "off",
         }
-        return Load(states, {"led": leds})
+        return Load(states, {"led": lit * self._indicators.led_brightness,
+                             "display_light": self._display.brightness})

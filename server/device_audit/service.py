@@ -33,7 +33,7 @@ from bodycam.server.devices.service import enrolled_keys
 from bodycam.server.errors import ApiError, storage_refusal
 from bodycam.server.storage.blobs import StorageError
 
-__all__ = ["MAX_AUDIT_BYTES", "append_audit", "audit_head"]
+__all__ = ["MAX_AUDIT_BYTES", "append_audit", "audit_head", "stored_log"]
 
 MAX_AUDIT_BYTES: Final = 64 * 1024 * 1024
 _AFTER: Final = re.compile(r"(\d{1,12}):([0-9a-f]{64})")
@@ -54,14 +54,21 @@ def audit_head(context: ServerContext, signed: SignedRequest) -> dict[str, Any]:
     return {"seq": device.audit_seq, "hash": device.audit_hash}
 
 
+def stored_log(context: ServerContext, device_id: str) -> bytes:
+    """Every line of the camera's audit log the server holds (checked on arrival), in
+    order; StorageError when a chunk cannot be read back."""
+    with context.database.transaction() as session:
+        chunks = list(session.scalars(select(AuditChunk).where(
+            AuditChunk.device_id == device_id).order_by(AuditChunk.first_seq)))
+    return b"".join(context.blobs.read_all(chunk.blob) for chunk in chunks)
+
+
 def _stored(context: ServerContext, device_id: str) -> _Stored:
     with context.database.transaction() as session:
         device = session.get(Device, device_id)
-        chunks = list(session.scalars(select(AuditChunk).where(
-            AuditChunk.device_id == device_id).order_by(AuditChunk.first_seq)))
     assert device is not None  # signed by an enrolled key of it
     try:
-        data = b"".join(context.blobs.read_all(chunk.blob) for chunk in chunks)
+        data = stored_log(context, device_id)
     except StorageError as exc:
         raise storage_refusal(exc) from None
     hashes = [hashlib.sha256(line).hexdigest() for line in data.splitlines()]

@@ -114,10 +114,16 @@ def test_stopped_key_holder_is_a_clear_error(serving: Serving) -> None:
     assert "Fix: start it" in str(caught.value)
 
 
-def test_second_key_holder_on_the_same_socket_refused(serving: Serving) -> None:
-    second = keyholder("serve", "--dir", str(serving.holder.directory))
+def test_second_key_holder_on_the_same_socket_refused(serving: Serving, tmp_path: Path
+                                                      ) -> None:
+    other = make_holder(tmp_path / "other", socket=serving.socket)  # its own directory
+    second = keyholder("serve", "--dir", str(other.directory))
     assert second.returncode == 1
-    assert "already listening" in second.stderr
+    assert "another key holder is already listening" in second.stderr
+    same = keyholder("serve", "--dir", str(serving.holder.directory))
+    assert same.returncode == 1
+    assert "another process has the key holder" in same.stderr
+    assert KeyholderClient(serving.socket).hello()["log_key"] == serving.holder.init.log_key
 
 
 def test_offline_unwrap_by_file(holder: Holder, tmp_path: Path) -> None:

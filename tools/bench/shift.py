@@ -11,13 +11,19 @@ them through the simulator's power model and cell.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from bodycam.firmware.config.loader import load_config
 from bodycam.firmware.device.feedback import ASLEEP_LEDS, CUES, STATE_LEDS, CuePattern, StateLeds
-from bodycam.firmware.power.draw import Mode, mode_load  # the firmware's modes, one truth
+from bodycam.firmware.power.draw import (  # the firmware's modes, one truth
+    DrawSettings,
+    Mode,
+    mode_load,
+)
 from bodycam.firmware.power.sleep import SleepTimer
 from bodycam.firmware.power.table import Load
 from bodycam.hal.interfaces import LED_NAMES, Blink
@@ -99,10 +105,19 @@ class Segment:
     load: Load
 
 
+@functools.cache
+def shipped_settings() -> DrawSettings:
+    """Brightness and radios as the shipped defaults set them (config/defaults.toml)."""
+    return DrawSettings.of(load_config())
+
+
 def lit_load(mode: Mode, leds: StateLeds) -> Load:
-    """The firmware's parts for `mode`, with the LEDs lit as feedback.py lights them."""
+    """The firmware's parts for `mode` at the shipped brightness, with the LEDs lit as
+    feedback.py lights them."""
+    settings = shipped_settings()
     lit = sum(led_share(leds.get(name)) for name in LED_NAMES)
-    return mode_load(mode).with_states(led="on").with_units(led=lit)
+    return mode_load(mode, settings).with_states(led="on").with_units(
+        led=lit * settings.led_brightness)
 
 
 def _pulse_seconds(pattern: Blink | None) -> float:

@@ -51,17 +51,19 @@ DEVICE_GROUPS=(video audio gpio spi i2c tss)
 PREFIX=/opt/bodycam
 VENV="$PREFIX/venv"
 UNIT_DIR=/etc/systemd/system
-# bodycam-clock.path: the dock's signed time reaches the clock (bodycam-clock.service)
+# bodycam-clock.path: the dock's signed time reaches the clock (bodycam-clock.service);
+# bodycam-radio.path: radios off out of the dock, on in it (bodycam-radio.service)
 ENABLE_UNITS=(bodycam.service bodycam-firstboot.service bodycam-provision.path
-              bodycam-clock.path)
+              bodycam-clock.path bodycam-radio.path)
 # picamera2 and libcamera exist only as Raspberry Pi OS packages (the venv sees them via
 # --system-site-packages); portaudio19-dev and python3-dev build pyaudio; pip comes from
 # apt and installs into the venv with `pip --python`.
 # libtss2-dev and pkg-config build tpm2-pytss (the TPM key store); tpm2-tools brings
 # tpm-udev (the tss group and /dev/tpmrm0's permissions) and lets a technician look.
+# rfkill switches the radios for bodycam-radio.service.
 APT_PACKAGES=(python3-venv python3-pip python3-dev build-essential portaudio19-dev
               python3-picamera2 python3-libcamera python3-kms++ python3-lgpio
-              libtss2-dev pkg-config tpm2-tools)
+              libtss2-dev pkg-config tpm2-tools rfkill)
 # Raspberry Pi OS's simplejpeg/picamera2 are built against numpy 1.x: numpy 2 in the
 # venv would shadow the system numpy and break `import picamera2`.
 PIP_CONSTRAINTS="numpy<2"
