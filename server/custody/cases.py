@@ -16,7 +16,11 @@ from bodycam.server.access.permissions import Permission
 from bodycam.server.access.service import Work
 from bodycam.server.custody.errors import CustodyError
 from bodycam.server.custody.models import Case, CaseRecording
-from bodycam.server.custody.target import lock_recording, recording_target
+from bodycam.server.custody.target import (
+    lock_live_recording,
+    lock_recording,
+    recording_target,
+)
 from bodycam.server.custody.text import checked_text
 
 __all__ = ["CaseView", "add_to_case", "case_detail", "close_case", "list_cases",
@@ -91,7 +95,7 @@ def add_to_case(work: Work, reference: str, recording_id: str) -> CaseView:
     work.authorise(Permission.CASES, recording_target(session, recording_id))
     case = _find(session, reference)
     _must_be_open(case)
-    lock_recording(session, recording_id)
+    lock_live_recording(session, recording_id)
     if session.get(CaseRecording, (case.id, recording_id)) is None:
         session.add(CaseRecording(case_id=case.id, recording_id=recording_id,
                                   added_by=work.actor.name, added_at=work.now))

@@ -21,7 +21,11 @@ from bodycam.server.access.rules import AccessError, Target
 from bodycam.server.access.service import Work
 from bodycam.server.custody.errors import CustodyError
 from bodycam.server.custody.models import LegalHold
-from bodycam.server.custody.target import lock_recording, recording_target
+from bodycam.server.custody.target import (
+    lock_live_recording,
+    lock_recording,
+    recording_target,
+)
 from bodycam.server.custody.text import checked_text
 
 __all__ = ["MAX_REASON", "HoldView", "LiftApproval", "active_holds", "direct_lift_refused",
@@ -75,7 +79,7 @@ def holds_of(work: Work, recording_id: str) -> list[HoldView]:
 def place_hold(work: Work, recording_id: str, reason: str) -> HoldView:
     work.authorise(Permission.HOLD, recording_target(work.session, recording_id))
     reason = checked_text(reason, "reason for the hold", MAX_REASON)
-    lock_recording(work.session, recording_id)
+    lock_live_recording(work.session, recording_id)
     row = LegalHold(recording_id=recording_id, reason=reason, placed_by=work.actor.name,
                     placed_at=work.now)
     work.session.add(row)

@@ -14,7 +14,7 @@ from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bodycam.server.database.base import Base
-from bodycam.server.recordings.models import Recording
+from bodycam.server.recordings.models import Recording, RecordingFile
 
 __all__ = ["Case", "CaseRecording", "DeviceAssignment", "LegalHold", "RecordingNote"]
 
@@ -94,7 +94,9 @@ class LegalHold(Base):
     lift_approval: Mapped[int | None] = mapped_column(Integer)
 
 
-# The search's indexes on the recordings table (declared here, where the queries that
-# need them are): newest first overall, and newest first of one camera.
+# The search's indexes on the offload's tables (declared here, where the queries that
+# need them are): newest first overall, newest first of one camera, and the few files
+# not complete (what the states are made of).
 Index("ix_recordings_start", Recording.start)
 Index("ix_recordings_device_start", Recording.device_id, Recording.start)
+Index("ix_recording_files_incomplete", RecordingFile.complete, RecordingFile.recording_id)

@@ -1,5 +1,5 @@
-"""Finding recordings (recording.search): by camera, wearer, time, state, case, hold;
-newest first, a page at a time, every search recorded.
+"""Finding recordings (recording.search): by camera, wearer, time, state, case, hold,
+retention category; newest first, a page at a time, every search recorded.
 
 Each filter is one indexed condition on `recordings` (ix_recordings_start,
 ix_recordings_device_start from migration 0004; the assignments' own indexes for the
@@ -14,19 +14,20 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, not_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from bodycam.server.access.permissions import Permission
 from bodycam.server.access.service import Work
 from bodycam.server.custody.errors import CustodyError
-from bodycam.server.custody.instants import instant
+from bodycam.server.custody.instants import CANONICAL, instant
 from bodycam.server.custody.models import Case, CaseRecording, DeviceAssignment, LegalHold
-from bodycam.server.custody.wearers import resolve_wearers
+from bodycam.server.custody.wearers import Wearers, wearers_among
 from bodycam.server.people.accounts import find_user
 from bodycam.server.people.models import User
 from bodycam.server.recordings.models import Recording, RecordingFile
 from bodycam.server.recordings.report import RECEIVING_S
-from bodycam.server.retention.queries import category_of
+from bodycam.server.retention.categories import UNCATEGORISED
+from bodycam.server.retention.models import RecordingRetention
 
 __all__ = ["MAX_PAGE_SIZE", "STATES", "Page", "RecordingRow", "SearchFilters",
            "SearchResult", "search_recordings"]
@@ -85,6 +86,7 @@ class SearchResult:
 
 
 def _state(now: float) -> ColumnElement[str]:
+    """A recording's state, for the rows of one page (two EXISTS per row)."""
     missing = exists().where(RecordingFile.recording_id == Recording.id,
                              not_(RecordingFile.complete))
     damaged = exists().where(RecordingFile.recording_id == Recording.id,
@@ -94,18 +96,55 @@ def _state(now: float) -> ColumnElement[str]:
                 else_="incomplete")
 
 
+def _in_state(state: str, now: float) -> ColumnElement[bool]:
+    """The same states as a filter over every recording: the few files not complete
+    (ix_recording_files_incomplete) decide, instead of a test per recording."""
+    missing = Recording.id.in_(select(RecordingFile.recording_id).where(
+        not_(RecordingFile.complete)))
+    damaged = Recording.id.in_(select(RecordingFile.recording_id).where(
+        not_(RecordingFile.complete), RecordingFile.damaged.is_not(None)))
+    if state == "complete":
+        return not_(missing)
+    if state == "damaged":
+        return damaged
+    recent = Recording.last_activity >= now - RECEIVING_S
+    return and_(missing, not_(damaged), recent if state == "receiving" else not_(recent))
+
+
 def _worn_by(user_id: int) -> ColumnElement[bool]:
+    """Recordings a person's assignments cover, found from the assignments (a few
+    hundred) rather than by testing every recording: those that started during one
+    (ix_recordings_device_start), and the one running when it began (a camera makes one
+    recording at a time: the last that started before it). The rules themselves never
+    use this; they resolve each recording's wearers exactly (wearers.py)."""
     a = DeviceAssignment
-    return and_(
-        Recording.device_id.in_(select(a.device_id).where(a.user_id == user_id)),
-        exists().where(a.user_id == user_id, a.device_id == Recording.device_id,
-                       a.starts <= Recording.end,
-                       or_(a.ends.is_(None), a.ends >= Recording.start)))
+    started = select(Recording.id).join(a, and_(
+        a.device_id == Recording.device_id, Recording.start >= a.starts,
+        or_(a.ends.is_(None), Recording.start <= a.ends))).where(a.user_id == user_id)
+    earlier = aliased(Recording)
+    last_before = (select(earlier.id).where(earlier.device_id == a.device_id,
+                                            earlier.start < a.starts)
+                   .order_by(earlier.start.desc()).limit(1).scalar_subquery())
+    began = select(a.starts.label("starts"), last_before.label("recording_id")).where(
+        a.user_id == user_id).subquery()
+    running = select(Recording.id).join(began, Recording.id == began.c.recording_id).where(
+        Recording.end >= began.c.starts)
+    return or_(Recording.id.in_(started), Recording.id.in_(running))
 
 
 def _held() -> ColumnElement[bool]:
-    return exists().where(LegalHold.recording_id == Recording.id,
-                          LegalHold.lifted_at.is_(None))
+    return Recording.id.in_(select(LegalHold.recording_id).where(
+        LegalHold.lifted_at.is_(None)))
+
+
+def _in_category(name: str) -> ColumnElement[bool]:
+    """Retention's category (retention/queries.py: no row yet counts as uncategorised),
+    as a set of recordings found by the category's index, not a test per recording."""
+    kept = RecordingRetention
+    if name == UNCATEGORISED:
+        return Recording.id.not_in(select(kept.recording_id).where(
+            kept.category != UNCATEGORISED))
+    return Recording.id.in_(select(kept.recording_id).where(kept.category == name))
 
 
 def _case_id(session: Session, reference: str) -> int:
@@ -136,14 +175,14 @@ def _filtered(session: Session, filters: SearchFilters, now: float) -> Select[An
         if filters.state not in STATES:
             raise CustodyError(f"state {filters.state[:40]!r} is none of "
                                f"{', '.join(STATES)}. Fix: choose one of them")
-        query = query.where(_state(now) == filters.state)
+        query = query.where(_in_state(filters.state, now))
     if filters.case is not None:
         query = query.where(Recording.id.in_(select(CaseRecording.recording_id).where(
             CaseRecording.case_id == _case_id(session, filters.case))))
     if filters.on_hold is not None:
         query = query.where(_held() if filters.on_hold else not_(_held()))
     if filters.category is not None:
-        query = query.where(category_of() == filters.category.strip()[:64])
+        query = query.where(_in_category(filters.category.strip()[:64]))
     return query
 
 
@@ -152,6 +191,20 @@ def _check_page(page: Page) -> None:
         raise CustodyError(f"page {page.number}: pages count from 1")
     if not 1 <= page.size <= MAX_PAGE_SIZE:
         raise CustodyError(f"page size {page.size}: choose 1 to {MAX_PAGE_SIZE}")
+
+
+def _wearers(session: Session, recordings: list[Recording]) -> dict[str, Wearers]:
+    """Each recording's wearers, from one query for the whole page."""
+    spans = [r for r in recordings if r.start and r.end and CANONICAL.fullmatch(r.start)
+             and CANONICAL.fullmatch(r.end)]
+    nearby: list[DeviceAssignment] = []
+    if spans:
+        a = DeviceAssignment
+        nearby = list(session.scalars(select(a).where(or_(*(
+            and_(a.device_id == r.device_id, a.starts <= r.end,
+                 or_(a.ends.is_(None), a.ends >= r.start)) for r in spans)))
+            .order_by(a.starts)))
+    return {r.id: wearers_among(nearby, r.device_id, r.start, r.end) for r in recordings}
 
 
 def _rows(session: Session, ids: list[str], now: float) -> list[RecordingRow]:
@@ -167,17 +220,18 @@ def _rows(session: Session, ids: list[str], now: float) -> list[RecordingRow]:
         cases.setdefault(recording_id, []).append(reference)
     held = set(session.scalars(select(LegalHold.recording_id).where(
         LegalHold.recording_id.in_(ids), LegalHold.lifted_at.is_(None))))
+    wearers = _wearers(session, [recording for recording, _ in by_id.values()])
+    people = {w for found_wearers in wearers.values() for w in found_wearers.user_ids}
+    names = {row.id: row.username for row in session.execute(
+        select(User.id, User.username).where(User.id.in_(people)))} if people else {}
     rows = []
     for recording_id in ids:
         recording, state = by_id[recording_id]
-        wearers = resolve_wearers(session, recording.device_id, recording.start,
-                                  recording.end)
-        names = sorted(session.scalars(select(User.username).where(
-            User.id.in_(wearers.user_ids)))) if wearers.user_ids else []
+        worn = wearers[recording_id]
         rows.append(RecordingRow(
             recording.id, recording.device_id, recording.start, recording.end, state,
-            recording.files, recording.bytes, names, wearers.complete,
-            cases.get(recording_id, []), recording_id in held))
+            recording.files, recording.bytes, sorted(names[u] for u in worn.user_ids),
+            worn.complete, cases.get(recording_id, []), recording_id in held))
     return rows
 
 

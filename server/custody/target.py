@@ -14,8 +14,10 @@ from bodycam.server.custody.errors import CustodyError
 from bodycam.server.custody.wearers import resolve_wearers
 from bodycam.server.recordings.models import Recording
 from bodycam.server.recordings.service import RECORDING_ID
+from bodycam.server.retention.models import RecordingRetention
 
-__all__ = ["UnknownRecordingError", "lock_recording", "recording_target"]
+__all__ = ["UnknownRecordingError", "lock_live_recording", "lock_recording",
+           "recording_target"]
 
 
 class UnknownRecordingError(CustodyError, LookupError):
@@ -39,6 +41,18 @@ def lock_recording(session: Session, recording_id: str) -> Recording:
                                 .with_for_update()).first()
     if recording is None:
         raise UnknownRecordingError(recording_id)
+    return recording
+
+
+def lock_live_recording(session: Session, recording_id: str) -> Recording:
+    """lock_recording, refusing a recording whose deletion has begun or is done (a hold
+    or a case on a tombstone would keep nothing)."""
+    recording = lock_recording(session, recording_id)
+    retention = session.get(RecordingRetention, recording_id)
+    if retention is not None and retention.state in ("deleting", "deleted"):
+        raise CustodyError(f"recording {recording_id} is {retention.state}: its ciphertext "
+                           "is gone or going, and only its tombstone remains (see the "
+                           "audit log). Nothing can be held or kept for a case any more")
     return recording
 
 

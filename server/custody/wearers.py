@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from bodycam.server.custody.instants import CANONICAL
 from bodycam.server.custody.models import DeviceAssignment
 
-__all__ = ["Wearers", "covering", "resolve_wearers"]
+__all__ = ["Wearers", "covering", "resolve_wearers", "wearers_among"]
 
 
 @dataclass(frozen=True)
@@ -52,12 +52,28 @@ def _complete(spans: list[DeviceAssignment], start: str, end: str) -> bool:
     return reached >= end
 
 
+def _placeable(start: str | None, end: str | None) -> bool:
+    return (start is not None and end is not None and CANONICAL.fullmatch(start) is not None
+            and CANONICAL.fullmatch(end) is not None and start <= end)
+
+
+def wearers_among(assignments: list[DeviceAssignment], device_id: str, start: str | None,
+                  end: str | None) -> Wearers:
+    """The wearers of a recording, from assignments already loaded (oldest first; any
+    superset of the camera's covering ones will do)."""
+    if not _placeable(start, end):
+        return Wearers(frozenset(), complete=False)
+    assert start is not None and end is not None
+    spans = [a for a in assignments if a.device_id == device_id and a.starts <= end
+             and (a.ends is None or a.ends >= start)]
+    return Wearers(frozenset(s.user_id for s in spans), _complete(spans, start, end))
+
+
 def resolve_wearers(session: Session, device_id: str, start: str | None, end: str | None
                     ) -> Wearers:
     """The wearers of a recording of `device_id` made from `start` to `end` (the
     camera's canonical text; anything else cannot be placed in time: nobody on record)."""
-    if (start is None or end is None or not CANONICAL.fullmatch(start)
-            or not CANONICAL.fullmatch(end) or end < start):
+    if not _placeable(start, end):
         return Wearers(frozenset(), complete=False)
-    spans = covering(session, device_id, start, end)
-    return Wearers(frozenset(s.user_id for s in spans), _complete(spans, start, end))
+    assert start is not None and end is not None
+    return wearers_among(covering(session, device_id, start, end), device_id, start, end)

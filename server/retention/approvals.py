@@ -25,7 +25,7 @@ from bodycam.server.retention import deletion
 from bodycam.server.retention.categories import apply_period, check_period, retention_of
 from bodycam.server.retention.holds import HOLD_LIFT, hold_target, lift
 from bodycam.server.retention.models import Approval, RetentionCategory
-from bodycam.server.storage.blobs import BlobStore, StorageError
+from bodycam.server.storage.blobs import BlobStore
 
 __all__ = [
     "CATEGORY_PERIOD",
@@ -226,9 +226,10 @@ def decide(access: Access, blobs: BlobStore, actor: Actor | int, approval_id: in
         view = _view(session.get_one(Approval, approval_id))
     if not approve or kind != DELETION:
         return Decision(view)
-    try:
-        done = deletion.finish(access.database, blobs, access.audit, subject, access.clock)
-    except StorageError as exc:
-        return Decision(view, pending_blobs=f"{exc}; the recording is marked for deletion "
-                        "and the retention job removes its blobs on its next run")
-    return Decision(view, deleted=done)
+    done, failed = deletion.finish(access.database, blobs, access.audit, [subject],
+                                   access.clock)
+    if subject in failed:
+        return Decision(view, pending_blobs=f"{failed[subject]}; the recording is marked "
+                        "for deletion and the retention job removes its blobs on its next "
+                        "run")
+    return Decision(view, deleted=done[0] if done else None)

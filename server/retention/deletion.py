@@ -37,7 +37,7 @@ from bodycam.server.recordings.models import Recording, RecordingFile
 from bodycam.server.retention.blocks import blockers
 from bodycam.server.retention.categories import retention_of
 from bodycam.server.retention.models import RecordingRetention
-from bodycam.server.storage.blobs import BlobStore
+from bodycam.server.storage.blobs import BlobStore, StorageError
 
 __all__ = ["GONE", "Deleted", "blobs_of", "claim", "finish", "refuse_if_blocked"]
 
@@ -93,46 +93,72 @@ def blobs_of(session: Session, recording_id: str) -> tuple[dict[str, Any], set[s
     return facts, names
 
 
-def _still_named(session: Session, recording_id: str, blobs: set[str]) -> set[str]:
-    """The blobs another recording (not itself going) or a camera audit chunk names."""
+def _still_named(session: Session, recording_id: str, blobs: set[str],
+                 manifests: set[str]) -> set[str]:
+    """The blobs another recording (not itself going) or a camera audit chunk names.
+    Looked up by the blob-name indexes (migration 0005), so the cost does not grow
+    with the number of recordings; only manifests can be named in a fork note."""
     if not blobs:
         return set()
     alive = or_(RecordingRetention.state.is_(None), RecordingRetention.state.not_in(GONE))
-    others = (select(Recording.id).outerjoin(
-        RecordingRetention, RecordingRetention.recording_id == Recording.id)
-        .where(Recording.id != recording_id, alive))
-    named = set(session.scalars(select(Recording.manifest_sha256).where(
-        Recording.manifest_sha256.in_(blobs), Recording.id.in_(others))))
-    named |= set(session.scalars(select(RecordingFile.sha256).where(
-        RecordingFile.sha256.in_(blobs), RecordingFile.recording_id.in_(others))))
+    named = set(session.scalars(select(Recording.manifest_sha256).outerjoin(
+        RecordingRetention, RecordingRetention.recording_id == Recording.id).where(
+        Recording.manifest_sha256.in_(blobs), Recording.id != recording_id, alive)))
+    named |= set(session.scalars(select(RecordingFile.sha256).outerjoin(
+        RecordingRetention, RecordingRetention.recording_id == RecordingFile.recording_id)
+        .where(RecordingFile.sha256.in_(blobs), RecordingFile.recording_id != recording_id,
+               alive)))
     named |= set(session.scalars(select(AuditChunk.blob).where(AuditChunk.blob.in_(blobs))))
-    for sha in blobs - named:  # another recording's fork note (rare; text search)
-        if session.scalar(select(Recording.id).where(
-                Recording.fork.contains(sha), Recording.id.in_(others)).limit(1)):
+    for sha in manifests - named:  # another recording's fork note (rare; text search)
+        if session.scalar(select(Recording.id).outerjoin(
+                RecordingRetention, RecordingRetention.recording_id == Recording.id).where(
+                Recording.fork.is_not(None), Recording.fork.contains(sha),
+                Recording.id != recording_id, alive).limit(1)):
             named.add(sha)
     return named
 
 
-def finish(database: Database, blobs: BlobStore, audit: AuditTrail, recording_id: str,
-           now: Callable[[], float]) -> Deleted | None:
-    """Steps 2 and 3 for a claimed recording (None if it is not `deleting`). A storage
-    failure raises StorageError and leaves it `deleting`: the next run tries again."""
+@dataclass
+class _Going:
+    recording_id: str
+    facts: dict[str, Any]
+    remove: set[str]
+    shared: set[str]
+
+
+def finish(database: Database, blobs: BlobStore, audit: AuditTrail,
+           recording_ids: list[str], now: Callable[[], float]
+           ) -> tuple[list[Deleted], dict[str, str]]:
+    """Steps 2 and 3 for claimed recordings (those not `deleting` are passed over), in
+    two transactions for the lot. A storage failure leaves that recording `deleting`
+    (the next run tries again) and is returned by recording id."""
+    going: list[_Going] = []
     with database.transaction() as session:
-        row = session.get(RecordingRetention, recording_id)
-        if row is None or row.state != "deleting":
-            return None
-        facts, names = blobs_of(session, recording_id)
-        shared = _still_named(session, recording_id, names)
-    for sha in sorted(names - shared):
-        blobs.delete(sha)
+        for recording_id in recording_ids:
+            row = session.get(RecordingRetention, recording_id)
+            if row is None or row.state != "deleting":
+                continue
+            facts, names = blobs_of(session, recording_id)
+            manifests = {facts["manifest_sha256"], *facts["fork_manifests"]}
+            shared = _still_named(session, recording_id, names, manifests)
+            going.append(_Going(recording_id, facts, names - shared, shared))
+    failed: dict[str, str] = {}
+    for item in going:
+        try:
+            for sha in sorted(item.remove):
+                blobs.delete(sha)
+        except StorageError as exc:
+            failed[item.recording_id] = str(exc)
+    done: list[Deleted] = []
     with database.transaction() as session:
-        row = session.get(RecordingRetention, recording_id, with_for_update=True)
-        if row is None or row.state != "deleting":
-            return None  # another process finished it meanwhile
-        row.state, row.deleted_at = "deleted", now()
-        tombstone = json.loads(row.deletion or "{}")
-        actor = str(tombstone.pop("actor", "retention"))
-        audit.add(session, "recording_deleted", actor,
-                  **facts, **tombstone, blobs_removed=len(names - shared),
-                  blobs_shared=sorted(shared))
-    return Deleted(recording_id, len(names - shared), len(shared))
+        for item in going:
+            row = session.get(RecordingRetention, item.recording_id, with_for_update=True)
+            if item.recording_id in failed or row is None or row.state != "deleting":
+                continue  # failed (tried again next run), or another process finished it
+            row.state, row.deleted_at = "deleted", now()
+            tombstone = json.loads(row.deletion or "{}")
+            actor = str(tombstone.pop("actor", "retention"))
+            audit.add(session, "recording_deleted", actor, **item.facts, **tombstone,
+                      blobs_removed=len(item.remove), blobs_shared=sorted(item.shared))
+            done.append(Deleted(item.recording_id, len(item.remove), len(item.shared)))
+    return done, failed

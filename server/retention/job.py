@@ -2,10 +2,11 @@
 
 Safe with several `serve` processes (and `bodycam-server retention run`) on one
 database: a lease row (`job_leases`) is taken by compare-and-set, renewed while the job
-works, and released at the end; whoever does not get it does nothing. Each recording is
-claimed in a transaction of its own (deletion.claim), so even two jobs never delete one
-recording twice. Every run that did anything is one audit record: what became pending,
-what was deleted, what was skipped and why.
+works (every batch of BATCH recordings), and released at the end; whoever does not get
+it does nothing. Recordings are claimed under their row lock with a state check
+(deletion.claim, each in a savepoint), so even two jobs never delete one twice. Every
+run that did anything is one audit record: what became pending, what was deleted, what
+was skipped and why.
 
 A run:
 1. gives recordings that arrived since the last run their retention row;
@@ -26,16 +27,17 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from bodycam.server.access.rules import AccessError, Target
 from bodycam.server.audit.trail import AuditTrail
 from bodycam.server.database.engine import Database, compare_and_set
 from bodycam.server.retention import deletion
-from bodycam.server.retention.blocks import blockers
+from bodycam.server.retention.blocks import blocked_among
 from bodycam.server.retention.categories import DAY, ensure_retention
 from bodycam.server.retention.models import JobLease, RecordingRetention, RetentionCategory
 from bodycam.server.retention.window import pending_days
-from bodycam.server.storage.blobs import BlobStore, StorageError
+from bodycam.server.storage.blobs import BlobStore
 
 __all__ = ["JOB", "LEASE_S", "RUN_EVERY_S", "Lease", "RetentionJob", "RunReport",
            "holder_name", "run_retention"]
@@ -44,6 +46,7 @@ JOB: Final = "retention"
 LEASE_S: Final = 600.0
 RUN_EVERY_S: Final = 3600.0
 FIRST_RUN_S: Final = 300.0
+BATCH: Final = 200  # recordings per transaction (each batch renews the lease)
 _LISTED: Final = 500  # ids named per list in the run's audit record
 _log = logging.getLogger(__name__)
 
@@ -142,68 +145,69 @@ class _Run:
         if held is not None:
             raise RuntimeError(f"the retention lease went to {held}; this run stops")
 
-    def finish(self, recording_id: str) -> None:
-        try:
-            done = deletion.finish(self.database, self.blobs, self.audit, recording_id,
-                                   self.clock)
-        except StorageError as exc:
-            self.report.failed[recording_id] = str(exc)
-            return
-        if done is not None:
-            self.report.deleted.append(recording_id)
+    def finish(self, recording_ids: list[str]) -> None:
+        done, failed = deletion.finish(self.database, self.blobs, self.audit,
+                                       recording_ids, self.clock)
+        self.report.deleted.extend(d.recording_id for d in done)
+        self.report.failed.update(failed)
 
-    def expire(self, recording_id: str) -> None:
+    def expire(self, recording_ids: list[str]) -> None:
         now = self.clock()
         with self.database.transaction() as session:
-            found = blockers(session, recording_id)
-            if found:
-                self.report.skip(found[0][0], recording_id)
-                return
-            if compare_and_set(session, update(RecordingRetention).where(
-                    RecordingRetention.recording_id == recording_id,
-                    RecordingRetention.state == "kept",
-                    RecordingRetention.expires_at <= now).values(
-                    state="pending", pending_since=now)):
-                self.report.pending.append(recording_id)
+            blocked = blocked_among(session, recording_ids)
+            for recording_id in recording_ids:
+                if recording_id in blocked:
+                    self.report.skip(blocked[recording_id], recording_id)
+                elif compare_and_set(session, update(RecordingRetention).where(
+                        RecordingRetention.recording_id == recording_id,
+                        RecordingRetention.state == "kept",
+                        RecordingRetention.expires_at <= now).values(
+                        state="pending", pending_since=now)):
+                    self.report.pending.append(recording_id)
 
-    def delete(self, recording_id: str) -> None:
+    def _claim(self, session: Session, recording_id: str) -> bool:
+        """Claim one pending recording (in a savepoint); a blocked one goes back to kept,
+        so it starts a fresh window once unblocked."""
+        row = session.get_one(RecordingRetention, recording_id)
+        if row.state != "pending":
+            return False
+        category = session.get_one(RetentionCategory, row.category)
         try:
-            with self.database.transaction() as session:
-                row = session.get_one(RecordingRetention, recording_id)
-                if row.state != "pending":
-                    return
-                category = session.get_one(RetentionCategory, row.category)
+            with session.begin_nested():
                 deletion.claim(session, Target(recording_id=recording_id), {
                     "actor": JOB, "how": "retention period expired",
                     "category": row.category, "period_days": category.period_days,
                     "expired_at": row.expires_at, "pending_since": row.pending_since,
                     "requested_by": f"retention category {row.category}",
                     "approved_by": "the category's period (two-person approved)",
-                    "reason": f"kept {category.period_days} days as {row.category}, then "
-                              "the pending window passed"})
+                    "reason": f"kept {category.period_days} days as {row.category}, "
+                              "then the pending window passed"})
         except AccessError as exc:
             self.report.skip(exc.rule, recording_id)
-            with self.database.transaction() as session:  # a fresh window once unblocked
-                session.execute(update(RecordingRetention).where(
-                    RecordingRetention.recording_id == recording_id,
-                    RecordingRetention.state == "pending").values(
-                    state="kept", pending_since=None))
-            return
-        self.finish(recording_id)
+            session.execute(update(RecordingRetention).where(
+                RecordingRetention.recording_id == recording_id,
+                RecordingRetention.state == "pending").values(
+                state="kept", pending_since=None))
+            return False
+        return True
+
+    def delete(self, recording_ids: list[str]) -> None:
+        with self.database.transaction() as session:
+            claimed = [r for r in recording_ids if self._claim(session, r)]
+        self.finish(claimed)
 
     def run(self) -> None:
         with self.database.transaction() as session:
             self.report.registered = ensure_retention(session)
             window = pending_days(session) * DAY
-        for recording_id in self.ids("deleting"):
-            self.renew()
-            self.finish(recording_id)
-        for recording_id in self.ids("kept", before=self.clock()):
-            self.renew()
-            self.expire(recording_id)
-        for recording_id in self.ids("pending", before=self.clock() - window):
-            self.renew()
-            self.delete(recording_id)
+        steps: list[tuple[Callable[[list[str]], None], list[str]]] = [
+            (self.finish, self.ids("deleting")),
+            (self.expire, self.ids("kept", before=self.clock())),
+            (self.delete, self.ids("pending", before=self.clock() - window))]
+        for step, ids in steps:
+            for first in range(0, len(ids), BATCH):
+                self.renew()
+                step(ids[first:first + BATCH])
 
 
 def run_retention(database: Database, blobs: BlobStore, audit: AuditTrail,

@@ -34,9 +34,9 @@ CAST: Final = {
     "rory": "reviewer", "carl": "custodian", "cora": "custodian", "anna": "approver",
     "walter": "reviewer", "wendy": "wearer", "audrey": "auditor"}
 # Emptied before each test, children first.
-_TABLES: Final = ("case_recordings", "cases", "legal_holds", "recording_notes",
-                  "device_assignments", "file_pieces", "recording_files", "recordings",
-                  "devices")
+_TABLES: Final = ("recording_retention", "case_recordings", "cases", "legal_holds",
+                  "recording_notes", "device_assignments", "file_pieces", "recording_files",
+                  "recordings", "devices")
 
 
 def recording_id(device: str, start: str, tag: str = "0a0a") -> str:

@@ -28,6 +28,7 @@ from bodycam.server.custody.holds import (
 )
 from bodycam.server.custody.notes import MAX_NOTE, add_note, read_notes
 from bodycam.server.custody.target import UnknownRecordingError
+from bodycam.server.retention.categories import ensure_retention, retention_of
 
 
 @pytest.fixture
@@ -201,4 +202,21 @@ def test_who_may_not_place_a_hold_and_bad_reasons(custody: Custody, rid: str, wh
                                                    ) -> None:
     with pytest.raises(error), custody.work(who, "hold.place") as work:
         place_hold(work, rid, reason)
+    assert blockers(custody, rid) == []
+
+
+def test_a_deleted_recording_takes_no_hold_and_joins_no_case(custody: Custody, rid: str
+                                                            ) -> None:
+    """Retention marked it deleted (its ciphertext gone): a hold or case would keep
+    nothing, and saying otherwise would mislead whoever reads it."""
+    with custody.people.context.database.transaction() as session:
+        ensure_retention(session, rid)
+        retention_of(session, rid).state = "deleted"
+    with custody.work("carl") as work:
+        open_case(work, "2026-0042", "Main Street")
+    with pytest.raises(CustodyError, match=r"is deleted: .*only its tombstone remains"), \
+            custody.work("carl") as work:
+        place_hold(work, rid, "too late")
+    with pytest.raises(CustodyError, match="is deleted"), custody.work("carl") as work:
+        add_to_case(work, "2026-0042", rid)
     assert blockers(custody, rid) == []

@@ -20,7 +20,9 @@ from bodycam.server.custody.search import (
     SearchResult,
     search_recordings,
 )
+from bodycam.server.custody.target import recording_target
 from bodycam.server.recordings.report import RECEIVING_S
+from bodycam.server.retention.categories import categorise
 
 DAY = "2026-12-06T"
 
@@ -115,6 +117,17 @@ def test_case_and_hold_filters(custody: Custody) -> None:
     assert tags(search(custody, on_hold=False, case="2026-0042")) == ["d", "a"]
 
 
+def test_retention_category_filter(custody: Custody) -> None:
+    """Retention's categories: a recording nobody categorised is `uncategorised`."""
+    with custody.work("rita") as work:
+        categorise(work, recording_target(work.session, "BC-0001-20261206T090000Z-000a"),
+                   "evidential")
+    assert tags(search(custody, category="evidential")) == ["a"]
+    assert tags(search(custody, category="uncategorised")) == ["b", "e", "d", "c"]
+    assert tags(search(custody, category="prosecution")) == []
+    assert tags(search(custody, category="evidential', 'x")) == []
+
+
 def test_pages(custody: Custody) -> None:
     first = search(custody, page=Page(1, 2))
     second = search(custody, page=Page(2, 2))
@@ -159,7 +172,8 @@ def test_bad_input_is_refused_naming_the_fix(custody: Custody, given: dict[str, 
         search(custody, page=page, **given)
 
 
-@pytest.mark.parametrize("field", ["device", "wearer", "case", "state", "since"])
+@pytest.mark.parametrize("field", ["device", "wearer", "case", "state", "since",
+                                   "category"])
 @pytest.mark.parametrize("value", ["' OR '1'='1", "x'; DROP TABLE recordings; --",
                                    "%", "_", "\\", "A" * 10_000])
 def test_sql_metacharacters_and_oversized_input_match_nothing(

@@ -14,6 +14,7 @@ from sqlalchemy import update
 
 from bodycam.server.access.rules import CONSOLE, AccessError, Target
 from bodycam.server.audit.trail import AuditTrail
+from bodycam.server.custody.models import Case, CaseRecording
 from bodycam.server.database.engine import Database
 from bodycam.server.recordings.models import RecordingFile
 from bodycam.server.retention import deletion
@@ -185,3 +186,21 @@ def test_serve_runs_the_job_in_a_thread_that_stops_with_it(rig: Retention) -> No
         job.stop()
     assert state(rig, old) == "pending"
     assert len(rig.access.audit.events("retention_run")) == 1  # the next is an hour away
+
+
+def test_a_legal_hold_or_an_open_case_keeps_an_expired_recording(rig: Retention) -> None:
+    held, in_case, closed = (rig.recording(f"blocked {i}".encode(), days_ago=60)
+                             for i in range(3))
+    rig.hold(held)
+    with rig.context.database.transaction() as session:
+        for reference, recording_id, closed_at in (("open", in_case, None),
+                                                   ("closed", closed, rig.clock.now)):
+            case = Case(reference=reference, title=reference, opened_by="carol",
+                        opened_at=rig.clock.now, closed_at=closed_at)
+            session.add(case)
+            session.flush()
+            session.add(CaseRecording(case_id=case.id, recording_id=recording_id,
+                                      added_by="carol", added_at=rig.clock.now))
+    report = run(rig)
+    assert report.skipped == {"legal_hold": [held], "open_case": [in_case]}
+    assert report.pending == [closed]

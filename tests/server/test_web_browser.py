@@ -29,7 +29,8 @@ __all__ = ["browser"]
 LAPTOP: Final = {"width": 1280, "height": 860}
 TABLET: Final = {"width": 768, "height": 1024}
 ROLES: Final = {"root": ("Rhea Admin", "administrator"), "rita": ("Rita Reviewer", "reviewer"),
-                "rory": ("Rory Approver", "approver"), "audrey": ("Audrey Auditor", "auditor")}
+                "rory": ("Rory Approver", "approver"), "audrey": ("Audrey Auditor", "auditor"),
+                "cora": ("Cora Custodian", "custodian")}
 
 
 class Site:
@@ -118,6 +119,19 @@ def test_the_two_person_deletion_from_two_browser_sessions(browser: Browser, sit
     admin.get_by_role("link", name="Users").click()
     expect(admin.get_by_role("table", name="Everyone who can sign in")).to_contain_text("rita")
     shot(admin, tmp_path, "users")
+    admin.get_by_role("link", name="Roles").click()
+    expect(admin.get_by_role("heading", name="reviewer")).to_be_visible()
+    shot(admin, tmp_path, "roles")
+    admin.get_by_role("link", name="Retention").click()
+    admin.get_by_label("Category", exact=True).select_option("evidential")
+    admin.get_by_label("New period (days)").fill("0")  # the browser refuses it already
+    admin.get_by_role("button", name="Request the change").click()
+    expect(admin.get_by_role("status")).to_have_count(0)
+    admin.get_by_label("New period (days)").fill("1095")
+    admin.get_by_label("Reason").fill("New state law: three years for evidence")
+    admin.get_by_role("button", name="Request the change").click()
+    expect(admin.get_by_role("status")).to_contain_text("an approver decides it")
+    shot(admin, tmp_path, "retention")
     admin.goto(site.server.url + f"/recordings/{recording.id}")
     expect(admin.get_by_role("alert")).to_contain_text("administrators have no access to "
                                                       "evidence")
@@ -140,23 +154,23 @@ def test_the_two_person_deletion_from_two_browser_sessions(browser: Browser, sit
     rita.get_by_label("Why delete it? (a different person approves)").fill(
         "Not evidential; no need to wait for the retention period")
     rita.get_by_role("button", name="Request deletion").click()
-    expect(rita.get_by_role("status")).to_contain_text("Deletion is requested (request 1)")
+    expect(rita.get_by_role("status")).to_contain_text("Deletion is requested (request 2)")
     shot(rita, tmp_path, "recording")
 
     rory_context, rory = site.sign_in(browser, "rory")  # a second browser session
     rory.get_by_role("link", name="Deletion requests").click()
-    request = rory.get_by_role("article", name=re.compile("Request 1:"))
+    request = rory.get_by_role("article", name=re.compile("Request 2:"))
     expect(request).to_contain_text("Requested by rita")
     shot(rory, tmp_path, "deletion-requests")
     request.get_by_label("Note on your decision").fill("Agreed: not evidential")
-    request.get_by_role("button", name="Approve request 1").click()
+    request.get_by_role("button", name="Approve request 2").click()
     expect(rory.get_by_role("status")).to_contain_text(f"Recording {recording.id} is "
                                                         "deleted")
     rory_context.close()
 
     rita.get_by_role("link", name="Deletion requests").click()
     expect(rita.get_by_role("table", name="Decided lately")).to_contain_text("approved by rory")
-    expect(rita.get_by_role("button", name="Approve request 1")).to_have_count(0)
+    expect(rita.get_by_role("button", name="Approve request 2")).to_have_count(0)
     rita_context.close()
 
     audrey_context, audrey = site.sign_in(browser, "audrey")
@@ -172,6 +186,28 @@ def test_the_two_person_deletion_from_two_browser_sessions(browser: Browser, sit
     expect(audrey.locator("body")).to_contain_text(recording.manifest_sha256)
     shot(audrey, tmp_path, "custody-report")
     audrey_context.close()
+
+
+def test_a_custodian_opens_a_case_and_places_a_legal_hold(browser: Browser, site: Site,
+                                                          tmp_path: Path) -> None:
+    _, page = site.sign_in(browser, "cora")
+    page.get_by_role("link", name="Cases").click()
+    page.get_by_label("Reference").fill("2026-0042")
+    page.get_by_label("Title").fill("Disturbance, Market Street")
+    page.get_by_role("button", name="Open case").click()
+    expect(page.get_by_role("status")).to_have_text("Case 2026-0042 is open.")
+    page.goto(site.server.url + f"/recordings/{site.recording.id}")
+    page.get_by_label("Add to case").select_option("2026-0042")
+    page.get_by_role("button", name="Add to case").click()
+    expect(page.get_by_role("status")).to_contain_text("part of case 2026-0042")
+    page.get_by_label("Reason for a legal hold").fill("Preservation order 17/2026")
+    page.get_by_role("button", name="Place legal hold").click()
+    expect(page.get_by_role("status")).to_contain_text("nothing deletes this recording now")
+    page.get_by_role("link", name="2026-0042").click()
+    expect(page.get_by_role("heading", name="Case 2026-0042: Disturbance, Market Street")
+           ).to_be_visible()
+    shot(page, tmp_path, "case")
+    page.context.close()
 
 
 def test_a_recording_page_on_a_tablet_and_a_wearer_sees_nothing(

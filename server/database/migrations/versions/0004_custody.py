@@ -101,6 +101,7 @@ def upgrade() -> None:
     _index('recording_notes', op.f('ix_recording_notes_recording_id'), ['recording_id'])
     _index('recordings', 'ix_recordings_device_start', ['device_id', 'start'])
     _index('recordings', 'ix_recordings_start', ['start'])
+    _index('recording_files', 'ix_recording_files_incomplete', ['complete', 'recording_id'])
 
     existing = {row[0] for row in op.get_bind().execute(sa.text("SELECT name FROM roles"))}
     grants = sa.table("role_permissions", sa.column("role", sa.String),
@@ -112,6 +113,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute(sa.text("DELETE FROM role_permissions WHERE permission = :p").bindparams(
         p=_SEARCH))
+    with op.batch_alter_table('recording_files', schema=None) as batch_op:
+        batch_op.drop_index('ix_recording_files_incomplete')
     with op.batch_alter_table('recordings', schema=None) as batch_op:
         batch_op.drop_index('ix_recordings_start')
         batch_op.drop_index('ix_recordings_device_start')
