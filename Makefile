@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 DEMO_OUT ?= demo-out
 DEMO_LINGER ?= 60
 INTEROP := tests/interop
+PLAYER := server/web/player
 export NODE_20_19 := const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)
 # Debian packages: the venv module, compilers/headers for pyaudio and python-prctl,
 # and the programs the tests drive for real (age, ffprobe, mtools, sfdisk, systemd-analyze);
@@ -20,9 +21,9 @@ APT_TEST := $(APT_BASE) build-essential portaudio19-dev libcap-dev age ffmpeg mt
 	libtss2-dev pkg-config swtpm swtpm-tools tpm2-tools \
 	iproute2 curl sqlite3 nodejs chromium
 
-.PHONY: demo test lint typecheck unit deps deps-dev clean
+.PHONY: demo test lint typecheck unit deps deps-dev clean player
 
-demo: $(VENV)/.base
+demo: $(VENV)/.base $(PLAYER)/dist/player.js
 	$(PY) -m bodycam.tools.dev.demo --out $(DEMO_OUT) --linger $(DEMO_LINGER)
 
 test: $(VENV)/.dev lint typecheck unit
@@ -45,20 +46,37 @@ $(VENV)/.base: pyproject.toml
 	$(PY) -m pip install -q -e '.[server]'
 	touch $@
 
-$(VENV)/.dev: pyproject.toml $(VENV)/.base $(INTEROP)/node_modules/.package-lock.json
+$(VENV)/.dev: pyproject.toml $(VENV)/.base $(INTEROP)/node_modules/.package-lock.json $(PLAYER)/dist/player.js
 	@bash .ci/apt-deps.sh $(APT_TEST)
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-# typage (npm age-encryption) exactly as pinned by its package-lock.json; npm ci writes
-# node_modules/.package-lock.json last, so an interrupted install is redone.
-$(INTEROP)/node_modules/.package-lock.json: $(INTEROP)/package.json $(INTEROP)/package-lock.json
+# $(call npm_ci,DIR,WHAT): the npm packages of DIR exactly as pinned by its
+# package-lock.json; npm ci writes node_modules/.package-lock.json last, so an
+# interrupted install is redone.
+define npm_ci
 	@bash .ci/apt-deps.sh nodejs
 	@command -v npm >/dev/null && node -e "$$NODE_20_19" || { \
-		echo "typage needs Node.js >= 20.19 with npm (found: $$(node --version 2>&1))." \
+		echo "$(2) needs Node.js >= 20.19 with npm (found: $$(node --version 2>&1))." \
 		"Install them, e.g. on Debian 13: sudo apt-get install nodejs npm; then run make again" >&2; \
 		exit 1; }
-	cd $(INTEROP) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(1) && npm ci --no-audit --no-fund --loglevel=error
+endef
+
+# typage (npm age-encryption), the second age implementation of tests/interop.
+$(INTEROP)/node_modules/.package-lock.json: $(INTEROP)/package.json $(INTEROP)/package-lock.json
+	$(call npm_ci,$(INTEROP),typage)
+
+# The in-browser player (server/viewing): typage and esbuild exactly as pinned by its
+# package-lock.json, bundled into $(PLAYER)/dist, which the server serves at /player/.
+# Offline once npm ci has run; rebuilt when a source or the lock changes.
+player: $(PLAYER)/dist/player.js
+
+$(PLAYER)/node_modules/.package-lock.json: $(PLAYER)/package.json $(PLAYER)/package-lock.json
+	$(call npm_ci,$(PLAYER),the player)
+
+$(PLAYER)/dist/player.js: $(PLAYER)/node_modules/.package-lock.json $(wildcard $(PLAYER)/src/*.js)
+	cd $(PLAYER) && npm run --silent build
 
 clean:
-	rm -rf $(VENV) .mypy-tree .mypy_cache .ruff_cache .pytest_cache $(DEMO_OUT) build *.egg-info
+	rm -rf $(VENV) $(PLAYER)/node_modules $(PLAYER)/dist .mypy-tree .mypy_cache .ruff_cache .pytest_cache $(DEMO_OUT) build *.egg-info

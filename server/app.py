@@ -16,6 +16,7 @@ from bodycam.server.identity.views import router as time_router
 from bodycam.server.ingest.views import router as ingest_router
 from bodycam.server.people.pages import router as sign_in_pages
 from bodycam.server.people.views import router as session_router
+from bodycam.server.viewing.views import router as player_router
 from bodycam.server.web.pages import static_files
 from bodycam.server.web.routes import router as web_pages
 
@@ -28,7 +29,7 @@ def create_app(context: ServerContext) -> FastAPI:
     app.state.context = context
     app.add_exception_handler(ApiError, api_error_response)
     for router in (time_router, ingest_router, audit_router, session_router, sign_in_pages,
-                   web_pages):
+                   web_pages, player_router):
         app.include_router(router)
     install_api(app)
     app.mount("/static", static_files(), name="static")

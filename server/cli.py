@@ -26,6 +26,7 @@ from bodycam.server.devices.battery_cli import add_battery_command
 from bodycam.server.devices.service import EnrolError, enrol, parse_identity
 from bodycam.server.identity.signing_key import public_b64
 from bodycam.server.identity.tls import TlsError
+from bodycam.server.keyholder.server_cli import add_keyholder_commands
 from bodycam.server.people.cli import add_user_commands
 from bodycam.server.people.secret_box import KEY_FILE as BOX_KEY
 from bodycam.server.people.secret_box import create_box_key
@@ -184,6 +185,7 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("id", metavar="ID", help="the recording id")
     fetch.add_argument("--out", type=Path, required=True, metavar="DIR")
     add_user_commands(commands, command)
+    add_keyholder_commands(commands, command)
     add_audit_commands(commands, command)
     add_retention_commands(commands, command)
     add_custody_commands(commands, command)

@@ -26,13 +26,28 @@ UNIT_DIR = Path(__file__).resolve().parent.parent / "systemd"
 # The camera's units; the evidence server's (it runs on the agency's machine and needs a
 # network) is checked in tests/server/test_server_unit.py.
 SERVER_UNIT = "bodycam-server.service"
+AGENCY_UNITS = (SERVER_UNIT, "bodycam-keyholder.service")  # tests/server/test_*_unit.py
 UNITS = sorted(p.name for p in UNIT_DIR.iterdir()
-               if p.suffix in {".service", ".path"} and p.name != SERVER_UNIT)
+               if p.suffix in {".service", ".path"} and p.name not in AGENCY_UNITS)
 SERVICES = [unit for unit in UNITS if unit.endswith(".service")]
 ROOT_HELPERS = ["bodycam-firstboot.service", "bodycam-provision.service"]
 MAX_EXPOSURE = 1.5
 HOST_UNIT_DIRS = (Path("/usr/lib/systemd/system"), Path("/lib/systemd/system"))
 _EXEC = re.compile(r"^Exec\w+=[-+!@:]*(/\S+)", re.MULTILINE)
+
+
+def agency_unit_root(directory: Path, unit: str, program: str) -> Path:
+    """A --root tree for one of the agency's units: the host's units, `unit`, and a
+    stand-in for its `program` (in /opt/bodycam/venv/bin)."""
+    host_units = next(d for d in HOST_UNIT_DIRS if (d / "sysinit.target").exists())
+    shutil.copytree(host_units, directory / "usr/lib/systemd/system", symlinks=True)
+    (directory / "etc/systemd/system").mkdir(parents=True)
+    shutil.copy(UNIT_DIR / unit, directory / "etc/systemd/system" / unit)
+    stand_in = directory / "opt/bodycam/venv/bin" / program
+    stand_in.parent.mkdir(parents=True)
+    stand_in.write_text("#!/bin/sh\nexit 0\n")
+    stand_in.chmod(0o755)
+    return directory
 
 
 def directives(unit: str) -> dict[str, list[str]]:

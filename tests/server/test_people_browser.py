@@ -14,27 +14,20 @@ from pathlib import Path
 from typing import Final
 
 import pytest
+from browser_rig import chromium
 from people_rig import DATABASES, PASSWORD, code, database_args
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from server_rig import ServeProcess, run_server
 
 from bodycam.tools.dev.ports import free_port
 
-CHROMIUM: Final = "/usr/bin/chromium"
-ARGS: Final = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run",
-               "--disable-quic"]
 # Set to a directory (e.g. docs/screenshots) to keep the screenshots for the README.
 SHOTS: Final = os.environ.get("BODYCAM_SCREENSHOTS")
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "install Debian's chromium (make .venv/.dev does)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
+    yield from chromium()
 
 
 @pytest.fixture(params=DATABASES)

@@ -3,11 +3,10 @@ running systemd needed; see tests/test_systemd_units.py for the camera's units).
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from test_systemd_units import HOST_UNIT_DIRS, SERVER_UNIT, UNIT_DIR, analyze, directives, exposure
+from test_systemd_units import SERVER_UNIT, agency_unit_root, analyze, directives, exposure
 
 # systemd's score for a network service that writes one directory: what is left open is
 # the network itself (PrivateNetwork, AF_INET, no IP allow list), AF_UNIX (journal,
@@ -17,16 +16,8 @@ MAX_EXPOSURE = 1.2
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("serverunit")
-    host_units = next(d for d in HOST_UNIT_DIRS if (d / "sysinit.target").exists())
-    shutil.copytree(host_units, root / "usr/lib/systemd/system", symlinks=True)
-    (root / "etc/systemd/system").mkdir(parents=True)
-    shutil.copy(UNIT_DIR / SERVER_UNIT, root / "etc/systemd/system" / SERVER_UNIT)
-    program = root / "opt/bodycam/venv/bin/bodycam-server"
-    program.parent.mkdir(parents=True)
-    program.write_text("#!/bin/sh\nexit 0\n")
-    program.chmod(0o755)
-    return root
+    return agency_unit_root(tmp_path_factory.mktemp("serverunit"), SERVER_UNIT,
+                            "bodycam-server")
 
 
 def test_the_server_unit_verifies_without_any_warning(root: Path) -> None:

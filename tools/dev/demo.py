@@ -41,6 +41,7 @@ from bodycam.firmware.evidence.verify import verify_log
 from bodycam.tools.custody.cli import main as evidence_main
 from bodycam.tools.dev.demo_custody import card_check, export_fetched
 from bodycam.tools.dev.demo_people import add_demo_people, linger
+from bodycam.tools.dev.demo_viewing import keyholder_running
 from bodycam.tools.dev.embedded_server import EmbeddedServer, ServerError
 
 DEMO_KEY_NAME = "DEMO-ONLY-authority-identity.txt"
@@ -139,7 +140,10 @@ def run_demo(args: argparse.Namespace, out: Path, server: EmbeddedServer, identi
     gif = out / "front-display.gif"
     frames = make_gif(frames_dir, gif)
     print(f"front display: {frames} frames in {frames_dir}, animated: {gif}")
-    linger(server.url, server.ca_file, password, people, args.linger)
+    with keyholder_running(out, server, identity):
+        print("to watch a recording in the browser: sign in as reviewer.demo, open "
+              "Recordings, a recording, then 'Play this recording' (give a reason)")
+        linger(server.url, server.ca_file, password, people, args.linger)
     stopped = server.stop()
     ok = failures == 0 and audit_ok and stopped == 0
     print("\ndemo finished" + ("" if ok else " WITH PROBLEMS (see above)"))

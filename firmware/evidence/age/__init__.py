@@ -64,6 +64,8 @@ __all__ = [
     "TruncatedError",
     "UnsupportedError",
     "decrypt",
+    "open_payload",
+    "wrap_file_key",
 ]
 
 Sink = Callable[[bytes], object]
@@ -93,7 +95,7 @@ class AgeEncryptor:
                              "(age1pq1... or age1...)")
         refuse_mixed_recipients(recipients)
         file_key = x25519.new_file_key()
-        header = encode_header([_wrap(file_key, r) for r in recipients], file_key)
+        header = encode_header([wrap_file_key(file_key, r) for r in recipients], file_key)
         nonce = new_payload_nonce()
         self._aead = payload_aead(file_key, nonce)
         self._sink = sink
@@ -161,7 +163,8 @@ class AgeEncryptor:
         self._ciphertext += len(data)
 
 
-def _wrap(file_key: bytes, recipient: Recipient) -> Stanza:
+def wrap_file_key(file_key: bytes, recipient: Recipient) -> Stanza:
+    """A stanza for `recipient` (hybrid or X25519); also the key holder's re-wrap."""
     if isinstance(recipient, hybrid.HybridRecipient):
         return hybrid.wrap(file_key, recipient)
     return x25519.wrap(file_key, recipient)
