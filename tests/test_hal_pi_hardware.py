@@ -13,7 +13,7 @@ from types import ModuleType
 from unittest.mock import MagicMock
 
 import pytest
-from gpiozero.pins.mock import MockFactory
+from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from bodycam.firmware.config.loader import load_config
 from bodycam.firmware.config.model import Config
@@ -78,7 +78,7 @@ class ClosableMockFactory(MockFactory):
 
 def fake_gpio_and_spi(monkeypatch: pytest.MonkeyPatch) -> tuple[ClosableMockFactory, MagicMock]:
     """Stand-ins for the GPIO chip and the SPI bus, which cannot exist on this machine."""
-    factory = ClosableMockFactory()
+    factory = ClosableMockFactory(pin_class=MockPWMPin)  # lgpio drives PWM on any pin
     gpio_chip = MagicMock(name="gpiozero.pins.lgpio", spec=ModuleType)
     gpio_chip.LGPIOFactory = lambda: factory
     spi = MagicMock(name="spidev")
