@@ -70,8 +70,8 @@ def test_an_expired_recording_waits_out_the_window_then_goes_with_a_tombstone(
     assert details["category"] == "uncategorised" and details["period_days"] == 31
     assert details["reason"] and details["requested_by"] and details["approved_by"]
     runs = [json.loads(e.details) for e in rig.access.audit.events("retention_run")]
-    assert [r["pending_ids"] for r in runs] == [[old], []]
-    assert runs[1]["deleted_ids"] == [old]
+    assert [r["pending_ids"] for r in runs] == [[old], [], []]  # every run, even idle
+    assert [r["deleted_ids"] for r in runs] == [[], [], [old]]
 
 
 def test_bytes_another_recording_holds_too_stay_in_the_store(rig: Retention) -> None:
@@ -134,6 +134,14 @@ def test_the_pending_window_is_the_agency_setting_within_bounds(rig: Retention) 
     assert refusals == [("refused", "pending_window")] * 3
 
 
+def test_a_run_that_finds_nothing_to_do_is_on_record_too(rig: Retention) -> None:
+    rig.recording(b"young", days_ago=1)
+    assert not run(rig).pending
+    assert not run(rig).did_anything
+    runs = [json.loads(e.details) for e in rig.access.audit.events("retention_run")]
+    assert len(runs) == 2 and runs[1]["pending_ids"] == [] and runs[1]["deleted_ids"] == []
+
+
 def test_a_second_job_does_nothing_while_another_holds_the_lease(rig: Retention) -> None:
     old = rig.recording(b"leased", days_ago=60)
     other = Lease(rig.context.database, "other-process", rig.clock)
@@ -141,6 +149,7 @@ def test_a_second_job_does_nothing_while_another_holds_the_lease(rig: Retention)
     report = run(rig, holder="this-process")
     assert report.held_by is not None and "other-process" in report.held_by
     assert state(rig, old) == "kept" and not report.did_anything
+    assert rig.access.audit.events("retention_run") == []  # the lease holder records its run
     rig.later(600 / 86400 + 1e-6)  # the other process died: its lease runs out
     assert run(rig, holder="this-process").pending == [old]
 
@@ -158,7 +167,8 @@ def test_two_jobs_started_at_once_delete_each_recording_exactly_once(
         try:
             start.wait()
             reports.append(run_retention(database, rig.context.blobs,
-                                         AuditTrail(database, rig.clock), rig.clock, name))
+                                         AuditTrail(database, rig.clock, rig.context.signing_key),
+                                         rig.clock, name))
         finally:
             database.dispose()
 
