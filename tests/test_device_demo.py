@@ -161,6 +161,14 @@ def test_demo_ends_with_the_server_up_and_a_sign_in_for_each_role(
         assert server_main(["user", "list", "--data-dir", str(out / "server")]) == 0
     for username, _, role in DEMO_PEOPLE:
         assert re.search(rf"{re.escape(username)} +active +TOTP +{role}", accounts.getvalue())
+    # the demo camera was checked out to the demo wearer before the shift: the
+    # recording has its wearer, so the wearer rules show in the pages
+    assert "$ bodycam-server assignment check-out --data-dir" in stdout
+    assert "SIM-0001 wearer.demo" in stdout
+    worn = io.StringIO()
+    with contextlib.redirect_stdout(worn):
+        assert server_main(["assignment", "list", "--data-dir", str(out / "server")]) == 0
+    assert re.search(r"SIM-0001.*wearer\.demo", worn.getvalue()), worn.getvalue()
 
 
 def test_demo_recording_from_the_server_verifies_decrypts_and_exports(

@@ -38,6 +38,7 @@ from bodycam.firmware.device.audit import audit_path
 from bodycam.firmware.device.sim_cmd import sim_state_dir
 from bodycam.firmware.evidence.age.keys import format_identity_file, generate_identity
 from bodycam.firmware.evidence.verify import verify_log
+from bodycam.server.devices.service import parse_identity
 from bodycam.tools.custody.cli import main as evidence_main
 from bodycam.tools.dev.demo_custody import card_check, export_fetched
 from bodycam.tools.dev.demo_people import add_demo_people, linger
@@ -100,6 +101,9 @@ def run_demo(args: argparse.Namespace, out: Path, server: EmbeddedServer, identi
     camera_identity = first_boot(device_dir, out / "BODYCAM-IDENTITY.txt")
     server.enrol(camera_identity)
     password, people = add_demo_people(server.data_dir, out)
+    device_id, _ = parse_identity(camera_identity.read_text(encoding="utf-8"))
+    # who wears the camera: every recording gets its wearer (the deletion rules need one)
+    server.run("assignment check-out", device_id, "wearer.demo")
     server.start()
 
     print("\n--- the camera on shift (simulated), provisioned with "
