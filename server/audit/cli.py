@@ -11,7 +11,6 @@ password and second factor, through the same access gate as the web pages.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from collections.abc import Callable
@@ -25,8 +24,8 @@ from bodycam.server.audit.custody import read_custody_report
 from bodycam.server.audit.custody_page import render_custody_html
 from bodycam.server.audit.verify import export_log, verify_log
 from bodycam.server.context import ServerContext
+from bodycam.server.custody.console import console_work, read_credentials
 from bodycam.server.identity.signing_key import public_b64
-from bodycam.server.people.signin import SignInError, sign_in
 
 __all__ = ["add_audit_commands"]
 
@@ -81,28 +80,11 @@ def _export(args: argparse.Namespace) -> int:
     return 0 if check.ok else 1
 
 
-def _credentials(args: argparse.Namespace) -> tuple[str, str]:
-    """Password and TOTP code: two lines on stdin with --password-stdin, else asked."""
-    if args.password_stdin:
-        return (sys.stdin.readline().rstrip("\r\n"), sys.stdin.readline().strip())
-    if not sys.stdin.isatty():
-        raise ValueError("no terminal to ask for the password on. Fix: pass "
-                         "--password-stdin and write the password and the code as two "
-                         "lines to stdin")
-    return (getpass.getpass(f"password for {args.as_user}: "),
-            input("second-factor code: ").strip())
-
-
 def _report(args: argparse.Namespace) -> int:
-    password, code = _credentials(args)
+    credentials = read_credentials(args.as_user, args.password_stdin)
     context = ServerContext.open(args.data_dir)
-    try:
-        access = Access.of(context)
-        try:
-            _, signed_in = sign_in(access, args.as_user, password, code, "console")
-        except SignInError as exc:
-            raise ValueError(f"--as {args.as_user}: {exc.message}") from None
-        with access.work(signed_in.user_id, "custody.report") as work:
+    try:  # the same sign-in as every evidence command; its session ends with it
+        with console_work(context, "custody.report", credentials) as work:
             report = read_custody_report(work, args.recording, blobs=context.blobs)
     finally:
         context.close()
