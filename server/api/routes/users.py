@@ -4,6 +4,7 @@ each go through the same service (and hard rules) as the command line."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
@@ -14,7 +15,7 @@ from bodycam.server.access.models import UserRole
 from bodycam.server.access.permissions import Permission
 from bodycam.server.access.roles import grant_role
 from bodycam.server.access.service import Work
-from bodycam.server.api.auth import CallerDep
+from bodycam.server.api.auth import Caller, CallerDep
 from bodycam.server.api.work import ERRORS, perform
 from bodycam.server.errors import ApiError
 from bodycam.server.people.accounts import (
@@ -130,24 +131,26 @@ def grant(username: Username, body: RoleIn, request: Request, caller: CallerDep)
     return perform(request, caller, "role.grant", job)
 
 
+def _on_user(username: str, request: Request, caller: Caller, action: str,
+             change: Callable[[Work, str], None]) -> UserOut:
+    """One account change by name, through the gate, answering the account after it."""
+    def job(work: Work) -> UserOut:
+        user = _user(work, username)
+        change(work, user.username)
+        return _out(work, user)
+    return perform(request, caller, action, job)
+
+
 @router.post("/{username}/disable")
 def disable(username: Username, request: Request, caller: CallerDep) -> UserOut:
     """The person can no longer sign in; their sessions and API tokens end now."""
-    def job(work: Work) -> UserOut:
-        user = _user(work, username)
-        disable_user(work, user.username)
-        return _out(work, user)
-    return perform(request, caller, "user.disable", job)
+    return _on_user(username, request, caller, "user.disable", disable_user)
 
 
 @router.post("/{username}/unlock")
 def unlock(username: Username, request: Request, caller: CallerDep) -> UserOut:
     """Clear failed sign-ins and a lockout."""
-    def job(work: Work) -> UserOut:
-        user = _user(work, username)
-        unlock_user(work, user.username)
-        return _out(work, user)
-    return perform(request, caller, "user.unlock", job)
+    return _on_user(username, request, caller, "user.unlock", unlock_user)
 
 
 @router.post("/{username}/second-factor")
