@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from bodycam.server.keyholder.holder import KeyHolder
 from bodycam.server.keyholder.log import LOG_FILE
 from bodycam.server.keyholder.request import UnwrapRequest, UnwrapResponse, apply_header
 from bodycam.server.keyholder.sample import request_for, sample_recording
+from bodycam.server.keyholder.service import KeyholderService
 from bodycam.server.keyholder.setup import InitResult, initialise
 
 
@@ -117,3 +119,18 @@ def settings(holder: Holder) -> dict[str, Any]:
 
 def grant_json(request: UnwrapRequest) -> dict[str, Any]:
     return json.loads(json.dumps(request.grant))
+
+
+def start_holder(holder_dir: Path) -> KeyholderService:
+    """A key holder serving its socket from a thread of the test process."""
+    service = KeyholderService(KeyHolder.open(holder_dir))
+    threading.Thread(target=service.serve_forever, daemon=True).start()
+    return service
+
+
+def stop_holder(service: KeyholderService | None) -> None:
+    """Stop it and close its socket and state (nothing if it is not running)."""
+    if service is not None:
+        service.shutdown()
+        service.server_close()
+        service.holder.close()

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from keyholder_rig import start_holder, stop_holder
 from people_rig import code
 from server_fixtures import Camera, Server, make_backend
 from server_rig import run_server
@@ -37,7 +37,6 @@ from bodycam.server.identity.signing_key import public_b64
 from bodycam.server.keyholder.apply import ApplyError, apply_headers
 from bodycam.server.keyholder.cli import main as keyholder_main
 from bodycam.server.keyholder.client import KeyholderRefusedError, KeyholderUnavailableError
-from bodycam.server.keyholder.holder import KeyHolder
 from bodycam.server.keyholder.link import KeyholderLink
 from bodycam.server.keyholder.log import LOG_FILE
 from bodycam.server.keyholder.pull import PULLED, PullError, pull_log
@@ -69,23 +68,17 @@ class Rig:
     users: dict[str, int]
     totp: dict[str, str]
     service: KeyholderService | None = None
-    thread: threading.Thread | None = None
 
     @property
     def recording_id(self) -> str:
         return self.camera.recording.name
 
     def start_holder(self) -> None:
-        self.service = KeyholderService(KeyHolder.open(self.holder_dir))
-        self.thread = threading.Thread(target=self.service.serve_forever, daemon=True)
-        self.thread.start()
+        self.service = start_holder(self.holder_dir)
 
     def stop_holder(self) -> None:
-        if self.service is not None:
-            self.service.shutdown()
-            self.service.server_close()
-            self.service.holder.close()
-            self.service = None
+        stop_holder(self.service)
+        self.service = None
 
     def view(self, user: str, viewer: str, reason: str = REASON) -> object:
         return view_recording(self.access, self.context, self.users[user], self.recording_id,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ import av
 import numpy as np
 import numpy.typing as npt
 import pytest
+from keyholder_rig import start_holder, stop_holder
 from people_rig import PASSWORD, code
 from playwright.sync_api import Browser, Page, expect
 from server_fixtures import Camera, Server
@@ -31,7 +31,6 @@ from bodycam.server.access.rules import CONSOLE
 from bodycam.server.access.service import Access
 from bodycam.server.context import ServerContext
 from bodycam.server.identity.signing_key import public_b64
-from bodycam.server.keyholder.holder import KeyHolder
 from bodycam.server.keyholder.service import KeyholderService
 from bodycam.server.keyholder.setup import initialise
 from bodycam.server.people.accounts import add_user
@@ -52,7 +51,6 @@ class Viewing:
     holder_dir: Path
     secrets: dict[str, str]
     service: KeyholderService | None = None
-    thread: threading.Thread | None = None
     log: list[str] = field(default_factory=list)
 
     @property
@@ -63,16 +61,11 @@ class Viewing:
         return sorted(self.camera.recording.glob("*.age"))
 
     def start_holder(self) -> None:
-        self.service = KeyholderService(KeyHolder.open(self.holder_dir))
-        self.thread = threading.Thread(target=self.service.serve_forever, daemon=True)
-        self.thread.start()
+        self.service = start_holder(self.holder_dir)
 
     def stop_holder(self) -> None:
-        if self.service is not None:
-            self.service.shutdown()
-            self.service.server_close()
-            self.service.holder.close()
-            self.service = None
+        stop_holder(self.service)
+        self.service = None
 
     def plaintext(self, name: str) -> bytes:
         """What the camera encrypted into segment `name` (the authority's own decrypt)."""
