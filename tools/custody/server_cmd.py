@@ -169,7 +169,8 @@ def _verify(args: argparse.Namespace) -> int:
           tempfile.TemporaryDirectory(prefix="bodycam-verify-") as temp):
         directory = download_recording(server, args.recording, Path(temp))
         report = verify_recording(directory, pinned)
-    report.path = Path(f"{server.config.url}/recordings/{args.recording}")
+    report.path = Path(args.recording)
+    report.notes.append(f"its files as {server.config.url} serves them, checked here")
     if args.json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:
