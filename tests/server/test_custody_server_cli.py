@@ -213,6 +213,9 @@ def test_stopped_key_holder_is_a_clear_error(scene: Scene) -> None:
     assert "503 keyholder_unavailable" in done.stderr and "not running" in done.stderr
     assert not any((scene.desk.home / "out").rglob("*"))
     assert not scene.audit("export_granted")
+    # the rules answer first: the administrator hears the rule, not the key holder's state
+    done = scene.export(scene.desk.home / "out", scene.token("adam"))
+    assert done.returncode == 4 and "403 administrator_no_evidence" in done.stderr
 
 
 def test_segment_altered_on_the_server_fails_naming_the_file(scene: Scene) -> None:
