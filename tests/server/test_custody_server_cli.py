@@ -163,6 +163,7 @@ def test_custodian_signs_in_and_exports_with_own_key(scene: Scene, tmp_path: Pat
     exported, recorded = mp4_frames(mp4), camera_frames(viewing)
     assert len(exported) == len(recorded) > 0
     assert all(np.array_equal(a[1], b[1]) for a, b in zip(exported, recorded, strict=True))
+    assert (out / viewing.recording_id / "receipt.json").is_file()
     for path in viewing.segments():  # the ciphertext kept is the camera's, byte for byte
         assert (out / viewing.recording_id / path.name).read_bytes() == path.read_bytes()
     granted = scene.audit("export_granted")
@@ -172,9 +173,10 @@ def test_custodian_signs_in_and_exports_with_own_key(scene: Scene, tmp_path: Pat
                if r.get("nonce") == granted[0]["nonce"]]
     assert unlocks and "export" in unlocks[0]["approved_by"]
     assert unlocks[0]["requested_by"] == CUSTODIAN and unlocks[0]["reason"] == REASON
-    verified = desk.run("server", "verify", viewing.recording_id)
+    verified = desk.run("server", "verify", viewing.recording_id, "--server-key",
+                        str(scene.server.data_dir / "camera-offload.toml"))
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    assert "VERIFIED" in verified.stdout.upper()
+    assert "VERIFIED" in verified.stdout and "receipt (the pinned server key" in verified.stdout
     # the workstation held the custodian's key and never the authority's
     held = "\n".join(p.read_bytes().decode("latin-1") for p in desk.home.rglob("*")
                      if p.is_file())
