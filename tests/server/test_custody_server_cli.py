@@ -46,7 +46,13 @@ from bodycam.firmware.evidence.signed_log import read_records
 from bodycam.server.access.rules import CONSOLE
 from bodycam.server.keyholder.log import LOG_FILE
 from bodycam.server.people.accounts import add_user
-from bodycam.tools.custody.server_client import EvidenceServer, ServerConfig, sign_in
+from bodycam.tools.custody.server_client import (
+    EvidenceServer,
+    ServerConfig,
+    ServerError,
+    load_config,
+    sign_in,
+)
 
 CUSTODIAN = "cora"
 AUDITOR = "audrey"
@@ -213,7 +219,7 @@ def test_stopped_key_holder_is_a_clear_error(scene: Scene) -> None:
     done = scene.export(scene.desk.home / "out", scene.token(CUSTODIAN))
     assert done.returncode == 4, done.stderr
     assert "503 keyholder_unavailable" in done.stderr and "not running" in done.stderr
-    assert not any((scene.desk.home / "out").rglob("*"))
+    assert not (scene.desk.home / "out").exists()
     assert not scene.audit("export_granted")
     # the rules answer first: the administrator hears the rule, not the key holder's state
     done = scene.export(scene.desk.home / "out", scene.token("adam"))
@@ -289,3 +295,36 @@ def test_a_certificate_not_pinned_is_refused(scene: Scene) -> None:
                           scene.server.url, token=scene.token(CUSTODIAN))
     assert done.returncode == 4 and "TLS certificate is not the one pinned" in done.stderr
     assert "--ca" in done.stderr
+
+
+def test_the_kept_sign_in_is_private_and_the_env_token_wins(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BODYCAM_SERVER_TOKEN", raising=False)
+    kept = tmp_path / "config" / "bodycam" / "server.toml"
+    ServerConfig("https://evidence.example:8443", tmp_path / "ca.pem", "tok-kept", "t1",
+                 CUSTODIAN).save(kept)
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert kept.parent.stat().st_mode & 0o777 == 0o700
+    config = load_config(None, None, kept)
+    assert (config.url, config.ca, config.token) == (
+        "https://evidence.example:8443", tmp_path / "ca.pem", "tok-kept")
+    with pytest.raises(ServerError, match=r"not signed in to https://other\.example"):
+        EvidenceServer(load_config("https://other.example", None, kept))
+    monkeypatch.setenv("BODYCAM_SERVER_TOKEN", "tok-env")
+    assert load_config(None, None, kept).token == "tok-env"
+    with pytest.raises(ServerError, match="no evidence server given"):
+        load_config(None, None, tmp_path / "none.toml")
+
+
+def test_export_writes_over_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "out").mkdir(parents=True)
+    (home / "out" / "case.mp4").write_bytes(b"earlier work")
+    secret, _ = generate_identity()
+    desk = Workstation(home, secret, "")
+    desk.identity.write_text(format_identity_file(secret))
+    done = desk.run("server", "export", "BC-0001-20250101T080000Z-abcd", "--server",
+                    "https://127.0.0.1:9", "-i", str(desk.identity), "--reason", REASON,
+                    "--out", str(home / "out"))
+    assert done.returncode == 2 and "not an empty directory" in done.stderr
+    assert (home / "out" / "case.mp4").read_bytes() == b"earlier work"

@@ -181,24 +181,25 @@ def _identities(paths: list[Path]) -> list[Identity]:
         raise UsageError(str(exc)) from None
 
 
-def _out_dir(path: Path) -> Path:
+def _check_out(path: Path) -> None:
+    """Checked before the grant is asked for, made only once it is given."""
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise UsageError(f"--out {path} exists and is not an empty directory; nothing is "
-                     "written over. Fix: give a new directory")
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return path
+                         "written over. Fix: give a new directory")
 
 
 def _export(args: argparse.Namespace) -> int:
     check_recording_id(args.recording)
     identities = _identities(args.identity)
     pinned = _pinned(args.device_key)
-    out = _out_dir(args.out)
+    out: Path = args.out
+    _check_out(out)
     recipient = format_recipient(identities[0].public_key())
     with EvidenceServer(load_config(args.server, args.ca)) as server:
         grant = server.grant(args.recording, recipient, args.reason, "export")
         print(f"grant {grant.nonce[:16]}... for {len(grant.headers)} segment(s), valid "
               f"until {grant.expires}", file=sys.stderr)
+        out.mkdir(mode=0o700, parents=True, exist_ok=True)
         directory = download_recording(server, args.recording, out)
     job = ExportJob(directory, out / f"{args.recording}.mp4", identities,
                     pinned[0] if pinned else None, args.force, headers=grant.headers)
