@@ -15,6 +15,12 @@ COMMANDS = (
             "bodycam.tools.custody.verify_cmd"),
     Command("export", "verify, decrypt and join a recording into one MP4 with a report",
             "bodycam.tools.custody.export.command"),
+    Command("export-key", "create the agency's export keys (CA, C2PA signer, timestamps)",
+            "bodycam.tools.custody.package.key_cmd"),
+    Command("package", "build a prosecutor package (C2PA MP4s, reports, re-wrapped files)",
+            "bodycam.tools.custody.package.command"),
+    Command("bench-package", "time a prosecutor package per recorded minute",
+            "bodycam.tools.custody.package.bench"),
 )
 
 
