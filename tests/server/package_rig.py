@@ -11,7 +11,6 @@ import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from api_rig import sign_in
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey

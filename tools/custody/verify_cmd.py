@@ -83,7 +83,7 @@ class UsageError(Exception):
 
 def run(args: argparse.Namespace) -> int:
     if len(args.paths) == 1 and is_package(args.paths[0]):
-        from bodycam.tools.custody.package.verify import check_package  # C2PA: only here
+        from bodycam.tools.custody.package.verify import check_package  # noqa: PLC0415 - c2pa only here
         return check_package(args.paths[0], args.ca, args.json)
     try:
         pinned = [_pinned_key(text) for text in args.device_key]

@@ -4,7 +4,7 @@ Per recording (recordings/<id>/): the MP4 from the existing export (verified, jo
 without re-encoding) signed with C2PA, its verification report, the chain-of-custody
 report, the server's receipt, the camera's signed manifest, each segment re-wrapped to
 the prosecutor's age key (`prosecutor/NNNNN.age`, opens with `age -d`) and the camera's
-original age header of each segment (`camera/NNNNN.age-header`): original header + the
+original age header of each segment (`camera/NNNNN.age.header`): original header + the
 prosecutor file's payload = the file the camera signed, so the camera's signatures stay
 checkable without any key. Then README.txt, the CA and export chain, and index.json
 signed by the export key. Built in OUT.partial and renamed: a package at OUT is whole.
@@ -41,7 +41,7 @@ from bodycam.tools.custody.package.keys import CA_CERT, ExportKeys
 from bodycam.tools.custody.package.provenance import provenance
 from bodycam.tools.custody.package.tsa import TimestampServer
 
-HEADER_SUFFIX: Final = ".age-header"
+HEADER_SUFFIX: Final = ".header"
 
 
 class PackageError(Exception):
@@ -100,7 +100,7 @@ def build_package(recordings: Sequence[RecordingInput], identities: Sequence[Ide
             if tsa_url is None and own_tsa and c2pa:
                 tsa_url = stack.enter_context(TimestampServer(keys.tsa)).url
             for item in recordings:
-                _add_recording(partial, item, identities, keys, tsa_url, c2pa)
+                _add_recording(partial, item, identities, keys, tsa_url=tsa_url, c2pa=c2pa)
         ca_pem = keys.ca.public_bytes(serialization.Encoding.PEM)
         (partial / CA_CERT).write_bytes(ca_pem)
         (partial / CHAIN).write_bytes(keys.export.chain_pem)
@@ -120,7 +120,7 @@ def build_package(recordings: Sequence[RecordingInput], identities: Sequence[Ide
 
 
 def _add_recording(root: Path, item: RecordingInput, identities: Sequence[Identity],
-                   keys: ExportKeys, tsa_url: str | None, c2pa: bool) -> None:
+                   keys: ExportKeys, *, tsa_url: str | None, c2pa: bool) -> None:
     rid = item.directory.name
     target = root / "recordings" / rid
     (target / "camera").mkdir(parents=True)
@@ -140,7 +140,7 @@ def _add_recording(root: Path, item: RecordingInput, identities: Sequence[Identi
                 "device_keys", []))
             sign_mp4(plain, target / f"{rid}.mp4", facts, keys.export,
                      keys.ca.public_bytes(serialization.Encoding.PEM).decode("ascii"),
-                     tsa_url)
+                     tsa_url=tsa_url)
         else:
             shutil.copyfile(plain, target / f"{rid}.mp4")
     (target / "custody.json").write_bytes(item.custody)

@@ -39,7 +39,7 @@ def _settings(ca_pem: str) -> dict[str, Any]:
 
 
 def sign_mp4(source: Path, target: Path, provenance: dict[str, Any], export: Credential,
-             ca_pem: str, tsa_url: str | None) -> None:
+             ca_pem: str, *, tsa_url: str | None) -> None:
     """Write `target`: `source` with a signed C2PA manifest (actions + provenance)."""
     manifest = {
         "claim_generator_info": [{"name": "bodycam-evidence", "version": __version__}],

@@ -84,7 +84,7 @@ def _ca(agency: str, start: datetime, years: int
 
 
 def issue_leaf(ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate, common: str,
-               usage: x509.ObjectIdentifier, start: datetime, end: datetime) -> Credential:
+               usage: x509.ObjectIdentifier, *, start: datetime, end: datetime) -> Credential:
     """A leaf under the agency CA with one extended key usage (critical for the TSA, as
     RFC 3161 demands)."""
     key = ec.generate_private_key(ec.SECP256R1())
@@ -114,11 +114,11 @@ def create(directory: Path, agency: str, *, export_days: int = 730, ca_years: in
         raise ExportKeyError(f"{directory} holds export keys already ({', '.join(existing)}); "
                              "init never replaces a key: choose an empty directory")
     ca_key, ca = _ca(agency, start, ca_years)
-    export = issue_leaf(ca_key, ca, f"{agency} evidence export", DOCUMENT_SIGNING, start,
-                        start + timedelta(days=export_days))
+    export = issue_leaf(ca_key, ca, f"{agency} evidence export", DOCUMENT_SIGNING,
+                        start=start, end=start + timedelta(days=export_days))
     tsa = issue_leaf(ca_key, ca, f"{agency} timestamp authority",
-                     ExtendedKeyUsageOID.TIME_STAMPING, start,
-                     start + timedelta(days=365 * ca_years))
+                     ExtendedKeyUsageOID.TIME_STAMPING,
+                     start=start, end=start + timedelta(days=365 * ca_years))
     save_credential(directory, EXPORT_CHAIN, EXPORT_KEY, export)
     save_credential(directory, TSA_CHAIN, TSA_KEY, tsa)
     write_new_file(directory / CA_KEY, Credential(ca_key, [ca]).key_pem, 0o600)

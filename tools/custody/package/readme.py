@@ -30,7 +30,7 @@ What each recording folder holds
   custody.json          the evidence server's chain-of-custody report
   receipt.json          the server's signed receipt from the upload (when present)
   camera/manifest.jsonl the camera's own signed manifest (hash chain, device signatures)
-  camera/*.age-header   the camera's original age header of each segment
+  camera/*.age.header   the camera's original age header of each segment
   prosecutor/*.age      each segment's original ciphertext, re-wrapped to your age key
 
 1. First, compare the agency CA's SHA-256 fingerprint with the one the agency gave you
@@ -56,6 +56,6 @@ What each recording folder holds
    - decrypt the original camera segments with your own key (age >= 1.3 for age1pq1
      keys):  age -d -i prosecutor.key -o 00000.ts prosecutor/00000.age
      Each segment is MPEG-TS; play it with any player (ffplay, VLC).
-   - the camera's own hashes: camera/NNNNN.age-header followed by prosecutor/NNNNN.age
+   - the camera's own hashes: camera/NNNNN.age.header followed by prosecutor/NNNNN.age
      minus its first header is the file the camera signed in camera/manifest.jsonl.
 """

@@ -23,7 +23,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 
-from asn1crypto import algos, cms, core, tsp, x509 as asn1_x509
+from asn1crypto import algos, cms, core, tsp
+from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -39,9 +40,16 @@ class TimestampError(Exception):
     """A query the authority refuses (status `rejection` with this text)."""
 
 
+class Refusal(core.Sequence):  # type: ignore[misc]  # asn1crypto is untyped
+    """A TimeStampResp without a token (asn1crypto's own class requires one)."""
+
+    _fields = [("status", tsp.PKIStatusInfo)]  # noqa: RUF012 - asn1crypto declares so
+
+
 def _refusal(text: str) -> bytes:
-    return tsp.TimeStampResp({"status": {"status": "rejection",
+    refusal: bytes = Refusal({"status": {"status": "rejection",
                                          "status_string": [text]}}).dump()
+    return refusal
 
 
 def respond(query: bytes, credential: Credential, now: datetime) -> bytes:
@@ -56,8 +64,9 @@ def respond(query: bytes, credential: Credential, now: datetime) -> bytes:
     if _HASHES.get(algorithm) != len(digest):
         return _refusal(f"unsupported or malformed message imprint ({algorithm})")
     token = _token(request, credential, now)
-    return tsp.TimeStampResp({"status": {"status": "granted"},
-                              "time_stamp_token": token}).dump()
+    granted: bytes = tsp.TimeStampResp({"status": {"status": "granted"},
+                                        "time_stamp_token": token}).dump()
+    return granted
 
 
 def _token(request: tsp.TimeStampReq, credential: Credential, now: datetime) -> cms.ContentInfo:
@@ -107,7 +116,7 @@ class TimestampServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 if not 0 < length <= MAX_QUERY:
                     self.send_error(413, "a time-stamp query is at most 16 KiB")
@@ -120,7 +129,7 @@ class TimestampServer:
                 self.end_headers()
                 self.wfile.write(answer)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass  # the package's report records what was stamped
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
