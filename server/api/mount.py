@@ -11,6 +11,7 @@ from bodycam.server.api.routes import (
     audit,
     cases,
     devices,
+    grants,
     holds,
     notes,
     recordings,
@@ -23,7 +24,7 @@ from bodycam.server.api.routes import (
 __all__ = ["install_api"]
 
 _ROUTERS = (describe.router, tokens.router, users.router, roles.router, devices.router,
-            assignments.router, recordings.router, notes.router, holds.router,
+            assignments.router, recordings.router, grants.router, notes.router, holds.router,
             cases.router, retention.router, approvals.router, audit.router)
 
 

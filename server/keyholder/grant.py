@@ -47,6 +47,8 @@ _HEX64: Final = re.compile(r"[0-9a-f]{64}")
 _SEGMENT_FILE: Final = re.compile(r"\d{5}(\.truncated)?\.age")
 _NAME: Final = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 _REASON: Final = re.compile(rf"[^\x00-\x1f\x7f]{{3,{MAX_REASON}}}")
+# An age recipient's text: a post-quantum age1pq1... one is 1959 characters.
+_RECIPIENT: Final = re.compile(r"age1[0-9a-z]{1,2100}")
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,7 @@ def read_grant(statement: object, server_key: str) -> Grant:
                 "does not verify under the pinned evidence server key")
         raise RefusedError("forged", f"the grant's signature {what}: it was forged or altered, "
                            "or it is not a bodycam-grant/1. Nothing was opened") from None
-    viewer_text = _text(statement, "viewer")
+    viewer_text = _text(statement, "viewer", _RECIPIENT)
     try:
         viewer = parse_recipient(viewer_text)
     except ValueError as exc:

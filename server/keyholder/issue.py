@@ -11,6 +11,7 @@ hands the headers that come back to the viewer.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -26,10 +27,33 @@ from bodycam.server.recordings.models import Recording
 from bodycam.server.recordings.service import RECORDING_ID, files_of
 from bodycam.server.storage.blobs import sha256_hex
 
-__all__ = ["DEFAULT_LIFETIME", "ViewError", "issue_grant"]
+__all__ = ["DEFAULT_LIFETIME", "DISCLOSE", "EXPORT", "PURPOSES", "VIEW", "Purpose",
+           "ViewError", "issue_grant"]
 
 DEFAULT_LIFETIME: Final = timedelta(minutes=15)
-APPROVED_BY: Final = "access rules (recording.view), bodycam-server"
+
+
+@dataclass(frozen=True)
+class Purpose:
+    """Why headers are asked for, which decides the permission the rules check, the kind
+    of the audit record and what the grant's approved_by says (the key holder logs it,
+    so its own log tells a view from an export or a disclosure)."""
+
+    name: str
+    permission: Permission
+    record: str  # the audit record's kind
+    full_recipient: bool = False  # a disclosure names the outside party's key in full
+
+    @property
+    def approved_by(self) -> str:
+        return f"access rules ({self.permission.value}, {self.name}), bodycam-server"
+
+
+VIEW: Final = Purpose("view", Permission.VIEW, "view_granted")
+EXPORT: Final = Purpose("export", Permission.EXPORT, "export_granted")
+DISCLOSE: Final = Purpose("disclose", Permission.EXPORT, "disclosure_granted",
+                          full_recipient=True)
+PURPOSES: Final = {p.name: p for p in (VIEW, EXPORT, DISCLOSE)}
 
 
 class ViewError(ValueError):
@@ -73,14 +97,16 @@ def _preamble(context: ServerContext, sha256: str, name: str) -> bytes:
 
 def issue_grant(work: Work, context: ServerContext, recording_id: str, viewer_key: str,
                 reason: str, *, segments: Sequence[str] | None = None,
-                lifetime: timedelta = DEFAULT_LIFETIME) -> UnwrapRequest:
+                lifetime: timedelta = DEFAULT_LIFETIME, purpose: Purpose = VIEW
+                ) -> UnwrapRequest:
     """A signed grant for `work.actor` to open `segments` (default: all stored) of the
-    recording with the age recipient `viewer_key`, for `reason`; AccessError when the
-    rules refuse, ViewError when the request itself is wrong."""
+    recording with the age recipient `viewer_key`, for `reason` and `purpose`;
+    AccessError when the rules refuse, ViewError when the request itself is wrong."""
     if not RECORDING_ID.fullmatch(recording_id):
         raise ViewError(f"{recording_id[:100]!r} is not a recording id")
-    # Its wearers from the assignments: a wearer views only with recording.view_own.
-    work.authorise(Permission.VIEW, recording_target(work.session, recording_id))
+    # Its wearers from the assignments: a wearer views only with recording.view_own, and
+    # never exports or discloses their own recording.
+    work.authorise(purpose.permission, recording_target(work.session, recording_id))
     try:
         reason = check_reason(reason)
         parse_recipient(viewer_key)
@@ -98,9 +124,11 @@ def issue_grant(work: Work, context: ServerContext, recording_id: str, viewer_ke
     grant = sign_grant(context.signing_key, recording_id=recording_id,
                        manifest_sha256=recording.manifest_sha256, segments=chosen,
                        viewer=viewer_key.strip(), requested_by=work.actor.name,
-                       approved_by=APPROVED_BY, reason=reason,
+                       approved_by=purpose.approved_by, reason=reason,
                        issued=datetime.fromtimestamp(work.now, UTC), lifetime=lifetime)
-    work.record("view_granted", recording=recording_id, nonce=grant["nonce"],
+    named = {"recipient": viewer_key.strip()} if purpose.full_recipient else {}
+    work.record(purpose.record, recording=recording_id, nonce=grant["nonce"],
                 segments=[s.file for s in chosen], reason=reason,
-                viewer=recipient_fingerprint(viewer_key), expires=grant["expires"])
+                viewer=recipient_fingerprint(viewer_key), expires=grant["expires"],
+                purpose=purpose.name, **named)
     return UnwrapRequest(grant, manifest, preambles)

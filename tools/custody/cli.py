@@ -15,6 +15,8 @@ COMMANDS = (
             "bodycam.tools.custody.verify_cmd"),
     Command("export", "verify, decrypt and join a recording into one MP4 with a report",
             "bodycam.tools.custody.export.command"),
+    Command("server", "sign in to an evidence server; verify or export a recording from it",
+            "bodycam.tools.custody.server_cmd"),
     Command("export-key", "create the agency's export keys (CA, C2PA signer, timestamps)",
             "bodycam.tools.custody.package.key_cmd"),
     Command("package", "build a prosecutor package (C2PA MP4s, reports, re-wrapped files)",
