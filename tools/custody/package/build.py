@@ -74,6 +74,8 @@ class RecordingInput:
     disclosure: Disclosure
     custody: bytes  # the server's chain-of-custody report (JSON)
     receipt: bytes | None = None
+    # the custodian's export grant (re-wrapped headers for their own key), if any
+    export_headers: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -128,7 +130,8 @@ def _add_recording(root: Path, item: RecordingInput, identities: Sequence[Identi
     manifest = (item.directory / MANIFEST_NAME).read_bytes()
     with tempfile.TemporaryDirectory(prefix="bodycam-package-") as scratch:
         plain = Path(scratch) / f"{rid}.mp4"
-        job = ExportJob(item.directory, plain, list(identities), None, False)
+        job = ExportJob(item.directory, plain, list(identities), None, False,
+                        headers=item.export_headers)
         try:
             job.run()
         except ExportError as exc:
