@@ -248,3 +248,16 @@ def test_timestamp_authority_refuses_what_is_not_a_query(scene: Scene) -> None:
         "cert_req": True}).dump()
     answer = Refusal.load(respond(query, keys.tsa, datetime.now(UTC)))
     assert answer["status"]["status"].native == "rejection"
+
+
+def test_bench_package_prints_time_per_recorded_minute_and_the_ratio(
+        scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["bench-package", str(scene.camera.recording), "-i",
+                 str(scene.camera.authority.identity_file), "--runs", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["runs"] == 1
+    assert result["recorded_s"] > 0
+    assert result["package_s_per_recorded_min"] > 0 and result["plain_s_per_recorded_min"] > 0
+    assert result["ratio_package_to_plain"] == pytest.approx(
+        result["package_s_median"] / result["plain_s_median"], rel=0.05)
