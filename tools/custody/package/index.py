@@ -14,6 +14,7 @@ import base64
 import binascii
 import hashlib
 import json
+import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +36,19 @@ UNLISTED: Final = frozenset({INDEX, SIGNATURE})
 
 def is_package(path: Path) -> bool:
     return (path / INDEX).is_file() and (path / SIGNATURE).is_file()
+
+
+def verify_package_dir(root: Path, ca_file: Path | None, as_json: bool) -> int:
+    """`verify PACKAGE`, importing c2pa-python only when a package is given (it is the
+    custody extra: `pip install 'bodycam[custody]'`)."""
+    try:
+        from bodycam.tools.custody.package.verify import check_package  # noqa: PLC0415
+    except ImportError as exc:
+        print(f"bodycam-evidence verify: {root} is a prosecutor package, and checking its "
+              f"C2PA manifests needs c2pa-python ({exc}). Fix: pip install "
+              "'bodycam[custody]'", file=sys.stderr)
+        return 2
+    return check_package(root, ca_file, as_json)
 
 
 def sha256_file(path: Path) -> str:

@@ -41,7 +41,9 @@ class PackageReport:
     recordings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": "package", "path": str(self.path), "ok": not self.problems,
+        return {"kind": "package", "path": str(self.path),
+                "status": "failed" if self.problems else "verified",
+                "exit_code": 1 if self.problems else 0,
                 "problems": self.problems, "notes": self.notes,
                 "recordings": self.recordings}
 
