@@ -93,11 +93,11 @@ def _kinds(scene: Scene) -> list[str]:
             f"recordings/{rid}/custody.json", f"recordings/{rid}/camera/manifest.jsonl",
             f"recordings/{rid}/camera/00000.age.header",
             f"recordings/{rid}/prosecutor/00001.age", "README.txt", "agency-ca.pem",
-            "export-chain.pem"]
+            "export-chain.pem", "c2pa-trust.cfg"]
 
 
 KINDS = ("mp4", "report", "custody", "manifest", "header", "prosecutor", "readme", "ca",
-         "chain")
+         "chain", "trust-config")
 
 
 @pytest.mark.parametrize("kind", KINDS)

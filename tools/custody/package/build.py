@@ -35,7 +35,7 @@ from bodycam.firmware.evidence.age.keys import Identity
 from bodycam.firmware.evidence.store import MANIFEST_NAME
 from bodycam.tools.custody.export.command import ExportError, ExportJob
 from bodycam.tools.custody.package import readme
-from bodycam.tools.custody.package.c2pa_manifest import sign_mp4
+from bodycam.tools.custody.package.c2pa_manifest import EKUS, TRUST_CONFIG, sign_mp4
 from bodycam.tools.custody.package.index import CHAIN, write_index
 from bodycam.tools.custody.package.keys import CA_CERT, ExportKeys
 from bodycam.tools.custody.package.provenance import provenance
@@ -106,6 +106,7 @@ def build_package(recordings: Sequence[RecordingInput], identities: Sequence[Ide
         ca_pem = keys.ca.public_bytes(serialization.Encoding.PEM)
         (partial / CA_CERT).write_bytes(ca_pem)
         (partial / CHAIN).write_bytes(keys.export.chain_pem)
+        (partial / TRUST_CONFIG).write_text(EKUS)
         ids = [item.directory.name for item in recordings]
         recipients = sorted({item.disclosure.recipient for item in recordings})
         (partial / readme.NAME).write_text(readme.text(ids, recipients, case, keys.ca))

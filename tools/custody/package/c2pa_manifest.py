@@ -25,8 +25,9 @@ from bodycam.tools.custody.package.keys import DOCUMENT_SIGNING, Credential
 
 ASSERTION: Final = "org.bodycam.provenance"
 # what the reader accepts as a signer's extended key usage: ours (documentSigning) and
-# the timestamp authority's (timeStamping)
-_EKUS: Final = f"{DOCUMENT_SIGNING.dotted_string}\n1.3.6.1.5.5.7.3.8\n"
+# the timestamp authority's (timeStamping); shipped in the package for c2patool
+TRUST_CONFIG: Final = "c2pa-trust.cfg"
+EKUS: Final = f"{DOCUMENT_SIGNING.dotted_string}\n1.3.6.1.5.5.7.3.8\n"
 # validation states c2pa reports; only "Trusted" means signature, hashes and chain hold
 TRUSTED: Final = "Trusted"
 
@@ -35,7 +36,7 @@ def _settings(ca_pem: str) -> dict[str, Any]:
     return {"builder": {"thumbnail": {"enabled": False}},
             "verify": {"verify_after_sign": False, "ocsp_fetch": False,
                        "remote_manifest_fetch": False},
-            "trust": {"trust_anchors": ca_pem, "trust_config": _EKUS}}
+            "trust": {"trust_anchors": ca_pem, "trust_config": EKUS}}
 
 
 def sign_mp4(source: Path, target: Path, provenance: dict[str, Any], export: Credential,

@@ -49,8 +49,9 @@ What each recording folder holds
        base64 -d index.sig > index.sig.der
        openssl dgst -sha256 -verify export.pub -signature index.sig.der index.json
    - every file's hash against index.json:  sha256sum FILE
-   - the C2PA manifest of an MP4 (trust the agency CA):
-       c2patool recordings/<id>/<id>.mp4 --trust_anchors agency-ca.pem
+   - the C2PA manifest of an MP4 (trust the agency CA and its certificate purposes):
+       c2patool recordings/<id>/<id>.mp4 trust --trust_anchors agency-ca.pem \
+           --trust_config c2pa-trust.cfg
      The manifest's assertion "org.bodycam.provenance" names the camera, the recording
      and the last line of the camera's signed manifest (its SHA-256 and signature).
    - decrypt the original camera segments with your own key (age >= 1.3 for age1pq1
