@@ -172,6 +172,27 @@ def test_export_key_init_is_private_and_never_replaces(tmp_path: Path,
     assert (keys / "export.key").read_bytes() == before
 
 
+def test_renewed_export_key_signs_new_packages_and_old_ones_still_verify(
+        scene: Scene, package: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    keys = tmp_path / "keys"
+    shutil.copytree(scene.keys, keys)
+    old = (keys / "export-chain.pem").read_bytes()
+    assert main(["export-key", "renew", "--keys", str(keys)]) == 0
+    assert (keys / "export-chain.pem").read_bytes() != old
+    assert [p.read_bytes() for p in (keys / "retired").glob("export-chain-*.pem")] == [old]
+    assert (keys / "export.key").stat().st_mode & 0o777 == 0o600
+    out = tmp_path / "renewed"
+    assert Scene(scene.camera, scene.holder_dir, scene.prosecutor, scene.disclosure,
+                 scene.custody, keys).package(out) == 0
+    for built in (out, package):  # the CA is the same: both verify against it
+        code, text = verify(built, scene, capsys)
+        assert code == 0, text
+    (keys / "agency-ca.key").unlink()  # kept offline: renewing needs it brought back
+    assert main(["export-key", "renew", "--keys", str(keys)]) == 2
+    assert "bring the CA key" in capsys.readouterr().err
+
+
 def test_package_refuses_an_existing_out_and_a_partial_disclosure(
         scene: Scene, package: Path, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:

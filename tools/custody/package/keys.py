@@ -126,6 +126,33 @@ def create(directory: Path, agency: str, *, export_days: int = 730, ca_years: in
     return ExportKeys(ca, export, tsa)
 
 
+def renew_export(directory: Path, *, export_days: int = 730,
+                 now: datetime | None = None) -> Credential:
+    """A new export leaf from the CA key (c2pa refuses to sign with an expired one); the
+    old key and chain move to retired/ (0700), never deleted."""
+    try:
+        ca_key = serialization.load_pem_private_key((directory / CA_KEY).read_bytes(), None)
+        ca = x509.load_pem_x509_certificate((directory / CA_CERT).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ExportKeyError(f"cannot read the agency CA in {directory} ({exc}); renewing "
+                             f"needs {CA_KEY} and {CA_CERT}: bring the CA key from where "
+                             "it is kept offline") from None
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise ExportKeyError(f"{directory / CA_KEY} is not an ECDSA P-256 key")
+    old = load_credential(directory, EXPORT_CHAIN, EXPORT_KEY)
+    start = (now or datetime.now(UTC)) - timedelta(minutes=5)
+    name = old.chain[0].subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    new = issue_leaf(ca_key, ca, str(name), DOCUMENT_SIGNING, start=start,
+                     end=start + timedelta(days=export_days))
+    retired = directory / "retired"
+    retired.mkdir(mode=0o700, exist_ok=True)
+    serial = f"{old.chain[0].serial_number:x}"
+    (directory / EXPORT_KEY).rename(retired / f"export-{serial}.key")
+    (directory / EXPORT_CHAIN).rename(retired / f"export-chain-{serial}.pem")
+    save_credential(directory, EXPORT_CHAIN, EXPORT_KEY, new)
+    return new
+
+
 def save_credential(directory: Path, chain_name: str, key_name: str,
                     credential: Credential) -> None:
     write_new_file(directory / key_name, credential.key_pem, 0o600)
