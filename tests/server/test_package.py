@@ -127,6 +127,32 @@ def test_changed_index_fails_naming_the_signature(scene: Scene, package: Path,
     assert "index.sig: the signature over index.json does not verify" in out
 
 
+def test_index_timestamp_is_checked(scene: Scene, package: Path, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """index.tsr: the agency TSA's token over index.json; another index's token, a
+    changed token or none at all fails, naming it."""
+    other = tmp_path / "other"
+    assert scene.package(other) == 0
+    cases = {"swapped": (other / "index.tsr").read_bytes(),
+             # the last byte: the authority's signature
+             "changed": (package / "index.tsr").read_bytes()[:-1] + bytes(
+                 [(package / "index.tsr").read_bytes()[-1] ^ 1]),
+             "removed": None}
+    expected = {"swapped": "index.tsr: stamps another index",
+                "changed": "index.tsr: ",
+                "removed": "index.tsr: missing, though index.json names a timestamp"}
+    for name, token in cases.items():
+        copy = tmp_path / name
+        shutil.copytree(package, copy)
+        if token is None:
+            (copy / "index.tsr").unlink()
+        else:
+            (copy / "index.tsr").write_bytes(token)
+        code, out = verify(copy, scene, capsys)
+        assert code == 1, (name, out)
+        assert f"problem: {expected[name]}" in out, (name, out)
+
+
 def test_added_and_removed_files_are_named(scene: Scene, package: Path, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     copy = tmp_path / "package"

@@ -36,9 +36,10 @@ from bodycam.firmware.evidence.store import MANIFEST_NAME
 from bodycam.tools.custody.export.command import ExportError, ExportJob
 from bodycam.tools.custody.package import readme
 from bodycam.tools.custody.package.c2pa_manifest import EKUS, TRUST_CONFIG, sign_mp4
-from bodycam.tools.custody.package.index import CHAIN, write_index
+from bodycam.tools.custody.package.index import CHAIN, INDEX, TOKEN, write_index
 from bodycam.tools.custody.package.keys import CA_CERT, ExportKeys
 from bodycam.tools.custody.package.provenance import provenance
+from bodycam.tools.custody.package.timestamp import TimestampError, request_token
 from bodycam.tools.custody.package.tsa import TimestampServer
 
 HEADER_SUFFIX: Final = ".header"
@@ -103,23 +104,34 @@ def build_package(recordings: Sequence[RecordingInput], identities: Sequence[Ide
                 tsa_url = stack.enter_context(TimestampServer(keys.tsa)).url
             for item in recordings:
                 _add_recording(partial, item, identities, keys, tsa_url=tsa_url, c2pa=c2pa)
-        ca_pem = keys.ca.public_bytes(serialization.Encoding.PEM)
-        (partial / CA_CERT).write_bytes(ca_pem)
-        (partial / CHAIN).write_bytes(keys.export.chain_pem)
-        (partial / TRUST_CONFIG).write_text(EKUS)
-        ids = [item.directory.name for item in recordings]
-        recipients = sorted({item.disclosure.recipient for item in recordings})
-        (partial / readme.NAME).write_text(readme.text(ids, recipients, case, keys.ca))
-        index = write_index(partial, keys.export, {
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "case": case, "recordings": ids, "recipients": recipients,
-            "tool": f"bodycam-evidence {__version__}", "c2pa": c2pa,
-            "timestamp_authority": tsa_url})
+            index = _finish(partial, recordings, keys, case=case, tsa_url=tsa_url, c2pa=c2pa)
         partial.rename(out)
+    except TimestampError as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise PackageError(str(exc)) from None
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return BuildResult(out, index, tsa_url)
+
+
+def _finish(partial: Path, recordings: Sequence[RecordingInput], keys: ExportKeys, *,
+            case: str | None, tsa_url: str | None, c2pa: bool) -> dict[str, Any]:
+    """The CA, chain, trust config, README, the signed index and its timestamp."""
+    (partial / CA_CERT).write_bytes(keys.ca.public_bytes(serialization.Encoding.PEM))
+    (partial / CHAIN).write_bytes(keys.export.chain_pem)
+    (partial / TRUST_CONFIG).write_text(EKUS)
+    ids = [item.directory.name for item in recordings]
+    recipients = sorted({item.disclosure.recipient for item in recordings})
+    (partial / readme.NAME).write_text(readme.text(ids, recipients, case, keys.ca))
+    index = write_index(partial, keys.export, {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "case": case, "recordings": ids, "recipients": recipients,
+        "tool": f"bodycam-evidence {__version__}", "c2pa": c2pa,
+        "timestamp_authority": tsa_url})
+    if tsa_url is not None:
+        (partial / TOKEN).write_bytes(request_token(tsa_url, (partial / INDEX).read_bytes()))
+    return index
 
 
 def _add_recording(root: Path, item: RecordingInput, identities: Sequence[Identity],

@@ -31,7 +31,8 @@ INDEX: Final = "index.json"
 SIGNATURE: Final = "index.sig"
 CHAIN: Final = "export-chain.pem"
 FORMAT: Final = "bodycam-package/1"
-UNLISTED: Final = frozenset({INDEX, SIGNATURE})
+TOKEN: Final = "index.tsr"  # RFC 3161 token over index.json (timestamp.py)
+UNLISTED: Final = frozenset({INDEX, SIGNATURE, TOKEN})
 
 
 def is_package(path: Path) -> bool:
@@ -78,14 +79,16 @@ def write_index(root: Path, export: Credential, fields: dict[str, Any]) -> dict[
     return index
 
 
-def check_signature(root: Path, ca: x509.Certificate) -> list[str]:
+def check_signature(root: Path, ca: x509.Certificate, stamped: datetime | None
+                    ) -> list[str]:
     """Problems with index.sig: the chain must lead to `ca`, the leaf must be an export
-    certificate (documentSigning) valid when the index says it was made."""
+    certificate (documentSigning) valid when the index was made: at the time the
+    timestamp authority vouches for (`stamped`), else the time the index claims."""
     try:
         data = (root / INDEX).read_bytes()
         signature = base64.b64decode((root / SIGNATURE).read_bytes().strip(), validate=True)
         chain = x509.load_pem_x509_certificates((root / CHAIN).read_bytes())
-        created = datetime.fromisoformat(json.loads(data)["created"])
+        created = stamped or datetime.fromisoformat(json.loads(data)["created"])
     except (OSError, ValueError, KeyError, binascii.Error) as exc:
         return [f"{INDEX}/{SIGNATURE}/{CHAIN}: unreadable ({exc})"]
     leaf = chain[0]
@@ -102,8 +105,8 @@ def check_signature(root: Path, ca: x509.Certificate) -> list[str]:
     except x509.ExtensionNotFound:
         problems.append(f"{CHAIN}: the leaf has no extended key usage")
     if not leaf.not_valid_before_utc <= created <= leaf.not_valid_after_utc:
-        problems.append(f"{INDEX}: made {created.isoformat()}, outside the export "
-                        "certificate's validity")
+        problems.append(f"{INDEX}: {'stamped' if stamped else 'made'} "
+                        f"{created.isoformat()}, outside the export certificate's validity")
     public = leaf.public_key()
     if not isinstance(public, ec.EllipticCurvePublicKey):
         return [*problems, f"{CHAIN}: the export key is not ECDSA"]

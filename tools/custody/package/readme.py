@@ -49,6 +49,8 @@ What each recording folder holds
        base64 -d index.sig > index.sig.der
        openssl dgst -sha256 -verify export.pub -signature index.sig.der index.json
    - every file's hash against index.json:  sha256sum FILE
+   - when it was signed (RFC 3161 token over index.json):
+       openssl ts -reply -in index.tsr -token_in -text
    - the C2PA manifest of an MP4 (trust the agency CA and its certificate purposes):
        c2patool recordings/<id>/<id>.mp4 trust --trust_anchors agency-ca.pem \
            --trust_config c2pa-trust.cfg

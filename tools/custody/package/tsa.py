@@ -36,10 +36,6 @@ MAX_QUERY: Final = 16 * 1024
 _HASHES: Final = {"sha256": 32, "sha384": 48, "sha512": 64}
 
 
-class TimestampError(Exception):
-    """A query the authority refuses (status `rejection` with this text)."""
-
-
 class Refusal(core.Sequence):  # type: ignore[misc]  # asn1crypto is untyped
     """A TimeStampResp without a token (asn1crypto's own class requires one)."""
 

@@ -25,12 +25,14 @@ from bodycam.tools.custody.package.build import HEADER_SUFFIX, PackageError, hea
 from bodycam.tools.custody.package.c2pa_manifest import read_mp4
 from bodycam.tools.custody.package.index import (
     INDEX,
+    TOKEN,
     check_signature,
     package_files,
     sha256_file,
 )
 from bodycam.tools.custody.package.keys import CA_CERT
 from bodycam.tools.custody.package.provenance import provenance
+from bodycam.tools.custody.package.timestamp import check_token
 
 
 @dataclass
@@ -59,13 +61,23 @@ def verify_package(root: Path, ca_file: Path | None = None) -> PackageReport:
     except (OSError, ValueError) as exc:
         report.problems.append(f"{ca_file}: not a readable CA certificate ({exc})")
         return report
-    report.problems += check_signature(root, ca)
     try:
         index = json.loads((root / INDEX).read_bytes())
         listed: dict[str, str] = index["files"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         report.problems.append(f"{INDEX}: unreadable ({exc})")
         return report
+    stamped = None
+    if (root / TOKEN).is_file():
+        stamped, problems = check_token((root / TOKEN).read_bytes(),
+                                        (root / INDEX).read_bytes(), ca)
+        report.problems += problems
+    elif index.get("timestamp_authority"):
+        report.problems.append(f"{TOKEN}: missing, though {INDEX} names a timestamp authority")
+    else:
+        report.notes.append(f"{TOKEN}: none; the export certificate is checked at the time "
+                            f"{INDEX} claims, not at a timestamp authority's")
+    report.problems += check_signature(root, ca, stamped)
     present = set(package_files(root))
     for name in sorted(present - set(listed)):
         report.problems.append(f"{name}: not in the signed index (added after signing)")
