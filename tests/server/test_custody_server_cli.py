@@ -12,9 +12,8 @@ workstation never holds the authority identity."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from media_fixtures import probe
 from offload_client import tls_context
 from people_rig import PASSWORD, code
 from server_fixtures import Backend, Camera, Server, make_backend
-from viewing_rig import REASON, Frame, Viewing, camera_frames, open_viewing
+from viewing_rig import REASON, Frame, Viewing, alter_stored, camera_frames, open_viewing
 
 from bodycam.firmware.evidence.age import AgeError, decrypt
 from bodycam.firmware.evidence.age.header import read_header
@@ -47,7 +46,13 @@ from bodycam.firmware.evidence.signed_log import read_records
 from bodycam.server.access.rules import CONSOLE
 from bodycam.server.keyholder.log import LOG_FILE
 from bodycam.server.people.accounts import add_user
-from bodycam.tools.custody.server_client import EvidenceServer, ServerConfig, sign_in
+from bodycam.tools.custody.server_client import (
+    EvidenceServer,
+    ServerConfig,
+    ServerError,
+    load_config,
+    sign_in,
+)
 
 CUSTODIAN = "cora"
 AUDITOR = "audrey"
@@ -110,7 +115,6 @@ class Scene:
                              *extra, token=token)
 
     def audit(self, kind: str) -> list[dict[str, Any]]:
-        import json
         return [dict(json.loads(e.details), rule=e.rule, actor=e.actor)
                 for e in self.viewing.access.audit.events() if e.kind == kind]
 
@@ -165,6 +169,7 @@ def test_custodian_signs_in_and_exports_with_own_key(scene: Scene, tmp_path: Pat
     exported, recorded = mp4_frames(mp4), camera_frames(viewing)
     assert len(exported) == len(recorded) > 0
     assert all(np.array_equal(a[1], b[1]) for a, b in zip(exported, recorded, strict=True))
+    assert (out / viewing.recording_id / "receipt.json").is_file()
     for path in viewing.segments():  # the ciphertext kept is the camera's, byte for byte
         assert (out / viewing.recording_id / path.name).read_bytes() == path.read_bytes()
     granted = scene.audit("export_granted")
@@ -174,9 +179,10 @@ def test_custodian_signs_in_and_exports_with_own_key(scene: Scene, tmp_path: Pat
                if r.get("nonce") == granted[0]["nonce"]]
     assert unlocks and "export" in unlocks[0]["approved_by"]
     assert unlocks[0]["requested_by"] == CUSTODIAN and unlocks[0]["reason"] == REASON
-    verified = desk.run("server", "verify", viewing.recording_id)
+    verified = desk.run("server", "verify", viewing.recording_id, "--server-key",
+                        str(scene.server.data_dir / "camera-offload.toml"))
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    assert "VERIFIED" in verified.stdout.upper()
+    assert "VERIFIED" in verified.stdout and "receipt (the pinned server key" in verified.stdout
     # the workstation held the custodian's key and never the authority's
     held = "\n".join(p.read_bytes().decode("latin-1") for p in desk.home.rglob("*")
                      if p.is_file())
@@ -213,18 +219,16 @@ def test_stopped_key_holder_is_a_clear_error(scene: Scene) -> None:
     done = scene.export(scene.desk.home / "out", scene.token(CUSTODIAN))
     assert done.returncode == 4, done.stderr
     assert "503 keyholder_unavailable" in done.stderr and "not running" in done.stderr
-    assert not any((scene.desk.home / "out").rglob("*"))
+    assert not (scene.desk.home / "out").exists()
     assert not scene.audit("export_granted")
+    # the rules answer first: the administrator hears the rule, not the key holder's state
+    done = scene.export(scene.desk.home / "out", scene.token("adam"))
+    assert done.returncode == 4 and "403 administrator_no_evidence" in done.stderr
 
 
 def test_segment_altered_on_the_server_fails_naming_the_file(scene: Scene) -> None:
     second = scene.viewing.segments()[1]
-    stored = next((scene.server.data_dir / "blobs").rglob(
-        hashlib.sha256(second.read_bytes()).hexdigest()))
-    stored.chmod(0o644)
-    data = bytearray(stored.read_bytes())
-    data[-100] ^= 0x01  # one bit of the payload: the header still opens, the hash does not
-    stored.write_bytes(bytes(data))
+    alter_stored(scene.viewing, second)
     token = scene.token(CUSTODIAN)
     verified = scene.desk.run("server", "verify", scene.viewing.recording_id, "--server",
                               scene.server.url, "--ca", str(scene.server.ca), token=token)
@@ -256,7 +260,7 @@ def test_headers_for_another_key_do_not_open_with_the_custodians(scene: Scene) -
     disclosed = scene.audit("disclosure_granted")
     assert [(d["actor"], d["recipient"], d["reason"]) for d in disclosed] == [
         (CUSTODIAN, prosecutor, REASON)]
-    assert base64.b64encode(grant.manifest) and grant.manifest.startswith(b"{")
+    assert grant.manifest == (viewing.camera.recording / "manifest.jsonl").read_bytes()
 
 
 def test_bad_grant_requests_say_what_is_wrong(scene: Scene) -> None:
@@ -291,3 +295,36 @@ def test_a_certificate_not_pinned_is_refused(scene: Scene) -> None:
                           scene.server.url, token=scene.token(CUSTODIAN))
     assert done.returncode == 4 and "TLS certificate is not the one pinned" in done.stderr
     assert "--ca" in done.stderr
+
+
+def test_the_kept_sign_in_is_private_and_the_env_token_wins(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BODYCAM_SERVER_TOKEN", raising=False)
+    kept = tmp_path / "config" / "bodycam" / "server.toml"
+    ServerConfig("https://evidence.example:8443", tmp_path / "ca.pem", "tok-kept", "t1",
+                 CUSTODIAN).save(kept)
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert kept.parent.stat().st_mode & 0o777 == 0o700
+    config = load_config(None, None, kept)
+    assert (config.url, config.ca, config.token) == (
+        "https://evidence.example:8443", tmp_path / "ca.pem", "tok-kept")
+    with pytest.raises(ServerError, match=r"not signed in to https://other\.example"):
+        EvidenceServer(load_config("https://other.example", None, kept))
+    monkeypatch.setenv("BODYCAM_SERVER_TOKEN", "tok-env")
+    assert load_config(None, None, kept).token == "tok-env"
+    with pytest.raises(ServerError, match="no evidence server given"):
+        load_config(None, None, tmp_path / "none.toml")
+
+
+def test_export_writes_over_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "out").mkdir(parents=True)
+    (home / "out" / "case.mp4").write_bytes(b"earlier work")
+    secret, _ = generate_identity()
+    desk = Workstation(home, secret, "")
+    desk.identity.write_text(format_identity_file(secret))
+    done = desk.run("server", "export", "BC-0001-20250101T080000Z-abcd", "--server",
+                    "https://127.0.0.1:9", "-i", str(desk.identity), "--reason", REASON,
+                    "--out", str(home / "out"))
+    assert done.returncode == 2 and "not an empty directory" in done.stderr
+    assert (home / "out" / "case.mp4").read_bytes() == b"earlier work"

@@ -8,7 +8,6 @@ identity and no plaintext while and after a view is watched."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -25,6 +24,7 @@ from viewing_bench import play_figures
 from viewing_rig import (
     WAIT_MS,
     Viewing,
+    alter_stored,
     camera_frames,
     open_viewing,
     press_play,
@@ -127,12 +127,7 @@ def test_reviewer_watches_the_frames_the_camera_saw(browser: Browser, viewing: V
 def test_a_changed_segment_is_refused_before_decrypting(browser: Browser,
                                                         viewing: Viewing) -> None:
     second = viewing.segments()[1]
-    stored = next((viewing.server.data_dir / "blobs").rglob(
-        hashlib.sha256(second.read_bytes()).hexdigest()))
-    stored.chmod(0o644)
-    data = bytearray(stored.read_bytes())
-    data[-100] ^= 0x01  # one bit of the payload: the header still opens, the hash does not
-    stored.write_bytes(bytes(data))
+    alter_stored(viewing, second)
     viewing.server.serve()
     page = signed_in(browser, viewing, "rita")
     press_play(page, viewing)

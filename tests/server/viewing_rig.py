@@ -6,6 +6,7 @@ with PyAV: the browser's frames are compared against that."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import time
@@ -116,6 +117,17 @@ def open_viewing(server: Server, camera: Camera, tmp_path: Path,
 
 
 Frame = npt.NDArray[np.uint8]
+
+
+def alter_stored(viewing: Viewing, segment: Path) -> None:
+    """Flip one bit of the segment's payload in the server's blob folder: its header still
+    opens, its hash is not the one the camera signed."""
+    stored = next((viewing.server.data_dir / "blobs").rglob(
+        hashlib.sha256(segment.read_bytes()).hexdigest()))
+    stored.chmod(0o644)
+    data = bytearray(stored.read_bytes())
+    data[-100] ^= 0x01
+    stored.write_bytes(bytes(data))
 
 
 def camera_frames(viewing: Viewing) -> list[tuple[float, Frame]]:

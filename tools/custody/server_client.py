@@ -31,6 +31,7 @@ from typing import Any, Final
 
 import httpx
 
+from bodycam.firmware.evidence.offloaded import RECEIPT_NAME
 from bodycam.firmware.evidence.store import MANIFEST_NAME
 
 __all__ = ["CONFIG_FILE", "TOKEN_ENV", "EvidenceServer", "Grant", "ServerConfig",
@@ -278,14 +279,19 @@ def sign_in(url: str, ca: Path | None, username: str, password: str, code: str, 
 
 
 def download_recording(server: EvidenceServer, recording_id: str, directory: Path) -> Path:
-    """The recording's manifest and every stored segment, exactly as served, into
-    directory/<recording id>/ (made new, 0700); the path. A segment the server does not
-    hold whole is left out: verification names it as missing."""
+    """The recording's manifest, the server's receipt and every stored segment, exactly as
+    served, into directory/<recording id>/ (made new, 0700); the path. A segment the
+    server does not hold whole is left out: verification names it as missing."""
     check_recording_id(recording_id)
     page = server.recording(recording_id)
     target = directory / recording_id
     target.mkdir(mode=0o700)
     (target / MANIFEST_NAME).write_bytes(server.fetch(recording_id, MANIFEST_NAME))
+    try:  # what the server signed it holds: verify checks it against the manifest
+        (target / RECEIPT_NAME).write_bytes(server.fetch(recording_id, RECEIPT_NAME))
+    except ServerError as exc:
+        if exc.code != "no_receipt":
+            raise
     for item in page.get("files", []):
         name = str(item.get("name", ""))
         if _SEGMENT_NAME.fullmatch(name) and item.get("complete"):

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Final
 
 from bodycam.firmware.evidence.age.keys import Identity, format_recipient, read_identity_file
-from bodycam.firmware.evidence.public_keys import DevicePublicKey, parse_public_key
+from bodycam.firmware.evidence.public_keys import DevicePublicKey
 from bodycam.firmware.evidence.verify import EXIT_USAGE, verify_recording
 from bodycam.tools.custody.export.command import ExportError, ExportJob
 from bodycam.tools.custody.export.mp4 import UnreadableSegmentError
@@ -40,6 +40,7 @@ from bodycam.tools.custody.server_client import (
     load_config,
     sign_in,
 )
+from bodycam.tools.custody.verify_cmd import UsageError, _pinned_key, _server_key
 
 EXIT_SERVER: Final = 4
 TOOL: Final = "bodycam-evidence server"
@@ -62,6 +63,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                             "and verify them against the camera's signatures")
     _where(verify)
     _recording(verify)
+    verify.add_argument("--server-key", metavar="KEY",
+                        help="pin the server's receipt key (base64 server_key, or the "
+                        "server's camera-offload.toml), as for `verify`")
     verify.add_argument("--json", action="store_true", help="a machine-readable report")
     verify.set_defaults(action=_verify)
     export = sub.add_parser("export", help="ask for a grant for your own key (with a "
@@ -108,20 +112,16 @@ def run(args: argparse.Namespace) -> int:
     except ServerError as exc:
         print(f"{TOOL}: {exc}", file=sys.stderr)
         return EXIT_SERVER
-    except _UsageError as exc:
+    except UsageError as exc:
         print(f"{TOOL}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-
-
-class _UsageError(Exception):
-    pass
 
 
 def _read_secrets(user: str, from_stdin: bool) -> tuple[str, str]:
     if from_stdin:
         lines = sys.stdin.read().splitlines()
         if len(lines) < 2:
-            raise _UsageError("--password-stdin: give the password and the authenticator code "
+            raise UsageError("--password-stdin: give the password and the authenticator code "
                          "as two lines")
         return lines[0], lines[1].strip()
     return (getpass.getpass(f"password of {user}: "),
@@ -130,7 +130,7 @@ def _read_secrets(user: str, from_stdin: bool) -> tuple[str, str]:
 
 def _sign_in(args: argparse.Namespace) -> int:
     if not args.server:
-        raise _UsageError("sign-in needs --server https://HOST:PORT")
+        raise UsageError("sign-in needs --server https://HOST:PORT")
     password, code = _read_secrets(args.user, args.password_stdin)
     config = sign_in(args.server, args.ca, args.user, password, code,
                      token_name=f"bodycam-evidence on {socket.gethostname()}"[:100],
@@ -152,23 +152,17 @@ def _sign_out(args: argparse.Namespace) -> int:
 
 
 def _pinned(text: str | None) -> list[DevicePublicKey]:
-    if text is None:
-        return []
-    if Path(text).is_file():
-        text = Path(text).read_text(encoding="utf-8", errors="replace")
-    try:
-        return [parse_public_key(text)]
-    except ValueError as exc:
-        raise _UsageError(f"--device-key: {exc}") from None
+    return [] if text is None else [_pinned_key(text)]
 
 
 def _verify(args: argparse.Namespace) -> int:
     check_recording_id(args.recording)
     pinned = _pinned(args.device_key)
+    server_key = _server_key(args.server_key) if args.server_key else None
     with (EvidenceServer(load_config(args.server, args.ca)) as server,
           tempfile.TemporaryDirectory(prefix="bodycam-verify-") as temp):
         directory = download_recording(server, args.recording, Path(temp))
-        report = verify_recording(directory, pinned)
+        report = verify_recording(directory, pinned, server_key=server_key)
     report.path = Path(args.recording)
     report.notes.append(f"its files as {server.config.url} serves them, checked here")
     if args.json:
@@ -182,29 +176,30 @@ def _identities(paths: list[Path]) -> list[Identity]:
     try:
         return [key for path in paths for key in read_identity_file(path)]
     except OSError as exc:
-        raise _UsageError(f"cannot read identity file {exc.filename}: {exc.strerror}") from None
+        raise UsageError(f"cannot read identity file {exc.filename}: {exc.strerror}") from None
     except ValueError as exc:
-        raise _UsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
 
 
-def _out_dir(path: Path) -> Path:
+def _check_out(path: Path) -> None:
+    """Checked before the grant is asked for, made only once it is given."""
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise _UsageError(f"--out {path} exists and is not an empty directory; nothing is "
-                     "written over. Fix: give a new directory")
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return path
+        raise UsageError(f"--out {path} exists and is not an empty directory; nothing is "
+                         "written over. Fix: give a new directory")
 
 
 def _export(args: argparse.Namespace) -> int:
     check_recording_id(args.recording)
     identities = _identities(args.identity)
     pinned = _pinned(args.device_key)
-    out = _out_dir(args.out)
+    out: Path = args.out
+    _check_out(out)
     recipient = format_recipient(identities[0].public_key())
     with EvidenceServer(load_config(args.server, args.ca)) as server:
         grant = server.grant(args.recording, recipient, args.reason, "export")
         print(f"grant {grant.nonce[:16]}... for {len(grant.headers)} segment(s), valid "
               f"until {grant.expires}", file=sys.stderr)
+        out.mkdir(mode=0o700, parents=True, exist_ok=True)
         directory = download_recording(server, args.recording, out)
     job = ExportJob(directory, out / f"{args.recording}.mp4", identities,
                     pinned[0] if pinned else None, args.force, headers=grant.headers)

@@ -33,10 +33,11 @@ from bodycam.server.keyholder.view import grant_recording
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"], responses=ERRORS)
-# An age1pq1... recipient is 1959 characters; a recording has at most a few thousand
-# segments (the key holder's max_segments defaults to 1000).
+# An age1pq1... recipient is 1959 characters. A list of segments is bounded by the key
+# holder's default max_segments (no list is needed for all of them): a longer one is a
+# 422 naming the limit, never a body past the API's size limit (413).
 _MAX_RECIPIENT: Final = 2100
-_MAX_SEGMENTS: Final = 10_000
+_MAX_SEGMENTS: Final = 1000
 
 
 class GrantAsk(BaseModel):
@@ -52,7 +53,7 @@ class GrantAsk(BaseModel):
                                                    "own key; disclose: a prosecutor's key")
     segments: list[Annotated[str, Field(min_length=1, max_length=255)]] | None = Field(
         default=None, max_length=_MAX_SEGMENTS,
-        description="segment file names (default: every stored segment)")
+        description="segment file names (default: every stored segment, however many)")
 
 
 class GrantOut(BaseModel):

@@ -9,10 +9,11 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from bodycam.firmware.evidence.offloaded import RECEIPT_NAME
 from bodycam.firmware.evidence.store import MANIFEST_NAME
 from bodycam.server.access.permissions import Permission
 from bodycam.server.access.service import Work
@@ -180,6 +181,17 @@ def _blob(work: Work, blobs: BlobStore, recording_id: str, name: str
     return sha256, size
 
 
+def _receipt(work: Work, recording_id: str) -> bytes:
+    """The receipt this server signed for the recording, as the camera keeps it."""
+    work.authorise(Permission.EXPORT, recording_target(work.session, recording_id))
+    text = work.session.get_one(Recording, recording_id).receipt
+    if text is None:
+        raise ApiError(404, "no_receipt", f"recording {recording_id} has no receipt yet: "
+                       "the camera has not finished its offload")
+    work.record("recording_fetched", recording=recording_id, file=RECEIPT_NAME, via="api")
+    return text.encode("utf-8")
+
+
 @router.get("/{recording_id}/files/{name}", response_class=StreamingResponse, responses={
     503: {"model": ErrorBody, "description": "the blob store lacks the file (damage)"},
     200: {"content": {"application/octet-stream": {}},
@@ -188,9 +200,16 @@ def _blob(work: Work, blobs: BlobStore, recording_id: str, name: str
           "the hash the manifest signs: check it"}})
 def fetch(recording_id: RecordingId,
           name: Annotated[str, Path(min_length=1, max_length=255)],
-          request: Request, caller: CallerDep) -> StreamingResponse:
-    """One file of a recording (`manifest.jsonl` for its signed manifest), byte for byte:
-    with the others, `bodycam-evidence verify` checks it unchanged."""
+          request: Request, caller: CallerDep) -> Response:
+    """One file of a recording (`manifest.jsonl` for its signed manifest, `receipt.json`
+    for the receipt this server signed), byte for byte: with the others, `bodycam-evidence
+    verify` checks it unchanged."""
+    if name == RECEIPT_NAME:
+        data = perform(request, caller, "recording.fetch",
+                       lambda work: _receipt(work, recording_id))
+        return Response(data, media_type="application/octet-stream", headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'attachment; filename="{RECEIPT_NAME}"'})
     blobs = context_of(request).blobs
     sha256, size = perform(request, caller, "recording.fetch",
                            lambda work: _blob(work, blobs, recording_id, name))
