@@ -91,7 +91,10 @@ def test_package_from_the_server_verifies_and_the_disclosure_is_on_record(
         capsys.readouterr().out
     rid = viewing.recording_id
     custody = json.loads((out / "recordings" / rid / "custody.json").read_text())
-    assert custody["receipt"] is not None  # the camera's receipt, hashed into the C2PA
+    assert custody["receipt"] is not None
+    # the receipt as the server signed it, hashed into the C2PA provenance assertion
+    assert json.loads((out / "recordings" / rid / "receipt.json").read_bytes()) == \
+        custody["receipt"]
     for segment in viewing.segments():
         opened = subprocess.run(["age", "-d", "-i", str(person.identity_file),
                                  str(out / "recordings" / rid / "prosecutor" / segment.name)],

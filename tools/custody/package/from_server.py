@@ -3,8 +3,8 @@
 Per recording: the ciphertext and manifest as stored (download_recording), an "export"
 grant for the custodian's own key (the MP4 is made with it; the server and the key
 holder record it), a "disclose" grant for the prosecutor's key (recorded as a
-disclosure with the recipient), and the chain-of-custody report (which also carries the
-receipt the server gave the camera). Both grants go through the server's one gate:
+disclosure with the recipient), the receipt the server gave the camera, and the
+chain-of-custody report. Both grants go through the server's one gate:
 a wearer or an administrator gets none. Nothing here is trusted for the evidence: the
 export verifies every byte against the camera's signatures.
 """
@@ -23,6 +23,15 @@ from bodycam.tools.custody.server_client import (
 )
 
 
+def _receipt(directory: Path, custody: bytes) -> bytes | None:
+    """The receipt as the server signed it (downloaded beside the manifest), else as the
+    custody report carries it."""
+    if (directory / "receipt.json").is_file():
+        return (directory / "receipt.json").read_bytes()
+    receipt = json.loads(custody).get("receipt")
+    return json.dumps(receipt, sort_keys=True).encode() if receipt else None
+
+
 def case_inputs(server: EvidenceServer, case: str, *, prosecutor: str, reason: str,
                 identities: list[Identity], scratch: Path) -> list[RecordingInput]:
     found = server.case(case)
@@ -38,9 +47,7 @@ def case_inputs(server: EvidenceServer, case: str, *, prosecutor: str, reason: s
         disclose = server.grant(rid, prosecutor, reason, "disclose")
         directory = download_recording(server, rid, scratch)
         custody = server.custody(rid)
-        receipt = json.loads(custody).get("receipt")
         items.append(RecordingInput(
             directory, Disclosure(disclose.recipient, disclose.headers, disclose.nonce),
-            custody, json.dumps(receipt, sort_keys=True).encode() if receipt else None,
-            export_headers=export.headers))
+            custody, _receipt(directory, custody), export_headers=export.headers))
     return items
