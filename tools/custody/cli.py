@@ -17,6 +17,12 @@ COMMANDS = (
             "bodycam.tools.custody.export.command"),
     Command("server", "sign in to an evidence server; verify or export a recording from it",
             "bodycam.tools.custody.server_cmd"),
+    Command("export-key", "create the agency's export keys (CA, C2PA signer, timestamps)",
+            "bodycam.tools.custody.package.key_cmd"),
+    Command("package", "build a prosecutor package (C2PA MP4s, reports, re-wrapped files)",
+            "bodycam.tools.custody.package.command"),
+    Command("bench-package", "time a prosecutor package per recorded minute",
+            "bodycam.tools.custody.package.bench"),
 )
 
 

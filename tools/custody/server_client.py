@@ -225,6 +225,17 @@ class EvidenceServer:
                             f"a grant ({purpose}) for {recording_id}", json=body)
         return Grant.from_json(answer.json())
 
+    def case(self, reference: str) -> dict[str, Any]:
+        """A case with its recordings (the prosecutor package's list)."""
+        found: dict[str, Any] = self._send("GET", "/api/v1/cases/detail", f"case {reference}",
+                                           params={"reference": reference}).json()
+        return found
+
+    def custody(self, recording_id: str) -> bytes:
+        """The recording's chain-of-custody report (JSON bytes, as served)."""
+        return self._send("GET", f"/api/v1/recordings/{recording_id}/custody",
+                          f"the custody report of {recording_id}").content
+
     def revoke(self, token_id: str) -> None:
         self._send("DELETE", f"/api/v1/tokens/{token_id}", "revoking the API token")
 

@@ -8,6 +8,9 @@ Given an audit log (`--audit`, or a camera's data directory holding audit/ and
 evidence/), the recordings and the audit log are also checked against each other
 (firmware/evidence/verify_links.py): missing recordings, manifests cut back, an audit
 log rolled back, counter gaps.
+
+Given a prosecutor package (a directory with index.json and index.sig), checks that
+instead (tools/custody/package/verify.py; --ca pins the agency CA), same exit codes.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from bodycam.firmware.evidence.verify import (
     verify_recording,
 )
 from bodycam.firmware.evidence.verify_links import audit_file, check_links, check_recipients
+from bodycam.tools.custody.package.index import is_package, verify_package_dir
 
 _WHAT = ("give a recording directory (evidence/<recording-id>/), its manifest, an audit "
          "log file, the audit/ directory, or a camera's data directory (audit/ and "
@@ -71,6 +75,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server-key", metavar="KEY",
                         help="pin the evidence server whose receipts may cover segments an "
                              "offload removed (base64 server_key, or its camera-offload.toml)")
+    parser.add_argument("--ca", type=Path, metavar="CA.pem",
+                        help="a prosecutor package: the agency CA to trust (else its own copy)")
     parser.add_argument("--json", action="store_true", help="print a machine-readable report")
 
 
@@ -79,6 +85,8 @@ class UsageError(Exception):
 
 
 def run(args: argparse.Namespace) -> int:
+    if len(args.paths) == 1 and is_package(args.paths[0]):
+        return verify_package_dir(args.paths[0], args.ca, args.json)
     try:
         pinned = [_pinned_key(text) for text in args.device_key]
         expected = [fingerprint for text in args.expect_recipient
