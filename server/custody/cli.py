@@ -18,7 +18,7 @@ from typing import Protocol, TypeAlias
 from bodycam.server.access.service import Work
 from bodycam.server.context import ServerContext
 from bodycam.server.custody import assignments, cases, holds, notes
-from bodycam.server.custody.console import Credentials, console_work, read_credentials
+from bodycam.server.custody.console import console_work, credentials_of, person_arguments
 from bodycam.server.custody.errors import CustodyError
 from bodycam.server.custody.instants import now_instant
 from bodycam.server.custody.search import STATES, Page, SearchFilters, search_recordings
@@ -34,17 +34,11 @@ class _Command(Protocol):
                  ) -> argparse.ArgumentParser: ...
 
 
-def _credentials(args: argparse.Namespace) -> Credentials | None:
-    if args.as_user is None:
-        return None
-    return read_credentials(args.as_user, args.password_stdin)
-
-
 def _run(action: str, body: Callable[..., str]) -> Run:
     """A command: open the data directory, do `body(work, args)` as the person (or the
     console), print what it returns."""
     def run(args: argparse.Namespace) -> int:
-        credentials = _credentials(args)
+        credentials = credentials_of(args)
         context = ServerContext.open(args.data_dir)
         try:
             with console_work(context, action, credentials) as work:
@@ -111,14 +105,6 @@ def _search(work: Work, args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def _person(sub: argparse.ArgumentParser, *, required: bool) -> None:
-    sub.add_argument("--as", dest="as_user", required=required, metavar="USER",
-                     help="who does it (asked for password and second-factor code)"
-                     + ("" if required else "; default: the console, as administrator"))
-    sub.add_argument("--password-stdin", action="store_true",
-                     help="read the password and the code as two lines from stdin")
-
-
 def _assignment_commands(commands: Group, command: _Command) -> None:
     group = commands.add_parser("assignment", help="who wore which camera when"
                                 ).add_subparsers(dest="assignment_command", required=True)
@@ -150,7 +136,7 @@ def _assignment_commands(commands: Group, command: _Command) -> None:
     listing.add_argument("--device", metavar="DEVICE")
     listing.add_argument("--user", metavar="USER")
     for sub in (add, out, back, end, listing):
-        _person(sub, required=False)
+        person_arguments(sub, required=False)
 
 
 def _case_commands(commands: Group, command: _Command) -> None:
@@ -178,12 +164,12 @@ def _case_commands(commands: Group, command: _Command) -> None:
             sub.add_argument("--reason", required=True)
         if name == "open":
             sub.add_argument("--title", required=True)
-        _person(sub, required=True)
+        person_arguments(sub, required=True)
     listing = command("list", _run("case.list", lambda w, a: "\n".join(
         _case_text(v) for v in cases.list_cases(w, open_only=a.open)) or "no cases"),
         "cases, newest first", into=group)
     listing.add_argument("--open", action="store_true", help="open cases only")
-    _person(listing, required=True)
+    person_arguments(listing, required=True)
 
 
 def _shown(body: Callable[[Work, argparse.Namespace], cases.CaseView]
@@ -206,7 +192,7 @@ def _hold_commands(commands: Group, command: _Command) -> None:
                    "needs a two-person approval", into=group)
     lift.add_argument("id", type=int, metavar="HOLD")
     for sub in (place, listing, lift):
-        _person(sub, required=True)
+        person_arguments(sub, required=True)
 
 
 def _note_commands(commands: Group, command: _Command) -> None:
@@ -224,7 +210,7 @@ def _note_commands(commands: Group, command: _Command) -> None:
         or "no notes"), "a recording's notes, oldest first", into=group)
     listing.add_argument("recording", metavar="RECORDING")
     for sub in (add, listing):
-        _person(sub, required=True)
+        person_arguments(sub, required=True)
 
 
 def _search_command(commands: Group, command: _Command) -> None:
@@ -243,7 +229,7 @@ def _search_command(commands: Group, command: _Command) -> None:
     search.add_argument("--page", type=int, default=1)
     search.add_argument("--size", type=int, default=50)
     search.add_argument("--json", action="store_true", help="machine-readable")
-    _person(search, required=True)
+    person_arguments(search, required=True)
 
 
 def add_custody_commands(commands: Group, command: _Command) -> None:
