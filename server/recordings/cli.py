@@ -14,7 +14,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, TypeAlias
+from typing import Protocol
 
 from bodycam.server.access.service import Access
 from bodycam.server.context import ServerContext
@@ -29,13 +29,14 @@ from bodycam.server.recordings.report import as_json, format_table, list_recordi
 
 __all__ = ["add_recording_commands"]
 
-Run = Callable[[argparse.Namespace], int]
-Group: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
 class _Command(Protocol):
-    def __call__(self, name: str, run: Run, text: str) -> argparse.ArgumentParser: ...
+    """bodycam-server's way to add a command with --data-dir."""
+
+    def __call__(self, name: str, run: Callable[[argparse.Namespace], int], text: str
+                 ) -> argparse.ArgumentParser: ...
 
 
 def _recordings(args: argparse.Namespace) -> int:

@@ -5,8 +5,6 @@ check on a form, a form the server cannot read, a page that does not exist)."""
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +12,7 @@ from pathlib import Path
 import pytest
 from people_rig import DATABASES, People, open_people
 from sqlalchemy import select
-from web_rig import ORIGIN, Person, add_recording, assign, sign_in, stranger
+from web_rig import ORIGIN, add_recording, assign, person, sign_in, stranger, text
 
 from bodycam.server.custody.models import DeviceAssignment
 from bodycam.server.people.models import User
@@ -29,15 +27,6 @@ HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 @pytest.fixture(params=DATABASES)
 def people(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[People]:
     yield from open_people(request, tmp_path)
-
-
-def person(people: People, username: str, *roles: str) -> Person:
-    added = people.add(username, *roles)
-    return sign_in(people, username, added.totp_secret)
-
-
-def text(page: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
 
 
 def _pending(people: People) -> None:
