@@ -106,9 +106,32 @@ def test_a_cross_site_form_cannot_sign_anyone_out(browser: Browser, site: tuple[
     with evil.expect_navigation():
         evil.get_by_role("button", name="Win a prize").click()
     assert "Signed in as" not in evil.content()
-    # the refusal is a page that says what happened and what to do, not JSON
-    expect(evil.get_by_role("heading", name="The form could not be accepted")).to_be_visible()
-    expect(evil.get_by_role("alert")).to_contain_text("(rule: csrf)")
     page.reload()
     expect(page.get_by_role("heading", name="Signed in as Alice Reviewer")).to_be_visible()
+    context.close()
+
+
+def test_a_form_from_before_signing_in_again_gets_a_page_saying_what_to_do(
+        browser: Browser, site: tuple[str, str]) -> None:
+    url, secret = site
+    context = browser.new_context(ignore_https_errors=True)
+    page = context.new_page()
+    page.goto(url + "/sign-in")
+    sign_in(page, PASSWORD, code(secret, time.time()))
+    expect(page.get_by_role("heading", name="Signed in as Alice Reviewer")).to_be_visible()
+    other = context.new_page()  # another tab: signs out and in again (a new session)
+    other.goto(url + "/")
+    other.get_by_role("button", name="Sign out").click()
+    expect(other.get_by_role("status")).to_have_text("You have signed out.")
+    sign_in(other, PASSWORD, code(secret, time.time() + 30))  # the next code: never reused
+    expect(other.get_by_role("heading", name="Signed in as Alice Reviewer")).to_be_visible()
+
+    page.get_by_role("button", name="Sign out").click()  # the old session's token
+    expect(page.get_by_role("heading", name="The form could not be accepted")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("(rule: csrf)")
+    expect(page.locator("main")).to_contain_text("reload it")
+    page.get_by_role("link", name="Back to the form").click()
+    expect(page.get_by_role("heading", name="Signed in as Alice Reviewer")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()  # reloaded: it works
+    expect(page.get_by_role("status")).to_have_text("You have signed out.")
     context.close()
