@@ -77,8 +77,10 @@ def add_demo_people(data_dir: Path, out: Path) -> tuple[str, list[DemoPerson]]:
 
 def sign_in_lines(password: str, person: DemoPerson, clock: Callable[[], float] = time.time
                   ) -> str:
-    """What `--password-stdin` reads: the password and the person's current code."""
-    return f"{password}\n{code_at(person.totp_secret, clock())}\n"
+    """What `--password-stdin` reads: the password and the person's code of the time
+    step before this one (still accepted: a phone's clock may lag), so the current code,
+    which linger() prints, stays unused for the newcomer (a code never counts twice)."""
+    return f"{password}\n{code_at(person.totp_secret, clock() - STEP_S)}\n"
 
 
 def _codes(people: list[DemoPerson], now: float) -> str:
