@@ -1,10 +1,15 @@
-"""The HTTP application: the offload API's routers on one FastAPI app.
+"""The HTTP application: the offload API's and the people's routers on one FastAPI app.
 
 No state of its own: everything a request needs is in the database and the blob store
-(ServerContext), so any number of processes serve the same cameras.
+(ServerContext), so any number of processes serve the same cameras. A process may serve
+one part only (`serve --part`): the cameras' (what a docked camera calls) or the
+people's (pages, player, /api/v1), so an agency can put each on its own network and its
+own CPU, and twenty people browsing never slow an offload.
 """
 
 from __future__ import annotations
+
+from typing import Final, Literal, get_args
 
 from fastapi import FastAPI
 
@@ -21,18 +26,26 @@ from bodycam.server.web.pages import static_files
 from bodycam.server.web.refusals import FormRefusedError, form_refused_page
 from bodycam.server.web.routes import router as web_pages
 
-__all__ = ["create_app"]
+__all__ = ["PARTS", "ServePart", "create_app"]
+
+ServePart = Literal["all", "cameras", "people"]
+PARTS: Final[tuple[str, ...]] = get_args(ServePart)
 
 
-def create_app(context: ServerContext) -> FastAPI:
+def create_app(context: ServerContext, part: ServePart = "all") -> FastAPI:
+    """`part`: "cameras" (server time, offload, the cameras' audit logs), "people" (sign-in,
+    pages, player, /api/v1, static files) or "all" of them."""
     app = FastAPI(title="bodycam evidence server", docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.context = context
     app.add_exception_handler(ApiError, api_error_response)
     app.add_exception_handler(FormRefusedError, form_refused_page)
-    for router in (time_router, ingest_router, audit_router, session_router, sign_in_pages,
-                   web_pages, player_router):
-        app.include_router(router)
-    install_api(app)
-    app.mount("/static", static_files(), name="static")
+    if part != "people":
+        for router in (time_router, ingest_router, audit_router):
+            app.include_router(router)
+    if part != "cameras":
+        for router in (session_router, sign_in_pages, web_pages, player_router):
+            app.include_router(router)
+        install_api(app)
+        app.mount("/static", static_files(), name="static")
     return app

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bodycam.server.access.rules import CONSOLE, AccessError
 from bodycam.server.access.service import Access
+from bodycam.server.app import PARTS
 from bodycam.server.audit.cli import add_audit_commands
 from bodycam.server.bench import main as bench_command
 from bodycam.server.context import ServerContext
@@ -66,7 +67,7 @@ def _init(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    serve(args.data_dir, args.listen)
+    serve(args.data_dir, args.listen, args.part)
     return EXIT_OK
 
 
@@ -138,6 +139,12 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd = command("serve", _serve, "serve HTTPS (TLS 1.3) to docked cameras")
     serve_cmd.add_argument("--listen", metavar="HOST:PORT",
                            help="default: all addresses, the URL's port")
+    serve_cmd.add_argument("--part", choices=PARTS, default="all",
+                           help="serve only the cameras' routes (server time, offload, "
+                           "their audit logs) or only the people's (pages, player, "
+                           "/api/v1); run one process of each, e.g. on the dock network "
+                           "and on the office network, so browsing never slows an "
+                           "offload (default: all)")
     command("migrate", _migrate, "bring the database schema up to date (stop serve first)")
     device = commands.add_parser("device", help="cameras").add_subparsers(
         dest="device_command", required=True)

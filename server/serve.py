@@ -5,6 +5,7 @@ blob store it cannot write. Tells systemd READY=1 once the socket listens, STOPP
 SIGTERM, and finishes the requests in flight before it exits (uvicorn's graceful
 shutdown). Any number of these processes may share one database and one blob store.
 Each runs the retention job in a thread (retention/job.py; a lease makes one work).
+`--part` serves the cameras' or the people's routes only (app.py says why).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import uvicorn
 
 from bodycam.firmware.device.sdnotify import SystemdNotifier
 from bodycam.server.access.service import Access
-from bodycam.server.app import create_app
+from bodycam.server.app import ServePart, create_app
 from bodycam.server.context import ServerContext
 from bodycam.server.database.migrate import check_schema
 from bodycam.server.identity.tls import server_ssl_context
@@ -76,7 +77,7 @@ def _stopped(_signal: int, _frame: FrameType | None) -> None:
     """The graceful shutdown already happened; nothing is left to do."""
 
 
-def serve(data_dir: Path, listen: str | None) -> None:
+def serve(data_dir: Path, listen: str | None, part: ServePart = "all") -> None:
     """Runs until SIGTERM/SIGINT. Raises the setup errors with their fixes."""
     context = ServerContext.open(data_dir)
     check_schema(context.database)
@@ -85,7 +86,7 @@ def serve(data_dir: Path, listen: str | None) -> None:
     tls = server_ssl_context(context.settings.identity_dir)
     host, port = parse_listen(listen) if listen else ("0.0.0.0", context.settings.port)
     config = uvicorn.Config(
-        create_app(context), host=host, port=port, lifespan="off", access_log=False,
+        create_app(context, part), host=host, port=port, lifespan="off", access_log=False,
         ssl_context_factory=lambda _config, _default: tls, server_header=False,
         timeout_graceful_shutdown=_GRACE_S, log_level=os.environ.get("LOG_LEVEL", "info"))
     notifier = SystemdNotifier()

@@ -6,7 +6,9 @@ over HTTPS, signed in as a reviewer: p50/p95 of the recordings search page (firs
 one camera, a deep page) and of a recording's page; the time of a retention run (when
 this server has the retention job); the time of `audit verify` over the whole signed
 log; and a camera's offload throughput while `browsers` people browse, against the same
-offload alone (alternating, as a ratio of medians: 1.0 means browsing costs nothing).
+offload alone (alternating, as a ratio of medians: 1.0 means browsing costs nothing),
+once with one `serve` process for everything and once with the cameras and the people
+served by a process each (`serve --part`, as an agency with two cores would run it).
 A benchmark, not a test: figures, and an error per part that could not be measured.
 """
 
@@ -53,7 +55,8 @@ FIGURES: Final = (
     "recording_page_p95_ms", "retention_register_s", "retention_run_s", "audit_verify_s",
     "audit_records",
     "ingest_alone_mb_s", "ingest_browsing_mb_s", "ingest_browsing_ratio",
-    "pages_served_while_ingesting")
+    "pages_served_while_ingesting", "split_ingest_alone_mb_s", "split_ingest_browsing_mb_s",
+    "split_ingest_browsing_ratio", "split_pages_served_while_ingesting")
 Progress = Callable[[str], None]
 
 
@@ -124,7 +127,8 @@ def _retention(context: ServerContext, now: datetime) -> dict[str, Any]:
 
 def _ingest(server: BenchServer, plan: EvidencePlan, work: Path,
             browsing: Callable[[], Browsing]) -> dict[str, Any]:
-    device = make_device(work / "camera", "BENCH-INGEST")
+    work.mkdir()
+    device = make_device(work / "camera", f"BENCH-INGEST-{work.name.upper()}")
     server.enrol(device.identity_file)
     alone: list[float] = []
     busy: list[float] = []
@@ -192,21 +196,44 @@ def _one_backend(plan: EvidencePlan, name: str, work: Path, pg: PostgresCluster 
             searches, pages = _paths(plan, plan.requests, now)
             progress(f"bench --evidence {name}: pages ...")
             part("pages", lambda: _pages(reader, searches, pages))
-            browsers = [signed_in(server.url, server.ca_file, a) for a in accounts[1:]]
-            for browser in browsers:
-                stack.callback(browser.close)
+            people = _people(stack, server, accounts[1:], searches + pages, plan)
             progress(f"bench --evidence {name}: offload alone and while "
-                     f"{plan.browsers} people browse ...")
-            part("ingest", lambda: _ingest(server, plan, work,
-                                           lambda: Browsing(browsers, searches + pages,
-                                                                  plan.think_s)))
+                     f"{plan.browsers} people browse, one process ...")
+            part("ingest", lambda: _ingest(server, plan, work / "one", people))
+        rss_mb = server.peak_rss_mb()
+        server.stop()
+        # the same, with the cameras and the people served by a process each
+        server.part = "cameras"
+        office = server.sibling("people")
+        server.start()
+        office.start()
+        try:
+            with ExitStack() as stack:
+                people = _people(stack, office, accounts[1:], searches + pages, plan)
+                progress(f"bench --evidence {name}: the same, cameras and people served "
+                         "by a process each ...")
+                part("split ingest", lambda: {
+                    f"split_{k}": v for k, v in _ingest(server, plan, work / "split",
+                                                          people).items()})
+        finally:
+            office.stop()
         return {"figures": {k: figures.get(k) for k in FIGURES},
                 "retention_runs": figures.get("retention_runs"),
                 "seeded": dataclasses.asdict(seeded),
-                "ingest_runs_mb_s": {k: figures.get(k) for k in ("alone", "browsing")},
-                "peak_rss_mb": server.peak_rss_mb(), "errors": errors}
+                "ingest_runs_mb_s": {k: figures.get(k) for k in (
+                    "alone", "browsing", "split_alone", "split_browsing")},
+                "peak_rss_mb": rss_mb, "errors": errors}
     finally:
         server.stop()
+
+
+def _people(stack: ExitStack, server: BenchServer, accounts: list[Account],
+            paths: list[str], plan: EvidencePlan) -> Callable[[], Browsing]:
+    """The browsing people, signed in to `server` (closed with `stack`)."""
+    browsers = [signed_in(server.url, server.ca_file, a) for a in accounts]
+    for browser in browsers:
+        stack.callback(browser.close)
+    return lambda: Browsing(browsers, paths, plan.think_s)
 
 
 def _pages(reader: httpx.Client, searches: list[str], pages: list[str]) -> dict[str, Any]:

@@ -46,6 +46,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                           default=_DEFAULT.ingest_segments,
                           help="segments (10 s each) per offloaded recording (default "
                           f"{_DEFAULT.ingest_segments})")
+    evidence.add_argument("--ingest-repeats", type=whole(100), metavar="N",
+                          default=_DEFAULT.ingest_repeats,
+                          help="offloads alone and while browsing, alternating, per "
+                          f"layout (medians; default {_DEFAULT.ingest_repeats})")
     evidence.add_argument("--backend", action="append", choices=_DEFAULT.backends,
                           help="only this database (repeatable; default both)")
 
@@ -76,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
                         requests=args.requests, browsers=args.browsers,
                         think_s=args.think_seconds,
                         ingest_segments=args.ingest_segments,
+                        ingest_repeats=args.ingest_repeats,
                         backends=tuple(args.backend or _DEFAULT.backends))
     report = run_evidence_bench(plan, progress=None if args.json else _progress)
     print(json.dumps(report, indent=2) if args.json else _format(report))

@@ -46,6 +46,7 @@ class BenchServer:
     host: str
     port: int
     link: VethLink | None = None
+    part: str = "all"  # `serve --part`: all, cameras or people
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @classmethod
@@ -72,9 +73,14 @@ class BenchServer:
     def enrol(self, identity_file: Path) -> None:
         _run("device", "enrol", "--data-dir", str(self.data_dir), str(identity_file))
 
+    def sibling(self, part: str) -> BenchServer:
+        """Another `serve` of the same data directory, on a port of its own, serving
+        `part` (not started)."""
+        return BenchServer(self.data_dir, self.host, free_port(), self.link, part)
+
     def start(self) -> None:
         command = [*_SERVER, "serve", "--data-dir", str(self.data_dir), "--listen",
-                   f"{self.host}:{self.port}"]
+                   f"{self.host}:{self.port}", "--part", self.part]
         if self.link is not None:
             command = ["ip", "netns", "exec", self.link.namespace, *command]
         with (self.data_dir.parent / f"serve-{self.port}.log").open("ab") as log:

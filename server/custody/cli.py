@@ -2,7 +2,8 @@
 
 Assignments are administration: the console may set them, or an administrator `--as`
 themselves (the record then names the person). Cases, holds, notes and the search are
-evidence work and always run `--as USER` (console.py says how). Every command goes
+evidence work and always run `--as USER` (console.py says how; `sign-in` opens a session
+for several in a row, `sign-out` ends it). Every command goes
 through the same services, and so the same access gate, as the web pages and the API.
 """
 
@@ -10,15 +11,26 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, TypeAlias
 
 from bodycam.server.access.service import Work
 from bodycam.server.context import ServerContext
 from bodycam.server.custody import assignments, cases, holds, notes
-from bodycam.server.custody.console import console_work, credentials_of, person_arguments
+from bodycam.server.custody.console import (
+    SESSION_VARIABLE,
+    console_sign_in,
+    console_sign_out,
+    console_work,
+    credentials_of,
+    person_arguments,
+    read_credentials,
+)
 from bodycam.server.custody.errors import CustodyError
 from bodycam.server.custody.instants import now_instant
 from bodycam.server.custody.search import STATES, Page, SearchFilters, search_recordings
@@ -232,8 +244,48 @@ def _search_command(commands: Group, command: _Command) -> None:
     person_arguments(search, required=True)
 
 
+def _sign_in(args: argparse.Namespace) -> int:
+    credentials = read_credentials(args.as_user, args.password_stdin, session=False)
+    context = ServerContext.open(args.data_dir)
+    try:
+        token, signed_in = console_sign_in(context, credentials)
+    finally:
+        context.close()
+    until = datetime.fromtimestamp(signed_in.expires_at, UTC).isoformat(timespec="seconds")
+    print(f"export {SESSION_VARIABLE}={token}")
+    print(f"signed in as {signed_in.username} until {until} at the latest (ends sooner when "
+          f"idle): run it as eval \"$(bodycam-server sign-in --as {signed_in.username})\"; "
+          f"commands with --as {signed_in.username} in this shell then use the session; "
+          "bodycam-server sign-out ends it", file=sys.stderr)
+    return 0
+
+
+def _sign_out(args: argparse.Namespace) -> int:
+    token = os.environ.get(SESSION_VARIABLE, "")
+    if not token:
+        raise ValueError(f"${SESSION_VARIABLE} is not set in this shell: there is no "
+                         "session to end here")
+    context = ServerContext.open(args.data_dir)
+    try:
+        who = console_sign_out(context, token)
+    finally:
+        context.close()
+    print(f"signed out {who}" if who else "that session had already ended",
+          f"(now run: unset {SESSION_VARIABLE})")
+    return 0
+
+
+def _session_commands(commands: Group, command: _Command) -> None:
+    sign_in = command("sign-in", _sign_in, "open a session for several commands in a row "
+                      "(prints export BODYCAM_SESSION=...: use with eval)", into=commands)
+    person_arguments(sign_in, required=True)
+    command("sign-out", _sign_out, "end the session in $BODYCAM_SESSION", into=commands)
+
+
 def add_custody_commands(commands: Group, command: _Command) -> None:
-    """The assignment, case, hold, note and search commands, on bodycam-server's parser."""
+    """The assignment, case, hold, note and search commands, and the console sessions
+    they may share, on bodycam-server's parser."""
+    _session_commands(commands, command)
     _assignment_commands(commands, command)
     _case_commands(commands, command)
     _hold_commands(commands, command)

@@ -170,8 +170,8 @@ class Server:
 
     port: int = 0
 
-    def serve(self, port: int | None = None) -> ServeProcess:
-        process = ServeProcess(self.data_dir, port or self.port, dict(self.backend.env))
+    def serve(self, port: int | None = None, *args: str) -> ServeProcess:
+        process = ServeProcess(self.data_dir, port or self.port, dict(self.backend.env), args)
         self.processes.append(process)
         return process.start()
 

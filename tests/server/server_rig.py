@@ -63,6 +63,7 @@ class ServeProcess:
     data_dir: Path
     port: int
     env: dict[str, str]
+    args: tuple[str, ...] = ()  # more for `serve`, e.g. ("--part", "cameras")
     notices: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
     _socket_dir: Path | None = None
@@ -79,7 +80,7 @@ class ServeProcess:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 server_command("serve", "--data-dir", str(self.data_dir), "--listen",
-                               f"127.0.0.1:{self.port}"),
+                               f"127.0.0.1:{self.port}", *self.args),
                 env={**os.environ, **self.env, "NOTIFY_SOCKET": str(path)},
                 stdout=log, stderr=subprocess.STDOUT)
         self._wait_for("READY=1")

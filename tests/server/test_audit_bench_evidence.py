@@ -27,6 +27,7 @@ def test_the_evidence_bench_measures_every_figure_on_both_databases() -> None:
         assert 0 < figures["search_page_p50_ms"] <= figures["search_page_p95_ms"]
         assert 0 < figures["recording_page_p50_ms"] <= figures["recording_page_p95_ms"]
         assert figures["pages_served_while_ingesting"] > 0
+        assert figures["split_pages_served_while_ingesting"] > 0  # serve --part people
         runs = report["details"][name]["retention_runs"]
         assert runs["first"]["registered"] == 120 and runs["first"]["pending"] == 0
         assert runs["two_days_on"]["pending"] > 0  # the month's first day expired
