@@ -16,7 +16,7 @@ from typing import Final
 import pytest
 from browser_rig import chromium
 from people_rig import PASSWORD, code, database_args
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from server_rig import ServeProcess, run_server
 
 from bodycam.tools.dev.ports import free_port
@@ -90,14 +90,20 @@ def test_signing_in_and_out_in_a_browser(browser: Browser, site: tuple[str, str]
     context.close()
 
 
-def test_a_cross_site_form_cannot_sign_anyone_out(browser: Browser, site: tuple[str, str]
-                                                  ) -> None:
-    url, secret = site
+def signed_in(browser: Browser, url: str, secret: str) -> tuple[BrowserContext, Page]:
+    """Alice signed in, in a browser context of her own."""
     context = browser.new_context(ignore_https_errors=True)
     page = context.new_page()
     page.goto(url + "/sign-in")
     sign_in(page, PASSWORD, code(secret, time.time()))
     expect(page.get_by_role("heading", name="Signed in as Alice Reviewer")).to_be_visible()
+    return context, page
+
+
+def test_a_cross_site_form_cannot_sign_anyone_out(browser: Browser, site: tuple[str, str]
+                                                  ) -> None:
+    url, secret = site
+    context, page = signed_in(browser, url, secret)
 
     evil = context.new_page()  # a page of another origin, in the same browser
     evil.set_content(f'<form method="post" action="{url}/sign-out">'
@@ -114,11 +120,7 @@ def test_a_cross_site_form_cannot_sign_anyone_out(browser: Browser, site: tuple[
 def test_a_form_from_before_signing_in_again_gets_a_page_saying_what_to_do(
         browser: Browser, site: tuple[str, str]) -> None:
     url, secret = site
-    context = browser.new_context(ignore_https_errors=True)
-    page = context.new_page()
-    page.goto(url + "/sign-in")
-    sign_in(page, PASSWORD, code(secret, time.time()))
-    expect(page.get_by_role("heading", name="Signed in as Alice Reviewer")).to_be_visible()
+    context, page = signed_in(browser, url, secret)
     other = context.new_page()  # another tab: signs out and in again (a new session)
     other.goto(url + "/")
     other.get_by_role("button", name="Sign out").click()
