@@ -93,5 +93,6 @@ def add_recording_commands(command: _Command) -> None:
                     "files) for bodycam-evidence verify/export, as a person with "
                     "recording.export (on record)")
     fetch.add_argument("ids", nargs="+", metavar="ID", help="recording id(s)")
-    fetch.add_argument("--out", type=Path, required=True, metavar="DIR")
+    fetch.add_argument("--out", type=Path, required=True, metavar="DIR",
+                       help="each recording goes to DIR/ID/ (never over existing files)")
     person_arguments(fetch, required=True)
