@@ -23,6 +23,7 @@ from bodycam.server.people.pages import router as sign_in_pages
 from bodycam.server.people.views import router as session_router
 from bodycam.server.viewing.views import router as player_router
 from bodycam.server.web.pages import static_files
+from bodycam.server.web.refusals import FormRefusedError, form_refused_page
 from bodycam.server.web.routes import router as web_pages
 
 __all__ = ["PARTS", "ServePart", "create_app"]
@@ -38,6 +39,7 @@ def create_app(context: ServerContext, part: ServePart = "all") -> FastAPI:
                   openapi_url=None)
     app.state.context = context
     app.add_exception_handler(ApiError, api_error_response)
+    app.add_exception_handler(FormRefusedError, form_refused_page)
     if part != "people":
         for router in (time_router, ingest_router, audit_router):
             app.include_router(router)

@@ -31,8 +31,8 @@ from bodycam.server.keyholder.server_cli import add_keyholder_commands
 from bodycam.server.people.cli import add_user_commands
 from bodycam.server.people.secret_box import KEY_FILE as BOX_KEY
 from bodycam.server.people.secret_box import create_box_key
-from bodycam.server.recordings.fetch import FetchError, fetch_recording
-from bodycam.server.recordings.report import as_json, format_table, summaries
+from bodycam.server.recordings.cli import add_recording_commands
+from bodycam.server.recordings.fetch import FetchError
 from bodycam.server.retention.cli import add_retention_commands
 from bodycam.server.serve import serve
 from bodycam.server.settings import ServerSettings, SettingsError
@@ -104,38 +104,6 @@ def _enrol(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _recordings(args: argparse.Namespace) -> int:
-    context = ServerContext.open(args.data_dir)
-    try:
-        items = summaries(context)
-    finally:
-        context.close()
-    print(as_json(items) if args.json else format_table(items))
-    return EXIT_OK
-
-
-def _fetch(args: argparse.Namespace) -> int:
-    context = ServerContext.open(args.data_dir)
-    try:
-        result = fetch_recording(context, args.id, args.out)
-        # Ciphertext only, but who took a copy of which recording, where, is evidence
-        # handling: it goes into the audit trail like every other step.
-        Access.of(context).audit.record(
-            "recording_fetched", CONSOLE.name, recording=args.id, out=str(result.directory),
-            files=len(result.written), missing=len(result.missing),
-            corrupt=len(result.corrupt))
-    finally:
-        context.close()
-    print(f"{result.directory}: {len(result.written)} files written")
-    for name in result.missing:
-        print(f"MISSING: {name} has not (all) arrived yet: see `bodycam-server recordings`",
-              file=sys.stderr)
-    for name in result.corrupt:
-        print(f"CORRUPT: {name} in the blob store does not hash to its name (storage "
-              "damage): restore it from the backup", file=sys.stderr)
-    return EXIT_FAILED if result.missing or result.corrupt else EXIT_OK
-
-
 def _absolute(text: str) -> Path:
     """--data-dir as an absolute path: the blob folder and the SQLite URL are made from
     it, and both need one (a relative DIR failed with "relative path can't be expressed
@@ -185,12 +153,7 @@ def _parser() -> argparse.ArgumentParser:
     enrol_cmd.add_argument("file", type=Path, metavar="FILE")
     enrol_cmd.add_argument("--device-id", help="the device id, when FILE is a bare key")
     add_battery_command(device, command)
-    listing = command("recordings", _recordings, "every recording and its state")
-    listing.add_argument("--json", action="store_true", help="machine-readable")
-    fetch = command("fetch", _fetch, "write a recording out byte for byte (manifest and "
-                    "files) for bodycam-evidence verify/export")
-    fetch.add_argument("id", metavar="ID", help="the recording id")
-    fetch.add_argument("--out", type=Path, required=True, metavar="DIR")
+    add_recording_commands(command)
     add_user_commands(commands, command)
     add_keyholder_commands(commands, command)
     add_audit_commands(commands, command)

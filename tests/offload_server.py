@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from custodian_rig import new_custodian
 
 SERVER = [sys.executable, "-m", "bodycam.server.cli"]
 START_S = 60.0  # real seconds for migrations and uvicorn to listen (shared machine)
@@ -34,9 +35,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def run_server(*args: str) -> subprocess.CompletedProcess[str]:
+def run_server(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*SERVER, *args], capture_output=True, text=True, check=False,
-                          timeout=120)
+                          timeout=120, input=stdin)
 
 
 @dataclass
@@ -77,8 +78,13 @@ class EvidenceServer:
         return items
 
     def fetch(self, recording_id: str, out: Path) -> subprocess.CompletedProcess[str]:
-        return run_server("fetch", "--data-dir", str(self.data_dir), recording_id,
-                          "--out", str(out))
+        """`fetch` as a custodian added for it (only a person takes a copy)."""
+        person = new_custodian()
+        data_dir = ("--data-dir", str(self.data_dir))
+        added = run_server(*person.add_args(), *data_dir, stdin=person.password_line())
+        assert added.returncode == 0, added.stderr
+        return run_server(*person.fetch_args(recording_id, "--out", str(out)), *data_dir,
+                          stdin=person.sign_in_lines(added.stdout))
 
     def start(self) -> None:
         with self.log.open("ab") as log:

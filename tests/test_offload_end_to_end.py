@@ -35,7 +35,7 @@ from offload_rig import (
     upload_by_hand,
     verify,
 )
-from offload_server import EvidenceServer, evidence_server, make_server, run_server
+from offload_server import EvidenceServer, evidence_server, make_server
 from offload_support import make_pki, server_key_b64
 
 from bodycam.firmware.cli import main as bodycam_main
@@ -349,8 +349,7 @@ def test_the_camera_killed_mid_upload_resumes_and_loses_nothing(
     assert kept["held"] >= held > 0  # resumed at the byte, not from the start
     assert kept["held"] + kept["sent"] == kept["bytes"]
     assert sorted(os.listdir(recording)) == ["manifest.jsonl", RECEIPT_NAME]
-    fetched = run_server("fetch", "--data-dir", str(evidence_server.data_dir),
-                         recording.name, "--out", str(tmp_path / "fetched"))
+    fetched = evidence_server.fetch(recording.name, tmp_path / "fetched")
     assert fetched.returncode == 0, fetched.stderr
     [copy] = list((tmp_path / "fetched").rglob("manifest.jsonl"))
     assert files_of(copy.parent) == before

@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bodycam.server.api.work import ERRORS, ErrorBody, access_of
 from bodycam.server.errors import ApiError
+from bodycam.server.web.refusals import invalid_form_page, not_found_page, wants_page
 
 __all__ = ["BODY_LIMIT", "BodyLimit", "describe", "install_frame", "is_api", "router"]
 
@@ -109,6 +110,8 @@ def _where(location: tuple[Any, ...] | list[Any]) -> str:
 async def _invalid(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if not is_api(request.url.path):
+        if wants_page(request):  # a browser's form: a page naming the fields
+            return invalid_form_page(request, exc.errors())
         return await request_validation_exception_handler(request, exc)
     errors = exc.errors()
     first = errors[0] if errors else {}
@@ -123,6 +126,8 @@ async def _invalid(request: Request, exc: Exception) -> Response:
 async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if not is_api(request.url.path):
+        if exc.status_code in (404, 405) and wants_page(request):
+            return not_found_page(request, exc.status_code)
         return await http_exception_handler(request, exc)
     code = _CODES.get(exc.status_code, "refused")
     message = f"{request.method} {request.url.path[:200]}: {exc.detail}"

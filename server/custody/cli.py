@@ -24,10 +24,11 @@ from bodycam.server.context import ServerContext
 from bodycam.server.custody import assignments, cases, holds, notes
 from bodycam.server.custody.console import (
     SESSION_VARIABLE,
-    Credentials,
     console_sign_in,
     console_sign_out,
     console_work,
+    credentials_of,
+    person_arguments,
     read_credentials,
 )
 from bodycam.server.custody.errors import CustodyError
@@ -45,17 +46,11 @@ class _Command(Protocol):
                  ) -> argparse.ArgumentParser: ...
 
 
-def _credentials(args: argparse.Namespace) -> Credentials | None:
-    if args.as_user is None:
-        return None
-    return read_credentials(args.as_user, args.password_stdin)
-
-
 def _run(action: str, body: Callable[..., str]) -> Run:
     """A command: open the data directory, do `body(work, args)` as the person (or the
     console), print what it returns."""
     def run(args: argparse.Namespace) -> int:
-        credentials = _credentials(args)
+        credentials = credentials_of(args)
         context = ServerContext.open(args.data_dir)
         try:
             with console_work(context, action, credentials) as work:
@@ -122,14 +117,6 @@ def _search(work: Work, args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def _person(sub: argparse.ArgumentParser, *, required: bool) -> None:
-    sub.add_argument("--as", dest="as_user", required=required, metavar="USER",
-                     help="who does it (asked for password and second-factor code)"
-                     + ("" if required else "; default: the console, as administrator"))
-    sub.add_argument("--password-stdin", action="store_true",
-                     help="read the password and the code as two lines from stdin")
-
-
 def _assignment_commands(commands: Group, command: _Command) -> None:
     group = commands.add_parser("assignment", help="who wore which camera when"
                                 ).add_subparsers(dest="assignment_command", required=True)
@@ -161,7 +148,7 @@ def _assignment_commands(commands: Group, command: _Command) -> None:
     listing.add_argument("--device", metavar="DEVICE")
     listing.add_argument("--user", metavar="USER")
     for sub in (add, out, back, end, listing):
-        _person(sub, required=False)
+        person_arguments(sub, required=False)
 
 
 def _case_commands(commands: Group, command: _Command) -> None:
@@ -189,12 +176,12 @@ def _case_commands(commands: Group, command: _Command) -> None:
             sub.add_argument("--reason", required=True)
         if name == "open":
             sub.add_argument("--title", required=True)
-        _person(sub, required=True)
+        person_arguments(sub, required=True)
     listing = command("list", _run("case.list", lambda w, a: "\n".join(
         _case_text(v) for v in cases.list_cases(w, open_only=a.open)) or "no cases"),
         "cases, newest first", into=group)
     listing.add_argument("--open", action="store_true", help="open cases only")
-    _person(listing, required=True)
+    person_arguments(listing, required=True)
 
 
 def _shown(body: Callable[[Work, argparse.Namespace], cases.CaseView]
@@ -217,7 +204,7 @@ def _hold_commands(commands: Group, command: _Command) -> None:
                    "needs a two-person approval", into=group)
     lift.add_argument("id", type=int, metavar="HOLD")
     for sub in (place, listing, lift):
-        _person(sub, required=True)
+        person_arguments(sub, required=True)
 
 
 def _note_commands(commands: Group, command: _Command) -> None:
@@ -235,7 +222,7 @@ def _note_commands(commands: Group, command: _Command) -> None:
         or "no notes"), "a recording's notes, oldest first", into=group)
     listing.add_argument("recording", metavar="RECORDING")
     for sub in (add, listing):
-        _person(sub, required=True)
+        person_arguments(sub, required=True)
 
 
 def _search_command(commands: Group, command: _Command) -> None:
@@ -254,7 +241,7 @@ def _search_command(commands: Group, command: _Command) -> None:
     search.add_argument("--page", type=int, default=1)
     search.add_argument("--size", type=int, default=50)
     search.add_argument("--json", action="store_true", help="machine-readable")
-    _person(search, required=True)
+    person_arguments(search, required=True)
 
 
 def _sign_in(args: argparse.Namespace) -> int:
@@ -291,10 +278,7 @@ def _sign_out(args: argparse.Namespace) -> int:
 def _session_commands(commands: Group, command: _Command) -> None:
     sign_in = command("sign-in", _sign_in, "open a session for several commands in a row "
                       "(prints export BODYCAM_SESSION=...: use with eval)", into=commands)
-    sign_in.add_argument("--as", dest="as_user", required=True, metavar="USER",
-                         help="who signs in (asked for password and second-factor code)")
-    sign_in.add_argument("--password-stdin", action="store_true",
-                         help="read the password and the code as two lines from stdin")
+    person_arguments(sign_in, required=True)
     command("sign-out", _sign_out, "end the session in $BODYCAM_SESSION", into=commands)
 
 

@@ -17,6 +17,7 @@ in a file the service account (shared by the staff who run these commands) could
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import getpass
 import os
@@ -32,7 +33,7 @@ from bodycam.server.people.sessions import SessionError, SignedIn, close_session
 from bodycam.server.people.signin import SignInError, sign_in
 
 __all__ = ["SESSION_VARIABLE", "Credentials", "console_sign_in", "console_sign_out",
-           "console_work", "read_credentials"]
+           "console_work", "credentials_of", "person_arguments", "read_credentials"]
 
 ADDRESS = "console"
 SESSION_VARIABLE: Final = "BODYCAM_SESSION"
@@ -62,6 +63,23 @@ def read_credentials(username: str, password_stdin: bool, *, session: bool = Tru
                          "code as two lines to stdin")
     return Credentials(username, getpass.getpass(f"password for {username}: "),
                        input("second-factor code: ").strip())
+
+
+def person_arguments(sub: argparse.ArgumentParser, *, required: bool,
+                     console: str = "the console, as administrator") -> None:
+    """`--as USER` and `--password-stdin` on a command (`console`: who acts without)."""
+    sub.add_argument("--as", dest="as_user", required=required, metavar="USER",
+                     help="who does it (asked for password and second-factor code)"
+                     + ("" if required else f"; default: {console}"))
+    sub.add_argument("--password-stdin", action="store_true",
+                     help="read the password and the code as two lines from stdin")
+
+
+def credentials_of(args: argparse.Namespace) -> Credentials | None:
+    """The person named by person_arguments, or None for the console."""
+    if args.as_user is None:
+        return None
+    return read_credentials(args.as_user, args.password_stdin)
 
 
 @contextlib.contextmanager

@@ -22,8 +22,8 @@ from bodycam.server.people.passwords import check_password, hash_password
 from bodycam.server.people.sessions import close_all
 from bodycam.server.people.totp import new_secret
 
-__all__ = ["AccountError", "NewUser", "add_user", "disable_user", "find_user",
-           "normalise_username", "reset_second_factor", "unlock_user"]
+__all__ = ["AccountError", "NewUser", "add_user", "disable_user", "enable_user",
+           "find_user", "normalise_username", "reset_second_factor", "unlock_user"]
 
 _USERNAME: Final = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
 
@@ -116,3 +116,16 @@ def disable_user(work: Work, username: str) -> None:
     user.disabled = True
     close_all(work.session, user.id)
     work.record("user_disabled", user=user.username)
+
+
+def enable_user(work: Work, username: str) -> None:
+    """A disabled person may sign in again (with the roles they still hold; a lockout
+    stays until unlocked). Nothing else changes: a second factor reset while disabled
+    is still needed if the phone was the reason."""
+    work.authorise(Permission.USERS)
+    user = find_user(work.session, username)
+    work.authorise(Permission.USERS, Target(user_id=user.id))
+    if not user.disabled:
+        raise AccountError(f"{user.username} is not disabled; nothing to enable")
+    user.disabled = False
+    work.record("user_enabled", user=user.username)

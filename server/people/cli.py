@@ -22,6 +22,7 @@ from bodycam.server.people.accounts import (
     AccountError,
     add_user,
     disable_user,
+    enable_user,
     normalise_username,
     reset_second_factor,
     unlock_user,
@@ -145,7 +146,9 @@ def add_user_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
             ("unlock", unlock_user, "failed sign-ins cleared, unlocked",
              "clear failed sign-ins and a lockout"),
             ("disable", disable_user, "disabled; every session of theirs has ended",
-             "stop a person signing in (ends their sessions)")):
+             "stop a person signing in (ends their sessions)"),
+            ("enable", enable_user, "enabled: may sign in again",
+             "let a disabled person sign in again")):
         sub = command(name, _on_user(f"user.{name}", change, done), text, into=group)
         sub.add_argument("username", metavar="USERNAME")
     reset = command("reset-second-factor", _reset, "a new TOTP key for a lost or replaced "

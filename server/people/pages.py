@@ -33,6 +33,7 @@ from bodycam.server.people.web_session import (
     set_cookie,
 )
 from bodycam.server.web.pages import render
+from bodycam.server.web.refusals import FormRefusedError
 
 __all__ = ["router"]
 
@@ -108,7 +109,10 @@ async def sign_out(request: Request,
     who = await _who(request)
     if who is None:
         return _see("/sign-in")
-    await check_change(request, who, csrf_token)
+    try:
+        await check_change(request, who, csrf_token)
+    except ApiError as exc:
+        raise FormRefusedError.of(exc) from None
     access = Access.of(context_of(request))
 
     def end() -> None:

@@ -9,6 +9,11 @@ state:
   arrived for longer: the camera stopped sending;
 - `deleted`: deleted (two-person or by retention): only names and hashes remain, and its
   tombstone is in the audit log.
+
+The listing is the ingest state (ids, cameras, times, byte counts, states): no picture,
+no wearer, note, category or case. Whoever looks after the cameras (device.manage: the
+console and administrators, who must see that what a camera sent arrived) or searches
+recordings (recording.search) may read it, through the access gate and on record.
 """
 
 from __future__ import annotations
@@ -21,12 +26,13 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bodycam.server.context import ServerContext
+from bodycam.server.access.permissions import Permission
+from bodycam.server.access.service import Work
 from bodycam.server.recordings.models import Recording, RecordingFile
 from bodycam.server.retention.deletion import GONE
 from bodycam.server.retention.models import RecordingRetention
 
-__all__ = ["RECEIVING_S", "RecordingSummary", "as_json", "format_table", "summaries",
+__all__ = ["RECEIVING_S", "RecordingSummary", "as_json", "format_table", "list_recordings",
            "summarise", "summary_of"]
 
 RECEIVING_S: Final = 15 * 60
@@ -71,20 +77,24 @@ def _summary(recording: Recording, files: list[RecordingFile], now: float) -> Re
     return summary
 
 
-def summaries(context: ServerContext) -> list[RecordingSummary]:
-    with context.database.transaction() as session:
-        recordings = list(session.scalars(select(Recording).order_by(
-            Recording.device_id, Recording.start, Recording.id)))
-        files: dict[str, list[RecordingFile]] = {r.id: [] for r in recordings}
-        for row in session.scalars(select(RecordingFile).order_by(RecordingFile.position)):
-            files.setdefault(row.recording_id, []).append(row)
-        gone = set(session.scalars(select(RecordingRetention.recording_id).where(
-            RecordingRetention.state.in_(GONE))))
-    now = context.clock()
-    items = [_summary(r, files[r.id], now) for r in recordings]
+def list_recordings(work: Work) -> list[RecordingSummary]:
+    """Every recording's ingest state, authorised and on record (see the module text)."""
+    has = work.actor.permissions
+    work.authorise(Permission.DEVICES if Permission.DEVICES in has
+                   and Permission.SEARCH not in has else Permission.SEARCH)
+    session = work.session
+    recordings = list(session.scalars(select(Recording).order_by(
+        Recording.device_id, Recording.start, Recording.id)))
+    files: dict[str, list[RecordingFile]] = {r.id: [] for r in recordings}
+    for row in session.scalars(select(RecordingFile).order_by(RecordingFile.position)):
+        files.setdefault(row.recording_id, []).append(row)
+    gone = set(session.scalars(select(RecordingRetention.recording_id).where(
+        RecordingRetention.state.in_(GONE))))
+    items = [_summary(r, files[r.id], work.now) for r in recordings]
     for item in items:
         if item.id in gone:  # its blobs are gone; its tombstone is in the audit log
             item.state, item.segments_stored, item.bytes_stored = "deleted", 0, 0
+    work.record("recordings_listed", count=len(items), via="cli")
     return items
 
 

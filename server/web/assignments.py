@@ -1,5 +1,6 @@
 """Who wore which camera when, on the administrator's devices page: record an
-assignment (a time range, or open: checked out now), check a camera out or back in.
+assignment (a time range, or open: checked out now), check a camera out or back in,
+end an open assignment at a given time (earlier than now, too).
 Custody's assignment services decide (overlaps refused, an end never takes a received
 recording's wearer) through the access gate (device.assign)."""
 
@@ -7,11 +8,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Form
+from fastapi import APIRouter, Depends, Form, Path
 from fastapi.responses import HTMLResponse
 
 from bodycam.server.access.service import Work
-from bodycam.server.custody.assignments import add_assignment, check_in, check_out
+from bodycam.server.custody.assignments import (
+    add_assignment,
+    check_in,
+    check_out,
+    end_assignment,
+)
+from bodycam.server.custody.instants import now_instant
 from bodycam.server.web.devices import listing
 from bodycam.server.web.frame import Visitor, poster
 
@@ -39,6 +46,18 @@ def assign(person: Annotated[Visitor, Depends(poster)], device: _Short, username
         return {"notice": f"{done.username} wears {done.device_id} from {done.starts} "
                 f"until {done.ends or 'checked in'}."}
     return person.attempt("assignment.add", change, lambda **o: listing(person, **o))
+
+
+@router.post("/{assignment_id}/end")
+def end(person: Annotated[Visitor, Depends(poster)],
+        assignment_id: Annotated[int, Path(ge=1, le=2**62)],
+        ends: _Short = "") -> HTMLResponse:
+    """End an open assignment at a time (UTC, in the past too: the camera came back
+    earlier than anyone recorded), or now when none is given (the API's end)."""
+    def change(work: Work) -> dict[str, Any]:
+        done = end_assignment(work, assignment_id, _utc(ends) or now_instant(work.now))
+        return {"notice": f"{done.username} wore {done.device_id} until {done.ends}."}
+    return person.attempt("assignment.end", change, lambda **o: listing(person, **o))
 
 
 @router.post("/{step}")

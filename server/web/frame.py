@@ -28,6 +28,7 @@ from bodycam.server.people.sessions import SignedIn
 from bodycam.server.people.web_session import address_of, check_change, session_of
 from bodycam.server.web.navigation import menu
 from bodycam.server.web.pages import render
+from bodycam.server.web.refusals import FormRefusedError
 
 __all__ = ["Visitor", "poster", "see", "visitor"]
 
@@ -125,9 +126,13 @@ async def visitor(request: Request) -> Visitor:
 
 async def poster(request: Request, csrf_token: Annotated[str, Form(max_length=100)] = ""
                  ) -> Visitor:
-    """FastAPI dependency of every form post: visitor() plus the CSRF checks."""
+    """FastAPI dependency of every form post: visitor() plus the CSRF checks (a refusal
+    is a page saying what to do, not the API's JSON)."""
     person = await visitor(request)
-    await check_change(request, person.who, csrf_token)
+    try:
+        await check_change(request, person.who, csrf_token)
+    except ApiError as exc:
+        raise FormRefusedError.of(exc) from None
     return person
 
 

@@ -30,7 +30,7 @@ from bodycam.server.retention.approvals import (
     request_deletion,
     request_hold_lift,
 )
-from bodycam.server.retention.categories import categories, categorise
+from bodycam.server.retention.categories import categories, categorise, restore
 from bodycam.server.retention.models import Approval
 from bodycam.server.retention.queries import retention_view
 from bodycam.server.web.frame import Visitor, poster, visitor
@@ -108,6 +108,17 @@ def category(person: Annotated[Visitor, Depends(poster)], recording_id: str,
         categorise(work, recording_target(work.session, recording_id), name)
         return f"The recording is now in category {name}."
     return _act(person, recording_id, "recording.categorise", change)
+
+
+@router.post("/restore")
+def bring_back(person: Annotated[Visitor, Depends(poster)], recording_id: str,
+               name: Annotated[str, Form(max_length=64)], reason: _Reason) -> HTMLResponse:
+    """A recording in its pending-deletion window is kept again (the API's restore)."""
+    def change(work: Work) -> str:
+        restore(work, recording_target(work.session, recording_id), name, reason)
+        return (f"The recording is restored into category {name}: it is kept, and the "
+                "retention job no longer deletes it.")
+    return _act(person, recording_id, "recording.restore", change)
 
 
 @router.post("/cases")

@@ -1,8 +1,8 @@
 """The administrator's people pages: everyone who can sign in, adding a person (the
 second factor's one-time setup is shown once, as a QR code and as text), granting and
-revoking roles, unlocking, a new second factor, disabling. Every change goes through
-the services of people/accounts.py and access/roles.py, so the hard rules and the audit
-record are the same as from the command line."""
+revoking roles, unlocking, a new second factor, disabling and enabling again. Every
+change goes through the services of people/accounts.py and access/roles.py, so the hard
+rules and the audit record are the same as from the command line and the API."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from bodycam.server.people import throttle
 from bodycam.server.people.accounts import (
     add_user,
     disable_user,
+    enable_user,
     find_user,
     reset_second_factor,
     unlock_user,
@@ -156,13 +157,14 @@ def new_second_factor(request: Request, person: Annotated[Visitor, Depends(poste
 _ON_ACCOUNT: Final[dict[str, tuple[Callable[[Work, str], None], str]]] = {
     "unlock": (unlock_user, "is unlocked: failed sign-ins cleared"),
     "disable": (disable_user, "is disabled; every session of theirs has ended"),
+    "enable": (enable_user, "is enabled again and may sign in"),
 }
 
 
 @router.post("/{username}/{step}")
 def on_account(person: Annotated[Visitor, Depends(poster)], username: str,
-               step: Literal["unlock", "disable"]) -> HTMLResponse:
-    """Unlock (failed sign-ins cleared) or disable an account."""
+               step: Literal["unlock", "disable", "enable"]) -> HTMLResponse:
+    """Unlock (failed sign-ins cleared), disable or enable again an account."""
     apply, done = _ON_ACCOUNT[step]
 
     def change(work: Work) -> dict[str, Any]:

@@ -111,8 +111,13 @@ def test_disable_unlock_and_a_new_second_factor(people: People) -> None:
     gone = admin.client.post("/api/v1/users/alice/disable", headers=admin.changes)
     assert gone.status_code == 200 and gone.json()["disabled"] is True
     assert alice.client.get("/api/v1/tokens").status_code == 401
+    back = admin.client.post("/api/v1/users/alice/enable", headers=admin.changes)
+    assert back.status_code == 200 and back.json()["disabled"] is False
+    again = admin.client.post("/api/v1/users/alice/enable", headers=admin.changes)
+    assert again.status_code == 422 and "alice is not disabled" in again.json()["message"]
     assert ("second_factor_reset", "carol", None) in people.events()
     assert ("user_disabled", "carol", None) in people.events()
+    assert ("user_enabled", "carol", None) in people.events()
 
 
 def test_enrolling_a_camera_and_refusing_an_altered_identity(people: People) -> None:

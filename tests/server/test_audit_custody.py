@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fetch_rig import fetch_as_custodian
 from people_rig import DATABASES, PASSWORD, People, code, open_people, wrong_code
 from server_fixtures import Camera, Server
 
@@ -157,7 +158,7 @@ def test_an_offloaded_recording_end_to_end_and_from_the_command_line(
     client.upload(camera.recording)
     camera_log = camera.audit.read_bytes()
     assert client.audit_patch("none", camera_log).status_code == 200
-    server.run("fetch", camera.recording.name, "--out", str(tmp_path / "out"))
+    fetch_as_custodian(server, camera.recording.name, "--out", str(tmp_path / "out"))
     context = ServerContext.open(server.data_dir)
     try:
         with Access.of(context).work(CONSOLE, "user.add") as work:

@@ -13,9 +13,17 @@ from fastapi.testclient import TestClient
 from people_rig import START, Clock, code, make_context
 
 from bodycam.server.access.permissions import DEFAULT_ROLES
+from bodycam.server.access.service import Access
 from bodycam.server.app import create_app
 from bodycam.server.context import ServerContext
-from bodycam.tools.dev.demo_people import DEMO_PEOPLE, SIGN_INS_NAME, add_demo_people, linger
+from bodycam.server.people.signin import sign_in
+from bodycam.tools.dev.demo_people import (
+    DEMO_PEOPLE,
+    SIGN_INS_NAME,
+    add_demo_people,
+    linger,
+    sign_in_lines,
+)
 
 ORIGIN = "https://127.0.0.1:8443"
 
@@ -66,3 +74,23 @@ def test_linger_zero_returns_at_once_and_prints_nothing(tmp_path: Path) -> None:
     with contextlib.redirect_stdout(out):
         linger("https://x", tmp_path, "pw", [], 0)
     assert out.getvalue() == ""
+
+
+def test_the_demos_fetch_sign_in_leaves_the_printed_code_for_the_newcomer(
+        tmp_path: Path) -> None:
+    """`make demo` fetches as the demo custodian; the code linger() prints right after
+    must still sign in (a code is accepted once only)."""
+    clock = Clock()
+    make_context(tmp_path / "server", [], clock).close()
+    password, people = add_demo_people(tmp_path / "server", tmp_path)
+    custodian = next(p for p in people if p.role == "custodian")
+    context = ServerContext.open(tmp_path / "server")
+    context.clock = clock
+    try:
+        given_password, given_code = sign_in_lines(password, custodian, clock).splitlines()
+        access = Access.of(context)
+        sign_in(access, custodian.username, given_password, given_code, "console")
+        printed = code(custodian.totp_secret, clock.now)  # what linger() shows now
+        sign_in(access, custodian.username, password, printed, "browser")
+    finally:
+        context.close()

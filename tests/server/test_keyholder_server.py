@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fetch_rig import fetch_as_custodian
 from keyholder_rig import start_holder, stop_holder
 from people_rig import code
 from server_fixtures import Camera, Server, make_backend
@@ -230,7 +231,7 @@ def test_offline_by_file_end_to_end(rig: Rig, tmp_path: Path,
     and decrypts with `bodycam-evidence decrypt`; the log comes back by file."""
     rig.stop_holder()  # the key holder is offline
     secret, viewer = generate_identity()
-    rig.server.run("fetch", rig.recording_id, "--out", str(tmp_path / "fetched"))
+    fetch_as_custodian(rig.server, rig.recording_id, "--out", str(tmp_path / "fetched"))
     now_code = code(rig.totp["rita"], time.time())
     monkeypatch.setattr("sys.stdin", io.StringIO(f"{PASSWORD}\n{now_code}\n"))
     grant = tmp_path / "grant.json"
@@ -263,7 +264,7 @@ def test_tampered_segment_refused_before_decrypting(rig: Rig, tmp_path: Path) ->
     response = rig.view("rita", viewer)
     headers = tmp_path / "headers.json"
     headers.write_text(json.dumps(response.to_json()))
-    rig.server.run("fetch", rig.recording_id, "--out", str(tmp_path / "fetched"))
+    fetch_as_custodian(rig.server, rig.recording_id, "--out", str(tmp_path / "fetched"))
     fetched = tmp_path / "fetched" / rig.recording_id
     victim = sorted(fetched.glob("*.age"))[-1]
     data = bytearray(victim.read_bytes())

@@ -15,8 +15,8 @@ from typing import Final
 
 import pytest
 from browser_rig import chromium
-from people_rig import DATABASES, PASSWORD, code, database_args
-from playwright.sync_api import Browser, Page, expect
+from people_rig import PASSWORD, code, database_args
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from server_rig import ServeProcess, run_server
 
 from bodycam.tools.dev.ports import free_port
@@ -30,7 +30,7 @@ def browser() -> Iterator[Browser]:
     yield from chromium()
 
 
-@pytest.fixture(params=DATABASES)
+@pytest.fixture(params=["sqlite"])  # sessions on PostgreSQL: test_people_pages.py
 def site(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
          ) -> Iterator[tuple[str, str]]:
     """(server URL, alice's TOTP key) with a real serve process."""
@@ -90,14 +90,20 @@ def test_signing_in_and_out_in_a_browser(browser: Browser, site: tuple[str, str]
     context.close()
 
 
-def test_a_cross_site_form_cannot_sign_anyone_out(browser: Browser, site: tuple[str, str]
-                                                  ) -> None:
-    url, secret = site
+def signed_in(browser: Browser, url: str, secret: str) -> tuple[BrowserContext, Page]:
+    """Alice signed in, in a browser context of her own."""
     context = browser.new_context(ignore_https_errors=True)
     page = context.new_page()
     page.goto(url + "/sign-in")
     sign_in(page, PASSWORD, code(secret, time.time()))
     expect(page.get_by_role("heading", name="Signed in as Alice Reviewer")).to_be_visible()
+    return context, page
+
+
+def test_a_cross_site_form_cannot_sign_anyone_out(browser: Browser, site: tuple[str, str]
+                                                  ) -> None:
+    url, secret = site
+    context, page = signed_in(browser, url, secret)
 
     evil = context.new_page()  # a page of another origin, in the same browser
     evil.set_content(f'<form method="post" action="{url}/sign-out">'
@@ -108,4 +114,26 @@ def test_a_cross_site_form_cannot_sign_anyone_out(browser: Browser, site: tuple[
     assert "Signed in as" not in evil.content()
     page.reload()
     expect(page.get_by_role("heading", name="Signed in as Alice Reviewer")).to_be_visible()
+    context.close()
+
+
+def test_a_form_from_before_signing_in_again_gets_a_page_saying_what_to_do(
+        browser: Browser, site: tuple[str, str]) -> None:
+    url, secret = site
+    context, page = signed_in(browser, url, secret)
+    other = context.new_page()  # another tab: signs out and in again (a new session)
+    other.goto(url + "/")
+    other.get_by_role("button", name="Sign out").click()
+    expect(other.get_by_role("status")).to_have_text("You have signed out.")
+    sign_in(other, PASSWORD, code(secret, time.time() + 30))  # the next code: never reused
+    expect(other.get_by_role("heading", name="Signed in as Alice Reviewer")).to_be_visible()
+
+    page.get_by_role("button", name="Sign out").click()  # the old session's token
+    expect(page.get_by_role("heading", name="The form could not be accepted")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("(rule: csrf)")
+    expect(page.locator("main")).to_contain_text("reload it")
+    page.get_by_role("link", name="Back to the form").click()
+    expect(page.get_by_role("heading", name="Signed in as Alice Reviewer")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()  # reloaded: it works
+    expect(page.get_by_role("status")).to_have_text("You have signed out.")
     context.close()

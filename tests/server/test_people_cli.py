@@ -137,6 +137,20 @@ def test_reset_second_factor_prints_a_new_setup(data_dir: tuple[Path, int],
     assert rc == 1 and "there is no user 'nobody'" in err
 
 
+def test_a_disabled_person_is_enabled_again_from_the_command_line(
+        data_dir: tuple[Path, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    directory, _ = data_dir
+    user(directory, "add", "erin", "--name", "Erin", "--role", "reviewer",
+         "--password-stdin", monkeypatch=monkeypatch)
+    rc, _, err = user(directory, "enable", "erin", monkeypatch=monkeypatch)
+    assert rc == 1 and "erin is not disabled; nothing to enable" in err
+    assert user(directory, "disable", "erin", monkeypatch=monkeypatch)[0] == 0
+    rc, out, err = user(directory, "enable", "erin", monkeypatch=monkeypatch)
+    assert rc == 0 and "enabled: may sign in again" in out, err
+    _, listed, _ = user(directory, "list", monkeypatch=monkeypatch)
+    assert re.search(r"erin\s+active", listed), listed
+
+
 def test_migrate_makes_the_sealing_key_for_an_older_data_directory(
         data_dir: tuple[Path, int], monkeypatch: pytest.MonkeyPatch) -> None:
     directory, _ = data_dir

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fetch_rig import fetch_as_custodian
 from people_rig import PASSWORD, code
 from server_fixtures import Camera, Server
 from sqlalchemy import select
@@ -106,8 +107,8 @@ def test_two_people_delete_an_offloaded_recording_from_the_command_line(
     assert json.loads(out)["states"] == {"deleted": 1}
     rc, out, _ = server.run("recordings", "--json")
     assert [r["state"] for r in json.loads(out)] == ["deleted"]
-    rc, _, err = server.run("fetch", recording_id, "--out", str(tmp_path / "out"),
-                            check=False)
+    rc, _, err = fetch_as_custodian(server, recording_id, "--out", str(tmp_path / "out"),
+                                    check=False)
     assert rc == 1 and "was deleted" in err
 
 

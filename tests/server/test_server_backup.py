@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from fetch_rig import fetch_as_custodian
 from server_fixtures import Camera, Server
 
 SETTINGS = ("server.toml", "camera-offload.toml", "identity")
@@ -61,8 +62,8 @@ def test_an_online_copy_database_then_blobs_restores_the_server_whole(
     [item] = json.loads(out)
     assert (item["id"], item["state"], item["receipt"]) == (
         camera.recording.name, "complete", True)
-    code, _, err = restored.run("fetch", camera.recording.name, "--out",
-                                str(tmp_path / "fetched"))
+    code, _, err = fetch_as_custodian(restored, camera.recording.name, "--out",
+                                      str(tmp_path / "fetched"))
     assert code == 0, err
     for path in camera.recording.iterdir():
         assert (tmp_path / "fetched" / camera.recording.name / path.name).read_bytes() == \

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fetch_rig import fetch_as_custodian
 from offload_client import API, OffloadClient
 from server_fixtures import Camera, Server, make_camera
 from test_server_offload import server_key
@@ -32,7 +33,7 @@ def assert_held_whole(server: Server, camera: Camera, out: Path) -> None:
     """complete, and fetched back byte for byte."""
     (item,) = listed(server)
     assert item["state"] == "complete", item
-    code, _, err = server.run("fetch", camera.recording.name, "--out", str(out))
+    code, _, err = fetch_as_custodian(server, camera.recording.name, "--out", str(out))
     assert code == 0, err
     for path in camera.recording.iterdir():
         assert (out / camera.recording.name / path.name).read_bytes() == path.read_bytes()

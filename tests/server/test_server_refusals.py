@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fetch_rig import fetch_as_custodian
 from server_fixtures import Backend, Camera, Server, make_backend, make_server
 from small_disk import fill, mounted_small_disk
 from sqlalchemy import select
@@ -179,8 +180,8 @@ def test_a_damaged_copy_in_the_blob_folder_is_caught_on_fetch(
     damaged = bytearray(blob.read_bytes())
     damaged[100] ^= 0xFF
     blob.write_bytes(bytes(damaged))
-    code, _, err = server.run("fetch", camera.recording.name, "--out", str(tmp_path / "out"),
-                              check=False)
+    code, _, err = fetch_as_custodian(server, camera.recording.name, "--out",
+                                      str(tmp_path / "out"), check=False)
     assert code == 1 and f"CORRUPT: {segment.name}" in err
     assert not (tmp_path / "out" / camera.recording.name / segment.name).exists()
     server.stop()

@@ -5,14 +5,12 @@ log); the chain-of-custody report; the audit log for auditors only."""
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from people_rig import DATABASES, People, open_people
-from web_rig import Person, add_recording, assign, sign_in
+from web_rig import add_recording, assign, person, text
 
 from bodycam.server.retention.categories import ensure_retention
 from bodycam.server.retention.models import RecordingRetention
@@ -23,16 +21,6 @@ REC = "BC-0001-20261201T080000Z-00a1"
 @pytest.fixture(params=DATABASES)
 def people(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[People]:
     yield from open_people(request, tmp_path)
-
-
-def person(people: People, username: str, *roles: str) -> Person:
-    added = people.add(username, *roles)
-    return sign_in(people, username, added.totp_secret)
-
-
-def text(page: str) -> str:
-    """The page's words, as a person reads them (no tags, single spaces)."""
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
 
 
 def test_notes_category_case_and_hold_from_the_recordings_page(people: People) -> None:

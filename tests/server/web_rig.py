@@ -5,6 +5,7 @@ would leave them) so the pages have something to show."""
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,6 +55,17 @@ def sign_in(people: People, username: str, secret: str | None) -> Person:
     token = _TOKEN.search(client.get("/").text)
     assert token is not None
     return Person(client, token.group(1))
+
+
+def person(people: People, username: str, *roles: str) -> Person:
+    """A new account holding `roles`, signed in."""
+    added = people.add(username, *roles)
+    return sign_in(people, username, added.totp_secret)
+
+
+def text(page: str) -> str:
+    """The page's words, as a person reads them (no tags, single spaces)."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
 
 
 def add_recording(people: People, recording_id: str, device: str, *,

@@ -10,9 +10,10 @@
    the server's signed time, offloads, checks the signed receipt and removes the
    segments from its card.
 4. Checks the card: no segment left, a receipt per recording.
-5. As the custodian, from the server (never from the card): lists, fetches, verifies
-   and exports each recording to one MP4 and probes it; verifies the card's audit log
-   and what is left on the card against the device key and the server's receipts.
+5. As the custodian, from the server (never from the card): lists, fetches (signed in
+   as the demo custodian, on record), verifies and exports each recording to one MP4
+   and probes it; verifies the card's audit log and what is left on the card against
+   the device key and the server's receipts.
 6. Turns the front-display frames into an animated GIF and prints where everything is.
 7. Keeps the server up for a minute (`--linger`, or until Enter) with one demo account
    per role and their current sign-in codes, so a newcomer can click through it.
@@ -41,7 +42,7 @@ from bodycam.firmware.evidence.verify import verify_log
 from bodycam.server.devices.service import parse_identity
 from bodycam.tools.custody.cli import main as evidence_main
 from bodycam.tools.dev.demo_custody import card_check, export_fetched
-from bodycam.tools.dev.demo_people import add_demo_people, linger
+from bodycam.tools.dev.demo_people import add_demo_people, linger, sign_in_lines
 from bodycam.tools.dev.demo_viewing import keyholder_running
 from bodycam.tools.dev.embedded_server import EmbeddedServer, ServerError
 
@@ -130,16 +131,22 @@ def run_demo(args: argparse.Namespace, out: Path, server: EmbeddedServer, identi
     print("\n--- as the evidence custodian, from the server ---")
     server.run("recordings")
     held = {item["id"]: item for item in server.recordings()}
-    for n, recording_id in enumerate(card.recordings, start=1):
+    whole = []
+    for recording_id in card.recordings:
         state = held[recording_id]["state"] if recording_id in held else "missing"
         if state != "complete":
             print(f"PROBLEM: recording {recording_id} on the server: {state}")
             failures += 1
-            continue
+        else:
+            whole.append(recording_id)
+    if whole:  # a person fetches (signed in, on record); one sign-in for all of them
         fetched = out / "fetched"
-        server.run("fetch", recording_id, "--out", str(fetched))
-        failures += not export_fetched(fetched / recording_id, identity,
-                                       out / f"recording-{n}.mp4")
+        custodian = next(p for p in people if p.role == "custodian")
+        server.run("fetch", *whole, "--out", str(fetched), "--as", custodian.username,
+                   "--password-stdin", stdin=sign_in_lines(password, custodian))
+        for n, recording_id in enumerate(whole, start=1):
+            failures += not export_fetched(fetched / recording_id, identity,
+                                           out / f"recording-{n}.mp4")
     audit_ok = check_card(device_dir, camera_identity, server)
     gif = out / "front-display.gif"
     frames = make_gif(frames_dir, gif)

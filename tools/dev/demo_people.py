@@ -25,7 +25,8 @@ from bodycam.server.context import ServerContext
 from bodycam.server.people.accounts import add_user
 from bodycam.server.people.totp import STEP_S, code_at
 
-__all__ = ["DEMO_PEOPLE", "SIGN_INS_NAME", "DemoPerson", "add_demo_people", "linger"]
+__all__ = ["DEMO_PEOPLE", "SIGN_INS_NAME", "DemoPerson", "add_demo_people", "linger",
+           "sign_in_lines"]
 
 SIGN_INS_NAME: Final = "DEMO-ONLY-sign-ins.txt"
 # (username, name, role): one person per role of SYSTEM.md's starting point
@@ -72,6 +73,14 @@ def add_demo_people(data_dir: Path, out: Path) -> tuple[str, list[DemoPerson]]:
     print(f"demo accounts, one per role: {', '.join(p.username for p in people)} "
           f"(sign-ins in {out / SIGN_INS_NAME})")
     return password, people
+
+
+def sign_in_lines(password: str, person: DemoPerson, clock: Callable[[], float] = time.time
+                  ) -> str:
+    """What `--password-stdin` reads: the password and the person's code of the time
+    step before this one (still accepted: a phone's clock may lag), so the current code,
+    which linger() prints, stays unused for the newcomer (a code never counts twice)."""
+    return f"{password}\n{code_at(person.totp_secret, clock() - STEP_S)}\n"
 
 
 def _codes(people: list[DemoPerson], now: float) -> str:

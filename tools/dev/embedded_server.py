@@ -62,17 +62,23 @@ class EmbeddedServer:
         """The certificate authority `init` made (what a browser must be told to trust)."""
         return self.data_dir / "identity" / CA_FILE
 
-    def run(self, command: str, *args: str, show: bool = True) -> None:
+    def run(self, command: str, *args: str, show: bool = True, stdin: str | None = None
+            ) -> None:
         """One `bodycam-server` command (not serve; "device enrol" is two words), shown as
-        typed; ServerError if it fails. The CLI sets the agency's umask for its files:
-        the caller's comes back after."""
+        typed; ServerError if it fails. `stdin`: what the person types (a password and a
+        code for `--password-stdin`; never shown). The CLI sets the agency's umask for
+        its files: the caller's comes back after."""
         argv = [*command.split(), "--data-dir", str(self.data_dir), *args]
         if show:
             print(f"$ bodycam-server {shlex.join(argv)}", flush=True)
         umask = os.umask(0o077)  # reads the current umask (there is no other way)
+        saved = sys.stdin
+        if stdin is not None:
+            sys.stdin = io.StringIO(stdin)
         try:
             code = server_main(argv)
         finally:
+            sys.stdin = saved
             os.umask(umask)
         sys.stdout.flush()
         if code != 0:

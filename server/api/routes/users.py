@@ -22,6 +22,7 @@ from bodycam.server.people.accounts import (
     AccountError,
     add_user,
     disable_user,
+    enable_user,
     find_user,
     reset_second_factor,
     unlock_user,
@@ -145,6 +146,12 @@ def _on_user(username: str, request: Request, caller: Caller, action: str,
 def disable(username: Username, request: Request, caller: CallerDep) -> UserOut:
     """The person can no longer sign in; their sessions and API tokens end now."""
     return _on_user(username, request, caller, "user.disable", disable_user)
+
+
+@router.post("/{username}/enable")
+def enable(username: Username, request: Request, caller: CallerDep) -> UserOut:
+    """A disabled person may sign in again (a lockout stays until unlocked)."""
+    return _on_user(username, request, caller, "user.enable", enable_user)
 
 
 @router.post("/{username}/unlock")
