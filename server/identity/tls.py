@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from bodycam.firmware.evidence.durable import write_new_file
+from bodycam.tools.certificates import new_ca
 
 __all__ = ["CA_FILE", "CERT_FILE", "KEY_FILE", "TlsError", "adopt_certificate", "ca_pem",
            "make_certificate", "server_ssl_context"]
@@ -72,19 +73,10 @@ def make_certificate(directory: Path, host: str) -> None:
     """A new CA (kept beside it, to renew the certificate later) and a certificate for
     `host` under it. FileExistsError if any of the files exists."""
     now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
                                             f"bodycam evidence server CA ({host})")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - datetime.timedelta(days=1))
-          .not_valid_after(now + datetime.timedelta(days=365 * _CA_YEARS))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
-                                       False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
-                         critical=False)
-          .sign(ca_key, hashes.SHA256()))
+    ca_key, ca = new_ca(ca_name, now - datetime.timedelta(days=1),
+                        now + datetime.timedelta(days=365 * _CA_YEARS))
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from bodycam.firmware.evidence.durable import write_new_file
+from bodycam.tools.certificates import new_ca
 
 CA_CERT: Final = "agency-ca.pem"
 CA_KEY: Final = "agency-ca.key"
@@ -69,18 +70,8 @@ def _name(common: str, agency: str) -> x509.Name:
 
 def _ca(agency: str, start: datetime, years: int
         ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = _name(f"{agency} evidence export CA", agency)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(start).not_valid_after(start + timedelta(days=365 * years))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
-                                         False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
-    return key, cert
+    return new_ca(_name(f"{agency} evidence export CA", agency), start,
+                  start + timedelta(days=365 * years))
 
 
 def issue_leaf(ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate, common: str,
