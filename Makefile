@@ -36,8 +36,15 @@ typecheck: $(VENV)/.dev
 	@for d in hal firmware tools server; do ln -s ../../$$d .mypy-tree/bodycam/$$d; done
 	cd .mypy-tree && ../$(VENV)/bin/mypy -p bodycam.hal -p bodycam.firmware -p bodycam.tools -p bodycam.server
 
+# pytest-xdist: one worker process per core (`-n logical`; PYTEST_WORKERS=0 runs the suite in
+# this one process, PYTEST_WORKERS=N in N). Most of the suite's time is spent in processes the
+# tests start (servers, PostgreSQL, age, ffmpeg, Chromium) or waiting on them; every worker has
+# its own PostgreSQL cluster, S3 emulator and temporary directories (tests/server/server_fixtures.py).
+# worksteal: a worker that runs out of tests takes queued ones from the other, so a few long
+# tests (fuzzing, the simulated device's shifts) do not leave one core idle at the end.
+PYTEST_WORKERS ?= logical
 unit: $(VENV)/.dev
-	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 $(VENV)/.base: pyproject.toml
 	@bash .ci/apt-deps.sh $(APT_BASE)
