@@ -36,8 +36,25 @@ typecheck: $(VENV)/.dev
 	@for d in hal firmware tools server; do ln -s ../../$$d .mypy-tree/bodycam/$$d; done
 	cd .mypy-tree && ../$(VENV)/bin/mypy -p bodycam.hal -p bodycam.firmware -p bodycam.tools -p bodycam.server
 
+# The tests in two runs. First those marked `realtime` (tests/conftest.py: the simulated
+# device on a SimClock, simulated time tied to real time, and the `slow` end-to-end ones),
+# alone and one at a time as they always ran. Then all the others in pytest-xdist worker
+# processes, one per core (PYTEST_WORKERS=N for N, 0 for none): most of their time is
+# spent in processes they start (servers, PostgreSQL, age, ffmpeg, Chromium) or waiting on
+# them; each worker has its own PostgreSQL cluster, S3 emulator and temporary directories
+# (tests/server/server_fixtures.py). worksteal: a worker out of tests takes the other's,
+# so a few long tests (the fuzzing) do not leave a core idle at the end. Both runs always
+# run; one that PYTEST_ARGS leaves without tests (pytest's exit 5) is not a failure, both are.
+PYTEST_WORKERS ?= logical
+PYTEST_REALTIME := $(VENV)/bin/pytest -q -m realtime $(PYTEST_ARGS)
+PYTEST_OTHERS := $(VENV)/bin/pytest -q -m "not realtime" -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 unit: $(VENV)/.dev
-	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+	@status=0; ran=0; \
+	echo '$(PYTEST_REALTIME)'; $(PYTEST_REALTIME); s=$$?; \
+	[ $$s -eq 5 ] || { ran=1; [ $$s -eq 0 ] || status=$$s; }; \
+	echo '$(PYTEST_OTHERS)'; $(PYTEST_OTHERS); s=$$?; \
+	[ $$s -eq 5 ] || { ran=1; [ $$s -eq 0 ] || status=$$s; }; \
+	[ $$ran -eq 1 ] || status=5; exit $$status
 
 $(VENV)/.base: pyproject.toml
 	@bash .ci/apt-deps.sh $(APT_BASE)

@@ -31,11 +31,32 @@ from bodycam.firmware.evidence.session_key import SessionKey
 from bodycam.firmware.evidence.signed_log import SignedLog
 from bodycam.hal.clocks import ManualClock
 from bodycam.server.database.engine import Database
+from bodycam.server.people import accounts
+from bodycam.server.people.passwords import hash_password
 from bodycam.tools.dev.moto_s3 import CREDENTIALS, MotoS3
 from bodycam.tools.dev.ports import free_port
 from bodycam.tools.dev.postgres import PostgresCluster
 
 BACKENDS = ("sqlite", "postgresql", "s3")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def password_hashed_once() -> Iterator[None]:
+    """Accounts the tests add in this process (add_user) get their password's argon2id
+    hash made once per password: a real hash at the production parameters, reused with
+    its salt. The tests add hundreds of people with one password (people_rig.PASSWORD),
+    and each hash costs ~0.2 s of CPU on every core it finds. Verifying, sign-in,
+    re-hashing and password changes run unchanged; no test looks at a salt."""
+    made: dict[str, str] = {}
+
+    def hash_once(password: str) -> str:
+        if password not in made:
+            made[password] = hash_password(password)
+        return made[password]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(accounts, "hash_password", hash_once)
+        yield
 
 
 @pytest.fixture(scope="session")

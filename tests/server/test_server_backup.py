@@ -55,7 +55,8 @@ def test_an_online_copy_database_then_blobs_restores_the_server_whole(
     server.stop()
     shutil.rmtree(server.data_dir)  # the disk is lost
 
-    restored = Server(tmp_path / "restored", server.backend, port=server.port)
+    restored = Server(tmp_path / "restored", server.backend, port=server.port,
+                      processes=server.processes)  # the fixture stops its serve too
     restore(tmp_path / "backup", restored.data_dir, server.data_dir)
     code, out, err = restored.run("recordings", "--json")
     assert code == 0, err

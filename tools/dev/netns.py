@@ -9,11 +9,15 @@ delay and loss are not offered. Needs root (CI runs as root) and iproute2.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import re
 import secrets
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import IO, Final
 
@@ -25,6 +29,19 @@ MISSING: Final = ("ip (iproute2) is not installed or this is not root: the netwo
 
 def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
+
+
+@contextlib.contextmanager
+def _choosing() -> Iterator[None]:
+    """Held from choosing a free subnet until its address is on a link: test processes
+    running side by side (pytest-xdist workers, other people's benchmarks) otherwise may
+    both see 10.77.N.0/24 free and both take it."""
+    with (Path(tempfile.gettempdir()) / "bodycam-netns.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _free_octet() -> int:
@@ -50,8 +67,8 @@ class VethLink:
         tag = secrets.token_hex(3)
         self.namespace = f"bc-{tag}"
         self._near, self._far = f"bcn{tag}", f"bcf{tag}"
-        octet = subnet if subnet is not None else _free_octet()
-        self.near_address, self.far_address = f"10.77.{octet}.1", f"10.77.{octet}.2"
+        self._subnet = subnet
+        self.near_address = self.far_address = ""
         self._rate = rate_mbit
         self._up = False
 
@@ -62,7 +79,10 @@ class VethLink:
         try:
             _ip("link", "add", self._near, "type", "veth", "peer", "name", self._far)
             _ip("link", "set", self._far, "netns", self.namespace)
-            _ip("addr", "add", f"{self.near_address}/24", "dev", self._near)
+            with _choosing():
+                octet = self._subnet if self._subnet is not None else _free_octet()
+                self.near_address, self.far_address = f"10.77.{octet}.1", f"10.77.{octet}.2"
+                _ip("addr", "add", f"{self.near_address}/24", "dev", self._near)
             self.run(["ip", "addr", "add", f"{self.far_address}/24", "dev", self._far])
             self.run(["ip", "link", "set", "lo", "up"])
             self.restore()
