@@ -150,7 +150,8 @@ def test_a_long_recording_is_held_in_a_window_around_the_playhead(
     page.wait_for_function("() => document.getElementById('video').ended", timeout=WAIT_MS)
     played = stats(page)
     assert [d["segment"] for d in played["decrypts"]] == list(range(len(viewing.segments())))
-    assert 0 < played["maxBufferedS"] < 2 * 2.0 + 1.0, played["maxBufferedS"]  # ≤ 2 of 3
+    # at most two of the three 2 s segments at once (the whole recording is 5.5 s)
+    assert 0 < played["maxBufferedS"] < 4.5, played["maxBufferedS"]
     # At the end the first two segments are gone from the browser: frame 4 lies in the
     # first, frame 50 in the second (2 s each at 15 fps).
     held = page.evaluate("""() => { const b = document.getElementById("video").buffered;
@@ -162,7 +163,7 @@ def test_a_long_recording_is_held_in_a_window_around_the_playhead(
     # so their frames, shown by the seeks back, were decrypted again
     again = [d["segment"] for d in stats(page)["decrypts"][len(played["decrypts"]):]]
     assert {0, 1} <= set(again), again
-    assert stats(page)["maxBufferedS"] < 2 * 2.0 + 1.0, stats(page)["maxBufferedS"]
+    assert stats(page)["maxBufferedS"] < 4.5, stats(page)["maxBufferedS"]
     assert stats(page)["error"] is None
 
 

@@ -253,18 +253,17 @@ async function play(reason) {
     const done = await decrypt(current, segments[index], id++);
     if (view !== current) return false;  // stopped meanwhile
     stats.decrypts.push({ bytes: done.size, ms: done.ms, segment: index });
-    // Not where the parser left off: it starts afresh. An "ended" source refuses abort(),
-    // but finish() already reset the parser before ending it, and the append reopens it.
+    // Not where the parser left off: it starts afresh (when "ended", finish() did that).
     if (index !== last + 1 && source.readyState === "open") buffer.abort();
     await append(buffer, done.plain, video.currentTime);
     last = index;
     return view === current;
   };
-  // MPEG-TS marks no end of a segment, so after an append Chromium's parser stays inside
-  // one ("PARSING_MEDIA_SEGMENT"); abort() hands over what it holds and waits for a new
-  // one. Done before endOfStream, because an "ended" source refuses abort(), and the
-  // usual way to reopen it first (setting timestampOffset) is refused while the parser is
-  // inside a segment: a seek back after the end would otherwise stop the view.
+  // The parser is reset before the source is ended, since an "ended" source refuses
+  // abort(); so a segment appended after a seek back from the end (the append reopens the
+  // source) also starts a fresh parse. Reopening it first by setting timestampOffset does
+  // not work: MPEG-TS marks no end of a segment, so after an append Chromium's parser
+  // stays inside one ("PARSING_MEDIA_SEGMENT") and refuses it, which stopped the view.
   const finish = () => {
     buffer.abort();
     source.endOfStream();
