@@ -1,7 +1,8 @@
 """The player in a real browser (Playwright driving Debian's Chromium) against a real
 `serve` process and a real key holder: a reviewer gives a reason and presses play; the
 frames Chromium decodes are the frames the camera encoded (compared with the
-authority's own decrypt, decoded by PyAV); a segment changed on the server is refused
+authority's own decrypt, decoded by PyAV); only segments near the playhead are held,
+and seeking back decrypts dropped ones again; a segment changed on the server is refused
 before decrypting; a stopped key holder is named on the page; the wearer and the
 administrator get no picture; the server's data directory and database hold no age
 identity and no plaintext while and after a view is watched."""
