@@ -1,8 +1,9 @@
 // The player page: a throwaway X25519 key made by WebCrypto (not extractable: the private
 // key never exists as bytes in JavaScript), the view request with the reason, then each
 // granted segment fetched, checked and decrypted in a Worker and appended to a
-// MediaSource as the playhead nears it (only a window around the playhead is held). The viewer's name and the time lie over the picture. Stop, the grant's
-// expiry or any refusal ends the picture and forgets the key.
+// MediaSource as the playhead nears it (only a window around the playhead is held). The
+// viewer's name and the time lie over the picture. Stop, the grant's expiry or any
+// refusal ends the picture and forgets the key.
 import { identityToRecipient } from "age-encryption";
 
 const TYPE = 'video/mp2t; codecs="avc1.42E01E,mp4a.40.2"';
