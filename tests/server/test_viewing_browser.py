@@ -1,7 +1,8 @@
 """The player in a real browser (Playwright driving Debian's Chromium) against a real
 `serve` process and a real key holder: a reviewer gives a reason and presses play; the
 frames Chromium decodes are the frames the camera encoded (compared with the
-authority's own decrypt, decoded by PyAV); a segment changed on the server is refused
+authority's own decrypt, decoded by PyAV); only segments near the playhead are held,
+and seeking back decrypts dropped ones again; a segment changed on the server is refused
 before decrypting; a stopped key holder is named on the page; the wearer and the
 administrator get no picture; the server's data directory and database hold no age
 identity and no plaintext while and after a view is watched."""
@@ -19,6 +20,7 @@ import numpy as np
 import pytest
 from browser_rig import chromium
 from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from server_fixtures import Camera, Server, make_backend
 from viewing_bench import play_figures
 from viewing_rig import (
@@ -58,10 +60,18 @@ def viewing(server: Server, camera: Camera, tmp_path: Path,
 _GRAB: Final = """async (at) => {
   const video = document.getElementById("video");
   video.pause();
-  await new Promise((done) => {
-    video.addEventListener("seeked", done, { once: true });
+  const seeked = await new Promise((done) => {
+    const timer = setTimeout(() => done(false), 60000);
+    video.addEventListener("seeked", () => { clearTimeout(timer); done(true); }, { once: true });
     video.currentTime = at;
   });
+  if (!seeked) {  // say what the player and the media element were doing, not just hang
+    const ranges = (r) => Array.from({ length: r.length }, (_, i) => [r.start(i), r.end(i)]);
+    throw new Error(`no "seeked" within 60 s of seeking to ${at}: ` + JSON.stringify({
+      player: window.bodycamPlayer, currentTime: video.currentTime, seeking: video.seeking,
+      readyState: video.readyState, error: video.error && video.error.message,
+      buffered: ranges(video.buffered), src: video.getAttribute("src") }));
+  }
   const canvas = document.createElement("canvas");
   canvas.width = video.videoWidth; canvas.height = video.videoHeight;
   const context = canvas.getContext("2d");
@@ -79,6 +89,20 @@ def shot(page: Page, tmp_path: Path, name: str) -> None:
     target = Path(SHOTS) if SHOTS else tmp_path
     target.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(target / f"{name}.png"), full_page=True)
+
+
+def assert_camera_frames_shown(page: Page, viewing: Viewing) -> None:
+    """Frames from every segment (2 s each at 15 fps), reached by seeking back and forth
+    across segment boundaries, are the camera's own (never a whole-second white flash)."""
+    frames = camera_frames(viewing)
+    shape = frames[0][1].shape
+    for index in (50, 4, 37, 82, 23, 68):
+        at, _ = frames[index]
+        seen = grab(page, at + 0.5 / 15, shape)  # mid-frame: no rounding at either edge
+        distances = [float(np.abs(seen - f.astype(np.float64)).mean()) for _, f in frames]
+        assert int(np.argmin(distances)) == index, (index, sorted(
+            range(len(frames)), key=distances.__getitem__)[:3])
+        assert distances[index] < 6.0, distances[index]
 
 
 def test_reviewer_watches_the_frames_the_camera_saw(browser: Browser, viewing: Viewing,
@@ -100,17 +124,7 @@ def test_reviewer_watches_the_frames_the_camera_saw(browser: Browser, viewing: V
     assert page.evaluate("() => document.getElementById('video').webkitAudioDecodedByteCount"
                          ) > 0, "no sound was decoded"
     shot(page, tmp_path, "player")
-    frames = camera_frames(viewing)
-    shape = frames[0][1].shape
-    # Frames from every segment (2 s each at 15 fps), never a whole-second white flash,
-    # reached by seeking back and forth across segment boundaries.
-    for index in (50, 4, 37, 82, 23, 68):
-        at, _ = frames[index]
-        seen = grab(page, at + 0.5 / 15, shape)  # mid-frame: no rounding at either edge
-        distances = [float(np.abs(seen - f.astype(np.float64)).mean()) for _, f in frames]
-        assert int(np.argmin(distances)) == index, (index, sorted(
-            range(len(frames)), key=distances.__getitem__)[:3])
-        assert distances[index] < 6.0, distances[index]
+    assert_camera_frames_shown(page, viewing)
     # While the picture is up (grant live, every segment decrypted in the browser) and
     # after it stopped, the server's data directory (database included) holds neither
     # an age identity nor any plaintext; the key holder's directory shows the scan works.
@@ -122,6 +136,45 @@ def test_reviewer_watches_the_frames_the_camera_saw(browser: Browser, viewing: V
     assert page.evaluate("() => document.getElementById('video').readyState") == 0
     expect(page.locator("#overlay")).to_have_text("")
     assert secrets_in(viewing.server.data_dir, viewing) == []
+
+
+def test_a_long_recording_is_held_in_a_window_around_the_playhead(
+        browser: Browser, viewing: Viewing) -> None:
+    """The player keeps only the segments near the playhead decrypted (a 10-minute
+    recording at 4 Mbit/s is twice what Chromium's MediaSource holds): shrunk here to
+    half a second each way, playing to the end never holds the whole recording, and
+    seeking back decrypts the dropped segments again and shows the camera's frames."""
+    viewing.server.serve()
+    page = signed_in(browser, viewing, "rita")
+    page.add_init_script("window.bodycamPlayerWindow = { aheadS: 0.5, behindS: 0.5 };")
+    press_play(page, viewing)
+    wait_until_all_decrypted(page, viewing)
+    page.wait_for_function("() => document.getElementById('video').ended", timeout=WAIT_MS)
+    played = stats(page)
+    order = [d["segment"] for d in played["decrypts"]]
+    assert order == list(range(len(viewing.segments()))), played
+    # at most two of the three 2 s segments at once (the whole recording is 5.5 s)
+    assert 0 < played["maxBufferedS"] < 4.5, played["maxBufferedS"]
+    # Then the first two segments go from the browser (frame 4 lies in the first, frame
+    # 50 in the second: 2 s each at 15 fps), once the player's loop next looks: waited
+    # for, since the picture can reach the end before that.
+    frames = camera_frames(viewing)
+    gone = [frames[4][0], frames[50][0]]
+    try:
+        page.wait_for_function("""(gone) => { const b = document.getElementById("video").buffered;
+          return gone.every((t) => !Array.from({ length: b.length },
+            (_, i) => b.start(i) <= t && t <= b.end(i)).includes(true)); }""",
+                               arg=gone, timeout=WAIT_MS)
+    except PlaywrightTimeout:
+        held = page.evaluate("""() => { const b = document.getElementById("video").buffered;
+          return Array.from({ length: b.length }, (_, i) => [b.start(i), b.end(i)]); }""")
+        raise AssertionError(f"segments 1 and 2 ({gone} s) still held: {held}") from None
+    assert_camera_frames_shown(page, viewing)
+    # so their frames, shown by the seeks back, were decrypted again
+    again = [d["segment"] for d in stats(page)["decrypts"][len(played["decrypts"]):]]
+    assert {0, 1} <= set(again), again
+    assert stats(page)["maxBufferedS"] < 4.5, stats(page)["maxBufferedS"]
+    assert stats(page)["error"] is None
 
 
 def test_a_changed_segment_is_refused_before_decrypting(browser: Browser,

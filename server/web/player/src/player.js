@@ -1,8 +1,9 @@
 // The player page: a throwaway X25519 key made by WebCrypto (not extractable: the private
 // key never exists as bytes in JavaScript), the view request with the reason, then each
 // granted segment fetched, checked and decrypted in a Worker and appended to a
-// MediaSource. The viewer's name and the time lie over the picture. Stop, the grant's
-// expiry or any refusal ends the picture and forgets the key.
+// MediaSource as the playhead nears it (only a window around the playhead is held). The
+// viewer's name and the time lie over the picture. Stop, the grant's expiry or any
+// refusal ends the picture and forgets the key.
 import { identityToRecipient } from "age-encryption";
 
 const TYPE = 'video/mp2t; codecs="avc1.42E01E,mp4a.40.2"';
@@ -18,8 +19,15 @@ const viewer = root.dataset.viewer;
 const timelineBar = document.getElementById("timeline");
 const marks = document.getElementById("marks");
 
+// How much decrypted media the MediaSource holds around the playhead. Chromium keeps
+// about 150 MB of video per SourceBuffer: 10 minutes at the camera's 4 Mbit/s is twice
+// that, so segments are decrypted as the playhead nears them, those long behind it are
+// dropped, and a seek back decrypts them again. (A test shrinks the window through
+// window.bodycamPlayerWindow to see that on a short recording.)
+const WINDOW = { aheadS: 60, behindS: 30 };
+
 // What a test or a benchmark reads: timings and the state, never a key or plaintext.
-const stats = { state: "idle", firstFrameMs: null, decrypts: [], error: null };
+const stats = { state: "idle", firstFrameMs: null, decrypts: [], error: null, maxBufferedS: 0 };
 window.bodycamPlayer = stats;
 let view = null;
 
@@ -81,9 +89,51 @@ function decrypt(current, segment, id) {
   });
 }
 
-async function append(buffer, data) {
-  buffer.appendBuffer(data);
+function bufferedSeconds(buffer) {
+  let total = 0;
+  for (let i = 0; i < buffer.buffered.length; i++) total += buffer.buffered.end(i) - buffer.buffered.start(i);
+  return total;
+}
+
+async function drop(buffer, from, to) {
+  buffer.remove(from, to);
   await once(buffer, "updateend");
+}
+
+// Append; a full buffer (QuotaExceededError) first lets go of all but the last second
+// behind the playhead, then gives up with what to do.
+async function append(buffer, data, playhead) {
+  if (video.error) {
+    throw new Error(`The browser could not play this recording's media (${video.error.message ||
+      `media error ${video.error.code}`})`);
+  }
+  try {
+    buffer.appendBuffer(data);
+  } catch (err) {
+    if (err.name !== "QuotaExceededError") throw err;
+    if (playhead - 1 > 0) await drop(buffer, 0, playhead - 1);
+    try {
+      buffer.appendBuffer(data);
+    } catch {
+      throw new Error("The browser's media buffer is full even after letting go of what was " +
+        "played: close other players or tabs and press play again");
+    }
+  }
+  await once(buffer, "updateend");
+  stats.maxBufferedS = Math.max(stats.maxBufferedS, bufferedSeconds(buffer));
+}
+
+// Any of `names` on `target`, or `ms` passing (so a stopped view is noticed too).
+function anyOf(target, names, ms) {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      for (const name of names) target.removeEventListener(name, done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    for (const name of names) target.addEventListener(name, done, { once: true });
+  });
 }
 
 async function ask(reason) {
@@ -196,22 +246,93 @@ async function play(reason) {
   const buffer = source.addSourceBuffer(TYPE);
   video.requestVideoFrameCallback(() => { stats.firstFrameMs = performance.now() - pressed; });
   stats.state = "playing";
+  const segments = grant.segments;
   let id = 0;
-  for (const segment of grant.segments) {
-    say(`Decrypting segment ${id + 1} of ${grant.segments.length} (${segment.file})…`);
-    const done = await decrypt(current, segment, id++);
-    if (view !== current) return;  // stopped meanwhile
-    stats.decrypts.push({ bytes: done.size, ms: done.ms });
-    await append(buffer, done.plain);
-    if (id === 1) {
-      drawTimeline(grant.timeline, buffer.buffered.start(0) - (grant.timeline.segments[0]?.start_s ?? 0));
-      video.currentTime = buffer.buffered.start(0);
-      video.play().catch(() => say("Press the video's play button to start."));
-    }
-  }
-  if (view === current && source.readyState === "open") source.endOfStream();
-  say(`Playing ${grant.segments.length} segment(s); the grant ends at ` +
+  let last = -1;
+  const load = async (index) => {
+    say(`Decrypting segment ${index + 1} of ${segments.length} (${segments[index].file})…`);
+    const done = await decrypt(current, segments[index], id++);
+    if (view !== current) return false;  // stopped meanwhile
+    stats.decrypts.push({ bytes: done.size, ms: done.ms, segment: index });
+    // Not where the parser left off: it starts afresh (when "ended", finish() did that).
+    if (index !== last + 1 && source.readyState === "open") buffer.abort();
+    await append(buffer, done.plain, video.currentTime);
+    last = index;
+    return view === current;
+  };
+  // The parser is reset before the source is ended, since an "ended" source refuses
+  // abort(); so a segment appended after a seek back from the end (the append reopens the
+  // source) also starts a fresh parse. Reopening it first by setting timestampOffset does
+  // not work: MPEG-TS marks no end of a segment, so after an append Chromium's parser
+  // stays inside one ("PARSING_MEDIA_SEGMENT") and refuses it, which stopped the view.
+  const finish = () => {
+    buffer.abort();
+    source.endOfStream();
+  };
+  if (!(await load(0))) return;
+  const times = grant.timeline.segments;
+  const offset = buffer.buffered.start(0) - (times[0]?.start_s ?? 0);
+  drawTimeline(grant.timeline, offset);
+  video.currentTime = buffer.buffered.start(0);
+  video.play().catch(() => say("Press the video's play button to start."));
+  const playing = () => say(`Playing ${segments.length} segment(s); the grant ends at ` +
     `${new Date(grant.expires * 1000).toISOString().slice(11, 19)} UTC.`);
+  playing();
+  const spans = segments.map((segment) => {
+    const t = times.find((s) => s.file === segment.file);
+    return t && t.start_s !== null && t.end_s !== null ? [offset + t.start_s, offset + t.end_s] : null;
+  });
+  if (!grant.timeline.verified || spans.includes(null)) {
+    // no trustworthy times to place segments by: all of them, in order, as they come
+    for (let index = 1; index < segments.length; index++) if (!(await load(index))) return;
+    if (source.readyState === "open") finish();
+    playing();
+    return;
+  }
+  await follow(current, buffer, source, spans, load, playing, finish);
+}
+
+// Keep the segments from the playhead to `aheadS` on decrypted, drop what lies more than
+// `behindS` behind it or (after a seek back) more than twice `aheadS` ahead of it, until
+// the view ends. The slack ahead keeps a segment just past the window from being dropped
+// and decrypted again at once; at most behindS + 2 * aheadS (150 s, ~75 MB at 4 Mbit/s)
+// plus a segment stays held.
+async function follow(current, buffer, source, spans, load, playing, finish) {
+  const window_ = { ...WINDOW, ...(window.bodycamPlayerWindow || {}) };
+  const held = (span) => {
+    const middle = (span[0] + span[1]) / 2;
+    for (let i = 0; i < buffer.buffered.length; i++) {
+      if (buffer.buffered.start(i) <= middle && middle <= buffer.buffered.end(i)) return true;
+    }
+    return false;
+  };
+  while (view === current) {
+    const now = video.currentTime;
+    if (buffer.buffered.length) {
+      // Whole segments only: a cut inside one takes the rest of its picture group with
+      // it. After seeks, what lies far ahead goes too.
+      const first = buffer.buffered.start(0);
+      const end = buffer.buffered.end(buffer.buffered.length - 1);
+      const behind = spans.filter((span) => span[1] <= now - window_.behindS).map((span) => span[1]);
+      const ahead = spans.filter((span) => span[0] >= now + 2 * window_.aheadS).map((span) => span[0]);
+      const before = Math.max(first, ...behind);
+      const after = Math.min(end, ...ahead);
+      if (before - first > 0.1) await drop(buffer, first, before);
+      if (end - after > 0.1) await drop(buffer, after, end);
+      if (view !== current) return;
+    }
+    const wanted = spans.findIndex((span) => span[1] > now && span[0] < now + window_.aheadS &&
+      !held(span));
+    if (wanted >= 0) {
+      if (!(await load(wanted))) return;
+      playing();
+      continue;
+    }
+    // Ended only once everything from the playhead on is held, so that a segment still to
+    // come is never taken for the end of the recording.
+    if (source.readyState === "open" && spans.every((span) => span[1] <= now || held(span))) finish();
+    await anyOf(video, ["timeupdate", "seeking"], 1000);
+  }
 }
 
 style();
