@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import sys
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from bodycam.firmware.evidence.salvage import sha256_file
 from bodycam.tools.custody.package.keys import DOCUMENT_SIGNING, Credential
 
 INDEX: Final = "index.json"
@@ -50,14 +50,6 @@ def verify_package_dir(root: Path, ca_file: Path | None, as_json: bool) -> int:
               "'bodycam[custody]'", file=sys.stderr)
         return 2
     return check_package(root, ca_file, as_json)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as source:
-        while chunk := source.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def package_files(root: Path) -> Iterator[str]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from cryptography import x509
 
+from bodycam.firmware.evidence.salvage import sha256_file
 from bodycam.firmware.evidence.store import MANIFEST_NAME
 from bodycam.firmware.evidence.verify import verify_recording
 from bodycam.tools.custody.package.build import HEADER_SUFFIX, PackageError, header_length
@@ -28,7 +29,6 @@ from bodycam.tools.custody.package.index import (
     TOKEN,
     check_signature,
     package_files,
-    sha256_file,
 )
 from bodycam.tools.custody.package.keys import CA_CERT
 from bodycam.tools.custody.package.provenance import provenance
