@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import json
 from dataclasses import dataclass
 from typing import Any, Final
 
-from bodycam.firmware.evidence.age.header import read_header
+from bodycam.firmware.evidence.age.header import header_length
 from bodycam.firmware.evidence.age.stream import PAYLOAD_NONCE_SIZE
 from bodycam.server.keyholder.errors import RefusedError
 
@@ -140,6 +139,4 @@ def apply_header(rewrapped: Rewrapped, segment: bytes) -> bytes:
 def preamble_of(start: bytes) -> bytes:
     """A segment's preamble (age header and payload nonce) from its first bytes (at least
     the header and 16 more); AgeError when they do not begin an age file."""
-    source = io.BytesIO(start)
-    read_header(source)
-    return start[:source.tell() + PAYLOAD_NONCE_SIZE]
+    return start[:header_length(start) + PAYLOAD_NONCE_SIZE]

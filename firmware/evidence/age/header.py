@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -179,6 +180,14 @@ def read_header(src: BinaryIO) -> Header:
         if not line.startswith(STANZA_PREFIX):
             raise HeaderError(f"expected a '->' stanza or the '---' MAC line, got {line[:80]!r}")
         stanzas.append(_parse_stanza(line, src))
+
+
+def header_length(data: bytes) -> int:
+    """Bytes of the age header at the start of `data` (HeaderError, UnsupportedError if
+    they are not one): where a re-wrapped header is joined to a stored payload."""
+    source = io.BytesIO(data)
+    read_header(source)
+    return source.tell()
 
 
 def _mac_input(stanzas: Sequence[Stanza]) -> bytes:

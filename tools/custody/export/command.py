@@ -52,7 +52,7 @@ from typing import Any
 
 from bodycam.firmware import __version__
 from bodycam.firmware.evidence.age import AgeError, PayloadError, decrypt
-from bodycam.firmware.evidence.age.header import read_header
+from bodycam.firmware.evidence.age.header import header_length
 from bodycam.firmware.evidence.age.keys import Identity, read_identity_file
 from bodycam.firmware.evidence.public_keys import DevicePublicKey, parse_public_key
 from bodycam.firmware.evidence.store import MANIFEST_NAME
@@ -458,12 +458,10 @@ class ExportJob:
         header = self.headers.get(file)
         if header is None:
             return data
-        source = io.BytesIO(data)
         try:
-            read_header(source)
+            return header + data[header_length(data):]
         except AgeError:
             return data
-        return header + data[source.tell():]
 
     def _undecryptable(self, source: SegmentSource, data: bytes, entry: dict[str, Any],
                        exc: AgeError) -> ChunkSalvage:

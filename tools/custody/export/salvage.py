@@ -21,7 +21,6 @@ on its way to the custodian.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +35,7 @@ from bodycam.firmware.evidence.age import (
     UnsupportedError,
     open_payload,
 )
-from bodycam.firmware.evidence.age.header import read_header
+from bodycam.firmware.evidence.age.header import header_length
 from bodycam.firmware.evidence.age.keys import Identity
 from bodycam.firmware.evidence.age.stream import (
     CHUNK_SIZE,
@@ -345,12 +344,11 @@ def whole_chunks_in(data: bytes, recorded: int | None) -> int:
     does not parse)."""
     if recorded is not None:
         return recorded
-    src = io.BytesIO(data)
     try:
-        read_header(src)
+        header = header_length(data)
     except (HeaderError, UnsupportedError):
         return len(data) // SEALED_CHUNK_SIZE
-    return max(0, len(data) - src.tell() - PAYLOAD_NONCE_SIZE) // SEALED_CHUNK_SIZE
+    return max(0, len(data) - header - PAYLOAD_NONCE_SIZE) // SEALED_CHUNK_SIZE
 
 
 def header_failure(exc: AgeError, whole_chunks: int | None) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import json
 import os
 import shutil
@@ -30,7 +29,7 @@ from cryptography.hazmat.primitives import serialization
 
 from bodycam.firmware import __version__
 from bodycam.firmware.evidence.age import AgeError
-from bodycam.firmware.evidence.age.header import read_header
+from bodycam.firmware.evidence.age.header import header_length as age_header_length
 from bodycam.firmware.evidence.age.keys import Identity
 from bodycam.firmware.evidence.store import MANIFEST_NAME
 from bodycam.tools.custody.export.command import ExportError, ExportJob
@@ -178,12 +177,10 @@ def _add_recording(root: Path, item: RecordingInput, identities: Sequence[Identi
 
 def header_length(data: bytes, what: str) -> int:
     """Bytes of the age header at the start of `data` (the payload nonce follows)."""
-    source = io.BytesIO(data)
     try:
-        read_header(source)
+        return age_header_length(data)
     except AgeError as exc:
         raise PackageError(f"{what}: not an age file ({exc})") from None
-    return source.tell()
 
 
 def private_umask() -> None:
