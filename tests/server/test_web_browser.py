@@ -12,94 +12,28 @@ Screenshots go to the test's directory, or to $BODYCAM_SCREENSHOTS (docs/screens
 
 from __future__ import annotations
 
-import io
 import re
-import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
 import pytest
-from people_rig import DATABASES, PASSWORD, code
-from playwright.sync_api import Browser, BrowserContext, Page, expect
-from server_fixtures import Camera, Server, make_backend, make_server
+from browser_rig import Site, field_time, open_site
+from people_rig import DATABASES
+from playwright.sync_api import Browser, expect
+from server_fixtures import Camera
 from test_people_browser import browser, shot
-
-from bodycam.server.recordings.models import Recording
 
 __all__ = ["browser"]
 
-LAPTOP: Final = {"width": 1280, "height": 860}
 TABLET: Final = {"width": 768, "height": 1024}
-ROLES: Final = {"root": ("Rhea Admin", "administrator"), "rita": ("Rita Reviewer", "reviewer"),
-                "rory": ("Rory Approver", "approver"), "audrey": ("Audrey Auditor", "auditor"),
-                "cora": ("Cora Custodian", "custodian")}
-
-
-class Site:
-    """A real server with one offloaded recording and a person for each role."""
-
-    def __init__(self, server: Server, secrets: dict[str, str], recording: Recording) -> None:
-        self.server = server
-        self.secrets = secrets
-        self.recording = recording
-
-    def sign_in(self, browser: Browser, username: str,
-                viewport: dict[str, int] = LAPTOP) -> tuple[BrowserContext, Page]:
-        context = browser.new_context(ignore_https_errors=True, viewport=viewport)  # type: ignore[arg-type]
-        page = context.new_page()
-        page.goto(self.server.url + "/sign-in")
-        page.get_by_label("Username").fill(username)
-        page.get_by_label("Password").fill(PASSWORD)
-        if username in self.secrets:
-            page.get_by_label("Code from your authenticator app").fill(
-                code(self.secrets[username], time.time()))
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
-        return context, page
-
-
-def _add(server: Server, monkeypatch: pytest.MonkeyPatch, username: str, *, name: str,
-         role: str, second_factor: bool = True) -> str | None:
-    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
-    added = server.run("user", "add", username, "--name", name, "--role", role,
-                       "--password-stdin", *([] if second_factor else ["--no-second-factor"]))
-    found = re.search(r"secret=([A-Z2-7]+)", added[1])
-    return found.group(1) if found else None
 
 
 @pytest.fixture(params=["sqlite"])
 def site(request: pytest.FixtureRequest, tmp_path: Path, camera: Camera,
          monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
-    server = make_server(tmp_path, make_backend(request.param, request))
-    server.enrol(camera)
-    secrets = {}
-    for username, (name, role) in ROLES.items():
-        secret = _add(server, monkeypatch, username, name=name, role=role)
-        assert secret is not None
-        secrets[username] = secret
-    _add(server, monkeypatch, "walt", name="Walt Wearer", role="wearer", second_factor=False)
-    server.serve()
-    client = server.client(camera)
-    try:
-        client.upload(camera.recording)
-    finally:
-        client.close()
-    database = server.database()
-    with database.transaction() as session:
-        recording = session.get_one(Recording, camera.recording.name)
-        session.expunge(recording)
-    database.dispose()
-    yield Site(server, secrets, recording)
-    server.stop()
-
-
-def _local(text: str | None, shift: timedelta) -> str:
-    """A recording's UTC time as a datetime-local field takes it, moved by `shift`."""
-    assert text is not None
-    moment = datetime.fromisoformat(text) + shift
-    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+    yield from open_site(request, tmp_path, camera, monkeypatch)
 
 
 @pytest.mark.parametrize("site", DATABASES, indirect=True)
@@ -115,9 +49,9 @@ def test_the_two_person_deletion_from_two_browser_sessions(browser: Browser, sit
     form = admin.locator("form", has=admin.get_by_role("heading", name="Record an assignment"))
     form.get_by_label("Camera").select_option(recording.device_id)
     form.get_by_label("Worn by (username)").fill("walt")
-    form.get_by_label("From (UTC)").fill(_local(recording.start, -timedelta(hours=1)))
+    form.get_by_label("From (UTC)").fill(field_time(recording.start, -timedelta(hours=1)))
     form.get_by_label("Until (UTC; empty: still out)").fill(
-        _local(recording.end, timedelta(hours=1)))
+        field_time(recording.end, timedelta(hours=1)))
     form.get_by_role("button", name="Record assignment").click()
     expect(admin.get_by_role("status")).to_contain_text(f"walt wears {recording.device_id}")
     shot(admin, tmp_path, "devices")
