@@ -5,7 +5,8 @@ An assignment only ever gains an end; none is edited or removed, because every
 recording's wearers are read from them (wearers.py) and the deletion rules depend on
 who the wearer was. One camera's assignments never overlap: the camera's row is locked
 while the overlap is checked, so two administrators at once cannot both succeed.
-Ending an assignment never takes the wearer from a recording already received.
+Ending an assignment never takes the wearer from a recording already received, and
+never ends it at a time still to come.
 """
 
 from __future__ import annotations
@@ -119,7 +120,8 @@ def _received_since(session: Session, row: DeviceAssignment, ends: str) -> Recor
 
 
 def end_assignment(work: Work, assignment_id: int, ends: str) -> AssignmentView:
-    """End an open assignment at `ends` (ISO 8601 with a zone)."""
+    """End an open assignment at `ends` (ISO 8601 with a zone): after its start and
+    not after now, since an end is a record of when the camera came back."""
     session = work.session
     work.authorise(Permission.ASSIGN)
     row = session.get(DeviceAssignment, assignment_id)
@@ -137,6 +139,11 @@ def end_assignment(work: Work, assignment_id: int, ends: str) -> AssignmentView:
     if end <= row.starts:
         raise CustodyError(f"assignment {row.id} started at {row.starts}; it cannot end at "
                            f"{end}. Fix: give a later end")
+    now = now_instant(work.now)
+    if end > now:  # an end is never changed: a guess at a future one would stay
+        raise CustodyError(f"it is {now} now; assignment {row.id} cannot end at {end}, "
+                           "a time still to come. Fix: give the time the camera came back, "
+                           "or check it in when it does")
     kept = _received_since(session, row, end)
     if kept is not None:
         raise CustodyError(

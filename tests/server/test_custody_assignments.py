@@ -109,6 +109,23 @@ def test_check_out_and_check_in_use_the_server_clock(custody: Custody) -> None:
     assert kinds.count("device_assigned") == 1 and "device_assignment_ended" in kinds
 
 
+def test_an_assignment_never_ends_at_a_time_still_to_come(custody: Custody) -> None:
+    """An end is never changed, so a mistyped future one would take the camera from
+    everyone else until then and give its recordings the wrong wearer."""
+    clock = custody.people.clock
+    with custody.work("admin") as work:
+        out = check_out(work, "BC-0001", "walter")
+    clock.now += 3600
+    later = now_instant(clock.now + 1)
+    with pytest.raises(CustodyError, match=f"cannot end at {later}, a time still to come. "
+                       "Fix: give the time the camera came back"), \
+            custody.work("admin") as work:
+        end_assignment(work, out.id, later)
+    with custody.work("admin") as work:  # now itself has come (check-in ends there)
+        assert end_assignment(work, out.id, now_instant(clock.now)).ends == now_instant(
+            clock.now)
+
+
 def test_an_end_never_takes_the_wearer_from_a_received_recording(custody: Custody
                                                                  ) -> None:
     with custody.work("admin") as work:

@@ -129,8 +129,8 @@ def test_a_pending_recording_is_restored_from_its_page(browser: Browser, site: S
     expect(restored).to_contain_text("reason=Complaint filed")
     for actor, rule in (("root", "administrator_no_evidence"), ("cora", "permission"),
                         ("rita", "still_expired")):
-        expect(log.get_by_role("row").filter(has_text=f"refused ({rule})")).to_contain_text(
-            actor)
+        expect(log.get_by_role("row").filter(has_text=f"refused ({rule})").filter(
+            has_text="action=recording.restore")).to_contain_text(actor)
     audrey.context.close()
 
 
@@ -203,9 +203,10 @@ def test_an_assignment_is_ended_at_an_earlier_time(browser: Browser, bare_site: 
     button = row.get_by_role("button", name=f"End {device}'s assignment to walt at that "
                              "time")
     tomorrow = datetime.now(UTC) + timedelta(days=1)
-    for bad, said in ((worn_from - timedelta(hours=1), "it cannot end at "
-                       "2025-01-01T06:00:00.000Z"),
-                      (tomorrow, "it cannot end at " + field_time(tomorrow))):
+    for bad, said in ((worn_from - timedelta(hours=1), "started at 2025-01-01T07:00:00.000Z;"
+                       " it cannot end at 2025-01-01T06:00:00.000Z"),
+                      (tomorrow, f"cannot end at {field_time(tomorrow)}.000Z, a time still "
+                       "to come")):
         end.fill(field_time(bad))
         button.click()
         expect(root.get_by_role("alert")).to_contain_text(said)
