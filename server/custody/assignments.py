@@ -141,9 +141,9 @@ def end_assignment(work: Work, assignment_id: int, ends: str) -> AssignmentView:
                            f"{end}. Fix: give a later end")
     now = now_instant(work.now)
     if end > now:  # an end is never changed: a guess at a future one would stay
-        raise CustodyError(f"it is {now} now; assignment {row.id} cannot end at {end}, "
-                           "a time still to come. Fix: give the time the camera came back, "
-                           "or check it in when it does")
+        raise CustodyError(f"assignment {row.id} cannot end at {end}, a time still to "
+                           f"come (it is {now} now). Fix: give the time the camera came "
+                           "back, or check it in when it does")
     kept = _received_since(session, row, end)
     if kept is not None:
         raise CustodyError(

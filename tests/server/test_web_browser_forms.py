@@ -203,16 +203,17 @@ def test_an_assignment_is_ended_at_an_earlier_time(browser: Browser, bare_site: 
     button = row.get_by_role("button", name=f"End {device}'s assignment to walt at that "
                              "time")
     tomorrow = datetime.now(UTC) + timedelta(days=1)
-    for bad, said in ((worn_from - timedelta(hours=1), "started at 2025-01-01T07:00:00.000Z;"
-                       " it cannot end at 2025-01-01T06:00:00.000Z"),
-                      (tomorrow, f"cannot end at {field_time(tomorrow)}.000Z, a time still "
-                       "to come")):
+    for bad, said, name in (
+            (worn_from - timedelta(hours=1), "started at 2025-01-01T07:00:00.000Z; it cannot "
+             "end at 2025-01-01T06:00:00.000Z", "assignment-end-before-start"),
+            (tomorrow, f"cannot end at {field_time(tomorrow)}.000Z, a time still to come",
+             "assignment-end-in-the-future")):
         end.fill(field_time(bad))
         button.click()
         expect(root.get_by_role("alert")).to_contain_text(said)
         expect(root.get_by_role("alert")).to_contain_text("Fix:")
         expect(row).to_contain_text("checked out")  # nothing changed
-        shot(root, tmp_path, "assignment-end-refused")
+        shot(root, tmp_path, name)
     end.fill(field_time(worn_from + timedelta(minutes=30)))
     shot(root, tmp_path, "assignment-end")
     button.click()
