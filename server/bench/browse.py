@@ -2,6 +2,11 @@
 through the JSON session API like anyone (password and TOTP code), timing each page,
 and many of them at once in the background while cameras offload.
 
+The people stand for browsers on other machines; here they share the benchmark's cores,
+so their threads can run at a lower CPU priority (`nice`, Linux: a thread's own), as the
+people's `serve` part does in the recommended layout, so that what they cost the offload
+is the server's work for them, not the benchmark's own TLS clients.
+
 A person reads a page before the next click (`think_s`; 5 s by default): twenty people
 clicking back to back with no pause would be a load test of hundreds of people, not
 what the issue's "20 people browse" measures.
@@ -9,6 +14,9 @@ what the issue's "20 people browse" measures.
 
 from __future__ import annotations
 
+import os
+import ssl
+import statistics
 import threading
 import time
 from collections.abc import Sequence
@@ -19,6 +27,7 @@ from typing import Final
 
 import httpx
 
+from bodycam.server.bench.report import nearest_rank
 from bodycam.server.people.totp import code_at
 
 __all__ = ["Account", "Browsing", "page_times", "signed_in"]
@@ -39,7 +48,8 @@ class Account:
 
 def signed_in(url: str, ca: Path, account: Account) -> httpx.Client:
     """A client holding a session of `account` (RuntimeError with the server's answer)."""
-    client = httpx.Client(base_url=url, verify=str(ca), timeout=TIMEOUT_S)
+    client = httpx.Client(base_url=url, verify=ssl.create_default_context(cafile=ca),
+                          timeout=TIMEOUT_S)
     answer = client.post("/api/v1/session", json={
         "username": account.username, "password": account.password,
         "code": account.code(time.time())})
@@ -69,25 +79,39 @@ def page_times(client: httpx.Client, paths: Sequence[str]) -> list[float]:
 
 class Browsing:
     """`clients` people loading `paths` round and round, each in a thread, pausing
-    `think_s` after each page, until the block ends; `requests` counts pages served,
-    `errors` keeps the first failures."""
+    `think_s` after each page, until the block ends, each thread at niceness `nice`;
+    `seconds` has each page served, `errors` the first failures."""
 
     def __init__(self, clients: Sequence[httpx.Client], paths: Sequence[str],
-                 think_s: float) -> None:
+                 think_s: float, nice: int = 0) -> None:
         self._clients = clients
         self._paths = paths
         self._think_s = think_s
+        self._nice = nice
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self.requests = 0
         self.errors: list[str] = []
+        self.seconds: list[float] = []  # each page served, request to last byte
+
+    @property
+    def requests(self) -> int:
+        return len(self.seconds)
+
+    def page_ms(self) -> tuple[float, float] | None:
+        """p50 and p95 of the pages served, ms (None: none was)."""
+        if not self.seconds:
+            return None
+        return (statistics.median(self.seconds) * 1000,
+                nearest_rank(self.seconds, 0.95) * 1000)
 
     def _browse(self, client: httpx.Client, offset: int) -> None:
+        if self._nice:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self._nice)
         n = offset
         while not self._stop.is_set():
             try:
-                _get(client, self._paths[n % len(self._paths)])
+                took = _get(client, self._paths[n % len(self._paths)])
             except (RuntimeError, httpx.HTTPError) as exc:
                 with self._lock:
                     if len(self.errors) < 5:
@@ -95,7 +119,7 @@ class Browsing:
                 self._stop.wait(0.5)
                 continue
             with self._lock:
-                self.requests += 1
+                self.seconds.append(took)
             n += 1
             self._stop.wait(self._think_s)
 

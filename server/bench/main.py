@@ -50,6 +50,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
                           default=_DEFAULT.ingest_repeats,
                           help="offloads alone and while browsing, alternating, per "
                           f"layout (medians; default {_DEFAULT.ingest_repeats})")
+    evidence.add_argument("--people-nice", type=int, choices=range(20), metavar="N",
+                          default=_DEFAULT.people_nice,
+                          help="niceness (0-19) of the people's serve part and of the "
+                          "browsing people's threads (default "
+                          f"{_DEFAULT.people_nice}: the administrator guide's "
+                          "CPUWeight=10 against the cameras' 100)")
+    evidence.add_argument("--dock-mbit", type=whole(10_000), metavar="MBIT",
+                          default=_DEFAULT.dock_mbit,
+                          help="the paced offloads: the camera sends no faster than this, "
+                          f"as over its dock link (default {_DEFAULT.dock_mbit})")
     evidence.add_argument("--backend", action="append", choices=_DEFAULT.backends,
                           help="only this database (repeatable; default both)")
 
@@ -68,7 +78,8 @@ def _format(report: dict[str, Any]) -> str:
     plan = report["context"]["plan"]
     lines.append(f"{plan['recordings']} recordings from {plan['cameras']} cameras; "
                  f"{plan['requests']} timed loads per page kind; {plan['browsers']} people "
-                 f"browsing ({plan['think_s']:g} s per page); "
+                 f"browsing ({plan['think_s']:g} s per page, nice {plan['people_nice']}); "
+                 f"paced offloads at {plan['dock_mbit']} Mbit/s; "
                  f"{report['context']['elapsed_s']} s")
     return "\n".join(lines)
 
@@ -81,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
                         think_s=args.think_seconds,
                         ingest_segments=args.ingest_segments,
                         ingest_repeats=args.ingest_repeats,
+                        people_nice=args.people_nice, dock_mbit=args.dock_mbit,
                         backends=tuple(args.backend or _DEFAULT.backends))
     report = run_evidence_bench(plan, progress=None if args.json else _progress)
     print(json.dumps(report, indent=2) if args.json else _format(report))

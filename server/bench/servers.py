@@ -47,6 +47,7 @@ class BenchServer:
     port: int
     link: VethLink | None = None
     part: str = "all"  # `serve --part`: all, cameras or people
+    nice: int = 0  # its CPU priority (`nice -n`), as a unit's CPUWeight= would set it
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @classmethod
@@ -73,14 +74,16 @@ class BenchServer:
     def enrol(self, identity_file: Path) -> None:
         _run("device", "enrol", "--data-dir", str(self.data_dir), str(identity_file))
 
-    def sibling(self, part: str) -> BenchServer:
+    def sibling(self, part: str, nice: int = 0) -> BenchServer:
         """Another `serve` of the same data directory, on a port of its own, serving
-        `part` (not started)."""
-        return BenchServer(self.data_dir, self.host, free_port(), self.link, part)
+        `part` at niceness `nice` (not started)."""
+        return BenchServer(self.data_dir, self.host, free_port(), self.link, part, nice)
 
     def start(self) -> None:
         command = [*_SERVER, "serve", "--data-dir", str(self.data_dir), "--listen",
                    f"{self.host}:{self.port}", "--part", self.part]
+        if self.nice:  # nice execs the server in place: the pid stays the server's
+            command = ["nice", "-n", str(self.nice), *command]
         if self.link is not None:
             command = ["ip", "netns", "exec", self.link.namespace, *command]
         with (self.data_dir.parent / f"serve-{self.port}.log").open("ab") as log:
