@@ -30,7 +30,14 @@ from bodycam.server.retention.approvals import (
     request_deletion,
     request_hold_lift,
 )
-from bodycam.server.retention.categories import categories, categorise, restore
+from bodycam.server.retention.categories import (
+    DAY,
+    CategoryView,
+    categories,
+    categorise,
+    recorded_at,
+    restore,
+)
 from bodycam.server.retention.models import Approval
 from bodycam.server.retention.queries import retention_view
 from bodycam.server.web.frame import Visitor, poster, visitor
@@ -52,6 +59,7 @@ def _facts(work: Work, recording_id: str) -> dict[str, Any]:
     cases = list(session.execute(select(Case.reference, Case.closed_at).join(
         CaseRecording, CaseRecording.case_id == Case.id).where(
         CaseRecording.recording_id == recording_id).order_by(Case.reference)))
+    listed = categories(session)
     requests = list(session.scalars(select(Approval).where(
         Approval.kind == DELETION, Approval.subject == recording_id).order_by(
         Approval.id.desc())))
@@ -62,9 +70,17 @@ def _facts(work: Work, recording_id: str) -> dict[str, Any]:
             "notes": read_notes(work, recording_id), "cases": cases,
             "holds": active_holds(session, recording_id), "requests": requests,
             "retention": retention_view(session, recording_id),
-            "categories": categories(session),
+            "categories": listed, "keeps": _first_that_keeps(recording, listed, work.now),
             "open_cases": (list_cases(work, open_only=True)
                            if Permission.CASES in work.actor.permissions else [])}
+
+
+def _first_that_keeps(recording: Recording, listed: list[CategoryView],
+                      now: float) -> str | None:
+    """Restore's preselected category: the first whose period keeps the recording beyond
+    now (any other is refused as still expired); None if none does."""
+    start = recorded_at(recording)
+    return next((c.name for c in listed if start + c.period_days * DAY > now), None)
 
 
 def _page(person: Visitor, recording_id: str, **outcome: Any) -> HTMLResponse:

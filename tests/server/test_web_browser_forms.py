@@ -10,6 +10,7 @@ already runs on both. Screenshots go to the test's directory, or $BODYCAM_SCREEN
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -106,6 +107,10 @@ def test_a_pending_recording_is_restored_from_its_page(browser: Browser, site: S
     state = _fact(rita, "Retention", "State")
     expect(state).to_contain_text("unless restored")
     form = rita.get_by_role("form", name="Restore: keep it after all")
+    # preselected: the first category that keeps it beyond today (evidential's two
+    # years until 2027, then prosecution's six); not_evidential's 31 days do not
+    expect(form.get_by_label("Keep it in category")).to_have_value(
+        re.compile(r"^(evidential|prosecution)$"))
     form.get_by_label("Keep it in category").select_option("not_evidential")
     form.get_by_label("Why is it kept?").fill("Complaint filed")
     shot(rita, tmp_path, "restore")
@@ -113,12 +118,12 @@ def test_a_pending_recording_is_restored_from_its_page(browser: Browser, site: S
     expect(rita.get_by_role("alert")).to_contain_text("still past its retention period")
     expect(rita.get_by_role("alert")).to_contain_text("(rule: still_expired)")
     expect(state).to_contain_text("unless restored")
-    form.get_by_label("Keep it in category").select_option("evidential")
+    form.get_by_label("Keep it in category").select_option("prosecution")
     form.get_by_label("Why is it kept?").fill("Complaint filed")
     form.get_by_label("Why is it kept?").press("Enter")  # the keyboard sends it too
-    expect(rita.get_by_role("status")).to_contain_text("restored into category evidential")
+    expect(rita.get_by_role("status")).to_contain_text("restored into category prosecution")
     expect(state).to_have_text("kept")
-    expect(_fact(rita, "Retention", "Category")).to_contain_text("evidential (by rita)")
+    expect(_fact(rita, "Retention", "Category")).to_contain_text("prosecution (by rita)")
     expect(rita.get_by_role("form", name="Restore: keep it after all")).to_have_count(0)
     shot(rita, tmp_path, "restored")
     context.close()

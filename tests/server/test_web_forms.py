@@ -42,6 +42,22 @@ def _pending(people: People) -> None:
         assert session.get_one(RecordingRetention, REC).state == "pending"
 
 
+def test_restore_preselects_the_first_category_that_keeps_the_recording(
+        people: People) -> None:
+    """Any category whose period ran out already is refused (still_expired): the form
+    starts on one that keeps it, and says when only a legal hold can."""
+    add_recording(people, REC, "BC-0001")
+    _pending(people)
+    made = people.clock.now - 31 * 86_400 - 60  # _pending: 31 days and a minute on
+    page = person(people, "rita", "reviewer").get(f"/recordings/{REC}").text
+    assert '<option value="evidential" selected>' in page, text(page)
+    people.clock.now = made + 1000 * 86_400  # evidential's 730 days ran out too
+    page = person(people, "rolf", "reviewer").get(f"/recordings/{REC}").text
+    assert '<option value="prosecution" selected>' in page
+    people.clock.now = made + 3000 * 86_400  # and prosecution's 2190
+    text_of = text(person(people, "ruth", "reviewer").get(f"/recordings/{REC}").text)
+    assert "No category's period keeps it beyond today: only a legal hold can" in text_of
+
 def test_a_pending_recording_is_restored_from_its_page(people: People) -> None:
     add_recording(people, REC, "BC-0001")
     people.add("walt", "wearer", second_factor=False)
