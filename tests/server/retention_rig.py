@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from people_rig import START, Clock, People, make_context
 from server_fixtures import make_backend
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from bodycam.server.access.rules import Actor
@@ -21,6 +22,7 @@ from bodycam.server.access.service import Access
 from bodycam.server.custody.instants import canonical
 from bodycam.server.custody.models import DeviceAssignment, LegalHold
 from bodycam.server.custody.target import lock_recording
+from bodycam.server.database.engine import Database
 from bodycam.server.devices.models import Device
 from bodycam.server.recordings.models import Recording, RecordingFile
 from bodycam.server.retention.categories import DAY
@@ -87,6 +89,14 @@ class Retention(People):
 
     def later(self, days: float) -> None:
         self.clock.now += days * DAY
+
+
+def waiting_on_a_lock(database: Database) -> bool:
+    """Whether a PostgreSQL session waits for a lock (a race's second party queued)."""
+    with database.engine.connect() as connection:
+        return bool(connection.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
+            .scalar())
 
 
 def open_retention(request: pytest.FixtureRequest, tmp_path: Path,

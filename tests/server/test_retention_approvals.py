@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from retention_rig import DEVICE, Retention, open_retention
-from sqlalchemy import text, update
+from retention_rig import DEVICE, Retention, open_retention, waiting_on_a_lock
+from sqlalchemy import update
 
 from bodycam.server.access.rules import AccessError
 from bodycam.server.access.service import Work
@@ -203,13 +203,6 @@ def test_a_legal_hold_or_an_open_case_blocks_the_request_and_the_approval(
         assert [a.state for a in list_approvals(session, state=None)] == ["pending"]
 
 
-def _waiting_on_a_lock(database: Database) -> bool:
-    with database.engine.connect() as connection:
-        return bool(connection.execute(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
-            .scalar())
-
-
 def test_an_approval_racing_with_a_legal_hold_loses_to_the_hold(
         rig: Retention, staff: Staff) -> None:
     rec = rig.recording(b"raced", wearer=staff.wearer)
@@ -234,7 +227,7 @@ def test_an_approval_racing_with_a_legal_hold_loses_to_the_hold(
         thread.start()
         if not database.is_sqlite:  # wait until the approval queues behind the hold
             for _ in range(3000):
-                if _waiting_on_a_lock(database) or not thread.is_alive():
+                if waiting_on_a_lock(database) or not thread.is_alive():
                     break
                 threading.Event().wait(0.01)
         session.commit()

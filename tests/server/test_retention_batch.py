@@ -1,0 +1,204 @@
+"""The retention job deletes a batch at a time: the SQL it sends does not grow with the
+batch, and batching changes nothing of what is deleted, kept or recorded: blockers
+that appear during the pending window, a legal hold placed while the job claims, blobs
+two recordings of a batch share, blobs named by a fork note or a camera's audit log."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from retention_rig import DEVICE, Retention, open_retention, waiting_on_a_lock
+from sqlalchemy import event, update
+
+from bodycam.server.custody.models import Case, CaseRecording, LegalHold
+from bodycam.server.custody.target import lock_recording
+from bodycam.server.database.engine import Database
+from bodycam.server.device_audit.models import AuditChunk
+from bodycam.server.recordings.models import Recording, RecordingFile
+from bodycam.server.retention.categories import retention_of
+from bodycam.server.retention.job import RunReport, run_retention
+from bodycam.server.storage.blobs import sha256_hex
+
+
+@pytest.fixture(params=("sqlite", "postgresql"))
+def rig(request: pytest.FixtureRequest, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> Iterator[Retention]:
+    yield from open_retention(request, tmp_path, monkeypatch)
+
+
+def run(rig: Retention) -> RunReport:
+    return run_retention(rig.context.database, rig.context.blobs, rig.access.audit,
+                         rig.clock, "test")
+
+
+def pending(rig: Retention, *segments: bytes) -> str:
+    """A recording whose pending window has not passed yet (the next `due` ends it)."""
+    recording_id = rig.recording(*segments, days_ago=60)
+    assert run(rig).pending == [recording_id]
+    return recording_id
+
+
+def due(rig: Retention) -> None:
+    rig.later(8)  # past the default pending window of 7 days
+
+
+def state(rig: Retention, recording_id: str) -> tuple[str, float | None]:
+    with rig.context.database.transaction() as session:
+        row = retention_of(session, recording_id)
+        return row.state, row.pending_since
+
+
+def tombstones(rig: Retention) -> dict[str, dict[str, Any]]:
+    return {details["recording"]: details for details in (
+        json.loads(e.details) for e in rig.access.audit.events("recording_deleted"))}
+
+
+@contextmanager
+def statements(database: Database) -> Iterator[list[str]]:
+    """Every statement the engine sends meanwhile (an executemany once)."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        seen.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(database.engine, "before_cursor_execute", record)
+
+
+def _deleting(rig: Retention, count: int) -> int:
+    """Statements of the run that deletes `count` recordings (one batch)."""
+    old = [rig.recording(f"{count} segment {i}".encode(), f"{count} other {i}".encode(),
+                         days_ago=60 + i / 1000) for i in range(count)]  # ids by the second
+    assert sorted(run(rig).pending) == sorted(old)
+    due(rig)
+    with statements(rig.context.database) as seen:
+        report = run(rig)
+    assert sorted(report.deleted) == sorted(old) and not report.failed
+    return len(seen)
+
+
+def test_a_batch_costs_the_same_statements_whatever_its_size(rig: Retention) -> None:
+    few = _deleting(rig, 5)
+    many = _deleting(rig, 50)
+    # one recording at a time cost ~22 statements each: 50 would be ~1,000 more than 5
+    assert many <= few + 2, (few, many)
+
+
+def test_blockers_that_appear_in_the_window_send_recordings_back_to_kept(
+        rig: Retention) -> None:
+    held, in_case, arriving, free = (pending(rig, f"window {i}".encode(), b"tail")
+                                     for i in range(4))
+    rig.hold(held)
+    with rig.context.database.transaction() as session:
+        case = Case(reference="2026/7", title="assault", opened_by="carol",
+                    opened_at=rig.clock.now)
+        session.add(case)
+        session.flush()
+        session.add(CaseRecording(case_id=case.id, recording_id=in_case, added_by="carol",
+                                  added_at=rig.clock.now))
+        session.execute(update(RecordingFile).where(
+            RecordingFile.recording_id == arriving, RecordingFile.position == 1).values(
+            complete=False))
+    due(rig)
+    report = run(rig)
+    assert report.deleted == [free]
+    assert report.skipped == {"legal_hold": [held], "open_case": [in_case],
+                              "incomplete": [arriving]}
+    for kept in (held, in_case, arriving):
+        assert state(rig, kept) == ("kept", None)  # a fresh window once unblocked
+    assert list(tombstones(rig)) == [free]
+    [record] = [json.loads(e.details) for e in rig.access.audit.events("retention_run")
+                if json.loads(e.details)["deleted"]]
+    assert record["skipped"]["legal_hold"] == {"count": 1, "ids": [held]}
+
+
+def test_a_legal_hold_placed_while_the_job_claims_wins(rig: Retention) -> None:
+    raced = pending(rig, b"raced")
+    other = pending(rig, b"claimed alongside")
+    due(rig)
+    outcome: list[BaseException | RunReport] = []
+    database = Database(rig.context.database.url)  # the hold's own process
+    session = database._sessions()
+    session.begin()
+    try:
+        lock_recording(session, raced)  # what placing a hold does first
+        session.add(LegalHold(recording_id=raced, reason="court order", placed_by="carol",
+                              placed_at=rig.clock.now))
+        session.flush()
+
+        def job() -> None:
+            try:
+                outcome.append(run(rig))
+            except BaseException as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=job)
+        thread.start()
+        if not database.is_sqlite:  # wait until the job's claim queues behind the hold
+            for _ in range(3000):
+                if waiting_on_a_lock(database) or not thread.is_alive():
+                    break
+                threading.Event().wait(0.01)
+        session.commit()
+    finally:
+        session.close()
+        database.dispose()
+    thread.join()
+    [report] = outcome
+    assert isinstance(report, RunReport), report
+    assert report.skipped == {"legal_hold": [raced]}, "the job deleted through a hold"
+    assert report.deleted == [other]
+    assert state(rig, raced) == ("kept", None)
+    assert rig.context.blobs.has(sha256_hex(b"raced"))
+    assert not rig.context.blobs.has(sha256_hex(b"claimed alongside"))
+
+
+def test_a_blob_two_recordings_of_a_batch_name_is_removed_once(
+        rig: Retention, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = pending(rig, b"", b"only the first")
+    second = pending(rig, b"", b"only the second")
+    due(rig)
+    store = rig.context.blobs
+    removed: list[str] = []
+    real_delete = store.delete
+
+    def delete(sha: str) -> None:  # the real store, its calls counted
+        removed.append(sha)
+        real_delete(sha)
+
+    monkeypatch.setattr(store, "delete", delete)
+    assert sorted(run(rig).deleted) == sorted([first, second])
+    assert removed.count(sha256_hex(b"")) == 1 and len(removed) == len(set(removed))
+    assert not store.has(sha256_hex(b""))
+    for recording_id in (first, second):
+        details = tombstones(rig)[recording_id]
+        assert details["blobs_removed"] == 3 and details["blobs_shared"] == []
+
+
+def test_blobs_a_fork_note_or_a_camera_audit_chunk_names_stay(rig: Retention) -> None:
+    old = pending(rig, b"named by the camera's audit log", b"old alone")
+    young = rig.recording(b"young", days_ago=1)
+    with rig.context.database.transaction() as session:
+        manifest = session.get_one(Recording, old).manifest_sha256
+        session.get_one(Recording, young).fork = (
+            f"2026-01-01T00:00:00Z: another signed manifest (blob {manifest}) was sent")
+        session.add(AuditChunk(device_id=DEVICE, first_seq=1, last_seq=9,
+                               blob=sha256_hex(b"named by the camera's audit log"),
+                               received_at=datetime.now(UTC)))
+    due(rig)
+    assert run(rig).deleted == [old]
+    store = rig.context.blobs
+    assert store.has(manifest) and store.has(sha256_hex(b"named by the camera's audit log"))
+    assert not store.has(sha256_hex(b"old alone"))
+    assert tombstones(rig)[old]["blobs_shared"] == sorted(
+        [manifest, sha256_hex(b"named by the camera's audit log")])
