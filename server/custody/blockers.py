@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bodycam.server.custody.models import Case, CaseRecording, LegalHold
 
-__all__ = ["Blockers", "deletion_blockers_among"]
+__all__ = ["Blockers", "deletion_blockers", "deletion_blockers_among"]
 
 
 @dataclass
@@ -43,3 +43,9 @@ def deletion_blockers_among(session: Session, recording_ids: Collection[str]
             .order_by(Case.reference)):
         found.setdefault(recording_id, Blockers()).cases.append(f"open case {reference}")
     return found
+
+
+def deletion_blockers(session: Session, recording_id: str) -> list[str]:
+    """deletion_blockers_among of one recording, holds then cases (empty: nothing)."""
+    found = deletion_blockers_among(session, [recording_id]).get(recording_id)
+    return [] if found is None else found.holds + found.cases

@@ -192,7 +192,7 @@ def _still_named(session: Session, blobs: set[str], manifests: set[str]) -> set[
                 RecordingRetention, RecordingRetention.recording_id == Recording.id).where(
                 Recording.fork.is_not(None), alive,
                 or_(*(Recording.fork.contains(sha) for sha in chunk)))):
-            named.update(sha for sha in chunk if sha in note)
+            named.update(sha for sha in chunk if sha in (note or ""))
     return named
 
 

@@ -6,7 +6,6 @@ two recordings of a batch share, blobs named by a fork note or a camera's audit 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -14,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from retention_rig import DEVICE, Retention, open_retention, waiting_on_a_lock
+from retention_rig import DEVICE, Retention, open_retention, racing_a_hold
 from sqlalchemy import event, update
 
-from bodycam.server.custody.models import Case, CaseRecording, LegalHold
-from bodycam.server.custody.target import lock_recording
+from bodycam.server.custody.models import Case, CaseRecording
 from bodycam.server.database.engine import Database
 from bodycam.server.device_audit.models import AuditChunk
 from bodycam.server.recordings.models import Recording, RecordingFile
@@ -126,35 +124,7 @@ def test_a_legal_hold_placed_while_the_job_claims_wins(rig: Retention) -> None:
     raced = pending(rig, b"raced")
     other = pending(rig, b"claimed alongside")
     due(rig)
-    outcome: list[BaseException | RunReport] = []
-    database = Database(rig.context.database.url)  # the hold's own process
-    session = database._sessions()
-    session.begin()
-    try:
-        lock_recording(session, raced)  # what placing a hold does first
-        session.add(LegalHold(recording_id=raced, reason="court order", placed_by="carol",
-                              placed_at=rig.clock.now))
-        session.flush()
-
-        def job() -> None:
-            try:
-                outcome.append(run(rig))
-            except BaseException as exc:
-                outcome.append(exc)
-
-        thread = threading.Thread(target=job)
-        thread.start()
-        if not database.is_sqlite:  # wait until the job's claim queues behind the hold
-            for _ in range(3000):
-                if waiting_on_a_lock(database) or not thread.is_alive():
-                    break
-                threading.Event().wait(0.01)
-        session.commit()
-    finally:
-        session.close()
-        database.dispose()
-    thread.join()
-    [report] = outcome
+    report = racing_a_hold(rig, raced, lambda: run(rig))
     assert isinstance(report, RunReport), report
     assert report.skipped == {"legal_hold": [raced]}, "the job deleted through a hold"
     assert report.deleted == [other]
