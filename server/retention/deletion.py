@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -48,6 +49,7 @@ __all__ = ["GONE", "Claim", "Deleted", "blobs_of", "claim", "claim_all", "finish
 GONE: Final = ("deleting", "deleted")
 _FORK_BLOB: Final = re.compile(r"blob ([0-9a-f]{64})")
 _CHUNK: Final = 2000  # blob names per IN list (far below every database's limit)
+_REMOVERS: Final = 8  # blobs removed at once
 
 
 @dataclass(frozen=True)
@@ -223,17 +225,23 @@ def _going(session: Session, recording_ids: list[str]) -> list[_Going]:
 
 
 def _remove(blobs: BlobStore, going: list[_Going]) -> dict[str, str]:
-    """Step 2: each blob once (two recordings of the lot may name it); a storage error
-    by recording id (that recording stays `deleting`)."""
-    removed: set[str] = set()
+    """Step 2: every blob of the lot once (two recordings of it may name one), _REMOVERS
+    at a time (a folder's directory fsyncs and S3's round trips wait in parallel). A
+    storage error by recording id: each recording naming that blob stays `deleting`."""
+    errors: dict[str, str] = {}
+
+    def remove(sha: str) -> None:
+        try:
+            blobs.delete(sha)
+        except StorageError as exc:
+            errors[sha] = str(exc)
+
+    with ThreadPoolExecutor(max_workers=_REMOVERS, thread_name_prefix="deletion") as pool:
+        list(pool.map(remove, sorted({sha for item in going for sha in item.remove})))
     failed: dict[str, str] = {}
     for item in going:
-        try:
-            for sha in sorted(item.remove - removed):
-                blobs.delete(sha)
-                removed.add(sha)
-        except StorageError as exc:
-            failed[item.recording_id] = str(exc)
+        for sha in sorted(item.remove & errors.keys()):
+            failed.setdefault(item.recording_id, errors[sha])
     return failed
 
 

@@ -22,7 +22,7 @@ from bodycam.server.device_audit.models import AuditChunk
 from bodycam.server.recordings.models import Recording, RecordingFile
 from bodycam.server.retention.categories import retention_of
 from bodycam.server.retention.job import RunReport, run_retention
-from bodycam.server.storage.blobs import sha256_hex
+from bodycam.server.storage.blobs import StorageError, sha256_hex
 
 
 @pytest.fixture(params=("sqlite", "postgresql"))
@@ -172,3 +172,30 @@ def test_blobs_a_fork_note_or_a_camera_audit_chunk_names_stay(rig: Retention) ->
     assert not store.has(sha256_hex(b"old alone"))
     assert tombstones(rig)[old]["blobs_shared"] == sorted(
         [manifest, sha256_hex(b"named by the camera's audit log")])
+
+
+def test_a_blob_the_store_fails_to_remove_keeps_its_recordings_deleting_until_next_run(
+        rig: Retention, monkeypatch: pytest.MonkeyPatch) -> None:
+    stuck = pending(rig, b"the stuck blob", b"stuck alone")
+    sharing = pending(rig, b"the stuck blob")
+    free = pending(rig, b"free")
+    due(rig)
+    store = rig.context.blobs
+    real_delete = store.delete
+
+    def delete(sha: str) -> None:  # the real store, but one blob will not go
+        if sha == sha256_hex(b"the stuck blob"):
+            raise StorageError("the blob folder failed: input/output error")
+        real_delete(sha)
+
+    monkeypatch.setattr(store, "delete", delete)
+    report = run(rig)
+    assert report.deleted == [free]
+    assert sorted(report.failed) == sorted([stuck, sharing])
+    assert "input/output error" in report.failed[stuck]
+    assert state(rig, stuck)[0] == state(rig, sharing)[0] == "deleting"
+    assert list(tombstones(rig)) == [free]  # a tombstone only once the blobs are gone
+    monkeypatch.undo()  # the store works again: the next run finishes them
+    assert sorted(run(rig).deleted) == sorted([stuck, sharing])
+    assert not store.has(sha256_hex(b"the stuck blob"))
+    assert not store.has(sha256_hex(b"stuck alone"))
