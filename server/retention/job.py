@@ -150,18 +150,23 @@ class _Run:
         self.report.failed.update(failed)
 
     def expire(self, recording_ids: list[str]) -> None:
+        """The batch's expired recordings become pending (one update, still checking
+        state and expiry: a recording categorised meanwhile stays kept); blocked ones
+        are skipped with their rule."""
         now = self.clock()
         with self.database.transaction() as session:
             blocked = blocked_among(session, recording_ids)
             for recording_id in recording_ids:
                 if recording_id in blocked:
                     self.report.skip(blocked[recording_id], recording_id)
-                elif compare_and_set(session, update(RecordingRetention).where(
-                        RecordingRetention.recording_id == recording_id,
-                        RecordingRetention.state == "kept",
-                        RecordingRetention.expires_at <= now).values(
-                        state="pending", pending_since=now)):
-                    self.report.pending.append(recording_id)
+            free = [r for r in recording_ids if r not in blocked]
+            went = set(session.scalars(update(RecordingRetention).where(
+                RecordingRetention.recording_id.in_(free),
+                RecordingRetention.state == "kept",
+                RecordingRetention.expires_at <= now).values(
+                state="pending", pending_since=now).returning(
+                RecordingRetention.recording_id))) if free else set()
+            self.report.pending.extend(r for r in free if r in went)
 
     def delete(self, recording_ids: list[str]) -> None:
         """Claim the batch's pending recordings (a blocked one goes back to kept, so it
