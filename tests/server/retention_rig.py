@@ -102,20 +102,18 @@ def _waiting_on_a_lock(database: Database) -> bool:
             .scalar())
 
 
-def racing_a_hold(rig: Retention, recording_id: str, action: Callable[[], T]
-                  ) -> T | BaseException:
-    """Run `action` while another process places a legal hold on the recording: the
-    hold's transaction takes the recording's lock first, `action` starts in a thread
-    and (PostgreSQL) queues behind that lock (SQLite: behind the one writer), then the
-    hold commits. What `action` returned or raised."""
+def racing(rig: Retention, first: Callable[[Session], object], action: Callable[[], T]
+           ) -> T | BaseException:
+    """Run `action` while another process's transaction has done `first` (taking the
+    recording's lock) and not committed yet: `action` starts in a thread and
+    (PostgreSQL) queues behind that lock (SQLite: behind the one writer), then the
+    other transaction commits. What `action` returned or raised."""
     outcome: list[T | BaseException] = []
-    database = Database(rig.context.database.url)  # the hold's own process
+    database = Database(rig.context.database.url)  # the other process
     session = database._sessions()
     session.begin()
     try:
-        lock_recording(session, recording_id)  # what placing a hold does first
-        session.add(LegalHold(recording_id=recording_id, reason="court order",
-                              placed_by="carol", placed_at=rig.clock.now))
+        first(session)
         session.flush()
 
         def run() -> None:
@@ -126,7 +124,7 @@ def racing_a_hold(rig: Retention, recording_id: str, action: Callable[[], T]
 
         thread = threading.Thread(target=run)
         thread.start()
-        if not database.is_sqlite:  # wait until the action queues behind the hold
+        if not database.is_sqlite:  # wait until the action queues behind the lock
             for _ in range(3000):
                 if _waiting_on_a_lock(database) or not thread.is_alive():
                     break
@@ -138,6 +136,17 @@ def racing_a_hold(rig: Retention, recording_id: str, action: Callable[[], T]
     thread.join()
     [result] = outcome
     return result
+
+
+def racing_a_hold(rig: Retention, recording_id: str, action: Callable[[], T]
+                  ) -> T | BaseException:
+    """`action` racing a legal hold being placed on the recording (see `racing`)."""
+    def hold(session: Session) -> None:
+        lock_recording(session, recording_id)  # what placing a hold does first
+        session.add(LegalHold(recording_id=recording_id, reason="court order",
+                              placed_by="carol", placed_at=rig.clock.now))
+
+    return racing(rig, hold, action)
 
 
 def open_retention(request: pytest.FixtureRequest, tmp_path: Path,

@@ -1,7 +1,8 @@
 """The retention job deletes a batch at a time: the SQL it sends does not grow with the
 batch, and batching changes nothing of what is deleted, kept or recorded: blockers
 that appear during the pending window, a legal hold placed while the job claims, blobs
-two recordings of a batch share, blobs named by a fork note or a camera's audit log."""
+two recordings of a batch share, blobs named by a fork note or a camera's audit log, a
+blob the store fails to remove, a restore racing a deletion's claim."""
 
 from __future__ import annotations
 
@@ -13,14 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from retention_rig import DEVICE, Retention, open_retention, racing_a_hold
+from retention_rig import DEVICE, Retention, open_retention, racing, racing_a_hold
 from sqlalchemy import event, update
 
+from bodycam.server.access.rules import Target
 from bodycam.server.custody.models import Case, CaseRecording
+from bodycam.server.custody.target import recording_target
 from bodycam.server.database.engine import Database
 from bodycam.server.device_audit.models import AuditChunk
 from bodycam.server.recordings.models import Recording, RecordingFile
-from bodycam.server.retention.categories import retention_of
+from bodycam.server.retention import deletion
+from bodycam.server.retention.categories import restore, retention_of
 from bodycam.server.retention.job import RunReport, run_retention
 from bodycam.server.storage.blobs import StorageError, sha256_hex
 
@@ -207,3 +211,29 @@ def test_a_blob_the_store_fails_to_remove_keeps_its_recordings_deleting_until_ne
     assert sorted(run(rig).deleted) == sorted([stuck, sharing])
     assert not store.has(sha256_hex(b"the stuck blob"))
     assert not store.has(sha256_hex(b"stuck alone"))
+
+
+def test_a_restore_racing_the_claim_of_a_deletion_never_keeps_a_recording_without_blobs(
+        rig: Retention) -> None:
+    # Restoring reads the state, then writes it: without the recording's lock it read
+    # `pending`, waited for the claim's row, and then wrote `kept` over `deleting`
+    # while the blobs were going: a kept recording with nothing left, and no tombstone.
+    rig.add("walt", "wearer")
+    rita = rig.add("rita", "reviewer").user_id
+    rec = pending(rig, b"restored too late")
+    due(rig)
+    with rig.context.database.transaction() as session:
+        target = recording_target(session, rec)
+
+    def restoring() -> object:
+        with rig.access.work(rita, "recording.restore") as work:
+            return restore(work, target, "evidential", "look again")
+
+    result = racing(rig, lambda session: deletion.claim(
+        session, Target(recording_id=rec), {"actor": "anna", "reason": "approved"}),
+        restoring)
+    assert isinstance(result, ValueError), f"restored over a deletion: {result}"
+    assert "not waiting for deletion" in str(result)
+    assert state(rig, rec)[0] == "deleting"
+    assert run(rig).deleted == [rec]  # the deletion finishes, with its tombstone
+    assert list(tombstones(rig)) == [rec]
