@@ -167,7 +167,10 @@ def test_a_blob_two_recordings_of_a_batch_name_is_removed_once(
         assert details["blobs_removed"] == 3 and details["blobs_shared"] == []
 
 
-def test_blobs_a_fork_note_or_a_camera_audit_chunk_names_stay(rig: Retention) -> None:
+@pytest.mark.parametrize("names_per_query", [2000, 1])  # a long recording's names: chunks
+def test_blobs_a_fork_note_or_a_camera_audit_chunk_names_stay(
+        rig: Retention, monkeypatch: pytest.MonkeyPatch, names_per_query: int) -> None:
+    monkeypatch.setattr(deletion, "_CHUNK", names_per_query)
     old = pending(rig, b"named by the camera's audit log", b"old alone")
     young = rig.recording(b"young", days_ago=1)
     with rig.context.database.transaction() as session:
