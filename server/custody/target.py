@@ -6,6 +6,8 @@ Target of a recording here, so the hard rules see the same wearers whichever way
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,7 +19,7 @@ from bodycam.server.recordings.service import RECORDING_ID
 from bodycam.server.retention.models import RecordingRetention
 
 __all__ = ["UnknownRecordingError", "lock_live_recording", "lock_recording",
-           "recording_target"]
+           "lock_recordings", "recording_target"]
 
 
 class UnknownRecordingError(CustodyError, LookupError):
@@ -32,16 +34,26 @@ class UnknownRecordingError(CustodyError, LookupError):
         self.recording_id = recording_id
 
 
+def lock_recordings(session: Session, recording_ids: Collection[str]) -> dict[str, Recording]:
+    """The recordings by id, their rows locked until the transaction ends (PostgreSQL:
+    FOR UPDATE; SQLite's transactions already take the one write lock at BEGIN), in one
+    statement. Whatever changes whether a recording may be deleted (a hold, a case, the
+    deletion itself) locks it first, so two such changes never both decide on a stale
+    view. Locked in id order: two lockers of overlapping sets queue, never deadlock.
+    UnknownRecordingError names the first id that is not here."""
+    wanted = sorted(set(recording_ids))
+    found = {recording.id: recording for recording in session.scalars(
+        select(Recording).where(Recording.id.in_(wanted)).order_by(Recording.id)
+        .with_for_update())}
+    for recording_id in wanted:
+        if recording_id not in found:
+            raise UnknownRecordingError(recording_id)
+    return found
+
+
 def lock_recording(session: Session, recording_id: str) -> Recording:
-    """The recording, its row locked until the transaction ends (PostgreSQL: FOR
-    UPDATE; SQLite's transactions already take the one write lock at BEGIN). Whatever
-    changes whether a recording may be deleted (a hold, a case, the deletion itself)
-    locks it first, so two such changes never both decide on a stale view."""
-    recording = session.scalars(select(Recording).where(Recording.id == recording_id)
-                                .with_for_update()).first()
-    if recording is None:
-        raise UnknownRecordingError(recording_id)
-    return recording
+    """lock_recordings of one."""
+    return lock_recordings(session, [recording_id])[recording_id]
 
 
 def lock_live_recording(session: Session, recording_id: str) -> Recording:

@@ -1,22 +1,22 @@
 """What stops a recording being deleted, by hand or by the retention job: a legal hold,
 an open case, an upload still arriving. Checked in the transaction that claims the
-recording, after locking the recording's row (custody.target.lock_recording), which
+recording, after locking the recording's row (custody.target.lock_recordings), which
 placing a hold or adding to a case takes too: of a deletion and a hold placed at the
-same moment, the hold wins (PostgreSQL: the row lock; SQLite: one writer at a time)."""
+same moment, the hold wins (PostgreSQL: the row lock; SQLite: one writer at a time).
+Asked for a whole batch at once, in three queries whatever its size."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bodycam.server.custody.blockers import deletion_blockers
-from bodycam.server.custody.holds import active_holds
-from bodycam.server.custody.models import Case, CaseRecording, LegalHold
+from bodycam.server.custody.blockers import deletion_blockers_among
 from bodycam.server.recordings.models import RecordingFile
 
-__all__ = ["blocked_among", "blockers"]
+__all__ = ["blocked_among", "blockers", "blockers_among"]
 
 _FIX: Final = {
     "legal_hold": "nothing deletes it while a hold stands. Fix: lifting the hold needs a "
@@ -24,48 +24,48 @@ _FIX: Final = {
     "open_case": "recordings of an open case are not deleted. Fix: close the case, or "
                  "remove the recording from it (case.manage)",
 }
+Found = list[tuple[str, str]]  # (rule, message naming it and the fix)
 
 
-def _custody(session: Session, recording_id: str) -> list[tuple[str, str]]:
+def _custody(session: Session, recording_ids: Collection[str]) -> dict[str, Found]:
     """Custody's blockers (holds first), each with the rule it falls under."""
-    held = len(active_holds(session, recording_id))
-    found = []
-    for position, sentence in enumerate(deletion_blockers(session, recording_id)):
-        rule = "legal_hold" if position < held else "open_case"
-        found.append((rule, f"recording {recording_id}: {sentence}; {_FIX[rule]}"))
+    found: dict[str, Found] = {}
+    for recording_id, blocked in deletion_blockers_among(session, recording_ids).items():
+        found[recording_id] = [
+            (rule, f"recording {recording_id}: {sentence}; {_FIX[rule]}")
+            for rule, sentences in (("legal_hold", blocked.holds),
+                                    ("open_case", blocked.cases))
+            for sentence in sentences]
     return found
 
 
-def _incomplete(session: Session, recording_id: str) -> list[tuple[str, str]]:
-    missing = session.scalar(select(RecordingFile.name).where(
-        RecordingFile.recording_id == recording_id, RecordingFile.complete.is_(False))
-        .limit(1))
-    if missing is None:
-        return []
-    return [("incomplete", f"recording {recording_id} is not fully received ({missing} "
-             "is missing); the camera still holds it and would send it again. Fix: let "
-             "the offload finish (`bodycam-server recordings` shows what is missing)")]
+def _incomplete(session: Session, recording_ids: Collection[str]) -> dict[str, Found]:
+    rows = session.execute(select(RecordingFile.recording_id, func.min(RecordingFile.name))
+                           .where(RecordingFile.recording_id.in_(sorted(set(recording_ids))),
+                                  RecordingFile.complete.is_(False))
+                           .group_by(RecordingFile.recording_id))
+    return {recording_id: [(
+        "incomplete", f"recording {recording_id} is not fully received ({missing} is "
+        "missing); the camera still holds it and would send it again. Fix: let the "
+        "offload finish (`bodycam-server recordings` shows what is missing)")]
+        for recording_id, missing in rows}
 
 
-def blockers(session: Session, recording_id: str) -> list[tuple[str, str]]:
-    """(rule, message naming it and the fix) for everything that blocks deletion."""
-    return _custody(session, recording_id) + _incomplete(session, recording_id)
-
-
-def blocked_among(session: Session, recording_ids: list[str]) -> dict[str, str]:
-    """The blocked ones of many recordings, each with its first rule, in three queries
-    (the job's expiry pass over a batch). Claiming still asks `blockers` per recording,
-    under its lock: this is only the cheap first sieve."""
-    held = session.scalars(select(LegalHold.recording_id).where(
-        LegalHold.recording_id.in_(recording_ids), LegalHold.lifted_at.is_(None)))
-    in_case = session.scalars(select(CaseRecording.recording_id).join(
-        Case, Case.id == CaseRecording.case_id).where(
-        CaseRecording.recording_id.in_(recording_ids), Case.closed_at.is_(None)))
-    arriving = session.scalars(select(RecordingFile.recording_id).where(
-        RecordingFile.recording_id.in_(recording_ids), RecordingFile.complete.is_(False)))
-    found: dict[str, str] = {}
-    for rule, ids in (("legal_hold", held), ("open_case", in_case),
-                      ("incomplete", arriving)):
-        for recording_id in ids:
-            found.setdefault(recording_id, rule)
+def blockers_among(session: Session, recording_ids: Collection[str]) -> dict[str, Found]:
+    """Everything that blocks the deletion of each blocked one of `recording_ids`
+    (absent: nothing does), holds first, then open cases, then a missing file."""
+    found = _custody(session, recording_ids)
+    for recording_id, more in _incomplete(session, recording_ids).items():
+        found.setdefault(recording_id, []).extend(more)
     return found
+
+
+def blockers(session: Session, recording_id: str) -> Found:
+    """blockers_among of one recording (empty: nothing blocks it)."""
+    return blockers_among(session, [recording_id]).get(recording_id, [])
+
+
+def blocked_among(session: Session, recording_ids: Collection[str]) -> dict[str, str]:
+    """The blocked ones of many recordings, each with its first rule."""
+    return {recording_id: found[0][0]
+            for recording_id, found in blockers_among(session, recording_ids).items()}

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from bodycam.server.access.permissions import Permission
 from bodycam.server.access.rules import AccessError, Target
 from bodycam.server.access.service import Work
+from bodycam.server.custody.target import lock_recording
 from bodycam.server.recordings.models import Recording
 from bodycam.server.retention.models import RecordingRetention, RetentionCategory
 
@@ -141,12 +142,22 @@ def retention_of(session: Session, recording_id: str) -> RecordingRetention:
     return row
 
 
+def _locked(session: Session, recording_id: str) -> RecordingRetention:
+    """retention_of, read afresh after locking the recording as deletion and holds do:
+    a deletion claimed meanwhile is seen, never overwritten with `kept` (its blobs are
+    going), and one about to be claimed waits for this change."""
+    lock_recording(session, recording_id)
+    row = retention_of(session, recording_id)
+    session.refresh(row)
+    return row
+
+
 def categorise(work: Work, target: Target, category: str) -> RecordingRetention:
     """Put a recording in a category (recording.categorise). Its expiry follows the new
     period; a pending recording whose new expiry is in the future is restored."""
     assert target.recording_id is not None
     work.authorise(Permission.CATEGORISE, target)
-    row = retention_of(work.session, target.recording_id)
+    row = _locked(work.session, target.recording_id)
     period = _category(work.session, category).period_days
     if row.state in ("deleting", "deleted"):
         raise AccessError("deleted", f"recording {row.recording_id} is deleted; there is "
@@ -170,7 +181,7 @@ def restore(work: Work, target: Target, category: str, reason: str) -> Recording
     work.authorise(Permission.CATEGORISE, target)
     if not reason.strip():
         raise ValueError("a reason is required to restore a recording: say why it is kept")
-    if retention_of(work.session, target.recording_id).state != "pending":
+    if _locked(work.session, target.recording_id).state != "pending":
         raise ValueError(f"recording {target.recording_id} is not waiting for deletion; "
                          "only a pending recording is restored")
     row = categorise(work, target, category)

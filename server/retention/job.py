@@ -3,8 +3,8 @@
 Safe with several `serve` processes (and `bodycam-server retention run`) on one
 database: a lease row (`job_leases`) is taken by compare-and-set, renewed while the job
 works (every batch of BATCH recordings), and released at the end; whoever does not get
-it does nothing. Recordings are claimed under their row lock with a state check
-(deletion.claim, each in a savepoint), so even two jobs never delete one twice. Every
+it does nothing. Recordings are claimed a batch at a time under their row locks with a
+state check (deletion.claim_all), so even two jobs never delete one twice. Every
 run that did anything is one audit record: what became pending, what was deleted, what
 was skipped and why.
 
@@ -27,9 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
-from bodycam.server.access.rules import AccessError, Target
 from bodycam.server.audit.trail import AuditTrail
 from bodycam.server.database.engine import Database, compare_and_set
 from bodycam.server.retention import deletion
@@ -152,49 +150,50 @@ class _Run:
         self.report.failed.update(failed)
 
     def expire(self, recording_ids: list[str]) -> None:
+        """The batch's expired recordings become pending (one update, still checking
+        state and expiry: a recording categorised meanwhile stays kept); blocked ones
+        are skipped with their rule."""
         now = self.clock()
         with self.database.transaction() as session:
             blocked = blocked_among(session, recording_ids)
             for recording_id in recording_ids:
                 if recording_id in blocked:
                     self.report.skip(blocked[recording_id], recording_id)
-                elif compare_and_set(session, update(RecordingRetention).where(
-                        RecordingRetention.recording_id == recording_id,
-                        RecordingRetention.state == "kept",
-                        RecordingRetention.expires_at <= now).values(
-                        state="pending", pending_since=now)):
-                    self.report.pending.append(recording_id)
-
-    def _claim(self, session: Session, recording_id: str) -> bool:
-        """Claim one pending recording (in a savepoint); a blocked one goes back to kept,
-        so it starts a fresh window once unblocked."""
-        row = session.get_one(RecordingRetention, recording_id)
-        if row.state != "pending":
-            return False
-        category = session.get_one(RetentionCategory, row.category)
-        try:
-            with session.begin_nested():
-                deletion.claim(session, Target(recording_id=recording_id), {
-                    "actor": JOB, "how": "retention period expired",
-                    "category": row.category, "period_days": category.period_days,
-                    "expired_at": row.expires_at, "pending_since": row.pending_since,
-                    "requested_by": f"retention category {row.category}",
-                    "approved_by": "the category's period (two-person approved)",
-                    "reason": f"kept {category.period_days} days as {row.category}, "
-                              "then the pending window passed"})
-        except AccessError as exc:
-            self.report.skip(exc.rule, recording_id)
-            session.execute(update(RecordingRetention).where(
-                RecordingRetention.recording_id == recording_id,
-                RecordingRetention.state == "pending").values(
-                state="kept", pending_since=None))
-            return False
-        return True
+            free = [r for r in recording_ids if r not in blocked]
+            went = set(session.scalars(update(RecordingRetention).where(
+                RecordingRetention.recording_id.in_(free),
+                RecordingRetention.state == "kept",
+                RecordingRetention.expires_at <= now).values(
+                state="pending", pending_since=now).returning(
+                RecordingRetention.recording_id))) if free else set()
+            self.report.pending.extend(r for r in free if r in went)
 
     def delete(self, recording_ids: list[str]) -> None:
+        """Claim the batch's pending recordings (a blocked one goes back to kept, so it
+        starts a fresh window once unblocked), then finish the claimed."""
         with self.database.transaction() as session:
-            claimed = [r for r in recording_ids if self._claim(session, r)]
-        self.finish(claimed)
+            periods = {name: days for name, days in session.execute(
+                select(RetentionCategory.name, RetentionCategory.period_days))}
+
+            def tombstone(row: RecordingRetention) -> dict[str, Any]:
+                days = periods[row.category]
+                return {"actor": JOB, "how": "retention period expired",
+                        "category": row.category, "period_days": days,
+                        "expired_at": row.expires_at, "pending_since": row.pending_since,
+                        "requested_by": f"retention category {row.category}",
+                        "approved_by": "the category's period (two-person approved)",
+                        "reason": f"kept {days} days as {row.category}, then the pending "
+                                  "window passed"}
+
+            claim = deletion.claim_all(session, recording_ids, tombstone, only="pending")
+            for recording_id, (rule, _message) in claim.refused.items():
+                self.report.skip(rule, recording_id)
+            if claim.refused:
+                session.execute(update(RecordingRetention).where(
+                    RecordingRetention.recording_id.in_(list(claim.refused)),
+                    RecordingRetention.state == "pending").values(
+                    state="kept", pending_since=None))
+        self.finish(claim.claimed)
 
     def run(self) -> None:
         with self.database.transaction() as session:

@@ -6,14 +6,17 @@ offload itself is tested in test_server_offload.py; one test here goes through i
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from people_rig import START, Clock, People, make_context
 from server_fixtures import make_backend
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from bodycam.server.access.rules import Actor
@@ -21,11 +24,13 @@ from bodycam.server.access.service import Access
 from bodycam.server.custody.instants import canonical
 from bodycam.server.custody.models import DeviceAssignment, LegalHold
 from bodycam.server.custody.target import lock_recording
+from bodycam.server.database.engine import Database
 from bodycam.server.devices.models import Device
 from bodycam.server.recordings.models import Recording, RecordingFile
 from bodycam.server.retention.categories import DAY
 
 BACKENDS = ("sqlite", "postgresql", "s3")
+T = TypeVar("T")
 DEVICE = "BC-0001"
 
 
@@ -87,6 +92,61 @@ class Retention(People):
 
     def later(self, days: float) -> None:
         self.clock.now += days * DAY
+
+
+def _waiting_on_a_lock(database: Database) -> bool:
+    """Whether a PostgreSQL session waits for a lock (a race's second party queued)."""
+    with database.engine.connect() as connection:
+        return bool(connection.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
+            .scalar())
+
+
+def racing(rig: Retention, first: Callable[[Session], object], action: Callable[[], T]
+           ) -> T | BaseException:
+    """Run `action` while another process's transaction has done `first` (taking the
+    recording's lock) and not committed yet: `action` starts in a thread and
+    (PostgreSQL) queues behind that lock (SQLite: behind the one writer), then the
+    other transaction commits. What `action` returned or raised."""
+    outcome: list[T | BaseException] = []
+    database = Database(rig.context.database.url)  # the other process
+    session = database._sessions()
+    session.begin()
+    try:
+        first(session)
+        session.flush()
+
+        def run() -> None:
+            try:
+                outcome.append(action())
+            except BaseException as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        if not database.is_sqlite:  # wait until the action queues behind the lock
+            for _ in range(3000):
+                if _waiting_on_a_lock(database) or not thread.is_alive():
+                    break
+                threading.Event().wait(0.01)
+        session.commit()
+    finally:
+        session.close()
+        database.dispose()
+    thread.join()
+    [result] = outcome
+    return result
+
+
+def racing_a_hold(rig: Retention, recording_id: str, action: Callable[[], T]
+                  ) -> T | BaseException:
+    """`action` racing a legal hold being placed on the recording (see `racing`)."""
+    def hold(session: Session) -> None:
+        lock_recording(session, recording_id)  # what placing a hold does first
+        session.add(LegalHold(recording_id=recording_id, reason="court order",
+                              placed_by="carol", placed_at=rig.clock.now))
+
+    return racing(rig, hold, action)
 
 
 def open_retention(request: pytest.FixtureRequest, tmp_path: Path,

@@ -5,21 +5,19 @@ an approval racing with a legal hold being placed."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from retention_rig import DEVICE, Retention, open_retention
-from sqlalchemy import text, update
+from retention_rig import DEVICE, Retention, open_retention, racing_a_hold
+from sqlalchemy import update
 
 from bodycam.server.access.rules import AccessError
 from bodycam.server.access.service import Work
 from bodycam.server.custody.models import Case, CaseRecording, DeviceAssignment, LegalHold
-from bodycam.server.custody.target import lock_recording, recording_target
-from bodycam.server.database.engine import Database
+from bodycam.server.custody.target import recording_target
 from bodycam.server.retention.approvals import (
     Decision,
     decide,
@@ -203,46 +201,11 @@ def test_a_legal_hold_or_an_open_case_blocks_the_request_and_the_approval(
         assert [a.state for a in list_approvals(session, state=None)] == ["pending"]
 
 
-def _waiting_on_a_lock(database: Database) -> bool:
-    with database.engine.connect() as connection:
-        return bool(connection.execute(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
-            .scalar())
-
-
 def test_an_approval_racing_with_a_legal_hold_loses_to_the_hold(
         rig: Retention, staff: Staff) -> None:
     rec = rig.recording(b"raced", wearer=staff.wearer)
     asked = request(rig, staff.reviewer, rec)
-    outcome: list[BaseException | Decision] = []
-    database = Database(rig.context.database.url)  # the hold's own process
-    session = database._sessions()
-    session.begin()
-    try:
-        lock_recording(session, rec)  # what placing a hold does first
-        session.add(LegalHold(recording_id=rec, reason="court order", placed_by="carol",
-                              placed_at=rig.clock.now))
-        session.flush()
-
-        def approval() -> None:
-            try:
-                outcome.append(approve(rig, staff.approver, asked))
-            except BaseException as exc:
-                outcome.append(exc)
-
-        thread = threading.Thread(target=approval)
-        thread.start()
-        if not database.is_sqlite:  # wait until the approval queues behind the hold
-            for _ in range(3000):
-                if _waiting_on_a_lock(database) or not thread.is_alive():
-                    break
-                threading.Event().wait(0.01)
-        session.commit()
-    finally:
-        session.close()
-        database.dispose()
-    thread.join()
-    [result] = outcome
+    result = racing_a_hold(rig, rec, lambda: approve(rig, staff.approver, asked))
     assert isinstance(result, AccessError), f"the approval went through a hold: {result}"
     assert result.rule == "legal_hold"
     assert state(rig, rec) == "kept" and rig.context.blobs.has(sha256_hex(b"raced"))
