@@ -55,7 +55,8 @@ mypy-tree:
 # the moment it wakes (a second worker at the SAME priority beside them held a thread
 # past a simulated timeout: 4 failures in session 6). Most of the others' time is spent in
 # processes they start (servers, PostgreSQL, age, ffmpeg, Chromium), which inherit the
-# lower priority; each worker has its own PostgreSQL cluster, S3 emulator and temporary
+# lower priority and, run as root, lose the right to raise it (setpriv drops CAP_SYS_NICE:
+# Chromium gives its browser and GPU processes nice -8 where it may); each worker has its own PostgreSQL cluster, S3 emulator and temporary
 # directories (tests/server/server_fixtures.py). worksteal: a worker out of tests takes
 # the other's. When the realtime run ends, mypy's output is printed, then the others'
 # output so far and the rest as it comes. Every run always runs to its end; one that
@@ -72,8 +73,10 @@ PYTEST_OTHERS := $(VENV)/bin/pytest -q -m "not realtime" --durations=40 -n $(PYT
 define run_tests
 	logs=$$(mktemp -d); beside=; others=; \
 	trap 'kill $$beside $$others 2>/dev/null; rm -rf "$$logs"' EXIT; \
-	if [ -n '$(1)' ]; then ( nice -n $(BESIDE_NICE) bash -c '$(1)' ) > $$logs/beside 2>&1 & beside=$$!; fi; \
-	nice -n $(BESIDE_NICE) $(PYTEST_OTHERS) > $$logs/others 2>&1 & others=$$!; \
+	lower="nice -n $(BESIDE_NICE)"; \
+	[ "$$(id -u)" -ne 0 ] || lower="setpriv --bounding-set=-sys_nice $$lower"; \
+	if [ -n '$(1)' ]; then ( $$lower bash -c '$(1)' ) > $$logs/beside 2>&1 & beside=$$!; fi; \
+	$$lower $(PYTEST_OTHERS) > $$logs/others 2>&1 & others=$$!; \
 	status=0; ran=0; \
 	echo '$(PYTEST_REALTIME)'; $(PYTEST_REALTIME); s=$$?; \
 	[ $$s -eq 5 ] || { ran=1; [ $$s -eq 0 ] || status=$$s; }; \
