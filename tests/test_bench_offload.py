@@ -33,6 +33,7 @@ def tiny_report() -> dict[str, Any]:
 
 
 @pytest.mark.slow
+@pytest.mark.system_clock
 def test_every_figure_is_a_positive_number_with_its_target(
         tiny_report: dict[str, Any]) -> None:
     assert tiny_report["errors"] == {}
@@ -48,6 +49,7 @@ def test_every_figure_is_a_positive_number_with_its_target(
 
 
 @pytest.mark.slow
+@pytest.mark.system_clock
 def test_the_figures_come_from_what_was_uploaded(tiny_report: dict[str, Any]) -> None:
     details = tiny_report["details"]
     [camera] = details["single_camera"]["camera"]
@@ -71,6 +73,7 @@ def test_the_figures_come_from_what_was_uploaded(tiny_report: dict[str, Any]) ->
 
 
 @pytest.mark.slow
+@pytest.mark.system_clock
 def test_the_table_has_a_row_per_figure(tiny_report: dict[str, Any]) -> None:
     table = format_table(tiny_report)
     for key in FIGURES:

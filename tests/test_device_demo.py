@@ -55,6 +55,9 @@ RED = (255, 0, 0)  # the renderer's recording dot (drawn without anti-aliasing)
 
 Rgb = npt.NDArray[np.uint8]
 
+# The demo's camera runs on its own SimClock (speed 2-4): run with the realtime tests.
+pytestmark = pytest.mark.realtime
+
 
 def sim_args(data_dir: Path, authority: AuthorityIdentity, *extra: str) -> list[str]:
     sets = [arg for setting in FAST_MEDIA for arg in ("--set", setting)]

@@ -127,6 +127,7 @@ def test_power_is_scriptable_and_drains_with_simulated_time() -> None:
         power.set_battery(120)
 
 
+@pytest.mark.realtime  # the demo's own SimClock: its camera must keep up with it
 def test_hal_demo_reports_derived_facts_only(tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "demo"

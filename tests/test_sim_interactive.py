@@ -15,11 +15,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from device_rig import AuthorityIdentity
 
 from bodycam.firmware.evidence.verify import verify_log, verify_recording
 
 STATE = re.compile(rb"state=(\w+)")
+
+# `bodycam sim`'s own SimClock against key presses in real time: run with the realtime tests.
+pytestmark = pytest.mark.realtime
 
 
 class Terminal:
