@@ -58,19 +58,35 @@ def viewing(server: Server, camera: Camera, tmp_path: Path,
 
 
 _GRAB: Final = """async (at) => {
+  // "seeked" says the media element has the data; the frame it shows may reach the
+  // screen (and drawImage) a moment later, on a loaded machine after the grab. So the
+  // frame is taken once one is presented for the new position (requestVideoFrameCallback,
+  // asked for before seeking so it cannot be missed): its mediaTime is `at`'s frame.
   const video = document.getElementById("video");
   video.pause();
-  const seeked = await new Promise((done) => {
-    const timer = setTimeout(() => done(false), 60000);
-    video.addEventListener("seeked", () => { clearTimeout(timer); done(true); }, { once: true });
-    video.currentTime = at;
+  const ranges = (r) => Array.from({ length: r.length }, (_, i) => [r.start(i), r.end(i)]);
+  const state = () => JSON.stringify({
+    player: window.bodycamPlayer, currentTime: video.currentTime, seeking: video.seeking,
+    readyState: video.readyState, error: video.error && video.error.message,
+    buffered: ranges(video.buffered), src: video.getAttribute("src") });
+  const shown = new Promise((done) => {
+    const look = (_now, frame) => {
+      if (Math.abs(frame.mediaTime - at) <= 1 / 15) done(frame.mediaTime);
+      else video.requestVideoFrameCallback(look);
+    };
+    video.requestVideoFrameCallback(look);
   });
-  if (!seeked) {  // say what the player and the media element were doing, not just hang
-    const ranges = (r) => Array.from({ length: r.length }, (_, i) => [r.start(i), r.end(i)]);
-    throw new Error(`no "seeked" within 60 s of seeking to ${at}: ` + JSON.stringify({
-      player: window.bodycamPlayer, currentTime: video.currentTime, seeking: video.seeking,
-      readyState: video.readyState, error: video.error && video.error.message,
-      buffered: ranges(video.buffered), src: video.getAttribute("src") }));
+  const seeked = new Promise((done) => {
+    video.addEventListener("seeked", () => done(true), { once: true });
+  });
+  video.currentTime = at;
+  const late = new Promise((done) => setTimeout(() => done(false), 60000));
+  // each failure says what the player and the media element were doing, not just hangs
+  if (!await Promise.race([seeked, late])) {
+    throw new Error(`no "seeked" within 60 s of seeking to ${at}: ` + state());
+  }
+  if (await Promise.race([shown, late]) === false) {
+    throw new Error(`no frame shown for ${at} within 60 s of seeking: ` + state());
   }
   const canvas = document.createElement("canvas");
   canvas.width = video.videoWidth; canvas.height = video.videoHeight;
@@ -78,6 +94,7 @@ _GRAB: Final = """async (at) => {
   context.drawImage(video, 0, 0);
   return Array.from(context.getImageData(0, 0, canvas.width, canvas.height).data);
 }"""
+
 
 
 def grab(page: Page, at: float, shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
