@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import ssl
-import statistics
 import threading
 import time
 from collections.abc import Sequence
@@ -27,7 +26,6 @@ from typing import Final
 
 import httpx
 
-from bodycam.server.bench.report import nearest_rank
 from bodycam.server.people.totp import code_at
 
 __all__ = ["Account", "Browsing", "page_times", "signed_in"]
@@ -93,17 +91,6 @@ class Browsing:
         self._threads: list[threading.Thread] = []
         self.errors: list[str] = []
         self.seconds: list[float] = []  # each page served, request to last byte
-
-    @property
-    def requests(self) -> int:
-        return len(self.seconds)
-
-    def page_ms(self) -> tuple[float, float] | None:
-        """p50 and p95 of the pages served, ms (None: none was)."""
-        if not self.seconds:
-            return None
-        return (statistics.median(self.seconds) * 1000,
-                nearest_rank(self.seconds, 0.95) * 1000)
 
     def _browse(self, client: httpx.Client, offset: int) -> None:
         if self._nice:
